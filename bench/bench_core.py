@@ -1,0 +1,92 @@
+"""Benchmark of the allocator core: operations per second, set-up time and memory.
+
+Run with ``bash scripts/bench.sh`` (or ``python bench/bench_core.py``).  Prints figures; it does
+not assert them, so a slow CI machine does not fail the test suite.  Targets (issue 2): at
+least 1,000,000 mixed alloc/free operations per second on one core with CPython 3.11, set-up of
+a 4,194,304-page zone under 1 s and under 300 MB.
+"""
+
+from __future__ import annotations
+
+import gc
+import random
+import sys
+import time
+import tracemalloc
+
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
+
+from kit import Zone  # noqa: E402
+
+OPS = 1_000_000
+ZONE_PAGES = 1 << 20
+
+
+def mixed_operations(seed: int = 1) -> tuple[list[int], list[int]]:
+    """Pre-drawn decisions: an order to allocate (>= 0) or -1 for "free a live allocation"."""
+    rng = random.Random(seed)
+    orders = rng.choices((0, 0, 0, 0, 1, 1, 2, 3, 4), k=OPS)
+    kinds = [order if rng.random() < 0.5 else -1 for order in orders]
+    picks = [rng.randrange(1 << 30) for _ in range(OPS)]
+    return kinds, picks
+
+
+def bench_mixed() -> float:
+    zone = Zone(ZONE_PAGES, record=False)
+    kinds, picks = mixed_operations()
+    # Warm up to a steady state with many live allocations, like a long-running system.
+    warm = random.Random(2)
+    live_orders = [warm.choice((0, 1, 2)) for _ in range(100_000)]
+    live = [zone.get_free_pages(order) for order in live_orders]
+    alloc, free = zone.get_free_pages, zone.free_pages
+    start = time.perf_counter()
+    for kind, pick in zip(kinds, picks, strict=False):
+        if kind >= 0:
+            addr = alloc(kind)
+            if addr is not None:
+                live.append(addr)
+                live_orders.append(kind)
+        elif live:
+            i = pick % len(live)
+            live[i], live[-1] = live[-1], live[i]
+            live_orders[i], live_orders[-1] = live_orders[-1], live_orders[i]
+            free(live.pop(), live_orders.pop())
+    elapsed = time.perf_counter() - start
+    return OPS / elapsed
+
+
+def bench_exact() -> float:
+    zone = Zone(ZONE_PAGES, record=False)
+    rng = random.Random(3)
+    sizes = [rng.randint(4097, 300_000) for _ in range(20_000)]
+    start = time.perf_counter()
+    for size in sizes:
+        addr = zone.alloc_pages_exact(size)
+        zone.free_pages_exact(addr, size)
+    elapsed = time.perf_counter() - start
+    return len(sizes) / elapsed
+
+
+def bench_setup(pages: int = 1 << 22) -> tuple[float, float]:
+    gc.collect()
+    tracemalloc.start()
+    start = time.perf_counter()
+    zone = Zone(pages, record=False)
+    elapsed = time.perf_counter() - start
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert zone.free_pages_count == pages
+    return elapsed, peak / 1e6
+
+
+def main() -> None:
+    print(f"Python {sys.version.split()[0]}; zone of {ZONE_PAGES:,} pages (4 KiB each)")
+    print(f"mixed alloc/free:     {bench_mixed():>12,.0f} operations/s  (target >= 1,000,000)")
+    print(f"alloc_pages_exact:    {bench_exact():>12,.0f} alloc+free pairs/s")
+    seconds, megabytes = bench_setup()
+    print(f"set-up of 4,194,304 pages: {seconds:.3f} s, peak {megabytes:.1f} MB traced "
+          "(targets < 1 s, < 300 MB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""pagealloc-kit: the Linux buddy page allocator and Timur Tabi's exact allocator, to explore.
+
+The core (this package minus ``kit.widgets``) is pure Python with no Jupyter import, so it can be
+tested, benchmarked and read beside mm/page_alloc.c on its own.  The public names below are the
+contract the notebooks, the exercises and the tests rely on.
+"""
+
+from .errors import BadPageState, InvalidArgument, KernelBUG, KitError, ProcFileUnavailable
+from .events import Event
+from .metrics import (
+    compare_wastage,
+    fragmentation_index,
+    fragmentation_indexes,
+    kmalloc_size,
+    unusable_index,
+    unusable_indexes,
+    wastage,
+)
+from .orders import format_size, get_order, page_align, pages_for, parse_size
+from .presets import PRESETS
+from .procfs import (
+    format_buddyinfo,
+    parse_buddyinfo,
+    parse_pagetypeinfo,
+    read_buddyinfo,
+    read_pagetypeinfo,
+)
+from .replay import ReplayMismatch, replay
+from .workload import free_workload, run_workload
+from .zone import PAGE_OFFSET, Page, PageAllocWarning, Zone
+
+__all__ = [
+    "PAGE_OFFSET",
+    "PRESETS",
+    "BadPageState",
+    "Event",
+    "InvalidArgument",
+    "KernelBUG",
+    "KitError",
+    "Page",
+    "PageAllocWarning",
+    "ProcFileUnavailable",
+    "ReplayMismatch",
+    "Zone",
+    "compare_wastage",
+    "format_buddyinfo",
+    "format_size",
+    "fragmentation_index",
+    "fragmentation_indexes",
+    "free_workload",
+    "get_order",
+    "kmalloc_size",
+    "page_align",
+    "pages_for",
+    "parse_buddyinfo",
+    "parse_pagetypeinfo",
+    "parse_size",
+    "read_buddyinfo",
+    "read_pagetypeinfo",
+    "replay",
+    "run_workload",
+    "unusable_index",
+    "unusable_indexes",
+    "wastage",
+]
