@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -292,17 +291,6 @@ def test_read_pagetypeinfo_permission_denied_says_root(monkeypatch: pytest.Monke
         read_pagetypeinfo()
     with pytest.raises(ProcFileUnavailable, match="/proc/buddyinfo cannot be read"):
         read_buddyinfo()
-
-
-@pytest.mark.skipif(
-    not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root can read a mode-0000 file"
-)
-def test_read_unreadable_file(tmp_path: Path) -> None:
-    locked = tmp_path / "pagetypeinfo"
-    locked.write_text(PAGETYPEINFO_SAMPLE.read_text())
-    locked.chmod(0)
-    with pytest.raises(ProcFileUnavailable, match="permission denied.*root"):
-        read_pagetypeinfo(locked)
 
 
 def test_read_reports_parse_errors_with_the_path(tmp_path: Path) -> None:
