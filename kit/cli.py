@@ -72,7 +72,7 @@ def _buddyinfo_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def format_buddyinfo(zones: Sequence[BuddyinfoRow]) -> str:
+def buddyinfo_table(zones: Sequence[BuddyinfoRow]) -> str:
     """Render parsed buddyinfo rows as a table: one row per zone, one column per order."""
     max_orders = max((len(z.nr_free) for z in zones), default=0)
     header = ["node", "zone"] + [f"o{order}" for order in range(max_orders)] + ["free pages"]
@@ -98,7 +98,7 @@ def _buddyinfo_run(args: argparse.Namespace) -> int:
     from kit.procfs import read_buddyinfo
 
     zones = read_buddyinfo(args.file)
-    print(format_buddyinfo(zones))
+    print(buddyinfo_table(zones))
     return 0
 
 
@@ -139,6 +139,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
+
+# Subcommands defined in other modules register themselves when imported.
+from kit import present as _present  # noqa: E402,F401
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

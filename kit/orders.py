@@ -155,11 +155,17 @@ def format_size(nbytes: int, *, exact: bool = True) -> str:
     The largest binary unit in which the value is a whole number, or a number with one decimal,
     is used (``4 MiB``, ``1.5 KiB``); otherwise the exact byte count is shown (``5000 B``,
     ``1048577 B``), because a teaching kit about rounding must not hide the odd byte that makes
-    a request jump an order.  With ``exact=False`` (axis labels, where compactness wins) a
-    non-exact value is rounded to one decimal in the largest unit it reaches instead
-    (``"4.9 KiB"`` for 5000).
+    a request jump an order.  With ``exact=False`` (axis labels and summaries, where compactness
+    wins) the value is rounded to one decimal in the largest unit it reaches (``"4.9 KiB"`` for
+    5000, ``"69.1 MiB"`` for 72450048).
     """
     nbytes = _require_int(nbytes, "nbytes")
+    if not exact:
+        for name, unit in _UNITS:
+            if nbytes >= unit:
+                value = nbytes // unit if nbytes % unit == 0 else f"{nbytes / unit:.1f}"
+                return f"{value} {name}"
+        return f"{nbytes} B"
     for name, unit in _UNITS:
         if nbytes < unit:
             continue
@@ -168,8 +174,4 @@ def format_size(nbytes: int, *, exact: bool = True) -> str:
         tenths, rest = divmod(nbytes * 10, unit)
         if rest == 0:
             return f"{tenths // 10}.{tenths % 10} {name}"
-    if not exact:
-        for name, unit in _UNITS:
-            if nbytes >= unit:
-                return f"{nbytes / unit:.1f} {name}"
     return f"{nbytes} B"

@@ -1,0 +1,129 @@
+"""Property-based tests: random operation sequences keep every allocator invariant.
+
+After each step of a hypothesis-driven sequence of alloc_pages, alloc_pages_exact, frees, exact
+frees, split_page and (with PCP) drains, the zone must satisfy:
+- no two blocks (free, allocated, or on a per-CPU list) overlap, and all lie inside the zone;
+- free + per-CPU + allocated pages = zone size;
+- without PCP, no two free buddies of the same order are left unmerged;
+- nr_free equals the lengths of the lists;
+- replaying the trace's text gives the same state.
+"""
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from kit import Page, Zone, replay
+
+ZONE_PAGES = 300  # not a power of two, so the zone has blocks of several orders at boot
+
+
+def full_state(zone):
+    return (
+        zone.nr_free(),
+        [list(area) for area in zone.free_area],
+        sorted(zone.allocations()),
+        zone.pcp_lists(),
+        zone.free_pages_count,
+    )
+
+
+class ZoneMachine(RuleBasedStateMachine):
+    def __init__(self):
+        super().__init__()
+        self.zone = None
+        self.blocks = []  # (addr, order)
+        self.exact = []  # (addr, size)
+
+    @rule(
+        preset=st.sampled_from(["2.6.27", "5.10", "6.1", "6.8"]),
+        pcp=st.booleans(),
+        start=st.sampled_from([0, 3, 1024]),
+    )
+    @precondition(lambda self: self.zone is None)
+    def build(self, preset, pcp, start):
+        self.zone = Zone(ZONE_PAGES, start_pfn=start, preset=preset, pcp=pcp, max_order=6)
+
+    @rule(order=st.integers(0, 6))
+    @precondition(lambda self: self.zone is not None)
+    def alloc(self, order):
+        addr = self.zone.get_free_pages(order)
+        if addr is not None:
+            self.blocks.append((addr, order))
+
+    @rule(size=st.integers(1, 64 * 4096))
+    @precondition(lambda self: self.zone is not None)
+    def alloc_exact(self, size):
+        addr = self.zone.alloc_pages_exact(size)
+        if addr is not None:
+            self.exact.append((addr, size))
+
+    @rule(data=st.data())
+    @precondition(lambda self: self.zone is not None and self.blocks)
+    def free(self, data):
+        addr, order = self.blocks.pop(data.draw(st.integers(0, len(self.blocks) - 1)))
+        self.zone.free_pages(addr, order)
+
+    @rule(data=st.data())
+    @precondition(lambda self: self.zone is not None and self.exact)
+    def free_exact(self, data):
+        addr, size = self.exact.pop(data.draw(st.integers(0, len(self.exact) - 1)))
+        self.zone.free_pages_exact(addr, size)
+
+    @rule(data=st.data())
+    @precondition(lambda self: self.zone is not None and self.blocks)
+    def split(self, data):
+        index = data.draw(st.integers(0, len(self.blocks) - 1))
+        addr, order = self.blocks.pop(index)
+        pages = self.zone.split_page(Page(self.zone.virt_to_pfn(addr), order))
+        self.blocks += [(self.zone.pfn_to_virt(p.pfn), 0) for p in pages]
+
+    @rule()
+    @precondition(lambda self: self.zone is not None and self.zone.pcp_enabled)
+    def drain(self):
+        self.zone.drain_pages()
+
+    @invariant()
+    def blocks_do_not_overlap_and_pages_add_up(self):
+        zone = self.zone
+        if zone is None:
+            return
+        extents = [(pfn, order) for pfn, order in zone.free_blocks()]
+        extents += [(pfn, order) for pfn, order, _ in zone.allocations()]
+        extents += [(pfn, order) for order, pfns in zone.pcp_lists().items() for pfn in pfns]
+        covered = set()
+        for pfn, order in extents:
+            assert pfn % (1 << order) == 0, f"block at {pfn} is not aligned to order {order}"
+            pages = set(range(pfn, pfn + (1 << order)))
+            assert not covered & pages, f"block {pfn}/{order} overlaps another block"
+            covered |= pages
+        assert covered == set(range(zone.start_pfn, zone.end_pfn))
+        pcp_pages = sum(len(pfns) << order for order, pfns in zone.pcp_lists().items())
+        assert zone.pcp_count == pcp_pages
+        assert zone.free_pages_count == sum(n << o for o, n in enumerate(zone.nr_free()))
+
+    @invariant()
+    def nr_free_matches_the_lists(self):
+        if self.zone is None:
+            return
+        assert self.zone.nr_free() == [len(list(area)) for area in self.zone.free_area]
+
+    @invariant()
+    def no_free_buddies_left_unmerged_without_pcp(self):
+        zone = self.zone
+        if zone is None or zone.pcp_enabled:
+            return
+        free = set(zone.free_blocks())
+        for pfn, order in free:
+            if order < zone.max_order:
+                assert (pfn ^ (1 << order), order) not in free, f"{pfn}/{order} has a free buddy"
+
+    @invariant()
+    def replaying_the_trace_gives_the_same_state(self):
+        if self.zone is None:
+            return
+        assert full_state(replay(self.zone.trace.to_text())) == full_state(self.zone)
+
+
+ZoneMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=30, deadline=None)
+TestZoneMachine = ZoneMachine.TestCase
