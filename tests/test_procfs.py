@@ -20,10 +20,11 @@ from kit.procfs import (
     read_buddyinfo,
     read_pagetypeinfo,
 )
+from kit.samples import sample_path
 
 DATA = Path(__file__).parent / "data"
-BUDDYINFO_SAMPLE = DATA / "buddyinfo-x86_64-24GiB.txt"
-PAGETYPEINFO_SAMPLE = DATA / "pagetypeinfo-x86_64-24GiB.txt"
+BUDDYINFO_SAMPLE = sample_path("buddyinfo")
+PAGETYPEINFO_SAMPLE = sample_path("pagetypeinfo")
 
 G6_LINE = (
     "Node 0, zone   Normal      1      1      1      1      1      0      1      1      1      1"
@@ -306,3 +307,8 @@ def test_read_real_buddyinfo() -> None:
     assert zones, "a Linux machine has at least one populated zone"
     for zone in zones:
         assert zone.nr_free and all(count >= 0 for count in zone.nr_free)
+
+
+def test_unknown_sample_is_refused() -> None:
+    with pytest.raises(InvalidArgument, match="no sample named 'meminfo'"):
+        sample_path("meminfo")
