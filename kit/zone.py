@@ -189,7 +189,6 @@ class Zone:
         }
         self._pcp_count = 0
         self._free_pages = 0
-        self._operations = 0
         emitting, self._emitting = self._emitting, False
         pfn = self.start_pfn
         while pfn < self.end_pfn:
@@ -210,7 +209,7 @@ class Zone:
             {o: deque(q) for o, q in self._pcp.items()},
             self._pcp_count,
             self._free_pages,
-            self._operations,
+            0 if self.trace is None else len(self.trace.operations),
         )
 
     def restore(self, state: ZoneState) -> None:
@@ -224,7 +223,6 @@ class Zone:
         self._pcp = {o: deque(q) for o, q in state.pcp.items()}
         self._pcp_count = state.pcp_count
         self._free_pages = state.free_pages
-        self._operations = state.operations
         if self.trace is not None:
             del self.trace.operations[state.operations:]
 
@@ -478,10 +476,17 @@ class Zone:
 
     def get_free_pages(self, order: int) -> int | None:
         """``__get_free_pages``: like ``alloc_pages`` but returns the address (None = NULL)."""
+        if not self._emitting and order.__class__ is int and self._pcp_max_order < order <= (
+            self.max_order
+        ):
+            # Fast path when nobody listens and no per-CPU list is involved: _alloc, inlined.
+            pfn = self._rmqueue_smallest(order)
+            if pfn is None:
+                return None
+            self._allocated[pfn] = order
+            return PAGE_OFFSET + (pfn << self.page_shift)
         pfn = self._alloc(order)
-        self._operations += 1
-        if self.trace is not None:
-            self.trace.end_operation("alloc_pages", (order,), pfn)
+        self._record("alloc_pages", (order,), pfn)
         return None if pfn is None else PAGE_OFFSET + (pfn << self.page_shift)
 
     def _alloc(self, order: int) -> int | None:
@@ -514,10 +519,13 @@ class Zone:
             # The unusual case: say exactly what is wrong (bad address, order or page state).
             pfn = self.virt_to_pfn(addr)
             self._check_allocated(pfn, self._check_order(order))
+        if not self._emitting and order > self._pcp_max_order and not self._exact_owner:
+            # Fast path when nobody listens and no per-CPU list is involved: _free, inlined.
+            del self._allocated[pfn]
+            self._free_one_page(pfn, order, to_tail=False)
+            return
         self._free(pfn, order)
-        self._operations += 1
-        if self.trace is not None:
-            self.trace.end_operation("free_pages", (pfn, order), None)
+        self._record("free_pages", (pfn, order), None)
 
     def release(self, page: Page) -> None:
         """``__free_pages(page, order)``: free what ``alloc_pages`` returned."""
@@ -629,7 +637,6 @@ class Zone:
         self._record("free_pages_exact", (pfn, size), None)
 
     def _record(self, name: str, args: tuple[int, ...], result: int | None) -> None:
-        self._operations += 1
         if self.trace is not None:
             self.trace.end_operation(name, args, result)
 
