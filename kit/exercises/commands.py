@@ -1,0 +1,82 @@
+"""The ``kit release`` and ``kit grade`` subcommands (registered in ``kit.cli``).
+
+Heavy imports (nbformat, nbclient) happen when a subcommand runs, so ``kit --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from kit.cli import register
+
+
+def _release_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", type=Path, default=Path("solutions"),
+                        help="the instructor's notebooks (default: solutions)")
+    parser.add_argument("--out", type=Path, default=Path("exercises"),
+                        help="where the student notebooks go (default: exercises)")
+    parser.add_argument("--execute-solutions", action="store_true",
+                        help="first re-run the source notebooks in place, so their stored "
+                             "outputs are what nbval expects")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 if OUT is not what a release would write")
+
+
+def _release_run(args: argparse.Namespace) -> int:
+    from kit.exercises.release import execute_solutions, release, release_differences
+
+    if args.check:
+        problems = release_differences(args.source, args.out)
+        for problem in problems:
+            print(problem)
+        if problems:
+            print(f"run `kit release --source {args.source} --out {args.out}` to update")
+            return 1
+        print(f"{args.out} is up to date")
+        return 0
+    if args.execute_solutions:
+        for path in execute_solutions(args.source):
+            print(f"executed {path}")
+    for path in release(args.source, args.out):
+        print(f"wrote {path}")
+    return 0
+
+
+def _grade_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("submissions", nargs="+", type=Path, metavar="SUBMISSIONS",
+                        help="a student's folder of notebooks (named after the student), or a "
+                             "folder of such folders")
+    parser.add_argument("--source", type=Path, default=Path("solutions"),
+                        help="the instructor's notebooks (default: solutions)")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="where gradebook.csv, gradebook.json and feedback/ go")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="submissions graded at once (default: the number of cores)")
+    parser.add_argument("--cell-timeout", type=float, default=30,
+                        help="seconds one cell may run (default: 30)")
+    parser.add_argument("--timeout", type=float, default=300,
+                        help="seconds one notebook may run (default: 300)")
+    parser.add_argument("--notebook", action="append", dest="notebooks", metavar="NAME",
+                        help="grade only this source notebook (repeatable)")
+
+
+def _grade_run(args: argparse.Namespace) -> int:
+    from kit.exercises.grading import grade
+
+    book = grade(args.submissions, args.source, args.out, jobs=args.jobs,
+                 cell_timeout=args.cell_timeout, timeout=args.timeout, notebooks=args.notebooks)
+    for student, (got, most) in book.totals().items():
+        print(f"{student}: {got:g} / {most:g}")
+    errors = sorted({r.student for r in book.rows if r.status == "grader-error"})
+    print(f"graded {len(book.totals())} submissions in {book.seconds:.1f} s; "
+          f"results in {args.out}")
+    if errors:
+        print("not graded (grader-error): " + ", ".join(errors))
+    return 0 if book.complete else 1
+
+
+register("release", "generate the student notebooks (exercises/) from the solutions",
+         _release_arguments, _release_run)
+register("grade", "grade a class of submitted notebooks with nbval", _grade_arguments, _grade_run)

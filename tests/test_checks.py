@@ -1,0 +1,145 @@
+"""The self-check library: plain-words failures, "not yet answered", partial-credit tallies."""
+
+from __future__ import annotations
+
+import pytest
+
+from kit.exercises import checks
+from kit.exercises.checks import GRADING_ENV, CheckFailed, Checks, check
+
+
+def stub(*args: object) -> object:
+    raise NotImplementedError("shift right by PAGE_SHIFT")
+
+
+def test_check_passes_quietly_with_a_tick(capsys: pytest.CaptureFixture[str]) -> None:
+    check("get_order(1)", 0, 0)
+    assert capsys.readouterr().out == "✔ get_order(1)\n"
+
+
+def test_check_failure_says_input_expected_received_and_hint() -> None:
+    with pytest.raises(CheckFailed) as info:
+        check("get_order(0)", 0, 52, inputs={"size": 0}, hint="size 0 is special")
+    assert str(info.value) == (
+        "✘ get_order(0)\n"
+        "  input:    size=0\n"
+        "  expected: 52\n"
+        "  received: 0\n"
+        "  hint:     size 0 is special"
+    )
+    assert isinstance(info.value, AssertionError)
+    assert info.value._render_traceback_() == [f"CheckFailed: {info.value}"]
+
+
+@pytest.mark.parametrize(
+    ("got", "expected", "same"),
+    [
+        ((1, 2), [1, 2], True),
+        ([1, (2, 3)], [1, [2, 3]], True),
+        (0.1 + 0.2, 0.3, True),
+        (1, True, False),
+        (True, 1, False),
+        ("1", 1, False),
+        ({"a": [1]}, {"a": (1,)}, True),
+        ({"a": 1}, {"a": 1, "b": 2}, False),
+        (None, 0, False),
+    ],
+)
+def test_same_compares_like_a_student_expects(got: object, expected: object, same: bool) -> None:
+    assert checks.same(got, expected) is same
+
+
+def test_long_values_are_cut() -> None:
+    text = checks.describe(list(range(10_000)))
+    assert len(text) == checks.MAX_VALUE_CHARS and text.endswith("...")
+
+
+def test_dict_failures_show_only_what_differs() -> None:
+    text = checks.failure_text("state", {"a": 1, "b": 2}, {"a": 1, "b": 3})
+    assert "showing only what differs: b" in text
+    assert "expected: {'b': 3}" in text and "received: {'b': 2}" in text
+
+
+def test_checks_block_runs_every_check_and_counts(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(CheckFailed, match="1 of 3 checks failed"):
+        with Checks("demo") as t:
+            t.expect("double(1)", lambda x: 2 * x, (1,), 2)
+            t.expect("double(2)", lambda x: 2 * x, (2,), 5)
+            t.expect("double(3)", lambda x: 2 * x, (3,), 6)
+    out = capsys.readouterr().out
+    assert out.count("✔") == 2 and "✘ double(2)" in out
+    assert checks.TALLY_PREFIX not in out  # only under the grader
+
+
+def test_an_exception_from_student_code_fails_only_its_check(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(CheckFailed):
+        with Checks("demo", hint="divide carefully") as t:
+            t.expect("inverse(0)", lambda x: 1 / x, (0,), None)
+            t.expect("inverse(2)", lambda x: 1 / x, (2,), 0.5)
+    out = capsys.readouterr().out
+    assert "received: your code raised ZeroDivisionError: division by zero" in out
+    assert "✔ inverse(2)" in out and "hint:     divide carefully" in out
+
+
+def test_unanswered_prints_the_hint_and_does_not_raise(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv(GRADING_ENV, raising=False)
+    with Checks("get_order") as t:
+        t.expect("get_order(1)", stub, (1,), 0)
+        raise AssertionError("not reached")  # pragma: no cover
+    assert capsys.readouterr().out == "not yet answered: shift right by PAGE_SHIFT\n"
+
+
+def test_unanswered_fails_under_the_grader_with_a_tally(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv(GRADING_ENV, "1")
+    with pytest.raises(CheckFailed, match="not yet answered"):
+        with Checks("get_order") as t:
+            t.expect_each("random", stub, [(1,)], lambda s: 0)
+    assert capsys.readouterr().out.splitlines()[-1] == "[kit-tally] passed=0 total=1"
+
+
+def test_tally_under_the_grader_counts_passed_checks(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv(GRADING_ENV, "1")
+    with pytest.raises(CheckFailed):
+        with Checks("demo") as t:
+            t.expect("a", lambda: 1, (), 1)
+            t.expect_each("many", lambda x: x, [(1,), (2,)], lambda x: 1)
+    assert capsys.readouterr().out.splitlines()[-1] == "[kit-tally] passed=1 total=2"
+
+
+def test_expect_each_reports_the_first_differing_input(capsys: pytest.CaptureFixture[str]) -> None:
+    def square(x: int) -> int:
+        return x * x if x < 3 else 0
+
+    with pytest.raises(CheckFailed):
+        with Checks("squares") as t:
+            t.expect_each("squares", square, [(1,), (2,), (3,), (4,)], lambda x: x * x)
+    out = capsys.readouterr().out
+    assert "✘ squares: square(3,)" in out and "expected: 9" in out and "received: 0" in out
+
+
+def test_broken_test_setup_is_reported_in_plain_words(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(CheckFailed, match="the checks could not run: NameError"):
+        with Checks("demo"):
+            raise NameError("name 'my_get_order' is not defined")
+    assert "run the answer cell above first" in capsys.readouterr().out
+
+
+def test_keyboard_interrupt_is_not_turned_into_a_check_failure() -> None:
+    with pytest.raises(KeyboardInterrupt):
+        with Checks("demo"):
+            raise KeyboardInterrupt
+
+
+def test_checks_module_imports_no_jupyter() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, kit.exercises.checks; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('IPython', 'ipykernel', 'nbformat', 'nbclient', 'jupyter_client')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
