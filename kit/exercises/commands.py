@@ -1,4 +1,4 @@
-"""The ``kit release`` and ``kit grade`` subcommands (registered in ``kit.cli``).
+"""The ``kit release``, ``kit grade`` and ``kit execute`` subcommands (registered in ``kit.cli``).
 
 Heavy imports (nbformat, nbclient) happen when a subcommand runs, so ``kit --help`` stays fast.
 """
@@ -80,3 +80,20 @@ def _grade_run(args: argparse.Namespace) -> int:
 register("release", "generate the student notebooks (exercises/) from the solutions",
          _release_arguments, _release_run)
 register("grade", "grade a class of submitted notebooks with nbval", _grade_arguments, _grade_run)
+
+
+def _execute_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("notebooks", nargs="+", type=Path, metavar="NOTEBOOK",
+                        help="notebooks to re-run in place (e.g. notebooks/*.ipynb)")
+
+
+def _execute_run(args: argparse.Namespace) -> int:
+    from kit.exercises.release import execute_in_place
+
+    for path in execute_in_place(args.notebooks):
+        print(f"executed {path}")
+    return 0
+
+
+register("execute", "re-run notebooks in place so their stored outputs are current",
+         _execute_arguments, _execute_run)

@@ -99,16 +99,26 @@ def release(source: Path, out: Path, *, execute: bool = True) -> list[Path]:
     return written
 
 
-def execute_solutions(source: Path) -> list[Path]:
-    """Re-run the instructor's notebooks in place so their stored outputs are what nbval sees."""
+def execute_in_place(paths: list[Path], *, validate: bool = False) -> list[Path]:
+    """Re-run notebooks top to bottom in fresh kernels and store their outputs in place.
+
+    This is how every stored notebook of the course (lessons, solutions) is refreshed after an
+    edit, so that what nbval compares is what a clean run prints.
+    """
     done = []
-    for path in source_notebooks(source):
+    for path in paths:
         nb = nbs.read_notebook(path)
-        validate_source(nb, str(path))
+        if validate:
+            validate_source(nb, str(path))
         nbs.execute(clear_outputs(nb), path.parent)
         nbs.write_notebook(nb, path)
         done.append(path)
     return done
+
+
+def execute_solutions(source: Path) -> list[Path]:
+    """Re-run the instructor's notebooks in place so their stored outputs are what nbval sees."""
+    return execute_in_place(source_notebooks(source), validate=True)
 
 
 def release_differences(source: Path, exercises: Path) -> list[str]:
