@@ -1,0 +1,33 @@
+"""The interactive pieces every notebook is built from (ipywidgets 8 + bqplot).
+
+Each widget is an ipywidgets container a cell can display, constructible with no arguments (a
+default scenario) or with a ``kit.Zone``, and takes ``presenter=True`` for a projector.  The
+widgets follow a zone through its events (``zone.subscribe``), never by polling, and everything
+random is seeded, so a demo replays identically.  The core (``kit`` without this package) never
+imports ipywidgets.
+
+``Quiz`` (a check-your-understanding question, logic in ``kit.quiz``) is exported here too,
+because the lessons import it with the other widgets.
+"""
+
+from .animator import ExactAllocationAnimator
+from .free_area import FreeAreaChart
+from .live import LiveBuddyInfo
+from .memory_map import MemoryMap
+from .order_explorer import OrderExplorer
+from .player import TracePlayer
+from .playground import Playground
+from .quiz import Quiz
+from .wastage_curve import WastageCurve
+
+__all__ = [
+    "ExactAllocationAnimator",
+    "FreeAreaChart",
+    "LiveBuddyInfo",
+    "MemoryMap",
+    "OrderExplorer",
+    "Playground",
+    "Quiz",
+    "TracePlayer",
+    "WastageCurve",
+]

@@ -1,0 +1,203 @@
+"""Playground: call the allocator with buttons and watch the free lists and the map change.
+
+Every button is one kernel call (``alloc_pages``, ``alloc_pages_exact``, ``free_pages`` /
+``free_pages_exact``), logged with the steps it took (take, split, merge, put), next to the
+free-area chart and the memory map of the same zone.  A seeded random workload fills the zone
+the same way on every machine; reset brings the zone back to how it started.
+"""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+
+from ..errors import KitError
+from ..events import Event
+from ..orders import format_size
+from ..workload import run_workload
+from ..zone import Zone
+from ._base import ZoneListener, parse_size_text, show_error
+from .free_area import FreeAreaChart
+from .memory_map import MemoryMap
+from .theme import get_theme
+
+__all__ = ["Playground"]
+
+
+#: Lines kept in the event log (the oldest are dropped).
+LOG_LINES = 200
+
+
+def _auto() -> widgets.Layout:
+    """A button as wide as its label (the kernel's function names are long)."""
+    return widgets.Layout(width="auto")
+
+
+class Playground(ZoneListener, widgets.VBox):
+    """Buttons and inputs for the allocator's calls, an event log, the chart and the map.
+
+    ``alloc(order)``, ``alloc_exact(size)``, ``free_selected()``, ``reset()`` and
+    ``run_random(seed, steps)`` do what the buttons do; ``log_lines`` is the event log's text;
+    ``live()`` lists the allocations that can be freed, as the selector shows them.
+    """
+
+    def __init__(self, zone: Zone | None = None, *, presenter: bool | None = None) -> None:
+        self.zone = zone if zone is not None else Zone(1024)
+        self.theme = theme = get_theme(presenter)
+        self._initial = self.zone.snapshot()
+        self.order = widgets.BoundedIntText(value=0, min=0, max=self.zone.max_order,
+                                            description="order")
+        self.alloc_button = widgets.Button(description="alloc_pages(order)", layout=_auto())
+        self.size = widgets.Text(value="132K", description="size")
+        self.exact_button = widgets.Button(description="alloc_pages_exact(size)", layout=_auto())
+        self.allocation = widgets.Dropdown(options=[], description="allocation")
+        self.free_button = widgets.Button(description="free selected", layout=_auto())
+        self.seed = widgets.IntText(value=0, description="seed")
+        self.steps = widgets.BoundedIntText(value=100, min=1, max=100_000, description="steps")
+        self.random_button = widgets.Button(description="random workload", layout=_auto())
+        self.reset_button = widgets.Button(description="reset zone", layout=_auto())
+        self.error = widgets.HTML()
+        self.event_log = widgets.HTML()
+        self.log_lines: list[str] = []
+        self.chart = FreeAreaChart(self.zone, presenter=presenter)
+        self.map = MemoryMap(self.zone, presenter=presenter)
+        controls = [self.order, self.alloc_button, self.size, self.exact_button,
+                    self.allocation, self.free_button, self.seed, self.steps,
+                    self.random_button, self.reset_button]
+        theme.style_controls(controls)
+        left = widgets.VBox([
+            widgets.HBox([self.order, self.alloc_button]),
+            widgets.HBox([self.size, self.exact_button]),
+            widgets.HBox([self.allocation, self.free_button]),
+            widgets.HBox([self.seed, self.steps]),
+            widgets.HBox([self.random_button, self.reset_button]),
+            self.error, self.event_log,
+        ], layout=widgets.Layout(min_width="420px", max_width="640px"))
+        super().__init__([widgets.HBox([left, self.chart]), self.map])
+        self.alloc_button.on_click(lambda _b: self._guard(lambda: self.alloc(self.order.value)))
+        self.exact_button.on_click(
+            lambda _b: self._guard(lambda: self.alloc_exact(parse_size_text(self.size.value))))
+        self.free_button.on_click(lambda _b: self._guard(self.free_selected))
+        self.random_button.on_click(
+            lambda _b: self._guard(lambda: self.run_random(self.seed.value, self.steps.value)))
+        self.reset_button.on_click(lambda _b: self._guard(self.reset))
+        self._listen(self.zone)  # calls made from other cells update the selector too
+        self._update_allocations()
+        self._show_log()
+
+    def refresh(self) -> None:
+        """Re-list the allocations from the zone (after calls made outside the playground)."""
+        self._update_allocations()
+
+    # ------------------------------------------------------------------------------ actions
+    def _guard(self, action) -> None:  # noqa: ANN001 - a zero-argument callable
+        """Run a button's action; a kit error becomes a message, never a traceback."""
+        show_error(self.error, self.theme, None)
+        try:
+            action()
+        except KitError as exc:
+            show_error(self.error, self.theme, exc)
+
+    def _call(self, title: str, call) -> object:  # noqa: ANN001
+        """Run one zone call with its events logged and one redraw of each view."""
+        events: list[Event] = []
+        unsubscribe = self.zone.subscribe(events.append)
+        try:
+            with self.hold(), self.chart.hold(), self.map.hold():
+                result = call()
+        finally:
+            unsubscribe()
+        self._log([title(result) if callable(title) else title]
+                  + ["    " + event.describe() for event in events])
+        self._update_allocations()
+        return result
+
+    def alloc(self, order: int) -> object:
+        """``alloc_pages(order)``; returns the Page or None."""
+        return self._call(
+            lambda page: f"alloc_pages({order}) -> "
+            + ("NULL (no free block big enough)" if page is None else f"pfn {page.pfn}"),
+            lambda: self.zone.alloc_pages(order))
+
+    def alloc_exact(self, size: int) -> object:
+        """``alloc_pages_exact(size)``; returns the address or None."""
+        return self._call(
+            lambda addr: f"alloc_pages_exact({size}) -> "
+            + ("NULL" if addr is None else f"pfn {self.zone.virt_to_pfn(addr)}"),
+            lambda: self.zone.alloc_pages_exact(size))
+
+    def live(self) -> list[tuple[str, tuple[str, int, int]]]:
+        """The allocations that can be freed: (label, (kind, pfn, order or pages)), by pfn."""
+        plain, exact = [], {}
+        for pfn, order, owner in self.zone.allocations():
+            if owner is None:
+                plain.append((pfn, order))
+            else:
+                exact[owner] = exact.get(owner, 0) + 1
+        items = [(pfn, ("pages", pfn, order)) for pfn, order in plain]
+        items += [(pfn, ("exact", pfn, pages)) for pfn, pages in exact.items()]
+        options = []
+        for pfn, value in sorted(items):
+            if value[0] == "pages":
+                label = f"alloc_pages order {value[2]} at pfn {pfn}"
+            else:
+                label = (f"alloc_pages_exact {value[2]} pages "
+                         f"({format_size(value[2] * self.zone.page_size)}) at pfn {pfn}")
+            options.append((label, value))
+        return options
+
+    def free_selected(self) -> None:
+        """Free the allocation chosen in the selector."""
+        choice = self.allocation.value
+        if choice is None:
+            raise KitError("nothing to free: allocate something first")
+        kind, pfn, amount = choice
+        addr = self.zone.pfn_to_virt(pfn)
+        if kind == "pages":
+            self._call(f"free_pages(pfn {pfn}, order {amount})",
+                       lambda: self.zone.free_pages(addr, amount))
+        else:
+            size = amount * self.zone.page_size
+            self._call(f"free_pages_exact(pfn {pfn}, {size})",
+                       lambda: self.zone.free_pages_exact(addr, size))
+
+    def run_random(self, seed: int, steps: int) -> None:
+        """A seeded random workload (``kit.run_workload``), summarised in one log line."""
+        result = self._quiet(lambda: run_workload(self.zone, seed=seed, steps=steps))
+        self._log([f"random workload, seed {seed}, {steps} steps: {result.allocations} "
+                   f"allocations, {result.failures} failed, {result.frees} freed, "
+                   f"{len(result.live)} still allocated"])
+
+    def reset(self) -> None:
+        """Bring the zone back to its state when the playground was built."""
+        self.zone.restore(self._initial)
+        self.map.reset()
+        self.chart.refresh()
+        self._update_allocations()
+        self._log(["reset: the zone is back to its initial state"])
+
+    def _quiet(self, call):  # noqa: ANN001, ANN202
+        with self.hold(), self.chart.hold(), self.map.hold():
+            result = call()
+        self._update_allocations()
+        return result
+
+    # ------------------------------------------------------------------------------ display
+    def _update_allocations(self) -> None:
+        options = self.live()
+        self.allocation.options = options
+        self.allocation.value = options[-1][1] if options else None
+
+    def _log(self, lines: list[str]) -> None:
+        self.log_lines = (self.log_lines + lines)[-LOG_LINES:]
+        self._show_log()
+
+    def _show_log(self) -> None:
+        text = "\n".join(self.log_lines[-40:]) or "(the event log is empty: press a button)"
+        self.event_log.value = self.theme.text("event log:\n" + text, pre=True, scroll="320px")
+
+    def close(self) -> None:
+        """Close the playground and stop its views following the zone."""
+        for view in (getattr(self, "chart", None), getattr(self, "map", None)):
+            if view is not None:
+                view.close()
+        super().close()

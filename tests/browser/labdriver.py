@@ -1,0 +1,228 @@
+"""Drive a real JupyterLab in headless Chromium: start a server, open a notebook, run it.
+
+Shared by the browser tests (``conftest.py`` builds fixtures on it) so that any notebook of the
+course can be run in JupyterLab the way a student runs it, and checked for error outputs.
+
+What makes it work offline and reproducibly:
+
+* the server is ``sys.executable -m jupyter lab`` (the venv's), on 127.0.0.1 with a random
+  token, its root a temporary copy of the notebooks, and private config/runtime/settings dirs so
+  nothing of the user's JupyterLab set-up leaks in;
+* news, update checks and the PyPI extension manager are off, so the server itself contacts no
+  other host, and the page's requests are recorded so a test can fail on any non-loopback one;
+* notebook windowing is off (every cell stays in the DOM and laid out) and the app object is
+  exposed to the page (``window.jupyterapp``), so "run all cells" is the real command;
+* Chromium is Debian's ``/usr/bin/chromium`` driven by Playwright (never ``playwright
+  install``, which downloads a browser and fails here).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+#: User settings written for the test server (JUPYTERLAB_SETTINGS_DIR).
+LAB_SETTINGS = {
+    # Keep every cell rendered: windowing would drop or skip the layout of off-screen outputs.
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    # No "would you like news?" toast and no fetch of the news feed.
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+        "fetchNews": "false", "checkForUpdates": False,
+    },
+}
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class LabServer:
+    """A running ``jupyter lab`` process serving ``root`` on loopback."""
+
+    root: Path
+    state: Path
+    port: int = 0
+    token: str = ""
+    process: subprocess.Popen | None = None
+    log_path: Path | None = None
+    _log: object = field(default=None, repr=False)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def url(self, rel_path: str = "") -> str:
+        """The lab URL opening ``rel_path`` (relative to the root), with the token."""
+        suffix = f"/tree/{rel_path}" if rel_path else ""
+        return f"{self.base_url}/lab{suffix}?token={self.token}&reset"
+
+    def start(self, timeout: float = 90.0) -> None:
+        """Start the server and wait until its API answers."""
+        self.port, self.token = free_port(), secrets.token_hex(16)
+        env = dict(os.environ)
+        for name, sub in (("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_RUNTIME_DIR", "runtime"),
+                          ("JUPYTERLAB_SETTINGS_DIR", "settings"),
+                          ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"), ("IPYTHONDIR", "ipython")):
+            path = self.state / sub
+            path.mkdir(parents=True, exist_ok=True)
+            env[name] = str(path)
+        for rel, content in LAB_SETTINGS.items():
+            target = self.state / "settings" / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(content))
+        env["PYTHONUNBUFFERED"] = "1"
+        command = [
+            sys.executable, "-m", "jupyter", "lab", "--no-browser",
+            f"--port={self.port}", "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1",
+            f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}",
+            "--LabApp.news_url=None",
+            "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate",
+            "--LabApp.extension_manager=readonly", "--LabApp.expose_app_in_browser=True",
+            "--ServerApp.open_browser=False",
+        ]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            command.append("--allow-root")
+        self.log_path = self.state / "jupyter-lab.log"
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            command, cwd=self.root, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"jupyter lab exited early:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(
+                    f"{self.base_url}/api/status?token={self.token}", timeout=2
+                ) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"jupyter lab did not answer within {timeout} s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The end of the server's log, for failure messages."""
+        if self.log_path is None or not self.log_path.exists():
+            return "(no log)"
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self) -> None:
+        """Stop the server and its kernels (its whole process group); safe to call twice."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+                try:
+                    os.killpg(process.pid, sig)
+                except ProcessLookupError:
+                    break
+                try:
+                    process.wait(timeout=wait)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+        if process is not None:
+            try:  # kernels live in the same process group; make sure none is left behind
+                os.killpg(process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        if self._log is not None:
+            self._log.close()  # type: ignore[attr-defined]
+            self._log = None
+
+
+class RequestLog:
+    """Records every request a page makes; ``foreign`` lists those to non-loopback hosts."""
+
+    def __init__(self) -> None:
+        self.foreign: list[str] = []
+
+    def __call__(self, request) -> None:  # noqa: ANN001 - a playwright Request
+        parsed = urlparse(request.url)
+        if parsed.scheme in ("data", "blob", "about", "chrome", "chrome-extension"):
+            return
+        if parsed.hostname not in LOOPBACK:
+            self.foreign.append(request.url)
+
+
+def open_notebook(page, server: LabServer, rel_path: str, timeout: float = 90_000) -> None:  # noqa: ANN001
+    """Open a notebook in JupyterLab and wait for its kernel to be idle."""
+    page.goto(server.url(rel_path), wait_until="domcontentloaded")
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell", timeout=timeout)
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=timeout)
+    page.wait_for_function(
+        """() => {
+            const panel = window.jupyterapp.shell.currentWidget;
+            const kernel = panel && panel.sessionContext && panel.sessionContext.session
+                && panel.sessionContext.session.kernel;
+            return kernel && kernel.status === 'idle';
+        }""",
+        timeout=timeout,
+    )
+
+
+def run_all_cells(page, server: LabServer, rel_path: str, timeout: float = 120_000) -> list[dict]:  # noqa: ANN001
+    """Open ``rel_path``, run all its cells with JupyterLab's own command, wait for the end.
+
+    Returns the error outputs (``{"cell": index, "ename": ..., "evalue": ...}``, stderr streams
+    included as ename "stderr"); an empty list means the notebook ran cleanly.
+    """
+    open_notebook(page, server, rel_path, timeout)
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.wait_for_function(
+        """() => {
+            const panel = window.jupyterapp.shell.currentWidget;
+            const kernel = panel.sessionContext.session.kernel;
+            const prompts = [...panel.node.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
+            const done = prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
+            return done && kernel.status === 'idle';
+        }""",
+        timeout=timeout,
+        polling=250,
+    )
+    return page.evaluate(
+        """() => {
+            const panel = window.jupyterapp.shell.currentWidget;
+            const cells = panel.content.model.cells;
+            const errors = [];
+            for (let i = 0; i < cells.length; i++) {
+                const cell = cells.get(i);
+                if (cell.type !== 'code') continue;
+                for (const out of cell.toJSON().outputs || []) {
+                    if (out.output_type === 'error') {
+                        errors.push({cell: i, ename: out.ename, evalue: out.evalue});
+                    } else if (out.output_type === 'stream' && out.name === 'stderr') {
+                        errors.push({cell: i, ename: 'stderr', evalue: String(out.text)});
+                    }
+                }
+            }
+            return errors;
+        }"""
+    )

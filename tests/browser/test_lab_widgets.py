@@ -1,0 +1,130 @@
+"""The widgets in a real JupyterLab, in headless Chromium: rendered, interactive, offline."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+DEMO = "widgets_demo.ipynb"
+EXPLORER_TITLE = "Bytes granted: used"
+
+#: Geometry of the bars of the order explorer's chart, as drawn in the page.
+BAR_GEOMETRY = """(title) => {
+    const figures = [...document.querySelectorAll('.bqplot.figure')];
+    const figure = figures.find(f => f.textContent.includes(title));
+    if (!figure) return null;
+    return [...figure.querySelectorAll('rect.bar')].map(
+        r => [r.getAttribute('y'), r.getAttribute('height')].join(','));
+}"""
+
+
+#: [figure title, number of drawn mark elements] for every bqplot figure in the page.
+MARKS_PER_FIGURE = """() => [...document.querySelectorAll('.bqplot.figure')].map(f => [
+    (f.querySelector('.mainheading') || {}).textContent || '',
+    f.querySelectorAll('rect.bar, path.line, .heatmapcell, .dot').length])"""
+
+
+#: Heights of the bars of every figure whose title contains the argument.
+BAR_HEIGHTS = """(title) => [...document.querySelectorAll('.bqplot.figure')]
+    .filter(f => ((f.querySelector('.mainheading') || {}).textContent || '').includes(title))
+    .map(f => [...f.querySelectorAll('rect.bar')].map(r => +r.getAttribute('height')))"""
+
+
+def test_widgets_render_and_respond(page, run_notebook, artifacts):
+    errors = run_notebook(DEMO)
+    assert errors == [], f"the demo notebook printed errors: {errors}"
+
+    # Every figure of the notebook rendered as bqplot SVG with its marks drawn.
+    try:
+        page.wait_for_function(
+            f"""() => {{
+                const figures = ({MARKS_PER_FIGURE})();
+                return figures.length >= 12
+                    && figures.every(([title, n]) => n > 0 || title.includes('/proc'));
+            }}""",
+            timeout=60_000,
+        )
+    except Exception:  # noqa: BLE001 - the assertions below say what is missing
+        pass
+    marks = page.evaluate(MARKS_PER_FIGURE)
+    drawn = [title for title, count in marks if count]
+    empty = [title for title, count in marks if not count and "/proc" not in title]
+    assert not empty, f"figures rendered without marks: {empty}"
+    assert len(drawn) >= 11, marks
+    figures = page.locator(".bqplot.figure")
+    # Bars really have a height (a wrong bar type once drew every bar flat).
+    heights = page.evaluate(BAR_HEIGHTS, "free_area")
+    assert heights and all(any(h > 0 for h in figure) for figure in heights), heights
+    assert page.locator(".bqplot.figure rect.bar").count() >= 6
+    assert page.locator(".bqplot.figure .heatmapcell").count() >= 1024
+    assert page.locator(".bqplot.figure path.line").count() >= 3
+    # No traceback anywhere in the rendered outputs.
+    assert page.locator(".jp-OutputArea-output[data-mime-type*='error']").count() == 0
+
+    explorer = figures.filter(has_text=EXPLORER_TITLE).first
+    explorer.scroll_into_view_if_needed()
+    page.wait_for_function(f"() => ({BAR_GEOMETRY})({EXPLORER_TITLE!r}) !== null")
+    before = page.evaluate(BAR_GEOMETRY, EXPLORER_TITLE)
+    assert before and len(before) == 6  # 3 strategies x (used, wasted)
+    page.screenshot(path=str(artifacts / "widgets_order_explorer_before.png"))
+
+    # Drag the size slider's handle to a quarter of its track, as a student would.
+    slider = page.locator(".widget-slider").first
+    handle = slider.locator(".noUi-handle").first
+    track = slider.locator(".noUi-target").first
+    handle.scroll_into_view_if_needed()
+    box, start = track.bounding_box(), handle.bounding_box()
+    assert box and start
+    page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.25, start["y"] + start["height"] / 2, steps=8)
+    page.mouse.up()
+    page.wait_for_function(
+        f"(before) => JSON.stringify(({BAR_GEOMETRY})({EXPLORER_TITLE!r})) !== before",
+        arg=json.dumps(before), timeout=20_000,
+    )
+    after_slider = page.evaluate(BAR_GEOMETRY, EXPLORER_TITLE)
+    assert after_slider != before
+
+    # Type a size into the text box: the chart changes again (4 MiB: no waste at all).
+    text = page.locator(".widget-text input").first
+    text.fill("4MiB")
+    text.press("Enter")
+    page.wait_for_function(
+        f"(prev) => JSON.stringify(({BAR_GEOMETRY})({EXPLORER_TITLE!r})) !== prev",
+        arg=json.dumps(after_slider), timeout=20_000,
+    )
+    explorer.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "widgets_demo.png"))
+
+    # Pointing at a page of the memory map shows its pfn, block and owner in a tooltip.
+    grid = figures.filter(has_text="Memory map: pfn 0..1023").first
+    grid.scroll_into_view_if_needed()
+    cell = grid.locator(".heatmapcell").nth(70)  # pfn 70: the exact allocation kept it
+    box = cell.bounding_box()
+    assert box
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.get_by_text("owner: the exact allocation at pfn").first.wait_for(timeout=20_000)
+    page.screenshot(path=str(artifacts / "widgets_memory_map_tooltip.png"))
+
+    # A button of the playground works in the page too: alloc_pages(0) logs its steps.
+    button = page.get_by_role("button", name="alloc_pages(order)")
+    button.scroll_into_view_if_needed()
+    button.click()
+    logged = page.get_by_text("alloc_pages(0) -> pfn").first
+    logged.wait_for(timeout=20_000)
+    logged.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "widgets_playground.png"))
+    # The presenter option renders too: large type for a projector.
+    presenter = figures.last
+    presenter.scroll_into_view_if_needed()
+    assert presenter.locator("rect.bar").count() == 6
+    size = page.evaluate(
+        "(f) => getComputedStyle(f.querySelector('.mainheading')).fontSize",
+        presenter.element_handle(),
+    )
+    assert size == "26px", size
+    page.screenshot(path=str(artifacts / "widgets_presenter.png"))

@@ -1,0 +1,473 @@
+"""Python-side tests of kit.widgets: drive the inputs as a student would, check numbers and marks.
+
+The browser is not involved here (see tests/browser/ for that): a widget's state on the Python
+side is what JupyterLab receives, so the numbers and the bqplot mark data are checked directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import ipywidgets as widgets
+import numpy as np
+import pytest
+
+import kit
+import kit.scenarios
+import kit.widgets._base
+from kit.samples import sample_path
+from kit.widgets import (
+    ExactAllocationAnimator,
+    FreeAreaChart,
+    LiveBuddyInfo,
+    MemoryMap,
+    OrderExplorer,
+    Playground,
+    TracePlayer,
+    WastageCurve,
+)
+
+ALL = [OrderExplorer, WastageCurve, FreeAreaChart, MemoryMap, Playground, TracePlayer,
+       ExactAllocationAnimator, LiveBuddyInfo]
+
+
+@pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("make", [lambda cls: cls(), lambda cls: cls(kit.Zone(512)),
+                                  lambda cls: cls(presenter=True)],
+                         ids=["default", "zone", "presenter"])
+def test_every_widget_builds_and_is_displayable(cls, make):
+    widget = make(cls)
+    assert isinstance(widget, widgets.Box)
+    assert "application/vnd.jupyter.widget-view+json" in widget._repr_mimebundle_()
+    widget.close()
+
+
+def test_presenter_uses_large_fonts():
+    normal, big = OrderExplorer(), OrderExplorer(presenter=True)
+    assert big.figure.title_style["font-size"] > normal.figure.title_style["font-size"]
+    assert "font-size:22px" in big.summary.value
+    assert big.text.style.font_size == "22px"
+
+
+def test_presenter_follows_kit_presenter_environment(monkeypatch):
+    monkeypatch.setenv("KIT_PRESENTER", "1")
+    assert FreeAreaChart().theme.presenter
+    assert not FreeAreaChart(presenter=False).theme.presenter
+
+
+# ------------------------------------------------------------------------------ order explorer
+def test_order_explorer_132k():
+    explorer = OrderExplorer()
+    explorer.text.value = "132K"
+    results = explorer.results
+    assert explorer.size == 135168 and explorer.slider.value == 135168
+    assert results["alloc_pages"].order == 6
+    assert (results["alloc_pages"].granted, results["alloc_pages"].wasted) == (262144, 126976)
+    assert (results["alloc_pages_exact"].granted, results["alloc_pages_exact"].wasted) == (
+        135168, 0)
+    assert results["kmalloc"].granted == 262144
+    assert list(explorer.bars.x) == ["alloc_pages", "alloc_pages_exact", "kmalloc"]
+    np.testing.assert_array_equal(explorer.bars.y, [[135168] * 3, [126976, 0, 126976]])
+    assert "get_order = 6" in explorer.summary.value
+
+
+@pytest.mark.parametrize("text, size", [("4MiB", 4 << 20), ("5000", 5000), (" 132 KiB", 135168)])
+def test_order_explorer_parses_sizes(text, size):
+    explorer = OrderExplorer()
+    explorer.text.value = text
+    assert explorer.size == size and explorer.error.value == ""
+
+
+def test_order_explorer_slider_moves_everything():
+    explorer = OrderExplorer()
+    explorer.slider.value = 5000
+    assert explorer.size == 5000 and explorer.text.value == "5000"
+    np.testing.assert_array_equal(explorer.bars.y[1], [3192, 3192, 3192])
+
+
+def test_order_explorer_bad_input_shows_message_not_traceback():
+    explorer = OrderExplorer()
+    explorer.text.value = "12 parsecs"
+    assert "cannot parse size" in explorer.error.value
+    assert explorer.size == 135168  # unchanged
+    explorer.text.value = "8K"
+    assert explorer.error.value == ""
+
+
+def test_order_explorer_above_largest_order_fails_like_the_kernel():
+    explorer = OrderExplorer()
+    explorer.text.value = "5M"
+    assert all(w.fails for w in explorer.results.values())
+    assert "would all fail" in explorer.summary.value and "NULL" in explorer.summary.value
+    np.testing.assert_array_equal(explorer.bars.y, np.zeros((2, 3)))
+
+
+def test_order_explorer_page_size_choice():
+    explorer = OrderExplorer()
+    explorer.page_size_choice.value = 65536
+    assert explorer.page_size == 65536
+    assert explorer.results["alloc_pages"].order == 2  # 132 KiB in 64 KiB pages: 4 pages
+    assert explorer.results["alloc_pages_exact"].granted == 196608
+
+
+def test_order_explorer_page_size_change_keeps_a_large_size():
+    explorer = OrderExplorer()
+    explorer.page_size_choice.value = 65536
+    explorer.text.value = "32M"
+    explorer.page_size_choice.value = 4096  # the slider now ends at 8 MiB
+    assert explorer.size == 32 << 20 and explorer.results["alloc_pages"].fails
+
+
+def test_order_explorer_uses_zone_page_size():
+    explorer = OrderExplorer(kit.Zone(64, page_size=16384))
+    assert explorer.page_size == 16384 and explorer.page_size_choice.value == 16384
+
+
+# ------------------------------------------------------------------------------ wastage curve
+def test_wastage_curve_lines_and_linked_marker():
+    explorer = OrderExplorer()
+    curve = WastageCurve(explorer=explorer, start="1", stop="64K")
+    assert curve.lines.y.shape[0] == 3
+    sizes = curve.lines.x[0]
+    assert sizes[0] == 1 and sizes[-1] <= 65536
+    exact = curve.lines.y[1]
+    assert exact.max() < 4096  # alloc_pages_exact wastes less than one page
+    explorer.text.value = "5000"
+    assert list(curve.marker.x) == [5000] * 3
+    assert list(curve.marker.y) == [3192, 3192, 3192]
+    curve.percent.value = True
+    assert curve.marker.y[0] == pytest.approx(63.84)
+    assert curve.lines.y.max() <= 100 * 4095  # percent of request
+
+
+def test_wastage_curve_log_scale_and_bad_range():
+    curve = WastageCurve()
+    curve.log_scale.value = True
+    assert curve.lines.scales["x"] is curve.x_log and curve.x_axis.scale is curve.x_log
+    curve.stop_text.value = "0"
+    assert "range must grow" in curve.error.value
+    curve.stop_text.value = "2M"
+    assert curve.error.value == ""
+
+
+def test_wastage_curve_stops_where_allocation_fails():
+    curve = WastageCurve(start="1M", stop="8M")
+    assert curve.lines.x[0].max() <= 4 << 20  # alloc_pages fails above 4 MiB
+
+
+# ------------------------------------------------------------------------------ free-area chart
+def test_free_area_chart_follows_the_zone():
+    zone = kit.Zone(1024)
+    chart = FreeAreaChart(zone)
+    np.testing.assert_array_equal(chart.bars.y, [0] * 10 + [1])
+    zone.alloc_pages(0)
+    np.testing.assert_array_equal(chart.bars.y, [1] * 10 + [0])
+    assert zone.format_buddyinfo() in chart.buddyinfo.value
+    chart.close()
+    zone.alloc_pages(0)
+    np.testing.assert_array_equal(chart.bars.y, [1] * 10 + [0])  # no longer listening
+
+
+def test_free_area_chart_redraws_once_per_hold():
+    zone = kit.Zone(1024)
+    chart = FreeAreaChart(zone)
+    draws = []
+    chart.bars.observe(lambda change: draws.append(1), "y")
+    with chart.hold():
+        zone.alloc_pages(0)
+        zone.alloc_pages(3)
+    assert len(draws) == 1
+
+
+# ---------------------------------------------------------------------------------- memory map
+def test_memory_map_page_states():
+    zone = kit.Zone(64)
+    memory = MemoryMap(zone)
+    assert (memory.rows, memory.columns, memory.pages_per_cell) == (8, 8, 1)
+    assert (memory.states == 6).all()  # one free order-6 block
+    addr = zone.alloc_pages_exact(33 * 4096)
+    flat = memory.states.reshape(-1)
+    assert (flat[:33] == memory.EXACT).all()
+    assert (flat[33:] == memory.TRIMMED).all()
+    assert "owner: the exact allocation at pfn 0" in memory.describe_cell(0, 5)
+    assert memory.describe_cell(4, 1).startswith("pfn 33: tail given back")
+    zone.free_pages_exact(addr, 33 * 4096)
+    assert (memory.states == 6).all()
+    page = zone.alloc_pages(2)
+    assert (memory.states.reshape(-1)[:4] == memory.ALLOCATED).all()
+    assert memory.states.reshape(-1)[4] == 2  # the free order-2 buddy
+    zone.release(page)
+
+
+def test_memory_map_outlines_every_block():
+    zone = kit.Zone(64)
+    memory = MemoryMap(zone)
+    zone.alloc_pages(0)
+    blocks = len(list(zone.free_blocks())) + len(list(zone.allocations()))
+    assert memory.outlines.x.shape == (blocks, 5)
+    # the allocated page at pfn 0 is outlined by the unit square at the top left
+    boxes = {tuple(x) + tuple(y) for x, y in zip(memory.outlines.x, memory.outlines.y,
+                                                 strict=True)}
+    assert (0, 1, 1, 0, 0, 0, 0, 1, 1, 0) in boxes
+
+
+def test_memory_map_click_describes_the_cell():
+    zone = kit.Zone(64)
+    memory = MemoryMap(zone)
+    memory.grid.selected = np.array([[0, 3]])
+    assert "pfn 3: free, order 6; free order-6 block at pfn 0" in memory.info.value
+
+
+def test_memory_map_tooltip_on_hover():
+    zone = kit.Zone(128)
+    memory = MemoryMap(zone)
+    zone.alloc_pages_exact(33 * 4096)
+    # what bqplot sends when the pointer enters the (invisible) square over cell 5
+    memory.hover._handle_custom_msgs(None, {"event": "hover", "data": {"index": 5}})
+    assert "pfn 5: allocated (exact, kept)" in memory.cell_tooltip.value
+    assert "owner: the exact allocation at pfn 0" in memory.cell_tooltip.value
+    memory.hover._handle_custom_msgs(None, {"event": "element_click", "data": {"index": 40}})
+    assert "pfn 40: tail given back" in memory.info.value
+
+
+def test_redraws_are_coalesced_inside_a_running_kernel_loop(monkeypatch):
+    """In a kernel (an asyncio loop runs), a whole cell of calls is drawn once, afterwards."""
+    monkeypatch.setattr(kit.widgets._base, "_in_kernel", lambda: True)
+    zone = kit.Zone(1024)
+    chart = FreeAreaChart(zone)
+    draws, during_cell = [], []
+    chart.bars.observe(lambda change: draws.append(1), "y")
+
+    async def cell():
+        for _ in range(5):
+            zone.alloc_pages(0)
+        during_cell.append(len(draws))  # nothing yet: the cell is still running
+        await asyncio.sleep(0)
+
+    # a thread of its own, so that no other event loop of the test session is in the way
+    thread = threading.Thread(target=asyncio.run, args=(cell(),))
+    thread.start()
+    thread.join()
+    assert during_cell == [0] and len(draws) == 1
+    np.testing.assert_array_equal(chart.bars.y, [1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 0])
+
+
+def test_memory_map_aggregates_large_zones():
+    zone = kit.Zone(1 << 20, record=False)
+    memory = MemoryMap(zone)
+    assert memory.pages_per_cell == 256 and memory.rows * memory.columns == 4096
+    with memory.hold():
+        kit.run_workload(zone, seed=1, steps=300)
+    free = sum(1 << order for _, order in zone.free_blocks())
+    assert memory.free_fraction.sum() * 256 == pytest.approx(free)
+    assert "free" in memory.describe_cell(0, 0)
+    assert memory.grid.color.size == 4096
+
+
+def test_memory_map_unaligned_zone_and_padding():
+    zone = kit.Zone(100, start_pfn=3)
+    memory = MemoryMap(zone)
+    flat = memory.states.reshape(-1)
+    assert (memory.rows, memory.columns) == (7, 16)  # 100 cells, padded to 112
+    assert (flat[100:] == memory.OUTSIDE).all()
+    assert memory.describe_cell(0, 0).startswith("pfn 3: free, order 0")
+
+
+# ---------------------------------------------------------------------------------- playground
+def test_playground_buttons():
+    zone = kit.Zone(1024)
+    play = Playground(zone)
+    play.order.value = 3
+    play.alloc_button.click()
+    assert play.log_lines[0] == "alloc_pages(3) -> pfn 0"
+    assert any("expand: halve" in line for line in play.log_lines)
+    np.testing.assert_array_equal(play.chart.bars.y, [0, 0, 0] + [1] * 7 + [0])
+    play.size.value = "132K"
+    play.exact_button.click()
+    labels = [label for label, _ in play.allocation.options]
+    assert labels == ["alloc_pages order 3 at pfn 0",
+                      "alloc_pages_exact 33 pages (132 KiB) at pfn 64"]
+    assert play.allocation.value == ("exact", 64, 33)
+    play.free_button.click()
+    assert play.log_lines[-1].strip().startswith("put the order-6 block at pfn 64")
+    play.free_button.click()
+    assert play.allocation.options == ()
+    np.testing.assert_array_equal(play.chart.bars.y, [0] * 10 + [1])
+    assert (play.map.states == 10).all()
+
+
+def test_playground_follows_calls_made_elsewhere():
+    zone = kit.Zone(256)
+    play = Playground(zone)
+    page = zone.alloc_pages(2)  # from another cell
+    assert play.allocation.value == ("pages", page.pfn, 2)
+    np.testing.assert_array_equal(play.chart.bars.y, [0, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0])
+    play.close()
+    zone.alloc_pages(0)
+    assert len(play.allocation.options) == 1  # closed: no longer listening
+
+
+def test_playground_errors_are_messages():
+    play = Playground()
+    play.size.value = "lots"
+    play.exact_button.click()
+    assert "cannot parse size" in play.error.value
+    play.free_button.click()
+    assert "nothing to free" in play.error.value
+    play.order.value = 0
+    play.alloc_button.click()
+    assert play.error.value == ""
+
+
+def test_playground_seeded_workload_and_reset_are_deterministic():
+    first, second = Playground(), Playground()
+    for play in (first, second):
+        play.seed.value = 7
+        play.steps.value = 80
+        play.random_button.click()
+    assert first.zone.nr_free() == second.zone.nr_free()
+    assert first.log_lines == second.log_lines
+    first.reset_button.click()
+    assert first.zone.nr_free() == kit.Zone(1024).nr_free()
+    np.testing.assert_array_equal(first.chart.bars.y, [0] * 10 + [1])
+    assert (first.map.states == 10).all()
+
+
+def test_playground_alloc_fails_with_null():
+    play = Playground(kit.Zone(16, max_order=4))
+    play.order.value = 4
+    play.alloc_button.click()
+    play.alloc_button.click()
+    assert play.log_lines[-1] == "alloc_pages(4) -> NULL (no free block big enough)"
+
+
+# ------------------------------------------------------------------------------ trace player
+def test_trace_player_steps_forward_and_back():
+    player = TracePlayer()
+    assert player.choice.value == "33 pages: alloc_pages vs alloc_pages_exact"
+    assert player.step == 0 and player.slider.max == len(player.steps)
+    np.testing.assert_array_equal(player.free_area.bars.y, [0] * 8 + [1, 0, 0])
+    player.forward_button.click()
+    assert "take the order-8 block at pfn 0" in player.caption
+    player.forward_button.click()
+    assert "expand: halve the order-8 block" in player.caption
+    # both halves of the split are outlined
+    assert player.map.highlights.x.shape[0] >= 2
+    player.back_button.click()
+    assert player.step == 1
+    player.slider.value = len(player.steps)
+    np.testing.assert_array_equal(player.free_area.bars.y, [0] * 8 + [1, 0, 0])
+
+
+def test_trace_player_states_match_the_zone():
+    """The event replay ends where the real zone ended, for every scenario."""
+    player = TracePlayer()
+    for name in kit.scenarios.SCENARIOS:
+        player.choice.value = name
+        scenario = player.scenario
+        model = player.model_at(len(player.steps))
+        replayed = _replay(scenario)
+        assert sorted(model.free_blocks()) == sorted(replayed.free_blocks())
+        assert sorted(model.allocations()) == sorted(replayed.allocations())
+        # stepping back through a checkpoint boundary gives the same state as forward
+        middle = len(player.steps) // 2 + 1
+        player.slider.value = middle
+        forward = sorted(player.model.free_blocks())
+        player.slider.value = len(player.steps)
+        player.slider.value = middle
+        assert sorted(player.model.free_blocks()) == forward
+
+
+def _replay(scenario):
+    """Re-run a scenario's operations on a fresh zone."""
+    zone = kit.Zone(**scenario.config)
+    for op in scenario.operations:
+        if op.name == "alloc_pages":
+            zone.alloc_pages(op.args[0])
+        elif op.name == "free_pages":
+            zone.free_pages(zone.pfn_to_virt(op.args[0]), op.args[1])
+        elif op.name == "alloc_pages_exact":
+            zone.alloc_pages_exact(op.args[0])
+        elif op.name == "free_pages_exact":
+            zone.free_pages_exact(zone.pfn_to_virt(op.args[0]), op.args[1])
+    return zone
+
+
+def test_trace_player_plays_a_zone_trace():
+    zone = kit.Zone(64)
+    zone.alloc_pages(1)
+    player = TracePlayer(zone)
+    assert player.choice.value == "this zone's trace"
+    assert len(player.steps) == len(zone.trace.events())
+    player.play.value = len(player.steps)  # what the Play widget does when it reaches the end
+    assert player.step == len(player.steps)
+
+
+def test_trace_player_scenarios_are_deterministic():
+    one = kit.scenarios.record_scenario("fragmentation after a random workload")
+    two = kit.scenarios.record_scenario("fragmentation after a random workload")
+    assert one.operations == two.operations
+
+
+# ---------------------------------------------------------------------------------- animator
+def test_exact_allocation_animator():
+    animator = ExactAllocationAnimator()
+    assert "order-6 block of 64 pages" in animator.summary
+    assert "the 31 tail pages" in animator.summary
+    player = animator.player
+    trims = [step for step in player.steps if step.event.kind == "trim"]
+    assert [step.event.pfn for step in trims] == list(range(33, 64))
+    player.slider.value = len(player.steps)
+    flat = player.map.states.reshape(-1)
+    assert (flat[:33] == player.map.EXACT).all() and (flat[33:] == player.map.TRIMMED).all()
+    animator.text.value = "20000"
+    assert "order-3 block of 8 pages" in animator.summary
+    animator.text.value = "0"
+    assert "needs an order-52 block" in animator.error.value
+    animator.text.value = "5M"
+    assert "above the largest order 10: it returns NULL" in animator.error.value
+    assert "order-3 block of 8 pages" in animator.summary  # the last good size stays
+
+
+# ---------------------------------------------------------------------------------- live view
+def test_live_buddyinfo_from_a_saved_file():
+    live = LiveBuddyInfo(path=str(sample_path("buddyinfo")),
+                         pagetypeinfo_path=str(sample_path("pagetypeinfo")))
+    assert [z.zone for z in live.zones] == ["DMA", "DMA32", "Normal"]
+    chosen = live.zones[live.zone_choice.value]
+    assert chosen.zone == "Normal"
+    np.testing.assert_array_equal(live.view.bars.y, chosen.nr_free)
+    assert "free pages" in live.status.value
+    assert "page block order" in live.pagetypeinfo.value
+    live.zone_choice.value = 0
+    np.testing.assert_array_equal(live.view.bars.y, live.zones[0].nr_free)
+
+
+def test_live_buddyinfo_missing_file_says_why(tmp_path):
+    live = LiveBuddyInfo(path=str(tmp_path / "buddyinfo"))
+    assert live.zones == []
+    assert "does not exist" in live.status.value and "needs Linux" in live.status.value
+    assert live.view.bars.y.size == 0
+
+
+def test_live_buddyinfo_timer_needs_a_kernel(tmp_path):
+    live = LiveBuddyInfo(path=str(sample_path("buddyinfo")))
+    live.auto.value = True
+    assert live.auto.value is False
+    assert "running Jupyter kernel" in live.status.value
+
+
+@pytest.mark.parametrize("preset", ["2.6.27", "5.10", "6.8"])
+@pytest.mark.parametrize("pcp", [False, True])
+def test_event_replay_matches_the_zone_for_every_preset(preset, pcp):
+    """The player's event model ends in the zone's state, per-CPU lists and exact trims too."""
+    zone = kit.Zone(512, preset=preset, pcp=pcp)
+    kit.run_workload(zone, seed=3, steps=120, sizes="mixed", exact=True)
+    kit.run_workload(zone, seed=4, steps=60, sizes="pages")
+    player = TracePlayer(zone)
+    model = player.model_at(len(player.steps))
+    assert sorted(model.free_blocks()) == sorted(zone.free_blocks())
+    assert sorted(model.allocations()) == sorted(zone.allocations())
+    assert {o: sorted(p) for o, p in model.pcp_lists().items() if p} == {
+        o: sorted(p) for o, p in zone.pcp_lists().items() if p}
