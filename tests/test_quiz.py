@@ -43,3 +43,22 @@ def test_badly_written_questions_are_refused(kwargs, message):
 def test_unknown_choice_is_refused():
     with pytest.raises(InvalidArgument, match="not one of the choices"):
         question().check("8")
+
+
+def test_quiz_widget_gives_feedback_as_soon_as_a_choice_is_made():
+    from kit.widgets import Quiz
+
+    quiz = Quiz("Order of 4097 bytes?", ["0", "1"], answer=1, explanation="two pages: 2**1")
+    assert quiz.question.answer == "1"
+    assert quiz.feedback.value == ""
+    quiz.choices.value = "0"
+    assert "✘ Not quite: two pages: 2**1" in quiz.feedback.value
+    quiz.choices.value = "1"
+    assert "✔ Right: two pages: 2**1" in quiz.feedback.value
+
+
+def test_quiz_widget_refuses_an_answer_position_out_of_range():
+    from kit.widgets import Quiz
+
+    with pytest.raises(InvalidArgument, match="answer 2 is not a position"):
+        Quiz("q", ["a", "b"], answer=2, explanation="e")

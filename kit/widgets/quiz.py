@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 
 import ipywidgets as widgets
 
+from ..errors import InvalidArgument
 from ..quiz import Question
 from .theme import get_theme
 
@@ -15,22 +17,27 @@ __all__ = ["Quiz"]
 class Quiz(widgets.VBox):
     """One multiple-choice question: pick an answer and read at once whether and why it is right.
 
-    ``why`` gives an explanation per choice (a dict); choices without one show ``explanation``.
+    ``answer`` is the right choice, or its position in ``choices`` (from 0), which keeps a
+    notebook's quiz cell short.  ``why`` gives an explanation per choice (a dict); choices
+    without one show ``explanation``.
     """
 
     def __init__(
         self,
         prompt: str,
         choices: Sequence[str],
-        answer: str,
+        answer: str | int,
         explanation: str,
         *,
         why: dict[str, str] | None = None,
         presenter: bool | None = None,
     ) -> None:
-        self.question = Question(
-            prompt, tuple(choices), answer, explanation, tuple((why or {}).items())
-        )
+        choices = tuple(choices)
+        if isinstance(answer, int) and not isinstance(answer, bool):
+            if not 0 <= answer < len(choices):
+                raise InvalidArgument(f"answer {answer} is not a position in {list(choices)}")
+            answer = choices[answer]
+        self.question = Question(prompt, choices, answer, explanation, tuple((why or {}).items()))
         self._theme = get_theme(presenter)
         self.choices = widgets.RadioButtons(
             options=list(self.question.choices), value=None, layout={"width": "auto"}
@@ -38,9 +45,8 @@ class Quiz(widgets.VBox):
         self.feedback = widgets.HTML()
         self._theme.style_controls([self.choices])
         self.choices.observe(self._on_choice, names="value")
-        super().__init__(
-            [widgets.HTML(self._theme.html(f"<b>{prompt}</b>")), self.choices, self.feedback]
-        )
+        heading = widgets.HTML(self._theme.html(f"<b>{html.escape(prompt)}</b>"))
+        super().__init__([heading, self.choices, self.feedback])
 
     def _on_choice(self, change: dict) -> None:
         if change["new"] is None:
