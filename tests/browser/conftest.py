@@ -28,8 +28,7 @@ COURSE_DIRS = ("notebooks", "solutions", "exercises")
 def lab_server(tmp_path_factory: pytest.TempPathFactory):
     """A JupyterLab server on 127.0.0.1 serving a temporary copy of the notebooks."""
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: scripts/setup.sh installs Debian's chromium")
-    pytest.importorskip("playwright.sync_api")
+        pytest.fail(f"{CHROMIUM} is missing: scripts/setup.sh installs Debian's chromium")
     root = tmp_path_factory.mktemp("lab-root")
     for notebook in HERE.glob("*.ipynb"):
         shutil.copy(notebook, root / notebook.name)
@@ -37,7 +36,7 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory):
         if (REPO / name).is_dir():
             shutil.copytree(REPO / name, root / name,
                             ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    server = LabServer(root=root, state=tmp_path_factory.mktemp("lab-state"))
+    server = LabServer(state=tmp_path_factory.mktemp("lab-state"), root=root)
     try:
         server.start()
         yield server

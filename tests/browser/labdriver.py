@@ -61,13 +61,11 @@ def free_port() -> int:
 
 
 @dataclass
-class LabServer:
-    """A running ``jupyter lab`` process serving ``root`` on loopback."""
+class ServerProcess:
+    """A server started as a child process group on loopback, stopped whatever happens."""
 
-    root: Path
     state: Path
     port: int = 0
-    token: str = ""
     process: subprocess.Popen | None = None
     log_path: Path | None = None
     _log: object = field(default=None, repr=False)
@@ -76,57 +74,28 @@ class LabServer:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def url(self, rel_path: str = "") -> str:
-        """The lab URL opening ``rel_path`` (relative to the root), with the token."""
-        suffix = f"/tree/{rel_path}" if rel_path else ""
-        return f"{self.base_url}/lab{suffix}?token={self.token}&reset"
-
-    def start(self, timeout: float = 90.0) -> None:
-        """Start the server and wait until its API answers."""
-        self.port, self.token = free_port(), secrets.token_hex(16)
-        env = dict(os.environ)
-        for name, sub in (("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_RUNTIME_DIR", "runtime"),
-                          ("JUPYTERLAB_SETTINGS_DIR", "settings"),
-                          ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"), ("IPYTHONDIR", "ipython")):
-            path = self.state / sub
-            path.mkdir(parents=True, exist_ok=True)
-            env[name] = str(path)
-        for rel, content in LAB_SETTINGS.items():
-            target = self.state / "settings" / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(json.dumps(content))
-        env["PYTHONUNBUFFERED"] = "1"
-        command = [
-            sys.executable, "-m", "jupyter", "lab", "--no-browser",
-            f"--port={self.port}", "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1",
-            f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}",
-            "--LabApp.news_url=None",
-            "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate",
-            "--LabApp.extension_manager=readonly", "--LabApp.expose_app_in_browser=True",
-            "--ServerApp.open_browser=False",
-        ]
-        if hasattr(os, "geteuid") and os.geteuid() == 0:
-            command.append("--allow-root")
-        self.log_path = self.state / "jupyter-lab.log"
+    def spawn(self, name: str, command: list[str], *, cwd: Path, env: dict[str, str],
+              ready_url: str, timeout: float = 90.0) -> None:
+        """Start ``command`` and wait until ``ready_url`` answers 200."""
+        env = {**env, "PYTHONUNBUFFERED": "1"}
+        self.log_path = self.state / f"{name}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            command, cwd=self.root, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+            command, cwd=cwd, env=env, stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"jupyter lab exited early:\n{self.log_tail()}")
+                raise RuntimeError(f"{name} exited early:\n{self.log_tail()}")
             try:
-                with urllib.request.urlopen(
-                    f"{self.base_url}/api/status?token={self.token}", timeout=2
-                ) as response:
+                with urllib.request.urlopen(ready_url, timeout=2) as response:
                     if response.status == 200:
                         return
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             time.sleep(0.3)
-        raise RuntimeError(f"jupyter lab did not answer within {timeout} s:\n{self.log_tail()}")
+        raise RuntimeError(f"{name} did not answer within {timeout} s:\n{self.log_tail()}")
 
     def log_tail(self, lines: int = 40) -> str:
         """The end of the server's log, for failure messages."""
@@ -156,6 +125,64 @@ class LabServer:
         if self._log is not None:
             self._log.close()  # type: ignore[attr-defined]
             self._log = None
+
+
+@dataclass
+class LabServer(ServerProcess):
+    """A running ``jupyter lab`` process serving ``root`` on loopback."""
+
+    root: Path = field(default_factory=Path)
+    token: str = ""
+
+    def url(self, rel_path: str = "") -> str:
+        """The lab URL opening ``rel_path`` (relative to the root), with the token."""
+        suffix = f"/tree/{rel_path}" if rel_path else ""
+        return f"{self.base_url}/lab{suffix}?token={self.token}&reset"
+
+    def start(self, timeout: float = 90.0) -> None:
+        """Start the server and wait until its API answers."""
+        self.port, self.token = free_port(), secrets.token_hex(16)
+        env = dict(os.environ)
+        for name, sub in (("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_RUNTIME_DIR", "runtime"),
+                          ("JUPYTERLAB_SETTINGS_DIR", "settings"),
+                          ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"), ("IPYTHONDIR", "ipython")):
+            path = self.state / sub
+            path.mkdir(parents=True, exist_ok=True)
+            env[name] = str(path)
+        for rel, content in LAB_SETTINGS.items():
+            target = self.state / "settings" / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(content))
+        command = [
+            sys.executable, "-m", "jupyter", "lab", "--no-browser",
+            f"--port={self.port}", "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1",
+            f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}",
+            "--LabApp.news_url=None",
+            "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate",
+            "--LabApp.extension_manager=readonly", "--LabApp.expose_app_in_browser=True",
+            "--ServerApp.open_browser=False",
+        ]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            command.append("--allow-root")
+        self.spawn("jupyter-lab", command, cwd=self.root, env=env, timeout=timeout,
+                   ready_url=f"{self.base_url}/api/status?token={self.token}")
+
+
+@dataclass
+class VoilaServer(ServerProcess):
+    """``kit present``'s Voila command serving one notebook on loopback."""
+
+    notebook: Path = field(default_factory=Path)
+
+    def start(self, timeout: float = 90.0) -> None:
+        """Start Voila exactly as ``kit present`` does and wait for the page."""
+        from kit.present import voila_command, voila_environment
+
+        self.port = free_port()
+        env = voila_environment()
+        env["JUPYTER_RUNTIME_DIR"] = str(self.state / "runtime")
+        self.spawn("voila", voila_command(self.notebook, self.port), cwd=self.notebook.parent,
+                   env=env, ready_url=f"{self.base_url}/", timeout=timeout)
 
 
 class RequestLog:

@@ -1,0 +1,48 @@
+"""The presenter view: ``kit present``'s Voila serves a lesson offline, code hidden, widgets live.
+
+The ``page`` fixture fails the test on any request to a host other than loopback, which is
+what Voila's stock template would make (it links its icon font from a CDN).
+"""
+
+import shutil
+from pathlib import Path
+
+import pytest
+from labdriver import VoilaServer
+
+LESSON = Path(__file__).resolve().parents[2] / "notebooks" / "01-start-here.ipynb"
+
+
+@pytest.fixture(scope="module")
+def voila(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("voila-root")
+    notebook = Path(shutil.copy(LESSON, folder / LESSON.name))
+    server = VoilaServer(state=tmp_path_factory.mktemp("voila-state"), notebook=notebook)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.browser
+def test_presenter_view_renders_responds_and_stays_offline(voila, page, artifacts):
+    page.goto(f"{voila.base_url}/", wait_until="domcontentloaded")
+    page.wait_for_selector(".bqplot.figure rect.bar", timeout=90_000)
+    summary = page.get_by_text("get_order = 6", exact=False)
+    summary.wait_for(timeout=30_000)
+    assert "from kit.widgets import" not in page.content(), "code cells must be hidden"
+
+    size_box = page.locator('input[placeholder="132K, 4MiB or 5000"]')
+    size_box.fill("4097")
+    size_box.press("Enter")
+    page.get_by_text("get_order = 1", exact=False).wait_for(timeout=30_000)
+
+    font = page.get_by_text("get_order = 1", exact=False).evaluate(
+        "element => parseFloat(getComputedStyle(element).fontSize)"
+    )
+    assert font >= 20, f"presenter styling should use large type, got {font}px"
+
+    page.get_by_text("blocks of 2^n contiguous pages").click()
+    page.get_by_text("Right: alloc_pages(gfp, order)", exact=False).wait_for(timeout=30_000)
+    page.screenshot(path=str(artifacts / "voila-presenter.png"))
