@@ -77,7 +77,31 @@ def notebook_text(nb: Any) -> str:
             cell_id = f"{cell_id}-{index}"
         used.add(cell_id)
         cell["id"] = cell_id
+        if cell.get("outputs"):
+            cell.outputs = _coalesce_streams(cell.outputs)
     return nbformat.writes(nb) + "\n"
+
+
+def _coalesce_streams(outputs: list[Any]) -> list[Any]:
+    """Join consecutive stdout (or stderr) outputs into one.
+
+    A kernel flushes printed text in chunks whose boundaries depend on timing (a busy machine
+    splits one cell's lines into two messages); joining them makes the stored notebook the same
+    on every run, as nbconvert's ``coalesce_streams`` does.
+    """
+    joined: list[Any] = []
+    for output in outputs:
+        previous = joined[-1] if joined else None
+        if (
+            previous is not None
+            and output.get("output_type") == "stream"
+            and previous.get("output_type") == "stream"
+            and previous.get("name") == output.get("name")
+        ):
+            previous["text"] = "".join(previous["text"]) + "".join(output["text"])
+        else:
+            joined.append(output)
+    return joined
 
 
 def atomic_write(path: Path, text: str) -> None:

@@ -121,6 +121,16 @@ def execute_solutions(source: Path) -> list[Path]:
     return execute_in_place(source_notebooks(source), validate=True)
 
 
+def _first_difference(stored: Path, fresh: Path) -> str:
+    """The first line that differs, so a stale or unstable release is easy to diagnose."""
+    old = stored.read_text(encoding="utf-8").splitlines()
+    new = fresh.read_text(encoding="utf-8").splitlines()
+    for number, (a, b) in enumerate(zip(old, new, strict=False), start=1):
+        if a != b:
+            return f"line {number}: stored {a.strip()[:120]!r}, fresh {b.strip()[:120]!r}"
+    return f"stored has {len(old)} lines, fresh has {len(new)}"
+
+
 def release_differences(source: Path, exercises: Path) -> list[str]:
     """What differs between ``exercises`` and a fresh release of ``source`` ([] = up to date)."""
     exercises = Path(exercises)
@@ -133,7 +143,10 @@ def release_differences(source: Path, exercises: Path) -> list[str]:
             if not stored.exists():
                 problems.append(f"{stored} is missing")
             elif stored.read_text(encoding="utf-8") != path.read_text(encoding="utf-8"):
-                problems.append(f"{stored} differs from what kit release writes")
+                problems.append(
+                    f"{stored} differs from what kit release writes "
+                    f"({_first_difference(stored, path)})"
+                )
         if exercises.is_dir():
             for extra in sorted(exercises.glob("*.ipynb")):
                 if extra.name not in expected_names:
