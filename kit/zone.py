@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import warnings
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from . import events as ev
 from .errors import BadPageState, InvalidArgument, KernelBUG
@@ -189,6 +190,9 @@ class Zone:
         }
         self._pcp_count = 0
         self._free_pages = 0
+        #: Counts the times the state was replaced wholesale (restore), so a view that follows
+        #: the zone event by event knows when it must redraw from scratch.
+        self.generation = 0
         emitting, self._emitting = self._emitting, False
         pfn = self.start_pfn
         while pfn < self.end_pfn:
@@ -223,6 +227,7 @@ class Zone:
         self._pcp = {o: deque(q) for o, q in state.pcp.items()}
         self._pcp_count = state.pcp_count
         self._free_pages = state.free_pages
+        self.generation += 1
         if self.trace is not None:
             del self.trace.operations[state.operations:]
 
@@ -668,6 +673,10 @@ class Zone:
         for area in self.free_area:
             for pfn in area:
                 yield pfn, area.order
+
+    def exact_owners(self) -> Mapping[int, int]:
+        """A read-only view: each page kept by an exact allocation -> that allocation's pfn."""
+        return MappingProxyType(self._exact_owner)
 
     def allocations(self) -> Iterator[tuple[int, int, int | None]]:
         """Every allocated block as (pfn, order, exact_owner): the exact allocation it is in."""

@@ -369,3 +369,17 @@ def test_workload_rejects_unknown_mixes():
         run_workload(Zone(64), sizes="huge")
     with pytest.raises(InvalidArgument, match="unknown lifetime mix"):
         run_workload(Zone(64), lifetimes="forever")
+
+
+def test_exact_owners_is_a_read_only_view_and_restore_bumps_the_generation():
+    zone = Zone(64)
+    saved = zone.snapshot()
+    zone.alloc_pages_exact(3 * 4096)
+    owners = zone.exact_owners()
+    assert dict(owners) == {0: 0, 1: 0, 2: 0}
+    with pytest.raises(TypeError):
+        owners[5] = 0
+    assert zone.generation == 0
+    zone.restore(saved)
+    assert zone.generation == 1
+    assert dict(zone.exact_owners()) == {}

@@ -7,8 +7,17 @@ buddy structure, are visible.  Clicking a cell shows its pfn, block, order and o
 
 A zone of a million pages cannot be sent to a browser page by page.  Above ``cell_budget`` cells
 each cell covers 2**k pages and takes the colour of the state covering most of it, with the
-fraction of free pages in the click text.  The per-cell counts are computed with numpy from the
-blocks (not the pages), so an update costs O(blocks + cells): see bench/bench_memory_map.py.
+fraction of free pages in the click text.
+
+Two ways to compute the map (see bench/bench_memory_map.py for the costs):
+
+* a full recompute (first draw, ``refresh``, ``reset``, ``draw`` of any ``PageSource``): the
+  per-cell page counts are computed with numpy from the blocks (not the pages), O(blocks + cells);
+* an incremental update after the events of the followed zone: the map keeps each page's state
+  (one byte), each cell's page count per state, and the outlined block that starts in each cell;
+  every event changes the counts of the pages it covers, and only the changed cells' colours are
+  recomputed, O(pages touched).  A ``zone.restore`` (seen as the zone's lists being replaced) or
+  a very long batch of events falls back to a full recompute.
 """
 
 from __future__ import annotations
@@ -23,12 +32,20 @@ import numpy as np
 from .. import events as ev
 from ..events import Event
 from ..zone import Zone
-from ._base import ZoneListener
+from ._base import Redraw, ZoneListener
 from .theme import Theme, get_theme
 
 __all__ = ["MemoryMap", "PageSource"]
 
 DEFAULT_CELL_BUDGET = 4096
+#: Events queued between two redraws beyond which a full recompute is cheaper.
+DEFAULT_QUEUE_LIMIT = 20_000
+
+# Queued actions (see MemoryMap.on_event): set a page range's state, read it from the zone, or
+# read a tail page given back by an exact allocation (and the kept pages before it).
+_SET, _WALK, _TRIM = range(3)
+#: Events after which the block is on no list until a later event of the same operation.
+_TO_LIMBO = frozenset({ev.TAKE, ev.FREE, ev.PCP_TAKE})
 
 
 class PageSource(Protocol):
@@ -51,6 +68,10 @@ class MemoryMap(ZoneListener, widgets.VBox):
     state codes last drawn (``state_names`` names them); ``describe_cell(row, column)`` is the
     text shown for a clicked cell; ``draw(source, highlight)`` draws any ``PageSource`` with
     highlighted (pfn, pages) ranges, which the player and the animator use.
+
+    Following its zone, the map applies each operation's events to the pages they cover
+    (``on_event``, then one ``_update`` per batch); ``draw``, ``refresh`` and ``reset`` recompute
+    everything.  More than ``queue_limit`` events in one batch also recompute everything.
     """
 
     def __init__(self, zone: Zone | None = None, *, presenter: bool | None = None,
@@ -70,11 +91,21 @@ class MemoryMap(ZoneListener, widgets.VBox):
         self.state_names = [f"free, order {o}" for o in range(m + 1)] + [
             "allocated", "allocated (exact, kept)", "tail given back by an exact allocation",
             "on the per-CPU list", "outside the zone"]
+        #: Not a state: a page on no list, between two events of one operation.
+        self.NONE = len(self.state_names)
         self.states = np.zeros((self.rows, self.columns), dtype=np.int16)
         self.free_fraction = np.zeros(self.rows * self.columns)
-        self._owners: dict[int, int] = {}
+        self.queue_limit = DEFAULT_QUEUE_LIMIT
+        self._owners: dict[int, int] = {}  # pfn -> its exact allocation, for kept pages
+        self._owner_pages: dict[int, int] = {}  # exact allocation -> pages it still keeps
         self._trimmed: dict[int, int] = {}  # tail pfn -> pfn of the exact allocation
+        self._tails_of: dict[int, set[int]] = {}  # the same, by exact allocation
+        self._tail_dirty: set[int] = set()
         self._last_alloc = -1
+        self._live = False  # the incremental state below follows the zone
+        self._queue: list[tuple[int, int, int, int]] = []
+        self._rewalk: list[tuple[int, int]] = []
+        self._counts = np.zeros((self.rows * self.columns, self.NONE + 1), dtype=np.int64)
         self._source: PageSource = zone
         self._build_marks(theme)
         self.info = widgets.HTML(theme.text("Point at a cell (or click it) to see its page frame."))
@@ -148,22 +179,68 @@ class MemoryMap(ZoneListener, widgets.VBox):
         return self.theme.html(items)
 
     # ------------------------------------------------------------------------------ events
+    def _listen(self, zone: Zone) -> None:
+        """Follow the zone: events update the map incrementally (``_update``), not ``refresh``."""
+        super()._listen(zone)
+        self._redraw = Redraw(self._update)
+
     def on_event(self, event: Event) -> None:
-        """Remember tail pages given back by exact allocations (the zone forgets them)."""
-        if event.kind == ev.ALLOC:
-            self._last_alloc = event.pfn
-            for pfn in range(event.pfn, event.pfn + (1 << event.order)):
-                self._trimmed.pop(pfn, None)
-        elif event.kind == ev.TRIM:
-            self._trimmed[event.pfn] = self._last_alloc
+        """Note what the event changes; the coalesced redraw (``_update``) applies it.
+
+        Tail pages given back by exact allocations are remembered here (the zone forgets them).
+        Every event that moves pages between states queues one action on its page range:
+        ``_SET`` when the event says the pages' new state (a block taken from or put on a list,
+        merged, freed, on or off a per-CPU list), ``_WALK`` when it is read from the zone at
+        redraw time (allocations, whose exact owners the zone sets after the event).
+        """
+        kind, pfn, order = event.kind, event.pfn, event.order
+        if kind == ev.ALLOC:
+            self._last_alloc = pfn
+            if self._trimmed:
+                end = pfn + (1 << order)
+                pages = (range(pfn, end) if end - pfn <= len(self._trimmed) else
+                         [p for p in self._trimmed if pfn <= p < end])
+                for page in pages:
+                    owner = self._trimmed.pop(page, None)
+                    if owner is not None:
+                        self._tails_of.get(owner, set()).discard(page)
+                        self._tail_dirty.add(page)
+        elif kind == ev.TRIM:
+            old = self._trimmed.get(pfn)
+            if old is not None:
+                self._tails_of.get(old, set()).discard(pfn)
+            self._trimmed[pfn] = self._last_alloc
+            self._tails_of.setdefault(self._last_alloc, set()).add(pfn)
+            self._tail_dirty.add(pfn)
+        if not self._live:
+            return
+        queue = self._queue
+        offset = pfn - self.zone.start_pfn
+        if kind in _TO_LIMBO:  # the block is on no list until a later event puts it somewhere
+            queue.append((_SET, offset, 1 << order, self.NONE))
+        elif kind == ev.PUT:
+            queue.append((_SET, offset, 1 << order, order))
+        elif kind == ev.MERGE and event.other is not None:
+            queue.append((_SET, min(offset, event.other - self.zone.start_pfn), 2 << order,
+                          self.NONE))
+        elif kind == ev.PCP_PUT:
+            queue.append((_SET, offset, 1 << order, self.PCP))
+        elif kind in (ev.ALLOC, ev.SPLIT_PAGE):
+            queue.append((_WALK, offset, 1 << order, 1))
+        elif kind == ev.TRIM:
+            queue.append((_TRIM, offset, 1, 0))
+        if len(queue) > self.queue_limit:  # cheaper to recompute everything at the redraw
+            self._live = False
+            queue.clear()
 
     def refresh(self) -> None:
-        """Redraw from the zone."""
+        """Redraw from the zone (a full recompute)."""
         self.draw(self.zone)
 
     def reset(self) -> None:
         """Forget remembered tail pages (after a ``zone.restore``) and redraw."""
         self._trimmed.clear()
+        self._tails_of.clear()
         self.refresh()
 
     # ----------------------------------------------------------------------------- drawing
@@ -173,30 +250,71 @@ class MemoryMap(ZoneListener, widgets.VBox):
         """Draw ``source`` (default: the zone) and outline the highlighted (pfn, pages) ranges.
 
         ``trimmed`` (tail pfn -> owner) replaces the tails this map remembered from events.
+        This is a full recompute, O(blocks + cells); drawing the followed zone itself (no
+        ``trimmed``) also rebuilds the per-page state the incremental updates start from.
         """
         source = self._source = source if source is not None else self.zone
+        live = source is self.zone and trimmed is None
         trimmed = self._trimmed if trimmed is None else trimmed
-        starts, lengths, codes = self._blocks(source, trimmed)
-        coverage = self._coverage(starts, lengths, codes)
-        free_pages = coverage[: self.max_order + 1].sum(axis=0) + coverage[self.TRIMMED]
-        self.free_fraction = free_pages / self.pages_per_cell
-        self.states = coverage.argmax(axis=0).astype(np.int16).reshape(self.rows, self.columns)
-        keep = lengths >= self.pages_per_cell
-        outline_x, outline_y = self._rectangles(starts[keep], lengths[keep])
-        high_x, high_y = self._rectangles(*self._offsets(highlight))
+        blocks, tails = self._blocks(source, trimmed)
+        starts, lengths, codes = blocks
+        tail_starts = tails[0]
+        counts = self._coverage(
+            np.concatenate([starts, tail_starts, tail_starts]),
+            np.concatenate([lengths, np.ones_like(tail_starts), -np.ones_like(tail_starts)]),
+            np.concatenate([codes, np.full_like(tail_starts, self.TRIMMED), tails[1]]))
+        counts = np.vstack([counts, self.pages_per_cell - counts.sum(axis=0)]).T
+        self._counts = np.ascontiguousarray(counts, dtype=np.int64)
+        self._live = live and getattr(self, "_unsubscribe", None) is not None
+        self._queue.clear()
+        self._rewalk = []
+        self._tail_dirty.clear()
+        if self._live:
+            self._build_pages(starts, lengths, codes)
+        outline = lengths >= self.pages_per_cell
+        outline_starts, outline_lengths = starts[outline], lengths[outline]
+        if self.pages_per_cell == 1:
+            outline_starts = np.concatenate([outline_starts, tail_starts])
+            outline_lengths = np.concatenate([outline_lengths, np.ones_like(tail_starts)])
+        states, free = self._cell_states(self._counts)
+        self._show(states, free, _sorted_ranges(outline_starts, outline_lengths),
+                   self._rectangles(*self._offsets(highlight)))
+
+    def _show(self, states: np.ndarray, free: np.ndarray,
+              outlines: tuple[np.ndarray, np.ndarray] | None,
+              highlights: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """Set the marks' data; ``None`` (or unchanged data) sends nothing for that mark."""
+        states = states.reshape(self.rows, self.columns)
+        changed = not _same(self.grid.color, states.astype(np.float32))
+        self.states, self.free_fraction = states, free
+        if outlines is not None:
+            outline_x, outline_y = self._rectangles(*outlines)
+            if _same(self.outlines.x, outline_x) and _same(self.outlines.y, outline_y):
+                outlines = None
         with self.figure.hold_sync():
-            self.grid.color = self.states.astype(np.float32)
-            self.outlines.x, self.outlines.y = outline_x, outline_y
-            self.highlights.x, self.highlights.y = high_x, high_y
+            if changed:
+                self.grid.color = self.states.astype(np.float32)
+            if outlines is not None:
+                self.outlines.x, self.outlines.y = outline_x, outline_y
+            if highlights is not None:
+                self.highlights.x, self.highlights.y = highlights
+
+    def _cell_states(self, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each cell's state (the one covering most pages) and free fraction, from its counts."""
+        m = self.max_order
+        states = counts[:, :self.NONE].argmax(axis=1).astype(np.int16)
+        free = (counts[:, :m + 1].sum(axis=1) + counts[:, self.TRIMMED]) / self.pages_per_cell
+        return states, free
 
     def _offsets(self, ranges: Iterable[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
         pairs = [(pfn - self._source.start_pfn, pages) for pfn, pages in ranges]
         starts = np.array([p[0] for p in pairs], dtype=np.int64)
         return starts, np.array([p[1] for p in pairs], dtype=np.int64)
 
-    def _blocks(self, source: PageSource,
-                trimmed: dict[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every block as (page offset, pages, state code) arrays."""
+    def _blocks(self, source: PageSource, trimmed: dict[int, int]
+                ) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, np.ndarray]]:
+        """Every block as (page offset, pages, state code) arrays, the padding included; and
+        the tail pages drawn as given back, as (page offset, free order of their block)."""
         free = np.array(list(source.free_blocks()), dtype=np.int64).reshape(-1, 2)
         allocs = list(source.allocations())
         self._owners = {pfn: owner for pfn, _, owner in allocs if owner is not None}
@@ -204,28 +322,26 @@ class MemoryMap(ZoneListener, widgets.VBox):
                           for pfn, order, owner in allocs], dtype=np.int64).reshape(-1, 3)
         pcp = np.array([(pfn, order, self.PCP) for order, pfns in source.pcp_lists().items()
                         for pfn in pfns], dtype=np.int64).reshape(-1, 3)
-        live_owners = set(self._owners.values())
-        tails = [pfn for pfn, owner in trimmed.items() if owner in live_owners]
-        tail_rows = []
-        for pfn in tails:  # a tail is drawn over the free block it merged into
-            block = source.block_at(pfn)
-            if block is not None and block[0] == "free":
-                tail_rows.append((pfn, self.TRIMMED, block[2]))
+        self._owner_pages = {}
+        for owner in self._owners.values():
+            self._owner_pages[owner] = self._owner_pages.get(owner, 0) + 1
+        tails = []
+        for pfn, owner in trimmed.items():  # a tail is drawn over the free block it merged into
+            if owner in self._owner_pages:
+                block = source.block_at(pfn)
+                if block is not None and block[0] == "free":
+                    tails.append((pfn - source.start_pfn, block[2]))
+        tail_array = np.array(tails, dtype=np.int64).reshape(-1, 2)
         start = source.start_pfn
         starts = np.concatenate([free[:, 0], alloc[:, 0], pcp[:, 0]]) - start
         lengths = np.left_shift(1, np.concatenate([free[:, 1], alloc[:, 1], pcp[:, 1]]))
         codes = np.concatenate([free[:, 1], alloc[:, 2], pcp[:, 2]])
         padding = self.rows * self.columns * self.pages_per_cell - source.nr_pages
-        extra_s, extra_l, extra_c = [], [], []
         if padding:
-            extra_s, extra_l, extra_c = [source.nr_pages], [padding], [self.OUTSIDE]
-        for pfn, code, order in tail_rows:
-            extra_s += [pfn - start, pfn - start]
-            extra_l += [1, -1]  # one page moves from its free order to "trimmed"
-            extra_c += [code, order]
-        return (np.concatenate([starts, np.array(extra_s, dtype=np.int64)]),
-                np.concatenate([lengths, np.array(extra_l, dtype=np.int64)]),
-                np.concatenate([codes, np.array(extra_c, dtype=np.int64)]))
+            starts = np.append(starts, source.nr_pages)
+            lengths = np.append(lengths, padding)
+            codes = np.append(codes, self.OUTSIDE)
+        return (starts, lengths, codes), (tail_array[:, 0], tail_array[:, 1])
 
     def _coverage(self, starts: np.ndarray, lengths: np.ndarray,
                   codes: np.ndarray) -> np.ndarray:
@@ -257,6 +373,203 @@ class MemoryMap(ZoneListener, widgets.VBox):
         coverage = flat.reshape(nstates, total + 1) + np.cumsum(
             diff.reshape(nstates, total + 1), axis=1)
         return coverage[:, :total]
+
+    # ------------------------------------------------------------------ incremental updates
+    def _build_pages(self, starts: np.ndarray, lengths: np.ndarray, codes: np.ndarray) -> None:
+        """The per-page state the incremental updates keep: O(pages) numpy, O(blocks) Python.
+
+        ``_base`` is each page's state code without the given-back overlay (``NONE``: on no
+        list, between two events of one operation), ``_tail_live`` marks the given-back tail
+        pages whose exact allocation is live, and ``_outline_start``/``_outline_len`` the one
+        outlined block (``pages_per_cell`` pages or more) that can start in each cell.
+        """
+        total = self.rows * self.columns * self.pages_per_cell
+        order = np.argsort(starts)
+        starts, lengths, codes = starts[order], lengths[order], codes[order]
+        ends = starts + lengths
+        gaps = np.concatenate([starts, [total]]) - np.concatenate([[0], ends])
+        if (gaps >= 0).all():  # the blocks tile the zone, with gaps between two events
+            seg_len = np.empty(2 * len(starts) + 1, dtype=np.int64)
+            seg_code = np.full(2 * len(starts) + 1, self.NONE, dtype=np.int8)
+            seg_len[0::2], seg_len[1::2], seg_code[1::2] = gaps, lengths, codes
+            self._base = np.repeat(seg_code, seg_len)
+        else:  # pragma: no cover - only a source whose blocks overlap
+            self._base = np.full(total, self.NONE, dtype=np.int8)
+            for s, n, c in zip(starts, lengths, codes, strict=True):
+                self._base[s:s + n] = c
+        # every remembered tail whose exact allocation is live, drawn or not (it may be on a
+        # per-CPU list now, and drawn as given back once it is on the buddy lists again)
+        self._tail_live = np.zeros(total, dtype=bool)
+        self._tails_of = {}
+        first = self.zone.start_pfn
+        for pfn, owner in self._trimmed.items():
+            self._tails_of.setdefault(owner, set()).add(pfn)
+            if owner in self._owner_pages and 0 <= pfn - first < total:
+                self._tail_live[pfn - first] = True
+        cells = self.rows * self.columns
+        self._outline_start = np.full(cells, -1, dtype=np.int64)
+        self._outline_len = np.zeros(cells, dtype=np.int64)
+        wide = lengths >= self.pages_per_cell
+        self._outline_start[starts[wide] // self.pages_per_cell] = starts[wide]
+        self._outline_len[starts[wide] // self.pages_per_cell] = lengths[wide]
+        self._zone_generation = self.zone.generation
+
+    def _update(self) -> None:
+        """The coalesced redraw after zone events: apply the queued actions, O(pages touched).
+
+        Falls back to a full ``refresh`` when the map is not showing the followed zone, when
+        too many events were queued, after a ``zone.restore`` nobody announced, or when the
+        exact allocations changed with no event to say so (``make_alloc_exact`` of a whole
+        block, which gives nothing back).
+        """
+        zone = self.zone
+        if not self._live or zone.generation != self._zone_generation:
+            self.refresh()
+            return
+        try:
+            self._apply()
+        except Exception:  # pragma: no cover - never leave a wrong picture: start afresh
+            self._live = False
+            self.refresh()
+            return
+        if len(zone.exact_owners()) != len(self._owners):
+            self.refresh()
+
+    def _apply(self) -> None:
+        """Apply the queued actions and send the changed cells (see ``_update``)."""
+        zone = self.zone
+        self._changed: list[tuple[int, int]] = []
+        self._touched: dict[int, bool] = {}
+        queue, self._queue = self._queue, []
+        rewalk, self._rewalk = self._rewalk, []
+        for offset, pages in rewalk:  # allocations split or given owners after their event
+            self._walk(offset, offset + pages)
+        start = zone.start_pfn
+        for action, offset, pages, code in queue:
+            if action == _SET:
+                self._set(offset, offset + pages, code)
+            elif action == _WALK:
+                self._walk(offset, offset + pages)
+                self._rewalk.append((offset, pages))
+            else:  # _TRIM: the kept pages of the exact allocation were split and owned
+                owner = zone.exact_owners().get(start + offset - 1)
+                if owner is not None and self._owners.get(start + offset - 1) != owner:
+                    self._walk(owner - start, offset + 1)
+                else:
+                    self._walk(offset, offset + 1)
+        self._update_tails()
+        if not self._changed:
+            return
+        cells = self.rows * self.columns
+        first = np.array([s for s, _ in self._changed], dtype=np.int64) // self.pages_per_cell
+        last = np.array([e - 1 for _, e in self._changed], dtype=np.int64) // self.pages_per_cell
+        marks = np.zeros(cells + 1, dtype=np.int64)
+        np.add.at(marks, first, 1)
+        np.add.at(marks, last + 1, -1)
+        dirty = np.flatnonzero(np.cumsum(marks[:cells]) > 0)
+        states, free = self.states.reshape(-1).copy(), self.free_fraction.copy()
+        states[dirty], free[dirty] = self._cell_states(self._counts[dirty])
+        self._show(states, free, self._live_outlines())
+
+    def _live_outlines(self) -> tuple[np.ndarray, np.ndarray]:
+        cells = np.flatnonzero(self._outline_start >= 0)
+        starts, lengths = self._outline_start[cells], self._outline_len[cells]
+        if self.pages_per_cell == 1:
+            tails = np.flatnonzero(self._tail_live & (self._base <= self.max_order))
+            starts = np.concatenate([starts, tails])
+            lengths = np.concatenate([lengths, np.ones_like(tails)])
+        return _sorted_ranges(starts, lengths)
+
+    def _set(self, start: int, end: int, code: int) -> None:
+        """Pages ``start:end`` (offsets) are now in state ``code``: one block, or NONE."""
+        base, p, m = self._base, self.pages_per_cell, self.max_order
+        old = base[start:end]
+        if code != self.EXACT and (old == self.EXACT).any():
+            first = self.zone.start_pfn + start
+            for page in np.flatnonzero(old == self.EXACT).tolist():
+                self._disown(first + page)
+        tails = self._tail_live[start:end]
+        c0, c1 = start // p, (end - 1) // p
+        local = (np.arange(start, end) // p - c0) * (self.NONE + 1)
+        width = (c1 - c0 + 1) * (self.NONE + 1)
+        shown = np.where(tails & (old <= m), self.TRIMMED, old)
+        delta = -np.bincount(local + shown, minlength=width)
+        base[start:end] = code
+        if code <= m and tails.any():
+            delta += np.bincount(local + np.where(tails, self.TRIMMED, code), minlength=width)
+        elif c0 == c1:
+            delta[code] += end - start
+        else:
+            delta += np.bincount(local + code, minlength=width)
+        self._counts[c0:c1 + 1] += delta.reshape(c1 - c0 + 1, self.NONE + 1)
+        outlined = self._outline_start[c0:c1 + 1]
+        inside = (outlined >= start) & (outlined < end)
+        outlined[inside] = -1
+        if end - start >= p and code != self.NONE:
+            self._outline_start[c0], self._outline_len[c0] = start, end - start
+        self._changed.append((start, end))
+
+    def _walk(self, start: int, end: int) -> None:
+        """Read pages ``start:end`` (offsets, widened to whole blocks) from the zone."""
+        zone, first = self.zone, self.zone.start_pfn
+        owners = zone.exact_owners()
+        page = start
+        while page < end:
+            block = self.zone.block_at(first + page)
+            if block is None:
+                self._set(page, page + 1, self.NONE)
+                page += 1
+                continue
+            kind, head, order = block
+            head -= first
+            owner = owners.get(first + head) if kind == "allocated" else None
+            code = (order if kind == "free" else self.PCP if kind == "pcp" else
+                    self.ALLOCATED if owner is None else self.EXACT)
+            self._set(head, head + (1 << order), code)
+            if owner is not None and self._owners.get(first + head) != owner:
+                self._disown(first + head)
+                self._own(first + head, owner)
+            page = head + (1 << order)
+
+    def _own(self, pfn: int, owner: int) -> None:
+        self._touched.setdefault(owner, owner in self._owner_pages)
+        self._owners[pfn] = owner
+        self._owner_pages[owner] = self._owner_pages.get(owner, 0) + 1
+
+    def _disown(self, pfn: int) -> None:
+        owner = self._owners.pop(pfn, None)
+        if owner is None:
+            return
+        self._touched.setdefault(owner, True)
+        self._owner_pages[owner] -= 1
+        if not self._owner_pages[owner]:
+            del self._owner_pages[owner]
+
+    def _update_tails(self) -> None:
+        """Tail pages whose given-back overlay may have changed: remembered or forgotten by
+        events, or whose exact allocation was freed (or allocated again)."""
+        dirty = self._tail_dirty
+        for owner, was_live in self._touched.items():
+            if (owner in self._owner_pages) != was_live:
+                dirty.update(self._tails_of.get(owner, ()))
+        if not dirty:
+            return
+        first, m, p = self.zone.start_pfn, self.max_order, self.pages_per_cell
+        for pfn in dirty:
+            offset = pfn - first
+            if not 0 <= offset < len(self._base):
+                continue
+            live = self._trimmed.get(pfn, -1) in self._owner_pages
+            if live == bool(self._tail_live[offset]):
+                continue
+            self._tail_live[offset] = live
+            code = int(self._base[offset])
+            if code <= m:
+                step = 1 if live else -1
+                self._counts[offset // p, code] -= step
+                self._counts[offset // p, self.TRIMMED] += step
+                self._changed.append((offset, offset + 1))
+        dirty.clear()
 
     def _rectangles(self, starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, ...]:
         """Closed outlines (5 points each) around page ranges, vectorised with numpy.
@@ -332,3 +645,16 @@ class MemoryMap(ZoneListener, widgets.VBox):
 def _rgb(color: str) -> Sequence[int]:
     color = color.lstrip("#")
     return [int(color[i:i + 2], 16) for i in (0, 2, 4)]
+
+
+def _sorted_ranges(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Page ranges in a canonical order (by start, then length), so two draws compare equal."""
+    order = np.lexsort((lengths, starts))
+    return starts[order], lengths[order]
+
+
+def _same(current: object, new: np.ndarray) -> bool:
+    """Whether a mark's current data already equals ``new`` (then nothing needs sending)."""
+    # (bqplot keeps the data of a single line as 1-D: compare the values, not the shapes)
+    return (isinstance(current, np.ndarray) and current.size == new.size
+            and np.array_equal(current.reshape(-1), new.reshape(-1)))

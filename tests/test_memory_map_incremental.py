@@ -1,0 +1,243 @@
+"""The memory map's incremental updates against a full recompute and a page-by-page oracle.
+
+After every operation of a seeded random workload (alloc_pages, alloc_pages_exact, frees,
+split_page, drain_pages; both exact-allocation presets; with and without the per-CPU lists) the
+state the map kept up to date event by event must equal what a full recompute gives, and what
+an independent, page-by-page reading of the zone gives: the cells' states, free fractions,
+block outlines, and the per-page and per-cell bookkeeping behind them.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+import kit
+from kit.widgets import MemoryMap
+
+
+def oracle(memory: MemoryMap, zone: kit.Zone) -> dict[str, np.ndarray]:
+    """What the map should show, computed page by page from the zone's public API."""
+    ppc, start = memory.pages_per_cell, zone.start_pfn
+    total = memory.rows * memory.columns * ppc
+    none = len(memory.state_names)
+    page = np.full(total, none, dtype=np.int64)
+    page[zone.nr_pages:] = memory.OUTSIDE
+    ranges = [(zone.nr_pages, total - zone.nr_pages)] if total > zone.nr_pages else []
+    owners = {}
+    for pfn, order in zone.free_blocks():
+        page[pfn - start:pfn - start + (1 << order)] = order
+        ranges.append((pfn - start, 1 << order))
+    for pfn, order, owner in zone.allocations():
+        page[pfn - start:pfn - start + (1 << order)] = (
+            memory.ALLOCATED if owner is None else memory.EXACT)
+        ranges.append((pfn - start, 1 << order))
+        if owner is not None:
+            owners[pfn] = owner
+    for order, pfns in zone.pcp_lists().items():
+        for pfn in pfns:
+            page[pfn - start:pfn - start + (1 << order)] = memory.PCP
+            ranges.append((pfn - start, 1 << order))
+    ranges = [(s, n) for s, n in ranges if n >= ppc]
+    live = set(owners.values())
+    for pfn, owner in memory._trimmed.items():
+        block = zone.block_at(pfn)
+        if owner in live and block is not None and block[0] == "free":
+            page[pfn - start] = memory.TRIMMED
+            if ppc == 1:
+                ranges.append((pfn - start, 1))
+    cells = memory.rows * memory.columns
+    counts = np.bincount(np.arange(total) // ppc * (none + 1) + page,
+                         minlength=cells * (none + 1)).reshape(cells, none + 1)
+    free = (counts[:, :memory.max_order + 1].sum(axis=1) + counts[:, memory.TRIMMED]) / ppc
+    ranges.sort()
+    x, y = memory._rectangles(np.array([s for s, _ in ranges], dtype=np.int64),
+                              np.array([n for _, n in ranges], dtype=np.int64))
+    x, y = x.reshape(-1, 5), y.reshape(-1, 5)
+    return {"states": counts[:, :none].argmax(axis=1).reshape(memory.rows, memory.columns),
+            "free_fraction": free, "outlines_x": x, "outlines_y": y, "counts": counts,
+            "owners": owners}
+
+
+def shown(memory: MemoryMap) -> dict[str, object]:
+    """What the map shows and keeps, copied."""
+    return {"states": memory.states.copy(), "free_fraction": memory.free_fraction.copy(),
+            "outlines_x": np.array(memory.outlines.x).reshape(-1, 5),
+            "outlines_y": np.array(memory.outlines.y).reshape(-1, 5),
+            "color": np.array(memory.grid.color).copy(), "counts": memory._counts.copy(),
+            "owners": dict(memory._owners), "base": memory._base.copy(),
+            "tail_live": memory._tail_live.copy()}
+
+
+def assert_same(a: dict, b: dict, keys: tuple[str, ...], context: str) -> None:
+    for key in keys:
+        if isinstance(a[key], dict):
+            assert a[key] == b[key], f"{key} differs {context}"
+        else:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=f"{key} differs {context}")
+
+
+ORACLE_KEYS = ("states", "free_fraction", "outlines_x", "outlines_y", "counts", "owners")
+ALL_KEYS = (*ORACLE_KEYS, "color", "base", "tail_live")
+
+
+def random_operation(zone: kit.Zone, rng: random.Random, live: list) -> str:
+    """One random call on the zone; ``live`` holds what can be freed later."""
+    page_size = zone.page_size
+    roll = rng.random()
+    if roll < 0.3 or not live:
+        order = rng.choice([0, 0, 0, 1, 2, 3, 4, 5])
+        page = zone.alloc_pages(order)
+        if page is not None:
+            live.append(("pages", page))
+        return f"alloc_pages({order})"
+    if roll < 0.55:
+        size = rng.randint(1, 40 * page_size)
+        if rng.random() < 0.2:
+            size = rng.choice([1, 2, 4, 8, 16, 32]) * page_size  # no tail to give back
+        addr = zone.alloc_pages_exact(size)
+        if addr is not None:
+            live.append(("exact", (addr, size)))
+        return f"alloc_pages_exact({size})"
+    if roll < 0.6:
+        candidates = [i for i, (kind, value) in enumerate(live)
+                      if kind == "pages" and value.order > 0]
+        if candidates:
+            index = rng.choice(candidates)
+            _, page = live.pop(index)
+            live.extend(("pages", p) for p in zone.split_page(page))
+            return f"split_page({page})"
+    if roll < 0.63 and zone.pcp_enabled:
+        zone.drain_pages()
+        return "drain_pages()"
+    kind, value = live.pop(rng.randrange(len(live)))
+    if kind == "pages":
+        zone.release(value)
+        return f"release({value})"
+    zone.free_pages_exact(*value)
+    return f"free_pages_exact{value}"
+
+
+ZONES = {  # (zone arguments, cell budget): one page per cell, and aggregated cells
+    "small": ({"nr_pages": 256}, 4096),
+    "large": ({"nr_pages": 1 << 14, "start_pfn": 1 << 14}, 256),
+    "unaligned": ({"nr_pages": 3000, "start_pfn": 5}, 128),
+}
+
+
+@pytest.mark.parametrize("zone_kind", list(ZONES))
+@pytest.mark.parametrize("preset", ["2.6.27", "6.8"])
+@pytest.mark.parametrize("pcp", [False, True])
+@pytest.mark.parametrize("mode", ["hold", "per_event"])
+def test_incremental_updates_equal_a_full_recompute(zone_kind, preset, pcp, mode):
+    arguments, budget = ZONES[zone_kind]
+    zone = kit.Zone(**arguments, preset=preset, pcp=pcp, record=False)
+    memory = MemoryMap(zone, cell_budget=budget)
+    if zone_kind == "small":
+        assert memory.pages_per_cell == 1
+    else:
+        assert memory.pages_per_cell > 1
+    full_redraws = []
+    memory.refresh = lambda: full_redraws.append(1)  # an incremental update never calls it
+    mid_operation = []
+    if mode == "per_event":
+        # every event redraws at once (no kernel loop); check each one, between two events
+        def check(event: kit.Event) -> None:
+            mid_operation.append(event)
+            assert_same(shown(memory), oracle(memory, zone), ("states", "free_fraction",
+                        "counts"), f"after the event {event}")
+        zone.subscribe(check)
+    rng = random.Random(f"{zone_kind}-{preset}-{pcp}-{mode}")
+    live: list = []
+    steps = (150 if zone_kind == "small" else 250) // (2 if mode == "per_event" else 1)
+    for step in range(steps):
+        if mode == "hold":
+            with memory.hold():
+                name = random_operation(zone, rng, live)
+        else:
+            name = random_operation(zone, rng, live)
+            memory._update()  # what the next event's redraw does first: reread the pages
+            # that changed after the last event (split_page, an exact block with no tail)
+        context = f"after step {step}, {name}"
+        incremental = shown(memory)
+        assert_same(incremental, oracle(memory, zone), ORACLE_KEYS, context)
+        assert not full_redraws, context
+        MemoryMap.refresh(memory)  # the full recompute
+        assert_same(incremental, shown(memory), ALL_KEYS, context)
+    assert memory._trimmed, "the workload should leave some tail pages given back"
+    if mode == "per_event":
+        assert len(mid_operation) > steps
+
+
+def test_restore_without_refresh_falls_back_to_a_full_recompute():
+    zone = kit.Zone(1 << 12, record=False)
+    memory = MemoryMap(zone, cell_budget=256)
+    state = zone.snapshot()
+    for order in (0, 3, 5, 1):
+        zone.alloc_pages(order)
+    zone.restore(state)  # nobody tells the map
+    zone.alloc_pages(2)  # the map sees that the zone's lists were replaced
+    expected = oracle(memory, zone)
+    assert_same(shown(memory), expected, ORACLE_KEYS, "after restore")
+
+
+def test_a_long_batch_falls_back_to_a_full_recompute():
+    zone = kit.Zone(1 << 12, record=False)
+    memory = MemoryMap(zone, cell_budget=256)
+    memory.queue_limit = 50
+    with memory.hold():
+        kit.run_workload(zone, seed=3, steps=200)
+        assert not memory._live and not memory._queue
+    assert memory._live
+    assert_same(shown(memory), oracle(memory, zone), ORACLE_KEYS, "after the workload")
+
+
+def test_drawing_another_source_then_following_the_zone_again():
+    zone = kit.Zone(256, record=False)
+    memory = MemoryMap(zone)
+    other = kit.Zone(256, record=False)
+    other.alloc_pages(3)
+    memory.draw(other, highlight=[(0, 8)])
+    assert not memory._live
+    assert memory.states.reshape(-1)[0] == memory.ALLOCATED
+    zone.alloc_pages(0)  # the map follows its zone again: a full recompute
+    assert memory._live and memory.highlights.x.shape == (0, 5)
+    assert_same(shown(memory), oracle(memory, zone), ORACLE_KEYS, "after drawing back")
+
+
+def test_an_update_sends_nothing_when_no_cell_changes():
+    zone = kit.Zone(1 << 16, record=False)
+    memory = MemoryMap(zone)
+    sent = []
+    memory.grid.observe(lambda change: sent.append("color"), "color")
+    memory.outlines.observe(lambda change: sent.append("outlines"), "x")
+    with memory.hold():  # one redraw for the whole call, as in a kernel
+        page = zone.alloc_pages(0)  # splits the first 16-page cell: colour and outlines change
+    assert sent == ["color", "outlines"]
+    sent.clear()
+    with memory.hold():
+        zone.release(page)  # merges back: the same picture as at the start
+    assert sent == ["color", "outlines"]
+    sent.clear()
+    with memory.hold():  # allocated and freed within one redraw: nothing to send
+        zone.release(zone.alloc_pages(0))
+    assert sent == []
+
+
+@pytest.mark.parametrize("preset", ["2.6.27", "6.8"])
+def test_split_and_owned_pages_with_no_event_after_them_are_caught_up(preset):
+    """split_page and make_alloc_exact of a whole block change pages after their last event
+    (or with none at all): the next redraw rereads them."""
+    zone = kit.Zone(256, preset=preset, record=False)
+    memory = MemoryMap(zone)
+    page = zone.alloc_pages(3)
+    zone.split_page(page)  # one event, before the block is split
+    addr = zone.get_free_pages(3)
+    zone.alloc_pages(0)  # a redraw in between: the map caught up with the first two calls
+    assert_same(shown(memory), oracle(memory, zone), ORACLE_KEYS, "after split_page")
+    zone.make_alloc_exact(addr, 3, 8 * 4096)  # keeps every page: no event at all on 6.8
+    zone.alloc_pages(1)
+    assert_same(shown(memory), oracle(memory, zone), ORACLE_KEYS, "after make_alloc_exact")
+    assert memory._live
