@@ -36,12 +36,8 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory):
         if (REPO / name).is_dir():
             shutil.copytree(REPO / name, root / name,
                             ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    server = LabServer(state=tmp_path_factory.mktemp("lab-state"), root=root)
-    try:
-        server.start()
+    with LabServer(state=tmp_path_factory.mktemp("lab-state"), root=root).running() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ What makes it work offline and reproducibly:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -28,6 +29,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -96,6 +98,18 @@ class ServerProcess:
                 pass
             time.sleep(0.3)
         raise RuntimeError(f"{name} did not answer within {timeout} s:\n{self.log_tail()}")
+
+    def start(self, timeout: float = 90.0) -> None:  # pragma: no cover - subclasses define it
+        raise NotImplementedError
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[ServerProcess]:
+        """Start the server for a ``with`` block and stop it afterwards, whatever happens."""
+        try:
+            self.start()
+            yield self
+        finally:
+            self.stop()
 
     def log_tail(self, lines: int = 40) -> str:
         """The end of the server's log, for failure messages."""

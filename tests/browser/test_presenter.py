@@ -18,11 +18,8 @@ def voila(tmp_path_factory):
     folder = tmp_path_factory.mktemp("voila-root")
     notebook = Path(shutil.copy(LESSON, folder / LESSON.name))
     server = VoilaServer(state=tmp_path_factory.mktemp("voila-state"), notebook=notebook)
-    try:
-        server.start()
+    with server.running():
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.mark.browser
