@@ -16,7 +16,7 @@ import tracemalloc
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
 
-from kit import Zone  # noqa: E402
+from kit import PAGE_OFFSET, Zone  # noqa: E402
 
 OPS = 1_000_000
 ZONE_PAGES = 1 << 20
@@ -77,6 +77,27 @@ def bench_mixed() -> tuple[float, int]:
     return len(timed) / elapsed, len(timed)
 
 
+def bench_core_lists() -> float:
+    """The same calls straight into the free-list functions, without the public API's checks.
+
+    The gap between this and ``bench_mixed`` is what argument checking, bookkeeping of
+    allocations and address conversion cost.
+    """
+    calls = record_mixed_calls()
+    zone = Zone(ZONE_PAGES, record=False)
+    for order, _ in calls[:100_000]:
+        zone.get_free_pages(order)
+    timed = [(o, None if a is None else (a - PAGE_OFFSET) >> 12) for o, a in calls[100_000:]]
+    take, give_back = zone._rmqueue_smallest, zone._free_one_page
+    start = time.perf_counter()
+    for order, pfn in timed:
+        if pfn is None:
+            take(order)
+        else:
+            give_back(pfn, order, False)
+    return len(timed) / (time.perf_counter() - start)
+
+
 def bench_exact() -> float:
     zone = Zone(ZONE_PAGES, record=False)
     rng = random.Random(3)
@@ -106,6 +127,8 @@ def main() -> None:
     rate, count = bench_mixed()
     print(f"mixed alloc/free:     {rate:>12,.0f} operations/s over {count:,} calls "
           "(target >= 1,000,000)")
+    print(f"free lists alone:     {bench_core_lists():>12,.0f} operations/s "
+          "(the same calls into _rmqueue_smallest/_free_one_page, no API checks)")
     print(f"alloc_pages_exact:    {bench_exact():>12,.0f} alloc+free pairs/s")
     seconds, megabytes = bench_setup()
     print(f"set-up of 4,194,304 pages: {seconds:.3f} s, peak {megabytes:.1f} MB traced "

@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass, field
 
 from .errors import InvalidArgument
-from .orders import get_order
+from .orders import get_order, page_align
 from .zone import Zone
 
 #: Request size mixes: (weight, smallest bytes, largest bytes) ranges, drawn uniformly inside.
@@ -108,7 +108,7 @@ def run_workload(
 
 def _granted_bytes(zone: Zone, size: int, exact: bool) -> int:
     if exact:
-        return -(-size // zone.page_size) * zone.page_size
+        return page_align(size, zone.page_size)
     return zone.page_size << get_order(size, zone.page_size)
 
 

@@ -25,7 +25,7 @@ from types import MappingProxyType
 from . import events as ev
 from .errors import BadPageState, InvalidArgument, KernelBUG
 from .events import Event
-from .orders import get_order, page_shift, pages_for
+from .orders import _require_int, get_order, page_shift, pages_for
 from .presets import DEFAULT_MAX_ORDER, Preset, get_preset
 from .procfs import format_buddyinfo
 from .trace import Trace
@@ -131,26 +131,24 @@ class Zone:
         self.preset: Preset = get_preset(preset)
         self.page_size = page_size
         self.page_shift = page_shift(page_size)
-        self.nr_pages = _require_int("nr_pages", nr_pages, minimum=1)
-        self.start_pfn = _require_int("start_pfn", start_pfn, minimum=0)
+        self.nr_pages = _require_int(nr_pages, "nr_pages", 1)
+        self.start_pfn = _require_int(start_pfn, "start_pfn", 0)
         self.end_pfn = self.start_pfn + self.nr_pages
         if max_order is None:
             max_order = DEFAULT_MAX_ORDER
-        self.max_order = _require_int("max_order", max_order, minimum=0)
+        self.max_order = _require_int(max_order, "max_order", 0)
         if self.max_order > 20:
             raise InvalidArgument(f"max_order {max_order} is above 20, the kit's limit")
         self.pcp_enabled = bool(pcp)
         self._merge_likely_to_tail = self.preset.merge_likely_to_tail
         #: The highest order the per-CPU lists take (-1 when they are off).
         self._pcp_max_order = min(self.preset.pcp_max_order, self.max_order) if pcp else -1
-        self.pcp_batch = _require_int(
-            "pcp_batch", zone_batchsize(self.nr_pages, page_size) if pcp_batch is None
-            else pcp_batch, minimum=1
-        )
-        self.pcp_high = _require_int(
-            "pcp_high", self.preset.pcp_high_factor * self.pcp_batch if pcp_high is None
-            else pcp_high, minimum=1
-        )
+        if pcp_batch is None:
+            pcp_batch = zone_batchsize(self.nr_pages, page_size)
+        self.pcp_batch = _require_int(pcp_batch, "pcp_batch", 1)
+        if pcp_high is None:
+            pcp_high = self.preset.pcp_high_factor * self.pcp_batch
+        self.pcp_high = _require_int(pcp_high, "pcp_high", 1)
         self.free_area = tuple(FreeArea(self, o) for o in range(self.max_order + 1))
         self._observers: list[Callable[[Event], None]] = []
         self._warned_order = False
@@ -394,7 +392,7 @@ class Zone:
     # ------------------------------------------------------------------ addresses and checks
     def pfn_to_virt(self, pfn: int) -> int:
         """The direct-map address of a page frame of this zone (``pfn_to_virt``)."""
-        pfn = _require_int("pfn", pfn, minimum=0)
+        pfn = _require_int(pfn, "pfn", 0)
         if not self.start_pfn <= pfn < self.end_pfn:
             raise KernelBUG(
                 f"pfn {pfn} is outside this zone (pfns {self.start_pfn}..{self.end_pfn - 1})"
@@ -417,9 +415,6 @@ class Zone:
                 f"(pfns {self.start_pfn}..{self.end_pfn - 1})"
             )
         return pfn
-
-    def _check_order(self, order: int) -> int:
-        return _require_int("order", order, minimum=0)
 
     def _warn_order_too_large(self, order: int) -> None:
         if not self._warned_order:
@@ -496,7 +491,7 @@ class Zone:
 
     def _alloc(self, order: int) -> int | None:
         if order.__class__ is not int or not 0 <= order <= self.max_order:
-            self._check_order(order)
+            _require_int(order, "order")
             self._warn_order_too_large(order)
             return None
         if order <= self._pcp_max_order:
@@ -523,7 +518,7 @@ class Zone:
         ):
             # The unusual case: say exactly what is wrong (bad address, order or page state).
             pfn = self.virt_to_pfn(addr)
-            self._check_allocated(pfn, self._check_order(order))
+            self._check_allocated(pfn, _require_int(order, "order"))
         if not self._emitting and order > self._pcp_max_order and not self._exact_owner:
             # Fast path when nobody listens and no per-CPU list is involved: _free, inlined.
             del self._allocated[pfn]
@@ -576,7 +571,7 @@ class Zone:
         if addr is None or addr == 0:
             return None
         pfn = self.virt_to_pfn(addr)
-        self._make_alloc_exact(pfn, self._check_order(order), _require_size(size))
+        self._make_alloc_exact(pfn, _require_int(order, "order"), _require_int(size, "size"))
         self._record("make_alloc_exact", (pfn, order, size), pfn)
         return addr
 
@@ -611,7 +606,7 @@ class Zone:
         Tabi, Linux 2.6.27).  Returns the address, or None (NULL) when it cannot be had:
         size 0 gives ``get_order`` 52, far above any order, so it fails as in the kernel.
         """
-        size = _require_size(size)
+        size = _require_int(size, "size")
         order = get_order(size, self.page_size)
         pfn = self._alloc(order)
         if pfn is not None:
@@ -624,7 +619,7 @@ class Zone:
 
         Every page must be an allocated order-0 page; if one is not, nothing is freed.
         """
-        size = _require_size(size)
+        size = _require_int(size, "size")
         count = pages_for(size, self.page_size)
         if count == 0:
             return
@@ -696,15 +691,3 @@ def zone_batchsize(nr_pages: int, page_size: int = 4096) -> int:
     batch = max(batch, 1)
     rounded = 1 << ((batch + batch // 2).bit_length() - 1)
     return max(rounded - 1, 1)
-
-
-def _require_int(name: str, value: object, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidArgument(f"{name} must be an int, got {value!r}")
-    if value < minimum:
-        raise InvalidArgument(f"{name} must be >= {minimum}, got {value}")
-    return value
-
-
-def _require_size(size: object) -> int:
-    return _require_int("size", size, minimum=0)
