@@ -8,18 +8,23 @@ kernel would (one migratetype, one CPU, no watermarks), because it keeps the sam
 discipline: allocation takes the first block of the first non-empty list, split halves go to the
 head, a freed block goes to the tail when a merge one order up looks likely.
 
-The free lists are doubly linked lists threaded through one dict keyed by the pfn of each free
-block (its neighbours and its order, the kernel's ``page->lru`` and ``page->private``), with one
-sentinel key per order: every list operation is O(1), and memory grows with the number of free
-blocks, not with the size of the zone.
+Each free list is an ``OrderedDict`` of the pfns of its free blocks, standing in for the
+kernel's ``list_head`` threaded through ``page->lru``.  Its *last* key is the list's head, so the
+common steps (take the head, put a split half or a freed block at the head) are the dict's
+cheapest (``popitem()``, plain insertion), putting a block at the tail is ``move_to_end(pfn,
+False)``, and unlinking a buddy from the middle is ``del``: every list step is O(1) in C, and the
+lists grow with the number of free blocks, not with the size of the zone.  Which pages start an
+allocated block, and of which order, is one byte per page frame (the kernel keeps it in
+``struct page``); that keeps the check of every free cheap even with a million pages allocated.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from itertools import compress
 from types import MappingProxyType
 
 from . import events as ev
@@ -29,10 +34,6 @@ from .orders import _require_int, get_order, page_shift, pages_for
 from .presets import DEFAULT_MAX_ORDER, Preset, get_preset
 from .procfs import format_buddyinfo
 from .trace import Trace
-
-#: Fields of a free block's entry in ``Zone._links``: the pfns before and after it on its list
-#: (a sentinel, -order - 1, stands for the list head) and its order (``page->private``).
-PREV, NEXT, ORDER = 0, 1, 2
 
 #: Start of the x86-64 direct map (``PAGE_OFFSET`` without KASLR since Linux 4.20).  Addresses the
 #: kit hands out are ``PAGE_OFFSET + pfn * PAGE_SIZE``, as ``page_address()`` would give.
@@ -74,18 +75,14 @@ class FreeArea:
     @property
     def nr_free(self) -> int:
         """Free blocks of this order, as the kernel counts them (blocks, not pages)."""
-        return self._zone._nr_free[self.order]
+        return len(self._zone._free_lists[self.order])
 
     def __len__(self) -> int:
         return self.nr_free
 
     def __iter__(self) -> Iterator[int]:
-        links = self._zone._links
-        sentinel = -self.order - 1
-        pfn = links[sentinel][NEXT]
-        while pfn != sentinel:
-            yield pfn
-            pfn = links[pfn][NEXT]
+        # The dict's last key is the list's head.  A copy, so the zone may change meanwhile.
+        return iter(list(reversed(self._zone._free_lists[self.order])))
 
     def __repr__(self) -> str:
         return f"free_area[{self.order}]: nr_free={self.nr_free} {list(self)}"
@@ -95,13 +92,11 @@ class FreeArea:
 class ZoneState:
     """A snapshot of everything that changes, for step-back and "what if" comparisons."""
 
-    links: dict[int, list[int]]
-    nr_free: list[int]
-    allocated: dict[int, int]
+    free_lists: tuple[OrderedDict[int, None], ...]
+    allocated: bytes
     exact_owner: dict[int, int]
     pcp: dict[int, deque[int]]
     pcp_count: int
-    free_pages: int
     operations: int
 
 
@@ -134,13 +129,20 @@ class Zone:
         self.nr_pages = _require_int(nr_pages, "nr_pages", 1)
         self.start_pfn = _require_int(start_pfn, "start_pfn", 0)
         self.end_pfn = self.start_pfn + self.nr_pages
+        #: The direct-map address of the zone's first page, the zone's size in bytes and the
+        #: in-page offset bits: ``free_pages`` checks an address with these in a few steps.
+        self._zone_address = PAGE_OFFSET + (self.start_pfn << self.page_shift)
+        self._zone_bytes = self.nr_pages << self.page_shift
+        self._page_mask = page_size - 1
         if max_order is None:
             max_order = DEFAULT_MAX_ORDER
         self.max_order = _require_int(max_order, "max_order", 0)
         if self.max_order > 20:
             raise InvalidArgument(f"max_order {max_order} is above 20, the kit's limit")
         self.pcp_enabled = bool(pcp)
-        self._merge_likely_to_tail = self.preset.merge_likely_to_tail
+        #: A freed block below this order goes to the tail when a merge looks likely (the
+        #: heuristic of later kernels; 0 turns it off, as in 2008 kernels).
+        self._tail_check_below = self.max_order - 1 if self.preset.merge_likely_to_tail else 0
         #: The highest order the per-CPU lists take (-1 when they are off).
         self._pcp_max_order = min(self.preset.pcp_max_order, self.max_order) if pcp else -1
         if pcp_batch is None:
@@ -153,7 +155,7 @@ class Zone:
         self._observers: list[Callable[[Event], None]] = []
         self._warned_order = False
         self.trace: Trace | None = Trace(self.config()) if record else None
-        self._emitting = record
+        self._set_emitting(record)
         self._boot()
 
     # ----------------------------------------------------------------- configuration and state
@@ -176,18 +178,17 @@ class Zone:
         This is ``memblock_free_pages`` -> ``__free_pages_core`` with ``FPI_TO_TAIL``: from each
         pfn the largest order that is aligned there and fits before the zone's end.
         """
-        self._links: dict[int, list[int]] = {}
-        for order in range(self.max_order + 1):
-            sentinel = -order - 1
-            self._links[sentinel] = [sentinel, sentinel, -1]
-        self._nr_free = [0] * (self.max_order + 1)
-        self._allocated: dict[int, int] = {}
+        self._free_lists: list[OrderedDict[int, None]] = [
+            OrderedDict() for _ in range(self.max_order + 1)
+        ]
+        #: One byte per page frame (index pfn - start_pfn): order + 1 where an allocated block
+        #: starts, 0 elsewhere.
+        self._allocated = bytearray(self.nr_pages)
         self._exact_owner: dict[int, int] = {}
         self._pcp: dict[int, deque[int]] = {
             o: deque() for o in range(min(self.preset.pcp_max_order, self.max_order) + 1)
         }
         self._pcp_count = 0
-        self._free_pages = 0
         #: Counts the times the state was replaced wholesale (restore), so a view that follows
         #: the zone event by event knows when it must redraw from scratch.
         self.generation = 0
@@ -204,27 +205,27 @@ class Zone:
     def snapshot(self) -> ZoneState:
         """Copy the allocator's state; ``restore`` brings it back (the trace is not included)."""
         return ZoneState(
-            {pfn: node[:] for pfn, node in self._links.items()},
-            list(self._nr_free),
-            dict(self._allocated),
+            tuple(OrderedDict(free_list) for free_list in self._free_lists),
+            bytes(self._allocated),
             dict(self._exact_owner),
             {o: deque(q) for o, q in self._pcp.items()},
             self._pcp_count,
-            self._free_pages,
             0 if self.trace is None else len(self.trace.operations),
         )
 
     def restore(self, state: ZoneState) -> None:
         """Return to a snapshot taken of this zone; the snapshot stays usable."""
-        if len(state.nr_free) != len(self._nr_free):
-            raise InvalidArgument("this snapshot was taken of a zone with a different max_order")
-        self._links = {pfn: node[:] for pfn, node in state.links.items()}
-        self._nr_free = list(state.nr_free)
-        self._allocated = dict(state.allocated)
+        if len(state.free_lists) != len(self._free_lists) or len(state.allocated) != len(
+            self._allocated
+        ):
+            raise InvalidArgument(
+                "this snapshot was taken of a zone with a different max_order or size"
+            )
+        self._free_lists = [OrderedDict(free_list) for free_list in state.free_lists]
+        self._allocated = bytearray(state.allocated)
         self._exact_owner = dict(state.exact_owner)
         self._pcp = {o: deque(q) for o, q in state.pcp.items()}
         self._pcp_count = state.pcp_count
-        self._free_pages = state.free_pages
         self.generation += 1
         if self.trace is not None:
             del self.trace.operations[state.operations:]
@@ -233,14 +234,21 @@ class Zone:
     def subscribe(self, observer: Callable[[Event], None]) -> Callable[[], None]:
         """Call ``observer(event)`` for every step from now on; returns an unsubscribe function."""
         self._observers.append(observer)
-        self._emitting = True
+        self._set_emitting(True)
 
         def unsubscribe() -> None:
             if observer in self._observers:
                 self._observers.remove(observer)
-            self._emitting = bool(self._observers) or self.trace is not None
+            self._set_emitting(bool(self._observers) or self.trace is not None)
 
         return unsubscribe
+
+    def _set_emitting(self, emitting: bool) -> None:
+        """Turn events on or off; ``get_free_pages`` and ``free_pages`` go fast only when off."""
+        self._emitting = emitting
+        #: The lowest order the public calls serve by their fast path, which emits nothing and
+        #: bypasses the per-CPU lists: above max_order (none) while events are wanted.
+        self._fast_from = self.max_order + 1 if emitting else self._pcp_max_order + 1
 
     def _emit(self, kind: str, pfn: int, order: int, where: str = "", other: int | None = None):
         event = Event(kind, pfn, order, where, other)
@@ -253,26 +261,18 @@ class Zone:
     def _rmqueue_smallest(self, order: int) -> int | None:
         """Take the first block of the first non-empty list from ``order`` up, and expand it.
 
-        The list operations are written out in place rather than in helper methods: this and
-        ``_free_one_page`` are the hot path the benchmark measures.
+        This and ``_free_one_page`` are the hot path the benchmark measures, so the list steps
+        are written out in place (each is one ``OrderedDict`` operation) rather than in helpers.
         """
-        links = self._links
+        free_lists = self._free_lists
         current = order
-        sentinel = -order - 1
-        head = links[sentinel]
-        pfn = head[NEXT]
-        while pfn < 0:  # this list is empty: look one order up
+        free_list = free_lists[order]
+        while not free_list:  # this list is empty: look one order up
             current += 1
             if current > self.max_order:
                 return None
-            sentinel -= 1
-            head = links[sentinel]
-            pfn = head[NEXT]
-        after = links.pop(pfn)[NEXT]  # unlink the first block
-        head[NEXT] = after
-        links[after][PREV] = sentinel
-        nr_free = self._nr_free
-        nr_free[current] -= 1
+            free_list = free_lists[current]
+        pfn = free_list.popitem()[0]  # unlink the head
         emitting = self._emitting
         if emitting:
             self._emit(ev.TAKE, pfn, current)
@@ -281,16 +281,9 @@ class Zone:
             upper = pfn + (1 << current)
             if emitting:
                 self._emit(ev.SPLIT, pfn, current, other=upper)
-            sentinel = -current - 1
-            head = links[sentinel]
-            first = head[NEXT]
-            links[first][PREV] = upper
-            links[upper] = [sentinel, first, current]
-            head[NEXT] = upper
-            nr_free[current] += 1
+            free_lists[current][upper] = None
             if emitting:
                 self._emit(ev.PUT, upper, current, "head")
-        self._free_pages -= 1 << order
         return pfn
 
     def _free_one_page(self, pfn: int, order: int, to_tail: bool) -> None:
@@ -300,39 +293,24 @@ class Zone:
         the tail only when its parent's buddy is free: the block will probably merge soon, so
         a later allocation should not take it (``buddy_merge_likely``, not in 2008 kernels).
         """
-        links, nr_free, emitting = self._links, self._nr_free, self._emitting
+        free_lists, emitting = self._free_lists, self._emitting
         top = self.max_order
-        self._free_pages += 1 << order
         while order < top:
             buddy = pfn ^ (1 << order)
-            node = links.get(buddy)
-            if node is None or node[ORDER] != order:
+            free_list = free_lists[order]
+            if buddy not in free_list:
                 break
-            del links[buddy]  # unlink the buddy from wherever it is in its list
-            before, after = node[PREV], node[NEXT]
-            links[before][NEXT] = after
-            links[after][PREV] = before
-            nr_free[order] -= 1
+            del free_list[buddy]  # unlink the buddy from wherever it is in its list
             if emitting:
                 self._emit(ev.MERGE, pfn, order, other=buddy)
             pfn &= buddy
             order += 1
-        if not to_tail and order < top - 1 and self._merge_likely_to_tail:
-            parent_buddy = links.get((pfn & ~(1 << order)) ^ (2 << order))
-            to_tail = parent_buddy is not None and parent_buddy[ORDER] == order + 1
-        sentinel = -order - 1
-        head = links[sentinel]
+        if not to_tail and order < self._tail_check_below:
+            to_tail = (pfn & ~(1 << order)) ^ (2 << order) in free_lists[order + 1]
+        free_list = free_lists[order]
+        free_list[pfn] = None  # to the head: the dict's end
         if to_tail:
-            last = head[PREV]
-            links[last][NEXT] = pfn
-            links[pfn] = [last, sentinel, order]
-            head[PREV] = pfn
-        else:
-            first = head[NEXT]
-            links[first][PREV] = pfn
-            links[pfn] = [sentinel, first, order]
-            head[NEXT] = pfn
-        nr_free[order] += 1
+            free_list.move_to_end(pfn, False)  # to the tail: the dict's start
         if emitting:
             self._emit(ev.PUT, pfn, order, "tail" if to_tail else "head")
 
@@ -426,9 +404,21 @@ class Zone:
                 stacklevel=3,
             )
 
+    def _allocated_order(self, pfn: int) -> int | None:
+        """The order of the allocated block that starts at ``pfn``, or None if none starts there."""
+        index = pfn - self.start_pfn
+        if 0 <= index < self.nr_pages and self._allocated[index]:
+            return self._allocated[index] - 1
+        return None
+
+    def _mark_allocated(self, pfn: int, order: int, pages: int = 1) -> None:
+        """Record ``pages`` consecutive allocated blocks of ``order`` from ``pfn`` on."""
+        index = pfn - self.start_pfn
+        self._allocated[index:index + pages] = bytes((order + 1,)) * pages
+
     def _check_allocated(self, pfn: int, order: int) -> None:
         """Raise ``BadPageState`` unless pfn starts an allocated block of exactly ``order``."""
-        held = self._allocated.get(pfn)
+        held = self._allocated_order(pfn)
         if held == order:
             return
         if held is not None:
@@ -458,10 +448,9 @@ class Zone:
         """Which block holds a pfn: ("free" | "allocated" | "pcp", first pfn, order), or None."""
         for order in range(self.max_order + 1):
             head = pfn & ~((1 << order) - 1)
-            node = self._links.get(head)
-            if head >= 0 and node is not None and node[ORDER] == order:
+            if head in self._free_lists[order]:
                 return ("free", head, order)
-            if self._allocated.get(head) == order:
+            if self._allocated_order(head) == order:
                 return ("allocated", head, order)
             if order in self._pcp and head in self._pcp[order]:
                 return ("pcp", head, order)
@@ -476,14 +465,16 @@ class Zone:
 
     def get_free_pages(self, order: int) -> int | None:
         """``__get_free_pages``: like ``alloc_pages`` but returns the address (None = NULL)."""
-        if not self._emitting and order.__class__ is int and self._pcp_max_order < order <= (
-            self.max_order
-        ):
+        if order.__class__ is int and self._fast_from <= order <= self.max_order:
             # Fast path when nobody listens and no per-CPU list is involved: _alloc, inlined.
-            pfn = self._rmqueue_smallest(order)
-            if pfn is None:
-                return None
-            self._allocated[pfn] = order
+            free_list = self._free_lists[order]
+            if free_list:  # no split needed: take the head here, saving a call
+                pfn = free_list.popitem()[0]
+            else:
+                pfn = self._rmqueue_smallest(order)
+                if pfn is None:
+                    return None
+            self._allocated[pfn - self.start_pfn] = order + 1
             return PAGE_OFFSET + (pfn << self.page_shift)
         pfn = self._alloc(order)
         self._record("alloc_pages", (order,), pfn)
@@ -499,30 +490,41 @@ class Zone:
         else:
             pfn = self._rmqueue_smallest(order)
         if pfn is not None:
-            self._allocated[pfn] = order
+            self._mark_allocated(pfn, order)
             if self._emitting:
                 self._emit(ev.ALLOC, pfn, order)
         return pfn
 
     def free_pages(self, addr: int | None, order: int) -> None:
         """Free the 2**order pages at a direct-map address; NULL (None or 0) is ignored."""
-        if addr is None or addr == 0:
-            return
-        offset = addr - PAGE_OFFSET if addr.__class__ is int else -1
-        pfn = offset >> self.page_shift
+        offset = addr - self._zone_address if addr.__class__ is int else -1
+        index = offset >> self.page_shift  # pfn - start_pfn
+        allocated = self._allocated
         if (
-            offset < 0
-            or offset & (self.page_size - 1)
-            or order.__class__ is not int
-            or self._allocated.get(pfn, -1) != order
+            0 <= offset < self._zone_bytes
+            and not offset & self._page_mask
+            and order.__class__ is int
+            and allocated[index] == order + 1
         ):
+            pfn = index + self.start_pfn
+        elif addr is None or addr == 0:
+            return
+        else:
             # The unusual case: say exactly what is wrong (bad address, order or page state).
             pfn = self.virt_to_pfn(addr)
             self._check_allocated(pfn, _require_int(order, "order"))
-        if not self._emitting and order > self._pcp_max_order and not self._exact_owner:
+            index = pfn - self.start_pfn
+        if order >= self._fast_from and not self._exact_owner:
             # Fast path when nobody listens and no per-CPU list is involved: _free, inlined.
-            del self._allocated[pfn]
-            self._free_one_page(pfn, order, to_tail=False)
+            allocated[index] = 0
+            free_lists = self._free_lists
+            if pfn ^ (1 << order) in free_lists[order] or (
+                order < self._tail_check_below
+                and (pfn & ~(1 << order)) ^ (2 << order) in free_lists[order + 1]
+            ):
+                self._free_one_page(pfn, order, False)
+            else:  # no merge now or soon: straight to the head here, saving a call
+                free_lists[order][pfn] = None
             return
         self._free(pfn, order)
         self._record("free_pages", (pfn, order), None)
@@ -535,7 +537,7 @@ class Zone:
 
     def _free(self, pfn: int, order: int) -> None:
         """Free a block already checked to be allocated with this order."""
-        del self._allocated[pfn]
+        self._allocated[pfn - self.start_pfn] = 0
         if self._exact_owner:
             self._exact_owner.pop(pfn, None)
         if self._emitting:
@@ -557,8 +559,7 @@ class Zone:
     def _split_page(self, pfn: int, order: int) -> None:
         if self._emitting:
             self._emit(ev.SPLIT_PAGE, pfn, order)
-        for i in range(1 << order):
-            self._allocated[pfn + i] = 0
+        self._mark_allocated(pfn, 0, 1 << order)
 
     def make_alloc_exact(self, addr: int | None, order: int, size: int) -> int | None:
         """Keep the first ``ceil(size / PAGE_SIZE)`` pages of an order-n block, free the rest.
@@ -585,9 +586,7 @@ class Zone:
         if self.preset.exact_trim == "split_page":
             self._split_page(pfn, order)
         else:
-            del self._allocated[pfn]
-            for i in range(1 << order):
-                self._allocated[pfn + i] = 0
+            self._mark_allocated(pfn, 0, 1 << order)
         for i in range(keep):
             self._exact_owner[pfn + i] = pfn
         for tail in range(pfn + keep, pfn + (1 << order)):
@@ -596,7 +595,7 @@ class Zone:
             if self.preset.exact_trim == "split_page":
                 self._free(tail, 0)
             else:
-                del self._allocated[tail]
+                self._allocated[tail - self.start_pfn] = 0
                 self._free_one_page(tail, 0, to_tail=True)
 
     def alloc_pages_exact(self, size: int) -> int | None:
@@ -643,12 +642,12 @@ class Zone:
     # ------------------------------------------------------------------------------ metrics
     def nr_free(self) -> list[int]:
         """Free blocks per order on the buddy lists, as ``/proc/buddyinfo`` shows them."""
-        return list(self._nr_free)
+        return [len(free_list) for free_list in self._free_lists]
 
     @property
     def free_pages_count(self) -> int:
         """Pages on the buddy lists (pages on the per-CPU lists are not counted, as in vmstat)."""
-        return self._free_pages
+        return sum(len(free_list) << order for order, free_list in enumerate(self._free_lists))
 
     @property
     def pcp_count(self) -> int:
@@ -661,7 +660,7 @@ class Zone:
 
     def format_buddyinfo(self, node: int = 0, name: str = "Normal") -> str:
         """This zone's ``/proc/buddyinfo`` line, byte for byte (ends with a space, no newline)."""
-        return format_buddyinfo(self._nr_free, node=node, zone=name)
+        return format_buddyinfo(self.nr_free(), node=node, zone=name)
 
     def free_blocks(self) -> Iterator[tuple[int, int]]:
         """Every free block as (pfn, order), by order, each list from head to tail."""
@@ -675,13 +674,14 @@ class Zone:
 
     def allocations(self) -> Iterator[tuple[int, int, int | None]]:
         """Every allocated block as (pfn, order, exact_owner): the exact allocation it is in."""
-        for pfn, order in self._allocated.items():
-            yield pfn, order, self._exact_owner.get(pfn)
+        allocated, start = self._allocated, self.start_pfn
+        for pfn in compress(range(start, self.end_pfn), allocated):
+            yield pfn, allocated[pfn - start] - 1, self._exact_owner.get(pfn)
 
     def __repr__(self) -> str:
         return (
             f"Zone({self.nr_pages} pages from pfn {self.start_pfn}, preset {self.preset.name}, "
-            f"orders 0..{self.max_order}, free {self._free_pages}, nr_free {self._nr_free})"
+            f"orders 0..{self.max_order}, free {self.free_pages_count}, nr_free {self.nr_free()})"
         )
 
 

@@ -118,6 +118,9 @@ def bad_free_cases():
         "unaligned": (lambda z, a: z.free_pages(a + 1, 0), "not aligned"),
         "negative order": (lambda z, a: z.free_pages(a, -1), "order must be >= 0"),
         "float order": (lambda z, a: z.free_pages(a, 0.0), "order must be an int"),
+        "bool order": (lambda z, a: z.free_pages(a, False), "order must be an int"),
+        "past the zone": (lambda z, a: z.free_pages(a + 4096 * 256, 0), "outside this zone"),
+        "below the zone": (lambda z, a: z.free_pages(a - 4096, 0), "outside this zone"),
         "exact free of a block": (
             lambda z, a: z.free_pages_exact(z.get_free_pages(2), 3 * 4096),
             "allocated with order 2",
@@ -125,10 +128,16 @@ def bad_free_cases():
     }
 
 
+# A zone that records nothing takes the fast paths of get_free_pages and free_pages: both kinds
+# must refuse the same bad calls in the same words.
+RECORDING_AND_QUIET = pytest.mark.parametrize("record", [True, False], ids=["recording", "quiet"])
+
+
+@RECORDING_AND_QUIET
 @pytest.mark.parametrize("case", list(bad_free_cases()))
-def test_bad_frees_raise_a_named_error_and_leave_the_state_intact(case):
+def test_bad_frees_raise_a_named_error_and_leave_the_state_intact(case, record):
     action, message = bad_free_cases()[case]
-    zone = Zone(256)
+    zone = Zone(256, start_pfn=256, record=record)
     addr = zone.get_free_pages(0)
     with pytest.raises((BadPageState, KernelBUG, InvalidArgument), match=message):
         action(zone, addr)
@@ -156,10 +165,13 @@ def test_bad_frees_are_also_bad_page_state_for_pcp_pages():
         zone.free_pages(addr, 0)
 
 
+@RECORDING_AND_QUIET
 @pytest.mark.parametrize("order", [-1, 1.0, "2", True, None])
-def test_bad_orders_are_refused(order):
+def test_bad_orders_are_refused(order, record):
     with pytest.raises(InvalidArgument, match="order"):
-        Zone(64).alloc_pages(order)
+        Zone(64, record=record).alloc_pages(order)
+    with pytest.raises(InvalidArgument, match="order"):
+        Zone(64, record=record).get_free_pages(order)
 
 
 @pytest.mark.parametrize("size", [-1, 4096.0, "4096", None])
@@ -184,8 +196,9 @@ def test_running_out_of_memory_returns_none():
     assert zone.alloc_pages_exact(4096) is None
 
 
-def test_free_of_null_is_ignored_like_the_kernel():
-    zone = Zone(8)
+@RECORDING_AND_QUIET
+def test_free_of_null_is_ignored_like_the_kernel(record):
+    zone = Zone(8, record=record)
     zone.free_pages(None, 3)
     zone.free_pages(0, 3)
     zone.free_pages_exact(zone.get_free_pages(0), 0)
@@ -339,6 +352,8 @@ def test_snapshot_and_restore_step_back():
 def test_restore_refuses_a_snapshot_of_another_shape():
     with pytest.raises(InvalidArgument, match="different max_order"):
         Zone(64, max_order=3).restore(Zone(64).snapshot())
+    with pytest.raises(InvalidArgument, match="different max_order or size"):
+        Zone(64).restore(Zone(128).snapshot())
 
 
 def test_block_at_reports_free_allocated_and_pcp_pages():

@@ -6,7 +6,9 @@ frees, split_page and (with PCP) drains, the zone must satisfy:
 - free + per-CPU + allocated pages = zone size;
 - without PCP, no two free buddies of the same order are left unmerged;
 - nr_free equals the lengths of the lists;
-- replaying the trace's text gives the same state.
+- replaying the trace's text gives the same state;
+- a zone that records nothing (so takes the fast paths of get_free_pages and free_pages) and is
+  given the same calls returns the same addresses and ends in the same state.
 """
 
 from hypothesis import settings
@@ -32,6 +34,7 @@ class ZoneMachine(RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
         self.zone = None
+        self.quiet = None
         self.blocks = []  # (addr, order)
         self.exact = []  # (addr, size)
 
@@ -42,12 +45,15 @@ class ZoneMachine(RuleBasedStateMachine):
     )
     @precondition(lambda self: self.zone is None)
     def build(self, preset, pcp, start):
-        self.zone = Zone(ZONE_PAGES, start_pfn=start, preset=preset, pcp=pcp, max_order=6)
+        arguments = dict(start_pfn=start, preset=preset, pcp=pcp, max_order=6)
+        self.zone = Zone(ZONE_PAGES, **arguments)
+        self.quiet = Zone(ZONE_PAGES, **arguments, record=False)
 
     @rule(order=st.integers(0, 6))
     @precondition(lambda self: self.zone is not None)
     def alloc(self, order):
         addr = self.zone.get_free_pages(order)
+        assert self.quiet.get_free_pages(order) == addr
         if addr is not None:
             self.blocks.append((addr, order))
 
@@ -55,6 +61,7 @@ class ZoneMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.zone is not None)
     def alloc_exact(self, size):
         addr = self.zone.alloc_pages_exact(size)
+        assert self.quiet.alloc_pages_exact(size) == addr
         if addr is not None:
             self.exact.append((addr, size))
 
@@ -63,12 +70,14 @@ class ZoneMachine(RuleBasedStateMachine):
     def free(self, data):
         addr, order = self.blocks.pop(data.draw(st.integers(0, len(self.blocks) - 1)))
         self.zone.free_pages(addr, order)
+        self.quiet.free_pages(addr, order)
 
     @rule(data=st.data())
     @precondition(lambda self: self.zone is not None and self.exact)
     def free_exact(self, data):
         addr, size = self.exact.pop(data.draw(st.integers(0, len(self.exact) - 1)))
         self.zone.free_pages_exact(addr, size)
+        self.quiet.free_pages_exact(addr, size)
 
     @rule(data=st.data())
     @precondition(lambda self: self.zone is not None and self.blocks)
@@ -76,12 +85,13 @@ class ZoneMachine(RuleBasedStateMachine):
         index = data.draw(st.integers(0, len(self.blocks) - 1))
         addr, order = self.blocks.pop(index)
         pages = self.zone.split_page(Page(self.zone.virt_to_pfn(addr), order))
+        assert self.quiet.split_page(Page(self.zone.virt_to_pfn(addr), order)) == pages
         self.blocks += [(self.zone.pfn_to_virt(p.pfn), 0) for p in pages]
 
     @rule()
     @precondition(lambda self: self.zone is not None and self.zone.pcp_enabled)
     def drain(self):
-        self.zone.drain_pages()
+        assert self.zone.drain_pages() == self.quiet.drain_pages()
 
     @invariant()
     def blocks_do_not_overlap_and_pages_add_up(self):
@@ -117,6 +127,11 @@ class ZoneMachine(RuleBasedStateMachine):
         for pfn, order in free:
             if order < zone.max_order:
                 assert (pfn ^ (1 << order), order) not in free, f"{pfn}/{order} has a free buddy"
+
+    @invariant()
+    def a_zone_that_records_nothing_agrees(self):
+        if self.zone is not None:
+            assert full_state(self.quiet) == full_state(self.zone)
 
     @invariant()
     def replaying_the_trace_gives_the_same_state(self):
