@@ -398,3 +398,17 @@ def test_exact_owners_is_a_read_only_view_and_restore_bumps_the_generation():
     zone.restore(saved)
     assert zone.generation == 1
     assert dict(zone.exact_owners()) == {}
+
+
+def test_allocations_come_by_pfn_even_for_an_observer_between_steps():
+    zone = Zone(256, start_pfn=3, pcp=True, pcp_batch=2)
+    pages = [zone.alloc_pages(order) for order in (3, 0, 5, 0)]
+    zone.release(pages[1])  # to a per-CPU list, so it is neither free nor allocated
+    seen = []
+    zone.subscribe(lambda event: seen.append(list(zone.allocations())))
+    exact = zone.alloc_pages_exact(3 * 4096)
+    expected = sorted([(p.pfn, p.order) for p in (pages[0], pages[2], pages[3])]
+                      + [(zone.virt_to_pfn(exact) + i, 0) for i in range(3)])
+    assert [(pfn, order) for pfn, order, _ in zone.allocations()] == expected
+    assert seen[-1] == list(zone.allocations())
+    assert all(pfns == sorted(pfns) for pfns in seen)
