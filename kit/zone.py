@@ -91,6 +91,7 @@ class FreeArea:
 class ZoneState:
     """A snapshot of everything that changes, for step-back and "what if" comparisons."""
 
+    config: dict[str, object]
     free_lists: tuple[OrderedDict[int, None], ...]
     allocated: bytes
     exact_owner: dict[int, int]
@@ -204,6 +205,7 @@ class Zone:
     def snapshot(self) -> ZoneState:
         """Copy the allocator's state; ``restore`` brings it back (the trace is not included)."""
         return ZoneState(
+            self.config(),
             tuple(OrderedDict(free_list) for free_list in self._free_lists),
             bytes(self._allocated),
             dict(self._exact_owner),
@@ -214,12 +216,13 @@ class Zone:
 
     def restore(self, state: ZoneState) -> None:
         """Return to a snapshot taken of this zone; the snapshot stays usable."""
-        if len(state.free_lists) != len(self._free_lists) or len(state.allocated) != len(
-            self._allocated
-        ):
-            raise InvalidArgument(
-                "this snapshot was taken of a zone with a different max_order or size"
+        mine = self.config()
+        if state.config != mine:
+            differences = ", ".join(
+                f"{key} {value!r} instead of {mine[key]!r}"
+                for key, value in state.config.items() if value != mine[key]
             )
+            raise InvalidArgument(f"this snapshot was taken of another zone: {differences}")
         self._free_lists = [OrderedDict(free_list) for free_list in state.free_lists]
         self._allocated = bytearray(state.allocated)
         self._exact_owner = dict(state.exact_owner)

@@ -1,5 +1,6 @@
 """Unit tests of the Zone's public API: addresses, bad input, presets, PCP, events, snapshots."""
 
+import random
 import warnings
 
 import pytest
@@ -131,6 +132,30 @@ def bad_free_cases():
 # A zone that records nothing takes the fast paths of get_free_pages and free_pages: both kinds
 # must refuse the same bad calls in the same words.
 RECORDING_AND_QUIET = pytest.mark.parametrize("record", [True, False], ids=["recording", "quiet"])
+
+
+@pytest.mark.parametrize("preset", ["2.6.27", "6.8"])
+def test_a_quiet_zone_takes_its_fast_paths_to_the_same_state(preset):
+    """A seeded stream of get_free_pages/free_pages, with and without recording, step by step."""
+    recording, quiet = Zone(4096, start_pfn=5, preset=preset), Zone(
+        4096, start_pfn=5, preset=preset, record=False
+    )
+    rng = random.Random(7)
+    live = []
+    for step in range(3000):
+        if live and rng.random() < 0.5:
+            addr, order = live.pop(rng.randrange(len(live)))
+            recording.free_pages(addr, order)
+            quiet.free_pages(addr, order)
+        else:
+            order = rng.choice((0, 0, 0, 1, 2, 3, 5))
+            addr = recording.get_free_pages(order)
+            assert quiet.get_free_pages(order) == addr, f"step {step}"
+            if addr is not None:
+                live.append((addr, order))
+        assert state_of(quiet)[:2] == state_of(recording)[:2], f"step {step}"
+    assert state_of(quiet) == state_of(recording)
+    assert any(e.where == "tail" for e in recording.trace.events()) == (preset == "6.8")
 
 
 @RECORDING_AND_QUIET
@@ -350,10 +375,12 @@ def test_snapshot_and_restore_step_back():
 
 
 def test_restore_refuses_a_snapshot_of_another_shape():
-    with pytest.raises(InvalidArgument, match="different max_order"):
+    with pytest.raises(InvalidArgument, match="another zone: max_order 10 instead of 3"):
         Zone(64, max_order=3).restore(Zone(64).snapshot())
-    with pytest.raises(InvalidArgument, match="different max_order or size"):
+    with pytest.raises(InvalidArgument, match="nr_pages 128 instead of 64"):
         Zone(64).restore(Zone(128).snapshot())
+    with pytest.raises(InvalidArgument, match="start_pfn 64 instead of 0"):
+        Zone(64).restore(Zone(64, start_pfn=64).snapshot())
 
 
 def test_block_at_reports_free_allocated_and_pcp_pages():

@@ -49,49 +49,51 @@ class ZoneMachine(RuleBasedStateMachine):
         self.zone = Zone(ZONE_PAGES, **arguments)
         self.quiet = Zone(ZONE_PAGES, **arguments, record=False)
 
+    def call_both(self, name, *args):
+        """Make the same call on the recording and the quiet zone; both must return the same."""
+        result = getattr(self.zone, name)(*args)
+        assert getattr(self.quiet, name)(*args) == result, f"{name}{args} differs when quiet"
+        return result
+
+    @staticmethod
+    def take_one(data, items):
+        return items.pop(data.draw(st.integers(0, len(items) - 1)))
+
     @rule(order=st.integers(0, 6))
     @precondition(lambda self: self.zone is not None)
     def alloc(self, order):
-        addr = self.zone.get_free_pages(order)
-        assert self.quiet.get_free_pages(order) == addr
+        addr = self.call_both("get_free_pages", order)
         if addr is not None:
             self.blocks.append((addr, order))
 
     @rule(size=st.integers(1, 64 * 4096))
     @precondition(lambda self: self.zone is not None)
     def alloc_exact(self, size):
-        addr = self.zone.alloc_pages_exact(size)
-        assert self.quiet.alloc_pages_exact(size) == addr
+        addr = self.call_both("alloc_pages_exact", size)
         if addr is not None:
             self.exact.append((addr, size))
 
     @rule(data=st.data())
     @precondition(lambda self: self.zone is not None and self.blocks)
     def free(self, data):
-        addr, order = self.blocks.pop(data.draw(st.integers(0, len(self.blocks) - 1)))
-        self.zone.free_pages(addr, order)
-        self.quiet.free_pages(addr, order)
+        self.call_both("free_pages", *self.take_one(data, self.blocks))
 
     @rule(data=st.data())
     @precondition(lambda self: self.zone is not None and self.exact)
     def free_exact(self, data):
-        addr, size = self.exact.pop(data.draw(st.integers(0, len(self.exact) - 1)))
-        self.zone.free_pages_exact(addr, size)
-        self.quiet.free_pages_exact(addr, size)
+        self.call_both("free_pages_exact", *self.take_one(data, self.exact))
 
     @rule(data=st.data())
     @precondition(lambda self: self.zone is not None and self.blocks)
     def split(self, data):
-        index = data.draw(st.integers(0, len(self.blocks) - 1))
-        addr, order = self.blocks.pop(index)
-        pages = self.zone.split_page(Page(self.zone.virt_to_pfn(addr), order))
-        assert self.quiet.split_page(Page(self.zone.virt_to_pfn(addr), order)) == pages
+        addr, order = self.take_one(data, self.blocks)
+        pages = self.call_both("split_page", Page(self.zone.virt_to_pfn(addr), order))
         self.blocks += [(self.zone.pfn_to_virt(p.pfn), 0) for p in pages]
 
     @rule()
     @precondition(lambda self: self.zone is not None and self.zone.pcp_enabled)
     def drain(self):
-        assert self.zone.drain_pages() == self.quiet.drain_pages()
+        self.call_both("drain_pages")
 
     @invariant()
     def blocks_do_not_overlap_and_pages_add_up(self):
