@@ -6,9 +6,10 @@
 #   1. creates .venv in the repo if missing (python3.11 when it runs, else python3);
 #   2. upgrades pip and installs the kit editable with its dev extras, quietly; skipped while
 #      .venv/.install-stamp is newer than pyproject.toml;
-#   3. installs Debian's chromium (for the browser tests) when /usr/bin/chromium is absent,
-#      with apt-get as root, through sudo otherwise. Never `playwright install`: Playwright's
-#      own browser download cannot work here; the tests launch /usr/bin/chromium instead.
+#   3. installs Debian's chromium (for the browser tests) and bubblewrap (the sandbox of
+#      `kit grade`) when absent, with apt-get as root, through sudo otherwise. Never
+#      `playwright install`: Playwright's own browser download cannot work here; the tests
+#      launch /usr/bin/chromium instead.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -45,9 +46,12 @@ if [ ! -f "$STAMP" ] || [ "$REPO_ROOT/pyproject.toml" -nt "$STAMP" ]; then
     touch "$STAMP"
 fi
 
-# 3. Debian's Chromium for the browser tests.
-if [ ! -x /usr/bin/chromium ]; then
-    echo "setup: installing Debian's chromium (for the browser tests)"
+# 3. Debian packages: chromium for the browser tests, bubblewrap (bwrap) for kit grade's sandbox.
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/bwrap ] || missing+=(bubblewrap)
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "setup: installing Debian's ${missing[*]} (browser tests, grading sandbox)"
     if [ "$(id -u)" -eq 0 ]; then
         sudo=()
     elif command -v sudo >/dev/null 2>&1; then
@@ -56,10 +60,11 @@ if [ ! -x /usr/bin/chromium ]; then
         sudo=(none)
     fi
     if [ "${sudo[*]-}" = "none" ] || ! { "${sudo[@]}" apt-get update -qq \
-            && DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq chromium \
+            && DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" \
                >/dev/null; }; then
-        echo "setup: WARNING: could not install Debian's chromium (/usr/bin/chromium)." >&2
-        echo "setup:   as root run: apt-get update && apt-get install -y chromium" >&2
-        echo "setup:   the browser tests (pytest -m browser) cannot run without it." >&2
+        echo "setup: WARNING: could not install Debian's ${missing[*]}." >&2
+        echo "setup:   as root run: apt-get update && apt-get install -y ${missing[*]}" >&2
+        echo "setup:   without chromium the browser tests fail; without bubblewrap kit grade" >&2
+        echo "setup:   runs answers unsandboxed (and says so) and its sandbox tests are skipped." >&2
     fi
 fi

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kit.exercises import checks
-from kit.exercises.checks import GRADING_ENV, CheckFailed, Checks, check
+from kit.exercises.checks import CheckFailed, Checks, Outcome, check
 
 
 def stub(*args: object) -> object:
@@ -68,7 +68,6 @@ def test_checks_block_runs_every_check_and_counts(capsys: pytest.CaptureFixture[
             t.expect("double(3)", lambda x: 2 * x, (3,), 6)
     out = capsys.readouterr().out
     assert out.count("✔") == 2 and "✘ double(2)" in out
-    assert checks.TALLY_PREFIX not in out  # only under the grader
 
 
 def test_an_exception_from_student_code_fails_only_its_check(
@@ -83,31 +82,101 @@ def test_an_exception_from_student_code_fails_only_its_check(
 
 
 def test_unanswered_prints_the_hint_and_does_not_raise(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.delenv(GRADING_ENV, raising=False)
+        capsys: pytest.CaptureFixture[str]) -> None:
     with Checks("get_order") as t:
         t.expect("get_order(1)", stub, (1,), 0)
         raise AssertionError("not reached")  # pragma: no cover
     assert capsys.readouterr().out == "not yet answered: shift right by PAGE_SHIFT\n"
 
 
-def test_unanswered_fails_under_the_grader_with_a_tally(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv(GRADING_ENV, "1")
-    with pytest.raises(CheckFailed, match="not yet answered"):
-        with Checks("get_order") as t:
-            t.expect_each("random", stub, [(1,)], lambda s: 0)
-    assert capsys.readouterr().out.splitlines()[-1] == "[kit-tally] passed=0 total=1"
+class Recorder:
+    """A stand-in for the grader's reporter: records what a Checks block tells it."""
+
+    def __init__(self) -> None:
+        self.outcomes: list[Outcome] = []
+        self.ends: list[tuple[str | None, str | None]] = []
+
+    def outcome(self, block: Checks, outcome: Outcome) -> None:
+        self.outcomes.append(outcome)
+
+    def finished(self, block: Checks, unanswered: str | None, error: str | None) -> None:
+        self.ends.append((unanswered, error))
+
+    def seed(self, base: int) -> int:
+        return base * 1000 + 7
 
 
-def test_tally_under_the_grader_counts_passed_checks(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv(GRADING_ENV, "1")
+@pytest.fixture
+def recorder() -> object:
+    recorder = Recorder()
+    token = checks.reporter.set(recorder)
+    yield recorder
+    checks.reporter.reset(token)
+
+
+def test_under_the_grader_outcomes_go_to_the_reporter_not_to_stdout(
+        recorder: Recorder, capsys: pytest.CaptureFixture[str]) -> None:
+    with Checks("demo", hint="think") as t:
+        t.expect("a", lambda: 1, (), 1)
+        t.expect_each("many", lambda x: x, [(1,), (2,)], lambda x: 1)
+        assert t.seed(3) == 3007  # the grader's per-student seed, not the notebook's
+    assert capsys.readouterr().out == ""
+    assert [(o.what, o.passed) for o in recorder.outcomes] == [("a", True), ("many", False)]
+    assert "expected: 1" in recorder.outcomes[1].text and recorder.outcomes[1].hint == "think"
+    assert recorder.ends == [(None, None)]
+
+
+def test_under_the_grader_unanswered_and_errors_are_reported_not_raised(
+        recorder: Recorder) -> None:
+    with Checks("get_order") as t:
+        t.expect_each("random", stub, [(1,)], lambda s: 0)
+    with Checks("demo"):
+        raise NameError("name 'x' is not defined")
+    assert recorder.ends[0] == ("not yet answered: shift right by PAGE_SHIFT", None)
+    assert "the checks could not run: NameError" in (recorder.ends[1][1] or "")
+
+
+def test_a_seed_outside_the_grader_is_the_notebooks_own() -> None:
+    with Checks("demo") as t:
+        assert t.seed(2008) == 2008
+
+
+def test_delegating_to_the_kit_fails_at_once_in_the_self_check(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import kit
+
+    def my_get_order(size: int) -> int:
+        return kit.get_order(size)
+
+    def helper(size: int) -> int:
+        return getattr(kit, "get_" + "order")(size) if size < 0 else my_get_order(size)
+
+    def honest(size: int) -> int:
+        return ((size - 1) >> 12).bit_length()
+
+    for answer in (my_get_order, helper, kit.get_order):
+        with pytest.raises(CheckFailed):
+            with Checks("get_order", forbid=("get_order",)) as t:
+                t.expect("get_order(5)", answer, (5,), 0)
+        assert "write get_order yourself: your answer uses kit's get_order" in \
+            capsys.readouterr().out
+    with Checks("get_order", forbid=("get_order",)) as t:
+        t.expect("get_order(5)", honest, (5,), 0)
+    assert "✔ get_order: all 1 checks passed" in capsys.readouterr().out
+
+
+def test_a_student_function_handed_to_a_kit_helper_is_vetted_too(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from kit.exercises import harness
+
+    def lazy(zone: object, size: int) -> object:
+        return zone.alloc_pages_exact(size)  # type: ignore[attr-defined]
+
+    case = harness.exact_cases(1, 1)[0]
     with pytest.raises(CheckFailed):
-        with Checks("demo") as t:
-            t.expect("a", lambda: 1, (), 1)
-            t.expect_each("many", lambda x: x, [(1,), (2,)], lambda x: 1)
-    assert capsys.readouterr().out.splitlines()[-1] == "[kit-tally] passed=1 total=2"
+        with Checks("alloc_pages_exact", forbid=("alloc_pages_exact",)) as t:
+            t.expect("case", harness.after_alloc_pages_exact, (case, lazy), None)
+    assert "write alloc_pages_exact yourself" in capsys.readouterr().out
 
 
 def test_expect_each_reports_the_first_differing_input(capsys: pytest.CaptureFixture[str]) -> None:

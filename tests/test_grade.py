@@ -13,15 +13,24 @@ import pytest
 from kit.cli import main
 from kit.exercises import grading
 from kit.exercises import notebooks as nbs
-from kit.exercises.grading import GradingError, find_submissions, load_source, rebuild
+from kit.exercises.grading import GradingError, GradingRun, find_submissions, load_source, rebuild
+from kit.exercises.sandbox import open_sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
 EXERCISES = ROOT / "exercises"
 FIXTURES = ROOT / "tests" / "fixtures"
 SUBMISSIONS = FIXTURES / "submissions"
-#: Short limits keep the endless-loop fixture quick; real classes use the defaults (30 s, 300 s).
-FAST = ["--cell-timeout", "4", "--timeout", "60", "--jobs", "2"]
+#: A short limit keeps the endless-loop fixtures quick; real classes use the default (10 s).
+FAST = ["--timeout", "4", "--jobs", "2"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def sandbox_available() -> None:
+    """These tests expect bubblewrap's isolation (CI runs as root, where it works)."""
+    sandbox = open_sandbox()
+    if sandbox.bwrap is None:
+        pytest.skip("no sandbox on this machine: " + sandbox.describe())
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -50,8 +59,8 @@ def test_fixture_class_gets_the_exact_expected_gradebook(tmp_path: Path) -> None
 def test_every_failure_kind_is_covered_by_the_fixtures() -> None:
     statuses = {row["status"] for row in read_csv(FIXTURES / "expected_gradebook.csv")}
     assert statuses >= {"passed", "partial", "unanswered", "missing-answer", "timeout",
-                        "kernel-died", "output-limit", "not-submitted", "invalid-notebook",
-                        "failed"}
+                        "crashed", "output-limit", "memory-limit", "delegated",
+                        "not-submitted", "invalid-notebook", "failed"}
     reasons = " ".join(row["reason"] for row in read_csv(FIXTURES / "expected_gradebook.csv"))
     assert "was changed" in reasons and "was deleted" in reasons and "SyntaxError" in reasons
 
@@ -86,7 +95,7 @@ def solved(name: str) -> object:
 def test_a_perfect_student_gets_every_point_on_every_notebook(tmp_path: Path) -> None:
     for path in sorted(SOLUTIONS.glob("*.ipynb")):
         nbs.write_notebook(solved(path.name), tmp_path / "ada" / path.name)
-    book = grading.grade([tmp_path / "ada"], SOLUTIONS, tmp_path / "out", jobs=2)
+    book = grading.grade([tmp_path / "ada"], SOLUTIONS, tmp_path / "out", GradingRun(jobs=2))
     assert [r.status for r in book.rows] == ["passed"] * len(book.rows)
     assert all(r.reason == "" for r in book.rows)
     got, most = book.totals()["ada"]
@@ -97,11 +106,11 @@ def test_hidden_tests_are_injected_only_at_grading() -> None:
     source = load_source(SOLUTIONS)
     released = nbs.read_notebook(EXERCISES / "01-orders.ipynb")
     rebuilt = rebuild(source, "01-orders.ipynb", released)
-    test_cells = [c for c in rebuilt.notebook.cells if nbs.is_test(c)]
-    assert any("random sizes" in c.source for c in test_cells)
-    assert all(nbs.BEGIN_HIDDEN not in c.source for c in rebuilt.notebook.cells)
+    tests = [s for s in rebuilt.steps if s.kind == "test"]
+    assert any("random sizes" in s.source and grading.HIDDEN_MARKER in s.source for s in tests)
+    assert all(nbs.BEGIN_HIDDEN not in s.source for s in rebuilt.steps)
     assert not rebuilt.tampering and not rebuilt.missing_answers
-    assert rebuilt.notebook.cells[0].id == grading.GRADER_CELL_ID
+    assert [s.kind for s in rebuilt.steps] == ["setup"] + ["answer", "test"] * 3
 
 
 def test_locked_cells_come_from_the_source_and_changes_are_reported() -> None:
@@ -112,7 +121,6 @@ def test_locked_cells_come_from_the_source_and_changes_are_reported() -> None:
     tests = next(c for c in nb.cells if nbs.grade_id(c) == "orders-fits-tests")
     tests.source = "pass"
     nb.cells = [c for c in nb.cells if nbs.grade_id(c) != "orders-pages-tests"]
-    # trailing blanks an editor adds are not tampering
     answer = next(c for c in nb.cells if nbs.grade_id(c) == "orders-get-order")
     answer.source = "def my_get_order(size, page_size=4096):\n    return 0\n"
     rebuilt = rebuild(source, "01-orders.ipynb", nb)
@@ -121,11 +129,11 @@ def test_locked_cells_come_from_the_source_and_changes_are_reported() -> None:
         "orders-fits-tests": "locked cell orders-fits-tests was changed",
         "orders-pages-tests": "locked cell orders-pages-tests was deleted",
     }
-    cells = {nbs.grade_id(c): c.source for c in rebuilt.notebook.cells}
+    steps = {s.grade_id: s.source for s in rebuilt.steps}
     original = {nbs.grade_id(c): c.source for c in source.notebooks["01-orders.ipynb"].cells}
-    assert cells["orders-setup"] == original["orders-setup"]
-    assert cells["orders-get-order"] == answer.source
-    assert "Checks(" in cells["orders-fits-tests"] and "orders-pages-tests" in cells
+    assert steps["orders-setup"] == original["orders-setup"]
+    assert steps["orders-get-order"] == answer.source
+    assert "Checks(" in steps["orders-fits-tests"] and "orders-pages-tests" in steps
 
 
 def test_whitespace_at_the_end_of_a_locked_cell_is_not_tampering() -> None:
@@ -145,12 +153,86 @@ def test_submissions_are_student_folders_or_a_class_folder(tmp_path: Path) -> No
     (tmp_path / "solo" / "cy" / "01-orders.ipynb").write_text("{}")
     found = find_submissions([tmp_path / "class", tmp_path / "solo" / "cy"])
     assert list(found) == ["amy", "bob", "cy"]
+    assert all(not s.problem for s in found.values())
     with pytest.raises(GradingError, match="two submissions for student 'amy'"):
         (tmp_path / "again" / "amy").mkdir(parents=True)
         (tmp_path / "again" / "amy" / "x.ipynb").write_text("{}")
         find_submissions([tmp_path / "class", tmp_path / "again" / "amy"])
     with pytest.raises(GradingError, match="does not exist"):
         find_submissions([tmp_path / "nope"])
+
+
+def test_odd_entries_of_a_class_folder_are_reported_never_skipped(tmp_path: Path) -> None:
+    klass = tmp_path / "class"
+    for name in (".hidden", "bad\nname", "=SUM(1+1)", "ok"):
+        (klass / name).mkdir(parents=True)
+    (klass / "stray.txt").write_text("?")
+    (klass / "linked").symlink_to(klass / "ok")
+    found = find_submissions([klass])
+    problems = {name: s.problem for name, s in found.items()}
+    assert "starts with a dot" in problems[".hidden"]
+    assert "control characters" in problems["bad name"]
+    assert "is a symbolic link" in problems["linked"]
+    assert "is a file in the class folder" in problems["stray.txt"]
+    assert problems["=SUM(1+1)"] == problems["ok"] == ""
+
+
+def test_bad_names_links_and_formulas_become_rows_with_reasons(tmp_path: Path) -> None:
+    klass = tmp_path / "class"
+    shutil.copytree(SUBMISSIONS / "perfect", klass / "=SUM(1+1)")
+    shutil.copytree(SUBMISSIONS / "perfect", klass / ".hidden")
+    (klass / "copycat").mkdir()
+    (klass / "copycat" / "01-orders.ipynb").symlink_to(SOLUTIONS / "01-orders.ipynb")
+    out = tmp_path / "out"
+    assert main(["grade", str(klass), "--source", str(SOLUTIONS), "--out", str(out),
+                 "--notebook", "01-orders.ipynb", *FAST]) == 0
+    rows = read_csv(out / "gradebook.csv")
+    by_student = {}
+    for row in rows:
+        by_student.setdefault(row["student"], set()).add((row["status"], row["reason"]))
+    assert by_student["'=SUM(1+1)"] == {("passed", "")}  # graded, and not a formula
+    assert by_student[".hidden"] == {("invalid-submission", "the folder name '.hidden' starts "
+                                                            "with a dot (a hidden folder)")}
+    assert by_student["copycat"] == {("invalid-notebook",
+                                      "01-orders.ipynb is a symbolic link, not a submitted file")}
+    assert sorted(p.name for p in (out / "feedback").iterdir()) == ["=SUM(1+1).md", "copycat.md"]
+
+
+def test_attackers_change_nothing_outside_their_sandbox(tmp_path: Path) -> None:
+    import hashlib
+
+    import kit
+
+    kit_files = sorted(Path(kit.__file__).parent.rglob("*.py"))
+    before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in kit_files}
+    klass = tmp_path / "class"
+    for name in ("attack-write", "attack-fork", "attack-feedback", "perfect"):
+        shutil.copytree(SUBMISSIONS / name, klass / name)
+    snapshot = {p: p.read_bytes() for p in klass.rglob("*") if p.is_file()}
+    out = tmp_path / "out"
+    assert main(["grade", str(klass), "--source", str(SOLUTIONS), "--out", str(out),
+                 "--notebook", "01-orders.ipynb", *FAST]) == 0
+    assert {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in kit_files} == before
+    assert {p: p.read_bytes() for p in klass.rglob("*") if p.is_file()} == snapshot
+    assert not Path("/tmp/kit-attack-write").exists()
+    assert not list(Path(__import__("sys").prefix).glob("lib/evil.pth"))
+    survivors = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if b"kit-detached" in cmdline.read_bytes():
+                survivors.append(cmdline)
+        except OSError:
+            pass
+    assert survivors == []  # the detached process died with its sandbox
+    text = (out / "feedback" / "attack-feedback.md").read_text(encoding="utf-8")
+    assert "<script>" not in text and "\x1b" not in text and "&lt;script&gt;" in text
+    outside, fence = [], ""
+    for line in text.splitlines():
+        if line.startswith("```") and (not fence or line == fence):
+            fence = "" if fence else line
+        elif not fence:
+            outside.append(line)
+    assert [ln for ln in outside if "Total" in ln] == ["Total: **4 / 7** points"]
 
 
 def test_cli_errors_are_plain_messages(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -164,39 +246,48 @@ def test_cli_errors_are_plain_messages(tmp_path: Path, capsys: pytest.CaptureFix
 
 def test_exit_status_is_1_when_a_submission_could_not_be_graded(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(notebooks: dict, workdir: Path, **limits: float) -> grading.RunResult:
-        return grading.RunResult({}, False, "the kernel could not be started: no kernel", 0.0)
+    def broken(self: object, *args: object) -> tuple[str, str, list[str]]:
+        return "grader-error", "the test cell raised RuntimeError: broken", []
 
-    monkeypatch.setattr(grading, "run_notebooks", broken)
+    monkeypatch.setattr(grading.NotebookGrader, "_run", broken)
     out = tmp_path / "out"
     assert main(["grade", str(SUBMISSIONS / "perfect"), "--source", str(SOLUTIONS),
                  "--out", str(out), "--notebook", "01-orders.ipynb"]) == 1
     rows = read_csv(out / "gradebook.csv")
     assert {r["status"] for r in rows} == {"grader-error"}
-    assert rows[0]["reason"] == "the kernel could not be started: no kernel"
+    assert rows[0]["reason"] == "the test cell raised RuntimeError: broken"
 
 
-def test_a_notebook_that_uses_up_its_time_limit_fails_its_remaining_tests(
-        tmp_path: Path) -> None:
-    import nbformat
+def test_hidden_cases_differ_per_student_and_not_between_runs() -> None:
+    source = load_source(SOLUTIONS)
+    exercise = source.exercises["01-orders.ipynb"][0]
 
-    def cell(source: str, gid: str, test: bool) -> object:
-        meta = {"grade": test, "grade_id": gid, "locked": test, "schema_version": 3,
-                "solution": False, "points": 1}
-        return nbformat.v4.new_code_cell(source, metadata={"nbgrader": meta})
+    def seeds(student: str) -> list[int]:
+        rebuilt = rebuild(source, "01-orders.ipynb", nbs.read_notebook(EXERCISES /
+                                                                        "01-orders.ipynb"))
+        grader = grading.NotebookGrader(source, student, "01-orders.ipynb", rebuilt,
+                                        open_sandbox(), grading.Limits())
+        return [grader._seeder(exercise)(base) for base in (1, 2008)]
 
-    nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell("import time"),  # stands for the grader's prelude
-        cell("time.sleep(1.5)", "slow-1", True),
-        cell("time.sleep(1.5)", "slow-2", True),
-        cell("pass", "late", True),
-    ])
-    run = grading.run_notebooks({"slow.ipynb": nb}, tmp_path, cell_timeout=10, timeout=2)
-    assert run.grader_error is None and not run.killed
-    outcomes = {gid: record["outcome"] for (_, gid), record in run.cells.items()}
-    assert outcomes == {"slow-1": "passed", "slow-2": "passed", "late": "failed"}
-    exercise = grading.Exercise("slow.ipynb", "late", 1.0, False, ())
-    rebuilt = grading.Rebuilt(nb, set(), {}, {"slow-1", "slow-2", "late"})
-    row = grading.score(exercise, "ann", rebuilt, run)
-    assert (row.status, row.points) == ("timeout", 0.0)
-    assert row.reason == "the notebook's time limit was used up before this test ran"
+    assert seeds("ann") == seeds("ann")
+    assert seeds("ann") != seeds("bob")
+    assert len(set(seeds("ann"))) == 2 and 2008 not in seeds("ann")
+
+
+def test_without_a_sandbox_required_refuses_and_auto_says_what_is_missing(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from kit.exercises import sandbox
+
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    assert main(["grade", str(SUBMISSIONS / "perfect"), "--source", str(SOLUTIONS), "--out",
+                 str(tmp_path / "o"), "--sandbox", "required"]) == 2
+    assert "--sandbox required, but bubblewrap (bwrap) is not installed" in \
+        capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+    assert main(["grade", str(SUBMISSIONS / "perfect"), "--source", str(SOLUTIONS), "--out",
+                 str(tmp_path / "o"), "--notebook", "01-orders.ipynb"]) == 0
+    said = capsys.readouterr().out
+    assert said.startswith("sandbox: NONE (bubblewrap (bwrap) is not installed; file-system "
+                           "isolation; network isolation")
+    assert {r["status"] for r in read_csv(tmp_path / "o" / "gradebook.csv")} == {"passed"}

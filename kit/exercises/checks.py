@@ -2,45 +2,49 @@
 
 A student who gets a bare ``AssertionError`` learns nothing; the checks here always say what was
 asked (the input), what the kit expected, what the student's code gave back, and a hint.  They
-are pure Python (no Jupyter import) so the same checks run in a notebook, under nbval and in
-the grader.
+are pure Python (no Jupyter import).
 
 A test cell groups its checks in one :class:`Checks` block::
 
-    with Checks("get_order", hint="shift (size - 1) right by PAGE_SHIFT") as t:
+    with Checks("get_order", hint="shift (size - 1) right by PAGE_SHIFT",
+                forbid=("get_order",)) as t:
         t.expect("get_order(4097)", my_get_order, (4097,), 1, inputs={"size": 4097})
 
 Every ``expect`` runs even when an earlier one failed, so a cell can give partial credit.  The
 check calls the student's function itself, so that an exception it raises fails that one
 check (and says so) instead of the whole cell.
 
-Unanswered exercises: the stub ``kit release`` writes raises ``NotImplementedError(hint)``.  A
-``Checks`` block that meets it prints ``not yet answered: <hint>`` and does not raise, so the
-student notebooks in ``exercises/`` pass nbval as stored.  Under the grader the environment
-variable ``KIT_GRADING=1`` is set; the block then raises :class:`CheckFailed` instead, so an
-unanswered exercise scores 0.
+Two places run the same test cell:
 
-Partial credit: under the grader a failing block prints one machine-readable line,
-``[kit-tally] passed=P total=T``, as its last output before raising; the grader gives a test
-cell whose metadata says ``"kit": {"partial": true}`` ``points * P / T``.  Outside the grader
-nothing of the sort is printed, so stored outputs stay readable.
+* **the student's kernel** (the self-check): the block prints ticks and plain-words failures.
+  An unanswered exercise (the release stub raises ``NotImplementedError(hint)``) prints ``not
+  yet answered: <hint>`` and does not raise, so the released notebooks pass nbval as stored.
+* **the trusted grader** (``kit grade``): the student's names are proxies that call into the
+  sandboxed worker, and a :class:`Reporter` set in :data:`reporter` receives every outcome; the
+  verdict is computed from those records in the grader's own process.  Nothing the student's
+  code prints or sets can reach it.
+
+``forbid`` names the kit functions an exercise asks the student to write: an answer that calls
+one of them fails at once, in the self-check ("write get_order yourself: ...") and in the grader
+(a static check of the answer cell, and a refusal at run time inside the worker).
+
+``t.seed(n)`` is the seed of the hidden tests' random cases: ``n`` in a notebook, a value
+derived from the student and a secret in the grader, so hidden cases differ per student.
 """
 
 from __future__ import annotations
 
+import contextvars
 import math
-import os
 from collections.abc import Callable, Iterable, Mapping
-from types import TracebackType
+from dataclasses import dataclass
+from types import CodeType, FunctionType, TracebackType
+from typing import Protocol
 
-#: Set to "1" by the grader: unanswered exercises then fail instead of only printing a notice.
-GRADING_ENV = "KIT_GRADING"
-#: The prefix of the tally line the grader reads for partial credit.
-TALLY_PREFIX = "[kit-tally]"
 #: Values longer than this are cut in messages (a huge list must not flood the notebook).
 MAX_VALUE_CHARS = 300
 
-__all__ = ["GRADING_ENV", "TALLY_PREFIX", "CheckFailed", "Checks", "check", "grading"]
+__all__ = ["CheckFailed", "Checks", "Outcome", "Reporter", "check", "reporter"]
 
 
 class CheckFailed(AssertionError):
@@ -58,9 +62,29 @@ class _Unanswered(Exception):
     """Internal: the student's code raised NotImplementedError (the release stub)."""
 
 
-def grading() -> bool:
-    """True when the grader runs the notebook (``KIT_GRADING=1``)."""
-    return os.environ.get(GRADING_ENV) == "1"
+@dataclass(frozen=True)
+class Outcome:
+    """One check's result, as the grader records it."""
+
+    what: str  # the check's label, as the test cell names it
+    passed: bool
+    text: str  # the plain-words report (input, expected, received, hint) or the tick line
+    hint: str
+
+
+class Reporter(Protocol):
+    """Where a Checks block reports when the trusted grader runs it (see the module docstring)."""
+
+    def outcome(self, checks: Checks, outcome: Outcome) -> None: ...
+
+    def finished(self, checks: Checks, unanswered: str | None, error: str | None) -> None: ...
+
+    def seed(self, base: int) -> int: ...
+
+
+#: Set by the grader (in its own process) while it runs a test cell; None in a notebook.
+reporter: contextvars.ContextVar[Reporter | None] = contextvars.ContextVar(
+    "kit_checks_reporter", default=None)
 
 
 def describe(value: object) -> str:
@@ -114,7 +138,8 @@ def failure_text(
         lines.append("  input:    " + ", ".join(f"{k}={describe(v)}" for k, v in inputs.items()))
     lines.append(f"  expected: {describe(expected)}")
     if error is not None:
-        lines.append(f"  received: your code raised {type(error).__name__}: {error}")
+        kind = getattr(error, "kind", type(error).__name__)  # a worker's error names its own
+        lines.append(f"  received: your code raised {kind}: {error}")
     else:
         lines.append(f"  received: {describe(got)}")
     if hint:
@@ -140,16 +165,23 @@ def check(
 class Checks:
     """A test cell's group of checks for one exercise (see the module docstring)."""
 
-    def __init__(self, exercise: str, *, hint: str = "") -> None:
+    def __init__(self, exercise: str, *, hint: str = "", forbid: Iterable[str] = ()) -> None:
         self.exercise = exercise
         self.hint = hint
+        self.forbid = tuple(forbid)
         self.passed = 0
         self.failures: list[str] = []
+        self._reporter = reporter.get()
+        self._vetted: dict[int, str | None] = {}
 
     @property
     def total(self) -> int:
         """Checks run so far."""
         return self.passed + len(self.failures)
+
+    def seed(self, base: int) -> int:
+        """The seed of a hidden test's random cases: ``base`` here, per student in the grader."""
+        return base if self._reporter is None else self._reporter.seed(base)
 
     def expect(
         self,
@@ -166,18 +198,19 @@ class Checks:
         Prints ``✔ what`` or the plain-words failure and returns whether it passed; a failure
         does not stop the block, so every check gets its chance.
         """
+        hint = hint or self.hint
+        if (delegated := self._delegation(function, *args)) is not None:
+            return self._fail(what, f"✘ {what}\n  {delegated}", hint)
         try:
             got = function(*args)
         except NotImplementedError as exc:
             raise _Unanswered(str(exc) or self.hint) from None
         except Exception as exc:
-            return self._fail(failure_text(what, None, expected, inputs=inputs,
-                                           hint=hint or self.hint, error=exc))
+            return self._fail(what, failure_text(what, None, expected, inputs=inputs, hint=hint,
+                                                 error=exc), hint)
         if same(got, expected):
-            self.passed += 1
-            print(f"✔ {what}")
-            return True
-        return self._fail(failure_text(what, got, expected, inputs=inputs, hint=hint or self.hint))
+            return self._pass(what, f"✔ {what}", hint)
+        return self._fail(what, failure_text(what, got, expected, inputs=inputs, hint=hint), hint)
 
     def expect_each(
         self,
@@ -193,6 +226,9 @@ class Checks:
         For seeded random cases: a failure reports the first input that differs, not a wall
         of numbers.
         """
+        hint = hint or self.hint
+        if (delegated := self._delegation(function)) is not None:
+            return self._fail(what, f"✘ {what}\n  {delegated}", hint)
         count = 0
         for case in cases:
             count += 1
@@ -206,19 +242,44 @@ class Checks:
             except NotImplementedError as exc:
                 raise _Unanswered(str(exc) or self.hint) from None
             except Exception as exc:
-                return self._fail(failure_text(f"{what}: {call}", None, expected, inputs=inputs,
-                                               hint=hint or self.hint, error=exc))
+                return self._fail(what, failure_text(f"{what}: {call}", None, expected,
+                                                     inputs=inputs, hint=hint, error=exc), hint)
             if not same(got, expected):
-                return self._fail(failure_text(f"{what}: {call}", got, expected, inputs=inputs,
-                                               hint=hint or self.hint))
+                return self._fail(what, failure_text(f"{what}: {call}", got, expected,
+                                                     inputs=inputs, hint=hint), hint)
+        return self._pass(what, f"✔ {what} ({count} cases)", hint)
+
+    def _delegation(self, *functions: object) -> str | None:
+        """The complaint about a forbidden kit call in the functions a check calls (the checked
+        function, and functions of the student's passed to a kit helper), once per function."""
+        if not self.forbid or self._reporter is not None:
+            return None  # the grader checks the answer's source and refuses at run time
+        for function in functions:
+            if not callable(function):
+                continue
+            key = id(function)
+            if key not in self._vetted:
+                used = forbidden_names(function, self.forbid)
+                self._vetted[key] = delegation_message(used) if used else None
+            if self._vetted[key] is not None:
+                return self._vetted[key]
+        return None
+
+    def _pass(self, what: str, text: str, hint: str) -> bool:
         self.passed += 1
-        print(f"✔ {what} ({count} cases)")
+        self._report(Outcome(what, True, text, hint))
         return True
 
-    def _fail(self, text: str) -> bool:
+    def _fail(self, what: str, text: str, hint: str) -> bool:
         self.failures.append(text)
-        print(text)
+        self._report(Outcome(what, False, text, hint))
         return False
+
+    def _report(self, outcome: Outcome) -> None:
+        if self._reporter is None:
+            print(outcome.text)
+        else:
+            self._reporter.outcome(self, outcome)
 
     def __enter__(self) -> Checks:
         return self
@@ -229,27 +290,26 @@ class Checks:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool:
-        if exc_type is not None and issubclass(exc_type, (_Unanswered, NotImplementedError)):
-            message = f"not yet answered: {exc or self.hint}"
-            print(message)
-            if grading():
-                self._tally(passed=0)
-                raise CheckFailed(message) from None
-            return True  # suppress: an unanswered exercise is not an error in the notebook
         if exc_type is not None and not issubclass(exc_type, Exception):
-            return False  # KeyboardInterrupt (a time limit), SystemExit: not a check failure
-        if exc_type is not None and not issubclass(exc_type, CheckFailed):
-            assert exc is not None
-            text = (f"✘ {self.exercise}: the checks could not run: {type(exc).__name__}: {exc}"
-                    "\n  hint:     run the answer cell above first (and the set-up cell)")
-            self.failures.append(text)
-            print(text)
-            self._tally(passed=0)
-            raise CheckFailed(text) from None
+            return False  # KeyboardInterrupt, SystemExit, a stopped worker: not a check result
+        unanswered = error = None
+        if exc_type is not None and issubclass(exc_type, (_Unanswered, NotImplementedError)):
+            unanswered = f"not yet answered: {exc or self.hint}"
+        elif exc_type is not None and not issubclass(exc_type, CheckFailed):
+            error = (f"✘ {self.exercise}: the checks could not run: {type(exc).__name__}: {exc}"
+                     "\n  hint:     run the answer cell above first (and the set-up cell)")
+        if self._reporter is not None:
+            self._reporter.finished(self, unanswered, error)
+            return exc_type is None or issubclass(exc_type, Exception)
+        if unanswered is not None:
+            print(unanswered)
+            return True  # an unanswered exercise is not an error in the notebook
+        if error is not None:
+            print(error)
+            raise CheckFailed(error) from None
         if exc_type is not None:
             return False
         if self.failures:
-            self._tally(passed=self.passed)
             raise CheckFailed(
                 f"{self.exercise}: {len(self.failures)} of {self.total} checks failed "
                 "(see the ✘ lines above)"
@@ -257,6 +317,49 @@ class Checks:
         print(f"✔ {self.exercise}: all {self.total} checks passed")
         return False
 
-    def _tally(self, passed: int) -> None:
-        if grading():
-            print(f"{TALLY_PREFIX} passed={passed} total={max(self.total, 1)}", flush=True)
+
+def delegation_message(used: Iterable[str]) -> str:
+    """What a student reads when the answer calls a function the exercise asks them to write."""
+    names = sorted(set(used))
+    return (f"write {names[0]} yourself: your answer uses kit's "
+            f"{', '.join(names)}, which is what this exercise asks you to write")
+
+
+def forbidden_names(function: object, forbid: Iterable[str]) -> set[str]:
+    """The names of ``forbid`` that ``function`` (or a function of the student's it calls) uses.
+
+    Reads the compiled code, not the source: names called (``kit.get_order(...)``), imported
+    (``from kit import get_order``) or spelled in a string (``getattr(kit, "get_order")``).
+    A function that *is* a kit function (``my_get_order = kit.get_order``) counts too.
+    """
+    wanted = set(forbid)
+    if _from_kit(function):  # the kit's own code (a check helper) is not the student's answer
+        name = getattr(function, "__name__", "")
+        return {name} if name in wanted else set()
+    found: set[str] = set()
+    seen: set[int] = set()
+    todo = [function]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen or not isinstance(current, FunctionType):
+            continue
+        seen.add(id(current))
+        names = _code_names(current.__code__)
+        found |= names & wanted
+        for name in names:  # follow the student's own helpers
+            helper = current.__globals__.get(name)
+            if isinstance(helper, FunctionType) and not _from_kit(helper):
+                todo.append(helper)
+    return found
+
+
+def _from_kit(function: object) -> bool:
+    return str(getattr(function, "__module__", "") or "").split(".")[0] == "kit"
+
+
+def _code_names(code: CodeType) -> set[str]:
+    names = set(code.co_names) | {c for c in code.co_consts if isinstance(c, str)}
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            names |= _code_names(const)
+    return names

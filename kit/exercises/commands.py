@@ -10,6 +10,8 @@ import os
 from pathlib import Path
 
 from kit.cli import register
+from kit.errors import InvalidArgument
+from kit.exercises.sandbox import Limits
 
 
 def _release_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,19 +56,36 @@ def _grade_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where gradebook.csv, gradebook.json and feedback/ go")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="submissions graded at once (default: the number of cores)")
-    parser.add_argument("--cell-timeout", type=float, default=30,
-                        help="seconds one cell may run (default: 30)")
-    parser.add_argument("--timeout", type=float, default=300,
-                        help="seconds one notebook may run (default: 300)")
+    limits = Limits()
+    parser.add_argument("--timeout", type=float, default=limits.timeout,
+                        help=f"seconds of wall-clock time per exercise (default: "
+                             f"{limits.timeout:g})")
+    parser.add_argument("--memory", type=int, default=limits.memory_mib, metavar="MIB",
+                        help=f"address space of an answer process, MiB (default: "
+                             f"{limits.memory_mib})")
+    parser.add_argument("--cpu", type=int, default=limits.cpu_seconds, metavar="SECONDS",
+                        help=f"CPU seconds of an answer process (default: {limits.cpu_seconds})")
+    parser.add_argument("--output-limit", type=int, default=limits.output_bytes, metavar="BYTES",
+                        help=f"what an answer process may print (default: {limits.output_bytes})")
+    parser.add_argument("--processes", type=int, default=limits.processes,
+                        help=f"processes and threads of an answer (default: {limits.processes})")
+    parser.add_argument("--sandbox", choices=("auto", "required"), default="auto",
+                        help="auto: use bubblewrap when it works here, else say what is not "
+                             "enforced; required: refuse to grade without it")
     parser.add_argument("--notebook", action="append", dest="notebooks", metavar="NAME",
                         help="grade only this source notebook (repeatable)")
 
 
 def _grade_run(args: argparse.Namespace) -> int:
-    from kit.exercises.grading import grade
+    from kit.exercises.grading import GradingRun, grade
 
-    book = grade(args.submissions, args.source, args.out, jobs=args.jobs,
-                 cell_timeout=args.cell_timeout, timeout=args.timeout, notebooks=args.notebooks)
+    for flag in ("timeout", "memory", "cpu", "output_limit", "processes"):
+        if getattr(args, flag) <= 0:
+            raise InvalidArgument(f"--{flag.replace('_', '-')} must be positive")
+    limits = Limits(timeout=args.timeout, memory_mib=args.memory, cpu_seconds=args.cpu,
+                    output_bytes=args.output_limit, processes=args.processes)
+    book = grade(args.submissions, args.source, args.out,
+                 GradingRun(limits, args.sandbox, args.jobs, args.notebooks))
     for student, (got, most) in book.totals().items():
         print(f"{student}: {got:g} / {most:g}")
     errors = sorted({r.student for r in book.rows if r.status == "grader-error"})
@@ -79,7 +98,8 @@ def _grade_run(args: argparse.Namespace) -> int:
 
 register("release", "generate the student notebooks (exercises/) from the solutions",
          _release_arguments, _release_run)
-register("grade", "grade a class of submitted notebooks with nbval", _grade_arguments, _grade_run)
+register("grade", "grade a class of submitted notebooks (answers run in a sandbox)",
+         _grade_arguments, _grade_run)
 
 
 def _execute_arguments(parser: argparse.ArgumentParser) -> None:

@@ -218,9 +218,15 @@ def strip_hidden(source: str, where: str) -> str:
     return _replace_regions(source, BEGIN_HIDDEN, END_HIDDEN, lambda indent, body: [], where)
 
 
-def keep_hidden(source: str, where: str) -> str:
-    """A test cell with its hidden tests in, markers removed (what the grader runs)."""
-    return _replace_regions(source, BEGIN_HIDDEN, END_HIDDEN, lambda indent, body: body, where)
+def keep_hidden(source: str, where: str, marker: str = "") -> str:
+    """A test cell with its hidden tests in, markers removed (what the grader runs).
+
+    ``marker``, when given, is a line put where the hidden tests begin (the grader's note that
+    the checks after it are hidden ones).
+    """
+    return _replace_regions(source, BEGIN_HIDDEN, END_HIDDEN,
+                            lambda indent, body: [f"{indent}{marker}"] * bool(marker) + body,
+                            where)
 
 
 @contextlib.contextmanager
@@ -266,8 +272,6 @@ def execute(nb: Any, cwd: Path, *, timeout: int = 120) -> Any:
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
-    from kit.exercises.checks import GRADING_ENV
-
     client = NotebookClient(
         nb,
         kernel_name=KERNEL_NAME,
@@ -275,7 +279,7 @@ def execute(nb: Any, cwd: Path, *, timeout: int = 120) -> Any:
         record_timing=False,
         resources={"metadata": {"path": str(cwd)}},
     )
-    with environment(**{GRADING_ENV: None, "PYTHONPATH": kit_pythonpath()}):
+    with environment(PYTHONPATH=kit_pythonpath()):
         try:
             client.execute()
         except CellExecutionError as exc:
