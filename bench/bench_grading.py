@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kit.exercises import notebooks as nbs  # noqa: E402
-from kit.exercises.grading import grade  # noqa: E402
+from kit.exercises.grading import GradingRun, grade  # noqa: E402
 
 #: grade_id of an answer -> a wrong body that still runs, for the students who get it wrong.
 WRONG = {
@@ -64,7 +64,8 @@ def main() -> None:
             for name, nb in student_notebooks(index).items():
                 nbs.write_notebook(nb, class_dir / f"student{index:03d}" / name)
         started = time.perf_counter()
-        book = grade([class_dir], ROOT / "solutions", Path(tmp) / "out", jobs=args.jobs)
+        book = grade([class_dir], ROOT / "solutions", Path(tmp) / "out",
+                     GradingRun(jobs=args.jobs, log=lambda line: print(line, flush=True)))
         total = time.perf_counter() - started
     statuses: dict[str, int] = {}
     for row in book.rows:

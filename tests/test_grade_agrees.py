@@ -1,0 +1,102 @@
+"""An honest submission scores the same in the notebook's own checks and in ``kit grade``.
+
+The notebook runs the test cells in the student's kernel with the student's functions; the
+grader runs them in its own process with the functions in a sandbox, their results carried as
+plain data and their zone calls replayed.  Both must give every exercise the same points, for
+right answers and for partly wrong ones (run here with the hidden tests in and the grader's
+per-student seeds, so both see the same cases).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+
+from kit.exercises import checks, grading
+from kit.exercises import notebooks as nbs
+from kit.exercises.grading import GradingRun, load_source, rebuild
+from kit.exercises.sandbox import Limits, open_sandbox
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = ROOT / "solutions"
+EXERCISES = ROOT / "exercises"
+
+#: Answers that are partly wrong, the way students get them wrong.
+WRONG = {
+    "orders-get-order": "def my_get_order(size, page_size=4096):\n"
+                        "    return ((size - 1) >> 12).bit_length() if size else 0\n",
+    "waste-exact": "def waste_exact(size):\n    return kit.page_align(size) - size\n\n\n"
+                   "def pages_returned(size):\n    return 0\n",
+    "buddy-split": "def expand(pfn, low, high):\n    return [(pfn + (1 << o), o) "
+                   "for o in range(low, high)]\n",
+    "buddy-merge": "def merge(pfn, order, free_blocks, max_order):\n    return pfn, order, []\n",
+    "exact-make": "def my_make_alloc_exact(zone, addr, order, size):\n    return addr\n",
+    "exact-free": "def my_free_pages_exact(zone, addr, size):\n"
+                  "    zone.free_pages(addr, 0)\n",
+    "frag-unusable": "def my_unusable_index(nr_free, order):\n"
+                     "    free = sum(nr_free)\n    usable = sum(nr_free[order:])\n"
+                     "    return (free - usable) * 1000 // free if free else 1000\n",
+}
+
+
+def student_notebook(name: str, wrong: bool) -> object:
+    answers = {nbs.grade_id(c): c.source for c in nbs.read_notebook(SOLUTIONS / name).cells
+               if nbs.is_answer(c)}
+    nb = copy.deepcopy(nbs.read_notebook(EXERCISES / name))
+    for cell in nb.cells:
+        gid = nbs.grade_id(cell)
+        if nbs.is_answer(cell):
+            body = answers[gid].replace(nbs.BEGIN_SOLUTION, "").replace(nbs.END_SOLUTION, "")
+            cell.source = WRONG[gid] if wrong and gid in WRONG else body
+    return nb
+
+
+def points_in_the_notebook(source: grading.Source, student: str, name: str,
+                           nb: object) -> dict[str, float]:
+    """Run setup, answers and test cells in this process, as a kernel would."""
+    rebuilt = rebuild(source, name, nb)
+    grader = grading.NotebookGrader(source, student, name, rebuilt, open_sandbox(), Limits())
+    exercises = {e.grade_id: e for e in source.exercises[name]}
+    namespace: dict[str, object] = {"__name__": "__main__"}
+    points = {}
+    for step in rebuilt.steps:
+        if step.kind != "test":
+            exec(step.source, namespace)
+            continue
+        exercise = exercises[step.grade_id]
+        report = grading.ExerciseRun(grader._seeder(exercise))
+        namespace[grading.HIDDEN_MARKER[:-2]] = report.mark_hidden
+        token = checks.reporter.set(report)
+        try:
+            exec(step.source, namespace)
+        finally:
+            checks.reporter.reset(token)
+        share = report.passed / report.total if report.total else 0.0
+        if report.unanswered or report.error or (share < 1 and not exercise.partial):
+            share = 0.0
+        points[step.grade_id] = round(exercise.points * share, 2)
+    return points
+
+
+@pytest.mark.parametrize("wrong", [False, True], ids=["right", "partly-wrong"])
+def test_the_notebook_and_the_grader_give_the_same_points(tmp_path: Path, wrong: bool) -> None:
+    if open_sandbox().bwrap is None:
+        pytest.skip("no sandbox on this machine: " + open_sandbox().describe())
+    source = load_source(SOLUTIONS)
+    student = "partly-wrong" if wrong else "right"
+    expected = {}
+    for name in source.notebooks:
+        nb = student_notebook(name, wrong)
+        nbs.write_notebook(nb, tmp_path / "class" / student / name)
+        expected.update(points_in_the_notebook(source, student, name, nb))
+    book = grading.grade([tmp_path / "class"], SOLUTIONS, tmp_path / "out", GradingRun(jobs=2))
+    graded = {row.exercise: row.points for row in book.rows}
+    assert graded == expected
+    assert len(graded) == sum(len(e) for e in source.exercises.values())
+    if wrong:  # the wrong answers really lose points, some of them partly
+        assert sum(graded.values()) < sum(r.max_points for r in book.rows)
+        assert any(0 < row.points < row.max_points for row in book.rows)
+    else:
+        assert all(row.points == row.max_points for row in book.rows)
