@@ -520,7 +520,17 @@ def read_submitted(path: Path, name: str) -> Any:
 
 def grade_student(source: Source, submission: Submission, names: list[str], *,
                   sandbox: Sandbox, limits: Limits) -> list[Row]:
-    """Grade one student's notebooks; never raises for a bad submission."""
+    """Grade one student's notebooks; never raises, so one student cannot stop the class."""
+    try:
+        return _grade_student(source, submission, names, sandbox=sandbox, limits=limits)
+    except Exception as exc:  # a fault of the grader's (a full disk, a bwrap that broke)
+        return [row for name in names for row in _invalid_rows(
+            source, submission.student, name, "grader-error",
+            f"the grader failed on this submission: {type(exc).__name__}: {exc}")]
+
+
+def _grade_student(source: Source, submission: Submission, names: list[str], *,
+                   sandbox: Sandbox, limits: Limits) -> list[Row]:
     student = submission.student
     if submission.problem:
         return [row for name in names for row in _invalid_rows(

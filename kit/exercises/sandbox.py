@@ -213,6 +213,7 @@ class Worker:
             os.close(out_write)
         self._replies = reply_read
         self._buffer = b""
+        self._sent = 0  # requests sent: each reply must carry its request's number
         self._drain = threading.Thread(target=self._count_output, args=(out_read,), daemon=True)
         self._drain.start()
 
@@ -234,9 +235,10 @@ class Worker:
         if self._stopped is not None:
             raise self._stopped
         deadline = time.monotonic() + max(timeout, 0.0)
+        self._sent += 1
         try:
             assert self.process.stdin is not None
-            self.process.stdin.write(wire.dumps(message))
+            self.process.stdin.write(wire.dumps({**message, "id": self._sent}))
             self.process.stdin.flush()
         except (BrokenPipeError, OSError):
             self._stop(self._ended())
@@ -261,6 +263,9 @@ class Worker:
         except wire.WireError as exc:
             self._stop(WorkerStopped("crashed", f"the answer process sent an unreadable reply "
                                                 f"({exc})"))
+        if reply.get("id") != self._sent:
+            self._stop(WorkerStopped("crashed", "the answer process sent a reply out of turn "
+                                                "(written to the grader's channel by hand?)"))
         if reply.get("limit") == "memory":
             self._stop(WorkerStopped("memory-limit", f"memory limit {self.limits.memory_mib} "
                                                      "MiB exceeded"))

@@ -10,8 +10,8 @@ counts them.  Requests:
   ``NAME(*args)``.  A zone argument arrives as its state and is handed over as a
   :class:`RecordingZone`; the reply lists the calls made on it so the grader can replay them.
 
-Every reply is ``{"ok": true, ...}`` or ``{"ok": false, "exc": TYPE, "error": TEXT}``;
-``"limit": "memory"`` marks a MemoryError (the address-space limit).
+Every reply is ``{"ok": true, ...}`` or ``{"ok": false, "exc": TYPE, "error": TEXT}``, with
+the request's ``"id"``; ``"limit": "memory"`` marks a MemoryError (the address-space limit).
 """
 
 from __future__ import annotations
@@ -205,11 +205,14 @@ def main() -> None:
         buffer += chunk
         while b"\n" in buffer:
             line, buffer = buffer.split(b"\n", 1)
+            number = None
             try:
-                reply = handle(wire.loads(line), namespace)
-                data = wire.dumps(reply)
+                message = wire.loads(line)
+                number = message.get("id")
+                data = wire.dumps({**handle(message, namespace), "id": number})
             except wire.WireError as exc:
-                data = wire.dumps({"ok": False, "exc": "WireError", "error": str(exc)})
+                data = wire.dumps({"ok": False, "exc": "WireError", "error": str(exc),
+                                   "id": number})
             replies.write(data)
 
 
