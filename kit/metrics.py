@@ -25,6 +25,7 @@ from kit.orders import _require_int, get_order, page_align, page_shift, pages_fo
 __all__ = [
     "KMALLOC_SIZE_CLASSES",
     "STRATEGIES",
+    "EXTFRAG_THRESHOLD",
     "ContigPageInfo",
     "Strategy",
     "Wastage",
@@ -33,6 +34,7 @@ __all__ = [
     "format_index",
     "fragmentation_index",
     "fragmentation_indexes",
+    "free_blocks_suitable",
     "kmalloc_size",
     "kmalloc_size_classes",
     "unusable_index",
@@ -321,6 +323,23 @@ class ContigPageInfo:
                 count << (o - order) for o, count in enumerate(counts) if o >= order
             ),
         )
+
+
+#: Default of ``/proc/sys/vm/extfrag_threshold``: for a costly order (above 3) compaction only
+#: runs when the fragmentation index is above it, i.e. when a failure looks like fragmentation
+#: rather than lack of memory (``compaction_suitable()``, mm/compaction.c).
+EXTFRAG_THRESHOLD = 500
+
+
+def free_blocks_suitable(nr_free: Sequence[int], order: int) -> int:
+    """How many order-``order`` blocks the free lists could hand out right now.
+
+    Every free block of order ``order`` or above counts for the order-``order`` pieces it can be
+    split into (``free_blocks_suitable`` of the kernel's ``contig_page_info``).  This is what
+    large allocations actually need; the unusable index is a ratio to all free pages, so it can
+    rise while this count stays the same (more small free blocks, same large ones).
+    """
+    return ContigPageInfo.from_nr_free(nr_free, order).free_blocks_suitable
 
 
 def unusable_index(nr_free: Sequence[int], order: int) -> int:

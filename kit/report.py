@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from .events import Event
-from .metrics import compare_wastage, format_index
+from .metrics import compare_wastage, format_index, free_blocks_suitable
 from .metrics import fragmentation_indexes as _fragmentation_indexes
 from .metrics import unusable_indexes as _unusable_indexes
 from .orders import format_size, get_order, pages_for, parse_size
@@ -80,11 +80,15 @@ def presets_table(highest_order: int = 10) -> str:
                 "inclusive" if preset.max_order_inclusive else "exclusive",
                 f"0..{preset.pcp_max_order}",
                 "yes" if preset.merge_likely_to_tail else "no",
+                "tail" if preset.boot_to_tail else "head",
                 preset.exact_trim,
             )
         )
-    header = ("kernel", "largest order", "meaning", "pcp orders", "tail heuristic", "exact trim")
-    return _table(header, rows, left=range(6))
+    header = (
+        "kernel", "largest order", "meaning", "pcp orders", "tail heuristic", "boot frees to",
+        "exact trim",
+    )
+    return _table(header, rows, left=range(7))
 
 
 def event_log(events: Iterable[Event]) -> str:
@@ -159,22 +163,27 @@ def compare_workloads(
 
 
 def workload_table(results: Sequence[WorkloadComparison], orders: Sequence[int] = (4, 6, 9)) -> str:
-    """Memory held, wasted and free, and the unusable index at some orders, per strategy."""
+    """Memory held, wasted and free, and per order the free blocks and unusable index.
+
+    Both columns per order, because the index alone misleads: it is a share of all free pages,
+    so it rises when small free blocks are added even if the large ones stay (``oN blocks``).
+    """
     header = ["strategy", "failures", "held", "wasted", "free pages"]
-    header += [f"unusable o{o}" for o in orders]
+    for o in orders:
+        header += [f"o{o} blocks", f"unusable o{o}"]
     rows = []
     for r in results:
         unusable = _unusable_indexes(r.nr_free)
-        rows.append(
-            [
-                r.strategy,
-                r.failures,
-                format_size(r.live_granted, exact=False),
-                format_size(r.live_wasted, exact=False),
-                f"{r.free_pages:,}",
-            ]
-            + [format_index(unusable[o]) for o in orders]
-        )
+        row = [
+            r.strategy,
+            r.failures,
+            format_size(r.live_granted, exact=False),
+            format_size(r.live_wasted, exact=False),
+            f"{r.free_pages:,}",
+        ]
+        for o in orders:
+            row += [f"{free_blocks_suitable(r.nr_free, o):,}", format_index(unusable[o])]
+        rows.append(row)
     return _table(header, rows)
 
 

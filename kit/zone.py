@@ -3,10 +3,18 @@
 The names follow the kernel so a student can read both side by side: ``free_area[order]`` with
 its ``nr_free``, ``__rmqueue_smallest`` + ``expand`` for allocation, ``__free_one_page`` for the
 buddy merge, ``split_page``, ``make_alloc_exact``, the per-CPU lists of ``rmqueue_pcplist`` and
-``free_unref_page``.  Given the same operations the simulator hands out the same pfns as the
-kernel would (one migratetype, one CPU, no watermarks), because it keeps the same list
-discipline: allocation takes the first block of the first non-empty list, split halves go to the
-head, a freed block goes to the tail when a merge one order up looks likely.
+``free_unref_page``.  It keeps the kernel's list discipline: allocation takes the first block of
+the first non-empty list, split halves go to the head, a freed block goes to the tail when a
+merge one order up looks likely (from 2.6.35), memory released at boot goes to the tail (from
+5.10) or the head (before).
+
+What that reproduces, exactly: the buddy lists of one zone of a freshly booted kernel of the
+chosen preset, with one CPU, one migratetype (no fallback between types), no watermarks,
+reclaim or compaction, no page shuffling, and a zone whose blocks are all the kit's.  With the
+default ``pcp=False`` every free goes straight to the buddy lists ("textbook mode"); a real
+kernel serves order-0 pages (since 5.14 also orders 1-3 and THP-order pages) from per-CPU
+lists, last in first out, so its pfns differ.  ``pcp=True`` models one CPU's list (orders as the
+preset, no THP order; batch and high as given, not auto-tuned).
 
 Each free list is an ``OrderedDict`` of the pfns of its free blocks, standing in for the
 kernel's ``list_head`` threaded through ``page->lru``.  Its *last* key is the list's head, so the
@@ -105,9 +113,10 @@ class Zone:
 
     ``max_order`` is the highest order (inclusive; None takes the preset's, 10).  ``preset``
     picks the kernel version whose behaviour to follow (see ``kit.presets``).  ``pcp`` turns on
-    the per-CPU page lists, which make ``/proc/buddyinfo`` lag behind frees.  ``record`` keeps a
-    trace of operations and their events for replay and step-through; switch it off for long
-    benchmarks.
+    the per-CPU page lists, which make ``/proc/buddyinfo`` lag behind frees; without them the
+    pfns match a kernel's only where it would bypass those lists (see the module docstring).
+    ``record`` keeps a trace of operations and their events for replay and step-through; switch
+    it off for long benchmarks.
     """
 
     def __init__(
@@ -173,10 +182,12 @@ class Zone:
         }
 
     def _boot(self) -> None:
-        """Release the zone as at boot: aligned chunks, lowest pfn first, each to the list tail.
+        """Release the zone as at boot: aligned chunks, lowest pfn first.
 
-        This is ``memblock_free_pages`` -> ``__free_pages_core`` with ``FPI_TO_TAIL``: from each
-        pfn the largest order that is aligned there and fits before the zone's end.
+        From each pfn the largest order that is aligned there and fits before the zone's end,
+        as ``memblock_free_pages`` -> ``__free_pages_core`` does.  Since 5.10 (commit
+        7fef431be9c9) each chunk goes to the list tail, so the lowest pfn is handed out first;
+        before, to the head, so the highest came first.  The preset decides.
         """
         self._free_lists: list[OrderedDict[int, None]] = [
             OrderedDict() for _ in range(self.max_order + 1)
@@ -198,7 +209,7 @@ class Zone:
             order = self.max_order
             while pfn & ((1 << order) - 1) or pfn + (1 << order) > self.end_pfn:
                 order -= 1
-            self._free_one_page(pfn, order, to_tail=True)
+            self._free_one_page(pfn, order, to_tail=self.preset.boot_to_tail)
             pfn += 1 << order
         self._emitting = emitting
 
