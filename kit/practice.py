@@ -460,6 +460,10 @@ def _events_text(step: _Step) -> list[str]:
     return lines or ["    (nothing moves on the buddy lists)"]
 
 
+def _span(first: int, last: int) -> str:
+    return f"pfn {first}" if first == last else f"pfns {first}..{last}"
+
+
 def _pages(count: int) -> str:
     return f"{count} page{'' if count == 1 else 's'}"
 
@@ -871,7 +875,7 @@ def _exact(rng: random.Random, level: int) -> _Draft:
         setup = [] if level == 1 else _random_calls(rng, config, rng.randint(1, 3), (0, 1, 2),
                                                     0.3)
         top = 6 if level == 1 else 4
-        order = rng.randint(3 if level == 1 else 2, top)
+        order = rng.randint(3, top)
         pages = rng.randint((1 << (order - 1)) + 1, (1 << order) - 1)
         size = pages * 4096 if level == 1 else pages * 4096 - rng.randint(0, 4095)
         calls = [*setup, _Call("exact", "x", size)]
@@ -879,6 +883,8 @@ def _exact(rng: random.Random, level: int) -> _Draft:
             calls.append(_Call("alloc", "y", 0))
         steps = _run(config, calls)[1]
         if steps[len(setup)].pfn is None or steps[-1].pfn is None:
+            return calls, False
+        if level > 1 and not steps[len(setup)].pfn:  # a setup that changes nothing is dull
             return calls, False
         if level < 3:
             return calls, True
@@ -964,9 +970,9 @@ def _exact_answers(draft: _Draft, config: Mapping[str, Any], calls: list[_Call],
             else "each tail page freed straight to the tail of its buddy list")
     draft.solution += [
         f"alloc_pages_exact({size}): get_order({size}) = {block.order}, so it takes an "
-        f"order-{block.order} block; {format_size(size)} needs {kept} pages, so it keeps pfns "
-        f"{block.pfn}..{block.pfn + kept - 1} and gives back pfns {tails[0]}..{tails[-1]} in "
-        f"ascending order ({_label(draft.preset)}: {mode}):",
+        f"order-{block.order} block; {format_size(size)} needs {kept} pages, so it keeps "
+        f"{_span(block.pfn, block.pfn + kept - 1)} and gives back {_span(tails[0], tails[-1])} "
+        f"in ascending order ({_label(draft.preset)}: {mode}):",
         *_events_text(step),
         f"  -> pfn {block.pfn}; the tail is now the free blocks "
         + " ".join(f"{pfn}/{order}" for pfn, order in blocks)
