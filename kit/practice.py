@@ -136,7 +136,7 @@ class Verdict:
 
 
 def _suffix(note: str) -> str:
-    return f". {note}" if note else ""
+    return f"; {note}" if note else ""
 
 
 @dataclass(frozen=True)

@@ -32,9 +32,12 @@ class Practice(widgets.VBox):
     def __init__(self, kind: str = "sequence", seed: int = 0, level: int = 1, *,
                  presenter: bool | None = None) -> None:
         self.theme = theme = get_theme(presenter)
-        self.kind = widgets.Dropdown(options=list(KINDS), value=kind, description="kind")
-        self.level = widgets.Dropdown(options=list(LEVELS), value=level, description="level")
-        self.seed = widgets.BoundedIntText(value=seed, min=0, max=10**9, description="seed")
+        self.kind = widgets.Dropdown(options=list(KINDS), value=kind, description="kind",
+                                     layout=widgets.Layout(width="230px"))
+        self.level = widgets.Dropdown(options=list(LEVELS), value=level, description="level",
+                                      layout=widgets.Layout(width="160px"))
+        self.seed = widgets.BoundedIntText(value=seed, min=0, max=10**9, description="seed",
+                                           layout=widgets.Layout(width="200px"))
         self.new_button = widgets.Button(description="new problem",
                                          layout=widgets.Layout(width="auto"))
         self.check_button = widgets.Button(description="check my prediction",
@@ -54,7 +57,8 @@ class Practice(widgets.VBox):
         theme.style_controls([self.kind, self.level, self.seed, self.new_button,
                               self.check_button, self.solution_button])
         super().__init__([
-            widgets.HBox([self.kind, self.level, self.seed, self.new_button]),
+            widgets.HBox([self.kind, self.level, self.seed, self.new_button],
+                         layout=widgets.Layout(flex_flow="row wrap")),
             self.error, self.question, self.form,
             widgets.HBox([self.check_button, self.solution_button]),
             self.verdict, self.solution, self.map_box,
@@ -76,8 +80,8 @@ class Practice(widgets.VBox):
         show_error(self.error, self.theme, None)
         self.problem = problem
         self.question.value = self.theme.html(
-            f"<b>{html.escape(problem.title)}</b> <i>({html.escape(problem.command)})</i><br>"
-            + html.escape(problem.text))
+            f"<b>{html.escape(problem.title)}</b> <i>({html.escape(problem.command)})</i>"
+        ) + self.theme.text(problem.text, pre=True)
         self.inputs = {}
         rows = []
         for field in problem.fields:
@@ -100,7 +104,10 @@ class Practice(widgets.VBox):
         if self.problem is None:
             return None
         verdict = self.problem.check({key: box.value for key, box in self.inputs.items()})
-        self.verdict.value = self.theme.text(verdict.explain(), error=not verdict.correct)
+        lines = verdict.explain().splitlines()
+        self.verdict.value = "".join(  # the wrong lines and what to revisit in the error colour
+            self.theme.text(line, error=not line.startswith(("right:", "All right!")))
+            for line in lines)
         return verdict
 
     def reveal(self) -> None:
@@ -109,7 +116,7 @@ class Practice(widgets.VBox):
             return
         self.solution.value = self.theme.text(
             f"Solution\n{self.problem.solution}\n\nAnswers\n{self.problem.answer_text()}",
-            pre=True, scroll="420px")
+            pre=True)
         self._drop_map()
         zone = self.problem.zone()
         if zone is not None:
