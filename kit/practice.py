@@ -448,8 +448,9 @@ def _zone_text(config: Mapping[str, Any]) -> str:
             f"\"{config['preset']}\").")
     if config.get("pcp"):
         text += (f" Per-CPU list on: batch = {config['pcp_batch']}, high = {config['pcp_high']}: "
-                 "an empty list is refilled with batch pages from the buddy lists, and once it "
-                 "holds high pages or more, batch of its oldest pages go back to them.")
+                 "an empty list is refilled from the buddy lists with batch pages (with "
+                 "max(batch >> n, 2) blocks for an order n > 0), and once it holds high pages or "
+                 "more, batch pages, the oldest first, go back to them.")
     else:
         text += " Per-CPU lists off."
     return text
@@ -604,8 +605,9 @@ def _steps_problem(draft: _Draft, config: Mapping[str, Any], calls: list[_Call],
                    + _free_lists_text(steps[0].before_blocks, max_order) + "\n\nSteps:\n"
                    + "\n".join(f"  {i}. {s.call.text()}" for i, s in enumerate(steps, 1))
                    + "\n\nPredict the pfn each alloc_pages returns, nr_free for orders "
-                   f"0..{max_order} after every step, and the zone's /proc/buddyinfo line at the "
-                   "end (node 0, zone Normal).")
+                   f"0..{max_order} after every step, "
+                   + ("the pages on the per-CPU list at the end, " if config.get("pcp") else "")
+                   + "and the zone's /proc/buddyinfo line at the end (node 0, zone Normal).")
     draft.solution.append("Free lists at the start (head first):")
     draft.solution.append(_free_lists_text(steps[0].before_blocks, max_order))
     for i, step in enumerate(steps, 1):
@@ -693,13 +695,13 @@ def _pcp(rng: random.Random, level: int) -> _Draft:
     batch = 2 if level == 1 else rng.randint(2, 3)
     preset = "6.8" if level < 3 else rng.choice(("5.10", "6.8"))
     other = "5.10" if preset == "6.8" else "6.8"
-    nr_pages = 16 if level == 1 else rng.randint(16, 31)
+    nr_pages = rng.randint(16, 31)
     config = {"nr_pages": nr_pages, "max_order": 4, "preset": preset, "pcp": True,
               "pcp_batch": batch, "pcp_high": (2 * batch, batch + 1, batch + 2)[level - 1]}
 
     def make() -> tuple[list[_Call], bool]:
         if level == 1:
-            calls = _pcp_calls(rng, 2, 1, (0,))
+            calls = _pcp_calls(rng, rng.randint(2, 3), rng.randint(1, 2), (0,))
         elif level == 2:
             calls = _pcp_calls(rng, rng.randint(3, 4), 3, (0,))
         else:
