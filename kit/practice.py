@@ -425,7 +425,8 @@ def version_difference(preset: str, other: str, *, pcp: bool = False, exact: boo
         split, to_tail = (a, b) if a.exact_trim == "split_page" else (b, a)
         parts.append(
             f"{_label(split.name)} splits the block with split_page() and frees each tail page "
-            "like any page (the head of its list, or the per-CPU list); "
+            "like any freed page (through the per-CPU list when it is on, else onto its free "
+            "list by the usual head-or-tail rule); "
             f"{_label(to_tail.name)} frees each tail page straight to the TAIL of the buddy "
             "lists, so it is handed out last")
     return "; ".join(parts) or f"{_label(a.name)} and {_label(b.name)} agree here"
