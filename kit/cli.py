@@ -141,6 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # Subcommands defined in other modules register themselves when imported.
+from kit import practice_cli as _practice_cli  # noqa: E402,F401
 from kit import present as _present  # noqa: E402,F401
 from kit.exercises import commands as _exercise_commands  # noqa: E402,F401
 

@@ -17,6 +17,7 @@ from .memory_map import MemoryMap
 from .order_explorer import OrderExplorer
 from .player import TracePlayer
 from .playground import Playground
+from .practice import Practice
 from .quiz import Quiz
 from .wastage_curve import WastageCurve
 
@@ -27,6 +28,7 @@ __all__ = [
     "MemoryMap",
     "OrderExplorer",
     "Playground",
+    "Practice",
     "Quiz",
     "TracePlayer",
     "WastageCurve",

@@ -1,0 +1,131 @@
+"""Practice: predict a seeded allocator problem, check it at once, then see the solution.
+
+The problems, their answers and the misconceptions named on a wrong answer come from
+``kit.practice``; this widget only shows a problem, collects the reader's prediction in one
+input per field, and on request the step-by-step solution beside a memory map of the zone as
+the problem leaves it.  Nothing is revealed before the reader asks.
+"""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as widgets
+
+from ..errors import KitError
+from ..practice import KINDS, LEVELS, Problem, Verdict, generate
+from ._base import show_error
+from .memory_map import MemoryMap
+from .theme import get_theme
+
+__all__ = ["Practice"]
+
+
+class Practice(widgets.VBox):
+    """One problem at a time: kind, level and seed pick it; "new problem" moves to the next seed.
+
+    ``problem`` is the current ``kit.practice.Problem``; ``inputs`` maps each field's key to its
+    text box; ``check()`` grades what is typed (as the button does) and returns the verdict;
+    ``reveal()`` shows the solution and, for problems on a zone, its memory map (``map``).
+    """
+
+    def __init__(self, kind: str = "sequence", seed: int = 0, level: int = 1, *,
+                 presenter: bool | None = None) -> None:
+        self.theme = theme = get_theme(presenter)
+        self.kind = widgets.Dropdown(options=list(KINDS), value=kind, description="kind",
+                                     layout=widgets.Layout(width="230px"))
+        self.level = widgets.Dropdown(options=list(LEVELS), value=level, description="level",
+                                      layout=widgets.Layout(width="160px"))
+        self.seed = widgets.BoundedIntText(value=seed, min=0, max=10**9, description="seed",
+                                           layout=widgets.Layout(width="200px"))
+        self.new_button = widgets.Button(description="new problem",
+                                         layout=widgets.Layout(width="auto"))
+        self.check_button = widgets.Button(description="check my prediction",
+                                           button_style="primary",
+                                           layout=widgets.Layout(width="auto"))
+        self.solution_button = widgets.Button(description="show the solution",
+                                              layout=widgets.Layout(width="auto"))
+        self.question = widgets.HTML()
+        self.form = widgets.VBox()
+        self.verdict = widgets.HTML()
+        self.solution = widgets.HTML()
+        self.error = widgets.HTML()
+        self.map_box = widgets.VBox()
+        self.inputs: dict[str, widgets.Text] = {}
+        self.map: MemoryMap | None = None
+        self.problem: Problem | None = None
+        theme.style_controls([self.kind, self.level, self.seed, self.new_button,
+                              self.check_button, self.solution_button])
+        super().__init__([
+            widgets.HBox([self.kind, self.level, self.seed, self.new_button],
+                         layout=widgets.Layout(flex_flow="row wrap")),
+            self.error, self.question, self.form,
+            widgets.HBox([self.check_button, self.solution_button]),
+            self.verdict, self.solution, self.map_box,
+        ])
+        for control in (self.kind, self.level, self.seed):
+            control.observe(lambda _change: self.load(), names="value")
+        self.new_button.on_click(lambda _b: self.next_problem())
+        self.check_button.on_click(lambda _b: self.check())
+        self.solution_button.on_click(lambda _b: self.reveal())
+        self.load()
+
+    def load(self) -> None:
+        """Build the problem the controls name, with empty inputs and nothing revealed."""
+        try:
+            problem = generate(self.kind.value, self.seed.value, self.level.value)
+        except KitError as exc:
+            show_error(self.error, self.theme, exc)
+            return
+        show_error(self.error, self.theme, None)
+        self.problem = problem
+        self.question.value = self.theme.html(
+            f"<b>{html.escape(problem.title)}</b> <i>({html.escape(problem.command)})</i>"
+        ) + self.theme.text(problem.text, pre=True)
+        self.inputs = {}
+        rows = []
+        for field in problem.fields:
+            box = widgets.Text(placeholder=field.example, layout=widgets.Layout(width="420px"))
+            label = widgets.HTML(self.theme.text(field.label),
+                                 layout=widgets.Layout(width="300px"))
+            self.theme.style_controls([box])
+            self.inputs[field.key] = box
+            rows.append(widgets.HBox([label, box]))
+        self.form.children = rows
+        self.verdict.value = self.solution.value = ""
+        self._drop_map()
+
+    def next_problem(self) -> None:
+        """Move to the next seed (what "new problem" does)."""
+        self.seed.value += 1
+
+    def check(self) -> Verdict | None:
+        """Grade what the inputs hold and show, in words, what was right and what was wrong."""
+        if self.problem is None:
+            return None
+        verdict = self.problem.check({key: box.value for key, box in self.inputs.items()})
+        lines = verdict.explain().splitlines()
+        self.verdict.value = "".join(  # the wrong lines and what to revisit in the error colour
+            self.theme.text(line, error=not line.startswith(("right:", "All right!")))
+            for line in lines)
+        return verdict
+
+    def reveal(self) -> None:
+        """Show the step-by-step solution and the zone's memory map after the problem's steps."""
+        if self.problem is None:
+            return
+        self.solution.value = self.theme.text(
+            f"Solution\n{self.problem.solution}\n\nAnswers\n{self.problem.answer_text()}",
+            pre=True)
+        self._drop_map()
+        zone = self.problem.zone()
+        if zone is not None:
+            self.map = MemoryMap(zone, presenter=self.theme.presenter, listen=False)
+            self.map_box.children = [widgets.HTML(self.theme.text(
+                "The zone after the last step:")), self.map]
+
+    def _drop_map(self) -> None:
+        if self.map is not None:
+            self.map.close()
+            self.map = None
+        self.map_box.children = []
