@@ -42,7 +42,7 @@ def test_fixture_class_gets_the_exact_expected_gradebook(tmp_path: Path) -> None
     out = tmp_path / "out"
     status = main(["grade", str(SUBMISSIONS), "--source", str(SOLUTIONS), "--out", str(out),
                    "--notebook", "01-orders.ipynb", *FAST])
-    assert status == 0  # every submission graded, however bad
+    assert status == 1  # every submission graded, however bad; some need the instructor
     expected = (FIXTURES / "expected_gradebook.csv").read_text(encoding="utf-8")
     assert (out / "gradebook.csv").read_text(encoding="utf-8") == expected
     rows = json.loads((out / "gradebook.json").read_text(encoding="utf-8"))
@@ -72,9 +72,9 @@ def test_a_rerun_writes_the_same_files(tmp_path: Path) -> None:
     out = tmp_path / "out"
     args = ["grade", str(class_dir), "--source", str(SOLUTIONS), "--out", str(out),
             "--notebook", "01-orders.ipynb", *FAST]
-    assert main(args) == 0
+    assert main(args) == 1  # not-json and nothing-submitted need attention
     first = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    assert main(args) == 0
+    assert main(args) == 1
     second = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert first == second
 
@@ -185,7 +185,7 @@ def test_bad_names_links_and_formulas_become_rows_with_reasons(tmp_path: Path) -
     (klass / "copycat" / "01-orders.ipynb").symlink_to(SOLUTIONS / "01-orders.ipynb")
     out = tmp_path / "out"
     assert main(["grade", str(klass), "--source", str(SOLUTIONS), "--out", str(out),
-                 "--notebook", "01-orders.ipynb", *FAST]) == 0
+                 "--notebook", "01-orders.ipynb", *FAST]) == 1
     rows = read_csv(out / "gradebook.csv")
     by_student = {}
     for row in rows:
@@ -195,7 +195,8 @@ def test_bad_names_links_and_formulas_become_rows_with_reasons(tmp_path: Path) -
                                                             "with a dot (a hidden folder)")}
     assert by_student["copycat"] == {("invalid-notebook",
                                       "01-orders.ipynb is a symbolic link, not a submitted file")}
-    assert sorted(p.name for p in (out / "feedback").iterdir()) == ["=SUM(1+1).md", "copycat.md"]
+    assert sorted(p.name for p in (out / "feedback").iterdir()) == [
+        "=SUM(1+1).html", "=SUM(1+1).md", "copycat.html", "copycat.md"]
 
 
 def test_attackers_change_nothing_outside_their_sandbox(tmp_path: Path) -> None:

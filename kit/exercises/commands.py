@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
+import time
 from pathlib import Path
+from typing import TextIO
 
 from kit.cli import register
 from kit.errors import InvalidArgument
@@ -74,6 +77,9 @@ def _grade_arguments(parser: argparse.ArgumentParser) -> None:
                              "enforced; required: refuse to grade without it")
     parser.add_argument("--notebook", action="append", dest="notebooks", metavar="NAME",
                         help="grade only this source notebook (repeatable)")
+    parser.add_argument("--student", action="append", dest="students", metavar="NAME",
+                        help="re-grade only this student (repeatable): their rows and feedback "
+                             "in OUT are replaced, everyone else's are kept")
 
 
 def _grade_run(args: argparse.Namespace) -> int:
@@ -84,16 +90,57 @@ def _grade_run(args: argparse.Namespace) -> int:
             raise InvalidArgument(f"--{flag.replace('_', '-')} must be positive")
     limits = Limits(timeout=args.timeout, memory_mib=args.memory, cpu_seconds=args.cpu,
                     output_bytes=args.output_limit, processes=args.processes)
+    progress = Progress(sys.stderr)
     book = grade(args.submissions, args.source, args.out,
-                 GradingRun(limits, args.sandbox, args.jobs, args.notebooks))
+                 GradingRun(limits, args.sandbox, args.jobs, args.notebooks, args.students,
+                            progress=progress.update))
+    progress.close()
+    graded = set(args.students or book.totals())  # a re-grade speaks of its students only
     for student, (got, most) in book.totals().items():
-        print(f"{student}: {got:g} / {most:g}")
-    errors = sorted({r.student for r in book.rows if r.status == "grader-error"})
-    print(f"graded {len(book.totals())} submissions in {book.seconds:.1f} s; "
-          f"results in {args.out}")
-    if errors:
-        print("not graded (grader-error): " + ", ".join(errors))
-    return 0 if book.complete else 1
+        if student in graded:
+            print(f"{student}: {got:g} / {most:g}")
+    attention = {s: why for s, why in book.attention().items() if s in graded}
+    count = len(graded)
+    print(f"{count} students: {count - len(attention)} graded in full, "
+          f"{len(attention)} need attention{': see gradebook.csv' if attention else ''} "
+          f"({book.seconds:.1f} s; results in {args.out})")
+    for student, why in sorted(attention.items()):
+        print(f"  {student}: {', '.join(why)}")
+    return 1 if attention else 0
+
+
+class Progress:
+    """Students done out of all, elapsed time and an estimate: a bar that redraws itself on a
+    terminal, a plain line per student elsewhere (a log file, CI)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.started = time.monotonic()
+        self.drawn = False
+
+    def update(self, done: int, total: int, student: str) -> None:
+        elapsed = time.monotonic() - self.started
+        left = elapsed / done * (total - done) if done else 0.0
+        times = f"{_clock(elapsed)} elapsed, ~{_clock(left)} left"
+        if self.tty:
+            width = 30
+            bar = "#" * (width * done // total) + "-" * (width - width * done // total)
+            self.stream.write(f"\r[{bar}] {done}/{total} students, {times} ")
+            self.drawn = True
+        else:
+            self.stream.write(f"graded {done}/{total}: {student} ({times})\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _clock(seconds: float) -> str:
+    minutes, seconds = divmod(int(seconds), 60)
+    return f"{minutes}:{seconds:02d}"
 
 
 register("release", "generate the student notebooks (exercises/) from the solutions",

@@ -36,11 +36,12 @@ from __future__ import annotations
 import ast
 import hashlib
 import hmac
+import json
 import os
 import stat
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,7 @@ from typing import Any
 from kit.errors import KitError
 from kit.exercises import checks
 from kit.exercises import notebooks as nbs
-from kit.exercises.gradebook import Gradebook, Row, printable, write_results
+from kit.exercises.gradebook import COLUMNS, Gradebook, Row, printable, write_results
 from kit.exercises.release import source_notebooks, validate_source
 from kit.exercises.remote import CallContext, RemoteFunction
 from kit.exercises.sandbox import Limits, Sandbox, Worker, WorkerStopped, open_sandbox
@@ -311,18 +312,22 @@ class ExerciseRun:
         self.total = 0
         self.unanswered: str | None = None
         self.error: str | None = None
-        self.failures: list[str] = []  # what feedback may show, hidden checks summarised
+        self.checked: list[str] = []  # what feedback may show: hidden checks only by name
+        self.failures: list[str] = []  # the failed ones among them
         self.finished_blocks = 0
 
     def outcome(self, block: checks.Checks, outcome: checks.Outcome) -> None:
         self.total += 1
-        if outcome.passed:
-            self.passed += 1
-        elif self.hidden:
-            self.failures.append(f"✘ a hidden check failed: {outcome.what}")
-            self.failures.append(f"  hint:     {outcome.hint}")
-        else:
-            self.failures += outcome.text.splitlines()
+        self.passed += outcome.passed
+        if not self.hidden:
+            lines = outcome.text.splitlines()
+        elif outcome.passed:
+            lines = [f"✔ a hidden check passed: {outcome.what}"]
+        else:  # never the hidden case's input or expected value: only that it failed, and why
+            lines = [f"✘ a hidden check failed: {outcome.what}", f"  hint:     {outcome.hint}"]
+        self.checked += lines
+        if not outcome.passed:
+            self.failures += lines
 
     def finished(self, block: checks.Checks, unanswered: str | None, error: str | None) -> None:
         self.finished_blocks += 1
@@ -419,17 +424,17 @@ class NotebookGrader:
         if report.unanswered:
             return "unanswered", report.unanswered, []
         if report.error:
-            return "failed", answer_error or report.error.splitlines()[0], report.failures
+            return "failed", answer_error or report.error.splitlines()[0], report.checked
         if report.total and report.passed == report.total:
             row.points = exercise.points
-            return "passed", "", []
+            return "passed", "", report.checked
         reason = answer_error or detail
         if exercise.partial and report.passed > 0:
             row.points = min(max(round(exercise.points * report.passed / report.total, 2), 0.0),
                              exercise.points)
             return "partial", f"{report.passed} of {report.total} checks passed; {reason}", \
-                report.failures
-        return "failed", reason, report.failures
+                report.checked
+        return "failed", reason, report.checked
 
     def _delegation(self, exercise: Exercise) -> str:
         for gid in exercise.answers:
@@ -553,13 +558,19 @@ def _grade_student(source: Source, submission: Submission, names: list[str], *,
 
 @dataclass
 class GradingRun:
-    """What a grading run was told; ``log`` receives its progress lines."""
+    """What a grading run was told; ``log`` receives its lines, ``progress`` each student done.
+
+    ``students``, when given, re-grades only those students: their rows replace theirs in the
+    out folder's existing gradebook and every other student's rows and feedback stay as they were.
+    """
 
     limits: Limits = field(default_factory=Limits)
     sandbox: str = "auto"  # "auto" or "required"
     jobs: int | None = None
     notebooks: list[str] | None = None
+    students: list[str] | None = None
     log: Callable[[str], None] = print
+    progress: Callable[[int, int, str], None] = lambda done, total, student: None
 
 
 def grade(submissions: list[Path], source_folder: Path, out: Path,
@@ -574,17 +585,44 @@ def grade(submissions: list[Path], source_folder: Path, out: Path,
             raise GradingError(f"no source notebook named {', '.join(unknown)}")
         names = [n for n in names if n in run.notebooks]
     students = find_submissions([Path(p) for p in submissions])
+    kept: list[Row] = []
+    if run.students:
+        unknown = sorted(set(run.students) - set(students))
+        if unknown:
+            raise GradingError(f"no submission for student {', '.join(unknown)} in "
+                               + ", ".join(map(str, submissions)))
+        students = {name: students[name] for name in run.students}
+        kept = [r for r in previous_rows(Path(out)) if r.student not in students]
     jobs = run.jobs or os.cpu_count() or 1
     if jobs < 1:
         raise GradingError(f"--jobs must be at least 1, got {jobs}")
     sandbox = open_sandbox(required=run.sandbox == "required")
     run.log(sandbox.describe())
     started = time.monotonic()
-    tasks = list(students.values())
+    results: dict[str, list[Row]] = {}
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        results = list(pool.map(lambda s: grade_student(source, s, names, sandbox=sandbox,
-                                                        limits=run.limits), tasks))
+        futures = {pool.submit(grade_student, source, submission, names, sandbox=sandbox,
+                               limits=run.limits): name for name, submission in students.items()}
+        for future in as_completed(futures):
+            results[futures[future]] = future.result()
+            run.progress(len(results), len(students), futures[future])
     # Every worker is dead here (each NotebookGrader kills its own): only now is anything written.
-    book = Gradebook([row for rows in results for row in rows], time.monotonic() - started)
-    write_results(book, Path(out))
+    rows = kept + [row for name in students for row in results[name]]
+    order = {name: index for index, name in enumerate(source.notebooks)}
+    rows.sort(key=lambda r: (r.student, order.get(r.notebook, len(order))))
+    book = Gradebook(rows, time.monotonic() - started)
+    write_results(book, Path(out), set(students) if run.students else None)
     return book
+
+
+def previous_rows(out: Path) -> list[Row]:
+    """The rows of an earlier run's ``gradebook.json`` in ``out`` (the grader's own file)."""
+    path = out / "gradebook.json"
+    if not path.exists():
+        raise GradingError(f"{path} does not exist: grade the whole class first, then re-grade "
+                           "one student")
+    try:
+        records = json.loads(path.read_text(encoding="utf-8"))
+        return [Row(**{k: record[k] for k in COLUMNS}) for record in records]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise GradingError(f"{path} is not a gradebook this grader wrote ({exc})") from None

@@ -1,0 +1,91 @@
+"""What ``kit grade`` gives the instructor: a summary, a progress line per student, one row per
+student for an LMS, feedback a student can read (Markdown and HTML), and re-grading one student."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kit.cli import main
+from kit.exercises.sandbox import open_sandbox
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = ROOT / "solutions"
+SUBMISSIONS = ROOT / "tests" / "fixtures" / "submissions"
+ARGS = ["--source", str(SOLUTIONS), "--notebook", "01-orders.ipynb", "--timeout", "4"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def sandbox_available() -> None:
+    sandbox = open_sandbox()
+    if sandbox.bwrap is None:
+        pytest.skip("no sandbox on this machine: " + sandbox.describe())
+
+
+@pytest.fixture
+def graded(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, Path, str, str]:
+    klass = tmp_path / "class"
+    for name in ("perfect", "partial", "not-json", "attack-copy-visible"):
+        shutil.copytree(SUBMISSIONS / name, klass / name)
+    out = tmp_path / "out"
+    status = main(["grade", str(klass), "--out", str(out), *ARGS])
+    said = capsys.readouterr()
+    assert status == 1  # not-json needs attention
+    return klass, out, said.out, said.err
+
+
+def test_the_run_ends_with_a_summary_and_shows_progress(
+        graded: tuple[Path, Path, str, str]) -> None:
+    _, _, out, err = graded
+    assert "4 students: 3 graded in full, 1 need attention: see gradebook.csv" in out
+    assert "  not-json: invalid-notebook" in out
+    lines = err.splitlines()  # not a terminal here: one plain line per student
+    assert len(lines) == 4 and all(line.startswith("graded ") for line in lines)
+    assert lines[-1].startswith("graded 4/4: ") and "elapsed, ~0:00 left" in lines[-1]
+
+
+def test_one_row_per_student_for_an_lms(graded: tuple[Path, Path, str, str]) -> None:
+    _, out, _, _ = graded
+    with open(out / "grades-by-student.csv", newline="", encoding="utf-8") as handle:
+        rows = {row["student"]: row for row in csv.DictReader(handle)}
+    assert list(rows) == ["attack-copy-visible", "not-json", "partial", "perfect"]
+    assert rows["perfect"] == {"student": "perfect", "01-orders.ipynb": "7", "total": "7",
+                               "max_points": "7", "percent": "100.0"}
+    assert rows["partial"]["total"] == "4.4" and rows["partial"]["percent"] == "62.86"
+    assert rows["not-json"]["total"] == "0"
+
+
+def test_feedback_in_html_is_self_contained_and_hides_hidden_cases(
+        graded: tuple[Path, Path, str, str]) -> None:
+    _, out, _, _ = graded
+    page = (out / "feedback" / "attack-copy-visible.html").read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and 'name="viewport"' in page
+    assert "http://" not in page and "https://" not in page and " src=" not in page
+    assert "✘ a hidden check failed: random sizes" in page
+    after = page.split("a hidden check failed: random sizes\n", 1)[1].splitlines()[0]
+    assert after.strip().startswith("hint:")  # never the hidden input or expected value
+    assert "✔ my_get_order(4097)" in page  # what was checked, visible checks in full
+    markdown = (out / "feedback" / "partial.md").read_text(encoding="utf-8")
+    assert "expected: 52" in markdown and "received: 0" in markdown and "What was checked:" in \
+        markdown
+
+
+def test_regrading_one_student_replaces_only_their_rows(
+        graded: tuple[Path, Path, str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    klass, out, _, _ = graded
+    before = {p.name: p.read_bytes() for p in (out / "feedback").iterdir()}
+    old_rows = (out / "gradebook.csv").read_text(encoding="utf-8").splitlines()
+    shutil.copy(SUBMISSIONS / "perfect" / "01-orders.ipynb", klass / "partial")  # the fix
+    assert main(["grade", str(klass), "--out", str(out), "--student", "partial", *ARGS]) == 0
+    new_rows = (out / "gradebook.csv").read_text(encoding="utf-8").splitlines()
+    changed = [row for row in new_rows if row not in old_rows]
+    assert changed and all(row.startswith("partial,") for row in changed)
+    assert len(new_rows) == len(old_rows)
+    after = {p.name: p.read_bytes() for p in (out / "feedback").iterdir()}
+    assert {n for n in after if after[n] != before[n]} == {"partial.md", "partial.html"}
+    assert "1 students: 1 graded in full, 0 need attention" in capsys.readouterr().out
+    assert main(["grade", str(klass), "--out", str(out), "--student", "nobody", *ARGS]) == 2
+    assert "no submission for student nobody" in capsys.readouterr().err
