@@ -87,7 +87,11 @@ class Sandbox:
 
     def command(self, fd: int, limits: Limits) -> list[str]:
         """The command line that starts one worker replying on ``fd``."""
-        python = [sys.executable, "-I", "-m", WORKER_MODULE, f"--reply-fd={fd}",
+        # The worker imports the very kit the grader runs, from the folder that holds it
+        # (-I: no environment variable, user site or current folder reaches its sys.path).
+        start = (f"import sys; sys.path.insert(0, {str(_kit_folder().parent)!r}); "
+                 f"from {WORKER_MODULE} import main; main()")
+        python = [sys.executable, "-I", "-c", start, f"--reply-fd={fd}",
                   *limits.worker_arguments()]
         if self.bwrap is None:
             return python
@@ -118,11 +122,15 @@ def _read_only_paths() -> list[str]:
     Only the ``kit`` package folder is bound, not the folder that holds it: in a checkout that
     folder also holds ``solutions/``.
     """
-    wanted = {sys.base_prefix, sys.prefix, str(Path(kit.__file__).resolve().parent)}
+    wanted = {sys.base_prefix, sys.prefix, str(_kit_folder())}
     real = {str(Path(p).resolve()) for p in wanted}
     paths = sorted(p for p in wanted | real if Path(p).exists() and not p.startswith("/usr"))
     # A folder inside another one already bound comes after it (sorted), so it stays visible.
     return paths
+
+
+def _kit_folder() -> Path:
+    return Path(kit.__file__).resolve().parent
 
 
 def open_sandbox(*, required: bool = False) -> Sandbox:

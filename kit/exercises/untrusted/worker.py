@@ -1,4 +1,4 @@
-"""UNTRUSTED: the sandboxed worker's loop (``python -m kit.exercises.untrusted.worker``).
+"""UNTRUSTED: the sandboxed worker's loop (started by :mod:`kit.exercises.sandbox`).
 
 Requests come on standard input and replies go to file descriptor 3, one JSON line each
 (:mod:`kit.exercises.wire`); standard output and error are the student's, and the grader only
