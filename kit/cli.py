@@ -68,9 +68,14 @@ def register(
 class BuddyinfoRow(Protocol):
     """What ``kit.procfs.read_buddyinfo`` returns per line: one zone of one NUMA node."""
 
-    node: int
-    zone: str
-    nr_free: Sequence[int]
+    @property
+    def node(self) -> int: ...
+
+    @property
+    def zone(self) -> str: ...
+
+    @property
+    def nr_free(self) -> Sequence[int]: ...
 
 
 def _buddyinfo_arguments(parser: argparse.ArgumentParser) -> None:
