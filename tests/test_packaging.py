@@ -126,7 +126,9 @@ def test_distributions_carry_the_package_data(dists: dict[str, Path]) -> None:
 
 CORE_SCRIPT = textwrap.dedent(
     """
+    import importlib
     import importlib.util
+    import pkgutil
     import kit
     from kit.extras import MissingExtra, require_extra
     from kit.samples import sample_path
@@ -134,6 +136,11 @@ CORE_SCRIPT = textwrap.dedent(
     # Nothing third-party is installed, so every import above came from the wheel alone.
     assert importlib.util.find_spec("ipywidgets") is None
     assert kit.__file__.startswith(r"{venv}"), kit.__file__
+    # Every module of the core (the top level of kit; the layers are subpackages) imports.
+    core = [m.name for m in pkgutil.iter_modules(kit.__path__) if not m.ispkg and m.name[0] != "_"]
+    assert {{"zone", "metrics", "procfs", "trace", "replay", "cli"}} <= set(core), core
+    for name in core:
+        importlib.import_module("kit." + name)
 
     zone = kit.Zone(1024)
     addr = zone.get_free_pages(2)
