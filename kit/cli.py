@@ -15,7 +15,8 @@ Subcommands live in a registry so that other modules can add their own::
 
 ``main`` builds one ``argparse`` sub-parser per registered subcommand, calls its ``run`` and
 returns its exit status.  A ``KitError`` raised by a subcommand is printed as
-``error: <message>`` on stderr with exit status 2 and no traceback.
+``error: <message>`` on stderr with exit status 2 and no traceback; so is a subcommand whose
+optional layer is not installed (``SUBCOMMAND_EXTRAS``: the message names the pip extra).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from collections.abc import Callable, Sequence
 from typing import NamedTuple, Protocol
 
 from kit.errors import KitError
+from kit.extras import require_extra
 
 
 class Subcommand(NamedTuple):
@@ -38,6 +40,15 @@ class Subcommand(NamedTuple):
 
 #: name -> Subcommand.  Add to it with :func:`register`.
 SUBCOMMANDS: dict[str, Subcommand] = {}
+
+#: Subcommands that need an optional layer -> its pip extra (``kit.extras``).  ``main`` checks
+#: the extra before running the subcommand, so a core-only install says what to install.
+SUBCOMMAND_EXTRAS: dict[str, str] = {
+    "execute": "grading",
+    "grade": "grading",
+    "present": "course",
+    "release": "grading",
+}
 
 
 def register(
@@ -57,9 +68,14 @@ def register(
 class BuddyinfoRow(Protocol):
     """What ``kit.procfs.read_buddyinfo`` returns per line: one zone of one NUMA node."""
 
-    node: int
-    zone: str
-    nr_free: Sequence[int]
+    @property
+    def node(self) -> int: ...
+
+    @property
+    def zone(self) -> str: ...
+
+    @property
+    def nr_free(self) -> Sequence[int]: ...
 
 
 def _buddyinfo_arguments(parser: argparse.ArgumentParser) -> None:
@@ -134,6 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
+        if args.command in SUBCOMMAND_EXTRAS:
+            require_extra(SUBCOMMAND_EXTRAS[args.command], f"kit {args.command}")
         return SUBCOMMANDS[args.command].run(args)
     except KitError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -62,6 +62,7 @@ class Preset:
         )
 
 
+#: The kernel versions the kit models, by name ("2.6.27", "5.10", "6.1", "6.8"): ``Zone(preset=)``.
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (

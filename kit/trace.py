@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from .errors import InvalidArgument
 from .events import Event
@@ -92,8 +93,11 @@ _LINE = re.compile(r"^(?P<name>[a-z_]+): (?P<fields>.*)$")
 _FIELD = re.compile(r"(\w+)=(\S+)")
 
 
-def parse_trace(text: str) -> tuple[dict[str, object], list[tuple[str, dict[str, str]]]]:
+def parse_trace(text: str) -> tuple[dict[str, Any], list[tuple[str, dict[str, str]]]]:
     """Split a trace's text into the zone settings and (line name, fields) pairs.
+
+    The settings are ``Zone`` keyword arguments (ints, ``preset`` a str, ``pcp`` a bool), typed
+    ``Any`` because the header decides which are present; ``Zone`` checks each one.
 
     Comment lines (``#``) other than the header and blank lines are skipped; anything else that
     is not a tracepoint line is an error naming the line.
@@ -101,7 +105,7 @@ def parse_trace(text: str) -> tuple[dict[str, object], list[tuple[str, dict[str,
     lines = text.splitlines()
     if not lines or not lines[0].startswith(HEADER_PREFIX):
         raise InvalidArgument(f"a trace starts with a {HEADER_PREFIX!r} line")
-    config: dict[str, object] = {}
+    config: dict[str, Any] = {}
     for key, value in _FIELD.findall(lines[0][len(HEADER_PREFIX):]):
         config[key] = value if key == "preset" else int(value)
     config["pcp"] = bool(config.get("pcp", 0))

@@ -82,6 +82,7 @@ def run_workload(
     rng = random.Random(seed)
     result = WorkloadResult()
     expiring: dict[int, list[tuple[int, int]]] = {}
+    addr: int | None
     for step in range(steps):
         for addr, size in expiring.pop(step, ()):
             _release(zone, addr, size, exact)

@@ -163,6 +163,7 @@ class Zone:
         self.free_area = tuple(FreeArea(self, o) for o in range(self.max_order + 1))
         self._observers: list[Callable[[Event], None]] = []
         self._warned_order = False
+        self._emitting: bool  # whether steps are reported as events (_set_emitting)
         self.trace: Trace | None = Trace(self.config()) if record else None
         self._set_emitting(record)
         self._boot()
@@ -263,7 +264,9 @@ class Zone:
         #: bypasses the per-CPU lists: above max_order (none) while events are wanted.
         self._fast_from = self.max_order + 1 if emitting else self._pcp_max_order + 1
 
-    def _emit(self, kind: str, pfn: int, order: int, where: str = "", other: int | None = None):
+    def _emit(
+        self, kind: str, pfn: int, order: int, where: str = "", other: int | None = None
+    ) -> None:
         event = Event(kind, pfn, order, where, other)
         if self.trace is not None:
             self.trace.add_event(event)
@@ -478,6 +481,7 @@ class Zone:
 
     def get_free_pages(self, order: int) -> int | None:
         """``__get_free_pages``: like ``alloc_pages`` but returns the address (None = NULL)."""
+        pfn: int | None
         if order.__class__ is int and self._fast_from <= order <= self.max_order:
             # Fast path when nobody listens and no per-CPU list is involved: _alloc, inlined.
             free_list = self._free_lists[order]

@@ -4,7 +4,8 @@
 #
 # Idempotent:
 #   1. creates .venv in the repo if missing (python3.11 when it runs, else python3);
-#   2. upgrades pip and installs the kit editable with its dev extras, quietly; skipped while
+#   2. upgrades pip and installs the kit editable with its [dev] extra (which pulls in every
+#      layer: widgets, course, grading, plus the test tools), quietly; skipped while
 #      .venv/.install-stamp is newer than pyproject.toml;
 #   3. installs Debian's chromium (for the browser tests) and bubblewrap (the sandbox of
 #      `kit grade`) when absent, with apt-get as root, through sudo otherwise. Never

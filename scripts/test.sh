@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install everything (scripts/setup.sh), then run the whole suite: ruff, the tests in tests/,
+# Install everything (scripts/setup.sh), then run the whole suite: ruff, mypy, the tests in tests/,
 # and every notebook in notebooks/, solutions/ and exercises/ under nbval (strict --nbval).
 # Arguments, if any, replace the default pytest arguments, e.g.
 #   bash scripts/test.sh tests/test_buddy.py -x
@@ -15,6 +15,12 @@ status=0
 
 echo "== ruff check ."
 if ! "$VENV/bin/ruff" check .; then
+    status=1
+fi
+
+# Strict type check of the kit core (settings in pyproject.toml's [tool.mypy]).
+echo "== mypy"
+if ! "$VENV/bin/mypy"; then
     status=1
 fi
 
@@ -49,8 +55,8 @@ if [ "$rc" -ne 0 ]; then
 fi
 
 if [ "$status" -eq 0 ]; then
-    echo "test.sh: ALL PASSED (ruff clean, pytest exit 0)"
+    echo "test.sh: ALL PASSED (ruff clean, mypy clean, pytest exit 0)"
 else
-    echo "test.sh: FAILED (ruff or pytest failed; pytest exit code $rc)"
+    echo "test.sh: FAILED (ruff, mypy or pytest failed; pytest exit code $rc)"
 fi
 exit "$status"
