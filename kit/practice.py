@@ -28,7 +28,7 @@ import random
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from . import events as ev
 from .errors import InvalidArgument, KitError
@@ -596,7 +596,8 @@ _BUDDYINFO_EXAMPLE = "Node 0, zone   Normal ...  (or only the counts)"
 
 
 def _steps_problem(draft: _Draft, config: Mapping[str, Any], calls: list[_Call],
-                   models: list[tuple[list[_Step], str, str]], pfn_extra: Callable[[_Step], list],
+                   models: list[tuple[list[_Step], str, str]],
+                   pfn_extra: Callable[[_Step], list[Misconception]],
                    ) -> None:
     """Fields, answers and solution shared by the sequence and pcp kinds."""
     zone, steps = _run(config, calls)
@@ -634,7 +635,8 @@ def _steps_problem(draft: _Draft, config: Mapping[str, Any], calls: list[_Call],
     line = zone.format_buddyinfo()
     draft.add(Field("buddyinfo", "/proc/buddyinfo line at the end", "buddyinfo",
                     _BUDDYINFO_EXAMPLE), line,
-              [Misconception(format_buddyinfo(m.value), m.name, m.explanation)
+              [Misconception(format_buddyinfo(cast(Sequence[int], m.value)), m.name,
+                             m.explanation)
                for m in draft.misconceptions[f"nr_free{len(steps)}"]])
     draft.solution.append(f"At the end /proc/buddyinfo shows (counts of free blocks, order 0 "
                           f"first):\n  {line}")

@@ -132,7 +132,7 @@ CORE_SCRIPT = textwrap.dedent(
     import importlib.util
     import pkgutil
     import kit
-    from kit.extras import MissingExtra, require_extra
+    from kit.extras import MissingExtra
     from kit.samples import sample_path
 
     # Nothing third-party is installed, so every import above came from the wheel alone.
@@ -163,7 +163,7 @@ CORE_SCRIPT = textwrap.dedent(
     print(len(kit.parse_buddyinfo(text)), "zones in the sample")
     kit.run_workload(kit.Zone(4096), seed=1, steps=200)
     try:
-        require_extra("widgets", "kit.widgets")
+        import kit.widgets  # the layer itself says which extra it needs
     except MissingExtra as exc:
         print("MissingExtra:", exc)
     """

@@ -10,6 +10,10 @@ imports ipywidgets.
 because the lessons import it with the other widgets.
 """
 
+from kit.extras import require_extra
+
+require_extra("widgets", "kit.widgets")  # a missing ipywidgets/bqplot/numpy: say which extra
+
 from .animator import ExactAllocationAnimator
 from .free_area import FreeAreaChart
 from .live import LiveBuddyInfo
