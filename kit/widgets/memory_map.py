@@ -44,6 +44,9 @@ DEFAULT_QUEUE_LIMIT = 20_000
 # Queued actions (see MemoryMap.on_event): set a page range's state, read it from the zone, or
 # read a tail page given back by an exact allocation (and the kept pages before it).
 _SET, _WALK, _TRIM = range(3)
+#: Pages moved by one batch's ``_SET`` actions beyond which they are replayed one by one
+#: rather than reduced to each page's last state (see MemoryMap._set_final).
+_COALESCE_LIMIT = 1 << 21
 #: Events after which the block is on no list until a later event of the same operation.
 _TO_LIMBO = frozenset({ev.TAKE, ev.FREE, ev.PCP_TAKE})
 
@@ -442,21 +445,23 @@ class MemoryMap(ZoneListener, widgets.VBox):
         self._touched: dict[int, bool] = {}
         queue, self._queue = self._queue, []
         rewalk, self._rewalk = self._rewalk, []
+        self._walked: list[tuple[int, int]] = []
         for offset, pages in rewalk:  # allocations split or given owners after their event
-            self._walk(offset, offset + pages)
+            self._walk_once(offset, offset + pages)
         start = zone.start_pfn
-        for action, offset, pages, code in queue:
+        self._set_final([item for item in queue if item[0] == _SET])
+        for action, offset, pages, _code in queue:
             if action == _SET:
-                self._set(offset, offset + pages, code)
-            elif action == _WALK:
-                self._walk(offset, offset + pages)
+                continue
+            if action == _WALK:
+                self._walk_once(offset, offset + pages)
                 self._rewalk.append((offset, pages))
             else:  # _TRIM: the kept pages of the exact allocation were split and owned
                 owner = zone.exact_owners().get(start + offset - 1)
                 if owner is not None and self._owners.get(start + offset - 1) != owner:
-                    self._walk(owner - start, offset + 1)
+                    self._walk_once(owner - start, offset + 1)
                 else:
-                    self._walk(offset, offset + 1)
+                    self._walk_once(offset, offset + 1)
         self._update_tails()
         if not self._changed:
             return
@@ -471,6 +476,40 @@ class MemoryMap(ZoneListener, widgets.VBox):
         states[dirty], free[dirty] = self._cell_states(self._counts[dirty])
         self._show(states, free, self._live_outlines())
 
+    def _set_final(self, sets: list[tuple[int, int, int, int]]) -> None:
+        """Apply ``_SET`` actions, each page once, in the state the last one covering it set.
+
+        An operation moves the same pages many times (a tail page given back is put, merged,
+        merged again...); only where each page ends up matters.  The walks (which read the
+        zone as it is now) come after, so their pages end up as the zone says whatever the
+        order.  Pages are sorted by (page, action) with numpy: one ``_set`` per run of pages
+        left by the same action, instead of one per action.
+        """
+        if len(sets) < 2:
+            for _action, offset, pages, code in sets:
+                self._set(offset, offset + pages, code)
+            return
+        table = np.array(sets, dtype=np.int64)
+        starts, lengths, codes = table[:, 1], table[:, 2], table[:, 3]
+        total = int(lengths.sum())
+        if total > _COALESCE_LIMIT:  # expanding to pages would cost more than replaying
+            for offset, pages, code in zip(starts.tolist(), lengths.tolist(), codes.tolist(),
+                                           strict=True):
+                self._set(offset, offset + pages, code)
+            return
+        action = np.repeat(np.arange(len(sets)), lengths)
+        pages = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
+        order = np.lexsort((action, pages))
+        pages, action = pages[order], action[order]
+        last = np.append(pages[1:] != pages[:-1], True)  # the last action on each page
+        pages, action = pages[last], action[last]
+        breaks = np.flatnonzero((pages[1:] != pages[:-1] + 1) | (action[1:] != action[:-1])) + 1
+        run_starts = np.concatenate([[0], breaks])
+        run_ends = np.concatenate([breaks, [len(pages)]])
+        for first, end, which in zip(pages[run_starts].tolist(), (pages[run_ends - 1] + 1).tolist(),
+                                     action[run_starts].tolist(), strict=True):
+            self._set(first, end, int(codes[which]))
+
     def _live_outlines(self) -> tuple[np.ndarray, np.ndarray]:
         cells = np.flatnonzero(self._outline_start >= 0)
         starts, lengths = self._outline_start[cells], self._outline_len[cells]
@@ -482,6 +521,9 @@ class MemoryMap(ZoneListener, widgets.VBox):
 
     def _set(self, start: int, end: int, code: int) -> None:
         """Pages ``start:end`` (offsets) are now in state ``code``: one block, or NONE."""
+        if end - start == 1:
+            self._set_page(start, code)
+            return
         base, p, m = self._base, self.pages_per_cell, self.max_order
         old = base[start:end]
         if code != self.EXACT and (old == self.EXACT).any():
@@ -508,6 +550,35 @@ class MemoryMap(ZoneListener, widgets.VBox):
         if end - start >= p and code != self.NONE:
             self._outline_start[c0], self._outline_len[c0] = start, end - start
         self._changed.append((start, end))
+
+    def _set_page(self, page: int, code: int) -> None:
+        """``_set`` of one page with scalar operations: an exact allocation gives back and
+        frees hundreds of single pages, where numpy's per-call overhead would dominate."""
+        base, m = self._base, self.max_order
+        old = int(base[page])
+        if old == self.EXACT and code != self.EXACT:
+            self._disown(self.zone.start_pfn + page)
+        tail = bool(self._tail_live[page])
+        cell = page // self.pages_per_cell
+        counts = self._counts
+        counts[cell, self.TRIMMED if tail and old <= m else old] -= 1
+        counts[cell, self.TRIMMED if tail and code <= m else code] += 1
+        base[page] = code
+        outlines = self._outline_start
+        if outlines[cell] == page:
+            outlines[cell] = -1
+        if self.pages_per_cell == 1 and code != self.NONE:
+            outlines[cell], self._outline_len[cell] = page, 1
+        self._changed.append((page, page + 1))
+
+    def _walk_once(self, start: int, end: int) -> None:
+        """``_walk`` unless this redraw already read those pages: a walk reads the zone as it
+        is now, so reading the same pages twice (an allocation, then its split) changes
+        nothing."""
+        if any(first <= start and end <= last for first, last in self._walked):
+            return
+        self._walk(start, end)
+        self._walked.append((start, end))
 
     def _walk(self, start: int, end: int) -> None:
         """Read pages ``start:end`` (offsets, widened to whole blocks) from the zone."""
