@@ -27,6 +27,7 @@ from kit.widgets import (
     TracePlayer,
     WastageCurve,
 )
+from kit.widgets.playground import LOG_STEPS
 
 ALL = [OrderExplorer, WastageCurve, FreeAreaChart, MemoryMap, Playground, TracePlayer,
        ExactAllocationAnimator, LiveBuddyInfo]
@@ -280,8 +281,8 @@ def test_playground_buttons():
     play = Playground(zone)
     play.order.value = 3
     play.alloc_button.click()
-    assert play.log_lines[0] == "alloc_pages(3) -> pfn 0"
-    assert any("expand: halve" in line for line in play.log_lines)
+    assert play.history[0].title == "alloc_pages(3) -> pfn 0"
+    assert any("expand: halve" in line for line in play.history[0].step_lines())
     np.testing.assert_array_equal(play.chart.bars.y, [0, 0, 0] + [1] * 7 + [0])
     play.size.value = "132K"
     play.exact_button.click()
@@ -290,7 +291,14 @@ def test_playground_buttons():
                       "alloc_pages_exact 33 pages (132 KiB) at pfn 64"]
     assert play.allocation.value == ("exact", 64, 33)
     play.free_button.click()
-    assert play.log_lines[-1].strip().startswith("put the order-6 block at pfn 64")
+    assert play.history[0].title == "free_pages_exact(pfn 64, 135168)"
+    assert play.history[0].events[-1].describe().startswith("put the order-6 block at pfn 64")
+    # newest call first, unfolded; the earlier ones folded under their call
+    assert [entry.title for entry in play.history[1:]] == [
+        "alloc_pages_exact(135168) -> pfn 64", "alloc_pages(3) -> pfn 0"]
+    shown = play.event_log.value
+    assert shown.index("free_pages_exact(pfn 64") < shown.index("alloc_pages_exact(135168)")
+    assert shown.count("<details open") == 1
     play.free_button.click()
     assert play.allocation.options == ()
     np.testing.assert_array_equal(play.chart.bars.y, [0] * 10 + [1])
@@ -327,7 +335,7 @@ def test_playground_seeded_workload_and_reset_are_deterministic():
         play.steps.value = 80
         play.random_button.click()
     assert first.zone.nr_free() == second.zone.nr_free()
-    assert first.log_lines == second.log_lines
+    assert first.history == second.history
     first.reset_button.click()
     assert first.zone.nr_free() == kit.Zone(1024).nr_free()
     np.testing.assert_array_equal(first.chart.bars.y, [0] * 10 + [1])
@@ -339,7 +347,36 @@ def test_playground_alloc_fails_with_null():
     play.order.value = 4
     play.alloc_button.click()
     play.alloc_button.click()
-    assert play.log_lines[-1] == "alloc_pages(4) -> NULL (no free block big enough)"
+    assert play.history[0].title == "alloc_pages(4) -> NULL (no free block big enough)"
+    assert play.history[0].events == ()
+
+
+def test_playground_log_lists_a_long_operation_in_part():
+    play = Playground(kit.Zone(1 << 12))
+    play.alloc_exact(2 * 1024 * 1024 + 4096)
+    entry = play.history[0]
+    assert entry.title == "alloc_pages_exact(2101248) -> pfn 0"
+    assert len(entry.events) > LOG_STEPS
+    lines = entry.step_lines()
+    assert len(lines) == LOG_STEPS + 1
+    assert lines[-1].startswith(f"... and {len(entry.events) - LOG_STEPS} more steps")
+    assert "alloc_pages_exact(2101248) -&gt; pfn 0" in play.event_log.value
+    assert "white-space:pre;" not in play.event_log.value  # lines wrap, never cut
+
+
+def test_playground_one_redraw_per_action(monkeypatch):
+    play = Playground(kit.Zone(1 << 12))
+    sent: list[tuple[str, int]] = []
+
+    def record(widget, msg, buffers=None):  # noqa: ANN001
+        sent.append((type(widget).__name__, id(widget)))
+
+    monkeypatch.setattr(widgets.Widget, "_send", record)
+    play.alloc_exact(2 * 1024 * 1024 + 4096)
+    # thousands of events, yet every widget that changed sends one message
+    names = [name for name, _ in sent]
+    assert len(sent) == len(set(sent)), sorted(names)
+    assert {"GridHeatMap", "Bars", "Dropdown", "HTML"} <= set(names), names
 
 
 # ------------------------------------------------------------------------------ trace player

@@ -44,12 +44,12 @@ class FreeAreaView(widgets.VBox):
         step = -(-top // 5)  # whole-number ticks: a count of blocks has no fractions
         ticks = np.arange(0, top + step, step, dtype=float)
         y_axis = self.figure.axes[1]
-        with self.figure.hold_sync():
+        with self.bars.hold_sync():  # one message per widget: bars, scale, axis
             self.bars.x = orders
             self.bars.y = np.array(nr_free, dtype=float)
             self.bars.colors = colors
-            self.bars.scales["y"].max = float(ticks[-1])
-            y_axis.tick_values = ticks
+        self.bars.scales["y"].max = float(ticks[-1])
+        y_axis.tick_values = ticks
         text = format_buddyinfo(list(nr_free)) if line is None else line
         self.buddyinfo.value = self.theme.text("/proc/buddyinfo:\n" + text, pre=True)
 

@@ -294,12 +294,14 @@ class MemoryMap(ZoneListener, widgets.VBox):
             outline_x, outline_y = self._rectangles(*outlines)
             if _same(self.outlines.x, outline_x) and _same(self.outlines.y, outline_y):
                 outlines = None
-        with self.figure.hold_sync():
-            if changed:
-                self.grid.color = self.states.astype(np.float32)
-            if outlines is not None:
+        # one message per mark (a figure's hold_sync does not hold its marks' traits)
+        if changed:
+            self.grid.color = self.states.astype(np.float32)
+        if outlines is not None:
+            with self.outlines.hold_sync():
                 self.outlines.x, self.outlines.y = outline_x, outline_y
-            if highlights is not None:
+        if highlights is not None:
+            with self.highlights.hold_sync():
                 self.highlights.x, self.highlights.y = highlights
 
     def _cell_states(self, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -8,6 +8,9 @@ the same way on every machine; reset brings the zone back to how it started.
 
 from __future__ import annotations
 
+import html
+from dataclasses import dataclass
+
 import ipywidgets as widgets
 
 from ..errors import KitError
@@ -20,23 +23,61 @@ from .free_area import FreeAreaChart
 from .memory_map import MemoryMap
 from .theme import get_theme
 
-__all__ = ["Playground"]
+__all__ = ["LogEntry", "Playground"]
 
 
-#: Lines kept in the event log (the oldest are dropped).
-LOG_LINES = 200
+#: Operations kept in the event log (the oldest are dropped).
+LOG_OPERATIONS = 30
+#: Steps listed under one operation in the log; an exact allocation of megabytes takes
+#: thousands, which ``zone.trace`` keeps in full.
+LOG_STEPS = 64
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One line of the event log: a call with its result, and the steps it took."""
+
+    title: str
+    events: tuple[Event, ...] = ()
+
+    def step_lines(self, limit: int = LOG_STEPS) -> list[str]:
+        """The steps as text, the first ``limit`` of them and a count of the rest."""
+        lines = [event.describe() for event in self.events[:limit]]
+        if len(self.events) > limit:
+            lines.append(f"... and {len(self.events) - limit} more steps "
+                         "(zone.trace.operations[-1].events has them all)")
+        return lines
+
+    def to_html(self, open_: bool) -> str:
+        """A ``<details>`` element: the call as its summary, the steps folded inside."""
+        title = html.escape(self.title)
+        if not self.events:
+            return f'<div style="margin:2px 0 2px 1.1em">{title}</div>'
+        steps = "".join(f"<li>{html.escape(line)}</li>" for line in self.step_lines())
+        count = len(self.events)
+        return (f'<details{" open" if open_ else ""} style="margin:2px 0">'
+                f'<summary style="cursor:pointer">{title} '
+                f'<span style="opacity:.7">({count} step{"s" if count != 1 else ""})</span>'
+                f'</summary><ol style="margin:2px 0;padding-left:3em">{steps}</ol></details>')
 
 
 def _auto() -> widgets.Layout:
-    """A button as wide as its label (the kernel's function names are long)."""
-    return widgets.Layout(width="auto")
+    """A button as wide as its label, never squeezed (the kernel's function names are long)."""
+    return widgets.Layout(width="auto", min_width="max-content", flex="0 0 auto")
+
+
+def _row(children: list[widgets.Widget]) -> widgets.HBox:
+    """Controls side by side, wrapping onto a second line rather than cutting a label."""
+    return widgets.HBox(children, layout=widgets.Layout(flex_flow="row wrap",
+                                                        align_items="center"))
 
 
 class Playground(ZoneListener, widgets.VBox):
     """Buttons and inputs for the allocator's calls, an event log, the chart and the map.
 
     ``alloc(order)``, ``alloc_exact(size)``, ``free_selected()``, ``reset()`` and
-    ``run_random(seed, steps)`` do what the buttons do; ``log_lines`` is the event log's text;
+    ``run_random(seed, steps)`` do what the buttons do; ``history`` is the event log (a
+    ``LogEntry`` per call, newest first; the newest is shown unfolded);
     ``live()`` lists the allocations that can be freed, as the selector shows them.
     """
 
@@ -57,7 +98,7 @@ class Playground(ZoneListener, widgets.VBox):
         self.reset_button = widgets.Button(description="reset zone", layout=_auto())
         self.error = widgets.HTML()
         self.event_log = widgets.HTML()
-        self.log_lines: list[str] = []
+        self.history: list[LogEntry] = []
         self.chart = FreeAreaChart(self.zone, presenter=presenter)
         self.map = MemoryMap(self.zone, presenter=presenter)
         controls = [self.order, self.alloc_button, self.size, self.exact_button,
@@ -65,11 +106,11 @@ class Playground(ZoneListener, widgets.VBox):
                     self.random_button, self.reset_button]
         theme.style_controls(controls)
         left = widgets.VBox([
-            widgets.HBox([self.order, self.alloc_button]),
-            widgets.HBox([self.size, self.exact_button]),
-            widgets.HBox([self.allocation, self.free_button]),
-            widgets.HBox([self.seed, self.steps]),
-            widgets.HBox([self.random_button, self.reset_button]),
+            _row([self.order, self.alloc_button]),
+            _row([self.size, self.exact_button]),
+            _row([self.allocation, self.free_button]),
+            _row([self.seed, self.steps]),
+            _row([self.random_button, self.reset_button]),
             self.error, self.event_log,
         ], layout=widgets.Layout(min_width="420px", max_width="640px"))
         super().__init__([widgets.HBox([left, self.chart]), self.map])
@@ -106,9 +147,7 @@ class Playground(ZoneListener, widgets.VBox):
                 result = call()
         finally:
             unsubscribe()
-        self._log([title(result) if callable(title) else title]
-                  + ["    " + event.describe() for event in events])
-        self._update_allocations()
+        self._log(LogEntry(title(result) if callable(title) else title, tuple(events)))
         return result
 
     def alloc(self, order: int) -> object:
@@ -163,9 +202,9 @@ class Playground(ZoneListener, widgets.VBox):
     def run_random(self, seed: int, steps: int) -> None:
         """A seeded random workload (``kit.run_workload``), summarised in one log line."""
         result = self._quiet(lambda: run_workload(self.zone, seed=seed, steps=steps))
-        self._log([f"random workload, seed {seed}, {steps} steps: {result.allocations} "
-                   f"allocations, {result.failures} failed, {result.frees} freed, "
-                   f"{len(result.live)} still allocated"])
+        self._log(LogEntry(f"random workload, seed {seed}, {steps} steps: "
+                           f"{result.allocations} allocations, {result.failures} failed, "
+                           f"{result.frees} freed, {len(result.live)} still allocated"))
 
     def reset(self) -> None:
         """Bring the zone back to its state when the playground was built."""
@@ -173,27 +212,32 @@ class Playground(ZoneListener, widgets.VBox):
         self.map.reset()
         self.chart.refresh()
         self._update_allocations()
-        self._log(["reset: the zone is back to its initial state"])
+        self._log(LogEntry("reset: the zone is back to its initial state"))
 
     def _quiet(self, call):  # noqa: ANN001, ANN202
         with self.hold(), self.chart.hold(), self.map.hold():
-            result = call()
-        self._update_allocations()
-        return result
+            return call()
 
     # ------------------------------------------------------------------------------ display
     def _update_allocations(self) -> None:
         options = self.live()
-        self.allocation.options = options
-        self.allocation.value = options[-1][1] if options else None
+        with self.allocation.hold_sync():  # options and choice reach the browser together
+            self.allocation.options = options
+            self.allocation.value = options[-1][1] if options else None
 
-    def _log(self, lines: list[str]) -> None:
-        self.log_lines = (self.log_lines + lines)[-LOG_LINES:]
+    def _log(self, entry: LogEntry) -> None:
+        self.history = [entry, *self.history[:LOG_OPERATIONS - 1]]
         self._show_log()
 
     def _show_log(self) -> None:
-        text = "\n".join(self.log_lines[-40:]) or "(the event log is empty: press a button)"
-        self.event_log.value = self.theme.text("event log:\n" + text, pre=True, scroll="320px")
+        if not self.history:
+            body = html.escape("(the event log is empty: press a button)")
+        else:
+            body = "".join(entry.to_html(open_=index == 0)
+                           for index, entry in enumerate(self.history))
+        self.event_log.value = self.theme.html(
+            "<b>event log</b> (newest first; click a call to show or hide its steps)" + body,
+            scroll="320px")
 
     def close(self) -> None:
         """Close the playground and stop its views following the zone."""
