@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from functools import cached_property
 
 import ipywidgets as widgets
 
@@ -27,10 +28,12 @@ __all__ = ["LogEntry", "Playground"]
 
 
 #: Operations kept in the event log (the oldest are dropped).
-LOG_OPERATIONS = 30
-#: Steps listed under one operation in the log; an exact allocation of megabytes takes
-#: thousands, which ``zone.trace`` keeps in full.
+LOG_OPERATIONS = 20
+#: Steps listed under the newest operation in the log, and under each older one: an exact
+#: allocation of megabytes takes thousands, which ``zone.trace`` keeps in full, and the whole
+#: log is sent to the browser again after every call.
 LOG_STEPS = 64
+FOLDED_STEPS = 16
 
 
 @dataclass(frozen=True)
@@ -48,12 +51,20 @@ class LogEntry:
                          "(zone.trace.operations[-1].events has them all)")
         return lines
 
+    @cached_property
+    def _steps_html(self) -> dict[int, str]:
+        return {}  # limit -> the steps as list items (a call's steps never change)
+
     def to_html(self, open_: bool) -> str:
         """A ``<details>`` element: the call as its summary, the steps folded inside."""
         title = html.escape(self.title)
         if not self.events:
             return f'<div style="margin:2px 0 2px 1.1em">{title}</div>'
-        steps = "".join(f"<li>{html.escape(line)}</li>" for line in self.step_lines())
+        limit = LOG_STEPS if open_ else FOLDED_STEPS
+        steps = self._steps_html.get(limit)
+        if steps is None:
+            steps = self._steps_html[limit] = "".join(
+                f"<li>{html.escape(line)}</li>" for line in self.step_lines(limit))
         count = len(self.events)
         return (f'<details{" open" if open_ else ""} style="margin:2px 0">'
                 f'<summary style="cursor:pointer">{title} '
