@@ -254,6 +254,26 @@ def test_redraws_are_coalesced_inside_a_running_kernel_loop(monkeypatch):
     np.testing.assert_array_equal(chart.bars.y, [1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 0])
 
 
+def test_a_playing_player_draws_at_most_once_per_frame(monkeypatch):
+    """Ticks faster than a frame (a slow kernel catching up) are drawn once, the latest."""
+    monkeypatch.setattr(kit.widgets._base, "_in_kernel", lambda: True)
+    player = TracePlayer()
+    drawn: list[int] = []
+    player.caption_html.observe(lambda change: drawn.append(player.step), "value")
+
+    async def ticks():
+        for step in range(1, 11):  # ten ticks arriving at once
+            player.show(step)
+            await asyncio.sleep(0)
+        await asyncio.sleep(3 * kit.widgets._base.FRAME)
+
+    thread = threading.Thread(target=asyncio.run, args=(ticks(),))
+    thread.start()
+    thread.join()
+    assert drawn[-1] == 10 and player.step == 10
+    assert len(drawn) <= 3, drawn  # the load's first draw, then at most one per frame
+
+
 def test_memory_map_aggregates_large_zones():
     zone = kit.Zone(1 << 20, record=False)
     memory = MemoryMap(zone)

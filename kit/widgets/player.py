@@ -16,6 +16,7 @@ from .. import events as ev
 from ..events import Event
 from ..scenarios import SCENARIOS, EventModel, Scenario, Step, record_scenario
 from ..zone import Zone
+from ._base import FRAME, Redraw
 from .free_area import FreeAreaView
 from .memory_map import MemoryMap
 from .theme import get_theme
@@ -90,6 +91,7 @@ class TracePlayer(widgets.VBox):
         self.slider.observe(lambda change: self.show(change["new"]), "value")
         self.play.observe(lambda change: self.show(change["new"]), "value")
         self.choice.observe(lambda change: self.load(change["new"]), "value")
+        self._redraw = Redraw(self._draw, min_interval=FRAME)
         self.load(first)
 
     # ------------------------------------------------------------------------------ loading
@@ -149,11 +151,18 @@ class TracePlayer(widgets.VBox):
         """Draw the state after ``step`` events, outlining what the last one touched.
 
         The Play button and the slider are linked in the browser and both report the new
-        step; the second report finds the step already drawn and returns at once.
+        step; the second report finds the step already drawn and returns at once.  Inside a
+        kernel the drawing waits for the current message to be handled and happens at most
+        once per animation frame (``FRAME``), showing the latest step asked for.
         """
-        step = min(max(int(step), 0), len(self.steps))
-        if step == getattr(self, "_step", None) and not force:
+        self._wanted = min(max(int(step), 0), len(self.steps))
+        if self._wanted == getattr(self, "_step", None) and not force:
             return
+        self._redraw.notify()
+
+    def _draw(self) -> None:
+        """Draw the step ``show`` asked for last."""
+        step = self._wanted
         self._step = step
         if self.slider.value != step:
             self.slider.value = step
