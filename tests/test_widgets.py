@@ -27,6 +27,7 @@ from kit.widgets import (
     TracePlayer,
     WastageCurve,
 )
+from kit.widgets.free_area import nice_ticks
 from kit.widgets.playground import LOG_STEPS
 
 ALL = [OrderExplorer, WastageCurve, FreeAreaChart, MemoryMap, Playground, TracePlayer,
@@ -47,8 +48,20 @@ def test_every_widget_builds_and_is_displayable(cls, make):
 def test_presenter_uses_large_fonts():
     normal, big = OrderExplorer(), OrderExplorer(presenter=True)
     assert big.figure.title_style["font-size"] > normal.figure.title_style["font-size"]
-    assert "font-size:22px" in big.summary.value
-    assert big.text.style.font_size == "22px"
+    assert "font-size:24px" in big.summary.value
+    assert big.text.style.font_size == "24px"
+
+
+@pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
+def test_presenter_widgets_carry_their_stylesheet(cls):
+    """Radio buttons and checkboxes have no font size in ipywidgets: CSS scoped to the
+    widget's class makes every control of the presenter theme at least 24 px."""
+    big, normal = cls(presenter=True), cls(presenter=False)
+    assert "kit-presenter" in big._dom_classes
+    assert "kit-presenter" not in normal._dom_classes
+    sheets = [c.value for c in big.children if isinstance(c, widgets.HTML) and "<style>" in c.value]
+    assert len(sheets) == 1 and "font-size: 24px" in sheets[0]
+    assert not any(isinstance(c, widgets.HTML) and "<style>" in c.value for c in normal.children)
 
 
 def test_presenter_follows_kit_presenter_environment(monkeypatch):
@@ -129,23 +142,27 @@ def test_order_explorer_uses_zone_page_size():
 def test_wastage_curve_lines_and_linked_marker():
     explorer = OrderExplorer()
     curve = WastageCurve(explorer=explorer, start="1", stop="64K")
-    assert curve.lines.y.shape[0] == 3
-    sizes = curve.lines.x[0]
+    assert len(curve.curves) == 3
+    assert len({(c.line_style, c.stroke_width) for c in curve.curves}) == 3  # told apart
+    assert all(name in curve.legend.value for name in kit.metrics.STRATEGIES)
+    assert not curve.figure.marks[0].display_legend  # the legend is outside the plot
+    sizes = curve.curves[0].x
     assert sizes[0] == 1 and sizes[-1] <= 65536
-    exact = curve.lines.y[1]
+    exact = curve.curves[1].y
     assert exact.max() < 4096  # alloc_pages_exact wastes less than one page
     explorer.text.value = "5000"
     assert list(curve.marker.x) == [5000] * 3
     assert list(curve.marker.y) == [3192, 3192, 3192]
     curve.percent.value = True
     assert curve.marker.y[0] == pytest.approx(63.84)
-    assert curve.lines.y.max() <= 100 * 4095  # percent of request
+    assert max(c.y.max() for c in curve.curves) <= 100 * 4095  # percent of request
 
 
 def test_wastage_curve_log_scale_and_bad_range():
     curve = WastageCurve()
     curve.log_scale.value = True
-    assert curve.lines.scales["x"] is curve.x_log and curve.x_axis.scale is curve.x_log
+    assert all(c.scales["x"] is curve.x_log for c in curve.curves)
+    assert curve.x_axis.scale is curve.x_log
     curve.stop_text.value = "0"
     assert "range must grow" in curve.error.value
     curve.stop_text.value = "2M"
@@ -154,7 +171,7 @@ def test_wastage_curve_log_scale_and_bad_range():
 
 def test_wastage_curve_stops_where_allocation_fails():
     curve = WastageCurve(start="1M", stop="8M")
-    assert curve.lines.x[0].max() <= 4 << 20  # alloc_pages fails above 4 MiB
+    assert curve.curves[0].x.max() <= 4 << 20  # alloc_pages fails above 4 MiB
 
 
 # ------------------------------------------------------------------------------ free-area chart
@@ -179,6 +196,30 @@ def test_free_area_chart_redraws_once_per_hold():
         zone.alloc_pages(0)
         zone.alloc_pages(3)
     assert len(draws) == 1
+
+
+def test_free_area_chart_pages_view_and_log_scale():
+    zone = kit.Zone(1 << 16)
+    chart = FreeAreaChart(zone)
+    zone.alloc_pages(0)  # one free block of each order 0..9, 63 of order 10
+    np.testing.assert_array_equal(chart.values, [1] * 10 + [63])
+    chart.unit.value = "pages"
+    np.testing.assert_array_equal(chart.values, [2 ** o for o in range(10)] + [63 * 1024])
+    assert chart.figure.axes[1].label == "free pages"
+    chart.log_scale.value = True
+    assert chart.bars.scales["y"] is chart.y_log and chart.figure.axes[1].scale is chart.y_log
+    np.testing.assert_array_equal(chart.figure.axes[1].tick_values, 10.0 ** np.arange(6))
+    zone.alloc_pages(0)  # still drawn in pages, on the log scale
+    assert chart.values[0] == 0 and chart.bars.y[0] > 0  # an empty order sits on the floor
+    chart.log_scale.value = False
+    assert chart.bars.scales["y"] is chart.y_linear
+
+
+@pytest.mark.parametrize(("top", "ticks"), [
+    (1017, [0, 500, 1000, 1500]), (339 * 3, [0, 500, 1000, 1500]), (7, [0, 2, 4, 6, 8]),
+    (1, [0, 1]), (0, [0, 1]), (64512, [0, 20000, 40000, 60000, 80000])])
+def test_free_area_ticks_are_round_numbers(top, ticks):
+    np.testing.assert_array_equal(nice_ticks(top), ticks)
 
 
 # ---------------------------------------------------------------------------------- memory map
@@ -284,6 +325,14 @@ def test_memory_map_aggregates_large_zones():
     assert memory.free_fraction.sum() * 256 == pytest.approx(free)
     assert "free" in memory.describe_cell(0, 0)
     assert memory.grid.color.size == 4096
+
+
+def test_memory_map_legend_names_every_colour():
+    memory = MemoryMap(kit.Zone(1024))
+    for color in memory.palette:
+        assert f"background:{color}" in memory.legend.value, color
+    for name in memory.state_names[memory.max_order + 1:]:
+        assert name in memory.legend.value
 
 
 def test_memory_map_unaligned_zone_and_padding():

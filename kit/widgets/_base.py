@@ -22,7 +22,7 @@ from ..orders import parse_size
 from ..zone import Zone
 from .theme import Theme
 
-__all__ = ["FRAME", "Redraw", "ZoneListener", "bar_figure", "parse_size_text"]
+__all__ = ["FRAME", "Redraw", "ZoneListener", "bar_figure", "fitted", "parse_size_text"]
 
 
 def _in_kernel() -> bool:
@@ -145,6 +145,12 @@ class ZoneListener:
         """Stop following the zone and close the widget."""
         self.detach()
         super().close()  # type: ignore[misc] - the widget class after this mixin
+
+
+def fitted() -> widgets.Layout:
+    """A button's layout: as wide as its label and never squeezed by its row (ipywidgets'
+    default width cuts labels such as "alloc_pages_exact(size)")."""
+    return widgets.Layout(width="auto", min_width="max-content", flex="0 0 auto")
 
 
 def parse_size_text(text: str) -> int:

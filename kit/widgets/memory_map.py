@@ -114,6 +114,7 @@ class MemoryMap(ZoneListener, widgets.VBox):
         self.info = widgets.HTML(theme.text("Point at a cell (or click it) to see its page frame."))
         self.legend = widgets.HTML(self._legend_html())
         super().__init__([self.figure, self.info, self.legend])
+        self.theme.root(self)
         self.grid.observe(self._on_select, "selected")
         if listen:
             self._listen(zone)
@@ -173,13 +174,28 @@ class MemoryMap(ZoneListener, widgets.VBox):
         self.figure.layout.width = self.figure.layout.height
 
     def _legend_html(self) -> str:
-        names = self.state_names[:-1]
-        shown = [0, self.max_order, *range(self.max_order + 1, len(names))]
-        items = "".join(
-            f'<span style="display:inline-block;width:1em;height:1em;background:'
-            f'{self.palette[code]};border:1px solid #888;margin:0 4px 0 10px"></span>'
-            f"{names[code]}" for code in shown)
-        return self.theme.html(items)
+        """A key to every colour the map uses: one swatch per free order (numbered), the
+        other states, and the outlines."""
+        def swatch(color: str, label: str = "", border: str = "#888") -> str:
+            text = "#fff" if label and _dark(color) else "#000"
+            return (f'<span style="display:inline-block;min-width:1.4em;height:1.4em;'
+                    f"line-height:1.4em;text-align:center;background:{color};color:{text};"
+                    f'border:1px solid {border};margin:0 1px">{label}</span>')
+
+        orders = "".join(swatch(self.palette[o], str(o)) for o in range(self.max_order + 1))
+        items = [f"free block of order {orders}"]
+        items += [f"{swatch(self.palette[code])} {self.state_names[code]}"
+                  for code in range(self.max_order + 1, self.NONE)]
+        items.append(f"{swatch('transparent', border=self.theme.text_color)} outline: one "
+                     "block (buddy boundaries)")
+        items.append(f"{swatch('transparent', border=self.theme.highlight)} thick outline: "
+                     "what the current step touched (player)")
+        cell = "" if self.pages_per_cell == 1 else (
+            f"<br>Each cell is {self.pages_per_cell} pages, coloured by the state covering most "
+            "of them.")
+        entries = "".join(f'<span style="display:inline-block;margin:2px 14px 2px 0">{item}'
+                          "</span>" for item in items)
+        return self.theme.html(entries + cell)
 
     # ------------------------------------------------------------------------------ events
     def _listen(self, zone: Zone) -> None:
@@ -713,6 +729,12 @@ class MemoryMap(ZoneListener, widgets.VBox):
         if owner is not None:
             text += f"; owner: the exact allocation at pfn {owner}"
         return text
+
+
+def _dark(color: str) -> bool:
+    """Whether white text reads better than black on this colour (its luminance)."""
+    r, g, b = _rgb(color)
+    return 0.299 * r + 0.587 * g + 0.114 * b < 128
 
 
 def _rgb(color: str) -> Sequence[int]:

@@ -16,7 +16,7 @@ from .. import events as ev
 from ..events import Event
 from ..scenarios import SCENARIOS, EventModel, Scenario, Step, record_scenario
 from ..zone import Zone
-from ._base import FRAME, Redraw
+from ._base import FRAME, Redraw, fitted
 from .free_area import FreeAreaView
 from .memory_map import MemoryMap
 from .theme import get_theme
@@ -65,8 +65,8 @@ class TracePlayer(widgets.VBox):
                                  description="play")
         self.slider = widgets.IntSlider(value=0, min=0, max=1, description="step",
                                         layout=widgets.Layout(width="60%"))
-        self.back_button = widgets.Button(description="◀ step back")
-        self.forward_button = widgets.Button(description="step forward ▶")
+        self.back_button = widgets.Button(description="◀ step back", layout=fitted())
+        self.forward_button = widgets.Button(description="step forward ▶", layout=fitted())
         self.speed = widgets.IntSlider(value=400, min=50, max=2000, step=50,
                                        description="ms per step")
         widgets.jslink((self.play, "value"), (self.slider, "value"))
@@ -83,9 +83,11 @@ class TracePlayer(widgets.VBox):
         super().__init__(top + [
             self.description,
             widgets.HBox([self.play, self.slider]),
-            widgets.HBox([self.back_button, self.forward_button, self.speed]),
+            widgets.HBox([self.back_button, self.forward_button, self.speed],
+                         layout=widgets.Layout(flex_flow="row wrap")),
             self.caption_html, widgets.HBox([self.map_box, self.free_area]),
         ])
+        self.theme.root(self)
         self.back_button.on_click(lambda _b: self.step_by(-1))
         self.forward_button.on_click(lambda _b: self.step_by(1))
         self.slider.observe(lambda change: self.show(change["new"]), "value")

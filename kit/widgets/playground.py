@@ -19,7 +19,7 @@ from ..events import Event
 from ..orders import format_size
 from ..workload import run_workload
 from ..zone import Zone
-from ._base import ZoneListener, parse_size_text, show_error
+from ._base import ZoneListener, fitted, parse_size_text, show_error
 from .free_area import FreeAreaChart
 from .memory_map import MemoryMap
 from .theme import get_theme
@@ -72,11 +72,6 @@ class LogEntry:
                 f'</summary><ol style="margin:2px 0;padding-left:3em">{steps}</ol></details>')
 
 
-def _auto() -> widgets.Layout:
-    """A button as wide as its label, never squeezed (the kernel's function names are long)."""
-    return widgets.Layout(width="auto", min_width="max-content", flex="0 0 auto")
-
-
 def _row(children: list[widgets.Widget]) -> widgets.HBox:
     """Controls side by side, wrapping onto a second line rather than cutting a label."""
     return widgets.HBox(children, layout=widgets.Layout(flex_flow="row wrap",
@@ -98,15 +93,15 @@ class Playground(ZoneListener, widgets.VBox):
         self._initial = self.zone.snapshot()
         self.order = widgets.BoundedIntText(value=0, min=0, max=self.zone.max_order,
                                             description="order")
-        self.alloc_button = widgets.Button(description="alloc_pages(order)", layout=_auto())
+        self.alloc_button = widgets.Button(description="alloc_pages(order)", layout=fitted())
         self.size = widgets.Text(value="132K", description="size")
-        self.exact_button = widgets.Button(description="alloc_pages_exact(size)", layout=_auto())
+        self.exact_button = widgets.Button(description="alloc_pages_exact(size)", layout=fitted())
         self.allocation = widgets.Dropdown(options=[], description="allocation")
-        self.free_button = widgets.Button(description="free selected", layout=_auto())
+        self.free_button = widgets.Button(description="free selected", layout=fitted())
         self.seed = widgets.IntText(value=0, description="seed")
         self.steps = widgets.BoundedIntText(value=100, min=1, max=100_000, description="steps")
-        self.random_button = widgets.Button(description="random workload", layout=_auto())
-        self.reset_button = widgets.Button(description="reset zone", layout=_auto())
+        self.random_button = widgets.Button(description="random workload", layout=fitted())
+        self.reset_button = widgets.Button(description="reset zone", layout=fitted())
         self.error = widgets.HTML()
         self.event_log = widgets.HTML()
         self.history: list[LogEntry] = []
@@ -125,6 +120,7 @@ class Playground(ZoneListener, widgets.VBox):
             self.error, self.event_log,
         ], layout=widgets.Layout(min_width="420px", max_width="640px"))
         super().__init__([widgets.HBox([left, self.chart]), self.map])
+        self.theme.root(self)
         self.alloc_button.on_click(lambda _b: self._guard(lambda: self.alloc(self.order.value)))
         self.exact_button.on_click(
             lambda _b: self._guard(lambda: self.alloc_exact(parse_size_text(self.size.value))))
