@@ -48,7 +48,9 @@ class FreeAreaView(widgets.VBox):
         self._shown: tuple[list[int], str | None, int | None] = ([], None, None)
         super().__init__([widgets.HBox([self.unit, self.log_scale],
                                        layout=widgets.Layout(flex_flow="row wrap")),
-                          self.figure, self.buddyinfo])
+                          self.figure, self.buddyinfo],
+                         # beside a memory map: take the rest of the row, or a row of its own
+                         layout=widgets.Layout(flex="1 1 360px", min_width="320px"))
         self.unit.observe(lambda _change: self.show(*self._shown), "value")
         self.log_scale.observe(lambda _change: self.show(*self._shown), "value")
 

@@ -111,8 +111,11 @@ class MemoryMap(ZoneListener, widgets.VBox):
         self._counts = np.zeros((self.rows * self.columns, self.NONE + 1), dtype=np.int64)
         self._source: PageSource = zone
         self._build_marks(theme)
-        self.info = widgets.HTML(theme.text("Point at a cell (or click it) to see its page frame."))
-        self.legend = widgets.HTML(self._legend_html())
+        # text as wide as the map, so that the map and a chart beside it fit side by side
+        beside = widgets.Layout(max_width=self.figure.layout.width)
+        self.info = widgets.HTML(theme.text("Point at a cell (or click it) to see its page frame."),
+                                 layout=beside)
+        self.legend = widgets.HTML(self._legend_html(), layout=beside)
         super().__init__([self.figure, self.info, self.legend])
         self.theme.root(self)
         self.grid.observe(self._on_select, "selected")

@@ -23,6 +23,8 @@ from .theme import get_theme
 
 __all__ = ["TracePlayer"]
 
+#: Side by side while the page is wide enough, one under the other when not.
+_WRAP = widgets.Layout(flex_flow="row wrap")
 CHECKPOINT = 64
 MAX_CHECKPOINTS = 256
 ZONE_TRACE = "this zone's trace"
@@ -83,9 +85,8 @@ class TracePlayer(widgets.VBox):
         super().__init__(top + [
             self.description,
             widgets.HBox([self.play, self.slider]),
-            widgets.HBox([self.back_button, self.forward_button, self.speed],
-                         layout=widgets.Layout(flex_flow="row wrap")),
-            self.caption_html, widgets.HBox([self.map_box, self.free_area]),
+            widgets.HBox([self.back_button, self.forward_button, self.speed], layout=_WRAP),
+            self.caption_html, widgets.HBox([self.map_box, self.free_area], layout=_WRAP),
         ])
         self.theme.root(self)
         self.back_button.on_click(lambda _b: self.step_by(-1))

@@ -118,8 +118,9 @@ class Playground(ZoneListener, widgets.VBox):
             _row([self.seed, self.steps]),
             _row([self.random_button, self.reset_button]),
             self.error, self.event_log,
-        ], layout=widgets.Layout(min_width="420px", max_width="640px"))
-        super().__init__([widgets.HBox([left, self.chart]), self.map])
+        ], layout=widgets.Layout(flex="0 1 540px", min_width="420px"))
+        super().__init__([widgets.HBox([left, self.chart],
+                                       layout=widgets.Layout(flex_flow="row wrap")), self.map])
         self.theme.root(self)
         self.alloc_button.on_click(lambda _b: self._guard(lambda: self.alloc(self.order.value)))
         self.exact_button.on_click(
@@ -243,7 +244,7 @@ class Playground(ZoneListener, widgets.VBox):
             body = "".join(entry.to_html(open_=index == 0)
                            for index, entry in enumerate(self.history))
         self.event_log.value = self.theme.html(
-            "<b>event log</b> (newest first; click a call to show or hide its steps)" + body,
+            "<b>event log</b> (newest first; click a call to show or hide its steps)<br>" + body,
             scroll="320px")
 
     def close(self) -> None:

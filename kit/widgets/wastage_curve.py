@@ -75,7 +75,7 @@ class WastageCurve(widgets.VBox):
             marks=[*self.curves, self.marker], axes=[self.x_axis, self.y_axis],
             title="Waste against request size", animation_duration=0,
         ))
-        self.figure.layout.width = "100%"
+        self.figure.layout.width = "auto"  # the width of the cell; "100%" plus a margin overflows
         self.caption = widgets.HTML()
         theme.style_controls([self.start_text, self.stop_text, self.log_scale, self.percent])
         super().__init__([
