@@ -22,7 +22,7 @@ from ..orders import parse_size
 from ..zone import Zone
 from .theme import Theme
 
-__all__ = ["FRAME", "Redraw", "ZoneListener", "bar_figure", "fitted", "parse_size_text"]
+__all__ = ["FRAME", "Redraw", "ZoneListener", "bar_figure", "beside", "fitted", "parse_size_text"]
 
 
 def _in_kernel() -> bool:
@@ -151,6 +151,14 @@ def fitted() -> widgets.Layout:
     """A button's layout: as wide as its label and never squeezed by its row (ipywidgets'
     default width cuts labels such as "alloc_pages_exact(size)")."""
     return widgets.Layout(width="auto", min_width="max-content", flex="0 0 auto")
+
+
+def beside(view: widgets.Widget) -> widgets.Widget:
+    """Let a chart placed in a row next to a map take the rest of the row, or wrap onto a row
+    of its own when the page is narrow (never pushed past the right edge)."""
+    view.layout.flex = "1 1 360px"
+    view.layout.min_width = "320px"
+    return view
 
 
 def parse_size_text(text: str) -> int:

@@ -36,8 +36,9 @@ class FreeAreaView(widgets.VBox):
                                             colors=[theme.free_high])
         self.y_linear = self.bars.scales["y"]
         self.y_log = bq.LogScale(min=LOG_FLOOR)
-        self.unit = widgets.ToggleButtons(options=[("blocks", "blocks"), ("pages", "pages")],
-                                          value="blocks", description="count",
+        self.unit = widgets.ToggleButtons(options=[("free blocks", "blocks"),
+                                                   ("free pages", "pages")],
+                                          value="blocks",
                                           tooltips=["free blocks of each order",
                                                     "free pages in blocks of each order"])
         self.log_scale = widgets.Checkbox(value=False, description="log scale")
@@ -48,9 +49,7 @@ class FreeAreaView(widgets.VBox):
         self._shown: tuple[list[int], str | None, int | None] = ([], None, None)
         super().__init__([widgets.HBox([self.unit, self.log_scale],
                                        layout=widgets.Layout(flex_flow="row wrap")),
-                          self.figure, self.buddyinfo],
-                         # beside a memory map: take the rest of the row, or a row of its own
-                         layout=widgets.Layout(flex="1 1 360px", min_width="320px"))
+                          self.figure, self.buddyinfo])
         self.unit.observe(lambda _change: self.show(*self._shown), "value")
         self.log_scale.observe(lambda _change: self.show(*self._shown), "value")
 

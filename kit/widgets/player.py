@@ -16,7 +16,7 @@ from .. import events as ev
 from ..events import Event
 from ..scenarios import SCENARIOS, EventModel, Scenario, Step, record_scenario
 from ..zone import Zone
-from ._base import FRAME, Redraw, fitted
+from ._base import FRAME, Redraw, beside, fitted
 from .free_area import FreeAreaView
 from .memory_map import MemoryMap
 from .theme import get_theme
@@ -86,7 +86,7 @@ class TracePlayer(widgets.VBox):
             self.description,
             widgets.HBox([self.play, self.slider]),
             widgets.HBox([self.back_button, self.forward_button, self.speed], layout=_WRAP),
-            self.caption_html, widgets.HBox([self.map_box, self.free_area], layout=_WRAP),
+            self.caption_html, widgets.HBox([self.map_box, beside(self.free_area)], layout=_WRAP),
         ])
         self.theme.root(self)
         self.back_button.on_click(lambda _b: self.step_by(-1))

@@ -19,7 +19,7 @@ from ..events import Event
 from ..orders import format_size
 from ..workload import run_workload
 from ..zone import Zone
-from ._base import ZoneListener, fitted, parse_size_text, show_error
+from ._base import ZoneListener, beside, fitted, parse_size_text, show_error
 from .free_area import FreeAreaChart
 from .memory_map import MemoryMap
 from .theme import get_theme
@@ -119,7 +119,7 @@ class Playground(ZoneListener, widgets.VBox):
             _row([self.random_button, self.reset_button]),
             self.error, self.event_log,
         ], layout=widgets.Layout(flex="0 1 540px", min_width="420px"))
-        super().__init__([widgets.HBox([left, self.chart],
+        super().__init__([widgets.HBox([left, beside(self.chart)],
                                        layout=widgets.Layout(flex_flow="row wrap")), self.map])
         self.theme.root(self)
         self.alloc_button.on_click(lambda _b: self._guard(lambda: self.alloc(self.order.value)))

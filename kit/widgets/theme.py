@@ -128,7 +128,9 @@ PRESENTER_CSS = """<style>
 .kit-presenter input[type=radio], .kit-presenter input[type=checkbox] {
   width: 24px !important; height: 24px !important; min-height: 24px; }
 .kit-presenter .widget-radio-box label { display: flex; align-items: center; gap: 8px; }
-.kit-presenter .bqplot .axislabel, .kit-presenter .bqplot .legendtext { font-size: 24px !important; }
+.kit-presenter .widget-radio-box input { order: -1; margin: 0; }
+.kit-presenter .bqplot .axislabel, .kit-presenter .bqplot .legendtext {
+  font-size: 24px !important; }
 </style>"""
 
 NORMAL = Theme(

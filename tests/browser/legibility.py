@@ -72,6 +72,39 @@ FIGURES_CUT = """() => [...document.querySelectorAll('.bqplot.figure')]
     })
     .filter(([, past]) => past > 1)"""
 
+#: [text] of every control of the widget marked ``index`` that is hidden in part: clipped by
+#: a box of the same widget that hides or scrolls its overflow (a row squeezed by its
+#: column), or
+#: covered by another part of the widget (the element at its centre is not the control).
+COVERED = """(index) => {
+    const root = document.querySelector(`[data-kit-widget="${index}"]`);
+    const covered = [];
+    for (const el of root.querySelectorAll(
+            '.widget-button, .widget-toggle-button, .widget-label, .widget-checkbox label,'
+            + ' .widget-radio-box label, input, select')) {
+        const r = el.getBoundingClientRect();
+        if (!el.offsetParent || r.width === 0) continue;
+        const text = (el.textContent.trim() || el.value || el.tagName).slice(0, 60);
+        for (let box = el.parentElement; box && root.contains(box); box = box.parentElement) {
+            const style = getComputedStyle(box);
+            // a box that hides or scrolls its overflow: a control must fit in it whole
+            if (style.overflowX === 'visible' && style.overflowY === 'visible') continue;
+            const b = box.getBoundingClientRect();
+            if (r.bottom > b.bottom + 1 || r.right > b.right + 1
+                    || r.top < b.top - 1 || r.left < b.left - 1) {
+                covered.push(text);
+                break;
+            }
+        }
+        if (r.top < 0 || r.bottom > innerHeight) continue;
+        const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+        if (hit && root.contains(hit) && !el.contains(hit) && !hit.contains(el)) {
+            covered.push(text);
+        }
+    }
+    return covered;
+}"""
+
 #: Marks every outermost widget view of the page with data-kit-widget=<n>; returns how many.
 MARK_WIDGETS = """() => {
     const roots = [...document.querySelectorAll('.jupyter-widgets')]
@@ -91,9 +124,10 @@ def axis_overlaps(page) -> list:  # noqa: ANN001
     return page.evaluate(AXIS_OVERLAPS)
 
 
-def screenshot_widgets(page, folder: Path, name: str) -> list[Path]:  # noqa: ANN001
-    """Save one PNG per outermost widget of the page; returns their paths."""
-    paths = []
+def screenshot_widgets(page, folder: Path, name: str) -> tuple[list[Path], list]:  # noqa: ANN001
+    """Save one PNG per outermost widget of the page; returns their paths, and the controls
+    covered by another part of their widget (see ``COVERED``), looked for while in view."""
+    paths, covered = [], []
     # tall enough for the tallest widget: JupyterLab scrolls its notebook panel, not the page,
     # so a widget taller than the panel would be photographed cut
     page.set_viewport_size({"width": 1400, "height": 2600})
@@ -104,21 +138,23 @@ def screenshot_widgets(page, folder: Path, name: str) -> list[Path]:  # noqa: AN
         path = folder / f"{name}-widget-{index}.png"
         widget.screenshot(path=str(path))
         paths.append(path)
-    return paths
+        covered += [[index, text] for text in page.evaluate(COVERED, index)]
+    return paths, covered
 
 
 def assert_legible(page, folder: Path, name: str) -> list[Path]:  # noqa: ANN001
-    """Screenshot every widget, then fail on cut text, a figure cut at the right edge or an
-    axis title over tick labels.
+    """Screenshot every widget, then fail on cut text, a control covered by another part of
+    its widget, a figure cut at the right edge or an axis title over tick labels.
 
     The screenshots come first so that a failure can be looked at.  Figures are scrolled
     into view before measuring: bqplot lays out a figure's axes once it is visible.
     """
-    paths = screenshot_widgets(page, folder, name)
+    paths, covered = screenshot_widgets(page, folder, name)
     page.wait_for_timeout(300)  # the last figures scrolled to finish their layout
     cut, axes = cut_text(page), axis_overlaps(page)
     figures = page.evaluate(FIGURES_CUT)
     assert not cut, f"{name}: text cut off (text, scrollWidth, clientWidth): {cut}"
     assert not figures, f"{name}: figures cut at the right edge (title, pixels): {figures}"
+    assert not covered, f"{name}: controls clipped or covered (widget, text): {covered}"
     assert not axes, f"{name}: axis titles over tick labels (figure, title, tick): {axes}"
     return paths
