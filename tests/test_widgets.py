@@ -28,6 +28,7 @@ from kit.widgets import (
     WastageCurve,
 )
 from kit.widgets.free_area import nice_ticks
+from kit.widgets.memory_map import outline_boxes
 from kit.widgets.playground import LOG_STEPS
 
 ALL = [OrderExplorer, WastageCurve, FreeAreaChart, MemoryMap, Playground, TracePlayer,
@@ -247,10 +248,10 @@ def test_memory_map_outlines_every_block():
     memory = MemoryMap(zone)
     zone.alloc_pages(0)
     blocks = len(list(zone.free_blocks())) + len(list(zone.allocations()))
-    assert memory.outlines.x.shape == (blocks, 5)
+    xs, ys = outline_boxes(memory.outlines)
+    assert xs.shape == (blocks, 5)
     # the allocated page at pfn 0 is outlined by the unit square at the top left
-    boxes = {tuple(x) + tuple(y) for x, y in zip(memory.outlines.x, memory.outlines.y,
-                                                 strict=True)}
+    boxes = {tuple(x) + tuple(y) for x, y in zip(xs, ys, strict=True)}
     assert (0, 1, 1, 0, 0, 0, 0, 1, 1, 0) in boxes
 
 
@@ -459,7 +460,7 @@ def test_trace_player_steps_forward_and_back():
     player.forward_button.click()
     assert "expand: halve the order-8 block" in player.caption
     # both halves of the split are outlined
-    assert player.map.highlights.x.shape[0] >= 2
+    assert outline_boxes(player.map.highlights)[0].shape[0] >= 2
     player.back_button.click()
     assert player.step == 1
     player.slider.value = len(player.steps)

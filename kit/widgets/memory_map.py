@@ -35,7 +35,7 @@ from ..zone import Zone
 from ._base import Redraw, ZoneListener
 from .theme import Theme, get_theme
 
-__all__ = ["MemoryMap", "PageSource"]
+__all__ = ["MemoryMap", "PageSource", "outline_boxes"]
 
 DEFAULT_CELL_BUDGET = 4096
 #: Events queued between two redraws beyond which a full recompute is cheaper.
@@ -310,7 +310,7 @@ class MemoryMap(ZoneListener, widgets.VBox):
         changed = not _same(self.grid.color, states.astype(np.float32))
         self.states, self.free_fraction = states, free
         if outlines is not None:
-            outline_x, outline_y = self._rectangles(*outlines)
+            outline_x, outline_y = (_path(a) for a in self._rectangles(*outlines))
             if _same(self.outlines.x, outline_x) and _same(self.outlines.y, outline_y):
                 outlines = None
         # one message per mark (a figure's hold_sync does not hold its marks' traits)
@@ -321,7 +321,7 @@ class MemoryMap(ZoneListener, widgets.VBox):
                 self.outlines.x, self.outlines.y = outline_x, outline_y
         if highlights is not None:
             with self.highlights.hold_sync():
-                self.highlights.x, self.highlights.y = highlights
+                self.highlights.x, self.highlights.y = (_path(a) for a in highlights)
 
     def _cell_states(self, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each cell's state (the one covering most pages) and free fraction, from its counts."""
@@ -755,4 +755,22 @@ def _same(current: object, new: np.ndarray) -> bool:
     """Whether a mark's current data already equals ``new`` (then nothing needs sending)."""
     # (bqplot keeps the data of a single line as 1-D: compare the values, not the shapes)
     return (isinstance(current, np.ndarray) and current.size == new.size
-            and np.array_equal(current.reshape(-1), new.reshape(-1)))
+            and np.array_equal(current.reshape(-1), new.reshape(-1), equal_nan=True))
+
+
+def _path(corners: np.ndarray) -> np.ndarray:
+    """Closed outlines (one row of 5 corners each) as one line broken by NaN gaps.
+
+    bqplot draws a 2-D ``Lines`` as one SVG path per row, with a label each: a thousand
+    outlines took the browser a quarter of a second to redraw.  One path with gaps (bqplot
+    leaves NaN points undrawn) is drawn at once.
+    """
+    gaps = np.full((len(corners), 1), np.nan, dtype=np.float32)
+    return np.hstack([corners.astype(np.float32), gaps]).reshape(-1)
+
+
+def outline_boxes(mark: bq.Lines) -> tuple[np.ndarray, np.ndarray]:
+    """The outlines a map's ``outlines`` or ``highlights`` mark draws, one row of 5 corners
+    (x, then y) per rectangle."""
+    return tuple(np.asarray(values, dtype=np.float32).reshape(-1, 6)[:, :5]
+                 for values in (mark.x, mark.y))
