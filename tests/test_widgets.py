@@ -375,6 +375,13 @@ def test_playground_buttons():
     assert (play.map.states == 10).all()
 
 
+def test_playground_map_has_at_most_1024_cells_for_quick_clicks():
+    play = Playground(kit.Zone(1 << 16))
+    assert play.map.cells == 1024 and play.map.pages_per_cell == 64
+    assert Playground(kit.Zone(1024)).map.pages_per_cell == 1  # small zones: a cell per page
+    assert MemoryMap(kit.Zone(1 << 16)).cells == 4096  # a map of its own keeps more detail
+
+
 def test_playground_follows_calls_made_elsewhere():
     zone = kit.Zone(256)
     play = Playground(zone)

@@ -27,6 +27,12 @@ from .theme import get_theme
 __all__ = ["LogEntry", "Playground"]
 
 
+#: Cells of the playground's memory map (a standalone ``MemoryMap`` draws up to 4096).  The
+#: browser redraws every cell of a bqplot grid on any change: with 4096 cells a click on a
+#: 2^20-page zone took about 200 ms to settle in Chromium, with 1024 about 100 ms
+#: (bench/bench_browser.py).  Zones of up to 1024 pages still get a cell per page; on 2^20
+#: pages a cell is one order-10 block.
+PLAYGROUND_CELLS = 1024
 #: Operations kept in the event log (the oldest are dropped).
 LOG_OPERATIONS = 20
 #: Steps listed under the newest operation in the log, and under each older one: an exact
@@ -85,9 +91,11 @@ class Playground(ZoneListener, widgets.VBox):
     ``run_random(seed, steps)`` do what the buttons do; ``history`` is the event log (a
     ``LogEntry`` per call, newest first; the newest is shown unfolded);
     ``live()`` lists the allocations that can be freed, as the selector shows them.
+    ``cell_budget`` caps the memory map's cells (``PLAYGROUND_CELLS``, for quick clicks).
     """
 
-    def __init__(self, zone: Zone | None = None, *, presenter: bool | None = None) -> None:
+    def __init__(self, zone: Zone | None = None, *, presenter: bool | None = None,
+                 cell_budget: int = PLAYGROUND_CELLS) -> None:
         self.zone = zone if zone is not None else Zone(1024)
         self.theme = theme = get_theme(presenter)
         self._initial = self.zone.snapshot()
@@ -106,7 +114,7 @@ class Playground(ZoneListener, widgets.VBox):
         self.event_log = widgets.HTML()
         self.history: list[LogEntry] = []
         self.chart = FreeAreaChart(self.zone, presenter=presenter)
-        self.map = MemoryMap(self.zone, presenter=presenter)
+        self.map = MemoryMap(self.zone, presenter=presenter, cell_budget=cell_budget)
         controls = [self.order, self.alloc_button, self.size, self.exact_button,
                     self.allocation, self.free_button, self.seed, self.steps,
                     self.random_button, self.reset_button]
