@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install everything (scripts/setup.sh), then run every bench/*.py with the venv's python.
-# Each benchmark prints its own figures. Exits non-zero if any benchmark fails.
+# Install everything (scripts/setup.sh), then run every bench/*.py with the venv's python, or
+# only the ones named: `bash scripts/bench.sh browser playground` runs bench/bench_browser.py and
+# bench/bench_playground.py. Each benchmark prints its own figures. Exits non-zero if any fails.
 set -uo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$REPO_ROOT/.venv"
@@ -9,7 +10,18 @@ bash "$REPO_ROOT/scripts/setup.sh" || { echo "bench.sh: FAILED (set-up)"; exit 1
 cd "$REPO_ROOT"
 
 shopt -s nullglob
-benches=(bench/*.py)
+if [ "$#" -gt 0 ]; then
+    benches=()
+    for name in "$@"; do
+        if [ ! -f "bench/bench_$name.py" ]; then
+            echo "bench.sh: no bench/bench_$name.py (have: $(ls bench | tr '\n' ' '))"
+            exit 2
+        fi
+        benches+=("bench/bench_$name.py")
+    done
+else
+    benches=(bench/*.py)
+fi
 if [ "${#benches[@]}" -eq 0 ]; then
     echo "bench.sh: no bench/*.py found"
     exit 0

@@ -16,6 +16,7 @@ import pytest
 
 import kit
 from kit.widgets import MemoryMap
+from kit.widgets.memory_map import outline_boxes
 
 
 def oracle(memory: MemoryMap, zone: kit.Zone) -> dict[str, np.ndarray]:
@@ -64,8 +65,8 @@ def oracle(memory: MemoryMap, zone: kit.Zone) -> dict[str, np.ndarray]:
 def shown(memory: MemoryMap) -> dict[str, object]:
     """What the map shows and keeps, copied."""
     return {"states": memory.states.copy(), "free_fraction": memory.free_fraction.copy(),
-            "outlines_x": np.array(memory.outlines.x).reshape(-1, 5),
-            "outlines_y": np.array(memory.outlines.y).reshape(-1, 5),
+            "outlines_x": outline_boxes(memory.outlines)[0],
+            "outlines_y": outline_boxes(memory.outlines)[1],
             "color": np.array(memory.grid.color).copy(), "counts": memory._counts.copy(),
             "owners": dict(memory._owners), "base": memory._base.copy(),
             "tail_live": memory._tail_live.copy()}
@@ -203,7 +204,7 @@ def test_drawing_another_source_then_following_the_zone_again():
     assert not memory._live
     assert memory.states.reshape(-1)[0] == memory.ALLOCATED
     zone.alloc_pages(0)  # the map follows its zone again: a full recompute
-    assert memory._live and memory.highlights.x.shape == (0, 5)
+    assert memory._live and outline_boxes(memory.highlights)[0].shape == (0, 5)
     assert_same(shown(memory), oracle(memory, zone), ORACLE_KEYS, "after drawing back")
 
 

@@ -27,6 +27,9 @@ from kit.widgets import (
     TracePlayer,
     WastageCurve,
 )
+from kit.widgets.free_area import nice_ticks
+from kit.widgets.memory_map import outline_boxes
+from kit.widgets.playground import LOG_STEPS
 
 ALL = [OrderExplorer, WastageCurve, FreeAreaChart, MemoryMap, Playground, TracePlayer,
        ExactAllocationAnimator, LiveBuddyInfo]
@@ -46,8 +49,20 @@ def test_every_widget_builds_and_is_displayable(cls, make):
 def test_presenter_uses_large_fonts():
     normal, big = OrderExplorer(), OrderExplorer(presenter=True)
     assert big.figure.title_style["font-size"] > normal.figure.title_style["font-size"]
-    assert "font-size:22px" in big.summary.value
-    assert big.text.style.font_size == "22px"
+    assert "font-size:24px" in big.summary.value
+    assert big.text.style.font_size == "24px"
+
+
+@pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
+def test_presenter_widgets_carry_their_stylesheet(cls):
+    """Radio buttons and checkboxes have no font size in ipywidgets: CSS scoped to the
+    widget's class makes every control of the presenter theme at least 24 px."""
+    big, normal = cls(presenter=True), cls(presenter=False)
+    assert "kit-presenter" in big._dom_classes
+    assert "kit-presenter" not in normal._dom_classes
+    sheets = [c.value for c in big.children if isinstance(c, widgets.HTML) and "<style>" in c.value]
+    assert len(sheets) == 1 and "font-size: 24px" in sheets[0]
+    assert not any(isinstance(c, widgets.HTML) and "<style>" in c.value for c in normal.children)
 
 
 def test_presenter_follows_kit_presenter_environment(monkeypatch):
@@ -128,23 +143,27 @@ def test_order_explorer_uses_zone_page_size():
 def test_wastage_curve_lines_and_linked_marker():
     explorer = OrderExplorer()
     curve = WastageCurve(explorer=explorer, start="1", stop="64K")
-    assert curve.lines.y.shape[0] == 3
-    sizes = curve.lines.x[0]
+    assert len(curve.curves) == 3
+    assert len({(c.line_style, c.stroke_width) for c in curve.curves}) == 3  # told apart
+    assert all(name in curve.legend.value for name in kit.metrics.STRATEGIES)
+    assert not curve.figure.marks[0].display_legend  # the legend is outside the plot
+    sizes = curve.curves[0].x
     assert sizes[0] == 1 and sizes[-1] <= 65536
-    exact = curve.lines.y[1]
+    exact = curve.curves[1].y
     assert exact.max() < 4096  # alloc_pages_exact wastes less than one page
     explorer.text.value = "5000"
     assert list(curve.marker.x) == [5000] * 3
     assert list(curve.marker.y) == [3192, 3192, 3192]
     curve.percent.value = True
     assert curve.marker.y[0] == pytest.approx(63.84)
-    assert curve.lines.y.max() <= 100 * 4095  # percent of request
+    assert max(c.y.max() for c in curve.curves) <= 100 * 4095  # percent of request
 
 
 def test_wastage_curve_log_scale_and_bad_range():
     curve = WastageCurve()
     curve.log_scale.value = True
-    assert curve.lines.scales["x"] is curve.x_log and curve.x_axis.scale is curve.x_log
+    assert all(c.scales["x"] is curve.x_log for c in curve.curves)
+    assert curve.x_axis.scale is curve.x_log
     curve.stop_text.value = "0"
     assert "range must grow" in curve.error.value
     curve.stop_text.value = "2M"
@@ -153,7 +172,7 @@ def test_wastage_curve_log_scale_and_bad_range():
 
 def test_wastage_curve_stops_where_allocation_fails():
     curve = WastageCurve(start="1M", stop="8M")
-    assert curve.lines.x[0].max() <= 4 << 20  # alloc_pages fails above 4 MiB
+    assert curve.curves[0].x.max() <= 4 << 20  # alloc_pages fails above 4 MiB
 
 
 # ------------------------------------------------------------------------------ free-area chart
@@ -178,6 +197,30 @@ def test_free_area_chart_redraws_once_per_hold():
         zone.alloc_pages(0)
         zone.alloc_pages(3)
     assert len(draws) == 1
+
+
+def test_free_area_chart_pages_view_and_log_scale():
+    zone = kit.Zone(1 << 16)
+    chart = FreeAreaChart(zone)
+    zone.alloc_pages(0)  # one free block of each order 0..9, 63 of order 10
+    np.testing.assert_array_equal(chart.values, [1] * 10 + [63])
+    chart.unit.value = "pages"
+    np.testing.assert_array_equal(chart.values, [2 ** o for o in range(10)] + [63 * 1024])
+    assert chart.figure.axes[1].label == "free pages"
+    chart.log_scale.value = True
+    assert chart.bars.scales["y"] is chart.y_log and chart.figure.axes[1].scale is chart.y_log
+    np.testing.assert_array_equal(chart.figure.axes[1].tick_values, 10.0 ** np.arange(6))
+    zone.alloc_pages(0)  # still drawn in pages, on the log scale
+    assert chart.values[0] == 0 and chart.bars.y[0] > 0  # an empty order sits on the floor
+    chart.log_scale.value = False
+    assert chart.bars.scales["y"] is chart.y_linear
+
+
+@pytest.mark.parametrize(("top", "ticks"), [
+    (1017, [0, 500, 1000, 1500]), (339 * 3, [0, 500, 1000, 1500]), (7, [0, 2, 4, 6, 8]),
+    (1, [0, 1]), (0, [0, 1]), (64512, [0, 20000, 40000, 60000, 80000])])
+def test_free_area_ticks_are_round_numbers(top, ticks):
+    np.testing.assert_array_equal(nice_ticks(top), ticks)
 
 
 # ---------------------------------------------------------------------------------- memory map
@@ -205,10 +248,10 @@ def test_memory_map_outlines_every_block():
     memory = MemoryMap(zone)
     zone.alloc_pages(0)
     blocks = len(list(zone.free_blocks())) + len(list(zone.allocations()))
-    assert memory.outlines.x.shape == (blocks, 5)
+    xs, ys = outline_boxes(memory.outlines)
+    assert xs.shape == (blocks, 5)
     # the allocated page at pfn 0 is outlined by the unit square at the top left
-    boxes = {tuple(x) + tuple(y) for x, y in zip(memory.outlines.x, memory.outlines.y,
-                                                 strict=True)}
+    boxes = {tuple(x) + tuple(y) for x, y in zip(xs, ys, strict=True)}
     assert (0, 1, 1, 0, 0, 0, 0, 1, 1, 0) in boxes
 
 
@@ -253,6 +296,26 @@ def test_redraws_are_coalesced_inside_a_running_kernel_loop(monkeypatch):
     np.testing.assert_array_equal(chart.bars.y, [1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 0])
 
 
+def test_a_playing_player_draws_at_most_once_per_frame(monkeypatch):
+    """Ticks faster than a frame (a slow kernel catching up) are drawn once, the latest."""
+    monkeypatch.setattr(kit.widgets._base, "_in_kernel", lambda: True)
+    player = TracePlayer()
+    drawn: list[int] = []
+    player.caption_html.observe(lambda change: drawn.append(player.step), "value")
+
+    async def ticks():
+        for step in range(1, 11):  # ten ticks arriving at once
+            player.show(step)
+            await asyncio.sleep(0)
+        await asyncio.sleep(3 * kit.widgets._base.FRAME)
+
+    thread = threading.Thread(target=asyncio.run, args=(ticks(),))
+    thread.start()
+    thread.join()
+    assert drawn[-1] == 10 and player.step == 10
+    assert len(drawn) <= 3, drawn  # the load's first draw, then at most one per frame
+
+
 def test_memory_map_aggregates_large_zones():
     zone = kit.Zone(1 << 20, record=False)
     memory = MemoryMap(zone)
@@ -263,6 +326,14 @@ def test_memory_map_aggregates_large_zones():
     assert memory.free_fraction.sum() * 256 == pytest.approx(free)
     assert "free" in memory.describe_cell(0, 0)
     assert memory.grid.color.size == 4096
+
+
+def test_memory_map_legend_names_every_colour():
+    memory = MemoryMap(kit.Zone(1024))
+    for color in memory.palette:
+        assert f"background:{color}" in memory.legend.value, color
+    for name in memory.state_names[memory.max_order + 1:]:
+        assert name in memory.legend.value
 
 
 def test_memory_map_unaligned_zone_and_padding():
@@ -280,8 +351,8 @@ def test_playground_buttons():
     play = Playground(zone)
     play.order.value = 3
     play.alloc_button.click()
-    assert play.log_lines[0] == "alloc_pages(3) -> pfn 0"
-    assert any("expand: halve" in line for line in play.log_lines)
+    assert play.history[0].title == "alloc_pages(3) -> pfn 0"
+    assert any("expand: halve" in line for line in play.history[0].step_lines())
     np.testing.assert_array_equal(play.chart.bars.y, [0, 0, 0] + [1] * 7 + [0])
     play.size.value = "132K"
     play.exact_button.click()
@@ -290,11 +361,25 @@ def test_playground_buttons():
                       "alloc_pages_exact 33 pages (132 KiB) at pfn 64"]
     assert play.allocation.value == ("exact", 64, 33)
     play.free_button.click()
-    assert play.log_lines[-1].strip().startswith("put the order-6 block at pfn 64")
+    assert play.history[0].title == "free_pages_exact(pfn 64, 135168)"
+    assert play.history[0].events[-1].describe().startswith("put the order-6 block at pfn 64")
+    # newest call first, unfolded; the earlier ones folded under their call
+    assert [entry.title for entry in play.history[1:]] == [
+        "alloc_pages_exact(135168) -> pfn 64", "alloc_pages(3) -> pfn 0"]
+    shown = play.event_log.value
+    assert shown.index("free_pages_exact(pfn 64") < shown.index("alloc_pages_exact(135168)")
+    assert shown.count("<details open") == 1
     play.free_button.click()
     assert play.allocation.options == ()
     np.testing.assert_array_equal(play.chart.bars.y, [0] * 10 + [1])
     assert (play.map.states == 10).all()
+
+
+def test_playground_map_has_at_most_1024_cells_for_quick_clicks():
+    play = Playground(kit.Zone(1 << 16))
+    assert play.map.cells == 1024 and play.map.pages_per_cell == 64
+    assert Playground(kit.Zone(1024)).map.pages_per_cell == 1  # small zones: a cell per page
+    assert MemoryMap(kit.Zone(1 << 16)).cells == 4096  # a map of its own keeps more detail
 
 
 def test_playground_follows_calls_made_elsewhere():
@@ -327,7 +412,7 @@ def test_playground_seeded_workload_and_reset_are_deterministic():
         play.steps.value = 80
         play.random_button.click()
     assert first.zone.nr_free() == second.zone.nr_free()
-    assert first.log_lines == second.log_lines
+    assert first.history == second.history
     first.reset_button.click()
     assert first.zone.nr_free() == kit.Zone(1024).nr_free()
     np.testing.assert_array_equal(first.chart.bars.y, [0] * 10 + [1])
@@ -339,7 +424,36 @@ def test_playground_alloc_fails_with_null():
     play.order.value = 4
     play.alloc_button.click()
     play.alloc_button.click()
-    assert play.log_lines[-1] == "alloc_pages(4) -> NULL (no free block big enough)"
+    assert play.history[0].title == "alloc_pages(4) -> NULL (no free block big enough)"
+    assert play.history[0].events == ()
+
+
+def test_playground_log_lists_a_long_operation_in_part():
+    play = Playground(kit.Zone(1 << 12))
+    play.alloc_exact(2 * 1024 * 1024 + 4096)
+    entry = play.history[0]
+    assert entry.title == "alloc_pages_exact(2101248) -> pfn 0"
+    assert len(entry.events) > LOG_STEPS
+    lines = entry.step_lines()
+    assert len(lines) == LOG_STEPS + 1
+    assert lines[-1].startswith(f"... and {len(entry.events) - LOG_STEPS} more steps")
+    assert "alloc_pages_exact(2101248) -&gt; pfn 0" in play.event_log.value
+    assert "white-space:pre;" not in play.event_log.value  # lines wrap, never cut
+
+
+def test_playground_one_redraw_per_action(monkeypatch):
+    play = Playground(kit.Zone(1 << 12))
+    sent: list[tuple[str, int]] = []
+
+    def record(widget, msg, buffers=None):  # noqa: ANN001
+        sent.append((type(widget).__name__, id(widget)))
+
+    monkeypatch.setattr(widgets.Widget, "_send", record)
+    play.alloc_exact(2 * 1024 * 1024 + 4096)
+    # thousands of events, yet every widget that changed sends one message
+    names = [name for name, _ in sent]
+    assert len(sent) == len(set(sent)), sorted(names)
+    assert {"GridHeatMap", "Bars", "Dropdown", "HTML"} <= set(names), names
 
 
 # ------------------------------------------------------------------------------ trace player
@@ -353,7 +467,7 @@ def test_trace_player_steps_forward_and_back():
     player.forward_button.click()
     assert "expand: halve the order-8 block" in player.caption
     # both halves of the split are outlined
-    assert player.map.highlights.x.shape[0] >= 2
+    assert outline_boxes(player.map.highlights)[0].shape[0] >= 2
     player.back_button.click()
     assert player.step == 1
     player.slider.value = len(player.steps)

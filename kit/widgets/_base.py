@@ -22,7 +22,7 @@ from ..orders import parse_size
 from ..zone import Zone
 from .theme import Theme
 
-__all__ = ["Redraw", "ZoneListener", "bar_figure", "parse_size_text"]
+__all__ = ["FRAME", "Redraw", "ZoneListener", "bar_figure", "beside", "fitted", "parse_size_text"]
 
 
 def _in_kernel() -> bool:
@@ -49,11 +49,22 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
-class Redraw:
-    """Call ``redraw()`` once per batch of ``notify()`` calls (see the module docstring)."""
+#: One animation frame of a 60 Hz screen: the shortest time between two redraws of a view
+#: that changes on a timer (a running player); more would only queue up in the browser.
+FRAME = 1 / 60
 
-    def __init__(self, redraw: Callable[[], None]) -> None:
+
+class Redraw:
+    """Call ``redraw()`` once per batch of ``notify()`` calls (see the module docstring).
+
+    ``min_interval`` (seconds) spaces the deferred redraws inside a kernel: changes arriving
+    faster (a player's ticks) are drawn at most once per interval, the latest state each time.
+    """
+
+    def __init__(self, redraw: Callable[[], None], min_interval: float = 0.0) -> None:
         self._redraw = redraw
+        self._min_interval = min_interval
+        self._last = float("-inf")
         self._held = 0
         self._dirty = False
         self._scheduled = False
@@ -68,13 +79,20 @@ class Redraw:
             self.flush()
         elif not self._scheduled:
             self._scheduled = True
-            loop.call_soon(self.flush)
+            wait = self._last + self._min_interval - loop.time()
+            if wait > 0:
+                loop.call_later(wait, self.flush)
+            else:
+                loop.call_soon(self.flush)
 
     def flush(self) -> None:
         """Redraw now if anything changed since the last redraw."""
         self._scheduled = False
         if self._dirty and not self._held:
             self._dirty = False
+            loop = _running_loop()
+            if loop is not None:
+                self._last = loop.time()
             self._redraw()
 
     @contextmanager
@@ -127,6 +145,20 @@ class ZoneListener:
         """Stop following the zone and close the widget."""
         self.detach()
         super().close()  # type: ignore[misc] - the widget class after this mixin
+
+
+def fitted() -> widgets.Layout:
+    """A button's layout: as wide as its label and never squeezed by its row (ipywidgets'
+    default width cuts labels such as "alloc_pages_exact(size)")."""
+    return widgets.Layout(width="auto", min_width="max-content", flex="0 0 auto")
+
+
+def beside(view: widgets.Widget) -> widgets.Widget:
+    """Let a chart placed in a row next to a map take the rest of the row, or wrap onto a row
+    of its own when the page is narrow (never pushed past the right edge)."""
+    view.layout.flex = "1 1 360px"
+    view.layout.min_width = "320px"
+    return view
 
 
 def parse_size_text(text: str) -> int:

@@ -45,6 +45,7 @@ class ExactAllocationAnimator(widgets.VBox):
         self.player = TracePlayer(scenario=self._record(first),
                                   presenter=presenter, show_choice=False)
         super().__init__([self.text, self.error, self.summary_html, self.player])
+        self.theme.root(self)
         self.text.observe(self._on_text, "value")
         self._describe(first)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import bqplot as bq
 import ipywidgets as widgets
 import numpy as np
 
@@ -23,35 +24,89 @@ class FreeAreaView(widgets.VBox):
     """Bars of free blocks per order plus a buddyinfo line, drawn from plain counts.
 
     The live chart (``FreeAreaChart``), the step-through player and the live system view all
-    draw with this; it does not know where the counts come from.
+    draw with this; it does not know where the counts come from.  On a large zone the one
+    order-10 bar dwarfs the others, so two switches change the view: ``unit`` counts free
+    pages instead of blocks (a block of order n is 2^n pages), ``log_scale`` makes small
+    counts visible next to big ones.  ``values`` is what the bars show.
     """
 
     def __init__(self, theme: Theme, title: str = "free_area[order].nr_free") -> None:
         self.theme = theme
         self.figure, self.bars = bar_figure(theme, title, "order", "free blocks",
                                             colors=[theme.free_high])
+        self.y_linear = self.bars.scales["y"]
+        self.y_log = bq.LogScale(min=LOG_FLOOR)
+        self.unit = widgets.ToggleButtons(options=[("free blocks", "blocks"),
+                                                   ("free pages", "pages")],
+                                          value="blocks",
+                                          tooltips=["free blocks of each order",
+                                                    "free pages in blocks of each order"])
+        self.log_scale = widgets.Checkbox(value=False, description="log scale")
+        theme.style_controls([self.unit, self.log_scale])
+        self.unit.style.button_width = "auto"
         self.buddyinfo = widgets.HTML()
-        super().__init__([self.figure, self.buddyinfo])
+        self.values = np.zeros(0)
+        self._shown: tuple[list[int], str | None, int | None] = ([], None, None)
+        super().__init__([widgets.HBox([self.unit, self.log_scale],
+                                       layout=widgets.Layout(flex_flow="row wrap")),
+                          self.figure, self.buddyinfo])
+        self.unit.observe(lambda _change: self.show(*self._shown), "value")
+        self.log_scale.observe(lambda _change: self.show(*self._shown), "value")
 
     def show(self, nr_free: Sequence[int], line: str | None = None,
              highlight: int | None = None) -> None:
         """Draw the counts; ``line`` defaults to the buddyinfo line they make."""
+        nr_free = list(nr_free)
+        self._shown = (nr_free, line, highlight)
         orders = np.arange(len(nr_free))
+        pages = self.unit.value == "pages"
+        values = np.array(nr_free, dtype=float) * (2.0 ** orders if pages else 1.0)
+        self.values = values
         colors = [self.theme.free_high] * len(nr_free)
         if highlight is not None and 0 <= highlight < len(nr_free):
             colors[highlight] = self.theme.highlight
-        top = max(max(nr_free, default=0), 1)
-        step = -(-top // 5)  # whole-number ticks: a count of blocks has no fractions
-        ticks = np.arange(0, top + step, step, dtype=float)
+        log = self.log_scale.value
+        ticks = log_ticks(values.max(initial=0)) if log else nice_ticks(values.max(initial=0))
+        scale = self.y_log if log else self.y_linear
         y_axis = self.figure.axes[1]
-        with self.figure.hold_sync():
+        with self.bars.hold_sync():  # one message per widget: bars, scale, axis
             self.bars.x = orders
-            self.bars.y = np.array(nr_free, dtype=float)
+            # a log scale has no 0: an empty order is drawn at the floor, i.e. with no height
+            self.bars.y = np.maximum(values, LOG_FLOOR) if log else values
             self.bars.colors = colors
-            self.bars.scales["y"].max = float(ticks[-1])
+            self.bars.base = LOG_FLOOR if log else 0.0
+            if self.bars.scales["y"] is not scale:
+                self.bars.scales = {"x": self.bars.scales["x"], "y": scale}
+        scale.max = float(ticks[-1])
+        with y_axis.hold_sync():
+            y_axis.scale = scale
             y_axis.tick_values = ticks
-        text = format_buddyinfo(list(nr_free)) if line is None else line
+            y_axis.label = "free pages" if pages else "free blocks"
+        text = format_buddyinfo(nr_free) if line is None else line
         self.buddyinfo.value = self.theme.text("/proc/buddyinfo:\n" + text, pre=True)
+
+
+#: Where the log scale starts: below one block, so a count of 1 still has a visible bar.
+LOG_FLOOR = 0.5
+
+
+def nice_ticks(top: float, count: int = 5) -> np.ndarray:
+    """About ``count`` whole-number ticks from 0 past ``top`` in steps of 1, 2 or 5 x 10^k.
+
+    Counts of blocks or pages have no fractions, and 0, 200, 400 reads better than 0, 339,
+    678.
+    """
+    top = max(float(top), 1.0)
+    raw = top / count
+    power = 10 ** max(int(np.floor(np.log10(raw))), 0)
+    step = next((m * power for m in (1, 2, 5, 10) if m * power >= raw), 10 * power)
+    return np.arange(0, top + step, step, dtype=float)[: int(np.ceil(top / step)) + 1]
+
+
+def log_ticks(top: float) -> np.ndarray:
+    """Powers of ten from 1 to the first one at or above ``top``: 1, 10, 100, 1k..."""
+    top = max(float(top), 1.0)
+    return 10.0 ** np.arange(0, int(np.ceil(np.log10(top))) + 1)
 
 
 class FreeAreaChart(ZoneListener, FreeAreaView):
@@ -64,6 +119,7 @@ class FreeAreaChart(ZoneListener, FreeAreaView):
     def __init__(self, zone: Zone | None = None, *, presenter: bool | None = None) -> None:
         FreeAreaView.__init__(self, get_theme(presenter))
         self._listen(zone if zone is not None else Zone(1024))
+        self.theme.root(self)
         self.refresh()
 
     def refresh(self) -> None:

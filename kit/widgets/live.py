@@ -15,7 +15,7 @@ import ipywidgets as widgets
 from ..errors import KitError
 from ..procfs import BuddyInfoZone, format_buddyinfo, read_buddyinfo, read_pagetypeinfo
 from ..zone import Zone
-from ._base import _running_loop
+from ._base import _running_loop, fitted
 from .free_area import FreeAreaView
 from .theme import get_theme
 
@@ -40,7 +40,7 @@ class LiveBuddyInfo(widgets.VBox):
         self.zones: list[BuddyInfoZone] = []
         self.message = ""
         self.zone_choice = widgets.Dropdown(options=[], description="zone")
-        self.refresh_button = widgets.Button(description="refresh")
+        self.refresh_button = widgets.Button(description="refresh", layout=fitted())
         self.auto = widgets.Checkbox(value=False, description="refresh on a timer")
         self.interval = widgets.BoundedFloatText(value=interval, min=0.5, max=3600,
                                                  description="seconds")
@@ -49,9 +49,11 @@ class LiveBuddyInfo(widgets.VBox):
         self.view = FreeAreaView(theme, title=f"{path}: free blocks per order")
         theme.style_controls([self.zone_choice, self.refresh_button, self.auto, self.interval])
         super().__init__([
-            widgets.HBox([self.zone_choice, self.refresh_button, self.auto, self.interval]),
+            widgets.HBox([self.zone_choice, self.refresh_button, self.auto, self.interval],
+                         layout=widgets.Layout(flex_flow="row wrap")),
             self.status, self.view, self.pagetypeinfo,
         ])
+        self.theme.root(self)
         self._timer: asyncio.TimerHandle | None = None
         self.refresh_button.on_click(lambda _b: self.refresh())
         self.zone_choice.observe(lambda _change: self._redraw(), "value")

@@ -35,7 +35,7 @@ from ..zone import Zone
 from ._base import Redraw, ZoneListener
 from .theme import Theme, get_theme
 
-__all__ = ["MemoryMap", "PageSource"]
+__all__ = ["MemoryMap", "PageSource", "outline_boxes"]
 
 DEFAULT_CELL_BUDGET = 4096
 #: Events queued between two redraws beyond which a full recompute is cheaper.
@@ -44,6 +44,9 @@ DEFAULT_QUEUE_LIMIT = 20_000
 # Queued actions (see MemoryMap.on_event): set a page range's state, read it from the zone, or
 # read a tail page given back by an exact allocation (and the kept pages before it).
 _SET, _WALK, _TRIM = range(3)
+#: Pages moved by one batch's ``_SET`` actions beyond which they are replayed one by one
+#: rather than reduced to each page's last state (see MemoryMap._set_final).
+_COALESCE_LIMIT = 1 << 21
 #: Events after which the block is on no list until a later event of the same operation.
 _TO_LIMBO = frozenset({ev.TAKE, ev.FREE, ev.PCP_TAKE})
 
@@ -108,9 +111,13 @@ class MemoryMap(ZoneListener, widgets.VBox):
         self._counts = np.zeros((self.rows * self.columns, self.NONE + 1), dtype=np.int64)
         self._source: PageSource = zone
         self._build_marks(theme)
-        self.info = widgets.HTML(theme.text("Point at a cell (or click it) to see its page frame."))
-        self.legend = widgets.HTML(self._legend_html())
+        # text as wide as the map, so that the map and a chart beside it fit side by side
+        beside = widgets.Layout(max_width=self.figure.layout.width)
+        self.info = widgets.HTML(theme.text("Point at a cell (or click it) to see its page frame."),
+                                 layout=beside)
+        self.legend = widgets.HTML(self._legend_html(), layout=beside)
         super().__init__([self.figure, self.info, self.legend])
+        self.theme.root(self)
         self.grid.observe(self._on_select, "selected")
         if listen:
             self._listen(zone)
@@ -170,13 +177,28 @@ class MemoryMap(ZoneListener, widgets.VBox):
         self.figure.layout.width = self.figure.layout.height
 
     def _legend_html(self) -> str:
-        names = self.state_names[:-1]
-        shown = [0, self.max_order, *range(self.max_order + 1, len(names))]
-        items = "".join(
-            f'<span style="display:inline-block;width:1em;height:1em;background:'
-            f'{self.palette[code]};border:1px solid #888;margin:0 4px 0 10px"></span>'
-            f"{names[code]}" for code in shown)
-        return self.theme.html(items)
+        """A key to every colour the map uses: one swatch per free order (numbered), the
+        other states, and the outlines."""
+        def swatch(color: str, label: str = "", border: str = "#888") -> str:
+            text = "#fff" if label and _dark(color) else "#000"
+            return (f'<span style="display:inline-block;min-width:1.4em;height:1.4em;'
+                    f"line-height:1.4em;text-align:center;background:{color};color:{text};"
+                    f'border:1px solid {border};margin:0 1px">{label}</span>')
+
+        orders = "".join(swatch(self.palette[o], str(o)) for o in range(self.max_order + 1))
+        items = [f"free block of order {orders}"]
+        items += [f"{swatch(self.palette[code])} {self.state_names[code]}"
+                  for code in range(self.max_order + 1, self.NONE)]
+        items.append(f"{swatch('transparent', border=self.theme.text_color)} outline: one "
+                     "block (buddy boundaries)")
+        items.append(f"{swatch('transparent', border=self.theme.highlight)} thick outline: "
+                     "what the current step touched (player)")
+        cell = "" if self.pages_per_cell == 1 else (
+            f"<br>Each cell is {self.pages_per_cell} pages, coloured by the state covering most "
+            "of them.")
+        entries = "".join(f'<span style="display:inline-block;margin:2px 14px 2px 0">{item}'
+                          "</span>" for item in items)
+        return self.theme.html(entries + cell)
 
     # ------------------------------------------------------------------------------ events
     def _listen(self, zone: Zone) -> None:
@@ -288,16 +310,18 @@ class MemoryMap(ZoneListener, widgets.VBox):
         changed = not _same(self.grid.color, states.astype(np.float32))
         self.states, self.free_fraction = states, free
         if outlines is not None:
-            outline_x, outline_y = self._rectangles(*outlines)
+            outline_x, outline_y = (_path(a) for a in self._rectangles(*outlines))
             if _same(self.outlines.x, outline_x) and _same(self.outlines.y, outline_y):
                 outlines = None
-        with self.figure.hold_sync():
-            if changed:
-                self.grid.color = self.states.astype(np.float32)
-            if outlines is not None:
+        # one message per mark (a figure's hold_sync does not hold its marks' traits)
+        if changed:
+            self.grid.color = self.states.astype(np.float32)
+        if outlines is not None:
+            with self.outlines.hold_sync():
                 self.outlines.x, self.outlines.y = outline_x, outline_y
-            if highlights is not None:
-                self.highlights.x, self.highlights.y = highlights
+        if highlights is not None:
+            with self.highlights.hold_sync():
+                self.highlights.x, self.highlights.y = (_path(a) for a in highlights)
 
     def _cell_states(self, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each cell's state (the one covering most pages) and free fraction, from its counts."""
@@ -442,21 +466,23 @@ class MemoryMap(ZoneListener, widgets.VBox):
         self._touched: dict[int, bool] = {}
         queue, self._queue = self._queue, []
         rewalk, self._rewalk = self._rewalk, []
+        self._walked: list[tuple[int, int]] = []
         for offset, pages in rewalk:  # allocations split or given owners after their event
-            self._walk(offset, offset + pages)
+            self._walk_once(offset, offset + pages)
         start = zone.start_pfn
-        for action, offset, pages, code in queue:
+        self._set_final([item for item in queue if item[0] == _SET])
+        for action, offset, pages, _code in queue:
             if action == _SET:
-                self._set(offset, offset + pages, code)
-            elif action == _WALK:
-                self._walk(offset, offset + pages)
+                continue
+            if action == _WALK:
+                self._walk_once(offset, offset + pages)
                 self._rewalk.append((offset, pages))
             else:  # _TRIM: the kept pages of the exact allocation were split and owned
                 owner = zone.exact_owners().get(start + offset - 1)
                 if owner is not None and self._owners.get(start + offset - 1) != owner:
-                    self._walk(owner - start, offset + 1)
+                    self._walk_once(owner - start, offset + 1)
                 else:
-                    self._walk(offset, offset + 1)
+                    self._walk_once(offset, offset + 1)
         self._update_tails()
         if not self._changed:
             return
@@ -471,6 +497,40 @@ class MemoryMap(ZoneListener, widgets.VBox):
         states[dirty], free[dirty] = self._cell_states(self._counts[dirty])
         self._show(states, free, self._live_outlines())
 
+    def _set_final(self, sets: list[tuple[int, int, int, int]]) -> None:
+        """Apply ``_SET`` actions, each page once, in the state the last one covering it set.
+
+        An operation moves the same pages many times (a tail page given back is put, merged,
+        merged again...); only where each page ends up matters.  The walks (which read the
+        zone as it is now) come after, so their pages end up as the zone says whatever the
+        order.  Pages are sorted by (page, action) with numpy: one ``_set`` per run of pages
+        left by the same action, instead of one per action.
+        """
+        if len(sets) < 2:
+            for _action, offset, pages, code in sets:
+                self._set(offset, offset + pages, code)
+            return
+        table = np.array(sets, dtype=np.int64)
+        starts, lengths, codes = table[:, 1], table[:, 2], table[:, 3]
+        total = int(lengths.sum())
+        if total > _COALESCE_LIMIT:  # expanding to pages would cost more than replaying
+            for offset, pages, code in zip(starts.tolist(), lengths.tolist(), codes.tolist(),
+                                           strict=True):
+                self._set(offset, offset + pages, code)
+            return
+        action = np.repeat(np.arange(len(sets)), lengths)
+        pages = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
+        order = np.lexsort((action, pages))
+        pages, action = pages[order], action[order]
+        last = np.append(pages[1:] != pages[:-1], True)  # the last action on each page
+        pages, action = pages[last], action[last]
+        breaks = np.flatnonzero((pages[1:] != pages[:-1] + 1) | (action[1:] != action[:-1])) + 1
+        run_starts = np.concatenate([[0], breaks])
+        run_ends = np.concatenate([breaks, [len(pages)]])
+        for first, end, which in zip(pages[run_starts].tolist(), (pages[run_ends - 1] + 1).tolist(),
+                                     action[run_starts].tolist(), strict=True):
+            self._set(first, end, int(codes[which]))
+
     def _live_outlines(self) -> tuple[np.ndarray, np.ndarray]:
         cells = np.flatnonzero(self._outline_start >= 0)
         starts, lengths = self._outline_start[cells], self._outline_len[cells]
@@ -482,6 +542,9 @@ class MemoryMap(ZoneListener, widgets.VBox):
 
     def _set(self, start: int, end: int, code: int) -> None:
         """Pages ``start:end`` (offsets) are now in state ``code``: one block, or NONE."""
+        if end - start == 1:
+            self._set_page(start, code)
+            return
         base, p, m = self._base, self.pages_per_cell, self.max_order
         old = base[start:end]
         if code != self.EXACT and (old == self.EXACT).any():
@@ -508,6 +571,35 @@ class MemoryMap(ZoneListener, widgets.VBox):
         if end - start >= p and code != self.NONE:
             self._outline_start[c0], self._outline_len[c0] = start, end - start
         self._changed.append((start, end))
+
+    def _set_page(self, page: int, code: int) -> None:
+        """``_set`` of one page with scalar operations: an exact allocation gives back and
+        frees hundreds of single pages, where numpy's per-call overhead would dominate."""
+        base, m = self._base, self.max_order
+        old = int(base[page])
+        if old == self.EXACT and code != self.EXACT:
+            self._disown(self.zone.start_pfn + page)
+        tail = bool(self._tail_live[page])
+        cell = page // self.pages_per_cell
+        counts = self._counts
+        counts[cell, self.TRIMMED if tail and old <= m else old] -= 1
+        counts[cell, self.TRIMMED if tail and code <= m else code] += 1
+        base[page] = code
+        outlines = self._outline_start
+        if outlines[cell] == page:
+            outlines[cell] = -1
+        if self.pages_per_cell == 1 and code != self.NONE:
+            outlines[cell], self._outline_len[cell] = page, 1
+        self._changed.append((page, page + 1))
+
+    def _walk_once(self, start: int, end: int) -> None:
+        """``_walk`` unless this redraw already read those pages: a walk reads the zone as it
+        is now, so reading the same pages twice (an allocation, then its split) changes
+        nothing."""
+        if any(first <= start and end <= last for first, last in self._walked):
+            return
+        self._walk(start, end)
+        self._walked.append((start, end))
 
     def _walk(self, start: int, end: int) -> None:
         """Read pages ``start:end`` (offsets, widened to whole blocks) from the zone."""
@@ -642,6 +734,12 @@ class MemoryMap(ZoneListener, widgets.VBox):
         return text
 
 
+def _dark(color: str) -> bool:
+    """Whether white text reads better than black on this colour (its luminance)."""
+    r, g, b = _rgb(color)
+    return 0.299 * r + 0.587 * g + 0.114 * b < 128
+
+
 def _rgb(color: str) -> Sequence[int]:
     color = color.lstrip("#")
     return [int(color[i:i + 2], 16) for i in (0, 2, 4)]
@@ -657,4 +755,22 @@ def _same(current: object, new: np.ndarray) -> bool:
     """Whether a mark's current data already equals ``new`` (then nothing needs sending)."""
     # (bqplot keeps the data of a single line as 1-D: compare the values, not the shapes)
     return (isinstance(current, np.ndarray) and current.size == new.size
-            and np.array_equal(current.reshape(-1), new.reshape(-1)))
+            and np.array_equal(current.reshape(-1), new.reshape(-1), equal_nan=True))
+
+
+def _path(corners: np.ndarray) -> np.ndarray:
+    """Closed outlines (one row of 5 corners each) as one line broken by NaN gaps.
+
+    bqplot draws a 2-D ``Lines`` as one SVG path per row, with a label each: a thousand
+    outlines took the browser a quarter of a second to redraw.  One path with gaps (bqplot
+    leaves NaN points undrawn) is drawn at once.
+    """
+    gaps = np.full((len(corners), 1), np.nan, dtype=np.float32)
+    return np.hstack([corners.astype(np.float32), gaps]).reshape(-1)
+
+
+def outline_boxes(mark: bq.Lines) -> tuple[np.ndarray, np.ndarray]:
+    """The outlines a map's ``outlines`` or ``highlights`` mark draws, one row of 5 corners
+    (x, then y) per rectangle."""
+    return tuple(np.asarray(values, dtype=np.float32).reshape(-1, 6)[:, :5]
+                 for values in (mark.x, mark.y))

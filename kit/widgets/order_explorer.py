@@ -73,6 +73,7 @@ class OrderExplorer(widgets.VBox):
             self.summary, (widgets.VBox if theme.presenter else widgets.HBox)(
                 [self.table, self.figure]),
         ])
+        self.theme.root(self)
         self.slider.observe(self._on_slider, "value")
         self.text.observe(self._on_text, "value")
         self.page_size_choice.observe(self._on_page_size, "value")

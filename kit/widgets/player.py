@@ -16,12 +16,15 @@ from .. import events as ev
 from ..events import Event
 from ..scenarios import SCENARIOS, EventModel, Scenario, Step, record_scenario
 from ..zone import Zone
+from ._base import FRAME, Redraw, beside, fitted
 from .free_area import FreeAreaView
 from .memory_map import MemoryMap
 from .theme import get_theme
 
 __all__ = ["TracePlayer"]
 
+#: Side by side while the page is wide enough, one under the other when not.
+_WRAP = widgets.Layout(flex_flow="row wrap")
 CHECKPOINT = 64
 MAX_CHECKPOINTS = 256
 ZONE_TRACE = "this zone's trace"
@@ -64,8 +67,8 @@ class TracePlayer(widgets.VBox):
                                  description="play")
         self.slider = widgets.IntSlider(value=0, min=0, max=1, description="step",
                                         layout=widgets.Layout(width="60%"))
-        self.back_button = widgets.Button(description="◀ step back")
-        self.forward_button = widgets.Button(description="step forward ▶")
+        self.back_button = widgets.Button(description="◀ step back", layout=fitted())
+        self.forward_button = widgets.Button(description="step forward ▶", layout=fitted())
         self.speed = widgets.IntSlider(value=400, min=50, max=2000, step=50,
                                        description="ms per step")
         widgets.jslink((self.play, "value"), (self.slider, "value"))
@@ -82,14 +85,16 @@ class TracePlayer(widgets.VBox):
         super().__init__(top + [
             self.description,
             widgets.HBox([self.play, self.slider]),
-            widgets.HBox([self.back_button, self.forward_button, self.speed]),
-            self.caption_html, widgets.HBox([self.map_box, self.free_area]),
+            widgets.HBox([self.back_button, self.forward_button, self.speed], layout=_WRAP),
+            self.caption_html, widgets.HBox([self.map_box, beside(self.free_area)], layout=_WRAP),
         ])
+        self.theme.root(self)
         self.back_button.on_click(lambda _b: self.step_by(-1))
         self.forward_button.on_click(lambda _b: self.step_by(1))
         self.slider.observe(lambda change: self.show(change["new"]), "value")
         self.play.observe(lambda change: self.show(change["new"]), "value")
         self.choice.observe(lambda change: self.load(change["new"]), "value")
+        self._redraw = Redraw(self._draw, min_interval=FRAME)
         self.load(first)
 
     # ------------------------------------------------------------------------------ loading
@@ -149,11 +154,18 @@ class TracePlayer(widgets.VBox):
         """Draw the state after ``step`` events, outlining what the last one touched.
 
         The Play button and the slider are linked in the browser and both report the new
-        step; the second report finds the step already drawn and returns at once.
+        step; the second report finds the step already drawn and returns at once.  Inside a
+        kernel the drawing waits for the current message to be handled and happens at most
+        once per animation frame (``FRAME``), showing the latest step asked for.
         """
-        step = min(max(int(step), 0), len(self.steps))
-        if step == getattr(self, "_step", None) and not force:
+        self._wanted = min(max(int(step), 0), len(self.steps))
+        if self._wanted == getattr(self, "_step", None) and not force:
             return
+        self._redraw.notify()
+
+    def _draw(self) -> None:
+        """Draw the step ``show`` asked for last."""
+        step = self._wanted
         self._step = step
         if self.slider.value != step:
             self.slider.value = step

@@ -8,6 +8,10 @@ the same way on every machine; reset brings the zone back to how it started.
 
 from __future__ import annotations
 
+import html
+from dataclasses import dataclass
+from functools import cached_property
+
 import ipywidgets as widgets
 
 from ..errors import KitError
@@ -15,64 +19,117 @@ from ..events import Event
 from ..orders import format_size
 from ..workload import run_workload
 from ..zone import Zone
-from ._base import ZoneListener, parse_size_text, show_error
+from ._base import ZoneListener, beside, fitted, parse_size_text, show_error
 from .free_area import FreeAreaChart
 from .memory_map import MemoryMap
 from .theme import get_theme
 
-__all__ = ["Playground"]
+__all__ = ["LogEntry", "Playground"]
 
 
-#: Lines kept in the event log (the oldest are dropped).
-LOG_LINES = 200
+#: Cells of the playground's memory map (a standalone ``MemoryMap`` draws up to 4096).  The
+#: browser redraws every cell of a bqplot grid on any change: with 4096 cells a click on a
+#: 2^20-page zone took about 200 ms to settle in Chromium, with 1024 about 100 ms
+#: (bench/bench_browser.py).  Zones of up to 1024 pages still get a cell per page; on 2^20
+#: pages a cell is one order-10 block.
+PLAYGROUND_CELLS = 1024
+#: Operations kept in the event log (the oldest are dropped).
+LOG_OPERATIONS = 20
+#: Steps listed under the newest operation in the log, and under each older one: an exact
+#: allocation of megabytes takes thousands, which ``zone.trace`` keeps in full, and the whole
+#: log is sent to the browser again after every call.
+LOG_STEPS = 64
+FOLDED_STEPS = 16
 
 
-def _auto() -> widgets.Layout:
-    """A button as wide as its label (the kernel's function names are long)."""
-    return widgets.Layout(width="auto")
+@dataclass(frozen=True)
+class LogEntry:
+    """One line of the event log: a call with its result, and the steps it took."""
+
+    title: str
+    events: tuple[Event, ...] = ()
+
+    def step_lines(self, limit: int = LOG_STEPS) -> list[str]:
+        """The steps as text, the first ``limit`` of them and a count of the rest."""
+        lines = [event.describe() for event in self.events[:limit]]
+        if len(self.events) > limit:
+            lines.append(f"... and {len(self.events) - limit} more steps "
+                         "(zone.trace.operations[-1].events has them all)")
+        return lines
+
+    @cached_property
+    def _steps_html(self) -> dict[int, str]:
+        return {}  # limit -> the steps as list items (a call's steps never change)
+
+    def to_html(self, open_: bool) -> str:
+        """A ``<details>`` element: the call as its summary, the steps folded inside."""
+        title = html.escape(self.title)
+        if not self.events:
+            return f'<div style="margin:2px 0 2px 1.1em">{title}</div>'
+        limit = LOG_STEPS if open_ else FOLDED_STEPS
+        steps = self._steps_html.get(limit)
+        if steps is None:
+            steps = self._steps_html[limit] = "".join(
+                f"<li>{html.escape(line)}</li>" for line in self.step_lines(limit))
+        count = len(self.events)
+        return (f'<details{" open" if open_ else ""} style="margin:2px 0">'
+                f'<summary style="cursor:pointer">{title} '
+                f'<span style="opacity:.7">({count} step{"s" if count != 1 else ""})</span>'
+                f'</summary><ol style="margin:2px 0;padding-left:3em">{steps}</ol></details>')
+
+
+def _row(children: list[widgets.Widget]) -> widgets.HBox:
+    """Controls side by side, wrapping onto a second line rather than cutting a label."""
+    return widgets.HBox(children, layout=widgets.Layout(flex_flow="row wrap",
+                                                        align_items="center"))
 
 
 class Playground(ZoneListener, widgets.VBox):
     """Buttons and inputs for the allocator's calls, an event log, the chart and the map.
 
     ``alloc(order)``, ``alloc_exact(size)``, ``free_selected()``, ``reset()`` and
-    ``run_random(seed, steps)`` do what the buttons do; ``log_lines`` is the event log's text;
+    ``run_random(seed, steps)`` do what the buttons do; ``history`` is the event log (a
+    ``LogEntry`` per call, newest first; the newest is shown unfolded);
     ``live()`` lists the allocations that can be freed, as the selector shows them.
+    ``cell_budget`` caps the memory map's cells (``PLAYGROUND_CELLS``, for quick clicks).
     """
 
-    def __init__(self, zone: Zone | None = None, *, presenter: bool | None = None) -> None:
+    def __init__(self, zone: Zone | None = None, *, presenter: bool | None = None,
+                 cell_budget: int = PLAYGROUND_CELLS) -> None:
         self.zone = zone if zone is not None else Zone(1024)
         self.theme = theme = get_theme(presenter)
         self._initial = self.zone.snapshot()
         self.order = widgets.BoundedIntText(value=0, min=0, max=self.zone.max_order,
                                             description="order")
-        self.alloc_button = widgets.Button(description="alloc_pages(order)", layout=_auto())
+        self.alloc_button = widgets.Button(description="alloc_pages(order)", layout=fitted())
         self.size = widgets.Text(value="132K", description="size")
-        self.exact_button = widgets.Button(description="alloc_pages_exact(size)", layout=_auto())
+        self.exact_button = widgets.Button(description="alloc_pages_exact(size)", layout=fitted())
         self.allocation = widgets.Dropdown(options=[], description="allocation")
-        self.free_button = widgets.Button(description="free selected", layout=_auto())
+        self.free_button = widgets.Button(description="free selected", layout=fitted())
         self.seed = widgets.IntText(value=0, description="seed")
         self.steps = widgets.BoundedIntText(value=100, min=1, max=100_000, description="steps")
-        self.random_button = widgets.Button(description="random workload", layout=_auto())
-        self.reset_button = widgets.Button(description="reset zone", layout=_auto())
+        self.random_button = widgets.Button(description="random workload", layout=fitted())
+        self.reset_button = widgets.Button(description="reset zone", layout=fitted())
         self.error = widgets.HTML()
         self.event_log = widgets.HTML()
-        self.log_lines: list[str] = []
+        self.history: list[LogEntry] = []
         self.chart = FreeAreaChart(self.zone, presenter=presenter)
-        self.map = MemoryMap(self.zone, presenter=presenter)
+        self.map = MemoryMap(self.zone, presenter=presenter, cell_budget=cell_budget)
         controls = [self.order, self.alloc_button, self.size, self.exact_button,
                     self.allocation, self.free_button, self.seed, self.steps,
                     self.random_button, self.reset_button]
         theme.style_controls(controls)
         left = widgets.VBox([
-            widgets.HBox([self.order, self.alloc_button]),
-            widgets.HBox([self.size, self.exact_button]),
-            widgets.HBox([self.allocation, self.free_button]),
-            widgets.HBox([self.seed, self.steps]),
-            widgets.HBox([self.random_button, self.reset_button]),
+            _row([self.order, self.alloc_button]),
+            _row([self.size, self.exact_button]),
+            _row([self.allocation, self.free_button]),
+            _row([self.seed, self.steps]),
+            _row([self.random_button, self.reset_button]),
             self.error, self.event_log,
-        ], layout=widgets.Layout(min_width="420px", max_width="640px"))
-        super().__init__([widgets.HBox([left, self.chart]), self.map])
+        ], layout=widgets.Layout(flex="0 1 540px", min_width="420px"))
+        super().__init__([widgets.HBox([left, beside(self.chart)],
+                                       layout=widgets.Layout(flex_flow="row wrap")), self.map])
+        self.theme.root(self)
         self.alloc_button.on_click(lambda _b: self._guard(lambda: self.alloc(self.order.value)))
         self.exact_button.on_click(
             lambda _b: self._guard(lambda: self.alloc_exact(parse_size_text(self.size.value))))
@@ -106,9 +163,7 @@ class Playground(ZoneListener, widgets.VBox):
                 result = call()
         finally:
             unsubscribe()
-        self._log([title(result) if callable(title) else title]
-                  + ["    " + event.describe() for event in events])
-        self._update_allocations()
+        self._log(LogEntry(title(result) if callable(title) else title, tuple(events)))
         return result
 
     def alloc(self, order: int) -> object:
@@ -163,9 +218,9 @@ class Playground(ZoneListener, widgets.VBox):
     def run_random(self, seed: int, steps: int) -> None:
         """A seeded random workload (``kit.run_workload``), summarised in one log line."""
         result = self._quiet(lambda: run_workload(self.zone, seed=seed, steps=steps))
-        self._log([f"random workload, seed {seed}, {steps} steps: {result.allocations} "
-                   f"allocations, {result.failures} failed, {result.frees} freed, "
-                   f"{len(result.live)} still allocated"])
+        self._log(LogEntry(f"random workload, seed {seed}, {steps} steps: "
+                           f"{result.allocations} allocations, {result.failures} failed, "
+                           f"{result.frees} freed, {len(result.live)} still allocated"))
 
     def reset(self) -> None:
         """Bring the zone back to its state when the playground was built."""
@@ -173,27 +228,32 @@ class Playground(ZoneListener, widgets.VBox):
         self.map.reset()
         self.chart.refresh()
         self._update_allocations()
-        self._log(["reset: the zone is back to its initial state"])
+        self._log(LogEntry("reset: the zone is back to its initial state"))
 
     def _quiet(self, call):  # noqa: ANN001, ANN202
         with self.hold(), self.chart.hold(), self.map.hold():
-            result = call()
-        self._update_allocations()
-        return result
+            return call()
 
     # ------------------------------------------------------------------------------ display
     def _update_allocations(self) -> None:
         options = self.live()
-        self.allocation.options = options
-        self.allocation.value = options[-1][1] if options else None
+        with self.allocation.hold_sync():  # options and choice reach the browser together
+            self.allocation.options = options
+            self.allocation.value = options[-1][1] if options else None
 
-    def _log(self, lines: list[str]) -> None:
-        self.log_lines = (self.log_lines + lines)[-LOG_LINES:]
+    def _log(self, entry: LogEntry) -> None:
+        self.history = [entry, *self.history[:LOG_OPERATIONS - 1]]
         self._show_log()
 
     def _show_log(self) -> None:
-        text = "\n".join(self.log_lines[-40:]) or "(the event log is empty: press a button)"
-        self.event_log.value = self.theme.text("event log:\n" + text, pre=True, scroll="320px")
+        if not self.history:
+            body = html.escape("(the event log is empty: press a button)")
+        else:
+            body = "".join(entry.to_html(open_=index == 0)
+                           for index, entry in enumerate(self.history))
+        self.event_log.value = self.theme.html(
+            "<b>event log</b> (newest first; click a call to show or hide its steps)<br>" + body,
+            scroll="320px")
 
     def close(self) -> None:
         """Close the playground and stop its views following the zone."""

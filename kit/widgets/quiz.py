@@ -47,6 +47,7 @@ class Quiz(widgets.VBox):
         self.choices.observe(self._on_choice, names="value")
         heading = widgets.HTML(self._theme.html(f"<b>{html.escape(prompt)}</b>"))
         super().__init__([heading, self.choices, self.feedback])
+        self._theme.root(self)
 
     def _on_choice(self, change: dict) -> None:
         if change["new"] is None:

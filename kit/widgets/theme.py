@@ -31,6 +31,10 @@ class Theme:
     error_color: str
     stroke_width: float
     figure_height: str
+    #: Distance of an axis title from its axis: (bottom axis, left axis), and the figure
+    #: margins that leave room for tick labels and titles.
+    label_offsets: tuple[str, str]
+    axes_margin: tuple[tuple[str, int], ...]
     #: Bar/line colours of the three strategies: alloc_pages, alloc_pages_exact, kmalloc.
     strategy_colors: tuple[str, str, str]
     #: Memory map colours: free blocks run from the light ``free_low`` (order 0) to the dark
@@ -49,12 +53,15 @@ class Theme:
         """Wrap trusted HTML in a div with this theme's font and colours.
 
         ``scroll`` (a CSS height such as "300px") keeps long text, like an event log, in a
-        scrolling box of that height with its lines unbroken.
+        box of exactly that height that scrolls up and down: text that grows must not move
+        the figures around it, which makes the browser lay them out and redraw them again.
+        Long lines wrap, even inside a long word, so no text is ever cut at the right edge.
         """
         color = self.error_color if error else self.text_color
         tag = "pre" if pre else "div"
-        wrap = (f"white-space:pre;overflow:auto;max-height:{scroll}" if scroll
-                else "white-space:pre-wrap")
+        wrap = "white-space:pre-wrap;overflow-wrap:anywhere"
+        if scroll:
+            wrap += f";overflow-y:auto;height:{scroll}"
         return (
             f'<{tag} style="font-size:{self.font_size};color:{color};'
             f'background:{self.background};margin:2px 0;{wrap}">{body}</{tag}>'
@@ -66,7 +73,11 @@ class Theme:
         return self.html(html.escape(message), pre=pre, error=error, scroll=scroll)
 
     def style_figure(self, figure: bq.Figure) -> bq.Figure:
-        """Apply fonts and sizes to a bqplot figure and its axes."""
+        """Apply fonts and sizes to a bqplot figure and its axes.
+
+        Axis titles sit beyond the widest tick labels ("1.5M", "100k" in this theme's font)
+        and the margins leave room for both, so a title never covers a tick label.
+        """
         figure.title_style = {"font-size": self.title_size, "fill": self.text_color}
         figure.background_style = {"fill": self.background}
         figure.layout.height = self.figure_height
@@ -74,23 +85,54 @@ class Theme:
         for axis in figure.axes:
             axis.tick_style = {"font-size": self.font_size, "fill": self.text_color}
             axis.label_color = self.text_color
-            if self.presenter:
-                axis.label_offset = "50px"
-        if self.presenter:
-            figure.fig_margin = {"top": 70, "bottom": 70, "left": 90, "right": 30}
+            axis.label_offset = self.label_offsets[axis.side == "left"]
+        if figure.axes:
+            figure.fig_margin = dict(self.axes_margin)
         return figure
 
     def style_controls(self, controls: Iterable[widgets.Widget]) -> None:
-        """Give controls that support it this theme's font size (ipywidgets 8 styles)."""
-        if not self.presenter:
-            return
+        """Give controls this theme's font size (ipywidgets 8 styles, where they have it)
+        and a description as wide as its text, so "ms per step" is never cut."""
         for control in controls:
             style = getattr(control, "style", None)
-            if style is not None and "font_size" in style.keys:
+            if style is None:
+                continue
+            if self.presenter and "font_size" in style.keys:
                 style.font_size = self.font_size
-            if style is not None and "description_width" in style.keys:
+            if "description_width" in style.keys:
                 style.description_width = "initial"
 
+    def root(self, container: widgets.Box) -> widgets.Box:
+        """Mark a widget's outer box with this theme; the presenter's also gets a stylesheet.
+
+        ipywidgets has no font size for radio buttons, checkboxes' labels or slider readouts,
+        so the presenter theme sizes them with CSS scoped to its own class (``kit-presenter``),
+        shipped inside the widget: nothing outside a presenter widget changes.
+        """
+        if self.presenter:
+            container.add_class("kit-presenter")
+            container.children = (*container.children, widgets.HTML(PRESENTER_CSS))
+        return container
+
+
+#: Controls of at least 24 px in the presenter theme (see ``Theme.root``).
+PRESENTER_CSS = """<style>
+.kit-presenter .widget-label, .kit-presenter .widget-label-basic, .kit-presenter label,
+.kit-presenter .widget-readout, .kit-presenter input, .kit-presenter select,
+.kit-presenter button, .kit-presenter .widget-toggle-button {
+  font-size: 24px !important; line-height: 1.3 !important; }
+.kit-presenter .widget-inline-hbox, .kit-presenter .widget-text, .kit-presenter .widget-dropdown,
+.kit-presenter .widget-button, .kit-presenter .widget-toggle-button, .kit-presenter input,
+.kit-presenter select, .kit-presenter .widget-radio-box label,
+.kit-presenter .widget-label, .kit-presenter .widget-readout {
+  height: auto !important; min-height: 36px; }
+.kit-presenter input[type=radio], .kit-presenter input[type=checkbox] {
+  width: 24px !important; height: 24px !important; min-height: 24px; }
+.kit-presenter .widget-radio-box label { display: flex; align-items: center; gap: 8px; }
+.kit-presenter .widget-radio-box input { order: -1; margin: 0; }
+.kit-presenter .bqplot .axislabel, .kit-presenter .bqplot .legendtext {
+  font-size: 24px !important; }
+</style>"""
 
 NORMAL = Theme(
     presenter=False,
@@ -101,6 +143,8 @@ NORMAL = Theme(
     error_color="#b00020",
     stroke_width=2.0,
     figure_height="320px",
+    label_offsets=("38px", "54px"),
+    axes_margin=(("top", 50), ("bottom", 60), ("left", 80), ("right", 20)),
     strategy_colors=("#1f77b4", "#2ca02c", "#ff7f0e"),
     free_low="#c6e9c0",
     free_high="#1b7a2f",
@@ -114,13 +158,15 @@ NORMAL = Theme(
 
 PRESENTER = Theme(
     presenter=True,
-    font_size="22px",
+    font_size="24px",
     title_size="26px",
     text_color="black",
     background="white",
     error_color="#c00000",
     stroke_width=4.0,
     figure_height="460px",
+    label_offsets=("62px", "92px"),
+    axes_margin=(("top", 70), ("bottom", 100), ("left", 130), ("right", 30)),
     strategy_colors=("#0033cc", "#008000", "#e65c00"),
     free_low="#a6f0a6",
     free_high="#004d00",

@@ -26,6 +26,8 @@ __all__ = ["WastageCurve"]
 
 #: At most this many points per line: plenty for a plot, cheap to recompute on every change.
 MAX_POINTS = 2048
+#: (bqplot line style, width as a multiple of the theme's stroke) of each strategy's curve.
+LINE_STYLES = (("solid", 2.5), ("dotted", 1.5), ("dashed", 1.0))
 
 
 class WastageCurve(widgets.VBox):
@@ -54,27 +56,34 @@ class WastageCurve(widgets.VBox):
         self.x_linear, self.x_log = bq.LinearScale(), bq.LogScale()
         self.y_scale = bq.LinearScale(min=0)
         scales = {"x": self.x_log if log else self.x_linear, "y": self.y_scale}
-        self.lines = bq.Lines(
-            x=[], y=[], scales=scales, colors=list(theme.strategy_colors),
-            labels=list(STRATEGIES), display_legend=True, stroke_width=theme.stroke_width,
-        )
+        # One mark per strategy, each with its own dash and width: kmalloc hands large sizes
+        # to the page allocator, so its curve lies exactly on alloc_pages' there, and only a
+        # wide solid line under a narrow dashed one keeps both visible.
+        self.curves = [
+            bq.Lines(x=[], y=[], scales=scales, colors=[color], labels=[name],
+                     line_style=style, stroke_width=theme.stroke_width * width)
+            for name, color, (style, width) in zip(STRATEGIES, theme.strategy_colors,
+                                                   LINE_STYLES, strict=True)
+        ]
         self.marker = bq.Scatter(x=[], y=[], scales=scales, colors=list(theme.strategy_colors),
                                  default_size=120 if presenter else 64, stroke=theme.text_color)
+        self.legend = widgets.HTML(self._legend_html())
         self.x_axis = bq.Axis(scale=scales["x"], label="request size (bytes)", tick_format="~s")
         self.y_axis = bq.Axis(scale=self.y_scale, side="left", label="wasted bytes",
                               tick_format="~s")
         self.figure = theme.style_figure(bq.Figure(
-            marks=[self.lines, self.marker], axes=[self.x_axis, self.y_axis],
-            title="Waste against request size", legend_location="top-left",
-            animation_duration=0,
+            marks=[*self.curves, self.marker], axes=[self.x_axis, self.y_axis],
+            title="Waste against request size", animation_duration=0,
         ))
-        self.figure.layout.width = "100%"
+        self.figure.layout.width = "auto"  # the width of the cell; "100%" plus a margin overflows
         self.caption = widgets.HTML()
         theme.style_controls([self.start_text, self.stop_text, self.log_scale, self.percent])
         super().__init__([
             widgets.HBox([self.start_text, self.stop_text]),
-            widgets.HBox([self.log_scale, self.percent]), self.error, self.figure, self.caption,
+            widgets.HBox([self.log_scale, self.percent]), self.error, self.legend, self.figure,
+            self.caption,
         ])
+        theme.root(self)
         for control in (self.start_text, self.stop_text, self.percent):
             control.observe(lambda _change: self.refresh(), "value")
         self.log_scale.observe(self._on_log, "value")
@@ -92,11 +101,25 @@ class WastageCurve(widgets.VBox):
 
     def _on_log(self, change: dict) -> None:
         scale = self.x_log if change["new"] else self.x_linear
-        with self.figure.hold_sync():
-            self.lines.scales = {"x": scale, "y": self.y_scale}
-            self.marker.scales = {"x": scale, "y": self.y_scale}
-            self.x_axis.scale = scale
+        for mark in (*self.curves, self.marker):
+            mark.scales = {"x": scale, "y": self.y_scale}
+        self.x_axis.scale = scale
         self.refresh()
+
+    def _legend_html(self) -> str:
+        """The legend above the plot (never over the curves): a sample of each line."""
+        items = []
+        for name, color, (style, width) in zip(STRATEGIES, self.theme.strategy_colors,
+                                               LINE_STYLES, strict=True):
+            dash = {"solid": "", "dashed": ' stroke-dasharray="8 4"',
+                    "dotted": ' stroke-dasharray="2 3"'}[style]
+            stroke = self.theme.stroke_width * width
+            items.append(
+                f'<span style="display:inline-flex;align-items:center;margin-right:1.2em">'
+                f'<svg width="40" height="14" style="margin-right:6px"><line x1="0" y1="7" '
+                f'x2="40" y2="7" stroke="{color}" stroke-width="{stroke}"{dash}/></svg>'
+                f"{name}</span>")
+        return self.theme.html("".join(items))
 
     def size_range(self) -> tuple[int, int]:
         """The (start, stop) sizes the curves cover; raises KitError on a bad range."""
@@ -119,23 +142,14 @@ class WastageCurve(widgets.VBox):
             return
         show_error(self.error, self.theme, None)
         start, step = self._sizes(start, stop)
-        xs, ys = [], []
-        for name in STRATEGIES:
+        self.y_axis.label = "waste (% of request)" if self.percent.value else "wasted bytes"
+        for name, curve in zip(STRATEGIES, self.curves, strict=True):
             points = wastage_curve(start, stop + 1, step, name, self.page_size, self.max_order)
             x = np.array([p[0] for p in points], dtype=float)
             y = np.array([p[1] for p in points], dtype=float)
-            xs.append(x)
-            ys.append(y * 100 / x if self.percent.value and len(x) else y)
-        length = max(len(x) for x in xs)
-        # bqplot wants equal-length lines: pad the shorter (failing) ones with their last point.
-        xs = [np.pad(x, (0, length - len(x)), mode="edge") if len(x) else np.full(length, start)
-              for x in xs]
-        ys = [np.pad(y, (0, length - len(y)), mode="edge") if len(y) else np.zeros(length)
-              for y in ys]
-        self.y_axis.label = "waste (% of request)" if self.percent.value else "wasted bytes"
-        with self.lines.hold_sync():
-            self.lines.x = np.vstack(xs)
-            self.lines.y = np.vstack(ys)
+            with curve.hold_sync():
+                curve.x = x
+                curve.y = y * 100 / x if self.percent.value and len(x) else y
         self.caption.value = self.theme.text(
             f"{format_size(start, exact=False)} to {format_size(stop, exact=False)}, "
             f"every {step} bytes, {format_size(self.page_size)} pages; sizes whose allocation "

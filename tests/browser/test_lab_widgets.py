@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from legibility import assert_legible
 
 pytestmark = pytest.mark.browser
 
@@ -128,3 +129,12 @@ def test_widgets_render_and_respond(page, run_notebook, artifacts):
     )
     assert size == "26px", size
     page.screenshot(path=str(artifacts / "widgets_presenter.png"))
+
+
+def test_every_widget_is_legible(page, run_notebook, artifacts):
+    """No cut label, no axis title over tick labels, in either theme; a PNG of each widget."""
+    errors = run_notebook(DEMO)
+    assert errors == [], f"the demo notebook printed errors: {errors}"
+    page.wait_for_function(f"() => ({MARKS_PER_FIGURE})().length >= 12", timeout=60_000)
+    shots = assert_legible(page, artifacts, "demo")
+    assert len(shots) == 9, shots  # every widget of the demo, the presenter one included

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+from legibility import assert_legible
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 LESSONS = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
@@ -20,3 +21,4 @@ def test_lesson_runs_cleanly_in_jupyterlab(run_notebook, page, artifacts, lesson
     assert errors == [], f"{lesson} produced error outputs in JupyterLab: {errors}"
     rendered = page.locator(".jp-OutputArea-output .widget-box, .jp-OutputArea-output .bqplot")
     assert rendered.count() > 0, f"{lesson}: no widget rendered"
+    assert_legible(page, artifacts, f"lab-{Path(lesson).stem}")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from labdriver import VoilaServer
+from legibility import assert_legible
 
 LESSON = Path(__file__).resolve().parents[2] / "notebooks" / "01-start-here.ipynb"
 
@@ -43,3 +44,18 @@ def test_presenter_view_renders_responds_and_stays_offline(voila, page, artifact
     page.get_by_text("blocks of 2^n contiguous pages").click()
     page.get_by_text("Right: alloc_pages(gfp, order)", exact=False).wait_for(timeout=30_000)
     page.screenshot(path=str(artifacts / "voila-presenter.png"))
+
+    # every control of the presenter theme is at least 24 px, radio buttons included
+    small = page.evaluate("""() => [...document.querySelectorAll(
+            '.kit-presenter label, .kit-presenter button, .kit-presenter input,'
+            + ' .kit-presenter select, .kit-presenter .widget-readout')]
+        .filter(el => el.offsetParent && el.textContent.trim() + (el.value || '') !== '')
+        .map(el => [el.textContent.trim().slice(0, 40) || el.value,
+                    parseFloat(getComputedStyle(el).fontSize)])
+        .filter(([, size]) => size < 24)""")
+    assert not small, f"presenter controls under 24 px: {small}"
+    radios = page.locator(".kit-presenter .widget-radio-box input")
+    if radios.count():
+        box = radios.first.bounding_box()
+        assert box and box["height"] >= 24, box
+    assert_legible(page, artifacts, "voila-presenter")

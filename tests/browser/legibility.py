@@ -1,0 +1,160 @@
+"""Checks of what a reader sees in the page: no cut text, no axis title over tick labels.
+
+Assertions on widget state cannot see a label cut to "alloc_pages_exa…" or an axis title
+printed over its tick labels; the browser's layout can.  Every browser test that renders
+widgets calls ``assert_legible(page, artifacts, name)``, which also saves a screenshot of each
+widget (``tests/artifacts/<name>-widget-<n>.png``) for a person to look at.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+#: Text-holding parts of ipywidgets controls; their text is cut when it is wider than them.
+TEXT_PARTS = ", ".join([
+    ".widget-button", ".widget-toggle-button", ".widget-label", ".widget-label-basic",
+    ".widget-radio-box label", ".widget-checkbox label", ".widget-readout",
+    ".widget-html-content", ".widget-html-content *",
+])
+
+#: [widget text, scrollWidth, clientWidth] of every visible text part whose text is cut:
+#: wider than its box where the box does not scroll.
+CUT_TEXT = """(parts) => {
+    const cut = [];
+    for (const el of document.querySelectorAll(parts)) {
+        if (!el.offsetParent || el.clientWidth === 0) continue;  // hidden or not laid out
+        const overflow = getComputedStyle(el).overflowX;
+        if (overflow === 'auto' || overflow === 'scroll') continue;  // a reader can scroll
+        if (el.scrollWidth > el.clientWidth + 1) {
+            cut.push([el.textContent.trim().slice(0, 80), el.scrollWidth, el.clientWidth]);
+        }
+    }
+    return cut;
+}"""
+
+#: [figure title, axis title, tick label] wherever a bqplot axis title overlaps one of its
+#: tick labels, or [figure title, axis title, "outside the figure"] where it is cut off.
+AXIS_OVERLAPS = """() => {
+    const overlaps = (a, b) => a.left < b.right && b.left < a.right
+        && a.top < b.bottom && b.top < a.bottom;
+    const bad = [];
+    for (const fig of document.querySelectorAll('.bqplot.figure')) {
+        if (!fig.offsetParent) continue;
+        const title = (fig.querySelector('.mainheading') || {}).textContent || '';
+        const box = fig.getBoundingClientRect();
+        for (const axis of fig.querySelectorAll('g.axis')) {
+            const label = axis.querySelector('text.axislabel');
+            if (!label || !label.textContent.trim()) continue;
+            const lb = label.getBoundingClientRect();
+            if (lb.left < box.left - 1 || lb.right > box.right + 1
+                    || lb.top < box.top - 1 || lb.bottom > box.bottom + 1) {
+                bad.push([title, label.textContent, 'outside the figure']);
+            }
+            for (const tick of axis.querySelectorAll('g.tick text')) {
+                const tb = tick.getBoundingClientRect();
+                if (tb.width > 0 && overlaps(lb, tb)) {
+                    bad.push([title, label.textContent, tick.textContent]);
+                }
+            }
+        }
+    }
+    return bad;
+}"""
+
+#: [figure title, pixels] of every bqplot figure reaching past the right edge of the output
+#: area (or page) that holds it, where its right part is hidden.
+FIGURES_CUT = """() => [...document.querySelectorAll('.bqplot.figure')]
+    .filter(fig => fig.offsetParent)
+    .map(fig => {
+        const holder = fig.closest('.jp-OutputArea-output') || document.body;
+        const past = fig.getBoundingClientRect().right - holder.getBoundingClientRect().right;
+        return [(fig.querySelector('.mainheading') || {}).textContent || '', Math.round(past)];
+    })
+    .filter(([, past]) => past > 1)"""
+
+#: [text] of every control of the widget marked ``index`` that is hidden in part: clipped by
+#: a box of the same widget that hides or scrolls its overflow (a row squeezed by its
+#: column), or
+#: covered by another part of the widget (the element at its centre is not the control).
+COVERED = """(index) => {
+    const root = document.querySelector(`[data-kit-widget="${index}"]`);
+    const covered = [];
+    for (const el of root.querySelectorAll(
+            '.widget-button, .widget-toggle-button, .widget-label, .widget-checkbox label,'
+            + ' .widget-radio-box label, input, select')) {
+        const r = el.getBoundingClientRect();
+        if (!el.offsetParent || r.width === 0) continue;
+        const text = (el.textContent.trim() || el.value || el.tagName).slice(0, 60);
+        for (let box = el.parentElement; box && root.contains(box); box = box.parentElement) {
+            const style = getComputedStyle(box);
+            // a box that hides or scrolls its overflow: a control must fit in it whole
+            if (style.overflowX === 'visible' && style.overflowY === 'visible') continue;
+            const b = box.getBoundingClientRect();
+            if (r.bottom > b.bottom + 1 || r.right > b.right + 1
+                    || r.top < b.top - 1 || r.left < b.left - 1) {
+                covered.push(text);
+                break;
+            }
+        }
+        if (r.top < 0 || r.bottom > innerHeight) continue;
+        const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+        if (hit && root.contains(hit) && !el.contains(hit) && !hit.contains(el)) {
+            covered.push(text);
+        }
+    }
+    return covered;
+}"""
+
+#: Marks every outermost widget view of the page with data-kit-widget=<n>; returns how many.
+MARK_WIDGETS = """() => {
+    const roots = [...document.querySelectorAll('.jupyter-widgets')]
+        .filter(el => el.offsetParent && !el.parentElement.closest('.jupyter-widgets'));
+    roots.forEach((el, i) => el.setAttribute('data-kit-widget', String(i)));
+    return roots.length;
+}"""
+
+
+def cut_text(page) -> list:  # noqa: ANN001 - a playwright Page
+    """The cut texts of the page (see ``CUT_TEXT``)."""
+    return page.evaluate(CUT_TEXT, TEXT_PARTS)
+
+
+def axis_overlaps(page) -> list:  # noqa: ANN001
+    """The axis titles over tick labels or outside their figure (see ``AXIS_OVERLAPS``)."""
+    return page.evaluate(AXIS_OVERLAPS)
+
+
+def screenshot_widgets(page, folder: Path, name: str) -> tuple[list[Path], list]:  # noqa: ANN001
+    """Save one PNG per outermost widget of the page; returns their paths, and the controls
+    covered by another part of their widget (see ``COVERED``), looked for while in view."""
+    paths, covered = [], []
+    # tall enough for the tallest widget: JupyterLab scrolls its notebook panel, not the page,
+    # so a widget taller than the panel would be photographed cut
+    page.set_viewport_size({"width": 1400, "height": 2600})
+    page.wait_for_timeout(500)
+    for index in range(page.evaluate(MARK_WIDGETS)):
+        widget = page.locator(f'[data-kit-widget="{index}"]')
+        widget.scroll_into_view_if_needed()
+        path = folder / f"{name}-widget-{index}.png"
+        widget.screenshot(path=str(path))
+        paths.append(path)
+        covered += [[index, text] for text in page.evaluate(COVERED, index)]
+    return paths, covered
+
+
+def assert_legible(page, folder: Path, name: str) -> list[Path]:  # noqa: ANN001
+    """Screenshot every widget, then fail on cut text, a control covered by another part of
+    its widget, a figure cut at the right edge or an axis title over tick labels.
+
+    The screenshots come first so that a failure can be looked at.  Figures are scrolled
+    into view before measuring: bqplot lays out a figure's axes once it is visible.
+    """
+    paths, covered = screenshot_widgets(page, folder, name)
+    page.wait_for_timeout(300)  # the last figures scrolled to finish their layout
+    cut, axes = cut_text(page), axis_overlaps(page)
+    figures = page.evaluate(FIGURES_CUT)
+    assert not cut, f"{name}: text cut off (text, scrollWidth, clientWidth): {cut}"
+    assert not figures, f"{name}: figures cut at the right edge (title, pixels): {figures}"
+    assert not covered, f"{name}: controls clipped or covered (widget, text): {covered}"
+    assert not axes, f"{name}: axis titles over tick labels (figure, title, tick): {axes}"
+    return paths
