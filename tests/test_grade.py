@@ -209,12 +209,14 @@ def test_attackers_change_nothing_outside_their_sandbox(tmp_path: Path) -> None:
     klass = tmp_path / "class"
     for name in ("attack-write", "attack-fork", "attack-feedback", "perfect"):
         shutil.copytree(SUBMISSIONS / name, klass / name)
-    snapshot = {p: p.read_bytes() for p in klass.rglob("*") if p.is_file()}
+    snapshot = {p: p.read_bytes() for folder in (klass, SOLUTIONS, EXERCISES)
+                for p in folder.rglob("*") if p.is_file()}
     out = tmp_path / "out"
     assert main(["grade", str(klass), "--source", str(SOLUTIONS), "--out", str(out),
                  "--notebook", "01-orders.ipynb", *FAST]) == 0
     assert {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in kit_files} == before
-    assert {p: p.read_bytes() for p in klass.rglob("*") if p.is_file()} == snapshot
+    assert {p: p.read_bytes() for folder in (klass, SOLUTIONS, EXERCISES)
+            for p in folder.rglob("*") if p.is_file()} == snapshot  # submissions and source
     assert not Path("/tmp/kit-attack-write").exists()
     assert not list(Path(__import__("sys").prefix).glob("lib/evil.pth"))
     survivors = []

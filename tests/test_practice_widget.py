@@ -7,6 +7,7 @@ import numpy as np
 
 from kit.practice import generate
 from kit.widgets import MemoryMap, Practice
+from kit.widgets.theme import PRESENTER
 
 
 def type_answers(widget, answers):
@@ -27,7 +28,7 @@ def test_builds_displayable_and_hides_the_answer():
     assert widget.problem == problem
     assert list(widget.inputs) == [f.key for f in problem.fields]
     assert all(box.value == "" for box in widget.inputs.values())
-    assert "font-size:22px" in widget.question.value
+    assert f"font-size:{PRESENTER.font_size}" in widget.question.value
     shown = widget.question.value + widget.verdict.value + widget.solution.value
     assert problem.solution.splitlines()[0][:40] not in shown
     assert not any(line in shown for line in problem.answer_text().splitlines())
