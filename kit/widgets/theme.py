@@ -59,7 +59,7 @@ class Theme:
         """
         color = self.error_color if error else self.text_color
         tag = "pre" if pre else "div"
-        wrap = "white-space:pre-wrap;overflow-wrap:anywhere"
+        wrap = "white-space:pre-wrap;word-break:normal;overflow-wrap:break-word"
         if scroll:
             wrap += f";overflow-y:auto;height:{scroll}"
         return (
