@@ -155,6 +155,8 @@ def open_sandbox(*, required: bool = False) -> Sandbox:
             raise SandboxUnavailable(f"--sandbox required, but {reason}")
         not_enforced = [reason, "file-system isolation", "network isolation",
                         "killing every process an answer starts (its process group is killed)"]
+        if os.geteuid() == 0:
+            not_enforced.append("resource limits (answers run as root, which may raise them)")
         return Sandbox(None, None, not_enforced)
     cgroup = _pids_cgroup_root()
     if cgroup is None:
