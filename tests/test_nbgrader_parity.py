@@ -1,0 +1,215 @@
+"""nbgrader grades the course's exercises exactly as ``kit grade`` does (issue 10).
+
+A course on nbgrader takes ``solutions/`` as its source folder.  This test does what such a
+course does, offline in a temporary course folder: ``nbgrader generate_assignment`` (with a
+stock configuration plus the one setting the README asks for,
+``OverwriteCells.add_missing_cells``), a small class of students working from nbgrader's own
+release, ``nbgrader autograde``, then ``kit grade`` on the same notebooks, and it asserts the
+same points for every student and exercise.
+
+The class: ``full`` (the instructor's answers), ``empty`` (nbgrader's release untouched: its
+stubs raise a bare NotImplementedError), ``partial`` (answers right on some checks only, chosen
+so that every hidden seed gives the same tally: nbgrader runs the hidden tests with the
+notebook's seeds, ``kit grade`` with per-student ones), ``wrong`` (every function returns
+None), ``tampered`` (wrong answers, and every test cell replaced by a ``pass`` that would score
+full points if it ran: both graders put the instructor's cell back) and ``deleted`` (right
+answers, one test cell deleted: nbgrader adds it back only with ``add_missing_cells``, which
+is why a course must set it; ``kit grade`` always runs the source's test cells).
+
+Only ``01-orders`` is graded: nbgrader starts a kernel per student and notebook (about 4 s
+each here), and one notebook already exercises every rule both graders apply (partial credit,
+hidden tests, unanswered stubs, restored and re-added cells).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kit.cli import main
+from kit.exercises import checks
+from kit.exercises import notebooks as nbs
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = ROOT / "solutions"
+NOTEBOOK = "01-orders.ipynb"
+ASSIGNMENT = "ps1"
+#: The only setting a course adds to nbgrader's defaults (README: "Using these exercises in an
+#: nbgrader course").
+CONFIG = 'c = get_config()  # noqa: F821\nc.OverwriteCells.add_missing_cells = True\n'
+
+#: Right for 4096-byte pages only: the hidden check with 16 KiB and 64 KiB pages fails, the
+#: other 9 of 10 checks pass whatever the seed.
+PARTIAL_GET_ORDER = '''def my_get_order(size, page_size=4096):
+    if size == 0:
+        return 52
+    return ((size - 1) >> 12).bit_length()
+'''
+#: pages_for right (5 visible checks + its hidden one); page_align returns size unchanged, which
+#: is right for 0, 4096 and 135168 only: 9 of 12 checks.
+PARTIAL_PAGES = '''def my_pages_for(size):
+    return (size + 4095) // 4096
+
+
+def my_page_align(size):
+    return size
+'''
+#: Ignores size 0 and max_order: right on 4 of the 6 checks.
+PARTIAL_FITS = '''def fits_one_block(size, max_order=10):
+    return size <= 4 << 20
+'''
+PARTIAL = {"orders-get-order": PARTIAL_GET_ORDER, "orders-pages": PARTIAL_PAGES,
+           "orders-fits": PARTIAL_FITS}
+#: What those answers earn, by the rule both graders apply (points * passed / total).
+PARTIAL_POINTS = {"orders-get-order-tests": checks.partial_points(3, 9, 10),
+                  "orders-pages-tests": checks.partial_points(2, 9, 12),
+                  "orders-fits-tests": checks.partial_points(2, 4, 6)}
+DELETED_TEST = "orders-get-order-tests"
+
+
+def without_markers(source: str) -> str:
+    """The instructor's answer as a student would type it: the solution markers removed."""
+    return "\n".join(line for line in source.splitlines()
+                     if line.strip() not in (nbs.BEGIN_SOLUTION, nbs.END_SOLUTION))
+
+
+def returning_none(source: str) -> str:
+    """A wrong answer with the same functions: every solution region becomes ``return None``."""
+    out, inside = [], False
+    for line in source.splitlines():
+        if line.strip() == nbs.BEGIN_SOLUTION:
+            inside = True
+            out.append(line.replace(nbs.BEGIN_SOLUTION, "return None"))
+        elif line.strip() == nbs.END_SOLUTION:
+            inside = False
+        elif not inside:
+            out.append(line)
+    return "\n".join(out)
+
+
+def run(command: list[str], cwd: Path) -> None:
+    """Run an nbgrader command the way a course does, failing with its log when it fails."""
+    env = {**os.environ, "PYTHONPATH": nbs.kit_pythonpath(),
+           "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])}
+    env.pop("NBGRADER_EXECUTION", None)
+    done = subprocess.run([sys.executable, "-m", "nbgrader", *command], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"nbgrader {' '.join(command)} failed:\n{done.stderr[-3000:]}"
+
+
+def class_of(release: object, solution: object) -> dict[str, object]:
+    """Each student's notebook, made from nbgrader's release of the notebook."""
+    answers = {nbs.grade_id(c): c.source for c in solution.cells if nbs.is_answer(c)}
+
+    def student(typed: dict[str, str], *, test_cell: str | None = None,
+                drop: str | None = None) -> object:
+        nb = copy.deepcopy(release)
+        for cell in nb.cells:
+            gid = nbs.grade_id(cell)
+            if gid in typed:
+                cell.source = typed[gid]
+            elif test_cell is not None and nbs.is_test(cell):
+                cell.source = test_cell
+        nb.cells = [c for c in nb.cells if nbs.grade_id(c) != drop]
+        return nb
+
+    full = {gid: without_markers(source) for gid, source in answers.items()}
+    wrong = {gid: returning_none(source) for gid, source in answers.items()}
+    return {
+        "full": student(full),
+        "empty": student({}),
+        "partial": student(PARTIAL),
+        "wrong": student(wrong),
+        "tampered": student(wrong, test_cell="pass"),
+        "deleted": student(full, drop=DELETED_TEST),
+    }
+
+
+def nbgrader_points(course: Path, students: list[str]) -> dict[tuple[str, str], float]:
+    from nbgrader.api import Gradebook
+
+    points = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        for student in students:
+            found = gradebook.find_submission_notebook(Path(NOTEBOOK).stem, ASSIGNMENT, student)
+            points.update({(student, grade.name): float(grade.score) for grade in found.grades})
+    return points
+
+
+def kit_points(folder: Path, source: Path, out: Path) -> dict[tuple[str, str], float]:
+    main(["grade", str(folder), "--source", str(source), "--out", str(out), "--jobs", "2"])
+    with open(out / "gradebook.csv", newline="", encoding="utf-8") as handle:
+        return {(row["student"], row["exercise"]): float(row["points"])
+                for row in csv.DictReader(handle)}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """The class graded both ways, and nbgrader's release."""
+    base = tmp_path_factory.mktemp("nbgrader-course")
+    course, source = base / "course", base / "source"
+    (course / "source" / ASSIGNMENT).mkdir(parents=True)
+    source.mkdir()
+    for folder in (course / "source" / ASSIGNMENT, source):
+        shutil.copy(SOLUTIONS / NOTEBOOK, folder / NOTEBOOK)
+    (course / "nbgrader_config.py").write_text(CONFIG, encoding="utf-8")
+    run(["generate_assignment", ASSIGNMENT], course)
+    release = nbs.read_notebook(course / "release" / ASSIGNMENT / NOTEBOOK)
+    students = class_of(release, nbs.read_notebook(SOLUTIONS / NOTEBOOK))
+    for name, nb in students.items():
+        for target in (course / "submitted" / name / ASSIGNMENT, base / "class" / name):
+            target.mkdir(parents=True)
+            nbs.write_notebook(nb, target / NOTEBOOK)
+    run(["autograde", ASSIGNMENT], course)
+    return {
+        "release": release,
+        "nbgrader": nbgrader_points(course, list(students)),
+        "kit": kit_points(base / "class", source, base / "out"),
+        "autograded": course / "autograded",
+    }
+
+
+def test_nbgrader_and_kit_grade_give_the_same_points(graded: dict[str, object]) -> None:
+    assert graded["nbgrader"] == graded["kit"]
+
+
+def test_the_points_are_the_ones_each_student_earned(graded: dict[str, object]) -> None:
+    solution = nbs.read_notebook(SOLUTIONS / NOTEBOOK)
+    most = {nbs.grade_id(c): nbs.points(c) for c in solution.cells if nbs.is_test(c)}
+    points = graded["nbgrader"]
+    for gid, maximum in most.items():
+        assert points[("full", gid)] == maximum
+        assert points[("deleted", gid)] == maximum  # re-added by add_missing_cells, and run
+        assert points[("empty", gid)] == 0  # the stub raises: not a pass, as it was before
+        assert points[("wrong", gid)] == 0
+        assert points[("tampered", gid)] == 0  # the instructor's test cell put back
+        assert points[("partial", gid)] == PARTIAL_POINTS[gid]
+    assert 0 < min(PARTIAL_POINTS.values()) and all(
+        PARTIAL_POINTS[g] < most[g] for g in most)
+
+
+def test_nbgrader_stubs_keep_the_hints(graded: dict[str, object]) -> None:
+    solution = nbs.read_notebook(SOLUTIONS / NOTEBOOK)
+    released = {nbs.grade_id(c): c.source for c in graded["release"].cells}
+    for cell in solution.cells:
+        if nbs.is_answer(cell):
+            hints = [ln for ln in cell.source.splitlines()
+                     if ln.strip().startswith(nbs.HINT_PREFIX)]
+            stub = released[nbs.grade_id(cell)]
+            assert hints and all(hint in stub for hint in hints)
+            assert nbs.BEGIN_SOLUTION not in stub and "raise NotImplementedError()" in stub
+
+
+def test_partial_credit_reaches_nbgrader_as_the_cells_result(graded: dict[str, object]) -> None:
+    nb = nbs.read_notebook(graded["autograded"] / "partial" / ASSIGNMENT / NOTEBOOK)
+    results = {nbs.grade_id(c): [o for o in c.outputs if o.output_type == "execute_result"]
+               for c in nb.cells if nbs.is_test(c)}
+    for gid, outputs in results.items():
+        assert [o.data["text/plain"] for o in outputs] == [repr(PARTIAL_POINTS[gid])]
