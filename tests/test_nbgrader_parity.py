@@ -16,9 +16,10 @@ full points if it ran: both graders put the instructor's cell back) and ``delete
 answers, one test cell deleted: nbgrader adds it back only with ``add_missing_cells``, which
 is why a course must set it; ``kit grade`` always runs the source's test cells).
 
-Only ``01-orders`` is graded: nbgrader starts a kernel per student and notebook (about 4 s
-each here), and one notebook already exercises every rule both graders apply (partial credit,
-hidden tests, unanswered stubs, restored and re-added cells).
+All five notebooks are graded (about a minute and a half on two cores: nbgrader starts a
+kernel per student and notebook).  ``partial`` has answers right on some checks of each
+exercise in ``01-orders``; in the other notebooks its first answer cell is right and the others
+wrong.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from kit.exercises import notebooks as nbs
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
-NOTEBOOK = "01-orders.ipynb"
+NOTEBOOKS = sorted(p.name for p in SOLUTIONS.glob("*.ipynb"))
 ASSIGNMENT = "ps1"
 #: The only setting a course adds to nbgrader's defaults (README: "Using these exercises in an
 #: nbgrader course").
@@ -71,7 +72,6 @@ PARTIAL = {"orders-get-order": PARTIAL_GET_ORDER, "orders-pages": PARTIAL_PAGES,
 PARTIAL_POINTS = {"orders-get-order-tests": checks.partial_points(3, 9, 10),
                   "orders-pages-tests": checks.partial_points(2, 9, 12),
                   "orders-fits-tests": checks.partial_points(2, 4, 6)}
-DELETED_TEST = "orders-get-order-tests"
 
 
 def without_markers(source: str) -> str:
@@ -107,6 +107,7 @@ def run(command: list[str], cwd: Path) -> None:
 def class_of(release: object, solution: object) -> dict[str, object]:
     """Each student's notebook, made from nbgrader's release of the notebook."""
     answers = {nbs.grade_id(c): c.source for c in solution.cells if nbs.is_answer(c)}
+    first_test = next(nbs.grade_id(c) for c in solution.cells if nbs.is_test(c))
 
     def student(typed: dict[str, str], *, test_cell: str | None = None,
                 drop: str | None = None) -> object:
@@ -122,24 +123,39 @@ def class_of(release: object, solution: object) -> dict[str, object]:
 
     full = {gid: without_markers(source) for gid, source in answers.items()}
     wrong = {gid: returning_none(source) for gid, source in answers.items()}
+    partial = PARTIAL if set(PARTIAL) <= set(answers) else \
+        {gid: (full if index == 0 else wrong)[gid] for index, gid in enumerate(answers)}
     return {
         "full": student(full),
         "empty": student({}),
-        "partial": student(PARTIAL),
+        "partial": student(partial),
         "wrong": student(wrong),
         "tampered": student(wrong, test_cell="pass"),
-        "deleted": student(full, drop=DELETED_TEST),
+        "deleted": student(full, drop=first_test),
     }
 
 
-def nbgrader_points(course: Path, students: list[str]) -> dict[tuple[str, str], float]:
+def new_course(base: Path, names: list[str], config: str) -> dict[str, object]:
+    """An nbgrader course folder with ``names`` as assignment ps1, generated: its releases."""
+    (base / "source" / ASSIGNMENT).mkdir(parents=True)
+    for name in names:
+        shutil.copy(SOLUTIONS / name, base / "source" / ASSIGNMENT / name)
+    (base / "nbgrader_config.py").write_text(config, encoding="utf-8")
+    run(["generate_assignment", ASSIGNMENT], base)
+    return {name: nbs.read_notebook(base / "release" / ASSIGNMENT / name) for name in names}
+
+
+def nbgrader_points(course: Path, students: list[str],
+                    names: list[str] = NOTEBOOKS) -> dict[tuple[str, str], float]:
     from nbgrader.api import Gradebook
 
     points = {}
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         for student in students:
-            found = gradebook.find_submission_notebook(Path(NOTEBOOK).stem, ASSIGNMENT, student)
-            points.update({(student, grade.name): float(grade.score) for grade in found.grades})
+            for name in names:
+                found = gradebook.find_submission_notebook(Path(name).stem, ASSIGNMENT, student)
+                points.update({(student, grade.name): float(grade.score)
+                               for grade in found.grades})
     return points
 
 
@@ -155,21 +171,19 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """The class graded both ways, and nbgrader's release."""
     base = tmp_path_factory.mktemp("nbgrader-course")
     course, source = base / "course", base / "source"
-    (course / "source" / ASSIGNMENT).mkdir(parents=True)
     source.mkdir()
-    for folder in (course / "source" / ASSIGNMENT, source):
-        shutil.copy(SOLUTIONS / NOTEBOOK, folder / NOTEBOOK)
-    (course / "nbgrader_config.py").write_text(CONFIG, encoding="utf-8")
-    run(["generate_assignment", ASSIGNMENT], course)
-    release = nbs.read_notebook(course / "release" / ASSIGNMENT / NOTEBOOK)
-    students = class_of(release, nbs.read_notebook(SOLUTIONS / NOTEBOOK))
-    for name, nb in students.items():
-        for target in (course / "submitted" / name / ASSIGNMENT, base / "class" / name):
-            target.mkdir(parents=True)
-            nbs.write_notebook(nb, target / NOTEBOOK)
+    for name in NOTEBOOKS:
+        shutil.copy(SOLUTIONS / name, source / name)
+    releases = new_course(course, NOTEBOOKS, CONFIG)
+    for name in NOTEBOOKS:
+        students = class_of(releases[name], nbs.read_notebook(SOLUTIONS / name))
+        for student, nb in students.items():
+            for target in (course / "submitted" / student / ASSIGNMENT, base / "class" / student):
+                target.mkdir(parents=True, exist_ok=True)
+                nbs.write_notebook(nb, target / name)
     run(["autograde", ASSIGNMENT], course)
     return {
-        "release": release,
+        "releases": releases,
         "nbgrader": nbgrader_points(course, list(students)),
         "kit": kit_points(base / "class", source, base / "out"),
         "autograded": course / "autograded",
@@ -181,23 +195,28 @@ def test_nbgrader_and_kit_grade_give_the_same_points(graded: dict[str, object]) 
 
 
 def test_the_points_are_the_ones_each_student_earned(graded: dict[str, object]) -> None:
-    solution = nbs.read_notebook(SOLUTIONS / NOTEBOOK)
-    most = {nbs.grade_id(c): nbs.points(c) for c in solution.cells if nbs.is_test(c)}
     points = graded["nbgrader"]
-    for gid, maximum in most.items():
-        assert points[("full", gid)] == maximum
-        assert points[("deleted", gid)] == maximum  # re-added by add_missing_cells, and run
-        assert points[("empty", gid)] == 0  # the stub raises: not a pass, as it was before
-        assert points[("wrong", gid)] == 0
-        assert points[("tampered", gid)] == 0  # the instructor's test cell put back
-        assert points[("partial", gid)] == PARTIAL_POINTS[gid]
-    assert 0 < min(PARTIAL_POINTS.values()) and all(
-        PARTIAL_POINTS[g] < most[g] for g in most)
+    for name in NOTEBOOKS:
+        solution = nbs.read_notebook(SOLUTIONS / name)
+        most = {nbs.grade_id(c): nbs.points(c) for c in solution.cells if nbs.is_test(c)}
+        for index, (gid, maximum) in enumerate(most.items()):
+            assert points[("full", gid)] == maximum
+            assert points[("deleted", gid)] == maximum  # re-added by add_missing_cells, and run
+            assert points[("empty", gid)] == 0  # the stub raises: not a pass, as it was before
+            assert points[("wrong", gid)] == 0
+            assert points[("tampered", gid)] == 0  # the instructor's test cell put back
+            earned = PARTIAL_POINTS.get(gid, maximum if index == 0 else 0.0)
+            assert points[("partial", gid)] == earned, gid
+    assert all(0 < points[("partial", gid)] < 3 for gid in PARTIAL_POINTS)
 
 
 def test_nbgrader_stubs_keep_the_hints(graded: dict[str, object]) -> None:
-    solution = nbs.read_notebook(SOLUTIONS / NOTEBOOK)
-    released = {nbs.grade_id(c): c.source for c in graded["release"].cells}
+    for name in NOTEBOOKS:
+        assert_hints_kept(nbs.read_notebook(SOLUTIONS / name), graded["releases"][name])
+
+
+def assert_hints_kept(solution: object, release: object) -> None:
+    released = {nbs.grade_id(c): c.source for c in release.cells}
     for cell in solution.cells:
         if nbs.is_answer(cell):
             hints = [ln for ln in cell.source.splitlines()
@@ -208,8 +227,25 @@ def test_nbgrader_stubs_keep_the_hints(graded: dict[str, object]) -> None:
 
 
 def test_partial_credit_reaches_nbgrader_as_the_cells_result(graded: dict[str, object]) -> None:
-    nb = nbs.read_notebook(graded["autograded"] / "partial" / ASSIGNMENT / NOTEBOOK)
+    nb = nbs.read_notebook(graded["autograded"] / "partial" / ASSIGNMENT / NOTEBOOKS[0])
     results = {nbs.grade_id(c): [o for o in c.outputs if o.output_type == "execute_result"]
                for c in nb.cells if nbs.is_test(c)}
     for gid, outputs in results.items():
         assert [o.data["text/plain"] for o in outputs] == [repr(PARTIAL_POINTS[gid])]
+
+
+def test_stock_nbgrader_gives_a_deleted_test_cell_no_points(tmp_path: Path) -> None:
+    """Why a course must set ``OverwriteCells.add_missing_cells``: without it nbgrader scores a
+    deleted test cell 0, where ``kit grade`` (which runs the source's test cells) gives the
+    points the answers earn."""
+    name = NOTEBOOKS[0]
+    release = new_course(tmp_path, [name], "")[name]
+    solution = nbs.read_notebook(SOLUTIONS / name)
+    target = tmp_path / "submitted" / "deleted" / ASSIGNMENT
+    target.mkdir(parents=True)
+    nbs.write_notebook(class_of(release, solution)["deleted"], target / name)
+    run(["autograde", ASSIGNMENT], tmp_path)
+    points = nbgrader_points(tmp_path, ["deleted"], [name])
+    tests = [(nbs.grade_id(c), nbs.points(c)) for c in solution.cells if nbs.is_test(c)]
+    assert points[("deleted", tests[0][0])] == 0  # the deleted one
+    assert all(points[("deleted", gid)] == most for gid, most in tests[1:])
