@@ -77,8 +77,8 @@ def check_partial_credit(cell: Any, label: str) -> None:
         raise NotebookError(
             f"{label}: metadata kit.partial needs Checks(..., partial=True) and a last line "
             f"t.points({nbs.points(cell):g}) (nbgrader's partial credit)")
-    if declared and not nbs.is_partial(cell):
-        raise NotebookError(f"{label}: Checks(..., partial=...) needs \"kit\": {{\"partial\": "
+    if is_partial and not nbs.is_partial(cell):
+        raise NotebookError(f"{label}: Checks(..., partial=True) needs \"kit\": {{\"partial\": "
                             "true}} in the cell's metadata (kit grade's partial credit)")
 
 
