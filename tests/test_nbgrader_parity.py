@@ -14,10 +14,11 @@ notebook's seeds, ``kit grade`` with per-student ones), ``wrong`` (every functio
 None), ``tampered`` (wrong answers, and every test cell replaced by a ``pass`` that would score
 full points if it ran: both graders put the instructor's cell back) and ``deleted`` (right
 answers, one test cell deleted: nbgrader adds it back only with ``add_missing_cells``, which
-is why a course must set it; ``kit grade`` always runs the source's test cells).
+is why a course must set it, shown by the last test with a stock configuration; ``kit
+grade`` always runs the source's test cells).
 
-All five notebooks are graded (about a minute and a half on two cores: nbgrader starts a
-kernel per student and notebook).  ``partial`` has answers right on some checks of each
+All five notebooks are graded (about 80 s on two cores, most of it nbgrader starting a kernel
+per student and notebook).  ``partial`` has answers right on some checks of each
 exercise in ``01-orders``; in the other notebooks its first answer cell is right and the others
 wrong.
 """
