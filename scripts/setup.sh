@@ -44,9 +44,11 @@ if [ ! -f "$STAMP" ] || [ "$REPO_ROOT/pyproject.toml" -nt "$STAMP" ]; then
     echo "setup: installing pagealloc-kit[dev] into .venv (the first time takes a few minutes)"
     "$PY" -m pip install --quiet --disable-pip-version-check --upgrade pip
     "$PY" -m pip install --quiet --disable-pip-version-check -e "$REPO_ROOT[dev]"
-    # nbgrader (dev, for tests/test_nbgrader_parity.py) turns on its JupyterLab menus and server
-    # extensions when installed; the course's JupyterLab is the students', so turn them off.
-    "$VENV/bin/jupyter" labextension disable --level=sys_prefix @jupyter/nbgrader >/dev/null 2>&1 \
+    # nbgrader (dev, for tests/test_nbgrader_parity.py) and the Notebook 7 it pulls in add menus,
+    # buttons and server extensions to JupyterLab; the course's JupyterLab is the students', so
+    # turn them off.
+    "$VENV/bin/jupyter" labextension disable --level=sys_prefix @jupyter/nbgrader \
+        @jupyter-notebook/lab-extension >/dev/null 2>&1 \
         || echo "setup: note: nbgrader's JupyterLab extension is still on" >&2
     for ext in formgrader validate_assignment assignment_list course_list; do
         "$VENV/bin/jupyter" server extension disable --sys-prefix \
