@@ -95,14 +95,16 @@ def returning_none(source: str) -> str:
     return "\n".join(out)
 
 
-def run(command: list[str], cwd: Path) -> None:
-    """Run an nbgrader command the way a course does, failing with its log when it fails."""
+def run(command: list[str], cwd: Path) -> str:
+    """Run an nbgrader command the way a course does (failing with its log when it fails);
+    return what it printed."""
     env = {**os.environ, "PYTHONPATH": nbs.kit_pythonpath(),
            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])}
     env.pop("NBGRADER_EXECUTION", None)
     done = subprocess.run([sys.executable, "-m", "nbgrader", *command], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, f"nbgrader {' '.join(command)} failed:\n{done.stderr[-3000:]}"
+    return done.stdout
 
 
 def class_of(release: object, solution: object) -> dict[str, object]:
@@ -187,7 +189,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         "releases": releases,
         "nbgrader": nbgrader_points(course, list(students)),
         "kit": kit_points(base / "class", source, base / "out"),
-        "autograded": course / "autograded",
+        "course": course,
     }
 
 
@@ -228,11 +230,21 @@ def assert_hints_kept(solution: object, release: object) -> None:
 
 
 def test_partial_credit_reaches_nbgrader_as_the_cells_result(graded: dict[str, object]) -> None:
-    nb = nbs.read_notebook(graded["autograded"] / "partial" / ASSIGNMENT / NOTEBOOKS[0])
+    nb = nbs.read_notebook(graded["course"] / "autograded" / "partial" / ASSIGNMENT / NOTEBOOKS[0])
     results = {nbs.grade_id(c): [o for o in c.outputs if o.output_type == "execute_result"]
                for c in nb.cells if nbs.is_test(c)}
     for gid, outputs in results.items():
         assert [o.data["text/plain"] for o in outputs] == [repr(PARTIAL_POINTS[gid])]
+
+
+def test_nbgrader_validate_fails_an_unanswered_notebook(graded: dict[str, object]) -> None:
+    """A student's Validate (``NBGRADER_EXECUTION=validate``) says what autograde will give."""
+    folder = Path(ASSIGNMENT) / NOTEBOOKS[0]
+    empty = run(["validate", str("submitted" / Path("empty") / folder)], graded["course"])
+    full = run(["validate", str("submitted" / Path("full") / folder)], graded["course"])
+    tests = [c for c in nbs.read_notebook(SOLUTIONS / NOTEBOOKS[0]).cells if nbs.is_test(c)]
+    assert f"VALIDATION FAILED ON {len(tests)} CELL(S)" in empty and "not yet answered" in empty
+    assert "Success! Your notebook passes all the tests." in full
 
 
 def test_stock_nbgrader_gives_a_deleted_test_cell_no_points(tmp_path: Path) -> None:
