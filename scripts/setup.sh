@@ -5,7 +5,8 @@
 # Idempotent:
 #   1. creates .venv in the repo if missing (python3.11 when it runs, else python3);
 #   2. upgrades pip and installs the kit editable with its [dev] extra (which pulls in every
-#      layer: widgets, course, grading, plus the test tools), quietly; skipped while
+#      layer: widgets, course, grading, plus the test tools and nbgrader), quietly, with
+#      nbgrader's JupyterLab and server extensions turned off; skipped while
 #      .venv/.install-stamp is newer than pyproject.toml;
 #   3. installs Debian's chromium (for the browser tests) and bubblewrap (the sandbox of
 #      `kit grade`) when absent, with apt-get as root, through sudo otherwise. Never
@@ -44,6 +45,17 @@ if [ ! -f "$STAMP" ] || [ "$REPO_ROOT/pyproject.toml" -nt "$STAMP" ]; then
     echo "setup: installing pagealloc-kit[dev] into .venv (the first time takes a few minutes)"
     "$PY" -m pip install --quiet --disable-pip-version-check --upgrade pip
     "$PY" -m pip install --quiet --disable-pip-version-check -e "$REPO_ROOT[dev]"
+    # nbgrader (dev, for tests/test_nbgrader_parity.py) and the Notebook 7 it pulls in add menus,
+    # buttons and server extensions to JupyterLab; the course's JupyterLab is the students', so
+    # turn them off.
+    "$VENV/bin/jupyter" labextension disable --level=sys_prefix @jupyter/nbgrader \
+        @jupyter-notebook/lab-extension >/dev/null 2>&1 \
+        || echo "setup: note: nbgrader's JupyterLab extension is still on" >&2
+    for ext in formgrader validate_assignment assignment_list course_list; do
+        "$VENV/bin/jupyter" server extension disable --sys-prefix \
+            "nbgrader.server_extensions.$ext" >/dev/null 2>&1 \
+            || echo "setup: note: nbgrader's server extension $ext is still on" >&2
+    done
     touch "$STAMP"
 fi
 

@@ -203,6 +203,75 @@ def test_keyboard_interrupt_is_not_turned_into_a_check_failure() -> None:
             raise KeyboardInterrupt
 
 
+@pytest.mark.parametrize("mode", ["autograde", "validate"])
+def test_under_nbgrader_an_unanswered_exercise_fails(
+        mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # nbgrader counts a test cell that raises nothing as passed: "not yet answered" must raise
+    monkeypatch.setenv("NBGRADER_EXECUTION", mode)
+    with pytest.raises(CheckFailed, match="get_order: not yet answered: shift right"):
+        with Checks("get_order", partial=True) as t:
+            t.expect("get_order(1)", stub, (1,), 0)
+    with pytest.raises(CheckFailed, match="not yet answered: 1 page is order 0"):
+        with Checks("get_order", hint="1 page is order 0") as t:  # nbgrader's bare stub
+            t.expect("get_order(1)", lambda size: (_ for _ in ()).throw(NotImplementedError()),
+                     (1,), 0)
+
+
+def three_checks(block: Checks, right: int) -> None:
+    for index in range(3):
+        block.expect(f"check {index}", lambda i: i < right, (index,), True)
+
+
+def test_under_nbgrader_autograde_a_partial_block_scores_its_share(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    with Checks("demo", partial=True) as t:
+        three_checks(t, 2)
+    assert t.points(4) == 2.67  # what nbgrader reads from the cell's result
+    assert "demo: 1 of 3 checks failed (see the ✘ lines above); partial credit" in \
+        capsys.readouterr().out
+    with Checks("demo", partial=True) as t:
+        three_checks(t, 3)
+    assert t.points(4) == 4.0
+    with pytest.raises(CheckFailed, match="3 of 3 checks failed"):  # nothing earned: an error
+        with Checks("demo", partial=True) as t:
+            three_checks(t, 0)
+    with pytest.raises(CheckFailed, match="1 of 3 checks failed"):  # all or nothing
+        with Checks("demo") as t:
+            three_checks(t, 2)
+
+
+def test_partial_points_round_like_the_grader() -> None:
+    assert checks.partial_points(3, 9, 10) == 2.7
+    assert checks.partial_points(2, 4, 6) == 1.33
+    assert checks.partial_points(2, 3, 3) == 2.0
+    assert checks.partial_points(2, 0, 3) == 0.0 and checks.partial_points(2, 0, 0) == 0.0
+
+
+@pytest.mark.parametrize("mode", [None, "validate"])
+def test_points_show_nothing_outside_nbgrader_autograde(
+        mode: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    if mode:
+        monkeypatch.setenv("NBGRADER_EXECUTION", mode)
+    else:
+        monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    with Checks("demo", partial=True) as t:
+        three_checks(t, 3)
+    assert t.points(4) is None  # a notebook displays no None result
+    with pytest.raises(CheckFailed):  # validating or self-checking: a failure is a failure
+        with Checks("demo", partial=True) as t:
+            three_checks(t, 2)
+
+
+def test_the_grader_path_ignores_nbgrader_mode(
+        recorder: Recorder, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    with Checks("get_order", partial=True) as t:
+        t.expect("get_order(1)", stub, (1,), 0)
+    assert t.points(3) is None
+    assert recorder.ends == [("not yet answered: shift right by PAGE_SHIFT", None)]
+
+
 def test_checks_module_imports_no_jupyter() -> None:
     import subprocess
     import sys

@@ -68,9 +68,9 @@ def test_no_answer_or_hidden_test_reaches_students() -> None:
 def test_stub_keeps_indentation_and_hint() -> None:
     source = (
         "def f(x):\n"
-        "    ### BEGIN SOLUTION\n"
         "    # HINT: double it;\n"
         "    # HINT: no tricks.\n"
+        "    ### BEGIN SOLUTION\n"
         "    return 2 * x\n"
         "    ### END SOLUTION\n"
     )
@@ -86,6 +86,51 @@ def test_stub_keeps_indentation_and_hint() -> None:
     exec(stub, namespace)  # noqa: S102 - the stub must be valid Python
     with pytest.raises(NotImplementedError, match="double it; no tricks."):
         namespace["f"](1)  # type: ignore[operator]
+
+
+def test_a_hint_inside_the_solution_region_is_refused() -> None:
+    # nbgrader's generate_assignment deletes the whole region: the hint would never reach students
+    source = "def f(x):\n    ### BEGIN SOLUTION\n    # HINT: double it\n    return 2 * x\n" \
+             "    ### END SOLUTION\n"
+    with pytest.raises(NotebookError, match="right above '### BEGIN SOLUTION'"):
+        nbs.stub_source(source, "cell 3")
+
+
+def test_every_solution_hint_sits_above_its_region() -> None:
+    for name, cell in all_cells(SOLUTIONS):
+        if nbs.is_answer(cell):
+            lines = cell.source.splitlines()
+            for index, line in enumerate(lines):
+                if line.strip() == nbs.BEGIN_SOLUTION:
+                    assert lines[index - 1].strip().startswith(nbs.HINT_PREFIX), (name, index)
+
+
+def replace_in_test_cell(nb: object, old: str, new: str) -> None:
+    cell = next(c for c in nb.cells if nbs.is_test(c))  # type: ignore[attr-defined]
+    assert old in cell.source
+    cell.source = cell.source.replace(old, new)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("\nt.points(3)", "\n", "a last line t.points\\(3\\)"),  # nbgrader: full points
+        ("t.points(3)", "t.points(2)", "a last line t.points\\(3\\)"),
+        (", partial=True)", ")", "needs Checks\\(..., partial=True\\)"),
+    ],
+)
+def test_partial_credit_is_declared_for_both_graders(old: str, new: str, message: str) -> None:
+    nb = nbs.read_notebook(SOLUTIONS / "01-orders.ipynb")
+    replace_in_test_cell(nb, old, new)
+    with pytest.raises(NotebookError, match=message):
+        validate_source(nb, "here")
+
+
+def test_partial_checks_without_kit_metadata_are_refused() -> None:
+    nb = nbs.read_notebook(SOLUTIONS / "01-orders.ipynb")
+    del next(c for c in nb.cells if nbs.is_test(c)).metadata["kit"]
+    with pytest.raises(NotebookError, match="kit grade's partial credit"):
+        validate_source(nb, "here")
 
 
 def test_hidden_tests_are_removed_for_students_and_kept_for_grading() -> None:

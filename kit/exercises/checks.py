@@ -30,12 +30,25 @@ one of them fails at once, in the self-check ("write get_order yourself: ...") a
 
 ``t.seed(n)`` is the seed of the hidden tests' random cases: ``n`` in a notebook, a value
 derived from the student and a secret in the grader, so hidden cases differ per student.
+
+A third place runs them: **nbgrader** (a course grading with ``nbgrader autograde``).  nbgrader
+sets ``NBGRADER_EXECUTION`` in the kernel's environment (``autograde`` while it grades,
+``validate`` when a student validates) and judges a test cell by its outputs: an error scores 0,
+a result that is a number scores that many points, anything else full points.  So there:
+
+* an unanswered exercise raises (in the notebook it only prints "not yet answered", which
+  nbgrader would count as passed);
+* a block declared ``Checks(..., partial=True)`` does not raise when some of its checks passed
+  (under ``autograde`` only), and the cell's last line ``t.points(3)`` is then the points the
+  passed checks earn, rounded as ``kit grade`` rounds them.  Everywhere else ``t.points`` is
+  None, which a notebook does not display and ``kit grade`` (which counts for itself) ignores.
 """
 
 from __future__ import annotations
 
 import contextvars
 import math
+import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import CodeType, FunctionType, TracebackType
@@ -43,8 +56,10 @@ from typing import Protocol
 
 #: Values longer than this are cut in messages (a huge list must not flood the notebook).
 MAX_VALUE_CHARS = 300
+#: The environment variable nbgrader sets in the kernels it runs ("autograde", "validate").
+NBGRADER_EXECUTION = "NBGRADER_EXECUTION"
 
-__all__ = ["CheckFailed", "Checks", "Outcome", "Reporter", "check", "reporter"]
+__all__ = ["CheckFailed", "Checks", "Outcome", "Reporter", "check", "partial_points", "reporter"]
 
 
 class CheckFailed(AssertionError):
@@ -85,6 +100,19 @@ class Reporter(Protocol):
 #: Set by the grader (in its own process) while it runs a test cell; None in a notebook.
 reporter: contextvars.ContextVar[Reporter | None] = contextvars.ContextVar(
     "kit_checks_reporter", default=None)
+
+
+def partial_points(points: float, passed: int, total: int) -> float:
+    """The points ``passed`` of ``total`` checks earn on a partial-credit test cell.
+
+    All of them earn ``points``, none (or no check at all) 0, otherwise the share rounded to
+    hundredths, never outside ``[0, points]``: the rule of ``kit grade`` and of ``t.points``.
+    """
+    if total <= 0 or passed <= 0:
+        return 0.0
+    if passed >= total:
+        return float(points)
+    return min(max(round(points * passed / total, 2), 0.0), float(points))
 
 
 def describe(value: object) -> str:
@@ -165,13 +193,18 @@ def check(
 class Checks:
     """A test cell's group of checks for one exercise (see the module docstring)."""
 
-    def __init__(self, exercise: str, *, hint: str = "", forbid: Iterable[str] = ()) -> None:
+    def __init__(self, exercise: str, *, hint: str = "", forbid: Iterable[str] = (),
+                 partial: bool = False) -> None:
         self.exercise = exercise
         self.hint = hint
         self.forbid = tuple(forbid)
+        self.partial = partial
         self.passed = 0
         self.failures: list[str] = []
         self._reporter = reporter.get()
+        # nbgrader's mode ("autograde", "validate") when nbgrader runs this kernel, else ""
+        self._nbgrader = os.environ.get(NBGRADER_EXECUTION, "") if self._reporter is None \
+            else ""
         self._vetted: dict[int, str | None] = {}
 
     @property
@@ -182,6 +215,17 @@ class Checks:
     def seed(self, base: int) -> int:
         """The seed of a hidden test's random cases: ``base`` here, per student in the grader."""
         return base if self._reporter is None else self._reporter.seed(base)
+
+    def points(self, max_points: float) -> float | None:
+        """The last line of a partial-credit test cell, for nbgrader: ``t.points(3)``.
+
+        Under ``nbgrader autograde`` it is the points the passed checks earn out of
+        ``max_points`` (the cell's nbgrader points), which nbgrader takes as the cell's score;
+        elsewhere None, so the notebook shows nothing and ``kit grade`` counts for itself.
+        """
+        if self._nbgrader != "autograde":
+            return None
+        return partial_points(max_points, self.passed, self.total)
 
     def expect(
         self,
@@ -302,6 +346,8 @@ class Checks:
             self._reporter.finished(self, unanswered, error)
             return exc_type is None or issubclass(exc_type, Exception)
         if unanswered is not None:
+            if self._nbgrader:  # nbgrader counts a test cell that does not raise as passed
+                raise CheckFailed(f"{self.exercise}: {unanswered}") from None
             print(unanswered)
             return True  # an unanswered exercise is not an error in the notebook
         if error is not None:
@@ -309,11 +355,12 @@ class Checks:
             raise CheckFailed(error) from None
         if exc_type is not None:
             return False
+        summary = f"{len(self.failures)} of {self.total} checks failed (see the ✘ lines above)"
+        if self.failures and self.partial and self.passed and self._nbgrader == "autograde":
+            print(f"{self.exercise}: {summary}; partial credit")  # t.points gives the score
+            return False
         if self.failures:
-            raise CheckFailed(
-                f"{self.exercise}: {len(self.failures)} of {self.total} checks failed "
-                "(see the ✘ lines above)"
-            )
+            raise CheckFailed(f"{self.exercise}: {summary}")
         print(f"✔ {self.exercise}: all {self.total} checks passed")
         return False
 

@@ -6,10 +6,12 @@ test (``grade`` with ``points``) or a locked cell (set-up, text), and names it w
 ``grade_id``.  Inside an answer cell the instructor's answer sits between ``### BEGIN SOLUTION``
 and ``### END SOLUTION``; inside a test cell the tests students never see sit between
 ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS``.  Lines starting with ``# HINT:`` right
-after ``### BEGIN SOLUTION`` are the hint the release stub shows.
+*above* ``### BEGIN SOLUTION`` are the hint: the release stub raises it, and because they sit
+outside the solution region nbgrader's own stub (``generate_assignment``) keeps them as comments.
 
 Kit-only metadata lives in ``metadata.kit``: ``{"partial": true}`` on a test cell for partial
-credit (see ``kit.exercises.checks``).
+credit (see ``kit.exercises.checks``; for nbgrader the cell also says ``Checks(...,
+partial=True)`` and ends with ``t.points(N)``).
 """
 
 from __future__ import annotations
@@ -165,9 +167,11 @@ def is_partial(cell: Any) -> bool:
 
 
 def _replace_regions(
-    source: str, begin: str, end: str, replace: Callable[[str, list[str]], list[str]], where: str
+    source: str, begin: str, end: str,
+    replace: Callable[[str, list[str], list[str]], list[str]], where: str
 ) -> str:
-    """Replace every ``begin``..``end`` region (markers included) by ``replace(indent, body)``."""
+    """Replace every ``begin``..``end`` region (markers included) by ``replace(indent, body,
+    before)``; ``before`` is the output so far, from whose end ``replace`` may take lines."""
     out: list[str] = []
     body: list[str] | None = None
     indent = ""
@@ -176,7 +180,7 @@ def _replace_regions(
         if body is None and stripped.startswith(begin):
             body, indent = [], line[: len(line) - len(line.lstrip())]
         elif body is not None and stripped.startswith(end):
-            out.extend(replace(indent, body))
+            out.extend(replace(indent, body, out))
             body = None
         elif body is not None:
             if stripped.startswith(begin):
@@ -191,21 +195,38 @@ def _replace_regions(
     return "\n".join(out)
 
 
-def solution_hint(body: list[str]) -> str:
-    """The ``# HINT:`` lines at the top of a solution region, joined."""
-    hints = []
-    for line in body:
-        if not line.strip().startswith(HINT_PREFIX):
-            break
-        hints.append(line.strip()[len(HINT_PREFIX):].strip())
-    return " ".join(hints) or "write your answer here"
+def take_hint_lines(before: list[str]) -> list[str]:
+    """Remove the ``# HINT:`` lines at the end of ``before`` (right above a solution region)
+    and return them, in order."""
+    taken: list[str] = []
+    while before and before[-1].strip().startswith(HINT_PREFIX):
+        taken.insert(0, before.pop())
+    return taken
+
+
+def solution_hint(lines: list[str]) -> str:
+    """The hint of a solution region: its ``# HINT:`` lines joined."""
+    hints = [line.strip()[len(HINT_PREFIX):].strip() for line in lines]
+    return " ".join(hint for hint in hints if hint) or "write your answer here"
 
 
 def stub_source(source: str, where: str) -> str:
-    """An answer cell for students: each solution region becomes a stub raising with its hint."""
+    """An answer cell for students: each solution region, with the ``# HINT:`` lines right above
+    it, becomes a stub raising that hint.
 
-    def stub(indent: str, body: list[str]) -> list[str]:
-        parts = textwrap.wrap(solution_hint(body), 72, drop_whitespace=False)
+    A hint inside the region is refused: nbgrader's ``generate_assignment`` deletes the whole
+    region, so a course on nbgrader would lose it.
+    """
+
+    def stub(indent: str, body: list[str], before: list[str]) -> list[str]:
+        inside = next((line.strip() for line in body if line.strip().startswith(HINT_PREFIX)),
+                      None)
+        if inside is not None:
+            raise NotebookError(f"{where}: {inside[:60]!r} is inside the solution region, where "
+                                "nbgrader's stub deletes it: put the # HINT: lines right above "
+                                f"{BEGIN_SOLUTION!r}")
+        parts = textwrap.wrap(solution_hint(take_hint_lines(before)), 72,
+                              drop_whitespace=False)
         return [f"{indent}# YOUR CODE HERE", f"{indent}raise NotImplementedError(",
                 *(f"{indent}    {json.dumps(part, ensure_ascii=False)}" for part in parts),
                 f"{indent})"]
@@ -215,7 +236,7 @@ def stub_source(source: str, where: str) -> str:
 
 def strip_hidden(source: str, where: str) -> str:
     """A test cell without its hidden tests."""
-    return _replace_regions(source, BEGIN_HIDDEN, END_HIDDEN, lambda indent, body: [], where)
+    return _replace_regions(source, BEGIN_HIDDEN, END_HIDDEN, lambda indent, body, _: [], where)
 
 
 def keep_hidden(source: str, where: str, marker: str = "") -> str:
@@ -225,7 +246,7 @@ def keep_hidden(source: str, where: str, marker: str = "") -> str:
     the checks after it are hidden ones).
     """
     return _replace_regions(source, BEGIN_HIDDEN, END_HIDDEN,
-                            lambda indent, body: [f"{indent}{marker}"] * bool(marker) + body,
+                            lambda indent, body, _: [f"{indent}{marker}"] * bool(marker) + body,
                             where)
 
 

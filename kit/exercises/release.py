@@ -9,6 +9,7 @@ lets ``tests/test_release.py`` fail whenever ``exercises/`` is stale.
 
 from __future__ import annotations
 
+import ast
 import copy
 import tempfile
 from pathlib import Path
@@ -47,8 +48,38 @@ def validate_source(nb: Any, where: str) -> None:
             raise NotebookError(f"{label} ({gid}): answer cell without {nbs.BEGIN_SOLUTION!r}")
         if nbs.is_test(cell) and (nbs.points(cell) <= 0 or not meta.get("locked")):
             raise NotebookError(f"{label} ({gid}): a test cell needs points > 0 and locked")
+        if nbs.is_test(cell):
+            check_partial_credit(cell, f"{label} ({gid})")
         if cell.cell_type == "code":
             nbs.strip_hidden(nbs.stub_source(cell.source, label), label)  # markers must pair
+
+
+def check_partial_credit(cell: Any, label: str) -> None:
+    """A partial-credit test cell says so three ways that must agree, or nbgrader grades it
+    differently from ``kit grade``: ``metadata.kit.partial`` (read by kit grade), ``Checks(...,
+    partial=True)`` (so the block does not raise under nbgrader) and a last line
+    ``t.points(N)`` with N the cell's points (the number nbgrader scores)."""
+    try:
+        tree = ast.parse(nbs.keep_hidden(cell.source, label))
+    except SyntaxError as exc:
+        raise NotebookError(f"{label}: the test cell does not parse: {exc.msg}") from None
+    declared = [kw.value for node in ast.walk(tree) if isinstance(node, ast.Call)
+                and getattr(node.func, "id", None) == "Checks"
+                for kw in node.keywords if kw.arg == "partial"]
+    is_partial = any(isinstance(v, ast.Constant) and v.value is True for v in declared)
+    last = tree.body[-1] if tree.body else None
+    scored = (isinstance(last, ast.Expr) and isinstance(last.value, ast.Call)
+              and isinstance(last.value.func, ast.Attribute)
+              and last.value.func.attr == "points" and len(last.value.args) == 1
+              and isinstance(last.value.args[0], ast.Constant)
+              and last.value.args[0].value == nbs.points(cell))
+    if nbs.is_partial(cell) and not (is_partial and scored):
+        raise NotebookError(
+            f"{label}: metadata kit.partial needs Checks(..., partial=True) and a last line "
+            f"t.points({nbs.points(cell):g}) (nbgrader's partial credit)")
+    if is_partial and not nbs.is_partial(cell):
+        raise NotebookError(f"{label}: Checks(..., partial=True) needs \"kit\": {{\"partial\": "
+                            "true}} in the cell's metadata (kit grade's partial credit)")
 
 
 def clear_outputs(nb: Any) -> Any:

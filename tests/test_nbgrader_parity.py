@@ -1,0 +1,264 @@
+"""nbgrader grades the course's exercises exactly as ``kit grade`` does (issue 10).
+
+A course on nbgrader takes ``solutions/`` as its source folder.  This test does what such a
+course does, offline in a temporary course folder: ``nbgrader generate_assignment`` (with a
+stock configuration plus the one setting the README asks for,
+``OverwriteCells.add_missing_cells``), a small class of students working from nbgrader's own
+release, ``nbgrader autograde``, then ``kit grade`` on the same notebooks, and it asserts the
+same points for every student and exercise.
+
+The class: ``full`` (the instructor's answers), ``empty`` (nbgrader's release untouched: its
+stubs raise a bare NotImplementedError), ``partial`` (answers right on some checks only, chosen
+so that every hidden seed gives the same tally: nbgrader runs the hidden tests with the
+notebook's seeds, ``kit grade`` with per-student ones), ``wrong`` (every function returns
+None), ``tampered`` (wrong answers, and every test cell replaced by a ``pass`` that would score
+full points if it ran: both graders put the instructor's cell back) and ``deleted`` (right
+answers, one test cell deleted: nbgrader adds it back only with ``add_missing_cells``, which
+is why a course must set it, shown by the last test with a stock configuration; ``kit
+grade`` always runs the source's test cells).
+
+All five notebooks are graded (about 80 s on two cores, most of it nbgrader starting a kernel
+per student and notebook).  ``partial`` has answers right on some checks of each
+exercise in ``01-orders``; in the other notebooks its first answer cell is right and the others
+wrong.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kit.cli import main
+from kit.exercises import checks
+from kit.exercises import notebooks as nbs
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = ROOT / "solutions"
+NOTEBOOKS = sorted(p.name for p in SOLUTIONS.glob("*.ipynb"))
+ASSIGNMENT = "ps1"
+#: The only setting a course adds to nbgrader's defaults (README: "Using these exercises in an
+#: nbgrader course").
+CONFIG = 'c = get_config()  # noqa: F821\nc.OverwriteCells.add_missing_cells = True\n'
+
+#: Right for 4096-byte pages only: the hidden check with 16 KiB and 64 KiB pages fails, the
+#: other 9 of 10 checks pass whatever the seed.
+PARTIAL_GET_ORDER = '''def my_get_order(size, page_size=4096):
+    if size == 0:
+        return 52
+    return ((size - 1) >> 12).bit_length()
+'''
+#: pages_for right (5 visible checks + its hidden one); page_align returns size unchanged, which
+#: is right for 0, 4096 and 135168 only: 9 of 12 checks.
+PARTIAL_PAGES = '''def my_pages_for(size):
+    return (size + 4095) // 4096
+
+
+def my_page_align(size):
+    return size
+'''
+#: Ignores size 0 and max_order: right on 4 of the 6 checks.
+PARTIAL_FITS = '''def fits_one_block(size, max_order=10):
+    return size <= 4 << 20
+'''
+PARTIAL = {"orders-get-order": PARTIAL_GET_ORDER, "orders-pages": PARTIAL_PAGES,
+           "orders-fits": PARTIAL_FITS}
+#: What those answers earn, by the rule both graders apply (points * passed / total).
+PARTIAL_POINTS = {"orders-get-order-tests": checks.partial_points(3, 9, 10),
+                  "orders-pages-tests": checks.partial_points(2, 9, 12),
+                  "orders-fits-tests": checks.partial_points(2, 4, 6)}
+
+
+def without_markers(source: str) -> str:
+    """The instructor's answer as a student would type it: the solution markers removed."""
+    return "\n".join(line for line in source.splitlines()
+                     if line.strip() not in (nbs.BEGIN_SOLUTION, nbs.END_SOLUTION))
+
+
+def returning_none(source: str) -> str:
+    """A wrong answer with the same functions: every solution region becomes ``return None``."""
+    out, inside = [], False
+    for line in source.splitlines():
+        if line.strip() == nbs.BEGIN_SOLUTION:
+            inside = True
+            out.append(line.replace(nbs.BEGIN_SOLUTION, "return None"))
+        elif line.strip() == nbs.END_SOLUTION:
+            inside = False
+        elif not inside:
+            out.append(line)
+    return "\n".join(out)
+
+
+def run(command: list[str], cwd: Path) -> str:
+    """Run an nbgrader command the way a course does (failing with its log when it fails);
+    return what it printed."""
+    env = {**os.environ, "PYTHONPATH": nbs.kit_pythonpath(),
+           "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])}
+    env.pop("NBGRADER_EXECUTION", None)
+    done = subprocess.run([sys.executable, "-m", "nbgrader", *command], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"nbgrader {' '.join(command)} failed:\n{done.stderr[-3000:]}"
+    return done.stdout
+
+
+def class_of(release: object, solution: object) -> dict[str, object]:
+    """Each student's notebook, made from nbgrader's release of the notebook."""
+    answers = {nbs.grade_id(c): c.source for c in solution.cells if nbs.is_answer(c)}
+    first_test = next(nbs.grade_id(c) for c in solution.cells if nbs.is_test(c))
+
+    def student(typed: dict[str, str], *, test_cell: str | None = None,
+                drop: str | None = None) -> object:
+        nb = copy.deepcopy(release)
+        for cell in nb.cells:
+            gid = nbs.grade_id(cell)
+            if gid in typed:
+                cell.source = typed[gid]
+            elif test_cell is not None and nbs.is_test(cell):
+                cell.source = test_cell
+        nb.cells = [c for c in nb.cells if nbs.grade_id(c) != drop]
+        return nb
+
+    full = {gid: without_markers(source) for gid, source in answers.items()}
+    wrong = {gid: returning_none(source) for gid, source in answers.items()}
+    partial = PARTIAL if set(PARTIAL) <= set(answers) else \
+        {gid: (full if index == 0 else wrong)[gid] for index, gid in enumerate(answers)}
+    return {
+        "full": student(full),
+        "empty": student({}),
+        "partial": student(partial),
+        "wrong": student(wrong),
+        "tampered": student(wrong, test_cell="pass"),
+        "deleted": student(full, drop=first_test),
+    }
+
+
+def new_course(base: Path, names: list[str], config: str) -> dict[str, object]:
+    """An nbgrader course folder with ``names`` as assignment ps1, generated: its releases."""
+    (base / "source" / ASSIGNMENT).mkdir(parents=True)
+    for name in names:
+        shutil.copy(SOLUTIONS / name, base / "source" / ASSIGNMENT / name)
+    (base / "nbgrader_config.py").write_text(config, encoding="utf-8")
+    run(["generate_assignment", ASSIGNMENT], base)
+    return {name: nbs.read_notebook(base / "release" / ASSIGNMENT / name) for name in names}
+
+
+def nbgrader_points(course: Path, students: list[str],
+                    names: list[str] = NOTEBOOKS) -> dict[tuple[str, str], float]:
+    from nbgrader.api import Gradebook
+
+    points = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        for student in students:
+            for name in names:
+                found = gradebook.find_submission_notebook(Path(name).stem, ASSIGNMENT, student)
+                points.update({(student, grade.name): float(grade.score)
+                               for grade in found.grades})
+    return points
+
+
+def kit_points(folder: Path, source: Path, out: Path) -> dict[tuple[str, str], float]:
+    main(["grade", str(folder), "--source", str(source), "--out", str(out), "--jobs", "2"])
+    with open(out / "gradebook.csv", newline="", encoding="utf-8") as handle:
+        return {(row["student"], row["exercise"]): float(row["points"])
+                for row in csv.DictReader(handle)}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """The class graded both ways, and nbgrader's release."""
+    base = tmp_path_factory.mktemp("nbgrader-course")
+    course, source = base / "course", base / "source"
+    source.mkdir()
+    for name in NOTEBOOKS:
+        shutil.copy(SOLUTIONS / name, source / name)
+    releases = new_course(course, NOTEBOOKS, CONFIG)
+    for name in NOTEBOOKS:
+        students = class_of(releases[name], nbs.read_notebook(SOLUTIONS / name))
+        for student, nb in students.items():
+            for target in (course / "submitted" / student / ASSIGNMENT, base / "class" / student):
+                target.mkdir(parents=True, exist_ok=True)
+                nbs.write_notebook(nb, target / name)
+    run(["autograde", ASSIGNMENT], course)
+    return {
+        "releases": releases,
+        "nbgrader": nbgrader_points(course, list(students)),
+        "kit": kit_points(base / "class", source, base / "out"),
+        "course": course,
+    }
+
+
+def test_nbgrader_and_kit_grade_give_the_same_points(graded: dict[str, object]) -> None:
+    assert graded["nbgrader"] == graded["kit"]
+
+
+def test_the_points_are_the_ones_each_student_earned(graded: dict[str, object]) -> None:
+    points = graded["nbgrader"]
+    for name in NOTEBOOKS:
+        solution = nbs.read_notebook(SOLUTIONS / name)
+        most = {nbs.grade_id(c): nbs.points(c) for c in solution.cells if nbs.is_test(c)}
+        for index, (gid, maximum) in enumerate(most.items()):
+            assert points[("full", gid)] == maximum
+            assert points[("deleted", gid)] == maximum  # re-added by add_missing_cells, and run
+            assert points[("empty", gid)] == 0  # the stub raises: not a pass, as it was before
+            assert points[("wrong", gid)] == 0
+            assert points[("tampered", gid)] == 0  # the instructor's test cell put back
+            earned = PARTIAL_POINTS.get(gid, maximum if index == 0 else 0.0)
+            assert points[("partial", gid)] == earned, gid
+            assert gid not in PARTIAL_POINTS or 0 < earned < maximum  # really a share
+
+
+def test_nbgrader_stubs_keep_the_hints(graded: dict[str, object]) -> None:
+    for name in NOTEBOOKS:
+        assert_hints_kept(nbs.read_notebook(SOLUTIONS / name), graded["releases"][name])
+
+
+def assert_hints_kept(solution: object, release: object) -> None:
+    released = {nbs.grade_id(c): c.source for c in release.cells}
+    for cell in solution.cells:
+        if nbs.is_answer(cell):
+            hints = [ln for ln in cell.source.splitlines()
+                     if ln.strip().startswith(nbs.HINT_PREFIX)]
+            stub = released[nbs.grade_id(cell)]
+            assert hints and all(hint in stub for hint in hints)
+            assert nbs.BEGIN_SOLUTION not in stub and "raise NotImplementedError()" in stub
+
+
+def test_partial_credit_reaches_nbgrader_as_the_cells_result(graded: dict[str, object]) -> None:
+    nb = nbs.read_notebook(graded["course"] / "autograded" / "partial" / ASSIGNMENT / NOTEBOOKS[0])
+    results = {nbs.grade_id(c): [o for o in c.outputs if o.output_type == "execute_result"]
+               for c in nb.cells if nbs.is_test(c)}
+    for gid, outputs in results.items():
+        assert [o.data["text/plain"] for o in outputs] == [repr(PARTIAL_POINTS[gid])]
+
+
+def test_nbgrader_validate_fails_an_unanswered_notebook(graded: dict[str, object]) -> None:
+    """A student's Validate (``NBGRADER_EXECUTION=validate``) says what autograde will give."""
+    folder = Path(ASSIGNMENT) / NOTEBOOKS[0]
+    empty = run(["validate", str("submitted" / Path("empty") / folder)], graded["course"])
+    full = run(["validate", str("submitted" / Path("full") / folder)], graded["course"])
+    tests = [c for c in nbs.read_notebook(SOLUTIONS / NOTEBOOKS[0]).cells if nbs.is_test(c)]
+    assert f"VALIDATION FAILED ON {len(tests)} CELL(S)" in empty and "not yet answered" in empty
+    assert "Success! Your notebook passes all the tests." in full
+
+
+def test_stock_nbgrader_gives_a_deleted_test_cell_no_points(tmp_path: Path) -> None:
+    """Why a course must set ``OverwriteCells.add_missing_cells``: without it nbgrader scores a
+    deleted test cell 0, where ``kit grade`` (which runs the source's test cells) gives the
+    points the answers earn."""
+    name = NOTEBOOKS[0]
+    release = new_course(tmp_path, [name], "")[name]
+    solution = nbs.read_notebook(SOLUTIONS / name)
+    target = tmp_path / "submitted" / "deleted" / ASSIGNMENT
+    target.mkdir(parents=True)
+    nbs.write_notebook(class_of(release, solution)["deleted"], target / name)
+    run(["autograde", ASSIGNMENT], tmp_path)
+    points = nbgrader_points(tmp_path, ["deleted"], [name])
+    tests = [(nbs.grade_id(c), nbs.points(c)) for c in solution.cells if nbs.is_test(c)]
+    assert points[("deleted", tests[0][0])] == 0  # the deleted one
+    assert all(points[("deleted", gid)] == most for gid, most in tests[1:])
