@@ -430,8 +430,7 @@ class NotebookGrader:
             return "passed", "", report.checked
         reason = answer_error or detail
         if exercise.partial and report.passed > 0:
-            row.points = min(max(round(exercise.points * report.passed / report.total, 2), 0.0),
-                             exercise.points)
+            row.points = checks.partial_points(exercise.points, report.passed, report.total)
             return "partial", f"{report.passed} of {report.total} checks passed; {reason}", \
                 report.checked
         return "failed", reason, report.checked
