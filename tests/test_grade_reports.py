@@ -87,5 +87,13 @@ def test_regrading_one_student_replaces_only_their_rows(
     after = {p.name: p.read_bytes() for p in (out / "feedback").iterdir()}
     assert {n for n in after if after[n] != before[n]} == {"partial.md", "partial.html"}
     assert "1 students: 1 graded in full, 0 need attention" in capsys.readouterr().out
+    (klass / "perfect" / "01-orders.ipynb").write_text("broken")  # then giving the folder
+    assert main(["grade", str(klass / "perfect"), "--out", str(out), *ARGS]) == 1
+    rows = (out / "gradebook.csv").read_text(encoding="utf-8").splitlines()
+    assert len(rows) == len(old_rows) and [r for r in rows if "invalid-notebook" in r and
+                                           r.startswith("perfect,")]
+    assert [r for r in rows if r.startswith("not-json,")] == \
+        [r for r in old_rows if r.startswith("not-json,")]
+    assert "1 students: 0 graded in full, 1 need attention" in capsys.readouterr().out
     assert main(["grade", str(klass), "--out", str(out), "--student", "nobody", *ARGS]) == 2
     assert "no submission for student nobody" in capsys.readouterr().err

@@ -95,7 +95,7 @@ def _grade_run(args: argparse.Namespace) -> int:
                  GradingRun(limits, args.sandbox, args.jobs, args.notebooks, args.students,
                             progress=progress.update))
     progress.close()
-    graded = set(args.students or book.totals())  # a re-grade speaks of its students only
+    graded = set(book.graded)  # a re-grade speaks of its students only
     for student, (got, most) in book.totals().items():
         if student in graded:
             print(f"{student}: {got:g} / {most:g}")

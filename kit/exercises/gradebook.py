@@ -53,6 +53,7 @@ class Gradebook:
 
     rows: list[Row]
     seconds: float
+    graded: list[str] = field(default_factory=list)  # the students this run graded
 
     @property
     def complete(self) -> bool:

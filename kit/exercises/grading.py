@@ -209,7 +209,7 @@ def find_submissions(paths: list[Path]) -> dict[str, Submission]:
         path = Path(path)
         if not path.is_dir():
             raise GradingError(f"submission folder {path} does not exist")
-        if any(p.is_file() for p in path.glob("*.ipynb")):
+        if is_student_folder(path):
             entries = [path]
         else:
             entries = sorted(path.iterdir())
@@ -223,6 +223,11 @@ def find_submissions(paths: list[Path]) -> dict[str, Submission]:
     if not found:
         raise GradingError("no submissions found in " + ", ".join(map(str, paths)))
     return dict(sorted(found.items()))
+
+
+def is_student_folder(path: Path) -> bool:
+    """A folder holding a notebook is one student's submission (else a class folder)."""
+    return any(p.is_file() for p in Path(path).glob("*.ipynb"))
 
 
 def _folder_problem(entry: Path) -> str:
@@ -561,6 +566,8 @@ class GradingRun:
 
     ``students``, when given, re-grades only those students: their rows replace theirs in the
     out folder's existing gradebook and every other student's rows and feedback stay as they were.
+    Giving student folders themselves (not a class folder) into an out folder that already has a
+    gradebook re-grades them the same way.
     """
 
     limits: Limits = field(default_factory=Limits)
@@ -585,12 +592,16 @@ def grade(submissions: list[Path], source_folder: Path, out: Path,
         names = [n for n in names if n in run.notebooks]
     students = find_submissions([Path(p) for p in submissions])
     kept: list[Row] = []
+    # A re-grade: --student names, or student folders given into an out folder already graded.
+    regrade = bool(run.students) or (all(is_student_folder(p) for p in submissions)
+                                     and (Path(out) / "gradebook.json").exists())
     if run.students:
         unknown = sorted(set(run.students) - set(students))
         if unknown:
             raise GradingError(f"no submission for student {', '.join(unknown)} in "
                                + ", ".join(map(str, submissions)))
         students = {name: students[name] for name in run.students}
+    if regrade:
         kept = [r for r in previous_rows(Path(out)) if r.student not in students]
     jobs = run.jobs or os.cpu_count() or 1
     if jobs < 1:
@@ -609,8 +620,8 @@ def grade(submissions: list[Path], source_folder: Path, out: Path,
     rows = kept + [row for name in students for row in results[name]]
     order = {name: index for index, name in enumerate(source.notebooks)}
     rows.sort(key=lambda r: (r.student, order.get(r.notebook, len(order))))
-    book = Gradebook(rows, time.monotonic() - started)
-    write_results(book, Path(out), set(students) if run.students else None)
+    book = Gradebook(rows, time.monotonic() - started, list(students))
+    write_results(book, Path(out), set(students) if regrade else None)
     return book
 
 
