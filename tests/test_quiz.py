@@ -8,12 +8,15 @@ from pathlib import Path
 
 import pytest
 
+import kit
 from kit import InvalidArgument
+from kit.metrics import fragmentation_index, unusable_index
 from kit.quiz import Choice, Question, QuizError, reader_seed
 from kit.quiz_bank import decode, encode, load_bank, question, write_bank
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSONS = sorted((ROOT / "notebooks").glob("0*.ipynb"))
+PAGE_SIZE = 4096  # the kit's default, x86-64
 QUIZ_CELL = re.compile(r'Quiz\("([0-9a-z-]+)"\)')
 
 
@@ -188,3 +191,108 @@ def test_quiz_widget_default_seed_follows_the_variable(monkeypatch):
 
     monkeypatch.setenv("KIT_QUIZ_SEED", "5")
     assert Quiz("01-allocation-unit").choices.options == question("01-allocation-unit").shuffled(5)
+
+
+# ------------------------------------------------- the answers, recomputed with the simulator
+def _head_or_tail(preset):
+    zone = kit.Zone(1024, preset=preset)
+    pages = [zone.alloc_pages(0) for _ in range(8)]
+    for i in (1, 6, 7, 5):
+        zone.release(pages[i])
+    return zone.alloc_pages(0).pfn
+
+
+def _per_cpu_lifo():
+    zone = kit.Zone(1 << 18, preset="6.8", pcp=True)
+    pages = [zone.alloc_pages(0) for _ in range(13)]
+    for page in pages[10:13]:
+        zone.release(page)
+    return f"{zone.alloc_pages(0).pfn}, then {zone.alloc_pages(0).pfn}"
+
+
+def _split_leaves():
+    zone = kit.Zone(1024)
+    zone.alloc_pages(3)
+    assert zone.nr_free() == [0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 0]
+    return f"{sum(zone.nr_free())} blocks, one of each order 3 to 9"
+
+
+def _exact_calls():
+    zone = kit.Zone(1024)
+    starts = [zone.virt_to_pfn(zone.alloc_pages_exact(20 * 1024)) for _ in range(3)]
+    return f"{starts[0]}, {starts[1]} and {starts[2]}"
+
+
+def _tail_given_back():
+    size = 20 * 1024 + 1
+    return str((1 << kit.get_order(size)) - kit.pages_for(size))
+
+
+def _exact_limit():
+    size = 3 * 1024 * 1024 + 4096
+    zone = kit.Zone(1024)
+    assert zone.alloc_pages_exact(size) is not None
+    kept = kit.pages_for(size)
+    return f"order-{kit.get_order(size)} block (4 MiB), keeps {kept} pages and gives {1024 - kept}"
+
+
+def _largest_share():
+    sizes = {"5 KiB": 5 * 1024, "1 MiB + 1 byte": (1 << 20) + 1, "3 MiB": 3 << 20}
+    return max(sizes, key=lambda s: kit.wastage(sizes[s], "alloc_pages").percent_of_granted)
+
+
+def _unusable_ratio():
+    a = unusable_index([0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 0], 6)
+    b = unusable_index([15, 10, 5, 0, 0, 0, 16, 0, 0, 0, 0], 6)
+    assert (a, b) == (0, 50)  # 55 of 1,079 free pages, in thousandths as mm/vmstat.c
+    return "B's is higher"
+
+
+def _exact_needs_a_block():
+    zone = kit.Zone(1024)
+    blocks = [zone.alloc_pages(4) for _ in range(64)]
+    for block in blocks[::2]:
+        zone.release(block)
+    assert max(order for order, n in enumerate(zone.nr_free()) if n) == 4
+    assert zone.alloc_pages_exact(16 * PAGE_SIZE) is not None
+    return "NULL" if zone.alloc_pages_exact(17 * PAGE_SIZE) is None else "17 pages"
+
+
+def _fragmentation():
+    zone_a = [0, 2, 0, 0, 0, 0, 0, 7, 0, 0, 0]    # 900 free pages in 9 blocks
+    zone_b = [4, 2, 0, 0, 1, 1, 0, 7, 0, 4, 0]    # 3,000 free pages in 19 blocks
+    pages = [sum(n << order for order, n in enumerate(z)) for z in (zone_a, zone_b)]
+    assert pages == [900, 3000]
+    assert [fragmentation_index(z, 10) for z in (zone_a, zone_b)] == [792, 794]  # about 0.79
+    return "zone B only" if pages[0] < 1024 <= pages[1] else "both"
+
+
+ANSWERS = {
+    "02-get-order-by-hand": lambda: str(kit.get_order(16385)),
+    "02-aligned-start": lambda: next(f"pfn {p}" for p in (40, 20, 48) if p % (1 << 4) == 0),
+    "03-find-the-buddy": lambda: f"pfn {12 ^ (1 << 2)}",
+    "03-what-a-split-leaves": _split_leaves,
+    "03-head-or-tail": lambda: f"pfn {_head_or_tail('6.8')}",
+    "03-per-cpu-last-in-first-out": _per_cpu_lifo,
+    "04-waste-by-hand": lambda: f"{kit.wastage(18 * 1024, 'alloc_pages').wasted // 1024} KiB",
+    "04-largest-share": _largest_share,
+    "04-kmalloc-above-the-caches": lambda: f"{kit.kmalloc_size(10000) // 1024} KiB",
+    "05-tail-pages-given-back": _tail_given_back,
+    "05-three-exact-calls": _exact_calls,
+    "05-exact-size-limit": _exact_limit,
+    "06-unusable-index-is-a-ratio": _unusable_ratio,
+    "06-exact-needs-a-whole-block": _exact_needs_a_block,
+    "06-fragmentation-or-lack-of-memory": _fragmentation,
+    "07-reading-a-buddyinfo-count": lambda: f"{23 * 512 * PAGE_SIZE >> 20} MiB",
+}
+
+
+@pytest.mark.parametrize("qid", sorted(ANSWERS))
+def test_the_right_choice_is_what_the_simulator_computes(qid):
+    item = question(qid)
+    assert ANSWERS[qid]() in item.texts[item.answer]
+
+
+def test_head_or_tail_wrong_choice_is_what_2_6_27_does():
+    item = question("03-head-or-tail")
+    assert item.texts[0] == f"pfn {_head_or_tail('2.6.27')}" and "2.6.27" in item.choices[0].why
