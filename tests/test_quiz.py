@@ -179,8 +179,8 @@ def test_quiz_widget_shows_the_readers_order_and_gives_feedback_at_once():
     assert quiz.feedback.value == ""
     quiz.choices.value = "5"
     assert "✘ Not quite: 5 is the number of pages needed" in quiz.feedback.value
-    assert "misconception behind this choice: confusing the number of pages with the order" in (
-        quiz.feedback.value)
+    assert ("misconception behind this choice:</b> confusing the number of pages with the order"
+            in quiz.feedback.value)
     quiz.choices.value = "3"
     assert "✔ Right: 16,385 bytes need 5 pages" in quiz.feedback.value
     assert "misconception" not in quiz.feedback.value

@@ -50,6 +50,6 @@ class Quiz(widgets.VBox):
         mark = "✔" if result.correct else "✘"
         text = self._theme.text(f"{mark} {result.message}", error=not result.correct)
         if result.misconception:
-            text += self._theme.text(f"The misconception behind this choice: "
-                                     f"{result.misconception}. Try another choice.")
+            text += self._theme.html(f"<b>The misconception behind this choice:</b> "
+                                     f"{html.escape(result.misconception)}. Try another choice.")
         self.feedback.value = text
