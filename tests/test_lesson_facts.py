@@ -23,6 +23,7 @@ from kit.metrics import (
     unusable_indexes,
 )
 from kit.presets import PRESETS
+from kit.quiz_bank import question
 from kit.report import compare_workloads
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
@@ -34,9 +35,17 @@ def _cells(name: str) -> list[dict]:
 
 
 def prose(name: str) -> str:
-    """Markdown and code of a lesson, with line breaks and quiz string splits folded away."""
+    """Markdown and code of a lesson and the text of the quizzes it asks, line breaks folded away.
+
+    A quiz cell holds only its id (``Quiz("03-head-or-tail")``); its prompt, choices and
+    explanations are read from the kit's question bank, where they are stored encoded.
+    """
     text = "\n".join("".join(cell["source"]) for cell in _cells(name))
-    text = re.sub(r"'\s*\n\s*'|\"\s*\n\s*\"", "", text)  # 'a ' 'b' -> 'a b' in quiz strings
+    text = re.sub(r"'\s*\n\s*'|\"\s*\n\s*\"", "", text)  # 'a ' 'b' -> 'a b' in split strings
+    for qid in re.findall(r'Quiz\("([0-9a-z-]+)"\)', text):
+        item = question(qid)
+        text += " ".join(["", item.prompt, *(f"{c.text} {c.why} {c.misconception}"
+                                             for c in item.choices)])
     return re.sub(r"\s+", " ", text)
 
 

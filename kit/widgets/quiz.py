@@ -3,51 +3,44 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
 
 import ipywidgets as widgets
 
-from ..errors import InvalidArgument
-from ..quiz import Question
+from ..quiz import reader_seed
+from ..quiz_bank import question
 from .theme import get_theme
 
 __all__ = ["Quiz"]
 
 
 class Quiz(widgets.VBox):
-    """One multiple-choice question: pick an answer and read at once whether and why it is right.
+    """One question of the kit's question bank: pick a choice and read at once why it is right
+    or wrong, and for a wrong one the misconception it shows; pick again as often as you like.
 
-    ``answer`` is the right choice, or its position in ``choices`` (from 0), which keeps a
-    notebook's quiz cell short.  ``why`` gives an explanation per choice (a dict); choices
-    without one show ``explanation``.
+    ``Quiz("03-head-or-tail")`` shows the question with that id (``kit.quiz_bank``), so the
+    notebook cell holds no answer.  The choices come in the reader's own shuffled order
+    (``kit.quiz.reader_seed``; ``seed=`` fixes it).  The widget's text form, which a notebook
+    stores as its output, is just ``Quiz('<id>')``: no choice, no answer, the same for every
+    reader.
     """
 
-    def __init__(
-        self,
-        prompt: str,
-        choices: Sequence[str],
-        answer: str | int,
-        explanation: str,
-        *,
-        why: dict[str, str] | None = None,
-        presenter: bool | None = None,
-    ) -> None:
-        choices = tuple(choices)
-        if isinstance(answer, int) and not isinstance(answer, bool):
-            if not 0 <= answer < len(choices):
-                raise InvalidArgument(f"answer {answer} is not a position in {list(choices)}")
-            answer = choices[answer]
-        self.question = Question(prompt, choices, answer, explanation, tuple((why or {}).items()))
+    def __init__(self, question_id: str, *, seed: int | None = None,
+                 presenter: bool | None = None) -> None:
+        self.question = question(question_id)
+        self.seed = reader_seed() if seed is None else seed
         self._theme = get_theme(presenter)
         self.choices = widgets.RadioButtons(
-            options=list(self.question.choices), value=None, layout={"width": "auto"}
+            options=list(self.question.shuffled(self.seed)), value=None, layout={"width": "auto"}
         )
         self.feedback = widgets.HTML()
         self._theme.style_controls([self.choices])
         self.choices.observe(self._on_choice, names="value")
-        heading = widgets.HTML(self._theme.html(f"<b>{html.escape(prompt)}</b>"))
+        heading = widgets.HTML(self._theme.html(f"<b>{html.escape(self.question.prompt)}</b>"))
         super().__init__([heading, self.choices, self.feedback])
         self._theme.root(self)
+
+    def __repr__(self) -> str:
+        return f"Quiz({self.question.id!r})"
 
     def _on_choice(self, change: dict) -> None:
         if change["new"] is None:
@@ -55,4 +48,8 @@ class Quiz(widgets.VBox):
             return
         result = self.question.check(change["new"])
         mark = "✔" if result.correct else "✘"
-        self.feedback.value = self._theme.text(f"{mark} {result.message}", error=not result.correct)
+        text = self._theme.text(f"{mark} {result.message}", error=not result.correct)
+        if result.misconception:
+            text += self._theme.html(f"<b>The misconception behind this choice:</b> "
+                                     f"{html.escape(result.misconception)}. Try another choice.")
+        self.feedback.value = text

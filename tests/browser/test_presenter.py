@@ -11,6 +11,8 @@ import pytest
 from labdriver import VoilaServer
 from legibility import assert_legible
 
+from kit.quiz_bank import question
+
 LESSON = Path(__file__).resolve().parents[2] / "notebooks" / "01-start-here.ipynb"
 
 
@@ -41,7 +43,8 @@ def test_presenter_view_renders_responds_and_stays_offline(voila, page, artifact
     )
     assert font >= 20, f"presenter styling should use large type, got {font}px"
 
-    page.get_by_text("blocks of 2^n contiguous pages").click()
+    quiz = question("01-allocation-unit")  # the lesson's first quiz; its answer from the bank
+    page.get_by_text(quiz.texts[quiz.answer]).click()
     page.get_by_text("Right: alloc_pages(gfp, order)", exact=False).wait_for(timeout=30_000)
     page.screenshot(path=str(artifacts / "voila-presenter.png"))
 
