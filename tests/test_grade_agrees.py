@@ -38,6 +38,33 @@ WRONG = {
     "frag-unusable": "def my_unusable_index(nr_free, order):\n"
                      "    free = sum(nr_free)\n    usable = sum(nr_free[order:])\n"
                      "    return (free - usable) * 1000 // free if free else 1000\n",
+    # the block's own buddy instead of the buddy one order up
+    "place-tail": "def goes_to_tail(pfn, order, free_blocks, max_order, preset):\n"
+                  "    return (pfn ^ (1 << order), order) in free_blocks\n",
+    # a drain takes the newest pages (the head) instead of the oldest (the tail)
+    "place-pcp-run": "def run_with_pcp(zone, ops, batch, high):\n"
+                     "    pcp, handed = [], []\n"
+                     "    for op in ops:\n"
+                     "        if op == 'alloc':\n"
+                     "            if not pcp:\n"
+                     "                pages = [zone.alloc_pages(0) for _ in range(batch)]\n"
+                     "                pcp = [page.pfn for page in pages if page]\n"
+                     "            handed.append(pcp.pop(0) if pcp else None)\n"
+                     "        elif handed[op] is not None:\n"
+                     "            pcp.insert(0, handed[op])\n"
+                     "            if len(pcp) >= high:\n"
+                     "                for pfn in pcp[:batch]:\n"
+                     "                    zone.free_pages(zone.pfn_to_virt(pfn), 0)\n"
+                     "                pcp = pcp[batch:]\n"
+                     "    return handed, pcp\n",
+    # true division and pages instead of blocks in the divisor
+    "kernel-fragindex": "def my_fragmentation_index(nr_free, order):\n"
+                        "    pages = sum(c << o for o, c in enumerate(nr_free))\n"
+                        "    if not pages:\n        return 0\n"
+                        "    if any(nr_free[order:]):\n        return -1000\n"
+                        "    return int(1000 - (1000 + pages * 1000 / (1 << order)) / pages)\n"
+                        "\n\ndef failure_cause(nr_free, order):\n"
+                        "    return 'succeeds' if any(nr_free[order:]) else 'fragmentation'\n",
 }
 
 

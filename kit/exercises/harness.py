@@ -15,7 +15,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from kit import events as ev
+from kit.errors import KitError
 from kit.orders import get_order
+from kit.presets import PRESETS
+from kit.procfs import (
+    PAGETYPEINFO_CAP,
+    PageBlockCount,
+    PageTypeFree,
+    PageTypeInfo,
+    format_buddyinfo,
+    parse_buddyinfo,
+    parse_pagetypeinfo,
+)
+from kit.replay import replay
 from kit.zone import Zone
 
 #: The kernel version the exact-allocation exercises follow: tail pages are freed one by one
@@ -171,3 +183,328 @@ def after_alloc_pages_exact(case: ExactCase, function: Callable[..., Any]) -> di
     zone = case.zone()
     result = _quietly(lambda: function(zone, case.size))
     return {"returned pfn": _pfn_or_none(zone, result), **zone_state(zone)}
+
+
+# ------------------------------------------------------------------ placement (exercises 16, 17)
+#: The presets in the kit's order (oldest first): answers listing presets use this order.
+PRESETS_ORDER = tuple(PRESETS)
+
+
+def free_lists_of(zone: Zone) -> dict[int, list[int]]:
+    """Every order's free list, head to tail (empty lists too): what ``__free_one_page`` edits."""
+    return {area.order: list(area) for area in zone.free_area}
+
+
+@dataclass(frozen=True)
+class PlacementCase:
+    """A free on a random zone of one preset, and where the Zone put the block."""
+
+    preset: str
+    max_order: int
+    pfn: int
+    order: int
+    lists_before: dict[int, list[int]]
+    lists_after: dict[int, list[int]]
+    placed: tuple[int, int, str]  # the block as it went on a list: pfn, order, "head"/"tail"
+
+    def blocks_when_placed(self) -> set[tuple[int, int]]:
+        """The free blocks at the moment of placement: before, minus the buddies merged."""
+        after = {(p, o) for o, pfns in self.lists_after.items() for p in pfns}
+        return after - {self.placed[:2]}
+
+
+def placement_cases(seed: int, count: int, max_order: int = 5) -> list[PlacementCase]:
+    """Seeded frees on random zones of every preset, about half of them placed at the tail
+    (where the preset has the heuristic), so both outcomes are exercised."""
+    rng = random.Random(seed)
+    cases: list[PlacementCase] = []
+    while len(cases) < count:
+        preset = PRESETS_ORDER[len(cases) % len(PRESETS_ORDER)]
+        zone, live = _random_zone(rng, 1 << (max_order + 1), max_order, preset)
+        if not live:
+            continue
+        want_tail = rng.random() < 0.5
+        pool = [(p, o) for p, o in live if _tail_likely(zone, p, o)] if want_tail else []
+        pfn, order = rng.choice(pool or live)
+        before = free_lists_of(zone)
+        puts: list[tuple[int, int, str]] = []
+        zone.subscribe(lambda e, puts=puts: puts.append((e.pfn, e.order, e.where))
+                       if e.kind == ev.PUT else None)
+        zone.free_pages(zone.pfn_to_virt(pfn), order)
+        cases.append(PlacementCase(preset, max_order, pfn, order, before, free_lists_of(zone),
+                                   puts[-1]))
+    return cases
+
+
+def _tail_likely(zone: Zone, pfn: int, order: int) -> bool:
+    """Whether freeing this block would (after merging) find its parent's buddy free."""
+    blocks = set(zone.free_blocks())
+    while order < zone.max_order and (pfn ^ (1 << order), order) in blocks:
+        pfn &= ~(1 << order)
+        order += 1
+    return ((pfn & ~(1 << order)) ^ (2 << order), order + 1) in blocks
+
+
+# ------------------------------------------------------------------- per-CPU lists (18, 19, 24)
+#: The kernel version the per-CPU exercises follow: only order-0 pages use the per-CPU list.
+PCP_PRESET = "5.10"
+
+
+def pcp_after_frees(count: int, batch: int, high: int) -> tuple[int, int]:
+    """(pages on the per-CPU list, pages given back to the buddy lists) after ``count`` order-0
+    frees into an empty per-CPU list, as the kit's ``pcp=True`` zone does them."""
+    zone = Zone(count + batch, max_order=0, preset=PCP_PRESET, pcp=True, pcp_batch=batch,
+                pcp_high=high, record=False)
+    pages = [zone.alloc_pages(0) for _ in range(count)]
+    zone.drain_pages()  # the refills' leftovers: the list starts empty
+    for page in pages:
+        zone.release(page)
+    return zone.pcp_count, count - zone.pcp_count
+
+
+@dataclass(frozen=True)
+class PcpCase:
+    """A per-CPU list exercise: a zone, batch and high, and a list of operations.
+
+    Each operation is ``"alloc"`` (one order-0 page) or an int ``i``: free the page the
+    ``i``-th alloc handed out (0-based; every page is freed at most once).
+    """
+
+    nr_pages: int
+    max_order: int
+    batch: int
+    high: int
+    ops: tuple[object, ...]
+
+    def textbook_zone(self) -> Zone:
+        """The zone the student's per-CPU layer runs on: per-CPU lists off."""
+        return Zone(self.nr_pages, max_order=self.max_order, preset=PCP_PRESET, record=False)
+
+    def args(self) -> tuple[Zone, list[object], int, int]:
+        return (self.textbook_zone(), list(self.ops), self.batch, self.high)
+
+
+def pcp_cases(seed: int, count: int) -> list[PcpCase]:
+    """Seeded per-CPU cases: small zones, batch and high both ways round, some drains."""
+    rng = random.Random(seed)
+    cases = []
+    for _ in range(count):
+        max_order = rng.randint(3, 5)
+        nr_pages = rng.choice([1, 2, 3]) << max_order
+        batch = rng.randint(1, 8)
+        high = rng.randint(1, 12)
+        ops: list[object] = []
+        held: list[int] = []
+        allocs = 0
+        for _ in range(rng.randint(6, 40)):
+            if held and rng.random() < 0.45:
+                ops.append(held.pop(rng.randrange(len(held))))
+            else:
+                ops.append("alloc")
+                held.append(allocs)
+                allocs += 1
+        cases.append(PcpCase(nr_pages, max_order, batch, high, tuple(ops)))
+    return cases
+
+
+def pcp_reference(case: PcpCase) -> dict[str, Any]:
+    """What a zone with the kit's per-CPU list does with a case's operations."""
+    zone = Zone(case.nr_pages, max_order=case.max_order, preset=PCP_PRESET, pcp=True,
+                pcp_batch=case.batch, pcp_high=case.high, record=False)
+    handed: list[int | None] = []
+    for op in case.ops:
+        if op == "alloc":
+            page = zone.alloc_pages(0)
+            handed.append(None if page is None else page.pfn)
+        else:
+            pfn = handed[op]  # type: ignore[index]
+            if pfn is not None:
+                zone.free_pages(zone.pfn_to_virt(pfn), 0)
+    return {"handed out": handed, "per-CPU list": zone.pcp_lists()[0],
+            "free lists": free_lists_of(zone)}
+
+
+def after_pcp_run(case: PcpCase, function: Callable[..., Any]) -> dict[str, Any]:
+    """``function(zone, ops, batch, high)`` on a textbook zone: what it returned and the free
+    lists it left (the per-CPU layer calls the zone's buddy allocator)."""
+    zone, ops, batch, high = case.args()
+    result = function(zone, ops, batch, high)
+    handed, pcp = result if isinstance(result, (list, tuple)) and len(result) == 2 \
+        else (result, None)
+    return {"handed out": handed, "per-CPU list": pcp, "free lists": free_lists_of(zone)}
+
+
+def pcp_most_held(batch: int, high: int) -> int:
+    """The most pages the kit's per-CPU list holds after any operation, measured on a run
+    that first refills the list and then frees pages one by one until a drain."""
+    size = 4 * (batch + high + 2)
+    zone = Zone(size, max_order=0, preset=PCP_PRESET, pcp=True, pcp_batch=batch,
+                pcp_high=high, record=False)
+    most = 0
+    pages = []
+    for _ in range(batch + high + 1):
+        pages.append(zone.alloc_pages(0))
+        most = max(most, zone.pcp_count)
+    for page in pages:
+        zone.release(page)
+        most = max(most, zone.pcp_count)
+    return most
+
+
+# ----------------------------------------------------------------- /proc files (exercises 20, 21)
+def buddyinfo_rows(text: str) -> list[tuple[int, str, list[int]]]:
+    """The kit's parse of a buddyinfo text as plain data: (node, zone, nr_free) per line."""
+    return [(z.node, z.zone, z.nr_free) for z in parse_buddyinfo(text)]
+
+
+def free_pages_by_zone(text: str) -> dict[tuple[int, str], int]:
+    """Free pages per (node, zone) of a buddyinfo text, from the kit's parser."""
+    return {(z.node, z.zone): z.free_pages for z in parse_buddyinfo(text)}
+
+
+def random_buddyinfo(seed: int) -> str:
+    """A seeded buddyinfo text in the kernel's format: several nodes, zones, wide counts."""
+    rng = random.Random(seed)
+    lines = []
+    orders = rng.choice([11, 11, 12])
+    for node in range(rng.randint(1, 3)):
+        for zone in rng.sample(["DMA", "DMA32", "Normal", "HighMem", "Movable"], 3):
+            counts = [rng.choice([0, rng.randint(0, 400), rng.randint(0, 3_000_000)])
+                      for _ in range(orders)]
+            lines.append(format_buddyinfo(counts, node=node, zone=zone))
+    return "\n".join(lines) + "\n"
+
+
+def pagetypeinfo_summary(text: str) -> dict[str, Any]:
+    """The kit's parse of a pagetypeinfo text as plain data (what exercise 21 returns)."""
+    info = parse_pagetypeinfo(text)
+    return {
+        "pageblock_order": info.pageblock_order,
+        "pages_per_block": info.pages_per_block,
+        "free": {(r.node, r.zone, r.migratetype): r.counts for r in info.free},
+        "capped": sorted((r.node, r.zone, r.migratetype, o)
+                         for r in info.free for o, c in enumerate(r.capped) if c),
+        "blocks": {(r.node, r.zone): r.counts for r in info.blocks},
+    }
+
+
+def format_pagetypeinfo(info: PageTypeInfo) -> str:
+    """A pagetypeinfo text in the kernel's layout (mm/vmstat.c, Linux 5.4+: ``>`` marks a
+    count that stopped at 100000), one node's sections after another."""
+    lines = [f"Page block order: {info.pageblock_order}",
+             f"Pages per block:  {info.pages_per_block}", ""]
+    nodes = sorted({r.node for r in info.free} | {r.node for r in info.blocks})
+    for index, node in enumerate(nodes):
+        rows = [r for r in info.free if r.node == node]
+        orders = max((len(r.counts) for r in rows), default=0)
+        if index:
+            lines.append("")
+        lines.append(f"{'Free pages count per migrate type at order':<43} "
+                     + "".join(f"{o:6d} " for o in range(orders)))
+        for r in rows:
+            cells = "".join((">" if capped else "") + f"{count:6d} "
+                            for count, capped in zip(r.counts, r.capped, strict=True))
+            lines.append(f"Node {r.node:4d}, zone {r.zone:>8}, type {r.migratetype:>12} {cells}")
+        blocks = [r for r in info.blocks if r.node == node]
+        if blocks:
+            lines.append("")
+            types = list(blocks[0].counts)
+            lines.append(f"{'Number of blocks type':<23}" + "".join(f"{t:>12} " for t in types))
+            for r in blocks:
+                lines.append(f"Node {r.node}, zone {r.zone:>8} "
+                             + "".join(f"{r.counts[t]:12d} " for t in types))
+    return "\n".join(lines) + "\n"
+
+
+def random_pagetypeinfo(seed: int) -> str:
+    """A seeded pagetypeinfo text: one or two nodes, CMA on or off, some capped counts."""
+    rng = random.Random(seed)
+    types = ["Unmovable", "Movable", "Reclaimable", "HighAtomic"]
+    if rng.random() < 0.5:
+        types.append("CMA")
+    types.append("Isolate")
+    order = rng.choice([9, 10])
+    info = PageTypeInfo(order, 1 << order)
+    for node in range(rng.randint(1, 2)):
+        zones = rng.sample(["DMA", "DMA32", "Normal", "Movable"], rng.randint(1, 3))
+        for zone in zones:
+            for migratetype in types:
+                counts, capped = [], []
+                for _ in range(11):
+                    big = rng.random() < 0.06
+                    counts.append(PAGETYPEINFO_CAP if big else rng.choice(
+                        [0, rng.randint(0, 300), rng.randint(0, 99_999)]))
+                    capped.append(big)
+                info.free.append(PageTypeFree(node, zone, migratetype, counts, capped))
+        for zone in zones:
+            info.blocks.append(PageBlockCount(node, zone,
+                                              {t: rng.randint(0, 3000) for t in types}))
+    return format_pagetypeinfo(info)
+
+
+# --------------------------------------------------------------- which kernel (exercise 23)
+def anonymous_trace(zone: Zone) -> str:
+    """A zone's trace text with the preset taken out of its header: what a student observes."""
+    assert zone.trace is not None
+    header, _, body = zone.trace.to_text().partition("\n")
+    header = " ".join(word for word in header.split(" ") if not word.startswith("preset="))
+    return header + "\n" + body
+
+
+def consistent_presets(text: str) -> list[str]:
+    """The presets (oldest first) under which the kit reproduces an anonymous trace: every
+    allocation returns the recorded pfn and every drain drains the recorded number of pages."""
+    header, _, body = text.partition("\n")
+    found = []
+    for name in PRESETS_ORDER:
+        candidate = f"{header} preset={name}\n{body}"
+        try:
+            zone = replay(candidate)
+        except KitError:
+            continue
+        assert zone.trace is not None
+        if _drains(zone.trace.to_text()) == _drains(candidate):
+            found.append(name)
+    return found
+
+
+def _drains(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("kit_drain_pages")]
+
+
+def trace_cases(seed: int, count: int) -> list[str]:
+    """Seeded anonymous traces of small zones of every preset: allocations of orders 0..3,
+    frees, exact allocations, per-CPU lists on or off, drains; none with a failed allocation."""
+    rng = random.Random(seed)
+    texts: list[str] = []
+    while len(texts) < count:
+        preset = PRESETS_ORDER[(len(texts) + seed) % len(PRESETS_ORDER)]
+        max_order = rng.randint(3, 5)
+        pcp = rng.random() < 0.5
+        zone = Zone(rng.randint(2, 4) << max_order, max_order=max_order, preset=preset,
+                    pcp=pcp, pcp_batch=rng.randint(1, 4), pcp_high=rng.randint(2, 8))
+        live: list[tuple[str, int, int]] = []
+        for _ in range(rng.randint(4, 14)):
+            roll = rng.random()
+            if live and roll < 0.35:
+                kind, addr, arg = live.pop(rng.randrange(len(live)))
+                if kind == "exact":
+                    zone.free_pages_exact(addr, arg)
+                else:
+                    zone.free_pages(addr, arg)
+            elif pcp and roll < 0.42:
+                zone.drain_pages()
+            elif roll < 0.6:
+                size = rng.randint(1, 7) * zone.page_size - rng.randint(0, 100)
+                addr = _quietly(lambda zone=zone, size=size: zone.alloc_pages_exact(size))
+                if addr is not None:
+                    live.append(("exact", addr, size))
+            else:
+                order = rng.randint(0, 3)
+                addr = zone.get_free_pages(order)
+                if addr is not None:
+                    live.append(("pages", addr, order))
+        text = anonymous_trace(zone)
+        if " failed" not in text:  # every allocation of a case succeeded: nothing to guess
+            texts.append(text)
+    return texts
