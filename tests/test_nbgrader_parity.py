@@ -17,7 +17,7 @@ answers, one test cell deleted: nbgrader adds it back only with ``add_missing_ce
 is why a course must set it, shown by the last test with a stock configuration; ``kit
 grade`` always runs the source's test cells).
 
-All five notebooks are graded (about 80 s on two cores, most of it nbgrader starting a kernel
+Every notebook is graded (about two minutes on two cores, most of it nbgrader starting a kernel
 per student and notebook).  ``partial`` has answers right on some checks of each
 exercise in ``01-orders``; in the other notebooks its first answer cell is right and the others
 wrong.
