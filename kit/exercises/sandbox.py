@@ -98,16 +98,18 @@ class Sandbox:
         binds: list[str] = []
         for path in _read_only_paths():
             binds += ["--ro-bind", path, path]
+        # Mounts are made in order: the tmpfs folders first, so that the read-only binds
+        # stay visible when the kit or the venv lives under /tmp (a CI clone, say).
         return [
             self.bwrap, "--unshare-all", "--die-with-parent", "--new-session",
             "--uid", "65534", "--gid", "65534", "--hostname", "sandbox",
+            "--size", str(limits.file_bytes * 2), "--tmpfs", "/tmp",
+            "--size", str(limits.file_bytes * 2), "--tmpfs", SANDBOX_HOME,
             "--ro-bind", "/usr", "/usr",
             "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
             "--symlink", "usr/bin", "/bin",
             *binds,
             "--proc", "/proc", "--dev", "/dev",
-            "--size", str(limits.file_bytes * 2), "--tmpfs", "/tmp",
-            "--size", str(limits.file_bytes * 2), "--tmpfs", SANDBOX_HOME,
             "--chdir", SANDBOX_HOME,
             "--clearenv", "--setenv", "HOME", SANDBOX_HOME, "--setenv", "PATH", "/usr/bin",
             "--setenv", "LANG", "C.UTF-8", "--setenv", "PYTHONHASHSEED", "0",

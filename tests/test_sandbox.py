@@ -1,0 +1,38 @@
+"""The sandbox's file system: what a worker sees, wherever the kit is installed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import kit
+from kit.exercises.sandbox import Limits, Sandbox, Worker, open_sandbox
+
+
+def test_tmpfs_folders_are_mounted_before_the_read_only_binds() -> None:
+    """A later tmpfs on /tmp would hide a kit or venv bound from under /tmp (a CI clone)."""
+    command = Sandbox("/usr/bin/bwrap", None).command(3, Limits())
+    tmpfs = [i for i, arg in enumerate(command) if arg == "--tmpfs"]
+    binds = [i for i, arg in enumerate(command) if arg == "--ro-bind"]
+    assert tmpfs and binds and max(tmpfs) < min(binds)
+
+
+def test_a_worker_sees_the_kit_and_nothing_else_of_its_checkout() -> None:
+    sandbox = open_sandbox()
+    if sandbox.bwrap is None:
+        pytest.skip("no sandbox on this machine: " + sandbox.describe())
+    root = Path(kit.__file__).resolve().parent.parent
+    worker = Worker(sandbox, Limits())
+    try:
+        source = (f"import os\nseen = sorted(os.listdir({str(root)!r}))\n"
+                  "tmp = sorted(os.listdir('/tmp'))\nuid = os.getuid()\n"
+                  "def look():\n    return seen, tmp, uid\n")
+        assert worker.request({"op": "run", "cell": "a", "source": source}, 10)["ok"]
+        reply = worker.request({"op": "call", "name": "look", "args": []}, 10)
+    finally:
+        worker.close()
+    seen, tmp, uid = reply["value"]["t"]
+    assert "kit" in seen and "solutions" not in seen and "tests" not in seen
+    assert uid == 65534
+    assert not [name for name in tmp if not str(root).startswith(f"/tmp/{name}")]
