@@ -22,6 +22,7 @@ from .order_explorer import OrderExplorer
 from .player import TracePlayer
 from .playground import Playground
 from .practice import Practice
+from .predict import Predict
 from .quiz import Quiz
 from .wastage_curve import WastageCurve
 
@@ -33,6 +34,7 @@ __all__ = [
     "OrderExplorer",
     "Playground",
     "Practice",
+    "Predict",
     "Quiz",
     "TracePlayer",
     "WastageCurve",

@@ -1,0 +1,107 @@
+"""Predict, then run: the question a lesson's demo asks before it shows its result.
+
+A demo that shows the answer at once teaches less than one that first makes the reader commit
+to a guess.  A ``Prediction`` is that guess's question with the answer *computed by the kit*
+from the same scenario the demo plays (never typed into a lesson, so it cannot drift from what
+the simulator does), checked with the lenient readers of ``kit.practice``.  The widget that
+hides a demo until the reader has answered is ``kit.widgets.Predict``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import InvalidArgument
+from .orders import format_size, get_order, pages_for, parse_size
+from .practice import Field, Mark, Misconception, Unreadable, mark, read_value
+from .replay import replay
+from .zone import Zone
+
+__all__ = ["Prediction", "exact_free_prediction", "order_prediction", "tail_pages_prediction"]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A question with one typed answer: ``field`` says how to read it, ``answer`` is the kit's.
+
+    ``misconceptions`` are wrong answers worth naming (the reader who forgot a rule gives them).
+    """
+
+    question: str
+    field: Field
+    answer: object
+    misconceptions: tuple[Misconception, ...] = ()
+
+    def check(self, raw: object) -> Mark:
+        """The verdict on what the reader typed (text or a Python value)."""
+        return mark(self.field, raw, self.answer, self.misconceptions)
+
+    def readable(self, raw: object) -> bool:
+        """Whether ``raw`` reads as an answer at all (a typo is not a prediction)."""
+        try:
+            read_value(self.field, raw)
+        except Unreadable:
+            return False
+        return True
+
+
+def _size(size: int | str) -> int:
+    return parse_size(size) if isinstance(size, str) else size
+
+
+def order_prediction(size: int | str, page_size: int = 4096) -> Prediction:
+    """Which order ``get_order(size)`` gives with pages of ``page_size`` bytes."""
+    nbytes = _size(size)
+    order = get_order(nbytes, page_size)
+    pages = pages_for(nbytes, page_size)
+    wrong = tuple(
+        Misconception(value, name, why) for value, name, why in (
+            (get_order(nbytes), "4 KiB pages",
+             f"the order counts pages of {format_size(page_size)}, not of 4 KiB"),
+            (pages, "pages, not an order",
+             "an order is the exponent: the block has 2^order pages"),
+            (order + 1, "one order too many",
+             "a size that fills 2^n pages exactly needs order n, not n + 1"),
+        ) if value != order
+    )
+    return Prediction(
+        f"With {format_size(page_size)} pages, which order does get_order() give for "
+        f"{format_size(nbytes)}?",
+        Field("order", "order", "int", "e.g. 3"), order, wrong)
+
+
+def tail_pages_prediction(size: int | str, page_size: int = 4096) -> Prediction:
+    """How many tail pages ``alloc_pages_exact(size)`` gives back to the free lists."""
+    nbytes = _size(size)
+    block = 1 << get_order(nbytes, page_size)
+    keep = pages_for(nbytes, page_size)
+    wrong = tuple(Misconception(value, name, why) for value, name, why in (
+        (keep, "the kept pages, not the tail", "the tail is the block minus the pages kept"),
+        (block, "the whole block", "the first pages, enough for the size, are kept"),
+    ) if value != block - keep)
+    return Prediction(
+        f"alloc_pages_exact({format_size(nbytes)}) with {format_size(page_size)} pages: how "
+        "many tail pages does it give back?",
+        Field("tail", "tail pages given back", "int", "e.g. 12"), block - keep, wrong)
+
+
+def exact_free_prediction(zone: Zone, addr: int, size: int) -> Prediction:
+    """The free lists (nr_free per order) after ``zone.free_pages_exact(addr, size)``.
+
+    The answer comes from a copy of ``zone`` rebuilt from its trace (the zone itself is not
+    touched), so the demo that frees the real zone afterwards must show the same counts.
+    """
+    if zone.trace is None:
+        raise InvalidArgument("the zone records no trace (Zone(record=False)): nothing to "
+                              "rebuild a copy from")
+    copy = replay(zone.trace.to_text())
+    before = tuple(copy.nr_free())
+    copy.free_pages_exact(addr, size)
+    after = tuple(copy.nr_free())
+    return Prediction(
+        f"free_pages_exact() gives the {format_size(size)} back. How many free blocks of each "
+        f"order 0..{zone.max_order} will the zone have then?",
+        Field("nr_free", "nr_free per order", "ints", "e.g. 1 0 2 ..."), after,
+        (Misconception(before, "nothing changes",
+                       "freed pages merge with their free buddies, order by order"),))
+

@@ -1,0 +1,61 @@
+"""kit.predict: the questions a demo asks first, with answers the simulator computes."""
+
+from __future__ import annotations
+
+import pytest
+
+import kit
+from kit.predict import exact_free_prediction, order_prediction, tail_pages_prediction
+
+
+@pytest.mark.parametrize(("size", "page_size", "order"), [
+    ("132K", 4096, 6), ("33K", 64 * 1024, 0), ("4097", 4096, 1), ("4M", 4096, 10),
+])
+def test_order_prediction_answer_is_get_order(size, page_size, order):
+    prediction = order_prediction(size, page_size)
+    assert prediction.answer == order == kit.get_order(kit.parse_size(size), page_size)
+    assert prediction.check(str(order)).correct
+    assert prediction.check(f" {order} ").correct
+    assert not prediction.check(str(order + 1)).correct
+
+
+def test_order_prediction_names_misconceptions():
+    four_k = order_prediction("33K", 64 * 1024).check("4")  # 33 KiB in 4 KiB pages
+    assert four_k.misconception is not None and four_k.misconception.name == "4 KiB pages"
+    pages = order_prediction("132K").check("33")
+    assert pages.misconception is not None and pages.misconception.name == "pages, not an order"
+
+
+def test_tail_pages_prediction():
+    prediction = tail_pages_prediction(132 * 1024)
+    assert prediction.answer == 31
+    assert prediction.check("31").correct
+    kept = prediction.check("33")
+    assert kept.misconception is not None and "kept" in kept.misconception.name
+    assert tail_pages_prediction("20000").answer == 8 - 5
+
+
+def test_readable_separates_typos_from_wrong_answers():
+    prediction = order_prediction("132K")
+    assert prediction.readable("5") and not prediction.readable("five")
+    assert not prediction.readable("")
+    assert "whole number" in prediction.check("five").note
+
+
+def test_exact_free_prediction_leaves_the_zone_alone_and_matches_the_free():
+    zone = kit.Zone(1024)
+    zone.alloc_pages_exact(33 * 4096)
+    before = list(zone.nr_free())
+    prediction = exact_free_prediction(zone, kit.PAGE_OFFSET, 33 * 4096)
+    assert list(zone.nr_free()) == before  # computed on a copy
+    zone.free_pages_exact(kit.PAGE_OFFSET, 33 * 4096)
+    assert prediction.answer == tuple(zone.nr_free()) == (0,) * 10 + (1,)
+    assert prediction.check("0 0 0 0 0 0 0 0 0 0 1").correct
+    same = prediction.check(" ".join(map(str, before)))
+    assert same.misconception is not None and same.misconception.name == "nothing changes"
+
+
+def test_exact_free_prediction_needs_a_trace():
+    zone = kit.Zone(64, record=False)
+    with pytest.raises(kit.KitError, match="no trace"):
+        exact_free_prediction(zone, kit.PAGE_OFFSET, 4096)
