@@ -17,7 +17,7 @@ from .practice import Field, Mark, Misconception, Unreadable, mark, read_value
 from .replay import replay
 from .zone import Zone
 
-__all__ = ["Prediction", "exact_free_prediction", "order_prediction", "tail_pages_prediction"]
+__all__ = ["Prediction", "exact_free_prediction", "order_prediction", "tail_blocks_prediction"]
 
 
 @dataclass(frozen=True)
@@ -70,19 +70,27 @@ def order_prediction(size: int | str, page_size: int = 4096) -> Prediction:
         Field("order", "order", "int", "e.g. 3"), order, wrong)
 
 
-def tail_pages_prediction(size: int | str, page_size: int = 4096) -> Prediction:
-    """How many tail pages ``alloc_pages_exact(size)`` gives back to the free lists."""
+def tail_blocks_prediction(size: int | str, page_size: int = 4096) -> Prediction:
+    """Into how many free blocks the tail of ``alloc_pages_exact(size)`` merges.
+
+    Computed by running the call on an empty zone exactly one block large (what the animator
+    plays): the tail pages come back one by one and merge with their free buddies.
+    """
     nbytes = _size(size)
-    block = 1 << get_order(nbytes, page_size)
-    keep = pages_for(nbytes, page_size)
+    order = get_order(nbytes, page_size)
+    block, keep = 1 << order, pages_for(nbytes, page_size)
+    zone = Zone(block, page_size=page_size, max_order=order, record=False)
+    zone.alloc_pages_exact(nbytes)
+    blocks = sum(zone.nr_free())
     wrong = tuple(Misconception(value, name, why) for value, name, why in (
-        (keep, "the kept pages, not the tail", "the tail is the block minus the pages kept"),
-        (block, "the whole block", "the first pages, enough for the size, are kept"),
-    ) if value != block - keep)
+        (block - keep, "no merging", "a freed page merges with its buddy when the buddy is free"),
+        (1, "one block", f"{block - keep} pages are no power of two: no single block holds them"),
+    ) if value != blocks)
     return Prediction(
-        f"alloc_pages_exact({format_size(nbytes)}) with {format_size(page_size)} pages: how "
-        "many tail pages does it give back?",
-        Field("tail", "tail pages given back", "int", "e.g. 12"), block - keep, wrong)
+        f"alloc_pages_exact({format_size(nbytes)}) keeps {keep} of the {block} pages and gives "
+        f"the {block - keep} tail pages back one by one. Into how many free blocks do they "
+        "merge?",
+        Field("blocks", "free blocks", "int", "e.g. 7"), blocks, wrong)
 
 
 def exact_free_prediction(zone: Zone, addr: int, size: int) -> Prediction:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 import kit
-from kit.predict import exact_free_prediction, order_prediction, tail_pages_prediction
+import kit.scenarios
+from kit.predict import exact_free_prediction, order_prediction, tail_blocks_prediction
 
 
 @pytest.mark.parametrize(("size", "page_size", "order"), [
@@ -26,13 +27,18 @@ def test_order_prediction_names_misconceptions():
     assert pages.misconception is not None and pages.misconception.name == "pages, not an order"
 
 
-def test_tail_pages_prediction():
-    prediction = tail_pages_prediction(132 * 1024)
-    assert prediction.answer == 31
-    assert prediction.check("31").correct
-    kept = prediction.check("33")
-    assert kept.misconception is not None and "kept" in kept.misconception.name
-    assert tail_pages_prediction("20000").answer == 8 - 5
+def test_tail_blocks_prediction_matches_the_animator():
+    prediction = tail_blocks_prediction(132 * 1024)
+    assert prediction.answer == 5  # pfns 33, 34-35, 36-39, 40-47, 48-63
+    assert prediction.check("5").correct
+    no_merge = prediction.check("31")
+    assert no_merge.misconception is not None and no_merge.misconception.name == "no merging"
+    animator_end = kit.scenarios.exact_allocation(132 * 1024).steps()
+    model = kit.scenarios.EventModel(kit.scenarios.exact_allocation(132 * 1024).config)
+    for step in animator_end:
+        model.apply(step.event, step.operation)
+    assert sum(model.nr_free()) == prediction.answer
+    assert tail_blocks_prediction("20000").answer == 2  # 5 of 8 pages kept: pfns 5, 6-7
 
 
 def test_readable_separates_typos_from_wrong_answers():

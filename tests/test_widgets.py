@@ -588,8 +588,8 @@ def test_predict_right_answer_and_the_buttons():
 def test_predict_replays_a_demo_that_can():
     animator = ExactAllocationAnimator(size=132 * 1024)
     animator.player.slider.value = len(animator.player.steps)
-    widget = Predict(demo=animator, prediction=kit.predict.tail_pages_prediction(132 * 1024))
-    assert widget.answer("31").correct
+    widget = Predict(demo=animator, prediction=kit.predict.tail_blocks_prediction(132 * 1024))
+    assert widget.answer("5").correct
     assert animator.player.step == 0 and animator.player.play.playing
 
 
