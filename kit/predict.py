@@ -17,7 +17,8 @@ from .practice import Field, Mark, Misconception, Unreadable, mark, read_value
 from .replay import replay
 from .zone import Zone
 
-__all__ = ["Prediction", "exact_free_prediction", "order_prediction", "tail_blocks_prediction"]
+__all__ = ["Prediction", "exact_free_prediction", "order_prediction", "tail_blocks_prediction",
+           "unused_pages_prediction"]
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,20 @@ def order_prediction(size: int | str, page_size: int = 4096) -> Prediction:
         f"With {format_size(page_size)} pages, which order does get_order() give for "
         f"{format_size(nbytes)}?",
         Field("order", "order", "int", "e.g. 3"), order, wrong)
+
+
+def unused_pages_prediction(size: int | str, page_size: int = 4096) -> Prediction:
+    """How many pages of the block ``alloc_pages`` hands out for ``size`` stay wholly unused."""
+    nbytes = _size(size)
+    block, used = 1 << get_order(nbytes, page_size), pages_for(nbytes, page_size)
+    wrong = tuple(Misconception(value, name, why) for value, name, why in (
+        (0, "no rounding", "alloc_pages hands out a power of two pages, never just enough"),
+        (used, "the used pages", "the question asks for the pages the request leaves unused"),
+    ) if value != block - used)
+    return Prediction(
+        f"alloc_pages() for {nbytes} bytes with {format_size(page_size)} pages: how many pages "
+        "of the block it hands out does the request leave entirely unused?",
+        Field("unused", "unused pages", "int", "e.g. 12"), block - used, wrong)
 
 
 def tail_blocks_prediction(size: int | str, page_size: int = 4096) -> Prediction:

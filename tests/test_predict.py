@@ -6,7 +6,12 @@ import pytest
 
 import kit
 import kit.scenarios
-from kit.predict import exact_free_prediction, order_prediction, tail_blocks_prediction
+from kit.predict import (
+    exact_free_prediction,
+    order_prediction,
+    tail_blocks_prediction,
+    unused_pages_prediction,
+)
 
 
 @pytest.mark.parametrize(("size", "page_size", "order"), [
@@ -39,6 +44,16 @@ def test_tail_blocks_prediction_matches_the_animator():
         model.apply(step.event, step.operation)
     assert sum(model.nr_free()) == prediction.answer
     assert tail_blocks_prediction("20000").answer == 2  # 5 of 8 pages kept: pfns 5, 6-7
+
+
+def test_unused_pages_prediction_past_a_power_of_two():
+    prediction = unused_pages_prediction(256 * 1024 + 1)  # 65 pages: an order-7 block of 128
+    assert prediction.answer == 63
+    assert "262145 bytes" in prediction.question
+    none = prediction.check("0")
+    assert none.misconception is not None and none.misconception.name == "no rounding"
+    assert unused_pages_prediction("256K").answer == 0
+    assert unused_pages_prediction("132K").answer == 64 - 33
 
 
 def test_readable_separates_typos_from_wrong_answers():
