@@ -11,14 +11,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import events as ev
 from .errors import InvalidArgument
 from .orders import format_size, get_order, pages_for, parse_size
 from .practice import Field, Mark, Misconception, Unreadable, mark, read_value
 from .replay import replay
+from .scenarios import Scenario
 from .zone import Zone
 
-__all__ = ["Prediction", "exact_free_prediction", "order_prediction", "tail_blocks_prediction",
-           "unused_pages_prediction"]
+__all__ = [
+    "Prediction",
+    "event_count_prediction",
+    "exact_free_prediction",
+    "order_prediction",
+    "tail_blocks_prediction",
+    "unused_pages_prediction",
+]
 
 
 @dataclass(frozen=True)
@@ -106,6 +114,18 @@ def tail_blocks_prediction(size: int | str, page_size: int = 4096) -> Prediction
         f"the {block - keep} tail pages back one by one. Into how many free blocks do they "
         "merge?",
         Field("blocks", "free blocks", "int", "e.g. 7"), blocks, wrong)
+
+
+def event_count_prediction(question: str, scenario: Scenario, kind: str) -> Prediction:
+    """How many events of ``kind`` (``kit.events.SPLIT``, ``MERGE``, ...) ``scenario`` makes.
+
+    The lesson words the question; the answer is counted in the recorded scenario that the
+    player then plays, so the two cannot disagree.
+    """
+    if kind not in ev.KINDS:
+        raise InvalidArgument(f"unknown event kind {kind!r}; choose one of {', '.join(ev.KINDS)}")
+    count = sum(step.event.kind == kind for step in scenario.steps())
+    return Prediction(question, Field(kind, f"{kind}s", "int", "e.g. 3"), count)
 
 
 def exact_free_prediction(zone: Zone, addr: int, size: int) -> Prediction:

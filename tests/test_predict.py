@@ -7,6 +7,7 @@ import pytest
 import kit
 import kit.scenarios
 from kit.predict import (
+    event_count_prediction,
     exact_free_prediction,
     order_prediction,
     tail_blocks_prediction,
@@ -54,6 +55,18 @@ def test_unused_pages_prediction_past_a_power_of_two():
     assert none.misconception is not None and none.misconception.name == "no rounding"
     assert unused_pages_prediction("256K").answer == 0
     assert unused_pages_prediction("132K").answer == 64 - 33
+
+
+def test_event_count_prediction_counts_the_played_scenario():
+    scenario = kit.scenarios.record_scenario("one page: split down, merge back up")
+    splits = event_count_prediction("how many splits?", scenario, "split")
+    merges = event_count_prediction("how many merges?", scenario, "merge")
+    assert splits.answer == merges.answer == 6  # an order-6 block halved down to order 0
+    assert splits.check("6").correct and not splits.check("5").correct
+    thirty_three = kit.scenarios.record_scenario("33 pages: alloc_pages vs alloc_pages_exact")
+    assert event_count_prediction("trims?", thirty_three, "trim").answer == 31
+    with pytest.raises(kit.KitError, match="unknown event kind"):
+        event_count_prediction("?", scenario, "splits")
 
 
 def test_readable_separates_typos_from_wrong_answers():
