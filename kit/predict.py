@@ -45,6 +45,17 @@ class Prediction:
         """The verdict on what the reader typed (text or a Python value)."""
         return mark(self.field, raw, self.answer, self.misconceptions)
 
+    def explain(self, raw: object) -> str:
+        """The verdict in words, for a readable prediction: right, or wrong with the answer
+        and, when the wrong value is a known one, the misconception it suggests."""
+        result = self.check(raw)
+        if result.correct:
+            return f"Right: the simulator gives {result.expected} too."
+        why = (f" Likely misconception, {result.misconception.name}: "
+               f"{result.misconception.explanation}." if result.misconception else "")
+        return (f"Not quite: you said {result.given}, the simulator gives {result.expected}."
+                f"{why} The demo below shows why.")
+
     def readable(self, raw: object) -> bool:
         """Whether ``raw`` reads as an answer at all (a typo is not a prediction)."""
         try:

@@ -69,6 +69,15 @@ def test_event_count_prediction_counts_the_played_scenario():
         event_count_prediction("?", scenario, "splits")
 
 
+def test_explain_says_right_or_names_the_misconception():
+    prediction = order_prediction("132K")
+    assert prediction.explain("6") == "Right: the simulator gives 6 too."
+    wrong = prediction.explain("33")
+    assert "you said 33, the simulator gives 6" in wrong
+    assert "pages, not an order" in wrong
+    assert "misconception" not in prediction.explain("4")
+
+
 def test_readable_separates_typos_from_wrong_answers():
     prediction = order_prediction("132K")
     assert prediction.readable("5") and not prediction.readable("five")

@@ -569,9 +569,10 @@ def test_predict_hides_the_demo_until_a_prediction():
     widget.answer("six")
     assert not widget.revealed and "whole number" in widget.verdict.value
     assert "6" not in widget.verdict.value  # a typo does not give the answer away
-    verdict = widget.answer("5")
-    assert not verdict.correct and widget.revealed and widget.demo_box.children == (widget.demo,)
-    assert "the allocator gives 6" in widget.verdict.value
+    mark = widget.answer("5")
+    assert not mark.correct and widget.revealed and widget.demo_box.children == (widget.demo,)
+    assert "you said 5, the simulator gives 6" in widget.verdict.value
+    assert widget.input.value == "5"
 
 
 def test_predict_right_answer_and_the_buttons():
@@ -579,7 +580,7 @@ def test_predict_right_answer_and_the_buttons():
     assert "64 KiB pages" in widget.question.value
     widget.input.value = "2"  # 132 KiB is 3 pages of 64 KiB: order 2
     widget.check_button.click()
-    assert widget.revealed and "All right!" in widget.verdict.value
+    assert widget.revealed and "Right: the simulator gives 2" in widget.verdict.value
     other = Predict()
     other.show_button.click()
     assert other.revealed and other.verdict.value == ""

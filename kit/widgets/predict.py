@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 
-from ..practice import Verdict
+from ..practice import Mark
 from ..predict import Prediction, order_prediction
 from ..zone import Zone
 from ._base import fitted
@@ -65,20 +65,21 @@ class Predict(widgets.VBox):
         self.check_button.on_click(lambda _b: self.answer(self.input.value))
         self.show_button.on_click(lambda _b: self.reveal())
 
-    def answer(self, text: object) -> Verdict:
-        """Check a prediction.  A readable one, right or wrong, is marked and reveals the demo;
-        unreadable text only gets the reason (the answer stays hidden until a real guess)."""
+    def answer(self, text: object) -> Mark:
+        """Check a prediction (as typing it and pressing "check" does).  A readable one, right
+        or wrong, is marked and reveals the demo; unreadable text only gets the reason (the
+        answer stays hidden until a real guess)."""
+        if isinstance(text, str) and self.input.value != text:
+            self.input.value = text
         mark = self.prediction.check(text)
-        verdict = Verdict((mark,))
         if not self.prediction.readable(text):
             self.verdict.value = self.theme.text(
                 f"Not read as a prediction: {mark.note or 'type an answer first'}", error=True)
-            return verdict
-        self.verdict.value = "".join(  # the wrong line and the misconception in the error colour
-            self.theme.text(line, error=not line.startswith(("right:", "All right!")))
-            for line in verdict.explain().splitlines())
+            return mark
+        self.verdict.value = self.theme.text(self.prediction.explain(text),
+                                             error=not mark.correct)
         self.reveal()
-        return verdict
+        return mark
 
     def reveal(self) -> None:
         """Show the demo; a demo that can replay itself plays from its first step."""
