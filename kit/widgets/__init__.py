@@ -7,7 +7,8 @@ random is seeded, so a demo replays identically.  The core (``kit`` without this
 imports ipywidgets.
 
 ``Quiz`` (a check-your-understanding question, logic in ``kit.quiz``) is exported here too,
-because the lessons import it with the other widgets.
+because the lessons import it with the other widgets, and so is ``Predict``, which keeps any
+of them hidden behind a question until the reader has predicted (answers from ``kit.predict``).
 """
 
 from kit.extras import require_extra
