@@ -49,6 +49,7 @@ __all__ = [
     "Unreadable",
     "Verdict",
     "generate",
+    "mark",
     "practice_set",
     "version_difference",
 ]
@@ -187,22 +188,30 @@ class Problem:
         return Verdict(tuple(self._mark(f, prediction.get(f.key)) for f in self.fields))
 
     def _mark(self, field: Field, raw: object) -> Mark:
-        answer = self.answer[field.key]
-        shown = _show(field, answer)
-        if raw is None or (isinstance(raw, str) and not raw.strip()):
-            return Mark(field, shown, "", False)
-        try:
-            given = read_value(field, raw)
-        except Unreadable as exc:
-            return Mark(field, shown, str(raw).strip(), False, str(exc))
-        typed = _show(field, raw) if not isinstance(raw, str) else raw.strip()
-        expected = read_value(field, answer)
-        if given == expected:
-            return Mark(field, shown, typed, True, _format_note(field, raw, answer))
-        for wrong in self.misconceptions.get(field.key, ()):
-            if read_value(field, wrong.value) == given:
-                return Mark(field, shown, typed, False, misconception=wrong)
-        return Mark(field, shown, typed, False, _difference(field, given, expected))
+        return mark(field, raw, self.answer[field.key], self.misconceptions.get(field.key, ()))
+
+
+def mark(field: Field, raw: object, answer: object,
+         misconceptions: Sequence[Misconception] = ()) -> Mark:
+    """Compare one typed prediction with the allocator's answer, leniently (see ``read_value``).
+
+    Shared by the practice problems and the demos that ask before they show (``kit.predict``).
+    """
+    shown = _show(field, answer)
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return Mark(field, shown, "", False)
+    try:
+        given = read_value(field, raw)
+    except Unreadable as exc:
+        return Mark(field, shown, str(raw).strip(), False, str(exc))
+    typed = _show(field, raw) if not isinstance(raw, str) else raw.strip()
+    expected = read_value(field, answer)
+    if given == expected:
+        return Mark(field, shown, typed, True, _format_note(field, raw, answer))
+    for wrong in misconceptions:
+        if read_value(field, wrong.value) == given:
+            return Mark(field, shown, typed, False, misconception=wrong)
+    return Mark(field, shown, typed, False, _difference(field, given, expected))
 
 
 # ------------------------------------------------------------------------ reading predictions

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import kit
+import kit.predict
 import kit.scenarios
 import kit.widgets._base
 from kit.samples import sample_path
@@ -24,6 +25,7 @@ from kit.widgets import (
     MemoryMap,
     OrderExplorer,
     Playground,
+    Predict,
     TracePlayer,
     WastageCurve,
 )
@@ -32,7 +34,7 @@ from kit.widgets.memory_map import outline_boxes
 from kit.widgets.playground import LOG_STEPS
 
 ALL = [OrderExplorer, WastageCurve, FreeAreaChart, MemoryMap, Playground, TracePlayer,
-       ExactAllocationAnimator, LiveBuddyInfo]
+       ExactAllocationAnimator, LiveBuddyInfo, Predict]
 
 
 @pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
@@ -542,6 +544,67 @@ def test_exact_allocation_animator():
     animator.text.value = "5M"
     assert "above the largest order 10: it returns NULL" in animator.error.value
     assert "order-3 block of 8 pages" in animator.summary  # the last good size stays
+
+
+def test_trace_player_replay_plays_again_from_the_first_step():
+    player = TracePlayer(scenario="one page: split down, merge back up")
+    player.slider.value = len(player.steps)  # where a finished demo stands
+    player.replay()
+    assert player.step == 0 and player.play.value == 0 and player.play.playing
+
+
+def test_animator_replays_through_its_player():
+    animator = ExactAllocationAnimator()
+    animator.player.slider.value = len(animator.player.steps)
+    animator.replay()
+    assert animator.player.step == 0 and animator.player.play.playing
+
+
+# --------------------------------------------------------------------------- predict, then run
+def test_predict_hides_the_demo_until_a_prediction():
+    widget = Predict()
+    assert widget.demo_box.children == () and not widget.revealed
+    assert "order" in widget.question.value and "132 KiB" in widget.question.value
+    widget.answer("")
+    widget.answer("six")
+    assert not widget.revealed and "whole number" in widget.verdict.value
+    assert "6" not in widget.verdict.value  # a typo does not give the answer away
+    mark = widget.answer("5")
+    assert not mark.correct and widget.revealed and widget.demo_box.children == (widget.demo,)
+    assert "you said 5, the simulator gives 6" in widget.verdict.value
+    assert widget.input.value == "5"
+
+
+def test_predict_right_answer_and_the_buttons():
+    widget = Predict(kit.Zone(64, page_size=64 * 1024))
+    assert "64 KiB pages" in widget.question.value
+    widget.input.value = "2"  # 132 KiB is 3 pages of 64 KiB: order 2
+    widget.check_button.click()
+    assert widget.revealed and "Right: the simulator gives 2" in widget.verdict.value
+    other = Predict()
+    other.show_button.click()
+    assert other.revealed and other.verdict.value == ""
+
+
+def test_predict_replays_a_demo_that_can():
+    animator = ExactAllocationAnimator(size=132 * 1024)
+    animator.player.slider.value = len(animator.player.steps)
+    widget = Predict(demo=animator, prediction=kit.predict.tail_blocks_prediction(132 * 1024))
+    assert widget.answer("5").correct
+    assert animator.player.step == 0 and animator.player.play.playing
+
+
+def test_predict_free_answer_matches_the_zone_after_the_free():
+    zone = kit.Zone(1024)
+    zone.alloc_pages_exact(33 * 4096)
+    chart = FreeAreaChart(zone)
+    widget = Predict(demo=chart, prediction=kit.predict.exact_free_prediction(
+        zone, kit.PAGE_OFFSET, 33 * 4096))
+    before = list(zone.nr_free())
+    assert widget.answer(" ".join(map(str, before))).correct is False  # "nothing changes"
+    assert "nothing changes" in widget.verdict.value
+    zone.free_pages_exact(kit.PAGE_OFFSET, 33 * 4096)
+    assert widget.prediction.check([int(v) for v in chart.values]).correct
 
 
 # ---------------------------------------------------------------------------------- live view

@@ -7,7 +7,8 @@ random is seeded, so a demo replays identically.  The core (``kit`` without this
 imports ipywidgets.
 
 ``Quiz`` (a check-your-understanding question, logic in ``kit.quiz``) is exported here too,
-because the lessons import it with the other widgets.
+because the lessons import it with the other widgets, and so is ``Predict``, which keeps any
+of them hidden behind a question until the reader has predicted (answers from ``kit.predict``).
 """
 
 from kit.extras import require_extra
@@ -22,6 +23,7 @@ from .order_explorer import OrderExplorer
 from .player import TracePlayer
 from .playground import Playground
 from .practice import Practice
+from .predict import Predict
 from .quiz import Quiz
 from .wastage_curve import WastageCurve
 
@@ -33,6 +35,7 @@ __all__ = [
     "OrderExplorer",
     "Playground",
     "Practice",
+    "Predict",
     "Quiz",
     "TracePlayer",
     "WastageCurve",

@@ -75,6 +75,10 @@ class ExactAllocationAnimator(widgets.VBox):
         self.player.load(scenario)
         self._describe(size)
 
+    def replay(self) -> None:
+        """Play the allocation again from its first step (see ``TracePlayer.replay``)."""
+        self.player.replay()
+
     def _describe(self, size: int) -> None:
         order = get_order(size, self.page_size)
         keep = pages_for(size, self.page_size)

@@ -69,6 +69,7 @@ class TracePlayer(widgets.VBox):
                                         layout=widgets.Layout(width="60%"))
         self.back_button = widgets.Button(description="◀ step back", layout=fitted())
         self.forward_button = widgets.Button(description="step forward ▶", layout=fitted())
+        self.replay_button = widgets.Button(description="↻ replay", layout=fitted())
         self.speed = widgets.IntSlider(value=400, min=50, max=2000, step=50,
                                        description="ms per step")
         widgets.jslink((self.play, "value"), (self.slider, "value"))
@@ -79,18 +80,20 @@ class TracePlayer(widgets.VBox):
         self.free_area = FreeAreaView(theme)
         self.map_box = widgets.Box()
         controls = [self.choice, self.slider, self.back_button, self.forward_button,
-                    self.speed]
+                    self.replay_button, self.speed]
         theme.style_controls(controls)
         top = [self.choice] if show_choice else []
         super().__init__(top + [
             self.description,
             widgets.HBox([self.play, self.slider]),
-            widgets.HBox([self.back_button, self.forward_button, self.speed], layout=_WRAP),
+            widgets.HBox([self.back_button, self.forward_button, self.replay_button, self.speed],
+                         layout=_WRAP),
             self.caption_html, widgets.HBox([self.map_box, beside(self.free_area)], layout=_WRAP),
         ])
         self.theme.root(self)
         self.back_button.on_click(lambda _b: self.step_by(-1))
         self.forward_button.on_click(lambda _b: self.step_by(1))
+        self.replay_button.on_click(lambda _b: self.replay())
         self.slider.observe(lambda change: self.show(change["new"]), "value")
         self.play.observe(lambda change: self.show(change["new"]), "value")
         self.choice.observe(lambda change: self.load(change["new"]), "value")
@@ -136,6 +139,13 @@ class TracePlayer(widgets.VBox):
     def step_by(self, delta: int) -> None:
         """Step forward (+1) or back (-1), staying inside the trace."""
         self.slider.value = min(max(self.slider.value + delta, 0), len(self.steps))
+
+    def replay(self) -> None:
+        """Go back before the first step and play the whole trace again (after Run All a
+        player may already stand at its end: this lets the change be watched)."""
+        self.play.playing = False
+        self.slider.value = self.play.value = 0
+        self.play.playing = True
 
     @property
     def step(self) -> int:

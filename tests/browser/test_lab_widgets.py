@@ -137,4 +137,4 @@ def test_every_widget_is_legible(page, run_notebook, artifacts):
     assert errors == [], f"the demo notebook printed errors: {errors}"
     page.wait_for_function(f"() => ({MARKS_PER_FIGURE})().length >= 12", timeout=60_000)
     shots = assert_legible(page, artifacts, "demo")
-    assert len(shots) == 11, shots  # every widget of the demo, the presenter one included
+    assert len(shots) == 12, shots  # every widget of the demo, the presenter one included
