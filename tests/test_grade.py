@@ -294,3 +294,37 @@ def test_without_a_sandbox_required_refuses_and_auto_says_what_is_missing(
     assert said.startswith("sandbox: NONE (bubblewrap (bwrap) is not installed; file-system "
                            "isolation; network isolation")
     assert {r["status"] for r in read_csv(tmp_path / "o" / "gradebook.csv")} == {"passed"}
+
+
+def test_a_student_error_outside_a_checks_block_is_the_students_not_the_graders(
+        tmp_path: Path) -> None:
+    """A test cell may call the student's function before its Checks block: what that raises
+    is a failed (or unanswered) exercise, never a grader error."""
+    import nbformat
+
+    def cell(source: str, gid: str, **meta: object) -> object:
+        nbgrader = {"grade_id": gid, "schema_version": 3, "solution": False, "grade": False,
+                    "locked": True, **meta}
+        return nbformat.v4.new_code_cell(source, metadata={"nbgrader": nbgrader})
+
+    answer = ("def f():\n    # HINT: return 1\n    ### BEGIN SOLUTION\n    return 1\n"
+              "    ### END SOLUTION\n")
+    test = "value = f()\nwith Checks('f') as t:\n    t.expect('f()', f, (), 1)\n"
+    source = nbformat.v4.new_notebook(cells=[
+        cell("from kit.exercises.checks import Checks", "setup"),
+        cell(answer, "answer", solution=True, locked=False),
+        cell(test, "test", grade=True, points=1),
+    ])
+    nbs.write_notebook(source, tmp_path / "source" / "x.ipynb")
+    for student, body in (("raises", "def f():\n    raise ValueError('no')\n"),
+                          ("stub", "def f():\n    raise NotImplementedError('return 1')\n"),
+                          ("right", "def f():\n    return 1\n")):
+        nb = copy.deepcopy(source)
+        nb.cells[1].source = body
+        nbs.write_notebook(nb, tmp_path / "class" / student / "x.ipynb")
+    book = grading.grade([tmp_path / "class"], tmp_path / "source", tmp_path / "out",
+                         GradingRun(log=lambda line: None))
+    rows = {r.student: (r.status, r.reason) for r in book.rows}
+    assert rows == {"raises": ("failed", "your code raised ValueError: no (line 2 of your answer)"),
+                    "stub": ("unanswered", "not yet answered: return 1"),
+                    "right": ("passed", "")}

@@ -51,7 +51,7 @@ from kit.exercises import checks
 from kit.exercises import notebooks as nbs
 from kit.exercises.gradebook import COLUMNS, Gradebook, Row, printable, write_results
 from kit.exercises.release import source_notebooks, validate_source
-from kit.exercises.remote import CallContext, RemoteFunction
+from kit.exercises.remote import AnswerError, AnswerNotImplemented, CallContext, RemoteFunction
 from kit.exercises.sandbox import Limits, Sandbox, Worker, WorkerStopped, open_sandbox
 
 #: Row statuses, for the gradebook's readers.
@@ -413,6 +413,12 @@ class NotebookGrader:
         except WorkerStopped as stopped:
             self._end_worker()
             return stopped.status, stopped.reason, []
+        # The student's function raised where the test cell called it outside a Checks block:
+        # the student's doing, not the grader's.
+        except AnswerNotImplemented as exc:
+            return "unanswered", f"not yet answered: {exc}", []
+        except AnswerError as exc:
+            return "failed", printable(f"your code raised {exc.kind}: {exc}", 300), []
         except Exception as exc:  # the instructor's test cell itself failed
             return "grader-error", f"the test cell raised {type(exc).__name__}: {exc}", []
         return self._verdict(exercise, report, call, row)

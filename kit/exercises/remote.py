@@ -3,7 +3,8 @@
 A test cell runs in the grader's own process.  Where it names a function of the student's
 (``my_get_order``), it gets a :class:`RemoteFunction`: calling it sends the arguments to the
 worker as plain data and returns the plain data that came back, or raises what the student's
-code raised (as :class:`AnswerError`, or ``NotImplementedError`` for the release stub).
+code raised (as :class:`AnswerError`, or :class:`AnswerNotImplemented` -- a
+``NotImplementedError`` -- for the release stub).
 
 A zone argument is sent as its state; the worker hands the student a recording copy and
 returns the list of calls the student's code made on it.  The grader then **replays** those
@@ -24,6 +25,10 @@ from kit.zone import Zone
 
 #: The most zone calls one student call may make that the grader replays.
 MAX_REPLAYED_CALLS = 100_000
+
+
+class AnswerNotImplemented(NotImplementedError):
+    """The student's function is still the release stub (``Checks`` reads it as unanswered)."""
 
 
 class AnswerError(Exception):
@@ -51,7 +56,7 @@ class RemoteFunction:
             kind = str(reply.get("exc", "Error"))[:100]
             text = str(reply.get("error", ""))
             if kind == "NotImplementedError":
-                raise NotImplementedError(text)
+                raise AnswerNotImplemented(text)
             if kind == "ForbiddenCall":
                 self._call.delegated = text
             raise AnswerError(kind, text)
