@@ -575,6 +575,20 @@ def test_predict_hides_the_demo_until_a_prediction():
     assert widget.input.value == "5"
 
 
+def test_predict_builds_a_demo_function_only_on_reveal():
+    built = []
+
+    def build():
+        built.append(OrderExplorer(size="33K"))
+        return built[-1]
+
+    widget = Predict(demo=build, prediction=kit.predict.order_prediction("33K", 4096))
+    assert built == [] and widget.demo is None  # nothing to read in the saved widget state
+    widget.reveal()
+    widget.reveal()
+    assert len(built) == 1 and widget.demo_box.children == (built[0],) == (widget.demo,)
+
+
 def test_predict_right_answer_and_the_buttons():
     widget = Predict(kit.Zone(64, page_size=64 * 1024))
     assert "64 KiB pages" in widget.question.value

@@ -3,11 +3,16 @@
 The lesson's demo (any widget) stays out of sight behind a question until the reader has typed
 a prediction; then the widget says whether the simulator agrees (the answer is a
 ``kit.predict.Prediction`` the kit computed from the demo's own scenario) and shows the demo.
+Lessons pass the demo as a function that builds it (``demo=lambda: OrderExplorer(...)``): the
+demo is then built only when revealed, so a notebook saved after Run All holds no widget state
+from which a reader could read the result before predicting.
 A demo that can replay itself (``replay()``: the player and the animator) starts again from
 its first step, so the change is watched, not just its end state after Run All.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import ipywidgets as widgets
 
@@ -27,21 +32,26 @@ class Predict(widgets.VBox):
     """Ask ``prediction.question``, hide ``demo`` until answered, then check and reveal.
 
     Without a demo and a prediction it asks for the order of 132 KiB and reveals the order
-    explorer (on the zone's page size, if a zone is given).  ``answer(text)`` does what typing
-    and pressing "check" does and returns the verdict; ``reveal()`` shows the demo without
-    checking ("show me"); ``revealed`` says whether the demo is shown.
+    explorer (on the zone's page size, if a zone is given).  ``demo`` is a widget or a function
+    that builds one; a function runs only on reveal, and ``demo`` is None until then.
+    ``answer(text)`` does what typing and pressing "check" does and returns the verdict;
+    ``reveal()`` shows the demo without checking ("show me"); ``revealed`` says whether the
+    demo is shown.
     """
 
-    def __init__(self, zone: Zone | None = None, *, demo: widgets.Widget | None = None,
+    def __init__(self, zone: Zone | None = None, *,
+                 demo: widgets.Widget | Callable[[], widgets.Widget] | None = None,
                  prediction: Prediction | None = None, presenter: bool | None = None) -> None:
         self.theme = theme = get_theme(presenter)
         if prediction is None:
             page_size = zone.page_size if zone is not None else 4096
             prediction = order_prediction(DEFAULT_SIZE, page_size)
         if demo is None:
-            demo = OrderExplorer(zone, size=DEFAULT_SIZE, presenter=presenter)
+            def demo() -> widgets.Widget:
+                return OrderExplorer(zone, size=DEFAULT_SIZE, presenter=presenter)
         self.prediction = prediction
-        self.demo = demo
+        self.demo: widgets.Widget | None = demo if isinstance(demo, widgets.Widget) else None
+        self._build_demo = demo
         self.revealed = False
         self.question = widgets.HTML(theme.text(f"Predict first: {prediction.question}"))
         self.input = widgets.Text(placeholder=prediction.field.example,
@@ -83,6 +93,8 @@ class Predict(widgets.VBox):
 
     def reveal(self) -> None:
         """Show the demo; a demo that can replay itself plays from its first step."""
+        if self.demo is None:
+            self.demo = self._build_demo()
         if not self.revealed:
             self.revealed = True
             self.demo_box.children = [self.demo]
@@ -91,7 +103,8 @@ class Predict(widgets.VBox):
             replay()
 
     def close(self) -> None:
-        """Close the demo too (it may follow a zone)."""
-        self.demo.close()
+        """Close the demo too, if built (it may follow a zone)."""
+        if self.demo is not None:
+            self.demo.close()
         super().close()
 
