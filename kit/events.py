@@ -9,6 +9,7 @@ on a list at its head or tail, and the per-CPU list traffic of ``rmqueue_pcplist
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 TAKE = "take"  #: a block removed from the head of free_area[order] to satisfy an allocation
@@ -68,3 +69,18 @@ class Event:
         if self.kind == PCP_PUT:
             return f"order-{self.order} page {self.pfn} goes to the per-CPU list ({self.where})"
         return f"order-{self.order} page {self.pfn} leaves the per-CPU list ({self.where})"
+
+
+def apply_to_nr_free(nr_free: list[int], events: Iterable[Event]) -> list[int]:
+    """Change the free-block counts per order as ``events`` say, in place; returns them.
+
+    The buddy lists change only by a take (one block fewer), a put (one more) and a merge (the
+    buddy leaves its list; the merged block is put afterwards), so counts kept this way match
+    ``zone.nr_free()`` after every operation without copying the zone.
+    """
+    for event in events:
+        if event.kind == PUT:
+            nr_free[event.order] += 1
+        elif event.kind in (TAKE, MERGE):
+            nr_free[event.order] -= 1
+    return nr_free

@@ -65,7 +65,8 @@ class Unreadable(InvalidArgument):
 # ------------------------------------------------------------------------------ the data objects
 @dataclass(frozen=True)
 class Field:
-    """One value the reader predicts: ``type`` is "int", "ints", "buddyinfo" or "blocks"."""
+    """One value the reader predicts: ``type`` is "int", "pfn" (a number or NULL), "ints",
+    "buddyinfo" or "blocks"."""
 
     key: str
     label: str
@@ -219,6 +220,8 @@ def read_value(field: Field, raw: object) -> object:
     """Turn typed text (or a Python value) into the field's comparable value."""
     if field.type == "int":
         return _read_int(raw)
+    if field.type == "pfn":
+        return _read_pfn(raw)
     if field.type == "ints":
         return _read_ints(raw)
     if field.type == "buddyinfo":
@@ -240,6 +243,16 @@ def _read_int(raw: object) -> int:
     if isinstance(raw, str) and re.fullmatch(r"\s*\d+\s*", raw):
         return int(raw)
     raise Unreadable(f"expected a whole number such as 12, got {raw!r}")
+
+
+def _read_pfn(raw: object) -> int | None:
+    """A pfn, or None for a failed allocation (typed NULL or None; the value None)."""
+    if raw is None or (isinstance(raw, str) and raw.strip().upper() in ("NULL", "NONE")):
+        return None
+    try:
+        return _read_int(raw)
+    except Unreadable:
+        raise Unreadable(f"expected a pfn such as 12, or NULL, got {raw!r}") from None
 
 
 def _read_ints(raw: object) -> tuple[int, ...]:
@@ -273,6 +286,8 @@ def _show(field: Field, value: object) -> str:
     """A value as the reader would type it."""
     if isinstance(value, str):
         return value
+    if value is None and field.type == "pfn":
+        return "NULL"
     if field.type == "blocks":
         return " ".join(f"{pfn}/{order}" for pfn, order in _read_blocks(value)) or "(none)"
     if isinstance(value, (list, tuple)):
@@ -491,7 +506,7 @@ _REVERSED = ("highest order first",
              "nr_free and /proc/buddyinfo list order 0 first, then 1, 2, ... up to the largest.")
 
 
-def _count_misconceptions(expected: Sequence[int]) -> list[Misconception]:
+def count_misconceptions(expected: Sequence[int]) -> list[Misconception]:
     """Wrong ways to write down correct counts."""
     found = []
     pages = tuple(c << o for o, c in enumerate(expected))
@@ -528,11 +543,11 @@ def _preset_models(preset: str, others: Sequence[str], config: Mapping[str, Any]
     return models
 
 
-def _split_misconceptions(step: _Step) -> list[Misconception]:
-    """For an allocation that split a larger block: the upper half, and no split remnants."""
-    takes = [e for e in step.events if e.kind == ev.TAKE]
-    order = step.call.arg
-    if not takes or takes[0].order == order or step.pfn is None:
+def split_misconceptions(events: Sequence[Event], order: int, pfn: int | None
+                         ) -> list[Misconception]:
+    """For an allocation of ``order`` that split a larger block: the caller got the upper half."""
+    takes = [e for e in events if e.kind == ev.TAKE]
+    if not takes or takes[0].order == order or pfn is None:
         return []
     taken = takes[0]
     upper = taken.pfn + (1 << taken.order) - (1 << order)
@@ -542,8 +557,8 @@ def _split_misconceptions(step: _Step) -> list[Misconception]:
         "the free list one order down, so the caller gets the first pages of the block taken.")]
 
 
-def _first_fit(order: int, pfn: int | None, before_blocks: Sequence[tuple[int, int]]
-               ) -> list[Misconception]:
+def first_fit_misconceptions(order: int, pfn: int | None,
+                             before_blocks: Sequence[tuple[int, int]]) -> list[Misconception]:
     """The lowest free pfn that fits: the answer of an allocator that searches by address."""
     fits = sorted(start for start, o in before_blocks if o >= order)
     if not fits or fits[0] == pfn:
@@ -554,22 +569,24 @@ def _first_fit(order: int, pfn: int | None, before_blocks: Sequence[tuple[int, i
         "order n, or, when that list is empty, of the next non-empty list up, and splits it.")]
 
 
-def _nr_free_misconceptions(step: _Step) -> list[Misconception]:
-    """Counts that forget the split remnants of an allocation or the merges of a free."""
+def nr_free_misconceptions(op: str, order: int, events: Sequence[Event],
+                           before_nr_free: Sequence[int]) -> list[Misconception]:
+    """Counts that forget the split remnants of an allocation (``op`` "alloc") or the merges
+    of a free (``op`` "free") of an order-``order`` block."""
     found = []
-    before = list(step.before_nr_free)
-    takes = [e for e in step.events if e.kind == ev.TAKE]
-    if step.call.op == "alloc" and takes and takes[0].order > step.call.arg:
+    before = list(before_nr_free)
+    takes = [e for e in events if e.kind == ev.TAKE]
+    if op == "alloc" and takes and takes[0].order > order:
         no_remnants = before.copy()
         no_remnants[takes[0].order] -= 1
         found.append(Misconception(tuple(no_remnants), "forgot the split halves",
                                    "expand() leaves one free block at every order between the "
                                    "order asked for and the order of the block it took: the "
                                    "halves it did not need."))
-    merges = [e for e in step.events if e.kind == ev.MERGE]
-    if step.call.op == "free" and merges:
+    merges = [e for e in events if e.kind == ev.MERGE]
+    if op == "free" and merges:
         no_merge = before.copy()
-        no_merge[step.call.arg] += 1
+        no_merge[order] += 1
         found.append(Misconception(tuple(no_merge), "forgot the merge",
                                    "a freed block merges with its buddy (pfn XOR 2^order) when "
                                    "that buddy is a free block of the same order, then tries "
@@ -631,9 +648,10 @@ def _steps_problem(draft: _Draft, config: Mapping[str, Any], calls: list[_Call],
                        *_model_misconceptions(models, i - 1, lambda s: s.pfn, step.pfn)])
             draft.solution.append(f"  -> {step.call.name} is pfn {step.pfn}")
         draft.add(Field(f"nr_free{i}", f"step {i}: nr_free", "ints", example), step.nr_free,
-                  [*_count_misconceptions(step.nr_free),
+                  [*count_misconceptions(step.nr_free),
                    *_model_misconceptions(models, i - 1, lambda s: s.nr_free, step.nr_free),
-                   *_nr_free_misconceptions(step)])
+                   *nr_free_misconceptions(step.call.op, step.call.arg, step.events,
+                                          step.before_nr_free)])
         pcp = f"; {_pages(step.pcp)} on the per-CPU list" if config.get("pcp") else ""
         draft.solution.append(f"  -> nr_free {_nr(step.nr_free)}{pcp}")
     if config.get("pcp"):
@@ -673,8 +691,9 @@ def _sequence(rng: random.Random, level: int) -> _Draft:
                    _zone_text(config), [], {}, [], {})
     models = _preset_models(preset, [other], config, calls)
     _steps_problem(draft, config, calls, models,
-                   lambda step: [*_split_misconceptions(step),
-                                 *_first_fit(step.call.arg, step.pfn, step.before_blocks)])
+                   lambda step: [*split_misconceptions(step.events, step.call.arg, step.pfn),
+                                 *first_fit_misconceptions(step.call.arg, step.pfn,
+                                                           step.before_blocks)])
     return draft
 
 
@@ -943,7 +962,7 @@ def _exact_answers(draft: _Draft, config: Mapping[str, Any], calls: list[_Call],
     blocks = tuple(sorted((pfn, o) for pfn, o in step.blocks if tails[0] <= pfn < end))
     if index:
         draft.add(Field("pfn", "pfn alloc_pages_exact returns", "int", "e.g. 16"), block.pfn,
-                  _first_fit(block.order, block.pfn, step.before_blocks))
+                  first_fit_misconceptions(block.order, block.pfn, step.before_blocks))
     draft.add(Field("kept", "pages it keeps", "int", "e.g. 5"), kept, [
         Misconception(size // 4096, "rounded the pages down",
                       "a partly used page is kept whole: alloc_pages_exact keeps "
@@ -972,7 +991,7 @@ def _exact_answers(draft: _Draft, config: Mapping[str, Any], calls: list[_Call],
     unmerged[0] += len(tails)
     draft.add(Field("nr_free", "nr_free afterwards", "ints",
                     _NR_FREE_EXAMPLE.format(m=6, e="0 0 0 0 0 0 0")), step.nr_free, [
-        *_count_misconceptions(step.nr_free),
+        *count_misconceptions(step.nr_free),
         Misconception(tuple(no_trim), "no tail given back",
                       "that is what alloc_pages would leave; alloc_pages_exact gives the tail "
                       "pages of the block back to the free lists."),
@@ -998,7 +1017,7 @@ def _exact_answers(draft: _Draft, config: Mapping[str, Any], calls: list[_Call],
         draft.add(Field("next", "pfn the last alloc_pages(order=0) returns", "int", "e.g. 7"),
                   follow.pfn,
                   [*_model_misconceptions(models, index + 1, lambda s: s.pfn, follow.pfn),
-                   *_first_fit(0, follow.pfn, follow.before_blocks)])
+                   *first_fit_misconceptions(0, follow.pfn, follow.before_blocks)])
         draft.solution += [f"Then {follow.call.text()}:", *_events_text(follow),
                            f"  -> pfn {follow.pfn}"]
 

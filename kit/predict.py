@@ -10,20 +10,37 @@ hides a demo until the reader has answered is ``kit.widgets.Predict``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
 from . import events as ev
 from .errors import InvalidArgument
-from .orders import format_size, get_order, pages_for, parse_size
-from .practice import Field, Mark, Misconception, Unreadable, mark, read_value
+from .metrics import free_blocks_suitable
+from .orders import _require_int, format_size, get_order, pages_for, parse_size
+from .practice import (
+    Field,
+    Mark,
+    Misconception,
+    Unreadable,
+    count_misconceptions,
+    first_fit_misconceptions,
+    mark,
+    nr_free_misconceptions,
+    read_value,
+    split_misconceptions,
+)
 from .replay import replay
-from .scenarios import Scenario
+from .scenarios import EventModel, Scenario
 from .zone import Zone
 
 __all__ = [
+    "ASKS",
+    "CALLS",
     "Prediction",
+    "call_prediction",
     "event_count_prediction",
     "exact_free_prediction",
     "order_prediction",
+    "suitable_blocks_prediction",
     "tail_blocks_prediction",
     "unused_pages_prediction",
 ]
@@ -45,19 +62,23 @@ class Prediction:
         """The verdict on what the reader typed (text or a Python value)."""
         return mark(self.field, raw, self.answer, self.misconceptions)
 
-    def explain(self, raw: object) -> str:
+    def explain(self, raw: object, then: str = "The demo below shows why.") -> str:
         """The verdict in words, for a readable prediction: right, or wrong with the answer
-        and, when the wrong value is a known one, the misconception it suggests."""
+        and, when the wrong value is a known one, the misconception it suggests; ``then``
+        says where to look next."""
         result = self.check(raw)
         if result.correct:
             return f"Right: the simulator gives {result.expected} too."
         why = (f" Likely misconception, {result.misconception.name}: "
-               f"{result.misconception.explanation}." if result.misconception else "")
+               f"{result.misconception.explanation.rstrip('.')}." if result.misconception
+               else "")
         return (f"Not quite: you said {result.given}, the simulator gives {result.expected}."
-                f"{why} The demo below shows why.")
+                f"{why} {then}")
 
     def readable(self, raw: object) -> bool:
-        """Whether ``raw`` reads as an answer at all (a typo is not a prediction)."""
+        """Whether ``raw`` reads as an answer at all (a typo or nothing is not a prediction)."""
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            return False
         try:
             read_value(self.field, raw)
         except Unreadable:
@@ -159,3 +180,184 @@ def exact_free_prediction(zone: Zone, addr: int, size: int) -> Prediction:
         (Misconception(before, "nothing changes",
                        "freed pages merge with their free buddies, order by order"),))
 
+
+
+# ------------------------------------------------------------------ a call the reader makes
+#: The calls ``call_prediction`` can ask about, with the arguments each takes.
+CALLS = {"alloc_pages": "(order,)", "alloc_pages_exact": "(size,)",
+         "free_pages": "(pfn, order)", "free_pages_exact": "(pfn, size)"}
+#: What a reader can predict about one call: the pfn an allocation returns (or NULL), the free
+#: blocks per order after it, the splits it makes (``expand``) or the merges (buddies joined).
+ASKS = ("pfn", "nr_free", "splits", "merges")
+
+
+@dataclass(frozen=True)
+class _DryRun:
+    """One call run on a copy of a zone: the pfn it returned and the steps it took."""
+
+    pfn: int | None
+    events: tuple[ev.Event, ...]
+    before_nr_free: tuple[int, ...]
+    nr_free: tuple[int, ...]
+    before_blocks: tuple[tuple[int, int], ...]  # the free blocks the call could have taken
+
+
+def _dry_run(zone: Zone, call: str, args: tuple[int, ...]) -> _DryRun:
+    """Run the call on a copy of ``zone`` (its snapshot restored into a zone that records
+    nothing), so the zone itself and every view following it stay as they were."""
+    copy = Zone(**cast(dict[str, Any], zone.config()), record=False)
+    copy.restore(zone.snapshot())
+    before = tuple(copy.nr_free())
+    order = (args[0] if call == "alloc_pages" else
+             get_order(args[0], zone.page_size) if call == "alloc_pages_exact" else 0)
+    blocks = tuple((pfn, area.order) for area in copy.free_area[min(order, zone.max_order):]
+                   for pfn in area)
+    events: list[ev.Event] = []
+    copy.subscribe(events.append)
+    pfn: int | None = None
+    if call == "alloc_pages":
+        page = copy.alloc_pages(args[0])
+        pfn = None if page is None else page.pfn
+    elif call == "alloc_pages_exact":
+        addr = copy.alloc_pages_exact(args[0])
+        pfn = None if addr is None else copy.virt_to_pfn(addr)
+    elif call == "free_pages":
+        copy.free_pages(copy.pfn_to_virt(args[0]), args[1])
+    else:
+        copy.free_pages_exact(copy.pfn_to_virt(args[0]), args[1])
+    return _DryRun(pfn, tuple(events), before, tuple(copy.nr_free()), blocks)
+
+
+def _call_text(call: str, args: tuple[int, ...], page_size: int) -> str:
+    if call == "alloc_pages":
+        return f"alloc_pages({args[0]})"
+    if call == "alloc_pages_exact":
+        return f"alloc_pages_exact({format_size(args[0])})"
+    if call == "free_pages":
+        return f"free_pages(pfn {args[0]}, order {args[1]})"
+    return (f"free_pages_exact(pfn {args[0]}, {format_size(args[1])}: "
+            f"{pages_for(args[1], page_size)} pages)")
+
+
+def call_prediction(zone: Zone, call: str, args: tuple[int, ...], ask: str) -> Prediction:
+    """What ``call`` (one of ``CALLS``) with ``args`` will do to ``zone``: ``ask`` (one of
+    ``ASKS``) picks the pfn it returns, nr_free per order after it, or its splits or merges.
+
+    The answer comes from running the call on a copy of the zone (the zone is not touched), so
+    the Playground that then runs it on the zone shows the same.  A call the zone refuses (a
+    free of pages that are not allocated) raises the zone's own error before anything is asked.
+    """
+    if call not in CALLS:
+        raise InvalidArgument(f"unknown call {call!r}; choose one of {', '.join(CALLS)}")
+    if ask not in ASKS:
+        raise InvalidArgument(f"cannot ask for {ask!r}; choose one of {', '.join(ASKS)}")
+    arity = 1 if call.startswith("alloc") else 2
+    if not isinstance(args, tuple) or len(args) != arity:
+        raise InvalidArgument(f"{call} takes the arguments {CALLS[call]}, got {args!r}")
+    allocates = call.startswith("alloc")
+    if ask == "pfn" and not allocates:
+        raise InvalidArgument(f"{call} returns nothing: ask for nr_free, splits or merges")
+    run = _dry_run(zone, call, args)
+    text = _call_text(call, args, zone.page_size)
+    order = (args[0] if call == "alloc_pages" else get_order(args[0], zone.page_size)
+             if allocates else args[1] if call == "free_pages" else 0)
+    if ask == "pfn":
+        return Prediction(f"{text}: which pfn will it return (NULL if it fails)?",
+                          Field("pfn", "pfn", "pfn", "e.g. 8, or NULL"), run.pfn,
+                          tuple(_pfn_misconceptions(run, order)))
+    if ask == "nr_free":
+        example = " ".join("0" * (zone.max_order + 1))
+        return Prediction(
+            f"{text}: how many free blocks of each order 0..{zone.max_order} will the zone "
+            "have after it?", Field("nr_free", "nr_free per order", "ints", f"e.g. {example}"),
+            run.nr_free, tuple(_after_misconceptions(run, call, order)))
+    kind = ev.SPLIT if ask == "splits" else ev.MERGE
+    count = sum(event.kind == kind for event in run.events)
+    what = "blocks will it split" if kind == ev.SPLIT else "times will buddies merge"
+    return Prediction(f"{text}: how many {what}?", Field(ask, ask, "int", "e.g. 2"), count,
+                      tuple(_event_misconceptions(zone, call, kind, count, order)))
+
+
+def _pfn_misconceptions(run: _DryRun, order: int) -> list[Misconception]:
+    if run.pfn is None:
+        return []
+    before = dict.fromkeys(range(order, len(run.before_nr_free)), 0)
+    for _pfn, block_order in run.before_blocks:
+        before[block_order] += 1
+    own_list_empty = [] if before.get(order) else [Misconception(
+        None, "only its own list",
+        f"free_area[{order}] is empty, but alloc_pages then takes a larger free block and "
+        "splits it")]
+    return [*split_misconceptions(run.events, order, run.pfn),
+            *first_fit_misconceptions(order, run.pfn, run.before_blocks), *own_list_empty]
+
+
+def _after_misconceptions(run: _DryRun, call: str, order: int) -> list[Misconception]:
+    found = [*count_misconceptions(run.nr_free)]
+    if run.nr_free != run.before_nr_free:
+        found.append(Misconception(run.before_nr_free, "nothing changes",
+                                   "a call takes blocks from the free lists or puts blocks on "
+                                   "them, and those are the counts /proc/buddyinfo shows"))
+    op = "alloc" if call == "alloc_pages" else "free" if call == "free_pages" else ""
+    found += nr_free_misconceptions(op, order, run.events, run.before_nr_free)
+    if call == "alloc_pages_exact" and run.pfn is not None:
+        until_alloc = next(i for i, event in enumerate(run.events) if event.kind == ev.ALLOC)
+        whole = tuple(ev.apply_to_nr_free(list(run.before_nr_free), run.events[:until_alloc]))
+        found.append(Misconception(whole, "the whole block stays allocated",
+                                   "alloc_pages_exact keeps only the pages it needs and gives "
+                                   "the tail back at once, where it merges into free blocks"))
+    return [m for m in found if m.value != run.nr_free]
+
+
+def _event_misconceptions(zone: Zone, call: str, kind: str, count: int, order: int
+                          ) -> list[Misconception]:
+    """Splits of an allocation or merges of a free (or of an exact allocation's tail) that a
+    reader who got one rule wrong would count."""
+    top = min(zone.max_order, zone.nr_pages.bit_length() - 1)  # the zone's largest block
+    wrong = []
+    if kind == ev.SPLIT and call.startswith("alloc"):
+        wrong = [(0, "no split", "when free_area[n] is empty, expand() halves a larger block "
+                  "once per order down to n"),
+                 (top - order, "split from the largest order",
+                  "expand() starts from the smallest free block that is large enough, not "
+                  "from the largest order")]
+    elif kind == ev.MERGE and call != "alloc_pages":
+        wrong = [(0, "no merging", "a freed block merges with its buddy whenever the buddy is "
+                  "a free block of the same order"),
+                 (top - order, "merges all the way up",
+                  "merging stops at the first buddy that is not a free block of the same "
+                  "order (allocated, or split into smaller blocks)")]
+    return [Misconception(value, name, why) for value, name, why in wrong if value != count]
+
+
+# ----------------------------------------------------------------- the end of a workload
+def suitable_blocks_prediction(scenario: Scenario, order: int) -> Prediction:
+    """How many order-``order`` blocks the free lists could hand out at the end of
+    ``scenario`` (``kit.metrics.free_blocks_suitable``), given how many pages are free.
+
+    The count of free pages alone does not say it: pages in blocks smaller than the order
+    cannot serve the request, which is why lesson 6 counts blocks rather than reading the
+    unusable index.  The answer is computed from the very events the player plays.
+    """
+    model = EventModel(scenario.config)
+    for step in scenario.steps():
+        model.apply(step.event, step.operation)
+    nr_free = model.nr_free()
+    order = _require_int(order, "order", 0)
+    if order > model.max_order:
+        raise InvalidArgument(f"order {order} is above the zone's largest, {model.max_order}")
+    free_pages = sum(count << o for o, count in enumerate(nr_free))
+    answer = free_blocks_suitable(nr_free, order)
+    wrong = tuple(Misconception(value, name, why) for value, name, why in (
+        (free_pages >> order, "free pages, not blocks",
+         f"only free blocks of order {order} or more can serve the request; free pages in "
+         "smaller blocks cannot, however many there are"),
+        (nr_free[order], f"only free_area[{order}]",
+         f"a larger free block splits into several order-{order} blocks (2^(k-{order}) from "
+         "an order-k block)"),
+    ) if value != answer)
+    return Prediction(
+        f"At the end of \"{scenario.name}\" {free_pages} of the zone's {model.nr_pages} pages "
+        f"are free. How many order-{order} blocks ({format_size(model.page_size << order)}) "
+        "could the free lists hand out then?",
+        Field("blocks", f"order-{order} blocks", "int", "e.g. 5"), answer, wrong)

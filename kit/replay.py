@@ -7,6 +7,7 @@ Replaying checks every allocation against the pfn the trace recorded, so a repla
 from __future__ import annotations
 
 from .errors import KitError
+from .events import apply_to_nr_free
 from .trace import parse_trace
 from .zone import Page, Zone
 
@@ -58,3 +59,26 @@ def _expect(number: int, name: str, recorded: int, got: int | None) -> None:
             f"operation {number} ({name}): the trace recorded pfn {recorded:#x}, "
             f"the replay got {'NULL' if got is None else hex(got)}"
         )
+
+
+def nr_free_history(zone: Zone, since: int = 0) -> list[tuple[str, tuple[int, ...]]]:
+    """The zone's free-block counts per order before and after each operation since the
+    ``since``-th of its trace: ("start", counts), then (the operation's trace line, counts).
+
+    Nothing is copied while the zone runs: the counts are rebuilt from the trace's events,
+    starting from the freshly booted zone (``kit.events.apply_to_nr_free``), which is what a
+    chart needs to replay the changes one operation at a time.
+    """
+    if zone.trace is None:
+        raise KitError("the zone records no trace (Zone(record=False)): it has no history")
+    operations = zone.trace.operations
+    if not 0 <= since <= len(operations):
+        raise KitError(f"since must be between 0 and {len(operations)}, the operations the "
+                       f"zone's trace holds; got {since}")
+    counts = Zone(**zone.trace.config, record=False).nr_free()  # type: ignore[arg-type]
+    for operation in operations[:since]:
+        apply_to_nr_free(counts, operation.events)
+    history = [("start", tuple(counts))]
+    for operation in operations[since:]:
+        history.append((operation.to_text(), tuple(apply_to_nr_free(counts, operation.events))))
+    return history

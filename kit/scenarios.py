@@ -25,7 +25,8 @@ from .trace import Operation
 from .workload import run_workload
 from .zone import Zone
 
-__all__ = ["SCENARIOS", "EventModel", "Scenario", "Step", "exact_allocation", "record_scenario"]
+__all__ = ["SCENARIOS", "EventModel", "Scenario", "Step", "exact_allocation", "record_scenario",
+           "workload_scenario"]
 
 
 @dataclass(frozen=True)
@@ -242,3 +243,19 @@ def exact_allocation(
             f"(it needs an order-{order} block)"
         )
     return _record(zone, f"alloc_pages_exact({size})", "one exact allocation, step by step")
+
+
+def workload_scenario(nr_pages: int, *, seed: int, steps: int, sizes: str = "mixed",
+                      lifetimes: str = "mixed", exact: bool = False) -> Scenario:
+    """Record a seeded ``kit.run_workload`` on a fresh zone of ``nr_pages`` (the 6.8 preset).
+
+    A lesson plays it with the player and asks about its end first (``kit.predict``): both
+    read this one recording, so the question and the demo cannot disagree.
+    """
+    zone = Zone(nr_pages)
+    run_workload(zone, seed=seed, steps=steps, sizes=sizes, lifetimes=lifetimes, exact=exact)
+    call = "alloc_pages_exact" if exact else "alloc_pages"
+    return _record(
+        zone, f"workload: {steps} {call} steps, seed {seed}",
+        f"{steps} seeded steps of {call} on {nr_pages} pages (sizes {sizes!r}, lifetimes "
+        f"{lifetimes!r}); what is still allocated at the end stays allocated.")

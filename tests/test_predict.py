@@ -6,13 +6,20 @@ import pytest
 
 import kit
 import kit.scenarios
+from kit.errors import BadPageState, InvalidArgument, KitError
+from kit.events import apply_to_nr_free
+from kit.metrics import free_blocks_suitable
 from kit.predict import (
+    ASKS,
+    call_prediction,
     event_count_prediction,
     exact_free_prediction,
     order_prediction,
+    suitable_blocks_prediction,
     tail_blocks_prediction,
     unused_pages_prediction,
 )
+from kit.replay import nr_free_history
 
 
 @pytest.mark.parametrize(("size", "page_size", "order"), [
@@ -102,3 +109,151 @@ def test_exact_free_prediction_needs_a_trace():
     zone = kit.Zone(64, record=False)
     with pytest.raises(kit.KitError, match="no trace"):
         exact_free_prediction(zone, kit.PAGE_OFFSET, 4096)
+
+
+# ------------------------------------------------------------------ the Playground's calls
+def _used_zone() -> kit.Zone:
+    """64 pages: an order-2 allocation at pfn 0, so pfns 4.. are free blocks of orders 2-5."""
+    zone = kit.Zone(64)
+    zone.alloc_pages(2)
+    return zone
+
+
+def test_call_prediction_runs_a_copy_and_agrees_with_the_call():
+    zone = _used_zone()
+    before, operations = zone.nr_free(), len(zone.trace.operations)
+    pfn = call_prediction(zone, "alloc_pages", (1,), "pfn")
+    after = call_prediction(zone, "alloc_pages", (1,), "nr_free")
+    splits = call_prediction(zone, "alloc_pages", (1,), "splits")
+    assert zone.nr_free() == before and len(zone.trace.operations) == operations  # untouched
+    page = zone.alloc_pages(1)
+    assert pfn.answer == page.pfn == 4
+    assert after.answer == tuple(zone.nr_free()) == (0, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0)
+    assert splits.answer == sum(e.kind == "split" for e in zone.trace.operations[-1].events) == 1
+    assert pfn.check("4").correct and pfn.check(4).correct
+
+
+def test_call_prediction_for_frees_counts_the_merges():
+    zone = _used_zone()
+    merges = call_prediction(zone, "free_pages", (0, 2), "merges")
+    assert merges.answer == 4  # 0-3 with 4-7, then with 8, 16, 32: one order-6 block again
+    assert merges.check("0").misconception.name == "no merging"
+    nr_free = call_prediction(zone, "free_pages", (0, 2), "nr_free")
+    assert nr_free.answer == (0,) * 6 + (1,) + (0,) * 4
+    forgot = nr_free.check("0 0 2 1 1 1 0 0 0 0 0")
+    assert forgot.misconception.name == "forgot the merge"
+    assert nr_free.check("0 0 1 1 1 1 0 0 0 0 0").misconception.name == "nothing changes"
+
+
+def test_call_prediction_names_the_allocation_misconceptions():
+    zone = _used_zone()
+    pfn = call_prediction(zone, "alloc_pages", (1,), "pfn")  # splits the order-2 block at 4
+    assert pfn.check("6").misconception.name == "kept the upper half"
+    assert pfn.check("NULL").misconception.name == "only its own list"
+    splits = call_prediction(zone, "alloc_pages", (0,), "splits")
+    assert splits.answer == 2
+    assert splits.check("0").misconception.name == "no split"
+    assert splits.check("6").misconception.name == "split from the largest order"
+    after = call_prediction(zone, "alloc_pages", (1,), "nr_free")
+    assert after.check("0 0 1 1 1 1 0 0 0 0 0").misconception.name == "nothing changes"
+    assert after.check("0 0 0 1 1 1 0 0 0 0 0").misconception.name == "forgot the split halves"
+    assert after.check("0 2 0 8 16 32 0 0 0 0 0").misconception.name == "pages, not blocks"
+
+
+def test_call_prediction_exact_keeps_only_what_it_needs():
+    zone = kit.Zone(64)
+    after = call_prediction(zone, "alloc_pages_exact", (5 * 4096,), "nr_free")
+    zone.alloc_pages_exact(5 * 4096)
+    assert after.answer == tuple(zone.nr_free()) == (1, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0)
+    whole = after.check("0 0 0 1 1 1 0 0 0 0 0")
+    assert whole.misconception.name == "the whole block stays allocated"
+    # pages 0..4 come back one by one: 0+1, then 2+3 and 0-1+2-3, then 4 merges up to order 6
+    assert call_prediction(zone, "free_pages_exact", (0, 5 * 4096), "merges").answer == 9
+
+
+def test_call_prediction_null_when_no_block_is_big_enough():
+    zone = kit.Zone(16, max_order=4)
+    zone.alloc_pages(4)
+    prediction = call_prediction(zone, "alloc_pages", (0,), "pfn")
+    assert prediction.answer is None
+    assert prediction.check("NULL").correct and prediction.check("null").correct
+    assert not prediction.check("0").correct
+    assert "the simulator gives NULL" in prediction.explain("0", then="")
+
+
+def test_call_prediction_unreadable_and_bad_questions():
+    zone = _used_zone()
+    pfn = call_prediction(zone, "alloc_pages", (0,), "pfn")
+    assert not pfn.readable("four") and not pfn.readable("") and pfn.readable("NULL")
+    assert "NULL" in pfn.check("four").note
+    nr_free = call_prediction(zone, "alloc_pages", (0,), "nr_free")
+    assert not nr_free.readable("1, 2, x")
+    with pytest.raises(InvalidArgument, match="returns nothing"):
+        call_prediction(zone, "free_pages", (0, 2), "pfn")
+    with pytest.raises(InvalidArgument, match="choose one of alloc_pages"):
+        call_prediction(zone, "kmalloc", (8,), "pfn")
+    with pytest.raises(InvalidArgument, match="cannot ask for 'order'"):
+        call_prediction(zone, "alloc_pages", (0,), "order")
+    with pytest.raises(InvalidArgument, match=r"takes the arguments \(pfn, order\)"):
+        call_prediction(zone, "free_pages", (0,), "merges")
+    with pytest.raises(BadPageState):  # the zone's own check, before anything is asked
+        call_prediction(zone, "free_pages", (8, 3), "merges")
+    assert set(ASKS) == {"pfn", "nr_free", "splits", "merges"}
+
+
+@pytest.mark.parametrize("preset", sorted(kit.presets.PRESETS))
+@pytest.mark.parametrize("pcp", [False, True])
+def test_call_prediction_matches_the_zone_on_a_workload(preset, pcp):
+    zone = kit.Zone(256, preset=preset, pcp=pcp)
+    kit.run_workload(zone, seed=4, steps=60, sizes="pages")
+    for order in (0, 1, 3):
+        predicted = {ask: call_prediction(zone, "alloc_pages", (order,), ask).answer
+                     for ask in ASKS}
+        page = zone.alloc_pages(order)
+        events = zone.trace.operations[-1].events
+        assert predicted == {"pfn": None if page is None else page.pfn,
+                             "nr_free": tuple(zone.nr_free()),
+                             "splits": sum(e.kind == "split" for e in events),
+                             "merges": sum(e.kind == "merge" for e in events)}
+
+
+# ---------------------------------------------------------------- counts rebuilt from events
+@pytest.mark.parametrize("preset", sorted(kit.presets.PRESETS))
+@pytest.mark.parametrize("pcp", [False, True])
+def test_nr_free_history_matches_the_zone_after_every_operation(preset, pcp):
+    zone, seen = kit.Zone(512, preset=preset, pcp=pcp), []
+    for seed in range(3):
+        kit.run_workload(zone, seed=seed, steps=40, exact=seed == 1)
+        seen.append((len(zone.trace.operations), tuple(zone.nr_free())))
+    history = nr_free_history(zone)
+    assert history[0] == ("start", tuple(kit.Zone(512, preset=preset).nr_free()))
+    for operations, nr_free in seen:
+        assert history[operations][1] == nr_free
+    since = nr_free_history(zone, since=seen[0][0])
+    assert since[0][1] == seen[0][1] and since[-1][1] == seen[-1][1]
+    assert since[1][0] == zone.trace.operations[seen[0][0]].to_text()
+
+
+def test_nr_free_history_needs_a_trace_and_a_valid_start():
+    with pytest.raises(KitError, match="records no trace"):
+        nr_free_history(kit.Zone(64, record=False))
+    with pytest.raises(KitError, match="between 0 and 0"):
+        nr_free_history(kit.Zone(64), since=3)
+    assert apply_to_nr_free([1, 0], []) == [1, 0]
+
+
+# ---------------------------------------------------------------- the end of a workload
+def test_suitable_blocks_prediction_counts_blocks_not_pages():
+    scenario = kit.scenarios.workload_scenario(512, seed=5, steps=30, sizes="mixed",
+                                               lifetimes="long", exact=True)
+    prediction = suitable_blocks_prediction(scenario, 4)
+    model = kit.scenarios.EventModel(scenario.config)
+    for step in scenario.steps():
+        model.apply(step.event, step.operation)
+    assert prediction.answer == free_blocks_suitable(model.nr_free(), 4) == 4
+    assert "99 of the zone's 512 pages are free" in prediction.question
+    assert prediction.check("6").misconception.name == "free pages, not blocks"
+    assert prediction.check("0").misconception.name == "only free_area[4]"
+    assert prediction.check("4").correct and not prediction.readable("lots")
+    with pytest.raises(InvalidArgument, match="above the zone's largest"):
+        suitable_blocks_prediction(scenario, 11)
