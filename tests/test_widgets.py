@@ -458,6 +458,108 @@ def test_playground_one_redraw_per_action(monkeypatch):
     assert {"GridHeatMap", "Bars", "Dropdown", "HTML"} <= set(names), names
 
 
+def test_playground_predict_first_asks_then_runs():
+    zone = kit.Zone(64)
+    play = Playground(zone, predict_first=True)
+    assert play.predict_first.value and play.asking.layout.display == "none"
+    play.order.value = 2
+    play.alloc_button.click()
+    assert play.pending is not None and play.asking.layout.display == "flex"
+    assert "alloc_pages(2): which pfn will it return" in play.question.value
+    assert zone.nr_free()[6] == 1 and play.history == []  # nothing ran yet
+    play.guess.value = "0"
+    play.check_button.click()
+    assert play.error.value == "" and play.pending is None
+    assert play.asking.layout.display == "none"
+    assert "Right: the simulator gives 0 too" in play.verdict.value
+    assert play.history[0].title == "alloc_pages(2) -> pfn 0"
+    np.testing.assert_array_equal(play.chart.bars.y, zone.nr_free())
+    # a wrong prediction is marked, its misconception named, and the call still runs
+    play.order.value = 1
+    play.alloc_button.click()
+    mark = play.check_prediction("6")  # the upper half of the order-2 block at 4
+    assert not mark.correct and mark.misconception.name == "kept the upper half"
+    assert "Likely misconception, kept the upper half" in play.verdict.value
+    assert "the simulator gives 4" in play.verdict.value
+    assert play.history[0].title == "alloc_pages(1) -> pfn 4"
+
+
+def test_playground_predict_first_unreadable_waits():
+    play = Playground(kit.Zone(64), predict_first=True)
+    play.press("alloc_pages", 0)
+    mark = play.check_prediction("the first one")
+    assert not mark.correct and "Not read as a prediction" in play.verdict.value
+    assert play.pending is not None and play.history == []  # still waiting, nothing ran
+    play.check_button.click()  # an empty input: the same
+    assert play.pending is not None and "type an answer first" in play.verdict.value
+    null = play.check_prediction("NULL")  # readable, wrong: marked, and the call runs
+    assert null.misconception.name == "only its own list"
+    assert play.history[0].title == "alloc_pages(0) -> pfn 0"
+
+
+def test_playground_predict_first_other_questions_and_just_do_it():
+    play = Playground(kit.Zone(64), predict_first=True)
+    play.ask.value = "splits"
+    question = play.press("alloc_pages", 0)
+    assert question.answer == 6 and "how many blocks will it split" in play.question.value
+    play.ask.value = "merges"  # another question about the same waiting call
+    assert play.pending.answer == 0 and "merge" in play.question.value
+    play.skip_button.click()  # just do it
+    assert play.pending is None and play.verdict.value == ""
+    assert play.history[0].title == "alloc_pages(0) -> pfn 0"
+    play.ask.value = "pfn"
+    play.free_button.click()  # a free returns no pfn: it is asked for nr_free
+    assert play.pending.field.key == "nr_free"
+    assert play.check_prediction("0 0 0 0 0 0 1 0 0 0 0").correct
+    assert play.zone.nr_free()[6] == 1
+    play.size.value = "20K"
+    play.exact_button.click()
+    assert play.pending.question.startswith("alloc_pages_exact(20 KiB)")
+    play.predict_first.value = False  # switching it off drops the question
+    assert play.pending is None and play.asking.layout.display == "none"
+    play.exact_button.click()  # and the buttons run at once again
+    assert play.history[0].title == "alloc_pages_exact(20480) -> pfn 0"
+
+
+def test_playground_predict_first_errors_are_messages():
+    play = Playground(kit.Zone(64), predict_first=True)
+    play.check_button.click()
+    assert "nothing to predict" in play.error.value
+    play.skip_button.click()
+    assert "no call is waiting" in play.error.value
+    play.free_button.click()
+    assert "nothing to free" in play.error.value and play.pending is None
+    with pytest.raises(kit.KitError, match="no button does"):
+        play.press("kmalloc", 8)
+
+
+def test_playground_predict_first_question_dropped_when_the_zone_changes():
+    zone = kit.Zone(64)
+    play = Playground(zone, predict_first=True)
+    play.press("alloc_pages", 3)
+    zone.alloc_pages(0)  # another cell changes the zone: the answer would no longer hold
+    assert play.pending is None and "The zone changed before you checked" in play.verdict.value
+    play.press("alloc_pages", 3)
+    play.reset_button.click()
+    assert play.pending is None and play.asking.layout.display == "none"
+
+
+def test_playground_predict_first_one_message_per_widget(monkeypatch):
+    play = Playground(kit.Zone(1 << 12), predict_first=True)
+    play.ask.value = "nr_free"
+    prediction = play.press("alloc_pages_exact", 2 * 1024 * 1024 + 4096)
+    sent: list[tuple[str, int]] = []
+
+    def record(widget, msg, buffers=None):  # noqa: ANN001
+        sent.append((type(widget).__name__, id(widget)))
+
+    monkeypatch.setattr(widgets.Widget, "_send", record)
+    play.check_prediction(" ".join(map(str, prediction.answer)))
+    names = [name for name, _ in sent]
+    assert len(sent) == len(set(sent)), sorted(names)
+    assert {"GridHeatMap", "Bars", "Dropdown", "HTML", "Layout"} <= set(names), names
+
+
 # ------------------------------------------------------------------------------ trace player
 def test_trace_player_steps_forward_and_back():
     player = TracePlayer()

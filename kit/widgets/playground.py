@@ -4,11 +4,18 @@ Every button is one kernel call (``alloc_pages``, ``alloc_pages_exact``, ``free_
 ``free_pages_exact``), logged with the steps it took (take, split, merge, put), next to the
 free-area chart and the memory map of the same zone.  A seeded random workload fills the zone
 the same way on every machine; reset brings the zone back to how it started.
+
+With "predict first" on (as in the lessons), a button does not run its call at once: it asks
+what the call will do (the pfn it returns, nr_free after it, its splits or merges; the reader
+picks which), the kit computing the answer on a copy of the zone (``kit.predict``).  Checking
+the typed prediction marks it, names the likely misconception, and only then runs the call,
+so the map and the log show what the reader just predicted.  "just do it" runs it unasked.
 """
 
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -17,6 +24,8 @@ import ipywidgets as widgets
 from ..errors import KitError
 from ..events import Event
 from ..orders import format_size
+from ..practice import Mark
+from ..predict import Prediction, call_prediction
 from ..workload import run_workload
 from ..zone import Zone
 from ._base import ZoneListener, beside, fitted, parse_size_text, show_error
@@ -40,6 +49,12 @@ LOG_OPERATIONS = 20
 #: log is sent to the browser again after every call.
 LOG_STEPS = 64
 FOLDED_STEPS = 16
+#: What "predict first" asks about a call (``kit.predict.ASKS``), as the selector words it.
+ASK_CHOICES = (("the pfn it returns", "pfn"), ("nr_free per order after it", "nr_free"),
+               ("how many blocks it splits", "splits"), ("how many times buddies merge",
+                                                         "merges"))
+#: Where the verdict sends the reader once the call has run.
+AFTER_CHECK = "The memory map, the chart and the event log now show what it did."
 
 
 @dataclass(frozen=True)
@@ -88,17 +103,37 @@ class Playground(ZoneListener, widgets.VBox):
     """Buttons and inputs for the allocator's calls, an event log, the chart and the map.
 
     ``alloc(order)``, ``alloc_exact(size)``, ``free_selected()``, ``reset()`` and
-    ``run_random(seed, steps)`` do what the buttons do; ``history`` is the event log (a
+    ``run_random(seed, steps)`` run the calls at once; ``history`` is the event log (a
     ``LogEntry`` per call, newest first; the newest is shown unfolded);
     ``live()`` lists the allocations that can be freed, as the selector shows them.
     ``cell_budget`` caps the memory map's cells (``PLAYGROUND_CELLS``, for quick clicks).
+
+    ``predict_first`` (the "predict first" checkbox) makes the call buttons ask first:
+    ``press(call, arg)`` does what a button does and returns the question (``pending``, a
+    ``kit.predict.Prediction``) or None when the call ran at once; ``check_prediction(text)``
+    marks a prediction and then runs the call, ``just_do_it()`` runs it unchecked.
     """
 
     def __init__(self, zone: Zone | None = None, *, presenter: bool | None = None,
-                 cell_budget: int = PLAYGROUND_CELLS) -> None:
+                 cell_budget: int = PLAYGROUND_CELLS, predict_first: bool = False) -> None:
         self.zone = zone if zone is not None else Zone(1024)
         self.theme = theme = get_theme(presenter)
         self._initial = self.zone.snapshot()
+        self.pending: Prediction | None = None
+        self._pending: tuple[str, int | None, Callable[[], object]] | None = None
+        self.predict_first = widgets.Checkbox(value=predict_first, description="predict first",
+                                              indent=False, layout=fitted())
+        self.ask = widgets.Dropdown(options=ASK_CHOICES, value="pfn", description="predict")
+        self.question = widgets.HTML()
+        self.guess = widgets.Text(description="your prediction",
+                                  layout=widgets.Layout(width="auto", min_width="300px"))
+        self.check_button = widgets.Button(description="check, then run",
+                                           button_style="primary", layout=fitted())
+        self.skip_button = widgets.Button(description="just do it", layout=fitted())
+        self.verdict = widgets.HTML()
+        self.asking = widgets.VBox([self.question,
+                                    _row([self.guess, self.check_button, self.skip_button])],
+                                   layout=widgets.Layout(display="none"))
         self.order = widgets.BoundedIntText(value=0, min=0, max=self.zone.max_order,
                                             description="order")
         self.alloc_button = widgets.Button(description="alloc_pages(order)", layout=fitted())
@@ -115,14 +150,17 @@ class Playground(ZoneListener, widgets.VBox):
         self.history: list[LogEntry] = []
         self.chart = FreeAreaChart(self.zone, presenter=presenter)
         self.map = MemoryMap(self.zone, presenter=presenter, cell_budget=cell_budget)
-        controls = [self.order, self.alloc_button, self.size, self.exact_button,
-                    self.allocation, self.free_button, self.seed, self.steps,
+        controls = [self.predict_first, self.ask, self.order, self.alloc_button, self.size,
+                    self.exact_button, self.allocation, self.free_button, self.guess,
+                    self.check_button, self.skip_button, self.seed, self.steps,
                     self.random_button, self.reset_button]
         theme.style_controls(controls)
         left = widgets.VBox([
+            _row([self.predict_first, self.ask]),
             _row([self.order, self.alloc_button]),
             _row([self.size, self.exact_button]),
             _row([self.allocation, self.free_button]),
+            self.asking, self.verdict,
             _row([self.seed, self.steps]),
             _row([self.random_button, self.reset_button]),
             self.error, self.event_log,
@@ -130,10 +168,16 @@ class Playground(ZoneListener, widgets.VBox):
         super().__init__([widgets.HBox([left, beside(self.chart)],
                                        layout=widgets.Layout(flex_flow="row wrap")), self.map])
         self.theme.root(self)
-        self.alloc_button.on_click(lambda _b: self._guard(lambda: self.alloc(self.order.value)))
-        self.exact_button.on_click(
-            lambda _b: self._guard(lambda: self.alloc_exact(parse_size_text(self.size.value))))
-        self.free_button.on_click(lambda _b: self._guard(self.free_selected))
+        self.alloc_button.on_click(
+            lambda _b: self._guard(lambda: self.press("alloc_pages", self.order.value)))
+        self.exact_button.on_click(lambda _b: self._guard(
+            lambda: self.press("alloc_pages_exact", parse_size_text(self.size.value))))
+        self.free_button.on_click(lambda _b: self._guard(lambda: self.press("free")))
+        self.check_button.on_click(
+            lambda _b: self._guard(lambda: self.check_prediction(self.guess.value)))
+        self.skip_button.on_click(lambda _b: self._guard(self.just_do_it))
+        self.predict_first.observe(lambda _c: self._cancel(""), "value")
+        self.ask.observe(lambda _c: self._guard(self._ask_again), "value")
         self.random_button.on_click(
             lambda _b: self._guard(lambda: self.run_random(self.seed.value, self.steps.value)))
         self.reset_button.on_click(lambda _b: self._guard(self.reset))
@@ -202,21 +246,103 @@ class Playground(ZoneListener, widgets.VBox):
 
     def free_selected(self) -> None:
         """Free the allocation chosen in the selector."""
+        self._action("free")[2]()
+
+    def _action(self, call: str, arg: int | None = None
+                ) -> tuple[str, tuple[int, ...], Callable[[], object]]:
+        """A button's call as ``kit.predict`` names it, its arguments, and the run itself."""
+        if call == "alloc_pages" and arg is not None:
+            return call, (arg,), lambda: self.alloc(arg)
+        if call == "alloc_pages_exact" and arg is not None:
+            return call, (arg,), lambda: self.alloc_exact(arg)
+        if call != "free":
+            raise KitError(f"no button does {call!r} (with {arg!r}); the buttons do "
+                           "alloc_pages(order), alloc_pages_exact(size) and free")
         choice = self.allocation.value
         if choice is None:
             raise KitError("nothing to free: allocate something first")
         kind, pfn, amount = choice
         addr = self.zone.pfn_to_virt(pfn)
         if kind == "pages":
-            self._call(f"free_pages(pfn {pfn}, order {amount})",
-                       lambda: self.zone.free_pages(addr, amount))
-        else:
-            size = amount * self.zone.page_size
-            self._call(f"free_pages_exact(pfn {pfn}, {size})",
-                       lambda: self.zone.free_pages_exact(addr, size))
+            return "free_pages", (pfn, amount), lambda: self._call(
+                f"free_pages(pfn {pfn}, order {amount})",
+                lambda: self.zone.free_pages(addr, amount))
+        size = amount * self.zone.page_size
+        return "free_pages_exact", (pfn, size), lambda: self._call(
+            f"free_pages_exact(pfn {pfn}, {size})",
+            lambda: self.zone.free_pages_exact(addr, size))
+
+    # ------------------------------------------------------------------- predict first
+    def press(self, call: str, arg: int | None = None) -> Prediction | None:
+        """What a call button does: ``call`` is "alloc_pages" (``arg`` the order),
+        "alloc_pages_exact" (``arg`` the size in bytes) or "free" (the selected allocation).
+
+        With "predict first" off the call runs at once (None is returned).  With it on, the
+        call waits: the question is shown and returned, ``check_prediction`` or
+        ``just_do_it`` runs it.  A free cannot return a pfn, so it is asked for nr_free then.
+        """
+        name, args, run = self._action(call, arg)
+        if not self.predict_first.value:
+            self._cancel("")
+            run()
+            return None
+        ask = self.ask.value if self.ask.value != "pfn" or name.startswith("alloc") else "nr_free"
+        prediction = call_prediction(self.zone, name, args, ask)
+        self.pending, self._pending = prediction, (call, arg, run)
+        self.question.value = self.theme.text(f"Predict first: {prediction.question}")
+        with self.guess.hold_sync():
+            self.guess.value = ""
+            self.guess.placeholder = prediction.field.example
+        self.verdict.value = ""
+        self.asking.layout.display = "flex"
+        return prediction
+
+    def check_prediction(self, text: object) -> Mark:
+        """Mark a prediction of the waiting call; a readable one (right or wrong) is answered
+        and the call runs, unreadable text only gets the reason and the call keeps waiting."""
+        if self.pending is None or self._pending is None:
+            raise KitError("nothing to predict: press alloc_pages, alloc_pages_exact or free "
+                           "with \"predict first\" on")
+        prediction, run = self.pending, self._pending[2]
+        result = prediction.check(text)
+        if not prediction.readable(text):
+            self.verdict.value = self.theme.text(
+                f"Not read as a prediction: {result.note or 'type an answer first'}", error=True)
+            return result
+        self._cancel(self.theme.text(prediction.explain(text, then=AFTER_CHECK),
+                                     error=not result.correct))
+        run()
+        return result
+
+    def just_do_it(self) -> None:
+        """Run the waiting call without a prediction."""
+        if self._pending is None:
+            raise KitError("no call is waiting: press a call button first")
+        run = self._pending[2]
+        self._cancel("")
+        run()
+
+    def _ask_again(self) -> None:
+        """The reader chose another thing to predict: ask it about the waiting call."""
+        if self._pending is not None:
+            self.press(*self._pending[:2])
+
+    def _cancel(self, verdict: str) -> None:
+        """No call waits any more; ``verdict`` (HTML) replaces the last verdict."""
+        self.pending = self._pending = None
+        self.asking.layout.display = "none"
+        self.verdict.value = verdict
+
+    def on_event(self, event: Event) -> None:
+        """A call made elsewhere (another cell) changes the zone the question was about."""
+        if self._pending is not None:
+            self._cancel(self.theme.text(
+                "The zone changed before you checked (a call from another cell): the question "
+                "no longer holds; press the button again.", error=True))
 
     def run_random(self, seed: int, steps: int) -> None:
         """A seeded random workload (``kit.run_workload``), summarised in one log line."""
+        self._cancel("")
         result = self._quiet(lambda: run_workload(self.zone, seed=seed, steps=steps))
         self._log(LogEntry(f"random workload, seed {seed}, {steps} steps: "
                            f"{result.allocations} allocations, {result.failures} failed, "
@@ -224,6 +350,7 @@ class Playground(ZoneListener, widgets.VBox):
 
     def reset(self) -> None:
         """Bring the zone back to its state when the playground was built."""
+        self._cancel("")
         self.zone.restore(self._initial)
         self.map.reset()
         self.chart.refresh()
