@@ -201,6 +201,46 @@ def test_free_area_chart_redraws_once_per_hold():
     assert len(draws) == 1
 
 
+def test_free_area_chart_replays_the_changes_since_it_was_made():
+    zone = kit.Zone(64)
+    zone.alloc_pages(5)  # before the chart: not replayed
+    chart = FreeAreaChart(zone)
+    page = zone.alloc_pages(0)
+    addr = zone.alloc_pages_exact(3 * 4096)
+    zone.release(page)
+    live = list(chart.bars.y)
+    chart.replay()
+    assert [what for what, _ in chart.frames] == ["start"] + [
+        op.to_text() for op in zone.trace.operations[1:]]
+    assert chart.player.playing and chart.player.max == 3 and chart.player.value == 0
+    np.testing.assert_array_equal(chart.bars.y, [0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0])
+    assert "before the 3 operations" in chart.caption.value
+    chart.player.value = 1  # the browser's timer ticks: one operation per frame
+    np.testing.assert_array_equal(chart.bars.y, [1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0])
+    assert "after 1/3: mm_page_alloc: pfn=0x20 order=0" in chart.caption.value
+    chart.player.value = 3
+    np.testing.assert_array_equal(chart.bars.y, live)  # it ends on the live counts
+    chart.mark()  # from now on
+    zone.free_pages_exact(addr, 3 * 4096)
+    assert not chart.player.playing and chart.caption.value == ""  # live again
+    chart.replay_button.click()
+    assert len(chart.frames) == 2 and chart.frames[1][1] == tuple(zone.nr_free())
+    chart.close()
+
+
+def test_free_area_chart_replays_from_a_given_operation_and_without_a_trace():
+    zone = kit.Zone(64)
+    zone.alloc_pages_exact(33 * 4096)
+    chart = FreeAreaChart(zone, since=0)  # made after the call, replays it all the same
+    chart.replay()
+    assert chart.frames[0][1] == (0,) * 6 + (1,) + (0,) * 4
+    assert chart.frames[-1][1] == tuple(zone.nr_free())
+    quiet = FreeAreaChart(kit.Zone(64, record=False))
+    quiet.replay()  # Predict calls replay() on reveal: a message, not an error
+    assert "keeps no trace" in quiet.caption.value and quiet.frames == []
+    np.testing.assert_array_equal(quiet.bars.y, kit.Zone(64).nr_free())
+
+
 def test_free_area_chart_pages_view_and_log_scale():
     zone = kit.Zone(1 << 16)
     chart = FreeAreaChart(zone)
@@ -721,6 +761,23 @@ def test_predict_free_answer_matches_the_zone_after_the_free():
     assert "nothing changes" in widget.verdict.value
     zone.free_pages_exact(kit.PAGE_OFFSET, 33 * 4096)
     assert widget.prediction.check([int(v) for v in chart.values]).correct
+
+
+def test_predict_replays_the_chart_after_run_all():
+    """Lesson 6 after Run All: the free ran before the reader predicted; the chart, built on
+    reveal, replays it from the mark taken before the free."""
+    zone = kit.Zone(1024)
+    zone.alloc_pages_exact(33 * 4096)
+    before_free, counts_before = len(zone.trace.operations), tuple(zone.nr_free())
+    widget = Predict(demo=lambda: FreeAreaChart(zone, since=before_free),
+                     prediction=kit.predict.exact_free_prediction(zone, kit.PAGE_OFFSET,
+                                                                  33 * 4096))
+    zone.free_pages_exact(kit.PAGE_OFFSET, 33 * 4096)  # the next cell, run by Run All
+    widget.answer(" ".join(map(str, widget.prediction.answer)))
+    chart = widget.demo
+    assert chart.player.playing and chart.frames[0][1] == counts_before
+    np.testing.assert_array_equal(chart.bars.y, counts_before)  # the change can be watched
+    assert chart.frames[-1][1] == tuple(zone.nr_free()) == widget.prediction.answer
 
 
 # ---------------------------------------------------------------------------------- live view

@@ -1,7 +1,10 @@
 """Free-area chart: ``nr_free`` per order as bars, with the ``/proc/buddyinfo`` line beside it.
 
 This is the kernel's own view of a zone (what ``cat /proc/buddyinfo`` prints), so students learn
-to read the real file by watching the bars move as they allocate and free.
+to read the real file by watching the bars move as they allocate and free.  After Run All a
+chart already shows the end state, so the live chart can replay the changes since it was made
+(or since a mark) one operation per frame; the counts per operation are rebuilt from the zone's
+trace when asked (``kit.replay.nr_free_history``), so following a zone costs nothing extra.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ import ipywidgets as widgets
 import numpy as np
 
 from ..procfs import format_buddyinfo
+from ..replay import nr_free_history
 from ..zone import Zone
-from ._base import ZoneListener, bar_figure
+from ._base import ZoneListener, bar_figure, fitted
 from .theme import Theme, get_theme
 
 __all__ = ["FreeAreaChart", "FreeAreaView"]
@@ -109,19 +113,81 @@ def log_ticks(top: float) -> np.ndarray:
     return 10.0 ** np.arange(0, int(np.ceil(np.log10(top))) + 1)
 
 
+#: Milliseconds per operation when the chart replays (slow enough to see each bar move).
+REPLAY_INTERVAL = 700
+
+
 class FreeAreaChart(ZoneListener, FreeAreaView):
     """Live ``nr_free`` per order of a zone, redrawn after each operation on it.
 
     Construct with a ``kit.Zone`` (default: a fresh 1024-page zone); ``refresh()`` redraws;
-    ``close()`` also stops listening to the zone.
+    ``close()`` also stops listening to the zone.  ``replay()`` (the replay button) plays the
+    counts again from the ``since``-th operation of the zone's trace (default: the chart's
+    creation; ``mark()`` moves it to now), one frame per operation, ending on the live counts;
+    ``show_frame(i)`` shows one frame and ``frames`` holds them (caption, counts).
     """
 
-    def __init__(self, zone: Zone | None = None, *, presenter: bool | None = None) -> None:
+    def __init__(self, zone: Zone | None = None, *, presenter: bool | None = None,
+                 since: int | None = None) -> None:
         FreeAreaView.__init__(self, get_theme(presenter))
-        self._listen(zone if zone is not None else Zone(1024))
+        zone = zone if zone is not None else Zone(1024)
+        self.frames: list[tuple[str, tuple[int, ...]]] = []
+        self.player = widgets.Play(value=0, min=0, max=0, interval=REPLAY_INTERVAL,
+                                   description="replay", show_repeat=False)
+        self.replay_button = widgets.Button(description="↻ replay the changes",
+                                            layout=fitted())
+        self.caption = widgets.HTML()
+        self.theme.style_controls([self.replay_button])
+        self.children = (widgets.HBox([self.replay_button, self.player, self.caption],
+                                      layout=widgets.Layout(flex_flow="row wrap",
+                                                            align_items="center")),
+                         *self.children)
+        self._listen(zone)
+        self.since = 0
+        if since is None:
+            self.mark()
+        else:
+            self.since = since
+        self.replay_button.on_click(lambda _b: self.replay())
+        self.player.observe(lambda change: self.show_frame(change["new"]), "value")
         self.theme.root(self)
         self.refresh()
 
     def refresh(self) -> None:
-        """Redraw from the zone's counts (``zone.nr_free()``)."""
+        """Redraw from the zone's counts (``zone.nr_free()``); a replay under way stops."""
+        self.player.playing = False
+        self.caption.value = ""
         self.show(self.zone.nr_free(), self.zone.format_buddyinfo())
+
+    def mark(self) -> None:
+        """Replay from now on: the changes made after this call."""
+        self.since = len(self.zone.trace.operations) if self.zone.trace is not None else 0
+
+    def replay(self) -> None:
+        """Play the counts again, one operation per frame, from the mark to the live state."""
+        if self.zone.trace is None:
+            self.frames = []
+            self.caption.value = self.theme.text(
+                "nothing to replay: this zone keeps no trace (Zone(record=False))")
+            return
+        self.frames = nr_free_history(self.zone, min(self.since, len(self.zone.trace.operations)))
+        self.player.playing = False
+        with self.player.hold_sync():
+            self.player.max = len(self.frames) - 1
+            self.player.value = 0
+        self.show_frame(0)
+        self.player.playing = len(self.frames) > 1
+
+    def show_frame(self, index: int) -> None:
+        """Draw the counts after the ``index``-th replayed operation (0: before the first)."""
+        if not self.frames:
+            return
+        index = min(max(int(index), 0), len(self.frames) - 1)
+        what, counts = self.frames[index]
+        if index == 0:
+            text = (f"before the {len(self.frames) - 1} operation"
+                    f"{'' if len(self.frames) == 2 else 's'} to replay")
+        else:
+            text = f"after {index}/{len(self.frames) - 1}: {what}"
+        self.caption.value = self.theme.text(text)
+        self.show(counts)
