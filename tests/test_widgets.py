@@ -225,6 +225,9 @@ def test_free_area_chart_replays_the_changes_since_it_was_made():
     assert not chart.player.playing and chart.caption.value == ""  # live again
     chart.replay_button.click()
     assert len(chart.frames) == 2 and chart.frames[1][1] == tuple(zone.nr_free())
+    chart.mark()
+    chart.replay()
+    assert not chart.player.playing and "nothing to replay yet" in chart.caption.value
     chart.close()
 
 

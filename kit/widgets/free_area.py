@@ -184,7 +184,9 @@ class FreeAreaChart(ZoneListener, FreeAreaView):
             return
         index = min(max(int(index), 0), len(self.frames) - 1)
         what, counts = self.frames[index]
-        if index == 0:
+        if len(self.frames) == 1:
+            text = "nothing to replay yet: no call since the mark; the chart follows the zone"
+        elif index == 0:
             text = (f"before the {len(self.frames) - 1} operation"
                     f"{'' if len(self.frames) == 2 else 's'} to replay")
         else:
