@@ -357,7 +357,7 @@ def suitable_blocks_prediction(scenario: Scenario, order: int) -> Prediction:
          "an order-k block)"),
     ) if value != answer)
     return Prediction(
-        f"At the end of \"{scenario.name}\" {free_pages} of the zone's {model.nr_pages} pages "
+        f"At the end of \"{scenario.name}\", {free_pages} of the zone's {model.nr_pages} pages "
         f"are free. How many order-{order} blocks ({format_size(model.page_size << order)}) "
         "could the free lists hand out then?",
         Field("blocks", f"order-{order} blocks", "int", "e.g. 5"), answer, wrong)

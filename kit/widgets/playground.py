@@ -123,7 +123,7 @@ class Playground(ZoneListener, widgets.VBox):
         self._pending: tuple[str, int | None, Callable[[], object]] | None = None
         self.predict_first = widgets.Checkbox(value=predict_first, description="predict first",
                                               indent=False, layout=fitted())
-        self.ask = widgets.Dropdown(options=ASK_CHOICES, value="pfn", description="predict")
+        self.ask = widgets.Dropdown(options=ASK_CHOICES, value="pfn", description="asking for")
         self.question = widgets.HTML()
         self.guess = widgets.Text(description="your prediction",
                                   layout=widgets.Layout(width="auto", min_width="300px"))
@@ -133,7 +133,8 @@ class Playground(ZoneListener, widgets.VBox):
         self.verdict = widgets.HTML()
         self.asking = widgets.VBox([self.question,
                                     _row([self.guess, self.check_button, self.skip_button])],
-                                   layout=widgets.Layout(display="none"))
+                                   layout=widgets.Layout(display="none", padding="2px 6px",
+                                                         border="1px solid #8c8c8c"))
         self.order = widgets.BoundedIntText(value=0, min=0, max=self.zone.max_order,
                                             description="order")
         self.alloc_button = widgets.Button(description="alloc_pages(order)", layout=fitted())

@@ -111,10 +111,17 @@ def test_widgets_render_and_respond(page, run_notebook, artifacts):
     page.get_by_text("owner: the exact allocation at pfn").first.wait_for(timeout=20_000)
     page.screenshot(path=str(artifacts / "widgets_memory_map_tooltip.png"))
 
-    # A button of the playground works in the page too: alloc_pages(0) logs its steps.
+    # A button of the playground works in the page too.  It asks first (predict first is on):
+    # the prediction typed into the widget is checked, then alloc_pages(0) runs and logs.
     button = page.get_by_role("button", name="alloc_pages(order)")
     button.scroll_into_view_if_needed()
     button.click()
+    page.get_by_text("alloc_pages(0): which pfn will it return").first.wait_for(timeout=20_000)
+    guess = page.locator(".widget-text", has_text="your prediction").locator("input")
+    guess.fill("0")
+    guess.press("Tab")  # the text reaches the kernel
+    page.get_by_role("button", name="check, then run").click()
+    page.get_by_text("Right: the simulator gives 0 too").first.wait_for(timeout=20_000)
     logged = page.get_by_text("alloc_pages(0) -> pfn").first
     logged.wait_for(timeout=20_000)
     logged.scroll_into_view_if_needed()
