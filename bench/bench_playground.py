@@ -5,11 +5,13 @@ does not assert them.  Target (the widgets issue): at most 30 ms of Python time 
 zone of 2^20 pages, with every view attached (the free-area chart and the memory map).
 
 For zones of 2^16, 2^20 and 2^22 pages (recording a trace, as in the lessons), a Playground is
-built, then ``ROUNDS`` times the same five actions a student's clicks run: ``alloc_pages(0)``,
-``alloc_pages_exact`` of 2 MiB + 4 KiB (about 1,500 events), freeing it, a random workload of
-100 steps and a reset.  Each action is timed from the button's callback to its return (the
-zone's work, the log and every redraw included) and its messages counted: each widget message
-ipywidgets would send to the browser, with its JSON text and binary buffers.
+built, then ``ROUNDS`` times the same actions a student's clicks run: ``alloc_pages(0)``,
+``alloc_pages_exact`` of 2 MiB + 4 KiB (about 1,500 events), freeing it, the same two calls in
+"predict first" mode (the question, computed on a copy of the zone; then the check and the call,
+each a click of its own), a random workload of 100 steps and a reset. Each action is timed from
+the button's callback to its return (the zone's work, the log and every redraw included) and its
+messages counted: each widget message ipywidgets would send to the browser, with its JSON text
+and binary buffers.
 """
 
 from __future__ import annotations
@@ -46,12 +48,25 @@ class Wire:
         self.bytes += sum(memoryview(buffer).nbytes for buffer in buffers or ())
 
 
+def check(play: Playground) -> None:
+    """Check a (right) prediction of the waiting call, which then runs."""
+    assert play.pending is not None
+    play.check_prediction(play.pending.answer)
+
+
 def actions(play: Playground) -> list[tuple[str, object]]:
     """The buttons' actions, in the order a round runs them (the last brings the zone back)."""
+    play.ask.value = "nr_free"
     return [
         ("alloc_pages(0)", lambda: play.alloc(0)),
         ("alloc_pages_exact(2M+4K)", lambda: play.alloc_exact(EXACT_SIZE)),
         ("free selected", play.free_selected),
+        ("predict first on", lambda: setattr(play.predict_first, "value", True)),
+        ("ask: exact(2M+4K)", lambda: play.press("alloc_pages_exact", EXACT_SIZE)),
+        ("check, then run it", lambda: check(play)),
+        ("ask: free selected", lambda: play.press("free")),
+        ("check, then free it", lambda: check(play)),
+        ("predict first off", lambda: setattr(play.predict_first, "value", False)),
         ("random workload 100", lambda: play.run_random(0, 100)),
         ("reset", play.reset),
     ]
