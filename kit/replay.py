@@ -2,6 +2,8 @@
 
 Replaying checks every allocation against the pfn the trace recorded, so a replay that diverges
 (an edited trace, a different preset) stops at the first line that no longer holds.
+``nr_free_history`` replays only the free-block counts, from a zone's own trace, for a chart
+that plays its changes again.
 """
 
 from __future__ import annotations
