@@ -229,14 +229,13 @@ def _dry_run(zone: Zone, call: str, args: tuple[int, ...]) -> _DryRun:
 
 
 def _call_text(call: str, args: tuple[int, ...], page_size: int) -> str:
+    """The call as a question names it: sizes in KiB with their pages, pfns in decimal."""
     if call == "alloc_pages":
         return f"alloc_pages({args[0]})"
-    if call == "alloc_pages_exact":
-        return f"alloc_pages_exact({format_size(args[0])})"
     if call == "free_pages":
         return f"free_pages(pfn {args[0]}, order {args[1]})"
-    return (f"free_pages_exact(pfn {args[0]}, {format_size(args[1])}: "
-            f"{pages_for(args[1], page_size)} pages)")
+    where = f"pfn {args[0]}, " if call == "free_pages_exact" else ""
+    return f"{call}({where}{format_size(args[-1])}: {pages_for(args[-1], page_size)} pages)"
 
 
 def call_prediction(zone: Zone, call: str, args: tuple[int, ...], ask: str) -> Prediction:

@@ -557,7 +557,7 @@ def test_playground_predict_first_other_questions_and_just_do_it():
     assert play.zone.nr_free()[6] == 1
     play.size.value = "20K"
     play.exact_button.click()
-    assert play.pending.question.startswith("alloc_pages_exact(20 KiB)")
+    assert play.pending.question.startswith("alloc_pages_exact(20 KiB: 5 pages)")
     play.predict_first.value = False  # switching it off drops the question
     assert play.pending is None and play.asking.layout.display == "none"
     play.exact_button.click()  # and the buttons run at once again
