@@ -120,7 +120,8 @@ class Playground(ZoneListener, widgets.VBox):
         self.theme = theme = get_theme(presenter)
         self._initial = self.zone.snapshot()
         self.pending: Prediction | None = None
-        self._pending: tuple[str, int | None, Callable[[], object]] | None = None
+        #: The call waiting for a prediction: the button's (call, arg) and the run itself.
+        self._waiting: tuple[str, int | None, Callable[[], object]] | None = None
         self.predict_first = widgets.Checkbox(value=predict_first, description="predict first",
                                               indent=False, layout=fitted())
         self.ask = widgets.Dropdown(options=ASK_CHOICES, value="pfn", description="asking for")
@@ -289,7 +290,7 @@ class Playground(ZoneListener, widgets.VBox):
             return None
         ask = self.ask.value if self.ask.value != "pfn" or name.startswith("alloc") else "nr_free"
         prediction = call_prediction(self.zone, name, args, ask)
-        self.pending, self._pending = prediction, (call, arg, run)
+        self.pending, self._waiting = prediction, (call, arg, run)
         self.question.value = self.theme.text(f"Predict first: {prediction.question}")
         with self.guess.hold_sync():
             self.guess.value = ""
@@ -301,10 +302,10 @@ class Playground(ZoneListener, widgets.VBox):
     def check_prediction(self, text: object) -> Mark:
         """Mark a prediction of the waiting call; a readable one (right or wrong) is answered
         and the call runs, unreadable text only gets the reason and the call keeps waiting."""
-        if self.pending is None or self._pending is None:
+        if self.pending is None or self._waiting is None:
             raise KitError("nothing to predict: press alloc_pages, alloc_pages_exact or free "
                            "with \"predict first\" on")
-        prediction, run = self.pending, self._pending[2]
+        prediction, run = self.pending, self._waiting[2]
         result = prediction.check(text)
         if not prediction.readable(text):
             self.verdict.value = self.theme.text(
@@ -317,26 +318,26 @@ class Playground(ZoneListener, widgets.VBox):
 
     def just_do_it(self) -> None:
         """Run the waiting call without a prediction."""
-        if self._pending is None:
+        if self._waiting is None:
             raise KitError("no call is waiting: press a call button first")
-        run = self._pending[2]
+        run = self._waiting[2]
         self._cancel("")
         run()
 
     def _ask_again(self) -> None:
         """The reader chose another thing to predict: ask it about the waiting call."""
-        if self._pending is not None:
-            self.press(*self._pending[:2])
+        if self._waiting is not None:
+            self.press(*self._waiting[:2])
 
     def _cancel(self, verdict: str) -> None:
         """No call waits any more; ``verdict`` (HTML) replaces the last verdict."""
-        self.pending = self._pending = None
+        self.pending = self._waiting = None
         self.asking.layout.display = "none"
         self.verdict.value = verdict
 
     def on_event(self, event: Event) -> None:
         """A call made elsewhere (another cell) changes the zone the question was about."""
-        if self._pending is not None:
+        if self._waiting is not None:
             self._cancel(self.theme.text(
                 "The zone changed before you checked (a call from another cell): the question "
                 "no longer holds; press the button again.", error=True))
