@@ -50,9 +50,8 @@ LOG_OPERATIONS = 20
 LOG_STEPS = 64
 FOLDED_STEPS = 16
 #: What "predict first" asks about a call (``kit.predict.ASKS``), as the selector words it.
-ASK_CHOICES = (("the pfn it returns", "pfn"), ("nr_free per order after it", "nr_free"),
-               ("how many blocks it splits", "splits"), ("how many times buddies merge",
-                                                         "merges"))
+ASK_CHOICES = (("the pfn returned", "pfn"), ("nr_free after it", "nr_free"),
+               ("its splits", "splits"), ("its merges", "merges"))
 #: Where the verdict sends the reader once the call has run.
 AFTER_CHECK = "The memory map, the chart and the event log now show what it did."
 
@@ -124,7 +123,9 @@ class Playground(ZoneListener, widgets.VBox):
         self._waiting: tuple[str, int | None, Callable[[], object]] | None = None
         self.predict_first = widgets.Checkbox(value=predict_first, description="predict first",
                                               indent=False, layout=fitted())
-        self.ask = widgets.Dropdown(options=ASK_CHOICES, value="pfn", description="asking for")
+        self.predict_first.layout.margin = "2px 16px 2px 0"  # apart from "asking for"
+        self.ask = widgets.Dropdown(options=ASK_CHOICES, value="pfn", description="asking for",
+                                    layout=widgets.Layout(width="auto"))
         self.question = widgets.HTML()
         self.guess = widgets.Text(description="your prediction",
                                   layout=widgets.Layout(width="auto", min_width="300px"))
