@@ -26,6 +26,7 @@ from kit.widgets import (
     MemoryMap,
     OrderExplorer,
     Playground,
+    Practice,
     Predict,
     TracePlayer,
     WastageCurve,
@@ -35,7 +36,7 @@ from kit.widgets.memory_map import outline_boxes
 from kit.widgets.playground import LOG_STEPS
 
 ALL = [OrderExplorer, WastageCurve, FreeAreaChart, MemoryMap, Playground, TracePlayer,
-       ExactAllocationAnimator, LiveBuddyInfo, Predict]
+       ExactAllocationAnimator, LiveBuddyInfo, Predict, Practice]
 
 
 @pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
