@@ -10,7 +10,7 @@ hides a demo until the reader has answered is ``kit.widgets.Predict``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import events as ev
@@ -54,9 +54,11 @@ class Prediction:
     def check(self, raw: object) -> Mark:
         """The verdict on what the reader typed (text or a Python value)."""
         result = mark(self.field, raw, self.answer, self.misconceptions)
-        if not result.correct and any(mark(self.field, raw, other).correct
-                                      for other in self.accepted):
-            return replace(result, correct=True, misconception=None, note="")
+        if not result.correct:
+            for other in self.accepted:
+                tied = mark(self.field, raw, other)
+                if tied.correct:
+                    return tied
         return result
 
     def explain(self, raw: object) -> str:
@@ -65,7 +67,7 @@ class Prediction:
         result = self.check(raw)
         detail = f" {self.detail}" if self.detail else ""
         if result.correct:
-            return f"Right: {self.source} gives {result.given} too.{detail}"
+            return f"Right: {self.source} gives {result.expected} too.{detail}"
         why = (f" Likely misconception, {result.misconception.name}: "
                f"{result.misconception.explanation}." if result.misconception else "")
         return (f"Not quite: you said {result.given}, {self.source} gives {result.expected}."
@@ -175,7 +177,6 @@ def exact_free_prediction(zone: Zone, addr: int, size: int) -> Prediction:
                        "freed pages merge with their free buddies, order by order"),))
 
 
-
 def most_free_pages_prediction(buddyinfo: BuddyInfoReading | Sequence[BuddyInfoZone],
                                zone: str | None = None) -> Prediction:
     """In blocks of which order one zone of a buddyinfo reading holds the most free memory.
@@ -229,8 +230,9 @@ def most_free_pages_prediction(buddyinfo: BuddyInfoReading | Sequence[BuddyInfoZ
         "the zone with the most free pages.)")
     stand_in = (f"{reading.stand_in} So this question is about the kit's sample from an "
                 "x86-64 machine with 24 GiB, not about your machine. ") if reading.stand_in else ""
-    counts = "; ".join(f"order {order} holds {chosen.nr_free[order]:,} blocks = "
-                       f"{pages[order]:,} pages" for order in dict.fromkeys([right[-1], blocks]))
+    shown = dict.fromkeys([right[-1], blocks])  # the answer, then the order with most blocks
+    counts = "; ".join(f"order {order} holds {_many(chosen.nr_free[order], 'block')} = "
+                       f"{_many(pages[order], 'page')}" for order in shown)
     tie = f" (a tie: orders {', '.join(map(str, right))})" if len(right) > 1 else ""
     again = " Run the cell again for a new reading." if reading.own_machine else ""
     return Prediction(
@@ -239,6 +241,10 @@ def most_free_pages_prediction(buddyinfo: BuddyInfoReading | Sequence[BuddyInfoZ
         Field("order", "order", "int", "e.g. 3"), right[-1], tuple(named.values()),
         accepted=tuple(right[:-1]), source=_owner(reading),
         detail=f"{_where(reading)}, {name}: {counts}{tie}.{again}")
+
+
+def _many(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def _owner(reading: BuddyInfoReading, capital: bool = False) -> str:
