@@ -127,6 +127,7 @@ def test_most_free_pages_counts_pages_not_blocks():
     assert single.misconception is not None
     assert single.misconception.name == "freed pages stay single"
     assert "51,200 pages" in prediction.explain("4")
+    assert not prediction.readable("ten") and "whole number" in prediction.check("ten").note
 
 
 def test_most_free_pages_on_a_fragmented_zone_names_the_boot_picture():

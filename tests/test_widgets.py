@@ -602,6 +602,14 @@ def test_predict_right_answer_and_the_buttons():
     assert other.revealed and other.verdict.value == ""
 
 
+def test_lesson1_unused_pages_are_what_the_explorer_then_shows():
+    widget = Predict(demo=lambda: OrderExplorer(size="132K"),
+                     prediction=kit.predict.unused_pages_prediction("132K"))
+    assert widget.answer("31").correct
+    wasted = widget.demo.results["alloc_pages"].wasted
+    assert wasted // widget.demo.page_size == widget.prediction.answer == 31
+
+
 def test_predict_replays_a_demo_that_can():
     animator = ExactAllocationAnimator(size=132 * 1024)
     animator.player.slider.value = len(animator.player.steps)
