@@ -34,7 +34,7 @@ from . import events as ev
 from .errors import InvalidArgument, KitError
 from .events import Event
 from .orders import _require_int, format_size, page_align, pages_for
-from .presets import PRESETS
+from .presets import PRESETS, get_preset
 from .procfs import format_buddyinfo, parse_buddyinfo
 from .replay import replay
 from .zone import Zone
@@ -148,6 +148,8 @@ class Problem:
     ``answer`` maps each field's key to the value the zone computed; ``misconceptions`` maps a
     key to wrong values worth naming.  ``trace`` is the zone's trace after the problem's steps
     (empty for the ``order`` kind, which needs no lasting zone); ``zone()`` replays it.
+    ``preset_asked`` says the preset was asked for (``generate(..., preset=...)``), so
+    ``command`` names it.
     """
 
     kind: str
@@ -161,11 +163,13 @@ class Problem:
     solution: str
     misconceptions: Mapping[str, tuple[Misconception, ...]]
     trace: str = ""
+    preset_asked: bool = False
 
     @property
     def command(self) -> str:
         """The command line that prints this problem again."""
-        return f"kit practice {self.kind} --seed {self.seed} --level {self.level}"
+        asked = f" --preset {self.preset}" if self.preset_asked else ""
+        return f"kit practice {self.kind} --seed {self.seed} --level {self.level}{asked}"
 
     def zone(self) -> Zone | None:
         """The zone as the problem leaves it (for a memory map), or None for the order kind."""
@@ -670,11 +674,12 @@ def _steps_problem(draft: _Draft, config: Mapping[str, Any], calls: list[_Call],
     draft.trace = zone.trace.to_text() if zone.trace is not None else ""
 
 
-def _sequence(rng: random.Random, level: int) -> _Draft:
+def _sequence(rng: random.Random, level: int, preset: str | None) -> _Draft:
     max_order = 4 if level < 3 else 5
     nr_pages = (16, rng.randint(17, 31), rng.choice((32, 40, 48, 56)))[level - 1]
-    preset = "6.8" if level < 3 else rng.choice(("2.6.27", "6.8"))
-    other = "2.6.27" if preset == "6.8" else "6.8"
+    drawn = "6.8" if level < 3 else rng.choice(("2.6.27", "6.8"))
+    preset = preset or drawn
+    other = "2.6.27" if preset != "2.6.27" else "6.8"
     config = {"nr_pages": nr_pages, "max_order": max_order, "preset": preset}
 
     def make() -> tuple[list[_Call], bool]:
@@ -722,10 +727,12 @@ def _merge_likely_calls(rng: random.Random) -> list[_Call]:
     return calls
 
 
-def _pcp(rng: random.Random, level: int) -> _Draft:
+def _pcp(rng: random.Random, level: int, preset: str | None) -> _Draft:
     batch = 2 if level == 1 else rng.randint(2, 3)
-    preset = "6.8" if level < 3 else rng.choice(("5.10", "6.8"))
-    other = "5.10" if preset == "6.8" else "6.8"
+    drawn = "6.8" if level < 3 else rng.choice(("5.10", "6.8"))
+    preset = preset or drawn
+    # compare with a version on the other side of 5.14, where the lists began caching orders 1-3
+    other = "5.10" if PRESETS[preset].pcp_max_order else "6.8"
     nr_pages = rng.randint(16, 31)
     config = {"nr_pages": nr_pages, "max_order": 4, "preset": preset, "pcp": True,
               "pcp_batch": batch, "pcp_high": (2 * batch, batch + 1, batch + 2)[level - 1]}
@@ -791,14 +798,14 @@ def _fifo(step: _Step) -> list[Misconception]:
         "the head, because the page freed last is the one most likely still in the CPU cache.")]
 
 
-def _order(rng: random.Random, level: int) -> _Draft:
+def _order(rng: random.Random, level: int, preset: str | None) -> _Draft:
     page_size = 4096 if level < 3 else rng.choice((16384, 65536))
     zone = Zone(1024, page_size=page_size)
     seen: list[Event] = []
     zone.subscribe(seen.append)
     sizes = _order_sizes(rng, level, page_size)
     arch = "" if page_size == 4096 else " (an arm64 or ppc64 kernel)"
-    draft = _Draft("6.8", "get_order and the memory each allocator wastes",
+    draft = _Draft(preset or "6.8", "get_order and the memory each allocator wastes",
                    f"PAGE_SIZE is {format_size(page_size)}{arch}; the largest order is 10.  "
                    "get_order() is the same in every kernel version.\n\nSizes:\n"
                    + "\n".join(f"  {i}. {size} bytes" for i, size in enumerate(sizes, 1))
@@ -899,9 +906,9 @@ def _waste_misconceptions(size: int, order: int, waste: int, exact_waste: int, p
     ]
 
 
-def _exact(rng: random.Random, level: int) -> _Draft:
-    presets = ("6.8",) if level < 3 else tuple(PRESETS)
-    preset = rng.choice(presets)
+def _exact(rng: random.Random, level: int, preset: str | None) -> _Draft:
+    drawn = rng.choice(("6.8",) if level < 3 else tuple(PRESETS))
+    preset = preset or drawn
     config = {"nr_pages": 64, "max_order": 6, "preset": preset}
 
     def make() -> tuple[list[_Call], bool]:
@@ -1022,31 +1029,40 @@ def _exact_answers(draft: _Draft, config: Mapping[str, Any], calls: list[_Call],
                            f"  -> pfn {follow.pfn}"]
 
 
-_GENERATORS: dict[str, Callable[[random.Random, int], _Draft]] = {
+_GENERATORS: dict[str, Callable[[random.Random, int, str | None], _Draft]] = {
     "sequence": _sequence, "order": _order, "exact": _exact, "pcp": _pcp}
 
 
 # ------------------------------------------------------------------------------ the public API
-def generate(kind: str, seed: int, level: int = 1) -> Problem:
-    """The problem of this kind for this seed and difficulty level (1 to 3)."""
+def generate(kind: str, seed: int, level: int = 1, preset: str | None = None) -> Problem:
+    """The problem of this kind for this seed and difficulty level (1 to 3).
+
+    ``preset`` makes the problem follow that kernel version instead of the one the kind and
+    level choose (6.8 below level 3, one drawn from the seed at level 3); the ``order`` kind is
+    the same in every version.
+    """
     if kind not in _GENERATORS:
         raise InvalidArgument(f"unknown practice kind {kind!r}; choose one of {', '.join(KINDS)}")
     seed = _require_int(seed, "seed")
     level = _require_int(level, "level", 1)
     if level not in LEVELS:
         raise InvalidArgument(f"level must be 1, 2 or 3, got {level}")
-    draft = _GENERATORS[kind](random.Random(f"pagealloc-kit/{kind}/{level}/{seed}"), level)
+    if preset is not None:
+        preset = get_preset(preset).name
+    draft = _GENERATORS[kind](random.Random(f"pagealloc-kit/{kind}/{level}/{seed}"), level,
+                              preset)
     return Problem(
         kind=kind, seed=seed, level=level, preset=draft.preset, title=draft.title,
         text=draft.text, fields=tuple(draft.fields), answer=dict(draft.answer),
         solution="\n".join(draft.solution),
         misconceptions={key: tuple(found) for key, found in draft.misconceptions.items()},
-        trace=draft.trace)
+        trace=draft.trace, preset_asked=preset is not None)
 
 
-def practice_set(seed: int, count: int = 4, kind: str | None = None, level: int = 1
-                 ) -> list[Problem]:
+def practice_set(seed: int, count: int = 4, kind: str | None = None, level: int = 1,
+                 preset: str | None = None) -> list[Problem]:
     """``count`` problems from seed on: of one kind, or (kind None) cycling through ``KINDS``."""
     seed = _require_int(seed, "seed")
     count = _require_int(count, "count", 1)
-    return [generate(kind or KINDS[i % len(KINDS)], seed + i, level) for i in range(count)]
+    return [generate(kind or KINDS[i % len(KINDS)], seed + i, level, preset)
+            for i in range(count)]

@@ -11,6 +11,7 @@ import argparse
 from kit.cli import register
 from kit.errors import InvalidArgument
 from kit.practice import KINDS, LEVELS, Problem, practice_set
+from kit.presets import PRESETS
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,6 +22,9 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--count", type=int, default=1, help="how many problems (default: 1)")
     parser.add_argument("--level", type=int, default=1, choices=LEVELS,
                         help="difficulty 1-3 (default: 1)")
+    parser.add_argument("--preset", choices=list(PRESETS), metavar="VERSION",
+                        help=f"the kernel version to follow, one of {', '.join(PRESETS)} "
+                             "(default: 6.8, or one drawn from the seed at level 3)")
     parser.add_argument("-c", "--solutions", action="store_true",
                         help="also print each problem's answer and step-by-step solution")
 
@@ -43,7 +47,7 @@ def _run(args: argparse.Namespace) -> int:
         raise InvalidArgument(f"--seed must be >= 0, got {args.seed}")
     if not 1 <= args.count <= 100:
         raise InvalidArgument(f"--count must be between 1 and 100, got {args.count}")
-    problems = practice_set(args.seed, args.count, args.kind, args.level)
+    problems = practice_set(args.seed, args.count, args.kind, args.level, args.preset)
     print("\n\n".join(format_problem(i, p, args.solutions) for i, p in enumerate(problems, 1)))
     return 0
 

@@ -9,7 +9,9 @@ hides a demo until the reader has answered is ``kit.widgets.Predict``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 from . import events as ev
@@ -28,6 +30,7 @@ from .practice import (
     read_value,
     split_misconceptions,
 )
+from .procfs import BuddyInfoReading, BuddyInfoZone, main_zone
 from .replay import replay
 from .scenarios import EventModel, Scenario
 from .zone import Zone
@@ -39,6 +42,7 @@ __all__ = [
     "call_prediction",
     "event_count_prediction",
     "exact_free_prediction",
+    "most_free_pages_prediction",
     "order_prediction",
     "suitable_blocks_prediction",
     "tail_blocks_prediction",
@@ -51,29 +55,42 @@ class Prediction:
     """A question with one typed answer: ``field`` says how to read it, ``answer`` is the kit's.
 
     ``misconceptions`` are wrong answers worth naming (the reader who forgot a rule gives them).
+    ``accepted`` are other answers just as right (a tie).  ``source`` names what gives the
+    answer in the verdict ("the simulator", "your machine"); ``detail`` is said after it (the
+    numbers behind an answer read from a real machine).
     """
 
     question: str
     field: Field
     answer: object
     misconceptions: tuple[Misconception, ...] = ()
+    accepted: tuple[object, ...] = ()
+    source: str = "the simulator"
+    detail: str = ""
 
     def check(self, raw: object) -> Mark:
         """The verdict on what the reader typed (text or a Python value)."""
-        return mark(self.field, raw, self.answer, self.misconceptions)
+        result = mark(self.field, raw, self.answer, self.misconceptions)
+        if not result.correct:
+            for other in self.accepted:
+                tied = mark(self.field, raw, other)
+                if tied.correct:
+                    return tied
+        return result
 
     def explain(self, raw: object, then: str = "The demo below shows why.") -> str:
         """The verdict in words, for a readable prediction: right, or wrong with the answer
         and, when the wrong value is a known one, the misconception it suggests; ``then``
         says where to look next."""
         result = self.check(raw)
+        detail = f" {self.detail}" if self.detail else ""
         if result.correct:
-            return f"Right: the simulator gives {result.expected} too."
+            return f"Right: {self.source} gives {result.expected} too.{detail}"
         why = (f" Likely misconception, {result.misconception.name}: "
                f"{result.misconception.explanation.rstrip('.')}." if result.misconception
                else "")
-        return (f"Not quite: you said {result.given}, the simulator gives {result.expected}."
-                f"{why} {then}")
+        return (f"Not quite: you said {result.given}, {self.source} gives {result.expected}."
+                f"{why}{detail} {then}")
 
     def readable(self, raw: object) -> bool:
         """Whether ``raw`` reads as an answer at all (a typo or nothing is not a prediction)."""
@@ -360,3 +377,93 @@ def suitable_blocks_prediction(scenario: Scenario, order: int) -> Prediction:
         f"are free. How many order-{order} blocks ({format_size(model.page_size << order)}) "
         "could the free lists hand out then?",
         Field("blocks", f"order-{order} blocks", "int", "e.g. 5"), answer, wrong)
+
+
+def most_free_pages_prediction(buddyinfo: BuddyInfoReading | Sequence[BuddyInfoZone],
+                               zone: str | None = None) -> Prediction:
+    """In blocks of which order one zone of a buddyinfo reading holds the most free memory.
+
+    The answer counts pages (an order-n block holds 2^n), not blocks: the orders with the most
+    blocks are usually small, while most free memory sits in large blocks.  ``zone`` names the
+    zone; None asks about the one ``kit.procfs.main_zone`` picks (the first Normal zone, else
+    the zone with the most free pages) and says so when it is not Normal.  A reading from
+    ``kit.procfs.take_buddyinfo`` makes the question and the verdict say whose machine it is
+    and when; a zone missing from the reading, or one without a free page, is an
+    InvalidArgument that says so.
+    """
+    if isinstance(buddyinfo, BuddyInfoReading):
+        reading = buddyinfo
+    else:
+        reading = BuddyInfoReading(tuple(buddyinfo), "")
+    zones = reading.zones
+    if zone is None:
+        chosen = zones[main_zone(zones)]
+    else:
+        found = [z for z in zones if z.zone == zone]
+        if not found:
+            names = ", ".join(z.zone for z in zones) or "none"
+            raise InvalidArgument(f"no zone {zone!r} in {_owner(reading)} (its zones: {names})")
+        chosen = found[0]
+    name = f"Node {chosen.node}, zone {chosen.zone}"
+    pages = [count << order for order, count in enumerate(chosen.nr_free)]
+    if not any(pages):
+        raise InvalidArgument(f"{name} of {_owner(reading)} has no free page: no order holds "
+                              "the most free memory")
+    most = max(pages)
+    right = [order for order, count in enumerate(pages) if count == most]
+    blocks = max(range(len(pages)), key=lambda order: chosen.nr_free[order])
+    top = len(pages) - 1
+    candidates = (
+        (blocks, "blocks, not memory",
+         f"order {blocks} has the most free blocks, but an order-n block holds 2^n pages"),
+        (top, "memory as at boot",
+         "a machine that has run a while has split many of its largest blocks, and pages "
+         "still in use keep their free buddies from merging back"),
+        (0, "freed pages stay single",
+         "a freed page merges with its buddy whenever the buddy is free too, so free memory "
+         "gathers in larger blocks"),
+    )
+    named: dict[int, Misconception] = {}
+    for value, label, why in candidates:
+        if value not in right:
+            named.setdefault(value, Misconception(value, label, why))
+    note = "" if chosen.zone == "Normal" or zone is not None else (
+        f" ({_owner(reading, capital=True)} has no Normal zone; this asks about {chosen.zone}, "
+        "the zone with the most free pages.)")
+    stand_in = (f"{reading.stand_in} So this question is about the kit's sample from an "
+                "x86-64 machine with 24 GiB, not about your machine. ") if reading.stand_in else ""
+    shown = dict.fromkeys([right[-1], blocks])  # the answer, then the order with most blocks
+    counts = "; ".join(f"order {order} holds {_many(chosen.nr_free[order], 'block')} = "
+                       f"{_many(pages[order], 'page')}" for order in shown)
+    tie = f" (a tie: orders {', '.join(map(str, right))})" if len(right) > 1 else ""
+    again = " Run the cell again for a new reading." if reading.own_machine else ""
+    return Prediction(
+        f"{stand_in}In {name} of {_owner(reading)}, blocks of which order hold the most free "
+        f"memory?{note}",
+        Field("order", "order", "int", "e.g. 3"), right[-1], tuple(named.values()),
+        accepted=tuple(right[:-1]), source=_owner(reading),
+        detail=f"{_where(reading)}, {name}: {counts}{tie}.{again}")
+
+
+def _many(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def _owner(reading: BuddyInfoReading, capital: bool = False) -> str:
+    """Whose memory a reading shows, as the question and the verdict name it."""
+    if reading.own_machine:
+        owner = "your machine"
+    elif reading.stand_in:
+        owner = "the kit's sample"
+    else:
+        owner = f"the buddyinfo read from {reading.path}" if reading.path else "the buddyinfo given"
+    return owner[0].upper() + owner[1:] if capital else owner
+
+
+def _where(reading: BuddyInfoReading) -> str:
+    """Where a reading's numbers come from, as the verdict says it."""
+    if reading.own_machine:
+        return "Your own machine at the moment the cell read /proc/buddyinfo"
+    if reading.stand_in:
+        return f"The kit's sample ({Path(reading.path).name})"
+    return _owner(reading, capital=True)

@@ -23,19 +23,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from kit.errors import InvalidArgument, ProcFileUnavailable
+from kit.errors import InvalidArgument, KitError, ProcFileUnavailable
 from kit.orders import _require_int
+from kit.samples import sample_path
 
 __all__ = [
+    "BuddyInfoReading",
     "BuddyInfoZone",
     "PageBlockCount",
     "PageTypeFree",
     "PageTypeInfo",
     "format_buddyinfo",
+    "main_zone",
     "parse_buddyinfo",
     "parse_pagetypeinfo",
     "read_buddyinfo",
     "read_pagetypeinfo",
+    "take_buddyinfo",
 ]
 
 _T = TypeVar("_T")
@@ -309,6 +313,50 @@ def read_buddyinfo(path: str | os.PathLike[str] = "/proc/buddyinfo") -> list[Bud
     """
     text = _read_proc_file(path, "The file is normally world-readable; check the path.")
     return _parse_or_explain(parse_buddyinfo, text, os.fspath(path))
+
+
+def main_zone(zones: Sequence[BuddyInfoZone]) -> int:
+    """The index of the zone a lesson looks at first: the first Normal zone, where most memory
+    of a 64-bit machine is; without one (a machine below 4 GiB, some 32-bit boards), the zone
+    with the most free pages.  Raises InvalidArgument for a buddyinfo without zones."""
+    if not zones:
+        raise InvalidArgument("the buddyinfo lists no zone")
+    normal = [i for i, z in enumerate(zones) if z.zone == "Normal"]
+    return normal[0] if normal else max(range(len(zones)), key=lambda i: zones[i].free_pages)
+
+
+@dataclass(frozen=True)
+class BuddyInfoReading:
+    """One reading of buddyinfo, kept so that a question and the view that answers it show the
+    same numbers: the live file changes from one read to the next.
+
+    ``path`` is the file the zones come from ("" for zones given, not read); ``stand_in`` says
+    why the kit's sample replaced the file asked for ("" when the file itself was read).
+    """
+
+    zones: tuple[BuddyInfoZone, ...]
+    path: str
+    stand_in: str = ""
+
+    @property
+    def own_machine(self) -> bool:
+        """True when this is the running machine's /proc/buddyinfo, read when it was taken."""
+        return not self.stand_in and self.path == "/proc/buddyinfo"
+
+
+def take_buddyinfo(path: str | os.PathLike[str] = "/proc/buddyinfo") -> BuddyInfoReading:
+    """Read ``path`` once.  Where it cannot be read or lists no zone (macOS, Windows, a
+    container without /proc), the kit's sample from an x86-64 machine stands in, and the
+    reading says why, so a lesson still has numbers to ask about."""
+    name = os.fspath(path)
+    try:
+        zones = read_buddyinfo(name)
+        if not zones:
+            raise ProcFileUnavailable(f"{name} lists no zone")
+        return BuddyInfoReading(tuple(zones), name)
+    except KitError as exc:
+        sample = sample_path("buddyinfo")
+        return BuddyInfoReading(tuple(read_buddyinfo(sample)), str(sample), str(exc))
 
 
 def read_pagetypeinfo(path: str | os.PathLike[str] = "/proc/pagetypeinfo") -> PageTypeInfo:

@@ -17,6 +17,7 @@ import pytest
 import kit
 from kit.cli import main
 from kit.practice import KINDS, LEVELS, generate, practice_set, version_difference
+from kit.presets import PRESETS
 
 SEEDS = range(6)
 ALL = [(kind, seed, level) for kind in KINDS for level in LEVELS for seed in SEEDS]
@@ -290,6 +291,20 @@ def test_practice_set_cycles_through_the_kinds():
     assert [p.seed for p in problems] == list(range(5, 11))
 
 
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("level", LEVELS)
+def test_a_preset_asked_for_is_followed(kind, level):
+    for preset in PRESETS:
+        problem = generate(kind, 3, level, preset)
+        assert problem.preset == preset and problem.command.endswith(f"--preset {preset}")
+        assert problem.check(problem.answer).correct
+        if problem.trace:  # the zone the solution's memory map replays runs that version
+            assert problem.zone().preset.name == preset
+    assert "--preset" not in generate(kind, 3, level).command  # none asked
+    with pytest.raises(kit.KitError, match="unknown kernel preset '4.4'"):
+        generate(kind, 3, level, "4.4")
+
+
 def test_version_difference_words():
     assert "agree" in version_difference("6.1", "5.10")
     assert "orders 0..3" in version_difference("6.8", "5.10", pcp=True)
@@ -313,6 +328,13 @@ def test_cli_with_solutions_for_an_exam_sheet(capsys):
         problem = generate("order", seed, 1)
         assert f"Problem {number}: " in out and problem.solution in out
         assert problem.answer_text().splitlines()[0] in out
+
+
+def test_cli_follows_a_preset(capsys):
+    assert main(["practice", "exact", "--seed", "5", "--preset", "2.6.27", "-c"]) == 0
+    out = capsys.readouterr().out
+    assert generate("exact", 5, 1, "2.6.27").solution in out
+    assert "Linux 2.6.27)" in out and "kit practice exact --seed 5 --level 1 --preset 2.6.27" in out
 
 
 def test_cli_without_kind_cycles_kinds(capsys):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipywidgets as widgets
 import numpy as np
 
+import kit
 from kit.practice import generate
 from kit.widgets import MemoryMap, Practice
 from kit.widgets.theme import PRESENTER
@@ -22,7 +23,7 @@ def type_answers(widget, answers):
 
 
 def test_builds_displayable_and_hides_the_answer():
-    widget = Practice("exact", seed=2, level=2, presenter=True)
+    widget = Practice(kind="exact", seed=2, level=2, presenter=True)
     problem = generate("exact", 2, 2)
     assert "application/vnd.jupyter.widget-view+json" in widget._repr_mimebundle_()
     assert widget.problem == problem
@@ -37,14 +38,14 @@ def test_builds_displayable_and_hides_the_answer():
 
 
 def test_right_prediction_is_accepted():
-    widget = Practice("sequence", seed=3, level=2)
+    widget = Practice(kind="sequence", seed=3, level=2)
     type_answers(widget, widget.problem.answer)
     verdict = widget.check()
     assert verdict.correct and "All right!" in widget.verdict.value
 
 
 def test_wrong_prediction_names_the_misconception():
-    widget = Practice("pcp", seed=1, level=1)
+    widget = Practice(kind="pcp", seed=1, level=1)
     answers = dict(widget.problem.answer)
     wrong = next(m for m in widget.problem.misconceptions["nr_free1"]
                  if m.name == "pages, not blocks")
@@ -56,7 +57,7 @@ def test_wrong_prediction_names_the_misconception():
 
 
 def test_reveal_shows_solution_and_the_zone_after_the_steps():
-    widget = Practice("sequence", seed=0, level=1)
+    widget = Practice(kind="sequence", seed=0, level=1)
     widget.reveal()
     assert "Step 1:" in widget.solution.value and "Answers" in widget.solution.value
     assert isinstance(widget.map, MemoryMap) and widget.map in widget.map_box.children
@@ -67,7 +68,7 @@ def test_reveal_shows_solution_and_the_zone_after_the_steps():
 
 
 def test_new_problem_moves_to_the_next_seed_and_clears_everything():
-    widget = Practice("sequence", seed=4, level=1)
+    widget = Practice(kind="sequence", seed=4, level=1)
     type_answers(widget, widget.problem.answer)
     widget.check()
     widget.reveal()
@@ -88,8 +89,24 @@ def test_order_problems_have_no_memory_map_and_kind_switches():
 
 
 def test_buttons_are_wired():
-    widget = Practice("exact", seed=1)
+    widget = Practice(kind="exact", seed=1)
     type_answers(widget, widget.problem.answer)
     widget.check_button.click()
     assert "All right!" in widget.verdict.value
     assert isinstance(widget.children[0], widgets.HBox)
+
+
+def test_a_zone_sets_the_kernel_version_the_problems_follow():
+    zone = kit.Zone(64, preset="2.6.27")
+    before = zone.format_buddyinfo()
+    widget = Practice(zone, kind="sequence", seed=1, level=1)
+    assert widget.problem == generate("sequence", 1, 1, "2.6.27")
+    assert widget.problem.preset == "2.6.27" != Practice(kind="sequence", seed=1).problem.preset
+    assert "--preset 2.6.27" in widget.question.value
+    widget.new_button.click()
+    assert widget.problem.preset == "2.6.27"
+    assert zone.format_buddyinfo() == before  # practised on a zone of its own
+
+
+def test_a_kind_name_may_come_first():
+    assert Practice("exact", seed=2).problem == generate("exact", 2, 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import kit
+import kit.procfs
 import kit.scenarios
 from kit.errors import BadPageState, InvalidArgument, KitError
 from kit.events import apply_to_nr_free
@@ -14,12 +15,14 @@ from kit.predict import (
     call_prediction,
     event_count_prediction,
     exact_free_prediction,
+    most_free_pages_prediction,
     order_prediction,
     suitable_blocks_prediction,
     tail_blocks_prediction,
     unused_pages_prediction,
 )
 from kit.replay import nr_free_history
+from kit.samples import sample_path, sample_text
 
 
 @pytest.mark.parametrize(("size", "page_size", "order"), [
@@ -257,3 +260,90 @@ def test_suitable_blocks_prediction_counts_blocks_not_pages():
     assert prediction.check("4").correct and not prediction.readable("lots")
     with pytest.raises(InvalidArgument, match="above the zone's largest"):
         suitable_blocks_prediction(scenario, 11)
+
+
+# ------------------------------------------------------------ a question about a real machine
+def _zones(*lines: str) -> list[kit.procfs.BuddyInfoZone]:
+    return kit.parse_buddyinfo("\n".join(lines))
+
+
+def test_most_free_pages_counts_pages_not_blocks():
+    reading = kit.procfs.take_buddyinfo(sample_path("buddyinfo"))
+    assert reading.stand_in == "" and not reading.own_machine
+    prediction = most_free_pages_prediction(reading)
+    normal = next(z for z in reading.zones if z.zone == "Normal")
+    pages = [count << order for order, count in enumerate(normal.nr_free)]
+    assert prediction.answer == pages.index(max(pages)) == 10  # 50 blocks of 1024 pages
+    assert "Node 0, zone Normal" in prediction.question
+    assert prediction.check("10").correct
+    blocks = prediction.check("4")  # 336 blocks, the most, but only 5,376 pages
+    assert blocks.misconception is not None and blocks.misconception.name == "blocks, not memory"
+    single = prediction.check("0")
+    assert single.misconception is not None
+    assert single.misconception.name == "freed pages stay single"
+    assert "51,200 pages" in prediction.explain("4")
+    assert not prediction.readable("ten") and "whole number" in prediction.check("ten").note
+
+
+def test_most_free_pages_on_a_fragmented_zone_names_the_boot_picture():
+    prediction = most_free_pages_prediction(_zones(
+        "Node 0, zone   Normal   10   40  900  300   20    2    0    0    0    0    1"))
+    assert prediction.answer == 2  # 3,600 pages against 1,024 in the order-10 block
+    boot = prediction.check("10")
+    assert boot.misconception is not None and boot.misconception.name == "memory as at boot"
+    assert prediction.source == "the buddyinfo given"
+
+
+def test_most_free_pages_accepts_every_order_of_a_tie():
+    prediction = most_free_pages_prediction(_zones("Node 0, zone Normal 0 2 1 0"))
+    assert prediction.answer == 2 and prediction.accepted == (1,)
+    assert prediction.check("1").correct and prediction.check("2").correct
+    assert not prediction.check("3").correct
+    assert "a tie: orders 1, 2" in prediction.explain("1")
+
+
+def test_most_free_pages_without_a_normal_zone_asks_about_the_largest():
+    zones = _zones("Node 0, zone DMA 0 0 0 1", "Node 0, zone DMA32 5 0 3 0",
+                   "Node 0, zone HighMem 9 0 0 0")
+    prediction = most_free_pages_prediction(zones)
+    assert "zone DMA32" in prediction.question and "no Normal zone" in prediction.question
+    assert prediction.answer == 2 and kit.procfs.main_zone(zones) == 1
+    assert most_free_pages_prediction(zones, "HighMem").answer == 0
+    with pytest.raises(kit.KitError, match=r"no zone 'Normal' .*DMA, DMA32, HighMem"):
+        most_free_pages_prediction(zones, "Normal")
+
+
+@pytest.mark.parametrize(("zones", "message"), [
+    ([], "lists no zone"),
+    (_zones("Node 0, zone Normal 0 0 0"), "no free page"),
+])
+def test_most_free_pages_names_unusable_input(zones, message):
+    with pytest.raises(kit.KitError, match=message):
+        most_free_pages_prediction(zones)
+
+
+def test_take_buddyinfo_stands_in_the_sample_and_says_why(tmp_path):
+    missing = kit.procfs.take_buddyinfo(tmp_path / "buddyinfo")
+    assert "does not exist" in missing.stand_in and not missing.own_machine
+    assert missing.zones == tuple(kit.parse_buddyinfo(sample_text("buddyinfo")))
+    (tmp_path / "empty").write_text("\n")
+    assert "empty" in kit.procfs.take_buddyinfo(tmp_path / "empty").stand_in
+    (tmp_path / "junk").write_text("MemTotal: 1 kB\n")
+    assert "not a buddyinfo line" in kit.procfs.take_buddyinfo(tmp_path / "junk").stand_in
+    prediction = most_free_pages_prediction(missing)
+    assert prediction.question.startswith(missing.stand_in)
+    assert "not about your machine" in prediction.question
+    assert prediction.source == "the kit's sample"
+
+
+def test_the_own_machine_verdict_says_so():
+    reading = kit.procfs.BuddyInfoReading(
+        tuple(_zones("Node 0, zone Normal 3 1 0 2")), "/proc/buddyinfo")
+    assert reading.own_machine
+    prediction = most_free_pages_prediction(reading)
+    assert prediction.answer == 3
+    assert "your machine" in prediction.question
+    verdict = prediction.explain("3")
+    assert verdict.startswith("Right: your machine gives 3 too.")
+    assert "Your own machine at the moment the cell read /proc/buddyinfo" in verdict
+    assert "order 3 holds 2 blocks = 16 pages; order 0 holds 3 blocks = 3 pages" in verdict

@@ -160,7 +160,7 @@ def test_stored_quiz_outputs_are_the_id_only():
 def test_each_lesson_ends_with_a_practice_set_and_its_command():
     for path in LESSONS:
         cells = json.loads(path.read_text())["cells"]
-        call = re.fullmatch(r'Practice\("(\w+)", seed=(\d+), level=(\d)\)',
+        call = re.fullmatch(r'Practice\(kind="(\w+)", seed=(\d+), level=(\d)\)',
                             "".join(cells[-1]["source"]))
         assert call, path.stem
         kind, seed, level = call.groups()

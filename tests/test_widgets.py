@@ -15,6 +15,7 @@ import pytest
 
 import kit
 import kit.predict
+import kit.procfs
 import kit.scenarios
 import kit.widgets._base
 from kit.samples import sample_path
@@ -25,6 +26,7 @@ from kit.widgets import (
     MemoryMap,
     OrderExplorer,
     Playground,
+    Practice,
     Predict,
     TracePlayer,
     WastageCurve,
@@ -34,7 +36,7 @@ from kit.widgets.memory_map import outline_boxes
 from kit.widgets.playground import LOG_STEPS
 
 ALL = [OrderExplorer, WastageCurve, FreeAreaChart, MemoryMap, Playground, TracePlayer,
-       ExactAllocationAnimator, LiveBuddyInfo, Predict]
+       ExactAllocationAnimator, LiveBuddyInfo, Predict, Practice]
 
 
 @pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
@@ -745,6 +747,14 @@ def test_predict_right_answer_and_the_buttons():
     assert other.revealed and other.verdict.value == ""
 
 
+def test_lesson1_unused_pages_are_what_the_explorer_then_shows():
+    widget = Predict(demo=lambda: OrderExplorer(size="132K"),
+                     prediction=kit.predict.unused_pages_prediction("132K"))
+    assert widget.answer("31").correct
+    wasted = widget.demo.results["alloc_pages"].wasted
+    assert wasted // widget.demo.page_size == widget.prediction.answer == 31
+
+
 def test_predict_replays_a_demo_that_can():
     animator = ExactAllocationAnimator(size=132 * 1024)
     animator.player.slider.value = len(animator.player.steps)
@@ -802,6 +812,41 @@ def test_live_buddyinfo_missing_file_says_why(tmp_path):
     assert live.zones == []
     assert "does not exist" in live.status.value and "needs Linux" in live.status.value
     assert live.view.bars.y.size == 0
+
+
+def test_live_buddyinfo_asks_first_about_the_reading_it_then_shows(tmp_path):
+    """The question and the view share one reading: a later change of the file shows only
+    after *refresh*."""
+    path = tmp_path / "buddyinfo"
+    path.write_text("Node 0, zone DMA32 1 1 1 1\nNode 0, zone Normal 40 30 2 1\n")
+    reading = kit.procfs.take_buddyinfo(path)
+    widget = Predict(demo=lambda: LiveBuddyInfo(reading=reading),
+                     prediction=kit.predict.most_free_pages_prediction(reading))
+    path.write_text("Node 0, zone DMA32 1 1 1 1\nNode 0, zone Normal 0 0 0 9\n")
+    assert "zone Normal" in widget.question.value and widget.demo is None
+    mark = widget.answer("0")  # 40 blocks, the most, but order 1 holds 60 pages
+    assert not mark.correct and "blocks, not memory" in widget.verdict.value
+    live = widget.demo
+    assert live.zones[live.zone_choice.value].zone == "Normal"
+    np.testing.assert_array_equal(live.view.bars.y, [40, 30, 2, 1])
+    live.refresh_button.click()
+    np.testing.assert_array_equal(live.view.bars.y, [0, 0, 0, 9])
+
+
+def test_live_buddyinfo_shows_the_sample_standing_in_and_why(tmp_path):
+    reading = kit.procfs.take_buddyinfo(tmp_path / "buddyinfo")
+    live = LiveBuddyInfo(reading=reading)
+    assert "does not exist" in live.status.value and "the kit&#x27;s sample" in live.status.value
+    assert [z.zone for z in live.zones] == ["DMA", "DMA32", "Normal"]
+    assert live.path == str(sample_path("buddyinfo"))
+
+
+def test_live_buddyinfo_without_a_normal_zone_shows_the_largest(tmp_path):
+    path = tmp_path / "buddyinfo"
+    path.write_text("Node 0, zone DMA 0 0 0 1\nNode 0, zone DMA32 5 0 3 0\n"
+                    "Node 0, zone HighMem 9 0 0 0\n")
+    live = LiveBuddyInfo(path=str(path))
+    assert live.zones[live.zone_choice.value].zone == "DMA32"
 
 
 def test_live_buddyinfo_timer_needs_a_kernel(tmp_path):

@@ -13,7 +13,14 @@ import asyncio
 import ipywidgets as widgets
 
 from ..errors import KitError
-from ..procfs import BuddyInfoZone, format_buddyinfo, read_buddyinfo, read_pagetypeinfo
+from ..procfs import (
+    BuddyInfoReading,
+    BuddyInfoZone,
+    format_buddyinfo,
+    main_zone,
+    read_buddyinfo,
+    read_pagetypeinfo,
+)
 from ..zone import Zone
 from ._base import _running_loop, fitted
 from .free_area import FreeAreaView
@@ -29,12 +36,18 @@ class LiveBuddyInfo(widgets.VBox):
     ``refresh()`` re-reads them; ``zones`` holds the parsed buddyinfo lines; ``message`` says
     why something is missing.  ``auto`` turns the timer on (``interval`` seconds; it needs a
     running kernel's event loop).  A ``kit.Zone`` given is shown alongside for comparison.
+    A ``reading`` (``kit.procfs.take_buddyinfo()``) is shown as it was taken, not read again,
+    so that a question asked about it and this view show the same numbers; *refresh* then
+    reads its file anew.  The zone shown first is ``kit.procfs.main_zone``'s choice.
     """
 
     def __init__(self, zone: Zone | None = None, *, path: str = "/proc/buddyinfo",
                  pagetypeinfo_path: str = "/proc/pagetypeinfo", interval: float = 5.0,
+                 reading: BuddyInfoReading | None = None,
                  presenter: bool | None = None) -> None:
         self.theme = theme = get_theme(presenter)
+        if reading is not None and reading.path:
+            path = reading.path
         self.path, self.pagetypeinfo_path = path, pagetypeinfo_path
         self.simulated = zone
         self.zones: list[BuddyInfoZone] = []
@@ -58,7 +71,13 @@ class LiveBuddyInfo(widgets.VBox):
         self.refresh_button.on_click(lambda _b: self.refresh())
         self.zone_choice.observe(lambda _change: self._redraw(), "value")
         self.auto.observe(self._on_auto, "value")
-        self.refresh()
+        if reading is None:
+            self.refresh()
+        else:
+            self.zones = list(reading.zones)
+            self.message = (f"{reading.stand_in}\nShown instead: the kit's sample."
+                            if reading.stand_in else "")
+            self._choose()
 
     def refresh(self) -> None:
         """Re-read the files and redraw; a missing file becomes a message, not an error."""
@@ -70,14 +89,16 @@ class LiveBuddyInfo(widgets.VBox):
             self.message = (f"{exc}\nThe live view needs Linux: /proc/buddyinfo does not exist "
                             "on macOS or Windows, nor in containers without /proc. The "
                             "simulated zones in the other widgets work everywhere.")
+        self._choose()
+
+    def _choose(self) -> None:
+        """Fill the zone menu, keeping the zone shown if it is still there, and redraw."""
         labels = [(f"Node {z.node}, zone {z.zone}", i) for i, z in enumerate(self.zones)]
         previous = self.zone_choice.value
         self.zone_choice.options = labels
         if labels:
             values = [value for _, value in labels]
-            normal = [i for i, z in enumerate(self.zones) if z.zone == "Normal"]
-            self.zone_choice.value = previous if previous in values else (
-                normal[0] if normal else values[-1])
+            self.zone_choice.value = previous if previous in values else main_zone(self.zones)
         self._redraw()
 
     def _redraw(self) -> None:
@@ -112,7 +133,8 @@ class LiveBuddyInfo(widgets.VBox):
         text = "\n".join(format_buddyinfo(z.nr_free, z.node, z.zone) for z in self.zones)
         if self.simulated is not None:
             text += "\nsimulated:\n" + self.simulated.format_buddyinfo()
-        self.status.value = self.theme.text(
+        note = self.theme.text(self.message, error=True) if self.message else ""
+        self.status.value = note + self.theme.text(
             f"{self.path}: Node {chosen.node}, zone {chosen.zone}: "
             f"{chosen.free_pages} free pages")
         self.view.show(chosen.nr_free, line=text)

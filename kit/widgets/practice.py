@@ -14,7 +14,8 @@ import ipywidgets as widgets
 
 from ..errors import KitError
 from ..practice import KINDS, LEVELS, Problem, Verdict, generate
-from ._base import show_error
+from ..zone import Zone
+from ._base import fitted, show_error
 from .memory_map import MemoryMap
 from .theme import get_theme
 
@@ -24,13 +25,20 @@ __all__ = ["Practice"]
 class Practice(widgets.VBox):
     """One problem at a time: kind, level and seed pick it; "new problem" moves to the next seed.
 
+    A ``zone`` given makes the problems follow its kernel version (``zone.preset``: where
+    freed blocks go, what the per-CPU lists cache, how the exact allocator trims); they still
+    run on small zones of their own, so the zone itself is never changed.  A kind name given
+    first, without a zone (``Practice("exact", seed=5)``), works too.
     ``problem`` is the current ``kit.practice.Problem``; ``inputs`` maps each field's key to its
     text box; ``check()`` grades what is typed (as the button does) and returns the verdict;
     ``reveal()`` shows the solution and, for problems on a zone, its memory map (``map``).
     """
 
-    def __init__(self, kind: str = "sequence", seed: int = 0, level: int = 1, *,
-                 presenter: bool | None = None) -> None:
+    def __init__(self, zone: Zone | None = None, kind: str = "sequence", seed: int = 0,
+                 level: int = 1, *, presenter: bool | None = None) -> None:
+        if isinstance(zone, str):  # Practice("exact", ...): a kind name given first
+            zone, kind = None, zone
+        self.preset = zone.preset.name if zone is not None else None
         self.theme = theme = get_theme(presenter)
         self.kind = widgets.Dropdown(options=list(KINDS), value=kind, description="kind",
                                      layout=widgets.Layout(width="230px"))
@@ -38,13 +46,10 @@ class Practice(widgets.VBox):
                                       layout=widgets.Layout(width="160px"))
         self.seed = widgets.BoundedIntText(value=seed, min=0, max=10**9, description="seed",
                                            layout=widgets.Layout(width="200px"))
-        self.new_button = widgets.Button(description="new problem",
-                                         layout=widgets.Layout(width="auto"))
+        self.new_button = widgets.Button(description="new problem", layout=fitted())
         self.check_button = widgets.Button(description="check my prediction",
-                                           button_style="primary",
-                                           layout=widgets.Layout(width="auto"))
-        self.solution_button = widgets.Button(description="show the solution",
-                                              layout=widgets.Layout(width="auto"))
+                                           button_style="primary", layout=fitted())
+        self.solution_button = widgets.Button(description="show the solution", layout=fitted())
         self.question = widgets.HTML()
         self.form = widgets.VBox()
         self.verdict = widgets.HTML()
@@ -63,6 +68,7 @@ class Practice(widgets.VBox):
             widgets.HBox([self.check_button, self.solution_button]),
             self.verdict, self.solution, self.map_box,
         ])
+        theme.root(self)
         for control in (self.kind, self.level, self.seed):
             control.observe(lambda _change: self.load(), names="value")
         self.new_button.on_click(lambda _b: self.next_problem())
@@ -73,7 +79,7 @@ class Practice(widgets.VBox):
     def load(self) -> None:
         """Build the problem the controls name, with empty inputs and nothing revealed."""
         try:
-            problem = generate(self.kind.value, self.seed.value, self.level.value)
+            problem = generate(self.kind.value, self.seed.value, self.level.value, self.preset)
         except KitError as exc:
             show_error(self.error, self.theme, exc)
             return

@@ -22,3 +22,30 @@ def test_lesson_runs_cleanly_in_jupyterlab(run_notebook, page, artifacts, lesson
     rendered = page.locator(".jp-OutputArea-output .widget-box, .jp-OutputArea-output .bqplot")
     assert rendered.count() > 0, f"{lesson}: no widget rendered"
     assert_legible(page, artifacts, f"lab-{Path(lesson).stem}")
+
+
+ASKING = [lesson for lesson in LESSONS if "Predict(" in (NOTEBOOKS / lesson).read_text()]
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("lesson", ASKING)
+def test_lesson_demos_open_after_a_prediction(run_notebook, page, artifacts, lesson):
+    """Type a prediction into every question a lesson asks before a demo, check it, and look
+    at the verdicts and the demos they open as a reader sees them."""
+    assert run_notebook(f"notebooks/{lesson}") == []
+    rows = page.locator(".jp-OutputArea-output .widget-hbox"
+                        ":has(> button:has-text('show me without predicting'))")
+    asked = rows.count()
+    assert asked > 0, f"{lesson}: no question before a demo"
+    for index in range(asked):
+        row = rows.nth(index)
+        row.scroll_into_view_if_needed()
+        row.locator("input").fill("3")
+        row.locator("button:has-text('check my prediction')").click()
+    # every question has its verdict (a wait that times out fails the test)
+    page.wait_for_function(
+        "n => [...document.querySelectorAll('.jp-OutputArea-output .widget-html-content')]"
+        ".filter(e => /^(Right: |Not quite: |Not read as)/.test(e.textContent.trim()))"
+        ".length >= n", arg=asked, timeout=30_000)
+    page.wait_for_timeout(1500)  # the demos opened by the answers draw their figures
+    assert_legible(page, artifacts, f"lab-{Path(lesson).stem}-answered")

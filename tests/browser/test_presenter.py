@@ -28,7 +28,13 @@ def voila(tmp_path_factory):
 @pytest.mark.browser
 def test_presenter_view_renders_responds_and_stays_offline(voila, page, artifacts):
     page.goto(f"{voila.base_url}/", wait_until="domcontentloaded")
-    page.wait_for_selector(".bqplot.figure rect.bar", timeout=90_000)
+    # the order explorer opens once the lesson's question has a prediction
+    page.get_by_text("Predict first:", exact=False).wait_for(timeout=90_000)
+    asking = page.locator(".widget-hbox:has(> button:has-text('show me without predicting'))")
+    asking.locator("input").fill("31")
+    asking.locator("button:has-text('check my prediction')").click()
+    page.get_by_text("Right: the simulator gives 31", exact=False).wait_for(timeout=30_000)
+    page.wait_for_selector(".bqplot.figure rect.bar", timeout=30_000)
     summary = page.get_by_text("get_order = 6", exact=False)
     summary.wait_for(timeout=30_000)
     assert "from kit.widgets import" not in page.content(), "code cells must be hidden"
