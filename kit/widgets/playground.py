@@ -142,7 +142,8 @@ class Playground(ZoneListener, widgets.VBox):
         self.alloc_button = widgets.Button(description="alloc_pages(order)", layout=fitted())
         self.size = widgets.Text(value="132K", description="size")
         self.exact_button = widgets.Button(description="alloc_pages_exact(size)", layout=fitted())
-        self.allocation = widgets.Dropdown(options=[], description="allocation")
+        self.allocation = widgets.Dropdown(options=[], description="allocation",
+                                           layout=widgets.Layout(width="auto", min_width="300px"))
         self.free_button = widgets.Button(description="free selected", layout=fitted())
         self.seed = widgets.IntText(value=0, description="seed")
         self.steps = widgets.BoundedIntText(value=100, min=1, max=100_000, description="steps")
