@@ -823,7 +823,7 @@ def _order(rng: random.Random, level: int, preset: str | None) -> _Draft:
         kept = (1 << order) - given_back
         waste, exact_waste = (page_size << order) - size, kept * page_size - size
         draft.add(Field(f"order{i}", f"size {i}: get_order", "int", "e.g. 3"), order,
-                  _order_misconceptions(size, order, pages, page_size))
+                  order_misconceptions(size, order, pages, page_size))
         draft.add(Field(f"waste{i}", f"size {i}: bytes alloc_pages wastes", "int", "e.g. 1024"),
                   waste, _waste_misconceptions(size, order, waste, exact_waste, page_size))
         if level > 1:
@@ -866,8 +866,10 @@ def _order_sizes(rng: random.Random, level: int, page_size: int) -> list[int]:
     return sizes
 
 
-def _order_misconceptions(size: int, order: int, pages: int, page_size: int
-                          ) -> list[Misconception]:
+def order_misconceptions(size: int, order: int, pages: int, page_size: int
+                         ) -> list[Misconception]:
+    """The wrong orders a reader gives for ``size`` (``order`` and ``pages`` are the right
+    ones), each with the rule they missed; exercise 1's checks name them too."""
     found = []
     if page_size != 4096:
         assumed = ((size - 1) >> 12).bit_length()

@@ -81,6 +81,20 @@ def test_an_exception_from_student_code_fails_only_its_check(
     assert "✔ inverse(2)" in out and "hint:     divide carefully" in out
 
 
+def test_a_known_wrong_answer_gets_its_mistake_as_the_hint(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(CheckFailed):
+        with Checks("demo", hint="multiply by two") as t:
+            t.expect("double(3)", lambda x: x + 2, (3,), 6, misconceptions=[(5, "added two")])
+            t.expect("double(4)", lambda x: x, (4,), 8, misconceptions=[(6, "added two")])
+            t.expect_each("many", lambda x: x + 2, [(2,), (5,)], lambda x: 2 * x,
+                          misconceptions=lambda x: [(x + 2, "added two")])
+    out = capsys.readouterr().out
+    assert "received: 5\n  hint:     likely mistake: added two" in out
+    assert "received: 4\n  hint:     multiply by two" in out  # not a known mistake
+    assert "many: input (5,)" in out and "received: 7\n  hint:     likely mistake: added two" in out
+
+
 def test_unanswered_prints_the_hint_and_does_not_raise(
         capsys: pytest.CaptureFixture[str]) -> None:
     with Checks("get_order") as t:

@@ -125,5 +125,9 @@ def test_the_notebook_and_the_grader_give_the_same_points(tmp_path: Path, wrong:
     if wrong:  # the wrong answers really lose points, some of them partly
         assert sum(graded.values()) < sum(r.max_points for r in book.rows)
         assert any(0 < row.points < row.max_points for row in book.rows)
+        # the block-counting answer is told its mistake, not a tip about division
+        feedback = (tmp_path / "out" / "feedback" / f"{student}.md").read_text()
+        assert "likely mistake: counted free blocks, not free pages" in feedback
+        assert "likely mistake: assumed 4 KiB pages" in feedback  # get_order's 16 KiB pages
     else:
         assert all(row.points == row.max_points for row in book.rows)

@@ -157,3 +157,28 @@ def test_trace_cases_have_no_preset_and_no_failure() -> None:
     answers = [tuple(harness.consistent_presets(t)) for t in texts]
     assert all(answers)  # every trace fits at least the preset that made it
     assert len(set(answers)) > 2  # and the answers vary
+
+
+def test_unusable_misconceptions_name_the_mistake_that_gives_each_answer() -> None:
+    nr_free, order = [4, 2, 1, 0], 2  # 4 + 4 + 4 = 12 free pages, 4 of them usable
+    assert kit.unusable_index(nr_free, order) == 666
+    mistakes = dict((value, shows) for value, shows in
+                    harness.unusable_misconceptions(nr_free, order))
+    assert "counted free blocks" in mistakes[(7 - 1) * 1000 // 7]  # 6 of 7 blocks too small
+    assert "*can* serve" in mistakes[333]
+    assert "exactly this order" in mistakes[1000]
+    assert "integer division" in mistakes[8000 / 12]
+    assert 666 not in mistakes  # the right answer is never called a mistake here
+    assert harness.unusable_misconceptions([0, 0, 0], 1) == [
+        (0, "returned 0 for a zone with no free page: nothing there is usable, so the kernel "
+            "says 1000")]
+
+
+def test_get_order_misconceptions_are_the_practice_ones_for_that_size() -> None:
+    mistakes = dict(harness.get_order_misconceptions(5 * 4096))  # 5 pages: order 3
+    assert mistakes[2].startswith("rounded down") and mistakes[5].startswith("pages, not")
+    assert 3 not in mistakes
+    full = dict(harness.get_order_misconceptions(8 * 4096))  # a full order-3 block
+    assert full[4].startswith("a full block does not fit")
+    assert dict(harness.get_order_misconceptions(20000, 16384))[3].startswith("assumed 4 KiB")
+    assert harness.get_order_misconceptions(0) == []

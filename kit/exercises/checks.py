@@ -175,6 +175,15 @@ def failure_text(
     return "\n".join(lines)
 
 
+def misconception_hint(got: object, misconceptions: Iterable[tuple[object, str]],
+                       hint: str) -> str:
+    """What a wrong result shows when it is a known wrong answer, else the general ``hint``."""
+    for wrong, shows in misconceptions:
+        if same(got, wrong):
+            return f"likely mistake: {shows}"
+    return hint
+
+
 def check(
     what: str,
     got: object,
@@ -236,11 +245,14 @@ class Checks:
         *,
         inputs: Mapping[str, object] | None = None,
         hint: str | None = None,
+        misconceptions: Iterable[tuple[object, str]] = (),
     ) -> bool:
         """Call ``function(*args)`` (the student's code) and compare the result with ``expected``.
 
         Prints ``✔ what`` or the plain-words failure and returns whether it passed; a failure
-        does not stop the block, so every check gets its chance.
+        does not stop the block, so every check gets its chance.  ``misconceptions`` are
+        (wrong answer, what it shows) pairs: a result equal to one gets that as its hint, so
+        the message names the mistake made rather than a general tip.
         """
         hint = hint or self.hint
         if (delegated := self._delegation(function, *args)) is not None:
@@ -254,6 +266,7 @@ class Checks:
                                                  error=exc), hint)
         if same(got, expected):
             return self._pass(what, f"✔ {what}", hint)
+        hint = misconception_hint(got, misconceptions, hint)
         return self._fail(what, failure_text(what, got, expected, inputs=inputs, hint=hint), hint)
 
     def expect_each(
@@ -264,11 +277,13 @@ class Checks:
         reference: Callable[..., object],
         *,
         hint: str | None = None,
+        misconceptions: Callable[..., Iterable[tuple[object, str]]] | None = None,
     ) -> bool:
         """One check over many inputs: ``function(*case)`` must equal ``reference(*case)``.
 
         For seeded random cases: a failure reports the first input that differs, not a wall
-        of numbers.
+        of numbers.  ``misconceptions(*case)`` gives that case's (wrong answer, what it shows)
+        pairs, as for ``expect``.
         """
         hint = hint or self.hint
         if (delegated := self._delegation(function)) is not None:
@@ -289,6 +304,8 @@ class Checks:
                 return self._fail(what, failure_text(f"{what}: {call}", None, expected,
                                                      inputs=inputs, hint=hint, error=exc), hint)
             if not same(got, expected):
+                wrong = misconceptions(*case) if misconceptions is not None else ()
+                hint = misconception_hint(got, wrong, hint)
                 return self._fail(what, failure_text(f"{what}: {call}", got, expected,
                                                      inputs=inputs, hint=hint), hint)
         return self._pass(what, f"✔ {what} ({count} cases)", hint)

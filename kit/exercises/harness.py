@@ -16,7 +16,8 @@ from typing import Any
 
 from kit import events as ev
 from kit.errors import KitError
-from kit.orders import get_order
+from kit.orders import get_order, pages_for
+from kit.practice import order_misconceptions
 from kit.presets import PRESETS
 from kit.procfs import (
     PAGETYPEINFO_CAP,
@@ -352,6 +353,47 @@ def pcp_most_held(batch: int, high: int) -> int:
 
 
 # ----------------------------------------------------------------- /proc files (exercises 20, 21)
+def get_order_misconceptions(size: int, page_size: int = 4096) -> list[tuple[object, str]]:
+    """Wrong ``get_order`` answers for one size, each with the rule it missed (the ones
+    ``kit practice`` names), as ``Checks.expect``'s ``misconceptions``."""
+    if size <= 0:
+        return []  # size 0 has its own hint in the test cell
+    order, pages = get_order(size, page_size), pages_for(size, page_size)
+    return [(wrong.value, f"{wrong.name}: {wrong.explanation}")
+            for wrong in order_misconceptions(size, order, pages, page_size)]
+
+
+def unusable_misconceptions(nr_free: list[int], order: int) -> list[tuple[object, str]]:
+    """Wrong unusable indexes for one case, each with the mistake that gives it.
+
+    A student's answer equal to one of them is told that mistake (``Checks.expect``'s
+    ``misconceptions``) instead of a general tip: counting blocks is the common one, and a
+    hint about division would send them looking in the wrong place.
+    """
+    pages = [count << o for o, count in enumerate(nr_free)]
+    free, usable = sum(pages), sum(pages[order:])
+    blocks, usable_blocks = sum(nr_free), sum(nr_free[order:])
+    wrong: list[tuple[object, str]] = []
+    if blocks:
+        wrong.append(((blocks - usable_blocks) * 1000 // blocks,
+                      "counted free blocks, not free pages: an order-o block holds 1 << o "
+                      "pages, and the index is a share of free *memory*"))
+    if free:
+        wrong += [
+            (usable * 1000 // free, "gave the share of pages that *can* serve the order; the "
+             "index is the share that cannot"),
+            ((free - sum(pages[order + 1:])) * 1000 // free,
+             "left out the blocks of exactly this order: an order-n block serves an order-n "
+             "request"),
+            ((free - usable) * 1000 / free, "divided with /: the kernel's index is whole "
+             "thousandths (integer division, //)"),
+        ]
+    else:
+        wrong.append((0, "returned 0 for a zone with no free page: nothing there is usable, "
+                         "so the kernel says 1000"))
+    return wrong
+
+
 def buddyinfo_rows(text: str) -> list[tuple[int, str, list[int]]]:
     """The kit's parse of a buddyinfo text as plain data: (node, zone, nr_free) per line."""
     return [(z.node, z.zone, z.nr_free) for z in parse_buddyinfo(text)]
