@@ -129,5 +129,6 @@ def test_the_notebook_and_the_grader_give_the_same_points(tmp_path: Path, wrong:
         feedback = (tmp_path / "out" / "feedback" / f"{student}.md").read_text()
         assert "likely mistake: counted free blocks, not free pages" in feedback
         assert "likely mistake: assumed 4 KiB pages" in feedback  # get_order's 16 KiB pages
+        assert "likely mistake: listed the halves smallest first" in feedback  # expand
     else:
         assert all(row.points == row.max_points for row in book.rows)

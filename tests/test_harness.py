@@ -182,3 +182,39 @@ def test_get_order_misconceptions_are_the_practice_ones_for_that_size() -> None:
     assert full[4].startswith("a full block does not fit")
     assert dict(harness.get_order_misconceptions(20000, 16384))[3].startswith("assumed 4 KiB")
     assert harness.get_order_misconceptions(0) == []
+
+
+def test_expand_misconceptions_are_what_the_wrong_splits_give() -> None:
+    def keeps_upper(pfn: int, low: int, high: int) -> list[tuple[int, int]]:
+        halves = []
+        while high > low:
+            high -= 1
+            halves.append((pfn, high))
+            pfn += 1 << high
+        return halves
+
+    for case in [(0, 0, 3), (64, 1, 3), *harness.split_cases(3, 20)]:
+        right = harness.expand_by_zone(*case)
+        mistakes = harness.expand_misconceptions(*case)
+        assert mistakes[0] == (keeps_upper(*case), mistakes[0][1])
+        assert mistakes[1][0] == right[::-1]
+        if case[1] < case[2]:  # at least one halving: the wrong answers differ from the right
+            assert keeps_upper(*case) != right
+
+
+def test_merge_misconceptions_are_what_the_wrong_merges_give() -> None:
+    def merges_once(pfn: int, order: int, free: set, max_order: int) -> tuple:
+        buddy = pfn ^ (1 << order)
+        if order < max_order and (buddy, order) in free:
+            return (pfn & buddy, order + 1, [(buddy, order)])
+        return (pfn, order, [])
+
+    named = set()
+    for case in harness.merge_cases(5, 40):
+        mistakes = dict((repr(value), shows) for value, shows in
+                        harness.merge_misconceptions(*case.args()))
+        wrong = merges_once(*case.args())
+        if wrong != case.merged:
+            assert mistakes[repr(wrong)].startswith("merged only once")
+            named.add("once")
+    assert named  # the cases include frees that merge more than once

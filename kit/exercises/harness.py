@@ -48,6 +48,29 @@ def expand_by_zone(pfn: int, low: int, high: int) -> list[tuple[int, int]]:
     return puts
 
 
+def expand_misconceptions(pfn: int, low: int, high: int) -> list[tuple[object, str]]:
+    """Wrong ``expand`` answers for one split, each with the rule it missed."""
+    orders = range(high - 1, low - 1, -1)  # the halvings, largest half first
+    right = [(pfn + (1 << o), o) for o in orders]
+    lower, start = [], pfn
+    for o in orders:  # the lower half freed each time, the upper one kept and split on
+        lower.append((start, o))
+        start += 1 << o
+    wrong: list[tuple[object, str]] = [
+        (lower, "put the lower half on the free list and split the upper one: the allocator "
+                "keeps the lower half, so the block keeps its pfn, and frees the upper"),
+        (right[::-1], "listed the halves smallest first: the block is halved from the top "
+                      "order down, so the largest half goes on its list first"),
+    ]
+    if right:
+        wrong.append((right[:-1], "stopped one halving early: the kept block must come down "
+                                  "to the order asked for"))
+    if low:
+        wrong.append(([*right, (pfn + (1 << (low - 1)), low - 1)],
+                      "halved once too often: the splitting stops at the order asked for"))
+    return wrong
+
+
 def split_cases(seed: int, count: int) -> list[tuple[int, int, int]]:
     """Seeded (pfn, low, high) cases with pfn aligned to 2**high."""
     rng = random.Random(seed)
@@ -72,6 +95,31 @@ class MergeCase:
     def args(self) -> tuple[int, int, set[tuple[int, int]], int]:
         """The arguments of the student's ``merge``; the set is a fresh copy each time."""
         return (self.pfn, self.order, set(self.free_blocks), self.max_order)
+
+
+def merge_misconceptions(pfn: int, order: int, free_blocks: set[tuple[int, int]],
+                         max_order: int) -> list[tuple[object, str]]:
+    """Wrong ``merge`` answers for one free, each with the rule it missed."""
+
+    def merged(*, upper: bool = False, once: bool = False, bound: bool = True) -> object:
+        block, at, removed = pfn, order, []
+        while not bound or at < max_order:
+            buddy = block ^ (1 << at)
+            if (buddy, at) not in free_blocks or (once and removed):
+                break
+            removed.append((buddy, at))
+            block = block | buddy if upper else block & buddy
+            at += 1
+        return (block, at, removed)
+
+    return [
+        (merged(upper=True), "started the merged block at the higher buddy: two buddies "
+                             "form a block that starts at the lower one (pfn & buddy)"),
+        (merged(once=True), "merged only once: the merged block may have a free buddy of "
+                            "its own, one order up, so the merging goes on"),
+        (merged(bound=False), "merged past the largest order: a block of max_order has no "
+                              "buddy to merge with"),
+    ]
 
 
 def _random_zone(rng: random.Random, nr_pages: int, max_order: int,
