@@ -93,13 +93,18 @@ class Prediction:
                 f"{why}{detail} {then}")
 
     def readable(self, raw: object) -> bool:
-        """Whether ``raw`` reads as an answer at all (a typo or nothing is not a prediction)."""
+        """Whether ``raw`` reads as an answer at all: a typo, nothing, or counts for the wrong
+        number of orders is not a prediction (and must not open the demo that answers it)."""
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             return False
         try:
-            read_value(self.field, raw)
+            given = read_value(self.field, raw)
         except Unreadable:
             return False
+        if self.field.type in ("ints", "buddyinfo"):
+            expected = read_value(self.field, self.answer)
+            return isinstance(given, tuple) and isinstance(expected, tuple) \
+                and len(given) == len(expected)
         return True
 
 
@@ -177,6 +182,12 @@ def event_count_prediction(question: str, scenario: Scenario, kind: str) -> Pred
     return Prediction(question, Field(kind, f"{kind}s", "int", "e.g. 3"), count)
 
 
+def _nr_free_field(max_order: int) -> Field:
+    """A count per order; the example shows how many counts to type."""
+    return Field("nr_free", "nr_free per order", "ints",
+                 "e.g. " + " ".join("0" * (max_order + 1)))
+
+
 def exact_free_prediction(zone: Zone, addr: int, size: int) -> Prediction:
     """The free lists (nr_free per order) after ``zone.free_pages_exact(addr, size)``.
 
@@ -193,7 +204,7 @@ def exact_free_prediction(zone: Zone, addr: int, size: int) -> Prediction:
     return Prediction(
         f"free_pages_exact() gives the {format_size(size)} back. How many free blocks of each "
         f"order 0..{zone.max_order} will the zone have then?",
-        Field("nr_free", "nr_free per order", "ints", "e.g. 1 0 2 ..."), after,
+        _nr_free_field(zone.max_order), after,
         (Misconception(before, "nothing changes",
                        "freed pages merge with their free buddies, order by order"),))
 
@@ -282,10 +293,9 @@ def call_prediction(zone: Zone, call: str, args: tuple[int, ...], ask: str) -> P
                           Field("pfn", "pfn", "pfn", "e.g. 8, or NULL"), run.pfn,
                           tuple(_pfn_misconceptions(run, order)))
     if ask == "nr_free":
-        example = " ".join("0" * (zone.max_order + 1))
         return Prediction(
             f"{text}: how many free blocks of each order 0..{zone.max_order} will the zone "
-            "have after it?", Field("nr_free", "nr_free per order", "ints", f"e.g. {example}"),
+            "have after it?", _nr_free_field(zone.max_order),
             run.nr_free, tuple(_after_misconceptions(run, call, order)))
     kind = ev.SPLIT if ask == "splits" else ev.MERGE
     count = sum(event.kind == kind for event in run.events)

@@ -191,6 +191,10 @@ def test_call_prediction_unreadable_and_bad_questions():
     assert "NULL" in pfn.check("four").note
     nr_free = call_prediction(zone, "alloc_pages", (0,), "nr_free")
     assert not nr_free.readable("1, 2, x")
+    orders = zone.max_order + 1  # counts for the wrong number of orders are no prediction
+    assert not nr_free.readable("3") and not nr_free.readable(" ".join(["0"] * (orders + 1)))
+    assert nr_free.readable(" ".join(["0"] * orders))
+    assert nr_free.check("3").note == f"give {orders} counts, one per order from 0 up"
     with pytest.raises(InvalidArgument, match="returns nothing"):
         call_prediction(zone, "free_pages", (0, 2), "pfn")
     with pytest.raises(InvalidArgument, match="choose one of alloc_pages"):

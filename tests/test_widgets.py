@@ -770,6 +770,8 @@ def test_predict_free_answer_matches_the_zone_after_the_free():
     widget = Predict(demo=chart, prediction=kit.predict.exact_free_prediction(
         zone, kit.PAGE_OFFSET, 33 * 4096))
     before = list(zone.nr_free())
+    widget.answer("3")  # one count for eleven orders: not a prediction, the chart stays hidden
+    assert not widget.revealed and "give 11 counts" in widget.verdict.value
     assert widget.answer(" ".join(map(str, before))).correct is False  # "nothing changes"
     assert "nothing changes" in widget.verdict.value
     zone.free_pages_exact(kit.PAGE_OFFSET, 33 * 4096)

@@ -40,7 +40,10 @@ def test_lesson_demos_open_after_a_prediction(run_notebook, page, artifacts, les
     for index in range(asked):
         row = rows.nth(index)
         row.scroll_into_view_if_needed()
-        row.locator("input").fill("3")
+        box = row.locator("input")
+        example = (box.get_attribute("placeholder") or "").removeprefix("e.g. ")
+        # a readable guess opens the demo: the field's own example if it is numbers, else 3
+        box.fill(example if example.replace(" ", "").isdigit() else "3")
         row.locator("button:has-text('check my prediction')").click()
     # every question has its verdict (a wait that times out fails the test)
     page.wait_for_function(
