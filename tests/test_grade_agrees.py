@@ -130,5 +130,7 @@ def test_the_notebook_and_the_grader_give_the_same_points(tmp_path: Path, wrong:
         assert "likely mistake: counted free blocks, not free pages" in feedback
         assert "likely mistake: assumed 4 KiB pages" in feedback  # get_order's 16 KiB pages
         assert "likely mistake: listed the halves smallest first" in feedback  # expand
+        assert "likely mistake: kept the whole block" in feedback  # make_alloc_exact
+        assert "likely mistake: freed only the first page" in feedback  # free_pages_exact
     else:
         assert all(row.points == row.max_points for row in book.rows)

@@ -218,3 +218,21 @@ def test_merge_misconceptions_are_what_the_wrong_merges_give() -> None:
             assert mistakes[repr(wrong)].startswith("merged only once")
             named.add("once")
     assert named  # the cases include frees that merge more than once
+
+
+def test_exact_misconceptions_are_what_the_one_mistake_leaves() -> None:
+    case = harness.ExactCase(7, 5 * 4096 + 100)  # 6 pages of an order-3 block
+    right = harness.after_make_alloc_exact(
+        case, lambda zone, addr, order, size: zone.make_alloc_exact(addr, order, size))
+    wrong = dict((shows.split(":")[0], state) for state, shows in
+                 harness.exact_misconceptions(case, "make"))
+    assert set(wrong) == {"kept the whole block", "rounded the pages kept down"}
+    assert all(state != right for state in wrong.values())
+    kept = harness.after_make_alloc_exact(case, lambda zone, addr, order, size: addr)
+    assert wrong["kept the whole block"] == kept
+    first_only = harness.after_free_pages_exact(case, lambda zone, addr, size:
+                                                zone.free_pages(addr, 0))
+    assert dict((s.split(":")[0], v) for v, s in harness.exact_misconceptions(case, "free"))[
+        "freed only the first page"] == first_only
+    whole = harness.after_alloc_pages_exact(case, lambda zone, size: zone.get_free_pages(3))
+    assert harness.exact_misconceptions(case, "alloc")[0][0] == whole

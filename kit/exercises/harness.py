@@ -29,7 +29,7 @@ from kit.procfs import (
     parse_pagetypeinfo,
 )
 from kit.replay import replay
-from kit.zone import Zone
+from kit.zone import Page, Zone
 
 #: The kernel version the exact-allocation exercises follow: tail pages are freed one by one
 #: after split_page, like any page, which is what a student can write with the public calls.
@@ -232,6 +232,48 @@ def after_alloc_pages_exact(case: ExactCase, function: Callable[..., Any]) -> di
     zone = case.zone()
     result = _quietly(lambda: function(zone, case.size))
     return {"returned pfn": _pfn_or_none(zone, result), **zone_state(zone)}
+
+
+def _trim(zone: Zone, addr: int | None, order: int, keep: int) -> int | None:
+    """``make_alloc_exact`` keeping ``keep`` pages, whatever the size needs."""
+    if addr is None:
+        return None
+    pfn = zone.virt_to_pfn(addr)
+    zone.split_page(Page(pfn, order))
+    for page in range(pfn + keep, pfn + (1 << order)):
+        zone.free_pages(zone.pfn_to_virt(page), 0)
+    return addr
+
+
+def _free_run(zone: Zone, addr: int, count: int) -> None:
+    for i in range(count):
+        zone.free_pages(addr + i * zone.page_size, 0)
+
+
+def exact_misconceptions(case: ExactCase, call: str) -> list[tuple[object, str]]:
+    """Wrong outcomes of exercise 11, 12 or 13 (``call`` is "make", "free" or "alloc") on
+    one case, each with the rule it missed: the zone state that a version with that one
+    mistake leaves, computed by running it the way the student's version is run."""
+    rounded_down = case.size // 4096  # the pages a size fills completely
+    if call == "make":
+        return [
+            (after_make_alloc_exact(case, lambda z, a, o, s: a),
+             "kept the whole block: the pages beyond what the size needs go back"),
+            (after_make_alloc_exact(case, lambda z, a, o, s: _trim(z, a, o, rounded_down)),
+             "rounded the pages kept down: the last, partly used page is kept too"),
+        ]
+    if call == "free":
+        return [
+            (after_free_pages_exact(case, lambda z, a, s: z.free_pages(a, 0)),
+             "freed only the first page: an exact allocation is freed page by page, all of "
+             "them"),
+            (after_free_pages_exact(case, lambda z, a, s: _free_run(z, a, rounded_down)),
+             "freed size // PAGE_SIZE pages: the last, partly used page belongs to the "
+             "allocation too"),
+        ]
+    whole = after_alloc_pages_exact(case, lambda z, s: z.get_free_pages(get_order(s)))
+    return [(whole, "returned the whole power-of-two block: trim it to the pages the size "
+                    "needs (exercise 11)")]
 
 
 # ------------------------------------------------------------------ placement (exercises 16, 17)
