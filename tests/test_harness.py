@@ -236,3 +236,40 @@ def test_exact_misconceptions_are_what_the_one_mistake_leaves() -> None:
         "freed only the first page"] == first_only
     whole = harness.after_alloc_pages_exact(case, lambda zone, size: zone.get_free_pages(3))
     assert harness.exact_misconceptions(case, "alloc")[0][0] == whole
+
+
+@pytest.mark.parametrize("size", [1, 4095, 4097, 135168, 5 * 4096 + 7])
+def test_the_wrong_answers_of_the_small_exercises_are_wrong(size: int) -> None:
+    right = {
+        "pages_for": kit.pages_for(size), "page_align": kit.page_align(size),
+        "alloc_pages": kit.wastage(size, "alloc_pages").wasted,
+        "alloc_pages_exact": kit.wastage(size, "alloc_pages_exact").wasted,
+        "pages_returned": kit.wastage(size, "alloc_pages_exact").pages_returned,
+        "kmalloc": kit.kmalloc_size(size),
+    }
+    wrong = {
+        "pages_for": harness.pages_for_misconceptions(size),
+        "page_align": harness.page_align_misconceptions(size),
+        "alloc_pages": harness.waste_misconceptions(size, "alloc_pages"),
+        "alloc_pages_exact": harness.waste_misconceptions(size, "alloc_pages_exact"),
+        "pages_returned": harness.pages_returned_misconceptions(size),
+        "kmalloc": harness.kmalloc_misconceptions(size),
+    }
+    for name, mistakes in wrong.items():
+        assert mistakes and all(isinstance(shows, str) for _, shows in mistakes)
+        # a mistake may coincide with the right answer for some sizes; it is then never shown
+        assert any(value != right[name] for value, _ in mistakes), name
+    assert dict(harness.pages_for_misconceptions(size))[size // 4096].startswith("rounded down")
+
+
+def test_buddy_misconceptions_name_the_usual_slips() -> None:
+    assert dict(harness.buddy_misconceptions(12, 2))[16].startswith("added 2^order")
+    assert dict(harness.buddy_misconceptions(12, 2))[8].startswith("subtracted")
+    assert 8 == 12 ^ (1 << 2)  # for an upper buddy, subtracting happens to be right
+    # the first that matches is named: 12 is both "its own start" and "the higher buddy"
+    assert harness.merged_start_misconceptions(12, 2)[0] == (
+        12, harness.merged_start_misconceptions(12, 2)[0][1])
+    assert harness.merged_start_misconceptions(12, 2)[0][1].startswith("kept the freed")
+    assert dict(harness.merged_start_misconceptions(8, 2))[12].startswith("started at the")
+    assert dict(harness.kmalloc_misconceptions(100))[128].startswith("rounded to a power")
+    assert dict(harness.kmalloc_misconceptions(9000))[12288].startswith("gave whole pages")
