@@ -50,8 +50,10 @@ class Predict(widgets.VBox):
             def demo() -> widgets.Widget:
                 return OrderExplorer(zone, size=DEFAULT_SIZE, presenter=presenter)
         self.prediction = prediction
+        #: The demo once built; a demo given as a widget is built already.
         self.demo: widgets.Widget | None = demo if isinstance(demo, widgets.Widget) else None
-        self._build_demo = demo
+        self._build_demo: Callable[[], widgets.Widget] | None = (
+            None if isinstance(demo, widgets.Widget) else demo)
         self.revealed = False
         self.question = widgets.HTML(theme.text(f"Predict first: {prediction.question}"))
         self.input = widgets.Text(placeholder=prediction.field.example,
@@ -93,7 +95,7 @@ class Predict(widgets.VBox):
 
     def reveal(self) -> None:
         """Show the demo; a demo that can replay itself plays from its first step."""
-        if self.demo is None:
+        if self.demo is None and self._build_demo is not None:
             self.demo = self._build_demo()
         if not self.revealed:
             self.revealed = True
