@@ -89,6 +89,13 @@ def test_order_explorer_132k():
     assert list(explorer.bars.x) == ["alloc_pages", "alloc_pages_exact", "kmalloc"]
     np.testing.assert_array_equal(explorer.bars.y, [[135168] * 3, [126976, 0, 126976]])
     assert "get_order = 6" in explorer.summary.value
+    assert "132 KiB (135168 bytes) with" in explorer.summary.value
+
+
+def test_order_explorer_summary_reads_well_for_one_page_and_odd_sizes():
+    one = OrderExplorer(kit.Zone(64, page_size=64 * 1024), size="33K")
+    assert "a block of 1 page (64 KiB)" in one.summary.value
+    assert "4097 B with 4 KiB pages" in OrderExplorer(size="4097").summary.value  # once
 
 
 @pytest.mark.parametrize("text, size", [("4MiB", 4 << 20), ("5000", 5000), (" 132 KiB", 135168)])

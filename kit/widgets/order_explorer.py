@@ -148,10 +148,13 @@ class OrderExplorer(widgets.VBox):
                 "(return NULL), as the kernel would."
             )
         else:
+            size = format_size(self.size)
+            exact = "" if size.endswith(" B") else f" ({self.size} bytes)"  # "4097 B" says it
+            pages = 1 << first.order
             summary = (
-                f"{format_size(self.size)} ({self.size} bytes) with "
-                f"{format_size(self.page_size)} pages: get_order = {first.order}, a block of "
-                f"{1 << first.order} pages ({format_size(self.page_size << first.order)})."
+                f"{size}{exact} with {format_size(self.page_size)} pages: get_order = "
+                f"{first.order}, a block of {pages} page{'s' if pages > 1 else ''} "
+                f"({format_size(self.page_size << first.order)})."
             )
         self.summary.value = self.theme.text(summary, error=first.fails)
         self.table.value = self._table_html()
