@@ -16,7 +16,7 @@ from typing import Any, cast
 
 from . import events as ev
 from .errors import InvalidArgument
-from .metrics import free_blocks_suitable
+from .metrics import ContigPageInfo
 from .orders import _require_int, format_size, get_order, pages_for, parse_size
 from .practice import (
     Field,
@@ -230,14 +230,13 @@ class _DryRun:
     before_blocks: tuple[tuple[int, int], ...]  # the free blocks the call could have taken
 
 
-def _dry_run(zone: Zone, call: str, args: tuple[int, ...]) -> _DryRun:
+def _dry_run(zone: Zone, call: str, args: tuple[int, ...], order: int) -> _DryRun:
     """Run the call on a copy of ``zone`` (its snapshot restored into a zone that records
-    nothing), so the zone itself and every view following it stay as they were."""
+    nothing), so the zone itself and every view following it stay as they were; ``order`` is
+    the call's, and the free blocks of that order and above are kept as they were before."""
     copy = Zone(**cast(dict[str, Any], zone.config()), record=False)
     copy.restore(zone.snapshot())
     before = tuple(copy.nr_free())
-    order = (args[0] if call == "alloc_pages" else
-             get_order(args[0], zone.page_size) if call == "alloc_pages_exact" else 0)
     blocks = tuple((pfn, area.order) for area in copy.free_area[min(order, zone.max_order):]
                    for pfn in area)
     events: list[ev.Event] = []
@@ -284,10 +283,10 @@ def call_prediction(zone: Zone, call: str, args: tuple[int, ...], ask: str) -> P
     allocates = call.startswith("alloc")
     if ask == "pfn" and not allocates:
         raise InvalidArgument(f"{call} returns nothing: ask for nr_free, splits or merges")
-    run = _dry_run(zone, call, args)
-    text = _call_text(call, args, zone.page_size)
     order = (args[0] if call == "alloc_pages" else get_order(args[0], zone.page_size)
              if allocates else args[1] if call == "free_pages" else 0)
+    run = _dry_run(zone, call, args, order)
+    text = _call_text(call, args, zone.page_size)
     if ask == "pfn":
         return Prediction(f"{text}: which pfn will it return (NULL if it fails)?",
                           Field("pfn", "pfn", "pfn", "e.g. 8, or NULL"), run.pfn,
@@ -372,8 +371,8 @@ def suitable_blocks_prediction(scenario: Scenario, order: int) -> Prediction:
     order = _require_int(order, "order", 0)
     if order > model.max_order:
         raise InvalidArgument(f"order {order} is above the zone's largest, {model.max_order}")
-    free_pages = sum(count << o for o, count in enumerate(nr_free))
-    answer = free_blocks_suitable(nr_free, order)
+    info = ContigPageInfo.from_nr_free(nr_free, order)
+    free_pages, answer = info.free_pages, info.free_blocks_suitable
     wrong = tuple(Misconception(value, name, why) for value, name, why in (
         (free_pages >> order, "free pages, not blocks",
          f"only free blocks of order {order} or more can serve the request; free pages in "

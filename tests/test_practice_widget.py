@@ -106,7 +106,3 @@ def test_a_zone_sets_the_kernel_version_the_problems_follow():
     widget.new_button.click()
     assert widget.problem.preset == "2.6.27"
     assert zone.format_buddyinfo() == before  # practised on a zone of its own
-
-
-def test_a_kind_name_may_come_first():
-    assert Practice("exact", seed=2).problem == generate("exact", 2, 1)

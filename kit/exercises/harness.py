@@ -16,6 +16,7 @@ from typing import Any
 
 from kit import events as ev
 from kit.errors import KitError
+from kit.metrics import ContigPageInfo
 from kit.orders import get_order, page_align, pages_for
 from kit.practice import order_misconceptions
 from kit.presets import PRESETS
@@ -528,9 +529,9 @@ def unusable_misconceptions(nr_free: list[int], order: int) -> list[tuple[object
     ``misconceptions``) instead of a general tip: counting blocks is the common one, and a
     hint about division would send them looking in the wrong place.
     """
-    pages = [count << o for o, count in enumerate(nr_free)]
-    free, usable = sum(pages), sum(pages[order:])
-    blocks, usable_blocks = sum(nr_free), sum(nr_free[order:])
+    info = ContigPageInfo.from_nr_free(nr_free, order)
+    free, blocks = info.free_pages, info.free_blocks_total
+    usable, usable_blocks = info.free_blocks_suitable << order, sum(nr_free[order:])
     wrong: list[tuple[object, str]] = []
     if blocks:
         wrong.append(((blocks - usable_blocks) * 1000 // blocks,
@@ -540,7 +541,7 @@ def unusable_misconceptions(nr_free: list[int], order: int) -> list[tuple[object
         wrong += [
             (usable * 1000 // free, "gave the share of pages that *can* serve the order; the "
              "index is the share that cannot"),
-            ((free - sum(pages[order + 1:])) * 1000 // free,
+            ((free - usable + (nr_free[order] << order)) * 1000 // free,
              "left out the blocks of exactly this order: an order-n block serves an order-n "
              "request"),
             ((free - usable) * 1000 / free, "divided with /: the kernel's index is whole "

@@ -27,8 +27,7 @@ class Practice(widgets.VBox):
 
     A ``zone`` given makes the problems follow its kernel version (``zone.preset``: where
     freed blocks go, what the per-CPU lists cache, how the exact allocator trims); they still
-    run on small zones of their own, so the zone itself is never changed.  A kind name given
-    first, without a zone (``Practice("exact", seed=5)``), works too.
+    run on small zones of their own, so the zone itself is never changed.
     ``problem`` is the current ``kit.practice.Problem``; ``inputs`` maps each field's key to its
     text box; ``check()`` grades what is typed (as the button does) and returns the verdict;
     ``reveal()`` shows the solution and, for problems on a zone, its memory map (``map``).
@@ -36,8 +35,6 @@ class Practice(widgets.VBox):
 
     def __init__(self, zone: Zone | None = None, kind: str = "sequence", seed: int = 0,
                  level: int = 1, *, presenter: bool | None = None) -> None:
-        if isinstance(zone, str):  # Practice("exact", ...): a kind name given first
-            zone, kind = None, zone
         self.preset = zone.preset.name if zone is not None else None
         self.theme = theme = get_theme(presenter)
         self.kind = widgets.Dropdown(options=list(KINDS), value=kind, description="kind",
