@@ -20,8 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kit.exercises import notebooks as nbs  # noqa: E402
-from kit.exercises.grading import GradingRun, grade  # noqa: E402
+from kit.grading.trusted import notebooks as nbs  # noqa: E402
+from kit.grading.trusted.grading import GradingRun, grade  # noqa: E402
 
 #: grade_id of an answer -> a wrong body that still runs, for the students who get it wrong.
 WRONG = {

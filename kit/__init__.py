@@ -5,9 +5,9 @@ tested, benchmarked and read beside mm/page_alloc.c on its own.  The public name
 contract the notebooks, the exercises and the tests rely on.
 """
 
-from .errors import BadPageState, InvalidArgument, KernelBUG, KitError, ProcFileUnavailable
-from .events import Event
-from .metrics import (
+from .core.errors import BadPageState, InvalidArgument, KernelBUG, KitError, ProcFileUnavailable
+from .core.events import Event
+from .core.metrics import (
     compare_wastage,
     fragmentation_index,
     fragmentation_indexes,
@@ -16,18 +16,18 @@ from .metrics import (
     unusable_indexes,
     wastage,
 )
-from .orders import format_size, get_order, page_align, pages_for, parse_size
-from .presets import PRESETS
-from .procfs import (
+from .core.orders import format_size, get_order, page_align, pages_for, parse_size
+from .core.presets import PRESETS
+from .core.procfs import (
     format_buddyinfo,
     parse_buddyinfo,
     parse_pagetypeinfo,
     read_buddyinfo,
     read_pagetypeinfo,
 )
-from .replay import ReplayMismatch, replay
-from .workload import free_workload, run_workload
-from .zone import PAGE_OFFSET, Page, PageAllocWarning, Zone
+from .core.replay import ReplayMismatch, replay
+from .core.workload import free_workload, run_workload
+from .core.zone import PAGE_OFFSET, Page, PageAllocWarning, Zone
 
 __all__ = [
     "PAGE_OFFSET",

@@ -163,7 +163,7 @@ def test_readme_example_runs_as_written() -> None:
 
 
 def resolve(dotted: str) -> object:
-    """``kit.report.presets_table`` -> the object, importing modules on the way."""
+    """``kit.teaching.report.presets_table`` -> the object, importing modules on the way."""
     parts = dotted.split(".")
     obj: object = importlib.import_module(parts[0])
     for i, part in enumerate(parts[1:], start=1):
@@ -186,7 +186,8 @@ def test_names_the_prose_mentions_exist() -> None:
     for name in sorted(zone_attributes):
         assert hasattr(kit.Zone(16), name), f"README mentions `zone.{name}`; Zone has no {name}"
     known = set(dir(kit.Zone)) | set(dir(kit))
-    for module in ("metrics", "procfs", "workload", "events", "report", "trace", "replay"):
+    for module in ("core.metrics", "core.procfs", "core.workload", "core.events", "teaching.report",
+                   "core.trace", "core.replay"):
         for value in vars(resolve(f"kit.{module}")).values():
             known |= set(dir(value)) if inspect.isclass(value) else set()
         known |= set(dir(resolve(f"kit.{module}")))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kit.exercises import checks
-from kit.exercises.checks import CheckFailed, Checks, Outcome, check
+from kit.grading.boundary import checks
+from kit.grading.boundary.checks import CheckFailed, Checks, Outcome, check
 
 
 def stub(*args: object) -> object:
@@ -181,7 +181,7 @@ def test_delegating_to_the_kit_fails_at_once_in_the_self_check(
 
 def test_a_student_function_handed_to_a_kit_helper_is_vetted_too(
         capsys: pytest.CaptureFixture[str]) -> None:
-    from kit.exercises import harness
+    from kit.grading.trusted import harness
 
     def lazy(zone: object, size: int) -> object:
         return zone.alloc_pages_exact(size)  # type: ignore[attr-defined]
@@ -290,7 +290,7 @@ def test_checks_module_imports_no_jupyter() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, kit.exercises.checks; "
+    code = ("import sys, kit.grading.boundary.checks; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
             "('IPython', 'ipykernel', 'nbformat', 'nbclient', 'jupyter_client')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -11,10 +11,16 @@ from pathlib import Path
 import pytest
 
 from kit.cli import main
-from kit.exercises import grading
-from kit.exercises import notebooks as nbs
-from kit.exercises.grading import GradingError, GradingRun, find_submissions, load_source, rebuild
-from kit.exercises.sandbox import open_sandbox
+from kit.grading.trusted import grading
+from kit.grading.trusted import notebooks as nbs
+from kit.grading.trusted.bwrap import open_sandbox
+from kit.grading.trusted.grading import (
+    GradingError,
+    GradingRun,
+    find_submissions,
+    load_source,
+    rebuild,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
@@ -280,7 +286,7 @@ def test_hidden_cases_differ_per_student_and_not_between_runs() -> None:
 def test_without_a_sandbox_required_refuses_and_auto_says_what_is_missing(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
-    from kit.exercises import sandbox
+    from kit.grading.trusted import bwrap as sandbox
 
     monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
     assert main(["grade", str(SUBMISSIONS / "perfect"), "--source", str(SOLUTIONS), "--out",
@@ -311,7 +317,7 @@ def test_a_student_error_outside_a_checks_block_is_the_students_not_the_graders(
               "    ### END SOLUTION\n")
     test = "value = f()\nwith Checks('f') as t:\n    t.expect('f()', f, (), 1)\n"
     source = nbformat.v4.new_notebook(cells=[
-        cell("from kit.exercises.checks import Checks", "setup"),
+        cell("from kit.grading.boundary.checks import Checks", "setup"),
         cell(answer, "answer", solution=True, locked=False),
         cell(test, "test", grade=True, points=1),
     ])

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from kit.exercises import checks, grading
-from kit.exercises import notebooks as nbs
-from kit.exercises.grading import GradingRun, load_source, rebuild
-from kit.exercises.sandbox import Limits, open_sandbox
+from kit.grading.boundary import checks
+from kit.grading.trusted import grading
+from kit.grading.trusted import notebooks as nbs
+from kit.grading.trusted.bwrap import Limits, open_sandbox
+from kit.grading.trusted.grading import GradingRun, load_source, rebuild
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kit.cli import main
-from kit.exercises.sandbox import open_sandbox
+from kit.grading.trusted.bwrap import open_sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"

@@ -1,4 +1,4 @@
-"""The reference answers of exercises 16-24 (``kit.exercises.harness``) mean what they claim.
+"""The reference answers of exercises 16-24 (``kit.grading.trusted.harness``) mean what they claim.
 
 The exercises compare a student's code with these helpers, so a helper that is wrong marks
 right answers wrong.  Each test checks a helper against the simulator by another route, or
@@ -12,8 +12,8 @@ import random
 import pytest
 
 import kit
-from kit.exercises import harness
-from kit.samples import sample_text
+from kit.core.samples import sample_text
+from kit.grading.trusted import harness
 
 
 def test_placement_cases_place_the_block_where_they_say() -> None:

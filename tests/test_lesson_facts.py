@@ -15,16 +15,16 @@ from pathlib import Path
 import pytest
 
 import kit
-from kit.metrics import (
+from kit.core.metrics import (
     EXTFRAG_THRESHOLD,
     ContigPageInfo,
     fragmentation_index,
     free_blocks_suitable,
     unusable_indexes,
 )
-from kit.presets import PRESETS
-from kit.quiz_bank import question
-from kit.report import compare_workloads
+from kit.core.presets import PRESETS
+from kit.teaching.quiz_bank import question
+from kit.teaching.report import compare_workloads
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 LESSONS = sorted(NOTEBOOKS.glob("0*.ipynb"))
@@ -142,8 +142,8 @@ def test_no_claim_of_the_same_pfns_as_the_kernel():
         r"same (pfns|page frame numbers) as the kernel|same calls give the same pfns"
     )
     assert not claims.search(all_text())
-    assert not claims.search(re.sub(r"\s+", " ", kit.Zone.__doc__ + kit.zone.__doc__))
-    doc = re.sub(r"\s+", " ", kit.zone.__doc__)
+    assert not claims.search(re.sub(r"\s+", " ", kit.Zone.__doc__ + kit.core.zone.__doc__))
+    doc = re.sub(r"\s+", " ", kit.core.zone.__doc__)
     for simplification in ("one CPU", "one migratetype", "no watermarks", "no page shuffling",
                            "pcp=False"):
         assert simplification in doc
@@ -179,7 +179,7 @@ def test_per_cpu_lists_come_right_after_the_buddy_basics_in_lesson3():
 # ----------------------------------------------------------------- 4. the tail heuristic's date
 def test_tail_heuristic_dated_from_its_commit():
     assert "2.6.33" not in all_text()
-    assert "2.6.33" not in kit.presets.__doc__ + kit.presets.Preset.__doc__
+    assert "2.6.33" not in kit.core.presets.__doc__ + kit.core.presets.Preset.__doc__
     text = prose("03-buddy-system")
     assert "6dda9d55bf54" in text and "2.6.35" in text
     assert re.search(r"`buddy_merge_likely\(\)` that holds it today appeared only in 2020", text)

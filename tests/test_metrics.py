@@ -1,4 +1,4 @@
-"""Tests for kit.metrics: wastage (§5, G15, G16) and the debugfs extfrag indexes (§6.3, G7)."""
+"""Tests for kit.core.metrics: wastage (§5, G15, G16) and the debugfs extfrag indexes (§6.3, G7)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kit.errors import InvalidArgument
-from kit.metrics import (
+from kit.core.errors import InvalidArgument
+from kit.core.metrics import (
     KMALLOC_SIZE_CLASSES,
     STRATEGIES,
     ContigPageInfo,

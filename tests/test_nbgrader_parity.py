@@ -36,8 +36,8 @@ from pathlib import Path
 import pytest
 
 from kit.cli import main
-from kit.exercises import checks
-from kit.exercises import notebooks as nbs
+from kit.grading.boundary import checks
+from kit.grading.trusted import notebooks as nbs
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"

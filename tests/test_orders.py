@@ -1,4 +1,4 @@
-"""Tests for kit.orders: get_order and friends against the reference's literal numbers (G1)."""
+"""Tests for kit.core.orders: get_order and friends against the reference's literal numbers (G1)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kit.errors import InvalidArgument
-from kit.orders import format_size, get_order, page_align, page_shift, pages_for, parse_size
+from kit.core.errors import InvalidArgument
+from kit.core.orders import format_size, get_order, page_align, page_shift, pages_for, parse_size
 
 KIB = 1024
 MIB = 1024 * KIB

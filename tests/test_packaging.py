@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from kit.errors import InvalidArgument
-from kit.extras import EXTRAS
+from kit.core.errors import InvalidArgument
+from kit.core.extras import EXTRAS
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -85,7 +85,7 @@ def test_wheel_requires_nothing_outside_its_extras(dists: dict[str, Path]) -> No
 def test_each_extra_installs_the_modules_kit_extras_checks(
     dists: dict[str, Path], extra: str
 ) -> None:
-    """kit.extras tells users which extra to install; the wheel must agree with it."""
+    """kit.core.extras tells users which extra to install; the wheel must agree with it."""
     requires = wheel_metadata(dists["wheel"])["Requires-Dist"]
 
     def names(which: str) -> set[str]:
@@ -119,8 +119,8 @@ def test_distributions_carry_the_package_data(dists: dict[str, Path]) -> None:
         in_wheel = set(zf.namelist())
     with tarfile.open(dists["sdist"]) as tf:
         in_sdist = {name.split("/", 1)[1] for name in tf.getnames() if "/" in name}
-    for needed in ("kit/py.typed", "kit/data/buddyinfo-x86_64-24GiB.txt", "kit/zone.py",
-                   "kit/presenter/voila/templates/presenter/conf.json"):
+    for needed in ("kit/py.typed", "kit/core/data/buddyinfo-x86_64-24GiB.txt", "kit/core/zone.py",
+                   "kit/cli/presenter/voila/templates/presenter/conf.json"):
         assert needed in in_wheel, needed
         assert needed in in_sdist, needed
     assert {"pyproject.toml", "README.md"} <= in_sdist
@@ -132,17 +132,20 @@ CORE_SCRIPT = textwrap.dedent(
     import importlib.util
     import pkgutil
     import kit
-    from kit.extras import MissingExtra
-    from kit.samples import sample_path
+    from kit.core.extras import MissingExtra
+    from kit.core.samples import sample_path
 
     # Nothing third-party is installed, so every import above came from the wheel alone.
     assert importlib.util.find_spec("ipywidgets") is None
     assert kit.__file__.startswith(r"{venv}"), kit.__file__
-    # Every module of the core (the top level of kit; the layers are subpackages) imports.
-    core = [m.name for m in pkgutil.iter_modules(kit.__path__) if not m.ispkg and m.name[0] != "_"]
-    assert {{"zone", "metrics", "procfs", "trace", "replay", "cli"}} <= set(core), core
-    for name in core:
-        importlib.import_module("kit." + name)
+    # Every module of the core and of the teaching logic imports, and so does the command line.
+    import kit.teaching
+    names = [f"{{package.__name__}}.{{m.name}}" for package in (kit.core, kit.teaching)
+             for m in pkgutil.iter_modules(package.__path__) if m.name[0] != "_"]
+    assert {{"kit.core.zone", "kit.core.metrics", "kit.core.procfs", "kit.core.trace",
+             "kit.core.replay", "kit.teaching.practice"}} <= set(names), names
+    for name in [*names, "kit.cli"]:
+        importlib.import_module(name)
 
     zone = kit.Zone(1024)
     addr = zone.get_free_pages(2)
@@ -195,7 +198,7 @@ def test_kit_command_from_the_wheel_alone(core_venv: Path, tmp_path: Path) -> No
     for command in ("buddyinfo", "execute", "grade", "present", "release"):
         assert command in help_text.stdout
 
-    sample = REPO / "kit" / "data" / "buddyinfo-x86_64-24GiB.txt"
+    sample = REPO / "kit" / "core" / "data" / "buddyinfo-x86_64-24GiB.txt"
     table = run_in(core_venv, "kit", "buddyinfo", str(sample), cwd=tmp_path)
     assert table.returncode == 0, table.stderr
     assert table.stdout.splitlines()[0].split()[:3] == ["node", "zone", "o0"]
@@ -217,7 +220,8 @@ def test_installed_extras_pass_and_a_missing_one_names_its_pip_command(
 ) -> None:
     import importlib.util
 
-    from kit import cli, extras
+    from kit import cli
+    from kit.core import extras
 
     for extra in EXTRAS:  # scripts/setup.sh installs every layer
         extras.require_extra(extra, "this test")

@@ -1,4 +1,4 @@
-"""kit.practice and ``kit practice``: seeded problems whose answers a Zone confirms.
+"""kit.teaching.practice and ``kit practice``: seeded problems whose answers a Zone confirms.
 
 The answers are checked here against a second, independent run: the steps are read back from
 the problem's text and replayed on a new ``kit.Zone`` (or, for sizes, through ``kit.get_order``
@@ -16,8 +16,8 @@ import pytest
 
 import kit
 from kit.cli import main
-from kit.practice import KINDS, LEVELS, generate, practice_set, version_difference
-from kit.presets import PRESETS
+from kit.core.presets import PRESETS
+from kit.teaching.practice import KINDS, LEVELS, generate, practice_set, version_difference
 
 SEEDS = range(6)
 ALL = [(kind, seed, level) for kind in KINDS for level in LEVELS for seed in SEEDS]
@@ -83,7 +83,7 @@ def test_same_seed_same_problem(kind):
 
 def test_same_problem_whatever_the_hash_seed():
     """Set and dict order must not leak into a problem: two interpreters, two hash seeds."""
-    code = ("from kit.practice import KINDS, generate\n"
+    code = ("from kit.teaching.practice import KINDS, generate\n"
             "print(''.join(generate(k, 11, lv).text + generate(k, 11, lv).solution "
             "for k in KINDS for lv in (1, 2, 3)))")
     outputs = []

@@ -6,7 +6,7 @@ import ipywidgets as widgets
 import numpy as np
 
 import kit
-from kit.practice import generate
+from kit.teaching.practice import generate
 from kit.widgets import MemoryMap, Practice
 from kit.widgets.theme import PRESENTER
 

@@ -1,16 +1,18 @@
-"""kit.predict: the questions a demo asks first, with answers the simulator computes."""
+"""kit.teaching.predict: the questions a demo asks first, with answers the simulator computes."""
 
 from __future__ import annotations
 
 import pytest
 
 import kit
-import kit.procfs
-import kit.scenarios
-from kit.errors import BadPageState, InvalidArgument, KitError
-from kit.events import apply_to_nr_free
-from kit.metrics import free_blocks_suitable
-from kit.predict import (
+import kit.core.procfs
+import kit.teaching.scenarios
+from kit.core.errors import BadPageState, InvalidArgument, KitError
+from kit.core.events import apply_to_nr_free
+from kit.core.metrics import free_blocks_suitable
+from kit.core.replay import nr_free_history
+from kit.core.samples import sample_path, sample_text
+from kit.teaching.predict import (
     ASKS,
     call_prediction,
     event_count_prediction,
@@ -21,8 +23,6 @@ from kit.predict import (
     tail_blocks_prediction,
     unused_pages_prediction,
 )
-from kit.replay import nr_free_history
-from kit.samples import sample_path, sample_text
 
 
 @pytest.mark.parametrize(("size", "page_size", "order"), [
@@ -49,8 +49,9 @@ def test_tail_blocks_prediction_matches_the_animator():
     assert prediction.check("5").correct
     no_merge = prediction.check("31")
     assert no_merge.misconception is not None and no_merge.misconception.name == "no merging"
-    animator_end = kit.scenarios.exact_allocation(132 * 1024).steps()
-    model = kit.scenarios.EventModel(kit.scenarios.exact_allocation(132 * 1024).config)
+    animator_end = kit.teaching.scenarios.exact_allocation(132 * 1024).steps()
+    exact = kit.teaching.scenarios.exact_allocation(132 * 1024)
+    model = kit.teaching.scenarios.EventModel(exact.config)
     for step in animator_end:
         model.apply(step.event, step.operation)
     assert sum(model.nr_free()) == prediction.answer
@@ -68,12 +69,13 @@ def test_unused_pages_prediction_past_a_power_of_two():
 
 
 def test_event_count_prediction_counts_the_played_scenario():
-    scenario = kit.scenarios.record_scenario("one page: split down, merge back up")
+    scenario = kit.teaching.scenarios.record_scenario("one page: split down, merge back up")
     splits = event_count_prediction("how many splits?", scenario, "split")
     merges = event_count_prediction("how many merges?", scenario, "merge")
     assert splits.answer == merges.answer == 6  # an order-6 block halved down to order 0
     assert splits.check("6").correct and not splits.check("5").correct
-    thirty_three = kit.scenarios.record_scenario("33 pages: alloc_pages vs alloc_pages_exact")
+    thirty_three = kit.teaching.scenarios.record_scenario(
+        "33 pages: alloc_pages vs alloc_pages_exact")
     assert event_count_prediction("trims?", thirty_three, "trim").answer == 31
     with pytest.raises(kit.KitError, match="unknown event kind"):
         event_count_prediction("?", scenario, "splits")
@@ -208,7 +210,7 @@ def test_call_prediction_unreadable_and_bad_questions():
     assert set(ASKS) == {"pfn", "nr_free", "splits", "merges"}
 
 
-@pytest.mark.parametrize("preset", sorted(kit.presets.PRESETS))
+@pytest.mark.parametrize("preset", sorted(kit.core.presets.PRESETS))
 @pytest.mark.parametrize("pcp", [False, True])
 def test_call_prediction_matches_the_zone_on_a_workload(preset, pcp):
     zone = kit.Zone(256, preset=preset, pcp=pcp)
@@ -225,7 +227,7 @@ def test_call_prediction_matches_the_zone_on_a_workload(preset, pcp):
 
 
 # ---------------------------------------------------------------- counts rebuilt from events
-@pytest.mark.parametrize("preset", sorted(kit.presets.PRESETS))
+@pytest.mark.parametrize("preset", sorted(kit.core.presets.PRESETS))
 @pytest.mark.parametrize("pcp", [False, True])
 def test_nr_free_history_matches_the_zone_after_every_operation(preset, pcp):
     zone, seen = kit.Zone(512, preset=preset, pcp=pcp), []
@@ -251,10 +253,10 @@ def test_nr_free_history_needs_a_trace_and_a_valid_start():
 
 # ---------------------------------------------------------------- the end of a workload
 def test_suitable_blocks_prediction_counts_blocks_not_pages():
-    scenario = kit.scenarios.workload_scenario(512, seed=5, steps=30, sizes="mixed",
+    scenario = kit.teaching.scenarios.workload_scenario(512, seed=5, steps=30, sizes="mixed",
                                                lifetimes="long", exact=True)
     prediction = suitable_blocks_prediction(scenario, 4)
-    model = kit.scenarios.EventModel(scenario.config)
+    model = kit.teaching.scenarios.EventModel(scenario.config)
     for step in scenario.steps():
         model.apply(step.event, step.operation)
     assert prediction.answer == free_blocks_suitable(model.nr_free(), 4) == 4
@@ -267,12 +269,12 @@ def test_suitable_blocks_prediction_counts_blocks_not_pages():
 
 
 # ------------------------------------------------------------ a question about a real machine
-def _zones(*lines: str) -> list[kit.procfs.BuddyInfoZone]:
+def _zones(*lines: str) -> list[kit.core.procfs.BuddyInfoZone]:
     return kit.parse_buddyinfo("\n".join(lines))
 
 
 def test_most_free_pages_counts_pages_not_blocks():
-    reading = kit.procfs.take_buddyinfo(sample_path("buddyinfo"))
+    reading = kit.core.procfs.take_buddyinfo(sample_path("buddyinfo"))
     assert reading.stand_in == "" and not reading.own_machine
     prediction = most_free_pages_prediction(reading)
     normal = next(z for z in reading.zones if z.zone == "Normal")
@@ -311,7 +313,7 @@ def test_most_free_pages_without_a_normal_zone_asks_about_the_largest():
                    "Node 0, zone HighMem 9 0 0 0")
     prediction = most_free_pages_prediction(zones)
     assert "zone DMA32" in prediction.question and "no Normal zone" in prediction.question
-    assert prediction.answer == 2 and kit.procfs.main_zone(zones) == 1
+    assert prediction.answer == 2 and kit.core.procfs.main_zone(zones) == 1
     assert most_free_pages_prediction(zones, "HighMem").answer == 0
     with pytest.raises(kit.KitError, match=r"no zone 'Normal' .*DMA, DMA32, HighMem"):
         most_free_pages_prediction(zones, "Normal")
@@ -327,13 +329,13 @@ def test_most_free_pages_names_unusable_input(zones, message):
 
 
 def test_take_buddyinfo_stands_in_the_sample_and_says_why(tmp_path):
-    missing = kit.procfs.take_buddyinfo(tmp_path / "buddyinfo")
+    missing = kit.core.procfs.take_buddyinfo(tmp_path / "buddyinfo")
     assert "does not exist" in missing.stand_in and not missing.own_machine
     assert missing.zones == tuple(kit.parse_buddyinfo(sample_text("buddyinfo")))
     (tmp_path / "empty").write_text("\n")
-    assert "empty" in kit.procfs.take_buddyinfo(tmp_path / "empty").stand_in
+    assert "empty" in kit.core.procfs.take_buddyinfo(tmp_path / "empty").stand_in
     (tmp_path / "junk").write_text("MemTotal: 1 kB\n")
-    assert "not a buddyinfo line" in kit.procfs.take_buddyinfo(tmp_path / "junk").stand_in
+    assert "not a buddyinfo line" in kit.core.procfs.take_buddyinfo(tmp_path / "junk").stand_in
     prediction = most_free_pages_prediction(missing)
     assert prediction.question.startswith(missing.stand_in)
     assert "not about your machine" in prediction.question
@@ -341,7 +343,7 @@ def test_take_buddyinfo_stands_in_the_sample_and_says_why(tmp_path):
 
 
 def test_the_own_machine_verdict_says_so():
-    reading = kit.procfs.BuddyInfoReading(
+    reading = kit.core.procfs.BuddyInfoReading(
         tuple(_zones("Node 0, zone Normal 3 1 0 2")), "/proc/buddyinfo")
     assert reading.own_machine
     prediction = most_free_pages_prediction(reading)

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from kit import InvalidArgument
-from kit.present import TEMPLATE_ROOT, find_lesson, voila_command, voila_environment
+from kit.cli.present import TEMPLATE_ROOT, find_lesson, voila_command, voila_environment
 
 
 @pytest.fixture

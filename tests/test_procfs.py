@@ -1,4 +1,4 @@
-"""Tests for kit.procfs: buddyinfo/pagetypeinfo rendering, parsing and reading (§6.1, §6.2)."""
+"""Tests for kit.core.procfs: buddyinfo/pagetypeinfo rendering, parsing and reading (§6.1, §6.2)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kit import procfs
-from kit.errors import InvalidArgument, ProcFileUnavailable
-from kit.procfs import (
+from kit.core import procfs
+from kit.core.errors import InvalidArgument, ProcFileUnavailable
+from kit.core.procfs import (
     BuddyInfoZone,
     PageBlockCount,
     PageTypeFree,
@@ -20,7 +20,7 @@ from kit.procfs import (
     read_buddyinfo,
     read_pagetypeinfo,
 )
-from kit.samples import sample_path
+from kit.core.samples import sample_path
 
 DATA = Path(__file__).parent / "data"
 BUDDYINFO_SAMPLE = sample_path("buddyinfo")

@@ -10,9 +10,9 @@ import pytest
 
 import kit
 from kit import InvalidArgument
-from kit.metrics import fragmentation_index, unusable_index
-from kit.quiz import Choice, Question, QuizError, reader_seed
-from kit.quiz_bank import decode, encode, load_bank, question, write_bank
+from kit.core.metrics import fragmentation_index, unusable_index
+from kit.teaching.quiz import Choice, Question, QuizError, reader_seed
+from kit.teaching.quiz_bank import decode, encode, load_bank, question, write_bank
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSONS = sorted((ROOT / "notebooks").glob("0*.ipynb"))
@@ -132,7 +132,8 @@ def secrets():
 
 
 def test_no_explanation_or_answer_is_readable_in_the_notebooks_or_the_kit_source():
-    files = [*LESSONS, *(ROOT / "kit").rglob("*.py"), ROOT / "kit" / "data" / "quizzes.txt"]
+    bank = ROOT / "kit" / "core" / "data" / "quizzes.txt"
+    files = [*LESSONS, *(ROOT / "kit").rglob("*.py"), bank]
     text = "\n".join(path.read_text() for path in files)
     leaked = [secret for secret in secrets() if secret in text]
     assert leaked == []

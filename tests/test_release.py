@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from kit.cli import main
-from kit.exercises import notebooks as nbs
-from kit.exercises.notebooks import NotebookError
-from kit.exercises.release import release_differences, student_version, validate_source
+from kit.grading.trusted import notebooks as nbs
+from kit.grading.trusted.notebooks import NotebookError
+from kit.grading.trusted.release import release_differences, student_version, validate_source
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"

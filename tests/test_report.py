@@ -1,6 +1,7 @@
 """The lesson tables: numbers from the reference, layout as a terminal table."""
 
-from kit import Zone, report
+from kit import Zone
+from kit.teaching import report
 
 
 def rows(table):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import kit
-from kit.exercises.sandbox import Limits, Sandbox, Worker, open_sandbox
+from kit.grading.trusted.bwrap import Limits, Sandbox, Worker, open_sandbox
 
 
 def test_tmpfs_folders_are_mounted_before_the_read_only_binds() -> None:

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 
 import kit
-import kit.predict
-import kit.procfs
-import kit.scenarios
+import kit.core.procfs
+import kit.teaching.predict
+import kit.teaching.scenarios
 import kit.widgets._base
-from kit.samples import sample_path
+from kit.core.samples import sample_path
 from kit.widgets import (
     ExactAllocationAnimator,
     FreeAreaChart,
@@ -156,7 +156,7 @@ def test_wastage_curve_lines_and_linked_marker():
     curve = WastageCurve(explorer=explorer, start="1", stop="64K")
     assert len(curve.curves) == 3
     assert len({(c.line_style, c.stroke_width) for c in curve.curves}) == 3  # told apart
-    assert all(name in curve.legend.value for name in kit.metrics.STRATEGIES)
+    assert all(name in curve.legend.value for name in kit.core.metrics.STRATEGIES)
     assert not curve.figure.marks[0].display_legend  # the legend is outside the plot
     sizes = curve.curves[0].x
     assert sizes[0] == 1 and sizes[-1] <= 65536
@@ -633,7 +633,7 @@ def test_trace_player_steps_forward_and_back():
 def test_trace_player_states_match_the_zone():
     """The event replay ends where the real zone ended, for every scenario."""
     player = TracePlayer()
-    for name in kit.scenarios.SCENARIOS:
+    for name in kit.teaching.scenarios.SCENARIOS:
         player.choice.value = name
         scenario = player.scenario
         model = player.model_at(len(player.steps))
@@ -675,8 +675,8 @@ def test_trace_player_plays_a_zone_trace():
 
 
 def test_trace_player_scenarios_are_deterministic():
-    one = kit.scenarios.record_scenario("fragmentation after a random workload")
-    two = kit.scenarios.record_scenario("fragmentation after a random workload")
+    one = kit.teaching.scenarios.record_scenario("fragmentation after a random workload")
+    two = kit.teaching.scenarios.record_scenario("fragmentation after a random workload")
     assert one.operations == two.operations
 
 
@@ -736,7 +736,7 @@ def test_predict_builds_a_demo_function_only_on_reveal():
         built.append(OrderExplorer(size="33K"))
         return built[-1]
 
-    widget = Predict(demo=build, prediction=kit.predict.order_prediction("33K", 4096))
+    widget = Predict(demo=build, prediction=kit.teaching.predict.order_prediction("33K", 4096))
     assert built == [] and widget.demo is None  # nothing to read in the saved widget state
     widget.reveal()
     widget.reveal()
@@ -756,7 +756,7 @@ def test_predict_right_answer_and_the_buttons():
 
 def test_lesson1_unused_pages_are_what_the_explorer_then_shows():
     widget = Predict(demo=lambda: OrderExplorer(size="132K"),
-                     prediction=kit.predict.unused_pages_prediction("132K"))
+                     prediction=kit.teaching.predict.unused_pages_prediction("132K"))
     assert widget.answer("31").correct
     wasted = widget.demo.results["alloc_pages"].wasted
     assert wasted // widget.demo.page_size == widget.prediction.answer == 31
@@ -765,7 +765,8 @@ def test_lesson1_unused_pages_are_what_the_explorer_then_shows():
 def test_predict_replays_a_demo_that_can():
     animator = ExactAllocationAnimator(size=132 * 1024)
     animator.player.slider.value = len(animator.player.steps)
-    widget = Predict(demo=animator, prediction=kit.predict.tail_blocks_prediction(132 * 1024))
+    prediction = kit.teaching.predict.tail_blocks_prediction(132 * 1024)
+    widget = Predict(demo=animator, prediction=prediction)
     assert widget.answer("5").correct
     assert animator.player.step == 0 and animator.player.play.playing
 
@@ -774,7 +775,7 @@ def test_predict_free_answer_matches_the_zone_after_the_free():
     zone = kit.Zone(1024)
     zone.alloc_pages_exact(33 * 4096)
     chart = FreeAreaChart(zone)
-    widget = Predict(demo=chart, prediction=kit.predict.exact_free_prediction(
+    widget = Predict(demo=chart, prediction=kit.teaching.predict.exact_free_prediction(
         zone, kit.PAGE_OFFSET, 33 * 4096))
     before = list(zone.nr_free())
     widget.answer("3")  # one count for eleven orders: not a prediction, the chart stays hidden
@@ -792,7 +793,7 @@ def test_predict_replays_the_chart_after_run_all():
     zone.alloc_pages_exact(33 * 4096)
     before_free, counts_before = len(zone.trace.operations), tuple(zone.nr_free())
     widget = Predict(demo=lambda: FreeAreaChart(zone, since=before_free),
-                     prediction=kit.predict.exact_free_prediction(zone, kit.PAGE_OFFSET,
+                     prediction=kit.teaching.predict.exact_free_prediction(zone, kit.PAGE_OFFSET,
                                                                   33 * 4096))
     zone.free_pages_exact(kit.PAGE_OFFSET, 33 * 4096)  # the next cell, run by Run All
     widget.answer(" ".join(map(str, widget.prediction.answer)))
@@ -828,9 +829,9 @@ def test_live_buddyinfo_asks_first_about_the_reading_it_then_shows(tmp_path):
     after *refresh*."""
     path = tmp_path / "buddyinfo"
     path.write_text("Node 0, zone DMA32 1 1 1 1\nNode 0, zone Normal 40 30 2 1\n")
-    reading = kit.procfs.take_buddyinfo(path)
+    reading = kit.core.procfs.take_buddyinfo(path)
     widget = Predict(demo=lambda: LiveBuddyInfo(reading=reading),
-                     prediction=kit.predict.most_free_pages_prediction(reading))
+                     prediction=kit.teaching.predict.most_free_pages_prediction(reading))
     path.write_text("Node 0, zone DMA32 1 1 1 1\nNode 0, zone Normal 0 0 0 9\n")
     assert "zone Normal" in widget.question.value and widget.demo is None
     mark = widget.answer("0")  # 40 blocks, the most, but order 1 holds 60 pages
@@ -843,7 +844,7 @@ def test_live_buddyinfo_asks_first_about_the_reading_it_then_shows(tmp_path):
 
 
 def test_live_buddyinfo_shows_the_sample_standing_in_and_why(tmp_path):
-    reading = kit.procfs.take_buddyinfo(tmp_path / "buddyinfo")
+    reading = kit.core.procfs.take_buddyinfo(tmp_path / "buddyinfo")
     live = LiveBuddyInfo(reading=reading)
     assert "does not exist" in live.status.value and "the kit&#x27;s sample" in live.status.value
     assert [z.zone for z in live.zones] == ["DMA", "DMA32", "Normal"]

@@ -7,8 +7,8 @@ import json
 import pytest
 
 import kit
-from kit.exercises import wire
-from kit.exercises.remote import replay
+from kit.grading.boundary import wire
+from kit.grading.trusted.remote import replay
 
 
 def round_trip(value: object) -> object:

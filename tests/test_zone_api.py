@@ -16,9 +16,9 @@ from kit import (
     Zone,
     replay,
 )
-from kit import events as ev
-from kit.replay import ReplayMismatch
-from kit.workload import free_workload, run_workload
+from kit.core import events as ev
+from kit.core.replay import ReplayMismatch
+from kit.core.workload import free_workload, run_workload
 
 
 def state_of(zone):

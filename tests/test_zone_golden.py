@@ -7,7 +7,7 @@ not computed by the kit.
 import pytest
 
 from kit import Zone, get_order, replay
-from kit.metrics import format_index, fragmentation_indexes, unusable_indexes
+from kit.core.metrics import format_index, fragmentation_indexes, unusable_indexes
 
 KIB = 1024
 MIB = 1024 * KIB

@@ -1,17 +1,18 @@
-"""The interactive pieces every notebook is built from (ipywidgets 8 + bqplot).
+"""The widgets: may import kit.core, kit.teaching, kit.classroom and ipywidgets/bqplot/numpy.
 
-Each widget is an ipywidgets container a cell can display, constructible with no arguments (a
-default scenario) or with a ``kit.Zone``, and takes ``presenter=True`` for a projector.  The
-widgets follow a zone through its events (``zone.subscribe``), never by polling, and everything
-random is seeded, so a demo replays identically.  The core (``kit`` without this package) never
-imports ipywidgets.
+The interactive pieces every notebook is built from (ipywidgets 8 + bqplot).  Each widget is
+an ipywidgets container a cell can display, constructible with no arguments (a default scenario)
+or with a ``kit.Zone``, and takes ``presenter=True`` for a projector.  The widgets follow a zone
+through its events (``zone.subscribe``), never by polling, and everything random is seeded, so a
+demo replays identically.  The core (``kit.core``) never imports ipywidgets.
 
-``Quiz`` (a check-your-understanding question, logic in ``kit.quiz``) is exported here too,
-because the lessons import it with the other widgets, and so is ``Predict``, which keeps any
-of them hidden behind a question until the reader has predicted (answers from ``kit.predict``).
+``Quiz`` (a check-your-understanding question, logic in ``kit.teaching.quiz``) is exported here
+too, because the lessons import it with the other widgets, and so is ``Predict``, which keeps
+any of them hidden behind a question until the reader has predicted (answers from
+``kit.teaching.predict``).
 """
 
-from kit.extras import require_extra
+from kit.core.extras import require_extra
 
 require_extra("widgets", "kit.widgets")  # a missing ipywidgets/bqplot/numpy: say which extra
 

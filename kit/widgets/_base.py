@@ -16,10 +16,11 @@ from contextlib import AbstractContextManager, contextmanager
 import bqplot as bq
 import ipywidgets as widgets
 
-from ..errors import KitError
-from ..events import Event
-from ..orders import parse_size
-from ..zone import Zone
+from kit.core.errors import KitError
+from kit.core.events import Event
+from kit.core.orders import parse_size
+from kit.core.zone import Zone
+
 from .theme import Theme
 
 __all__ = ["FRAME", "Redraw", "ZoneListener", "bar_figure", "beside", "fitted", "parse_size_text"]

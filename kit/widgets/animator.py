@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 
-from ..errors import KitError
-from ..orders import format_size, get_order, pages_for
-from ..scenarios import Scenario, exact_allocation
-from ..zone import Zone
+from kit.core.errors import KitError
+from kit.core.orders import format_size, get_order, pages_for
+from kit.core.zone import Zone
+from kit.teaching.scenarios import Scenario, exact_allocation
+
 from ._base import parse_size_text, show_error
 from .player import TracePlayer
 from .theme import get_theme

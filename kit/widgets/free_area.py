@@ -4,7 +4,7 @@ This is the kernel's own view of a zone (what ``cat /proc/buddyinfo`` prints), s
 to read the real file by watching the bars move as they allocate and free.  After Run All a
 chart already shows the end state, so the live chart can replay the changes since it was made
 (or since a mark) one operation per frame; the counts per operation are rebuilt from the zone's
-trace when asked (``kit.replay.nr_free_history``), so following a zone costs nothing extra.
+trace when asked (``kit.core.replay.nr_free_history``), so following a zone costs nothing extra.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ import bqplot as bq
 import ipywidgets as widgets
 import numpy as np
 
-from ..procfs import format_buddyinfo
-from ..replay import nr_free_history
-from ..zone import Zone
+from kit.core.procfs import format_buddyinfo
+from kit.core.replay import nr_free_history
+from kit.core.zone import Zone
+
 from ._base import ZoneListener, bar_figure, fitted
 from .theme import Theme, get_theme
 

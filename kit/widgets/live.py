@@ -12,8 +12,8 @@ import asyncio
 
 import ipywidgets as widgets
 
-from ..errors import KitError
-from ..procfs import (
+from kit.core.errors import KitError
+from kit.core.procfs import (
     BuddyInfoReading,
     BuddyInfoZone,
     format_buddyinfo,
@@ -21,7 +21,8 @@ from ..procfs import (
     read_buddyinfo,
     read_pagetypeinfo,
 )
-from ..zone import Zone
+from kit.core.zone import Zone
+
 from ._base import _running_loop, fitted
 from .free_area import FreeAreaView
 from .theme import get_theme
@@ -36,9 +37,9 @@ class LiveBuddyInfo(widgets.VBox):
     ``refresh()`` re-reads them; ``zones`` holds the parsed buddyinfo lines; ``message`` says
     why something is missing.  ``auto`` turns the timer on (``interval`` seconds; it needs a
     running kernel's event loop).  A ``kit.Zone`` given is shown alongside for comparison.
-    A ``reading`` (``kit.procfs.take_buddyinfo()``) is shown as it was taken, not read again,
+    A ``reading`` (``kit.core.procfs.take_buddyinfo()``) is shown as it was taken, not read again,
     so that a question asked about it and this view show the same numbers; *refresh* then
-    reads its file anew.  The zone shown first is ``kit.procfs.main_zone``'s choice.
+    reads its file anew.  The zone shown first is ``kit.core.procfs.main_zone``'s choice.
     """
 
     def __init__(self, zone: Zone | None = None, *, path: str = "/proc/buddyinfo",

@@ -29,9 +29,10 @@ import bqplot as bq
 import ipywidgets as widgets
 import numpy as np
 
-from .. import events as ev
-from ..events import Event
-from ..zone import Zone
+from kit.core import events as ev
+from kit.core.events import Event
+from kit.core.zone import Zone
+
 from ._base import Redraw, ZoneListener
 from .theme import Theme, get_theme
 
@@ -52,7 +53,7 @@ _TO_LIMBO = frozenset({ev.TAKE, ev.FREE, ev.PCP_TAKE})
 
 
 class PageSource(Protocol):
-    """What the map reads: a ``kit.Zone`` or ``kit.scenarios.EventModel``."""
+    """What the map reads: a ``kit.Zone`` or ``kit.teaching.scenarios.EventModel``."""
 
     nr_pages: int
     start_pfn: int

@@ -14,10 +14,11 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 
-from ..errors import KitError
-from ..metrics import STRATEGIES, Wastage, compare_wastage
-from ..orders import format_size
-from ..zone import Zone
+from kit.core.errors import KitError
+from kit.core.metrics import STRATEGIES, Wastage, compare_wastage
+from kit.core.orders import format_size
+from kit.core.zone import Zone
+
 from ._base import bar_figure, parse_size_text, show_error
 from .theme import get_theme
 

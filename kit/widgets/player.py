@@ -3,7 +3,7 @@
 An allocation is a burst of steps (take, split, split, put, ...) that a live view shows only
 as a before and after.  The player replays a trace one event at a time with the block each step
 touches outlined, so a student sees every split and every merge happen.  The state between two
-events is rebuilt from the events (``kit.scenarios.EventModel``), with a checkpoint every
+events is rebuilt from the events (``kit.teaching.scenarios.EventModel``), with a checkpoint every
 ``CHECKPOINT`` steps (fewer for very long traces) so that stepping back is as quick as
 stepping forward.
 """
@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 
-from .. import events as ev
-from ..events import Event
-from ..scenarios import SCENARIOS, EventModel, Scenario, Step, record_scenario
-from ..zone import Zone
+from kit.core import events as ev
+from kit.core.events import Event
+from kit.core.zone import Zone
+from kit.teaching.scenarios import SCENARIOS, EventModel, Scenario, Step, record_scenario
+
 from ._base import FRAME, Redraw, beside, fitted
 from .free_area import FreeAreaView
 from .memory_map import MemoryMap

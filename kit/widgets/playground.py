@@ -7,8 +7,8 @@ the same way on every machine; reset brings the zone back to how it started.
 
 With "predict first" on (as in the lessons), a button does not run its call at once: it asks
 what the call will do (the pfn it returns, nr_free after it, its splits or merges; the reader
-picks which), the kit computing the answer on a copy of the zone (``kit.predict``).  Checking
-the typed prediction marks it, names the likely misconception, and only then runs the call,
+picks which), the kit computing the answer on a copy of the zone (``kit.teaching.predict``).
+Checking the typed prediction marks it, names the likely misconception, and only then runs the call,
 so the map and the log show what the reader just predicted.  "just do it" runs it unasked.
 """
 
@@ -21,13 +21,14 @@ from functools import cached_property
 
 import ipywidgets as widgets
 
-from ..errors import KitError
-from ..events import Event
-from ..orders import format_size
-from ..practice import Mark
-from ..predict import Prediction, call_prediction
-from ..workload import run_workload
-from ..zone import Zone
+from kit.core.errors import KitError
+from kit.core.events import Event
+from kit.core.orders import format_size
+from kit.core.workload import run_workload
+from kit.core.zone import Zone
+from kit.teaching.practice import Mark
+from kit.teaching.predict import Prediction, call_prediction
+
 from ._base import ZoneListener, beside, fitted, parse_size_text, show_error
 from .free_area import FreeAreaChart
 from .memory_map import MemoryMap
@@ -49,7 +50,7 @@ LOG_OPERATIONS = 20
 #: log is sent to the browser again after every call.
 LOG_STEPS = 64
 FOLDED_STEPS = 16
-#: What "predict first" asks about a call (``kit.predict.ASKS``), as the selector words it.
+#: What "predict first" asks about a call (``kit.teaching.predict.ASKS``), as the selector words it.
 ASK_CHOICES = (("the pfn returned", "pfn"), ("nr_free after it", "nr_free"),
                ("its splits", "splits"), ("its merges", "merges"))
 #: Where the verdict sends the reader once the call has run.
@@ -109,8 +110,9 @@ class Playground(ZoneListener, widgets.VBox):
 
     ``predict_first`` (the "predict first" checkbox) makes the call buttons ask first:
     ``press(call, arg)`` does what a button does and returns the question (``pending``, a
-    ``kit.predict.Prediction``) or None when the call ran at once; ``check_prediction(text)``
-    marks a prediction and then runs the call, ``just_do_it()`` runs it unchecked.
+    ``kit.teaching.predict.Prediction``) or None when the call ran at once;
+    ``check_prediction(text)`` marks a prediction and then runs the call, ``just_do_it()`` runs
+    it unchecked.
     """
 
     def __init__(self, zone: Zone | None = None, *, presenter: bool | None = None,
@@ -254,7 +256,7 @@ class Playground(ZoneListener, widgets.VBox):
 
     def _action(self, call: str, arg: int | None = None
                 ) -> tuple[str, tuple[int, ...], Callable[[], object]]:
-        """A button's call as ``kit.predict`` names it, its arguments, and the run itself."""
+        """A button's call as ``kit.teaching.predict`` names it, its arguments, and the run."""
         if call == "alloc_pages" and arg is not None:
             return call, (arg,), lambda: self.alloc(arg)
         if call == "alloc_pages_exact" and arg is not None:

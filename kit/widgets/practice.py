@@ -1,7 +1,7 @@
 """Practice: predict a seeded allocator problem, check it at once, then see the solution.
 
 The problems, their answers and the misconceptions named on a wrong answer come from
-``kit.practice``; this widget only shows a problem, collects the reader's prediction in one
+``kit.teaching.practice``; this widget only shows a problem, collects the reader's prediction in one
 input per field, and on request the step-by-step solution beside a memory map of the zone as
 the problem leaves it.  Nothing is revealed before the reader asks.
 """
@@ -12,9 +12,10 @@ import html
 
 import ipywidgets as widgets
 
-from ..errors import KitError
-from ..practice import KINDS, LEVELS, Problem, Verdict, generate
-from ..zone import Zone
+from kit.core.errors import KitError
+from kit.core.zone import Zone
+from kit.teaching.practice import KINDS, LEVELS, Problem, Verdict, generate
+
 from ._base import fitted, show_error
 from .memory_map import MemoryMap
 from .theme import get_theme
@@ -28,8 +29,8 @@ class Practice(widgets.VBox):
     A ``zone`` given makes the problems follow its kernel version (``zone.preset``: where
     freed blocks go, what the per-CPU lists cache, how the exact allocator trims); they still
     run on small zones of their own, so the zone itself is never changed.
-    ``problem`` is the current ``kit.practice.Problem``; ``inputs`` maps each field's key to its
-    text box; ``check()`` grades what is typed (as the button does) and returns the verdict;
+    ``problem`` is the current ``kit.teaching.practice.Problem``; ``inputs`` maps each field's key
+    to its text box; ``check()`` grades what is typed (as the button does) and returns the verdict;
     ``reveal()`` shows the solution and, for problems on a zone, its memory map (``map``).
     """
 

@@ -2,7 +2,8 @@
 
 The lesson's demo (any widget) stays out of sight behind a question until the reader has typed
 a prediction; then the widget says whether the simulator agrees (the answer is a
-``kit.predict.Prediction`` the kit computed from the demo's own scenario) and shows the demo.
+``kit.teaching.predict.Prediction`` the kit computed from the demo's own scenario) and shows the
+demo.
 Lessons pass the demo as a function that builds it (``demo=lambda: OrderExplorer(...)``): the
 demo is then built only when revealed, so a notebook saved after Run All holds no widget state
 from which a reader could read the result before predicting.
@@ -16,9 +17,10 @@ from collections.abc import Callable
 
 import ipywidgets as widgets
 
-from ..practice import Mark
-from ..predict import Prediction, order_prediction
-from ..zone import Zone
+from kit.core.zone import Zone
+from kit.teaching.practice import Mark
+from kit.teaching.predict import Prediction, order_prediction
+
 from ._base import fitted
 from .order_explorer import OrderExplorer
 from .theme import get_theme

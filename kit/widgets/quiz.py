@@ -1,4 +1,4 @@
-"""A check-your-understanding question with immediate feedback (the logic is ``kit.quiz``)."""
+"""A check-your-understanding question with immediate feedback (logic: ``kit.teaching.quiz``)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import html
 
 import ipywidgets as widgets
 
-from ..quiz import reader_seed
-from ..quiz_bank import question
+from kit.teaching.quiz import reader_seed
+from kit.teaching.quiz_bank import question
+
 from .theme import get_theme
 
 __all__ = ["Quiz"]
@@ -17,11 +18,11 @@ class Quiz(widgets.VBox):
     """One question of the kit's question bank: pick a choice and read at once why it is right
     or wrong, and for a wrong one the misconception it shows; pick again as often as you like.
 
-    ``Quiz("03-head-or-tail")`` shows the question with that id (``kit.quiz_bank``), so the
-    notebook cell holds no answer.  The choices come in the reader's own shuffled order
-    (``kit.quiz.reader_seed``; ``seed=`` fixes it).  The widget's text form, which a notebook
-    stores as its output, is just ``Quiz('<id>')``: no choice, no answer, the same for every
-    reader.
+    ``Quiz("03-head-or-tail")`` shows the question with that id (``kit.teaching.quiz_bank``), so
+    the notebook cell holds no answer.  The choices come in the reader's own shuffled order
+    (``kit.teaching.quiz.reader_seed``; ``seed=`` fixes it).  The widget's text form, which a
+    notebook stores as its output, is just ``Quiz('<id>')``: no choice, no answer, the same for
+    every reader.
     """
 
     def __init__(self, question_id: str, *, seed: int | None = None,

@@ -14,10 +14,11 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 
-from ..errors import KitError
-from ..metrics import STRATEGIES, wastage, wastage_curve
-from ..orders import format_size
-from ..zone import Zone
+from kit.core.errors import KitError
+from kit.core.metrics import STRATEGIES, wastage, wastage_curve
+from kit.core.orders import format_size
+from kit.core.zone import Zone
+
 from ._base import parse_size_text, show_error
 from .order_explorer import OrderExplorer
 from .theme import get_theme

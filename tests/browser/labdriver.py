@@ -190,7 +190,7 @@ class VoilaServer(ServerProcess):
 
     def start(self, timeout: float = 90.0) -> None:
         """Start Voila exactly as ``kit present`` does and wait for the page."""
-        from kit.present import voila_command, voila_environment
+        from kit.cli.present import voila_command, voila_environment
 
         self.port = free_port()
         env = voila_environment()

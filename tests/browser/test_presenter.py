@@ -11,7 +11,7 @@ import pytest
 from labdriver import VoilaServer
 from legibility import assert_legible
 
-from kit.quiz_bank import question
+from kit.teaching.quiz_bank import question
 
 LESSON = Path(__file__).resolve().parents[2] / "notebooks" / "01-start-here.ipynb"
 

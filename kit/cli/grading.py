@@ -1,0 +1,157 @@
+"""The ``kit release``, ``kit grade`` and ``kit execute`` subcommands (listed in ``kit.cli``).
+
+Heavy imports (nbformat, nbclient) happen when a subcommand runs, so ``kit --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+from kit.core.errors import InvalidArgument
+from kit.grading.trusted.bwrap import Limits
+
+
+def release_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", type=Path, default=Path("solutions"),
+                        help="the instructor's notebooks (default: solutions)")
+    parser.add_argument("--out", type=Path, default=Path("exercises"),
+                        help="where the student notebooks go (default: exercises)")
+    parser.add_argument("--execute-solutions", action="store_true",
+                        help="first re-run the source notebooks in place, so their stored "
+                             "outputs are what nbval expects")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 if OUT is not what a release would write")
+
+
+def release_run(args: argparse.Namespace) -> int:
+    from kit.grading.trusted.release import execute_solutions, release, release_differences
+
+    if args.check:
+        problems = release_differences(args.source, args.out)
+        for problem in problems:
+            print(problem)
+        if problems:
+            print(f"run `kit release --source {args.source} --out {args.out}` to update")
+            return 1
+        print(f"{args.out} is up to date")
+        return 0
+    if args.execute_solutions:
+        for path in execute_solutions(args.source):
+            print(f"executed {path}")
+    for path in release(args.source, args.out):
+        print(f"wrote {path}")
+    return 0
+
+
+def grade_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("submissions", nargs="+", type=Path, metavar="SUBMISSIONS",
+                        help="a student's folder of notebooks (named after the student), or a "
+                             "folder of such folders")
+    parser.add_argument("--source", type=Path, default=Path("solutions"),
+                        help="the instructor's notebooks (default: solutions)")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="where gradebook.csv, gradebook.json and feedback/ go")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="submissions graded at once (default: the number of cores)")
+    limits = Limits()
+    parser.add_argument("--timeout", type=float, default=limits.timeout,
+                        help=f"seconds of wall-clock time per exercise (default: "
+                             f"{limits.timeout:g})")
+    parser.add_argument("--memory", type=int, default=limits.memory_mib, metavar="MIB",
+                        help=f"address space of an answer process, MiB (default: "
+                             f"{limits.memory_mib})")
+    parser.add_argument("--cpu", type=int, default=limits.cpu_seconds, metavar="SECONDS",
+                        help=f"CPU seconds of an answer process (default: {limits.cpu_seconds})")
+    parser.add_argument("--output-limit", type=int, default=limits.output_bytes, metavar="BYTES",
+                        help=f"what an answer process may print (default: {limits.output_bytes})")
+    parser.add_argument("--processes", type=int, default=limits.processes,
+                        help=f"processes and threads of an answer (default: {limits.processes})")
+    parser.add_argument("--sandbox", choices=("auto", "required"), default="auto",
+                        help="auto: use bubblewrap when it works here, else say what is not "
+                             "enforced; required: refuse to grade without it")
+    parser.add_argument("--notebook", action="append", dest="notebooks", metavar="NAME",
+                        help="grade only this source notebook (repeatable)")
+    parser.add_argument("--student", action="append", dest="students", metavar="NAME",
+                        help="re-grade only this student (repeatable): their rows and feedback "
+                             "in OUT are replaced, everyone else's are kept")
+
+
+def grade_run(args: argparse.Namespace) -> int:
+    from kit.grading.trusted.grading import GradingRun, grade
+
+    for flag in ("timeout", "memory", "cpu", "output_limit", "processes"):
+        if getattr(args, flag) <= 0:
+            raise InvalidArgument(f"--{flag.replace('_', '-')} must be positive")
+    limits = Limits(timeout=args.timeout, memory_mib=args.memory, cpu_seconds=args.cpu,
+                    output_bytes=args.output_limit, processes=args.processes)
+    progress = Progress(sys.stderr)
+    book = grade(args.submissions, args.source, args.out,
+                 GradingRun(limits, args.sandbox, args.jobs, args.notebooks, args.students,
+                            progress=progress.update))
+    progress.close()
+    graded = set(book.graded)  # a re-grade speaks of its students only
+    for student, (got, most) in book.totals().items():
+        if student in graded:
+            print(f"{student}: {got:g} / {most:g}")
+    attention = {s: why for s, why in book.attention().items() if s in graded}
+    count = len(graded)
+    print(f"{count} students: {count - len(attention)} graded in full, "
+          f"{len(attention)} need attention{': see gradebook.csv' if attention else ''} "
+          f"({book.seconds:.1f} s; results in {args.out})")
+    for student, why in sorted(attention.items()):
+        print(f"  {student}: {', '.join(why)}")
+    return 1 if attention else 0
+
+
+class Progress:
+    """Students done out of all, elapsed time and an estimate: a bar that redraws itself on a
+    terminal, a plain line per student elsewhere (a log file, CI)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.started = time.monotonic()
+        self.drawn = False
+
+    def update(self, done: int, total: int, student: str) -> None:
+        elapsed = time.monotonic() - self.started
+        left = elapsed / done * (total - done) if done else 0.0
+        times = f"{_clock(elapsed)} elapsed, ~{_clock(left)} left"
+        if self.tty:
+            width = 30
+            bar = "#" * (width * done // total) + "-" * (width - width * done // total)
+            self.stream.write(f"\r[{bar}] {done}/{total} students, {times} ")
+            self.drawn = True
+        else:
+            self.stream.write(f"graded {done}/{total}: {student} ({times})\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _clock(seconds: float) -> str:
+    minutes, seconds = divmod(int(seconds), 60)
+    return f"{minutes}:{seconds:02d}"
+
+
+
+
+def execute_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("notebooks", nargs="+", type=Path, metavar="NOTEBOOK",
+                        help="notebooks to re-run in place (e.g. notebooks/*.ipynb)")
+
+
+def execute_run(args: argparse.Namespace) -> int:
+    from kit.grading.trusted.release import execute_in_place
+
+    for path in execute_in_place(args.notebooks):
+        print(f"executed {path}")
+    return 0

@@ -1,8 +1,0 @@
-"""UNTRUSTED: code that runs inside the grading sandbox, beside a student's answer cells.
-
-Nothing here decides a grade.  The worker runs the answer cells and calls the student's
-functions when the grader asks, and answers with plain data (:mod:`kit.exercises.wire`).  A
-student's code shares this process and can change anything in it, so everything it sends back
-is treated by the grader as the student's own claim: return values, and the list of calls the
-student's code made on a zone, which the grader replays on its own zone.
-"""

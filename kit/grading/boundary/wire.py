@@ -1,0 +1,182 @@
+"""What crosses the trust boundary between the grader and a sandboxed worker, and how.
+
+The grader (trusted) and the worker that runs a student's answer cells (untrusted, inside the
+sandbox) talk over two pipes, one JSON message per line.  Everything the worker sends is data
+the student controls, so this module is the one gate it passes: :func:`decode` accepts only
+plain data (None, bool, int, float, str, and lists, tuples, sets and dicts of them), within
+size and depth caps, and raises :class:`WireError` for anything else.  No object is ever
+unpickled or evaluated; a class of the student's cannot reach the grader.
+
+Values are JSON with three tagged containers, so that what Python tells apart survives the trip:
+``{"t": [...]}`` a tuple, ``{"s": [...]}`` a set, ``{"d": [[key, value], ...]}`` a dict (keys
+may be ints or tuples, as in ``{order: [pfns]}``).  A kit ``Zone`` travels as ``{"zone":
+state}`` and a ``Page`` as ``{"page": [pfn, order]}``; both are rebuilt as fresh objects on the
+other side, never shared.
+
+This module is imported on both sides and holds no secret.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict, deque
+from typing import Any
+
+from kit.core.errors import KitError
+from kit.core.zone import Page, Zone, ZoneState
+
+#: The longest message either side accepts, in bytes (a value, a zone, a call log).
+MAX_MESSAGE_BYTES = 8 << 20
+#: How deep containers may nest, and how many elements one value may hold in all.
+MAX_DEPTH = 40
+MAX_ITEMS = 2_000_000
+#: The longest string in a value.
+MAX_STR = 1 << 20
+#: Zone methods that change the allocator: the calls a worker logs and the grader replays.
+ZONE_CALLS = ("alloc_pages", "release", "get_free_pages", "free_pages", "alloc_pages_exact",
+              "free_pages_exact", "split_page", "make_alloc_exact", "drain_pages")
+
+
+class WireError(KitError):
+    """A message or value that is not the plain data the protocol allows."""
+
+
+def encode(value: object) -> Any:
+    """``value`` as JSON-ready data; raises WireError for what is not plain data."""
+    return _encode(value, 0)
+
+
+def _encode(value: object, depth: int) -> Any:
+    if depth > MAX_DEPTH:
+        raise WireError(f"nested more than {MAX_DEPTH} levels deep")
+    kind = type(value)
+    if value is None or kind in (bool, int, float, str):
+        return value
+    if kind is list:
+        return [_encode(v, depth + 1) for v in value]  # type: ignore[attr-defined]
+    if kind is tuple or (isinstance(value, tuple) and hasattr(value, "_fields")):
+        return {"t": [_encode(v, depth + 1) for v in value]}  # type: ignore[attr-defined]
+    if kind in (set, frozenset):
+        return {"s": [_encode(v, depth + 1) for v in value]}  # type: ignore[attr-defined]
+    if kind in (dict, OrderedDict):
+        return {"d": [[_encode(k, depth + 1), _encode(v, depth + 1)]
+                      for k, v in value.items()]}  # type: ignore[attr-defined]
+    if isinstance(value, Page):
+        return {"page": [value.pfn, value.order]}
+    if isinstance(value, Zone):
+        return {"zone": zone_state(value)}
+    raise WireError(f"a {kind.__name__} is not plain data (None, bool, int, float, str, "
+                    "list, tuple, set or dict)")
+
+
+def decode(data: Any, *, zones: bool = False) -> Any:
+    """Plain data from a decoded JSON message, checked; WireError when it is anything else.
+
+    ``zones`` allows ``{"zone": ...}`` (a grader's request); a worker's reply never has one.
+    """
+    budget = [MAX_ITEMS]
+    return _decode(data, 0, budget, zones)
+
+
+def _decode(data: Any, depth: int, budget: list[int], zones: bool) -> Any:
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise WireError(f"more than {MAX_ITEMS} elements")
+    if depth > MAX_DEPTH:
+        raise WireError(f"nested more than {MAX_DEPTH} levels deep")
+    kind = type(data)
+    if data is None or kind in (bool, int, float):
+        return data
+    if kind is str:
+        if len(data) > MAX_STR:
+            raise WireError(f"a string longer than {MAX_STR} characters")
+        return data
+    if kind is list:
+        return [_decode(v, depth + 1, budget, zones) for v in data]
+    if kind is not dict or len(data) != 1:
+        raise WireError("not a value of the protocol")
+    (tag, body), = data.items()
+    if tag == "zone" and zones:
+        return zone_from_state(body)
+    if type(body) is not list:
+        raise WireError(f"tag {tag!r} without a list")
+    if tag == "t":
+        return tuple(_decode(v, depth + 1, budget, zones) for v in body)
+    if tag == "s":
+        return set(_hashable(_decode(v, depth + 1, budget, zones)) for v in body)
+    if tag == "d":
+        out = {}
+        for pair in body:
+            if type(pair) is not list or len(pair) != 2:
+                raise WireError("a dict entry that is not a [key, value] pair")
+            key = _hashable(_decode(pair[0], depth + 1, budget, zones))
+            out[key] = _decode(pair[1], depth + 1, budget, zones)
+        return out
+    if tag == "page" and len(body) == 2 and all(type(v) is int for v in body):
+        return Page(body[0], body[1])
+    raise WireError(f"unknown tag {tag!r}")
+
+
+def _hashable(value: Any) -> Any:
+    try:
+        hash(value)
+    except TypeError:
+        raise WireError(f"a {type(value).__name__} cannot be a set element or dict key") from None
+    return value
+
+
+def zone_state(zone: Zone) -> dict[str, Any]:
+    """A zone's configuration and allocator state as plain JSON data."""
+    state = zone.snapshot()
+    return {
+        "config": state.config,
+        "free_lists": [list(free_list) for free_list in state.free_lists],
+        "allocated": state.allocated.hex(),
+        "exact_owner": [[k, v] for k, v in state.exact_owner.items()],
+        "pcp": [[order, list(queue)] for order, queue in state.pcp.items()],
+        "pcp_count": state.pcp_count,
+    }
+
+
+def zone_from_state(data: Any) -> Zone:
+    """A new Zone in the state :func:`zone_state` described (checked like any input)."""
+    try:
+        config = dict(data["config"])
+        zone = Zone(**config, record=False)
+        state = ZoneState(
+            zone.config(),
+            tuple(OrderedDict((int(p), None) for p in free_list)
+                  for free_list in data["free_lists"]),
+            bytes.fromhex(data["allocated"]),
+            {int(k): int(v) for k, v in data["exact_owner"]},
+            {int(order): deque(int(p) for p in queue) for order, queue in data["pcp"]},
+            int(data["pcp_count"]),
+            0,
+        )
+        if len(state.free_lists) != zone.max_order + 1 or len(state.allocated) != zone.nr_pages:
+            raise ValueError("state does not fit its zone")
+        zone.restore(state)
+    except (KitError, TypeError, ValueError, KeyError) as exc:
+        raise WireError(f"not a zone state: {exc}") from None
+    return zone
+
+
+def dumps(message: dict[str, Any]) -> bytes:
+    """One message as a line of bytes."""
+    line = json.dumps(message, separators=(",", ":"), ensure_ascii=True).encode() + b"\n"
+    if len(line) > MAX_MESSAGE_BYTES:
+        raise WireError(f"a message of {len(line)} bytes is over the {MAX_MESSAGE_BYTES}-byte cap")
+    return line
+
+
+def loads(line: bytes) -> dict[str, Any]:
+    """One message from a line of bytes; WireError when it is not a JSON object."""
+    if len(line) > MAX_MESSAGE_BYTES:
+        raise WireError(f"a message of {len(line)} bytes is over the {MAX_MESSAGE_BYTES}-byte cap")
+    try:
+        message = json.loads(line)
+    except (ValueError, RecursionError) as exc:
+        raise WireError(f"not a JSON message: {str(exc)[:100]}") from None
+    if type(message) is not dict:
+        raise WireError("a message that is not a JSON object")
+    return message

@@ -1,0 +1,220 @@
+"""UNTRUSTED: the sandboxed worker's loop (started by :mod:`kit.grading.trusted.bwrap`).
+
+Requests come on standard input and replies go to file descriptor 3, one JSON line each
+(:mod:`kit.grading.boundary.wire`); standard output and error are the student's, and the grader only
+counts them.  Requests:
+
+* ``{"op": "run", "cell": ID, "source": TEXT, "forbid": [...]}`` -- run an answer (or set-up)
+  cell in the notebook's namespace;
+* ``{"op": "call", "name": NAME, "args": [...], "forbid": [...]}`` -- call the student's
+  ``NAME(*args)``.  A zone argument arrives as its state and is handed over as a
+  :class:`RecordingZone`; the reply lists the calls made on it so the grader can replay them.
+
+Every reply is ``{"ok": true, ...}`` or ``{"ok": false, "exc": TYPE, "error": TEXT}``, with
+the request's ``"id"``; ``"limit": "memory"`` marks a MemoryError (the address-space limit).
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+import traceback
+from typing import Any
+
+import kit
+from kit.core.zone import Zone
+from kit.grading.boundary import wire
+from kit.grading.boundary.checks import delegation_message
+
+#: File names given to the student's compiled cells; a refusal looks for them in the caller.
+ANSWER_FILE_PREFIX = "<answer "
+
+
+class ForbiddenCall(Exception):
+    """The student's code called a kit function that the exercise asks them to write."""
+
+
+def _refusal(name: str) -> str:
+    return delegation_message([name])
+
+
+class RecordingZone(Zone):
+    """A zone that logs the calls the student's code makes on it, for the grader to replay."""
+
+    log: list[list[Any]]
+    forbidden: frozenset[str]
+    depth: int
+
+    def restore(self, state: Any) -> None:
+        raise ForbiddenCall("zone.restore is not available while grading: change the zone "
+                            "with its allocation calls")
+
+
+def _recording(name: str) -> Any:
+    base = getattr(Zone, name)
+
+    def method(self: RecordingZone, *args: Any, **kwargs: Any) -> Any:
+        if name in self.forbidden:
+            raise ForbiddenCall(_refusal(name))
+        top = self.depth == 0
+        self.depth += 1
+        try:
+            return base(self, *args, **kwargs)
+        finally:
+            self.depth -= 1
+            if top:
+                try:
+                    self.log.append([name, wire.encode(list(args)), wire.encode(kwargs)])
+                except wire.WireError:
+                    pass  # arguments that are not plain data: the call had no effect anyway
+
+    method.__name__ = name
+    method.__doc__ = base.__doc__
+    return method
+
+
+for _name in wire.ZONE_CALLS:
+    setattr(RecordingZone, _name, _recording(_name))
+
+
+def _record(zone: Zone, forbid: frozenset[str]) -> RecordingZone:
+    zone.__class__ = RecordingZone
+    recording: RecordingZone = zone  # type: ignore[assignment]
+    recording.log, recording.forbidden, recording.depth = [], forbid, 0
+    return recording
+
+
+class Refusals:
+    """Replace forbidden kit functions by ones that refuse a call from the student's code.
+
+    Every kit module's reference to the function is replaced, so a name taken before the
+    call (``g = kit.get_order``) refuses too; a call from inside the kit (another kit function
+    using it) still goes through.  Undone after each request.
+    """
+
+    def __init__(self, forbid: frozenset[str]) -> None:
+        self.saved: list[tuple[Any, str, Any]] = []
+        modules = [m for n, m in list(sys.modules.items())
+                   if (n == "kit" or n.startswith("kit.")) and not n.startswith("kit.grading")]
+        for module in modules:
+            for name in forbid:
+                original = module.__dict__.get(name)
+                if callable(original) and str(getattr(original, "__module__", "")).startswith(
+                        "kit"):
+                    self.saved.append((module, name, original))
+                    setattr(module, name, _refuser(name, original))
+
+    def undo(self) -> None:
+        for module, name, original in self.saved:
+            setattr(module, name, original)
+
+
+def _refuser(name: str, original: Any) -> Any:
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        if sys._getframe(1).f_code.co_filename.startswith(ANSWER_FILE_PREFIX):
+            raise ForbiddenCall(_refusal(name))
+        return original(*args, **kwargs)
+
+    return refuse
+
+
+class _NoIPython:
+    """``get_ipython()`` for a cell with a magic (``%timeit``): the grader runs plain Python."""
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: None
+
+
+def _error(exc: BaseException) -> dict[str, Any]:
+    reply: dict[str, Any] = {"ok": False, "exc": type(exc).__name__, "error": str(exc)[:2000]}
+    if isinstance(exc, MemoryError):
+        reply["limit"] = "memory"
+    if isinstance(exc, SyntaxError):
+        reply["error"] = f"{exc.msg} (line {exc.lineno})"
+    elif not isinstance(exc, (ForbiddenCall, NotImplementedError)):
+        frames = traceback.extract_tb(exc.__traceback__)
+        mine = [f for f in frames if f.filename.startswith(ANSWER_FILE_PREFIX)]
+        if mine:
+            reply["error"] += f" (line {mine[-1].lineno} of your answer)"
+    return reply
+
+
+def handle(message: dict[str, Any], namespace: dict[str, Any]) -> dict[str, Any]:
+    """Carry out one request; never raises."""
+    forbid = frozenset(n for n in message.get("forbid", []) if isinstance(n, str))
+    refusals = Refusals(forbid)
+    try:
+        if message.get("op") == "run":
+            code = compile(str(message["source"]), f"{ANSWER_FILE_PREFIX}{message['cell']}>",
+                           "exec")
+            exec(code, namespace)
+            return {"ok": True}
+        if message.get("op") == "call":
+            name = str(message["name"])
+            if name not in namespace:
+                raise NameError(f"name {name!r} is not defined: run the answer cell that "
+                                "defines it")
+            args = wire.decode(message["args"], zones=True)
+            zones = [i for i, a in enumerate(args) if isinstance(a, Zone)]
+            for i in zones:
+                args[i] = _record(args[i], forbid)
+            value = namespace[name](*args)
+            return {"ok": True, "value": wire.encode(value),
+                    "logs": {str(i): args[i].log for i in zones}}
+        return {"ok": False, "exc": "ProtocolError", "error": "unknown request"}
+    except BaseException as exc:  # noqa: BLE001 - the student's exception becomes data
+        return _error(exc)
+    finally:
+        refusals.undo()
+
+
+def limit_myself(argv: list[str]) -> int:
+    """Set the resource limits the grader asked for (soft = hard); return the reply fd.
+
+    Done before the first request, so no student code runs without them; a process without
+    privileges cannot raise a hard limit again.
+    """
+    options = dict(arg[2:].split("=", 1) for arg in argv if arg.startswith("--") and "=" in arg)
+    limits = {
+        resource.RLIMIT_AS: int(options["memory"]) << 20,
+        resource.RLIMIT_CPU: int(options["cpu"]),
+        resource.RLIMIT_NPROC: int(options["processes"]),
+        resource.RLIMIT_FSIZE: int(options["file-bytes"]),
+        resource.RLIMIT_NOFILE: int(options["open-files"]),
+        resource.RLIMIT_CORE: 0,
+    }
+    for which, value in limits.items():
+        hard = value + 1 if which == resource.RLIMIT_CPU else value  # SIGXCPU first, then KILL
+        resource.setrlimit(which, (value, hard))
+    return int(options["reply-fd"])
+
+
+def main() -> None:
+    """Serve requests until standard input closes."""
+    reply_fd = limit_myself(sys.argv[1:])
+    requests = os.fdopen(0, "rb", buffering=0)
+    replies = os.fdopen(reply_fd, "wb", buffering=0)
+    namespace: dict[str, Any] = {"__name__": "__main__", "kit": kit,
+                                 "get_ipython": _NoIPython}
+    buffer = b""
+    while True:
+        chunk = requests.read(1 << 16)
+        if not chunk:
+            return
+        buffer += chunk
+        while b"\n" in buffer:
+            line, buffer = buffer.split(b"\n", 1)
+            number = None
+            try:
+                message = wire.loads(line)
+                number = message.get("id")
+                data = wire.dumps({**handle(message, namespace), "id": number})
+            except wire.WireError as exc:
+                data = wire.dumps({"ok": False, "exc": "WireError", "error": str(exc),
+                                   "id": number})
+            replies.write(data)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,341 @@
+"""TRUSTED: start, talk to and end the sandboxed worker that runs a student's answer cells.
+
+The sandbox is Debian's bubblewrap (``bwrap``, what Flatpak uses), not a home-made one:
+
+* new user, PID, network, IPC, UTS and cgroup namespaces (``--unshare-all``); the worker is
+  uid 65534 (``nobody``) inside, has no network but loopback, and sees no other process;
+* a mount namespace holding only what Python and the kit need, read-only (``/usr``, the
+  interpreter's prefix, the venv, the ``kit`` package), and small tmpfs folders for ``/tmp``
+  and the home folder: not the instructor's source, not the submissions, not the out folder;
+* ``--die-with-parent`` and the PID namespace: when the grader kills ``bwrap``, every process
+  the student started dies with it, detached or not;
+* ``--new-session``: no terminal to type into.
+
+Resource limits are set by the worker on itself before it reads the first request (soft =
+hard, which a process without privileges cannot raise): CPU seconds, address space, file size,
+open files, processes.  Where the pids cgroup controller is writable the worker also runs in a
+cgroup of its own with ``pids.max`` (RLIMIT_NPROC does not bind a user-namespace root).  Wall
+time is the grader's clock; printed output is counted by the grader and capped.
+
+Where no sandbox is possible (no ``bwrap``, no user namespaces), the worker runs as a plain
+subprocess and :func:`open_sandbox` says what is then not enforced; ``required=True`` refuses.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import kit
+from kit.core.errors import KitError
+from kit.grading.boundary import wire
+
+WORKER_MODULE = "kit.grading.sandboxed.worker"
+#: Where the worker lives inside the sandbox: its home and working folder.
+SANDBOX_HOME = "/home/student"
+_PIDS_CGROUP_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
+
+
+class SandboxUnavailable(KitError):
+    """``--sandbox required`` was asked for and no sandbox can be made on this machine."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one worker may use.  ``timeout`` is wall-clock seconds per exercise."""
+
+    timeout: float = 10.0
+    memory_mib: int = 1024
+    cpu_seconds: int = 60
+    output_bytes: int = 1 << 20
+    processes: int = 32
+    file_bytes: int = 16 << 20
+    open_files: int = 64
+
+    def worker_arguments(self) -> list[str]:
+        return [f"--memory={self.memory_mib}", f"--cpu={self.cpu_seconds}",
+                f"--processes={self.processes}", f"--file-bytes={self.file_bytes}",
+                f"--open-files={self.open_files}"]
+
+
+@dataclass
+class Sandbox:
+    """How workers are started on this machine, and what is not enforced here."""
+
+    bwrap: str | None
+    cgroup_root: Path | None
+    not_enforced: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """One line for the start of a grading run."""
+        if self.bwrap is None:
+            return ("sandbox: NONE (" + "; ".join(self.not_enforced) + "): answers run as plain "
+                    "processes; scores are still decided outside them")
+        text = "sandbox: bubblewrap (namespaces, read-only file system, no network)"
+        if self.not_enforced:
+            text += "; not enforced here: " + "; ".join(self.not_enforced)
+        return text
+
+    def command(self, fd: int, limits: Limits) -> list[str]:
+        """The command line that starts one worker replying on ``fd``."""
+        # The worker imports the very kit the grader runs, from the folder that holds it
+        # (-I: no environment variable, user site or current folder reaches its sys.path).
+        start = (f"import sys; sys.path.insert(0, {str(_kit_folder().parent)!r}); "
+                 f"from {WORKER_MODULE} import main; main()")
+        python = [sys.executable, "-I", "-c", start, f"--reply-fd={fd}",
+                  *limits.worker_arguments()]
+        if self.bwrap is None:
+            return python
+        binds: list[str] = []
+        for path in _read_only_paths():
+            binds += ["--ro-bind", path, path]
+        # Mounts are made in order: the tmpfs folders first, so that the read-only binds
+        # stay visible when the kit or the venv lives under /tmp (a CI clone, say).
+        return [
+            self.bwrap, "--unshare-all", "--die-with-parent", "--new-session",
+            "--uid", "65534", "--gid", "65534", "--hostname", "sandbox",
+            "--size", str(limits.file_bytes * 2), "--tmpfs", "/tmp",
+            "--size", str(limits.file_bytes * 2), "--tmpfs", SANDBOX_HOME,
+            "--ro-bind", "/usr", "/usr",
+            "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
+            "--symlink", "usr/bin", "/bin",
+            *binds,
+            "--proc", "/proc", "--dev", "/dev",
+            "--chdir", SANDBOX_HOME,
+            "--clearenv", "--setenv", "HOME", SANDBOX_HOME, "--setenv", "PATH", "/usr/bin",
+            "--setenv", "LANG", "C.UTF-8", "--setenv", "PYTHONHASHSEED", "0",
+            "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
+            *python,
+        ]
+
+
+def _read_only_paths() -> list[str]:
+    """Folders the worker needs: the interpreter, the venv and the kit package, nothing more.
+
+    Only the ``kit`` package folder is bound, not the folder that holds it: in a checkout that
+    folder also holds ``solutions/``.
+    """
+    wanted = {sys.base_prefix, sys.prefix, str(_kit_folder())}
+    real = {str(Path(p).resolve()) for p in wanted}
+    paths = sorted(p for p in wanted | real if Path(p).exists() and not p.startswith("/usr"))
+    # A folder inside another one already bound comes after it (sorted), so it stays visible.
+    return paths
+
+
+def _kit_folder() -> Path:
+    return Path(kit.__file__).resolve().parent
+
+
+def open_sandbox(*, required: bool = False) -> Sandbox:
+    """Find out how workers can be isolated here (a real ``bwrap`` start, ~10 ms)."""
+    not_enforced: list[str] = []
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        reason = "bubblewrap (bwrap) is not installed"
+    else:
+        probe = Sandbox(bwrap, None)
+        command = probe.command(1, Limits())
+        command = command[: command.index(sys.executable)] + ["/bin/true"]
+        try:
+            result = subprocess.run(command, capture_output=True, timeout=30)
+            reason = "" if result.returncode == 0 else \
+                "bwrap cannot create namespaces here: " + \
+                result.stderr.decode("utf-8", "replace").strip()[:200]
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            reason = f"bwrap did not start: {exc}"
+    if reason:
+        if required:
+            raise SandboxUnavailable(f"--sandbox required, but {reason}")
+        not_enforced = [reason, "file-system isolation", "network isolation",
+                        "killing every process an answer starts (its process group is killed)"]
+        if os.geteuid() == 0:
+            not_enforced.append("resource limits (answers run as root, which may raise them)")
+        return Sandbox(None, None, not_enforced)
+    cgroup = _pids_cgroup_root()
+    if cgroup is None:
+        not_enforced.append("process count (no writable pids cgroup; RLIMIT_NPROC only)")
+    return Sandbox(bwrap, cgroup, not_enforced)
+
+
+def _pids_cgroup_root() -> Path | None:
+    for root in _PIDS_CGROUP_ROOTS:
+        if (root / "cgroup.procs").exists() and os.access(root, os.W_OK) and \
+                (root.name == "pids" or "pids" in _read(root / "cgroup.subtree_control")):
+            return root
+    return None
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+class WorkerStopped(BaseException):
+    """The worker had to be ended: a limit, a crash, or a reply the grader cannot read.
+
+    A BaseException, so that no ``except Exception`` in a test cell swallows it: the exercise
+    stops there and the grader reports ``status`` with ``reason`` in words.
+    """
+
+    def __init__(self, status: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class Worker:
+    """One sandboxed worker process: requests in, replies out, limits enforced from outside."""
+
+    def __init__(self, sandbox: Sandbox, limits: Limits) -> None:
+        self.limits = limits
+        self.sandbox = sandbox
+        self.output = 0
+        self._stopped: WorkerStopped | None = None
+        self._cgroup: Path | None = None
+        reply_read, reply_write = os.pipe()
+        out_read, out_write = os.pipe()
+        command = sandbox.command(reply_write, limits)
+        if sandbox.cgroup_root is not None:
+            self._cgroup = sandbox.cgroup_root / f"kit-grade-{os.getpid()}-{id(self)}"
+            try:
+                self._cgroup.mkdir()
+                (self._cgroup / "pids.max").write_text(str(limits.processes))
+                command = ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"',
+                           str(self._cgroup / "cgroup.procs"), *command]
+            except OSError:
+                self._cgroup = None
+        try:
+            self.process = subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=out_write, stderr=out_write,
+                pass_fds=(reply_write,), start_new_session=True, cwd="/",
+            )
+        finally:
+            os.close(reply_write)
+            os.close(out_write)
+        self._replies = reply_read
+        self._buffer = b""
+        self._sent = 0  # requests sent: each reply must carry its request's number
+        self._drain = threading.Thread(target=self._count_output, args=(out_read,), daemon=True)
+        self._drain.start()
+
+    def _count_output(self, fd: int) -> None:
+        """Read and drop what the student's code prints; past the cap, end the worker."""
+        try:
+            while chunk := os.read(fd, 1 << 16):
+                self.output += len(chunk)
+                if self.output > self.limits.output_bytes and self._stopped is None:
+                    self._stopped = WorkerStopped(
+                        "output-limit", f"output limit: the answer printed more than "
+                        f"{self.limits.output_bytes} bytes")
+                    self.kill()
+        finally:
+            os.close(fd)
+
+    def request(self, message: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """Send one request and wait at most ``timeout`` seconds for its reply."""
+        if self._stopped is not None:
+            raise self._stopped
+        deadline = time.monotonic() + max(timeout, 0.0)
+        self._sent += 1
+        try:
+            assert self.process.stdin is not None
+            self.process.stdin.write(wire.dumps({**message, "id": self._sent}))
+            self.process.stdin.flush()
+        except (BrokenPipeError, OSError):
+            self._stop(self._ended())
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self._stop(WorkerStopped("timeout", f"timeout: {self.limits.timeout:g} s per "
+                                                    "exercise"))
+            ready, _, _ = select.select([self._replies], [], [], left)
+            if not ready:
+                continue
+            chunk = os.read(self._replies, 1 << 20)
+            if not chunk:
+                self._stop(self._ended())
+            self._buffer += chunk
+            if len(self._buffer) > wire.MAX_MESSAGE_BYTES:
+                self._stop(WorkerStopped("crashed", "the answer process sent a reply larger "
+                                                    "than the grader accepts"))
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        try:
+            reply = wire.loads(line)
+        except wire.WireError as exc:
+            self._stop(WorkerStopped("crashed", f"the answer process sent an unreadable reply "
+                                                f"({exc})"))
+        if reply.get("id") != self._sent:
+            self._stop(WorkerStopped("crashed", "the answer process sent a reply out of turn "
+                                                "(written to the grader's channel by hand?)"))
+        if reply.get("limit") == "memory":
+            self._stop(WorkerStopped("memory-limit", f"memory limit {self.limits.memory_mib} "
+                                                     "MiB exceeded"))
+        return reply
+
+    def _stop(self, stopped: WorkerStopped) -> None:
+        self.kill()
+        if self._stopped is None:  # the output counter may have stopped it first
+            self._stopped = stopped
+        raise self._stopped
+
+    def _ended(self) -> WorkerStopped:
+        """Why the worker is gone, from its exit status."""
+        try:
+            code = self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            code = self.process.wait()
+        if self._stopped is not None:
+            return self._stopped
+        number = -code if code < 0 else code - 128 if code > 128 and self.sandbox.bwrap else 0
+        if number == signal.SIGXCPU:
+            return WorkerStopped("timeout", f"CPU time limit of {self.limits.cpu_seconds} s "
+                                            "used up")
+        if number == signal.SIGXFSZ:
+            return WorkerStopped("crashed", f"file size limit of {self.limits.file_bytes} "
+                                            "bytes exceeded")
+        if number:
+            name = signal.Signals(number).name if number in signal.valid_signals() else "?"
+            return WorkerStopped("crashed", f"answer process killed by signal {number} "
+                                            f"({name})")
+        return WorkerStopped("crashed", f"answer process exited with status {code}")
+
+    def kill(self) -> None:
+        """End the worker and everything it started (the sandbox's PID namespace goes too)."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def close(self) -> None:
+        """Kill the worker, wait for it, and release its pipes and cgroup."""
+        self.kill()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        if self.process.stdin is not None:
+            try:
+                self.process.stdin.close()
+            except OSError:
+                pass
+        os.close(self._replies)
+        self._drain.join(timeout=5)
+        if self._cgroup is not None:
+            for _ in range(50):
+                try:
+                    self._cgroup.rmdir()
+                    break
+                except OSError:
+                    time.sleep(0.02)  # the cgroup empties once its last process is reaped

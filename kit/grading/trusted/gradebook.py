@@ -1,0 +1,228 @@
+"""TRUSTED: the gradebook and the students' feedback, written so that nothing in them can hurt.
+
+Much of what a row says comes from a student: the folder name, the values their functions
+returned, the messages their exceptions carried.  Before any of it is written:
+
+* control characters (terminal escape sequences, carriage returns, NUL) are removed;
+* a CSV cell that begins with ``=``, ``+``, ``-``, ``@`` (or a tab or carriage return) gets a
+  leading apostrophe, so a spreadsheet shows it as text instead of running it as a formula;
+* feedback is Markdown in which a student's text only appears inside a code fence longer than
+  any run of backticks in it, and HTML special characters are escaped, so a ``<script>`` or a
+  fake "Total: 44 / 44" heading stays visibly the student's text.
+
+Every file is written atomically (a reader sees the old or the new version, never half).
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import re
+import unicodedata
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from kit.grading.trusted import notebooks as nbs
+
+COLUMNS = ("student", "notebook", "exercise", "points", "max_points", "status", "reason")
+#: Statuses of rows whose tests did not run to a verdict: an instructor should look at them.
+ATTENTION = frozenset({"not-submitted", "invalid-notebook", "invalid-submission", "timeout",
+                       "memory-limit", "output-limit", "crashed", "delegated", "grader-error"})
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass
+class Row:
+    """One line of the gradebook: one student's result on one exercise."""
+
+    student: str
+    notebook: str
+    exercise: str
+    points: float
+    max_points: float
+    status: str
+    reason: str
+    details: list[str] = field(default_factory=list, compare=False)
+
+
+@dataclass
+class Gradebook:
+    """Every row of a grading run, and the time it took."""
+
+    rows: list[Row]
+    seconds: float
+    graded: list[str] = field(default_factory=list)  # the students this run graded
+
+    @property
+    def complete(self) -> bool:
+        """True when every submission was graded (no grader-error row)."""
+        return all(r.status != "grader-error" for r in self.rows)
+
+    def totals(self) -> dict[str, tuple[float, float]]:
+        """Student -> (points, max points)."""
+        out: dict[str, tuple[float, float]] = {}
+        for r in self.rows:
+            got, most = out.get(r.student, (0.0, 0.0))
+            out[r.student] = (round(got + r.points, 2), most + r.max_points)
+        return out
+
+    def attention(self) -> dict[str, list[str]]:
+        """Student -> why some of their exercises were not graded by running the tests.
+
+        A row that was not run (not submitted, not a notebook, a limit, a crash, delegation, a
+        grader fault) or whose locked cells were tampered with needs an instructor's look.
+        """
+        out: dict[str, list[str]] = {}
+        for r in self.rows:
+            if r.status in ATTENTION or r.reason.startswith("tampering:"):
+                why = "tampering" if r.status not in ATTENTION else r.status
+                if why not in out.setdefault(r.student, []):
+                    out[r.student].append(why)
+        return out
+
+
+def printable(text: str, limit: int = 2000) -> str:
+    """``text`` without control characters (newlines and tabs become spaces), cut at ``limit``."""
+    text = "".join(" " if ch in "\n\t" else ch for ch in str(text)
+                   if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def csv_cell(value: object) -> object:
+    """A value safe in a spreadsheet: text that could start a formula is made plain text."""
+    if isinstance(value, str):
+        value = printable(value)
+        if value.startswith(_FORMULA_START):
+            return "'" + value
+    return value
+
+
+def _number(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else round(value, 2)
+
+
+def write_results(book: Gradebook, out: Path, students: set[str] | None = None) -> None:
+    """Write the gradebook files and each student's feedback, every file atomically.
+
+    ``students``, when given, limits the feedback written to those students (a re-grade): the
+    other students' feedback files are left as they were.
+    """
+    records = [{k: (_number(v) if k in ("points", "max_points") else printable(v))
+                for k, v in asdict(r).items() if k in COLUMNS} for r in book.rows]
+    nbs.atomic_write(out / "gradebook.csv", _csv(COLUMNS, records))
+    nbs.atomic_write(out / "gradebook.json", json.dumps(records, indent=1, ensure_ascii=False)
+                     + "\n")
+    nbs.atomic_write(out / "grades-by-student.csv", by_student_csv(book))
+    totals = book.totals()
+    for student in sorted(totals):
+        rows = [r for r in book.rows if r.student == student]
+        if rows[0].status == "invalid-submission" or (students is not None and
+                                                      student not in students):
+            continue  # an invalid folder name is not one a file may carry; the gradebook says why
+        nbs.atomic_write(out / "feedback" / f"{student}.md",
+                         feedback(student, rows, totals[student]))
+        nbs.atomic_write(out / "feedback" / f"{student}.html",
+                         feedback_html(student, rows, totals[student]))
+
+
+def _csv(columns: tuple[str, ...] | list[str], records: list[dict[str, object]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({k: csv_cell(v) for k, v in record.items()} for record in records)
+    return buffer.getvalue()
+
+
+def by_student_csv(book: Gradebook) -> str:
+    """One row per student: points per notebook, total, maximum and percentage.
+
+    The shape LMS gradebook imports take (Moodle, Canvas, Blackboard): an identifier column
+    (``student``, the folder name) and one number per graded item; map ``total`` or
+    ``percent`` to the course's grade item when importing.
+    """
+    notebooks = list(dict.fromkeys(r.notebook for r in book.rows))
+    table: dict[str, dict[str, float]] = {}
+    for r in book.rows:
+        table.setdefault(r.student, {}).setdefault(r.notebook, 0.0)
+        table[r.student][r.notebook] += r.points
+    records = []
+    for student, (got, most) in sorted(book.totals().items()):
+        record: dict[str, object] = {"student": student}
+        record.update({n: _number(round(table[student].get(n, 0.0), 2)) for n in notebooks})
+        record.update(total=_number(got), max_points=_number(most),
+                      percent=round(100 * got / most, 2) if most else 0)
+        records.append(record)
+    return _csv(["student", *notebooks, "total", "max_points", "percent"], records)
+
+
+def fenced(lines: list[str]) -> list[str]:
+    """A code fence around a student's text, longer than any backtick run inside it."""
+    clean = [html.escape(printable(line, 400), quote=False) for line in lines]
+    longest = max((len(run) for line in clean for run in re.findall(r"`+", line)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence, *clean, fence]
+
+
+def _heading(r: Row) -> str:
+    mark = "✔" if r.status == "passed" else "✘"
+    return f"{mark} {r.exercise}: {_number(r.points)} / {_number(r.max_points)} ({r.status})"
+
+
+def feedback(student: str, rows: list[Row], total: tuple[float, float]) -> str:
+    """A student's feedback in Markdown: every exercise, its points, what was checked."""
+    lines = [f"# Feedback for {html.escape(printable(student, 200))}", "",
+             f"Total: **{_number(total[0])} / {_number(total[1])}** points", ""]
+    notebook = None
+    for r in rows:
+        if r.notebook != notebook:
+            notebook = r.notebook
+            lines += [f"## {html.escape(notebook)}", ""]
+        lines += [f"### {_heading(r)}", ""]
+        if r.reason:
+            lines += fenced([r.reason]) + [""]
+        if r.details:
+            lines += ["What was checked:", ""] + fenced(r.details[:80]) + [""]
+    return "\n".join(lines)
+
+
+_STYLE = """
+body{font:16px/1.5 system-ui,sans-serif;margin:0 auto;max-width:52rem;padding:1rem;color:#1a1a1a}
+h1{font-size:1.5rem}h2{font-size:1.2rem;border-bottom:1px solid #ccc;margin-top:2rem}
+details{border:1px solid #ddd;border-radius:6px;margin:.6rem 0;padding:.4rem .8rem}
+summary{cursor:pointer;font-weight:600}.passed summary{color:#1b5e20}
+.failed summary,.other summary{color:#b71c1c}.partial summary{color:#8d5a00}
+pre{white-space:pre-wrap;word-break:break-word;background:#f6f6f6;padding:.6rem;
+border-radius:4px;font-size:.9rem}.total{font-size:1.2rem;font-weight:700}
+"""
+
+
+def feedback_html(student: str, rows: list[Row], total: tuple[float, float]) -> str:
+    """The same feedback as one self-contained HTML page (no outside request), phone-sized.
+
+    Every student-supplied text is escaped; failed exercises are open, passed ones folded.
+    """
+    esc = html.escape
+    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+             '<meta name="viewport" content="width=device-width, initial-scale=1">',
+             f"<title>Feedback for {esc(printable(student, 200))}</title>",
+             f"<style>{_STYLE}</style></head><body>",
+             f"<h1>Feedback for {esc(printable(student, 200))}</h1>",
+             f'<p class="total">Total: {_number(total[0])} / {_number(total[1])} points</p>']
+    notebook = None
+    for r in rows:
+        if r.notebook != notebook:
+            notebook = r.notebook
+            parts.append(f"<h2>{esc(notebook)}</h2>")
+        kind = r.status if r.status in ("passed", "failed", "partial") else "other"
+        opened = "" if r.status == "passed" else " open"
+        parts.append(f'<details class="{kind}"{opened}><summary>{esc(_heading(r))}</summary>')
+        if r.reason:
+            parts.append(f"<p>{esc(printable(r.reason))}</p>")
+        if r.details:
+            text = "\n".join(printable(line, 400) for line in r.details[:80])
+            parts.append(f"<p>What was checked:</p><pre>{esc(text)}</pre>")
+        parts.append("</details>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"

@@ -1,0 +1,649 @@
+"""TRUSTED: ``kit grade`` -- grade a class of submitted notebooks against the instructor's source.
+
+The trust boundary, and why it is where it is:
+
+* **Student code runs only in a sandboxed worker** (:mod:`kit.grading.trusted.bwrap`, bubblewrap),
+  one per submitted notebook.  The worker receives the set-up cells and the student's answer
+  cells, nothing else: not the test cells, not the hidden tests, not the solutions.
+* **Test cells run here, in the grader's process**, with the kit untouched.  The names the
+  answer cells define are :class:`~kit.grading.trusted.remote.RemoteFunction` proxies: a check calls
+  the student's function in the worker and gets back plain data only.  Expected values, the
+  per-student hidden cases and every verdict are computed here; nothing the student's code can
+  print, write or patch reaches them.  A zone the student's code changed is replayed here.
+* **The verdict is the grader's alone**: points come from the Checks records of this process,
+  clamped to ``[0, points]``; limits are enforced from outside and reported in words.
+
+How a submission is graded:
+
+* **Rebuilt from the source.**  Only the student's *answer* cells (by nbgrader ``grade_id``)
+  are taken from the submission; set-up and test cells come from the source.  A locked cell
+  that differs from the released one is reported as tampering (graded with the original).
+* **Delegation is refused.**  A test cell's ``Checks(..., forbid=(...))`` names the kit
+  functions the exercise asks the student to write; an answer cell that names one scores 0
+  ("delegated"), and the worker refuses a call to one at run time.
+* **Hidden cases differ per student**: ``t.seed(n)`` is derived from the student, the exercise
+  and a key made from the source notebooks, which students never see.
+* **Nothing vanishes.**  A file that is not a notebook, a folder with a bad name, an endless
+  loop, a crash: every exercise gets a row with a status and a reason, and the batch goes on.
+
+Results (``gradebook.csv``, ``gradebook.json``, ``feedback/``) are written by
+:mod:`kit.grading.trusted.gradebook` after every worker has been killed, sorted so a re-run writes
+the same files.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import hmac
+import json
+import os
+import stat
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kit.core.errors import KitError
+from kit.grading.boundary import checks
+from kit.grading.trusted import notebooks as nbs
+from kit.grading.trusted.bwrap import Limits, Sandbox, Worker, WorkerStopped, open_sandbox
+from kit.grading.trusted.gradebook import COLUMNS, Gradebook, Row, printable, write_results
+from kit.grading.trusted.release import source_notebooks, validate_source
+from kit.grading.trusted.remote import (
+    AnswerError,
+    AnswerNotImplemented,
+    CallContext,
+    RemoteFunction,
+)
+
+#: Row statuses, for the gradebook's readers.
+STATUSES = (
+    "passed",  # every check passed: full points
+    "partial",  # some checks passed (test cells marked partial)
+    "failed",  # a check failed or the code raised
+    "unanswered",  # the answer is still the release stub
+    "missing-answer",  # the answer cell is not in the submitted notebook
+    "delegated",  # the answer calls the kit function it was asked to write
+    "timeout",  # the exercise used up its time (or the worker its CPU time)
+    "memory-limit",  # the answer went over the memory limit
+    "output-limit",  # the answer printed more than the grader allows
+    "crashed",  # the answer process died (a signal, os._exit, a file size limit)
+    "not-submitted",  # no notebook of that name in the student's folder
+    "invalid-notebook",  # not JSON, not a notebook, a symbolic link, not a regular file
+    "invalid-submission",  # the student's folder itself cannot be graded (its name, a link)
+    "grader-error",  # the grader could not run the test (not the student's fault)
+)
+#: The largest notebook file the grader reads.
+MAX_NOTEBOOK_BYTES = 20 << 20
+#: The name of the grader's marker where a test cell's hidden checks begin.
+HIDDEN_MARKER = "__kit_hidden__()"
+
+
+class GradingError(KitError):
+    """The grading run itself cannot start (bad source folder, no submissions...)."""
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One graded test cell, the answer cells before it, and the kit names it forbids."""
+
+    notebook: str
+    grade_id: str
+    points: float
+    partial: bool
+    answers: tuple[str, ...]
+    forbid: frozenset[str] = frozenset()
+
+
+@dataclass
+class Source:
+    """The instructor's notebooks, what each grades, and the locked cells as released."""
+
+    notebooks: dict[str, Any]
+    exercises: dict[str, list[Exercise]]
+    released_locked: dict[str, dict[str, str]]
+    functions: dict[str, list[str]]  # notebook -> the functions its answer cells define
+    key: bytes  # the secret behind per-student hidden cases: a hash of the source files
+
+
+def load_source(folder: Path) -> Source:
+    """Read and check the instructor's notebooks."""
+    notebooks: dict[str, Any] = {}
+    exercises: dict[str, list[Exercise]] = {}
+    locked: dict[str, dict[str, str]] = {}
+    functions: dict[str, list[str]] = {}
+    digest = hashlib.sha256()
+    for path in source_notebooks(folder):
+        digest.update(path.read_bytes())
+        nb = nbs.read_notebook(path)
+        validate_source(nb, str(path))
+        notebooks[path.name] = nb
+        found: list[Exercise] = []
+        answers: list[str] = []
+        locked[path.name] = {}
+        functions[path.name] = []
+        for index, cell in enumerate(nb.cells):
+            gid = nbs.grade_id(cell)
+            where = f"{path} cell {index}"
+            if gid and nbs.is_answer(cell):
+                answers.append(gid)
+                functions[path.name] += defined_functions(cell.source, where)
+            elif gid and nbs.is_test(cell):
+                found.append(Exercise(path.name, gid, nbs.points(cell), nbs.is_partial(cell),
+                                      tuple(answers), declared_forbid(cell.source, where)))
+                answers = []
+            if gid and nbs.is_locked(cell) and cell.cell_type == "code":
+                locked[path.name][gid] = nbs.strip_hidden(cell.source, where)
+        exercises[path.name] = found
+    return Source(notebooks, exercises, locked, functions, digest.digest())
+
+
+def defined_functions(source: str, where: str) -> list[str]:
+    """The top-level functions an answer cell of the source defines: the student's interface."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        raise GradingError(f"{where}: the solution does not parse: {exc.msg}") from None
+    return [node.name for node in tree.body if isinstance(node, ast.FunctionDef)]
+
+
+def declared_forbid(source: str, where: str) -> frozenset[str]:
+    """The ``forbid=(...)`` of a test cell's ``Checks(...)`` call, read without running it."""
+    try:
+        tree = ast.parse(nbs.keep_hidden(source, where))
+    except SyntaxError as exc:
+        raise GradingError(f"{where}: the test cell does not parse: {exc.msg}") from None
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Checks":
+            for keyword in node.keywords:
+                if keyword.arg == "forbid":
+                    try:
+                        value = ast.literal_eval(keyword.value)
+                    except ValueError:
+                        raise GradingError(f"{where}: forbid= must be a literal tuple of "
+                                           "names") from None
+                    names |= set(value)
+    return frozenset(names)
+
+
+def used_names(source: str) -> dict[str, int]:
+    """Every identifier, attribute, imported name and string an answer cell uses -> a line."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return {}
+    found: dict[str, int] = {}
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.Name):
+            names = [node.id]
+        elif isinstance(node, ast.Attribute):
+            names = [node.attr]
+        elif isinstance(node, ast.alias):
+            names = [node.name.rsplit(".", 1)[-1]]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            names = [node.value]
+        for name in names:
+            found.setdefault(name, getattr(node, "lineno", 0))
+    return found
+
+
+# --------------------------------------------------------------------------------- submissions
+@dataclass
+class Submission:
+    """A student's folder, or why it cannot be graded."""
+
+    student: str
+    folder: Path
+    problem: str = ""
+
+
+def find_submissions(paths: list[Path]) -> dict[str, Submission]:
+    """Student name -> submission.  A folder holding a ``.ipynb`` file is one student's
+    submission; any other folder is a class folder whose entries are the students.
+
+    Nothing in a class folder is skipped in silence: a hidden folder, a name with control
+    characters, a symbolic link or a stray file becomes an ``invalid-submission`` with a reason.
+    """
+    found: dict[str, Submission] = {}
+    for path in paths:
+        path = Path(path)
+        if not path.is_dir():
+            raise GradingError(f"submission folder {path} does not exist")
+        if is_student_folder(path):
+            entries = [path]
+        else:
+            entries = sorted(path.iterdir())
+        for entry in entries:
+            submission = Submission(printable(entry.name, 200), entry, _folder_problem(entry))
+            previous = found.get(submission.student)
+            if previous and previous.folder.resolve() != entry.resolve():
+                raise GradingError(f"two submissions for student {submission.student!r}: "
+                                   f"{previous.folder} and {entry}")
+            found[submission.student] = submission
+    if not found:
+        raise GradingError("no submissions found in " + ", ".join(map(str, paths)))
+    return dict(sorted(found.items()))
+
+
+def is_student_folder(path: Path) -> bool:
+    """A folder holding a notebook is one student's submission (else a class folder)."""
+    return any(p.is_file() for p in Path(path).glob("*.ipynb"))
+
+
+def _folder_problem(entry: Path) -> str:
+    name = entry.name
+    if entry.is_symlink():
+        return f"{printable(name)!r} is a symbolic link, not a student's folder"
+    if not entry.is_dir():
+        return f"{printable(name)!r} is a file in the class folder, not a student's folder"
+    if name.startswith("."):
+        return f"the folder name {printable(name)!r} starts with a dot (a hidden folder)"
+    if printable(name) != name or len(name) > 200:
+        return (f"the folder name {name!r} has control characters or is too long: rename "
+                "it to the student's name")
+    return ""
+
+
+# ------------------------------------------------------------------------------------ rebuild
+@dataclass
+class Step:
+    """One cell of a rebuilt notebook: where it runs and what it holds."""
+
+    kind: str  # "setup": both sides; "answer": the worker; "test": the grader
+    grade_id: str
+    source: str
+
+
+@dataclass
+class Rebuilt:
+    """A submission rebuilt from the source, and what was noticed on the way."""
+
+    steps: list[Step]
+    missing_answers: set[str]
+    tampering: dict[str, str]  # grade_id -> what was done to it
+    tests: set[str]  # grade_ids of the test cells
+
+
+def rebuild(source: Source, name: str, submitted: Any) -> Rebuilt:
+    """The cells to run: the source's, with the student's answers and the hidden tests in."""
+    theirs: dict[str, Any] = {}
+    for cell in submitted.cells:
+        gid = nbs.grade_id(cell)
+        if gid and gid not in theirs:
+            theirs[gid] = cell
+    steps: list[Step] = []
+    missing: set[str] = set()
+    tampering: dict[str, str] = {}
+    for index, cell in enumerate(source.notebooks[name].cells):
+        if cell.cell_type != "code":
+            continue
+        gid = nbs.grade_id(cell) or f"cell-{index}"
+        where = f"{name} cell {index}"
+        if nbs.is_answer(cell):
+            mine = theirs.get(gid)
+            if mine is None or mine.cell_type != "code":
+                missing.add(gid)
+                steps.append(Step("answer", gid, nbs.stub_source(cell.source, where)))
+            else:
+                steps.append(Step("answer", gid, str(mine.source)))
+            continue
+        if nbs.is_test(cell):
+            steps.append(Step("test", gid, nbs.keep_hidden(cell.source, where, HIDDEN_MARKER)))
+        else:
+            steps.append(Step("setup", gid, cell.source))
+        if gid in source.released_locked[name]:
+            mine = theirs.get(gid)
+            if mine is None:
+                tampering[gid] = f"locked cell {gid} was deleted"
+            elif _normal(mine.source) != _normal(source.released_locked[name][gid]):
+                tampering[gid] = f"locked cell {gid} was changed"
+    tests = {s.grade_id for s in steps if s.kind == "test"}
+    return Rebuilt(steps, missing, tampering, tests)
+
+
+def _normal(source: str) -> list[str]:
+    """A cell's lines without trailing spaces or blank lines at the ends (editors add them)."""
+    return [line.rstrip() for line in str(source).strip().splitlines()]
+
+
+# --------------------------------------------------------------------------- running a notebook
+class ExerciseRun:
+    """The Reporter of one test cell: collects its checks' outcomes in the grader's process."""
+
+    def __init__(self, seed: Callable[[int], int]) -> None:
+        self._seed = seed
+        self.hidden = False
+        self.passed = 0
+        self.total = 0
+        self.unanswered: str | None = None
+        self.error: str | None = None
+        self.checked: list[str] = []  # what feedback may show: hidden checks only by name
+        self.failures: list[str] = []  # the failed ones among them
+        self.finished_blocks = 0
+
+    def outcome(self, block: checks.Checks, outcome: checks.Outcome) -> None:
+        self.total += 1
+        self.passed += outcome.passed
+        if not self.hidden:
+            lines = outcome.text.splitlines()
+        elif outcome.passed:
+            lines = [f"✔ a hidden check passed: {outcome.what}"]
+        else:  # never the hidden case's input or expected value: only that it failed, and why
+            lines = [f"✘ a hidden check failed: {outcome.what}", f"  hint:     {outcome.hint}"]
+        self.checked += lines
+        if not outcome.passed:
+            self.failures += lines
+
+    def finished(self, block: checks.Checks, unanswered: str | None, error: str | None) -> None:
+        self.finished_blocks += 1
+        self.unanswered = self.unanswered or unanswered
+        self.error = self.error or error
+
+    def seed(self, base: int) -> int:
+        return self._seed(base)
+
+    def mark_hidden(self) -> None:
+        self.hidden = True
+
+
+class NotebookGrader:
+    """Grades one submitted notebook: one worker for the answers, the tests run here."""
+
+    def __init__(self, source: Source, student: str, name: str, rebuilt: Rebuilt,
+                 sandbox: Sandbox, limits: Limits) -> None:
+        self.source, self.student, self.name = source, student, name
+        self.rebuilt, self.sandbox, self.limits = rebuilt, sandbox, limits
+        self.worker: Worker | None = None
+        self.done = 0  # how many of ``ran`` the current worker has run
+        self.ran: list[Step] = []  # set-up and answer cells the current worker must have run
+        self.poisoned: set[str] = set()  # cells that stopped a worker: not run again
+        self.answer_errors: dict[str, str] = {}
+        self.namespace: dict[str, Any] = {"__name__": "__main__"}
+        self.owner = {gid: e for e in source.exercises[name] for gid in e.answers}
+
+    def grade(self) -> list[Row]:
+        exercises = {e.grade_id: e for e in self.source.exercises[self.name]}
+        rows: list[Row] = []
+        try:
+            for step in self.rebuilt.steps:
+                if step.kind == "setup":
+                    exec(compile(step.source, f"<setup {step.grade_id}>", "exec"),
+                         self.namespace)
+                    self.ran.append(step)
+                elif step.kind == "answer":
+                    self.ran.append(step)
+                else:
+                    rows.append(self.exercise(exercises[step.grade_id], step))
+        finally:
+            self._end_worker()
+        return rows
+
+    def exercise(self, exercise: Exercise, test: Step) -> Row:
+        row = Row(self.student, self.name, exercise.grade_id, 0.0, exercise.points, "failed", "")
+        notes = [self.rebuilt.tampering[g] for g in sorted(self.rebuilt.tampering)
+                 if g == exercise.grade_id or g not in self.rebuilt.tests]
+        tamper = ("tampering: " + "; ".join(notes) + " (graded with the original). ") \
+            if notes else ""
+        row.status, reason, row.details = self._run(exercise, test, row)
+        row.reason = (tamper + reason).strip()
+        return row
+
+    def _run(self, exercise: Exercise, test: Step, row: Row) -> tuple[str, str, list[str]]:
+        missing = [g for g in exercise.answers if g in self.rebuilt.missing_answers]
+        if missing:
+            return "missing-answer", f"answer cell {', '.join(missing)} is missing from the " \
+                                     "notebook", []
+        delegated = self._delegation(exercise)
+        if delegated:
+            return "delegated", delegated, []
+        deadline = time.monotonic() + self.limits.timeout
+        call = CallContext(exercise.forbid, lambda: deadline - time.monotonic())
+        report = ExerciseRun(self._seeder(exercise))
+        try:
+            self._start_worker(deadline)
+            namespace = self.namespace  # test cells share it, as in the notebook
+            for name in self.source.functions[self.name]:
+                namespace[name] = RemoteFunction(name, self._current_worker, call)
+            namespace[HIDDEN_MARKER[:-2]] = report.mark_hidden
+            token = checks.reporter.set(report)
+            try:
+                exec(compile(test.source, f"<test {test.grade_id}>", "exec"), namespace)
+            finally:
+                checks.reporter.reset(token)
+        except WorkerStopped as stopped:
+            self._end_worker()
+            return stopped.status, stopped.reason, []
+        # The student's function raised where the test cell called it outside a Checks block:
+        # the student's doing, not the grader's.
+        except AnswerNotImplemented as exc:
+            return "unanswered", f"not yet answered: {exc}", []
+        except AnswerError as exc:
+            return "failed", printable(f"your code raised {exc.kind}: {exc}", 300), []
+        except Exception as exc:  # the instructor's test cell itself failed
+            return "grader-error", f"the test cell raised {type(exc).__name__}: {exc}", []
+        return self._verdict(exercise, report, call, row)
+
+    def _verdict(self, exercise: Exercise, report: ExerciseRun, call: CallContext,
+                 row: Row) -> tuple[str, str, list[str]]:
+        detail = first_failure(report.failures)
+        answer_error = next((f"answer cell {g} failed: {self.answer_errors[g]}"
+                             for g in exercise.answers if g in self.answer_errors), "")
+        if call.delegated:
+            return "delegated", call.delegated, []
+        if report.finished_blocks == 0:
+            return "grader-error", "the test cell ran no Checks block", []
+        if report.unanswered:
+            return "unanswered", report.unanswered, []
+        if report.error:
+            return "failed", answer_error or report.error.splitlines()[0], report.checked
+        if report.total and report.passed == report.total:
+            row.points = exercise.points
+            return "passed", "", report.checked
+        reason = answer_error or detail
+        if exercise.partial and report.passed > 0:
+            row.points = checks.partial_points(exercise.points, report.passed, report.total)
+            return "partial", f"{report.passed} of {report.total} checks passed; {reason}", \
+                report.checked
+        return "failed", reason, report.checked
+
+    def _delegation(self, exercise: Exercise) -> str:
+        for gid in exercise.answers:
+            step = next(s for s in self.rebuilt.steps if s.grade_id == gid)
+            used = used_names(step.source)
+            hits = sorted(set(used) & exercise.forbid)
+            if hits:
+                return f"{checks.delegation_message(hits)} (answer cell {gid}, line " \
+                       f"{used[hits[0]]})"
+        return ""
+
+    def _seeder(self, exercise: Exercise) -> Callable[[int], int]:
+        def seed(base: int) -> int:
+            text = f"{self.student}\0{self.name}\0{exercise.grade_id}\0{base}".encode()
+            return int.from_bytes(hmac.new(self.source.key, text, "sha256").digest()[:6], "big")
+
+        return seed
+
+    def _current_worker(self) -> Worker:
+        assert self.worker is not None
+        return self.worker
+
+    def _start_worker(self, deadline: float) -> None:
+        """A worker that has run every set-up and answer cell so far (once each)."""
+        if self.worker is None:
+            self.worker = Worker(self.sandbox, self.limits)
+            self.done = 0
+        while self.done < len(self.ran):
+            step = self.ran[self.done]
+            self.done += 1
+            if step.grade_id in self.poisoned:
+                continue
+            owner = self.owner.get(step.grade_id)
+            message = {"op": "run", "cell": step.grade_id, "source": step.source,
+                       "forbid": sorted(owner.forbid) if owner else []}
+            try:
+                reply = self.worker.request(message, deadline - time.monotonic())
+            except WorkerStopped:
+                self.poisoned.add(step.grade_id)
+                raise
+            if reply.get("ok") is not True and step.kind == "answer":
+                self.answer_errors[step.grade_id] = printable(
+                    f"{reply.get('exc', 'Error')}: {reply.get('error', '')}", 300)
+
+    def _end_worker(self) -> None:
+        if self.worker is not None:
+            self.worker.close()
+            self.worker = None
+
+
+def first_failure(lines: list[str]) -> str:
+    """The first failed check of a report, its detail lines joined on one line."""
+    for index, line in enumerate(lines):
+        if line.startswith("✘"):
+            detail = [line]
+            for more in lines[index + 1:]:
+                if not more.startswith("  "):
+                    break
+                detail.append(" ".join(more.split()))
+            return "; ".join(detail)
+    return ""
+
+
+# ------------------------------------------------------------------------------------ a class
+def _invalid_rows(source: Source, student: str, name: str, status: str, reason: str) -> list[Row]:
+    return [Row(student, name, e.grade_id, 0.0, e.points, status, reason)
+            for e in source.exercises[name]]
+
+
+def read_submitted(path: Path, name: str) -> Any:
+    """A submitted notebook, or NotebookError saying why it cannot be one."""
+    try:
+        info = path.lstat()
+    except OSError:
+        raise nbs.NotebookError(f"{name} was not submitted") from None
+    if stat.S_ISLNK(info.st_mode):
+        raise nbs.NotebookError(f"{name} is a symbolic link, not a submitted file")
+    if not stat.S_ISREG(info.st_mode):
+        raise nbs.NotebookError(f"{name} is not a regular file")
+    if info.st_size > MAX_NOTEBOOK_BYTES:
+        raise nbs.NotebookError(f"{name} is {info.st_size} bytes, over the "
+                                f"{MAX_NOTEBOOK_BYTES}-byte limit")
+    try:
+        return nbs.read_notebook(path)
+    except nbs.NotebookError as exc:
+        raise nbs.NotebookError(str(exc).replace(str(path), name)) from None
+
+
+def grade_student(source: Source, submission: Submission, names: list[str], *,
+                  sandbox: Sandbox, limits: Limits) -> list[Row]:
+    """Grade one student's notebooks; never raises, so one student cannot stop the class."""
+    try:
+        return _grade_student(source, submission, names, sandbox=sandbox, limits=limits)
+    except Exception as exc:  # a fault of the grader's (a full disk, a bwrap that broke)
+        return [row for name in names for row in _invalid_rows(
+            source, submission.student, name, "grader-error",
+            f"the grader failed on this submission: {type(exc).__name__}: {exc}")]
+
+
+def _grade_student(source: Source, submission: Submission, names: list[str], *,
+                   sandbox: Sandbox, limits: Limits) -> list[Row]:
+    student = submission.student
+    if submission.problem:
+        return [row for name in names for row in _invalid_rows(
+            source, student, name, "invalid-submission", submission.problem)]
+    rows: list[Row] = []
+    for name in names:
+        path = submission.folder / name
+        if not os.path.lexists(path):
+            rows += _invalid_rows(source, student, name, "not-submitted",
+                                  f"{name} was not submitted")
+            continue
+        try:
+            rebuilt = rebuild(source, name, read_submitted(path, name))
+        except KitError as exc:
+            rows += _invalid_rows(source, student, name, "invalid-notebook", str(exc))
+            continue
+        rows += NotebookGrader(source, student, name, rebuilt, sandbox, limits).grade()
+    return rows
+
+
+@dataclass
+class GradingRun:
+    """What a grading run was told; ``log`` receives its lines, ``progress`` each student done.
+
+    ``students``, when given, re-grades only those students: their rows replace theirs in the
+    out folder's existing gradebook and every other student's rows and feedback stay as they were.
+    Giving student folders themselves (not a class folder) into an out folder that already has a
+    gradebook re-grades them the same way.
+    """
+
+    limits: Limits = field(default_factory=Limits)
+    sandbox: str = "auto"  # "auto" or "required"
+    jobs: int | None = None
+    notebooks: list[str] | None = None
+    students: list[str] | None = None
+    log: Callable[[str], None] = print
+    progress: Callable[[int, int, str], None] = lambda done, total, student: None
+
+
+def grade(submissions: list[Path], source_folder: Path, out: Path,
+          run: GradingRun | None = None) -> Gradebook:
+    """Grade every submission, write the gradebook and feedback into ``out``, and return it."""
+    run = run or GradingRun()
+    source = load_source(Path(source_folder))
+    names = list(source.notebooks)
+    if run.notebooks:
+        unknown = sorted(set(run.notebooks) - set(names))
+        if unknown:
+            raise GradingError(f"no source notebook named {', '.join(unknown)}")
+        names = [n for n in names if n in run.notebooks]
+    students = find_submissions([Path(p) for p in submissions])
+    kept: list[Row] = []
+    # A re-grade: --student names, or student folders given into an out folder already graded.
+    regrade = bool(run.students) or (all(is_student_folder(p) for p in submissions)
+                                     and (Path(out) / "gradebook.json").exists())
+    if run.students:
+        unknown = sorted(set(run.students) - set(students))
+        if unknown:
+            raise GradingError(f"no submission for student {', '.join(unknown)} in "
+                               + ", ".join(map(str, submissions)))
+        students = {name: students[name] for name in run.students}
+    if regrade:
+        kept = [r for r in previous_rows(Path(out)) if r.student not in students]
+    jobs = run.jobs or os.cpu_count() or 1
+    if jobs < 1:
+        raise GradingError(f"--jobs must be at least 1, got {jobs}")
+    sandbox = open_sandbox(required=run.sandbox == "required")
+    run.log(sandbox.describe())
+    started = time.monotonic()
+    results: dict[str, list[Row]] = {}
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(grade_student, source, submission, names, sandbox=sandbox,
+                               limits=run.limits): name for name, submission in students.items()}
+        for future in as_completed(futures):
+            results[futures[future]] = future.result()
+            run.progress(len(results), len(students), futures[future])
+    # Every worker is dead here (each NotebookGrader kills its own): only now is anything written.
+    rows = kept + [row for name in students for row in results[name]]
+    order = {name: index for index, name in enumerate(source.notebooks)}
+    rows.sort(key=lambda r: (r.student, order.get(r.notebook, len(order))))
+    book = Gradebook(rows, time.monotonic() - started, list(students))
+    write_results(book, Path(out), set(students) if regrade else None)
+    return book
+
+
+def previous_rows(out: Path) -> list[Row]:
+    """The rows of an earlier run's ``gradebook.json`` in ``out`` (the grader's own file)."""
+    path = out / "gradebook.json"
+    if not path.exists():
+        raise GradingError(f"{path} does not exist: grade the whole class first, then re-grade "
+                           "one student")
+    try:
+        records = json.loads(path.read_text(encoding="utf-8"))
+        return [Row(**{k: record[k] for k in COLUMNS}) for record in records]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise GradingError(f"{path} is not a gradebook this grader wrote ({exc})") from None

@@ -1,0 +1,185 @@
+"""``kit release``: build the student notebooks in ``exercises/`` from ``solutions/``.
+
+One source: the instructor only edits ``solutions/``.  Releasing replaces each answer with a
+stub that raises ``NotImplementedError`` with the hint, removes the hidden tests, and runs the
+result so the stored outputs show what a student first sees ("not yet answered: ...").  The
+output is byte-for-byte reproducible (stable JSON, fixed cell ids, no timings), which is what
+lets ``tests/test_release.py`` fail whenever ``exercises/`` is stale.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from kit.grading.trusted import notebooks as nbs
+from kit.grading.trusted.notebooks import NotebookError
+
+
+def source_notebooks(source: Path) -> list[Path]:
+    """The instructor's notebooks in ``source``, sorted by name."""
+    source = Path(source)
+    if not source.is_dir():
+        raise NotebookError(f"source folder {source} does not exist")
+    found = sorted(p for p in source.glob("*.ipynb") if not p.name.startswith("."))
+    if not found:
+        raise NotebookError(f"source folder {source} holds no .ipynb notebook")
+    return found
+
+
+def validate_source(nb: Any, where: str) -> None:
+    """Check an instructor notebook follows the conventions the release and grader rely on."""
+    seen: set[str] = set()
+    for index, cell in enumerate(nb.cells):
+        meta = nbs.nbgrader(cell)
+        if not meta:
+            continue
+        gid = nbs.grade_id(cell)
+        label = f"{where} cell {index}"
+        if gid is None:
+            raise NotebookError(f"{label}: nbgrader metadata without a grade_id")
+        if gid in seen:
+            raise NotebookError(f"{label}: grade_id {gid!r} is used twice")
+        seen.add(gid)
+        if nbs.is_answer(cell) and nbs.BEGIN_SOLUTION not in cell.source:
+            raise NotebookError(f"{label} ({gid}): answer cell without {nbs.BEGIN_SOLUTION!r}")
+        if nbs.is_test(cell) and (nbs.points(cell) <= 0 or not meta.get("locked")):
+            raise NotebookError(f"{label} ({gid}): a test cell needs points > 0 and locked")
+        if nbs.is_test(cell):
+            check_partial_credit(cell, f"{label} ({gid})")
+        if cell.cell_type == "code":
+            nbs.strip_hidden(nbs.stub_source(cell.source, label), label)  # markers must pair
+
+
+def check_partial_credit(cell: Any, label: str) -> None:
+    """A partial-credit test cell says so three ways that must agree, or nbgrader grades it
+    differently from ``kit grade``: ``metadata.kit.partial`` (read by kit grade), ``Checks(...,
+    partial=True)`` (so the block does not raise under nbgrader) and a last line
+    ``t.points(N)`` with N the cell's points (the number nbgrader scores)."""
+    try:
+        tree = ast.parse(nbs.keep_hidden(cell.source, label))
+    except SyntaxError as exc:
+        raise NotebookError(f"{label}: the test cell does not parse: {exc.msg}") from None
+    declared = [kw.value for node in ast.walk(tree) if isinstance(node, ast.Call)
+                and getattr(node.func, "id", None) == "Checks"
+                for kw in node.keywords if kw.arg == "partial"]
+    is_partial = any(isinstance(v, ast.Constant) and v.value is True for v in declared)
+    last = tree.body[-1] if tree.body else None
+    scored = (isinstance(last, ast.Expr) and isinstance(last.value, ast.Call)
+              and isinstance(last.value.func, ast.Attribute)
+              and last.value.func.attr == "points" and len(last.value.args) == 1
+              and isinstance(last.value.args[0], ast.Constant)
+              and last.value.args[0].value == nbs.points(cell))
+    if nbs.is_partial(cell) and not (is_partial and scored):
+        raise NotebookError(
+            f"{label}: metadata kit.partial needs Checks(..., partial=True) and a last line "
+            f"t.points({nbs.points(cell):g}) (nbgrader's partial credit)")
+    if is_partial and not nbs.is_partial(cell):
+        raise NotebookError(f"{label}: Checks(..., partial=True) needs \"kit\": {{\"partial\": "
+                            "true}} in the cell's metadata (kit grade's partial credit)")
+
+
+def clear_outputs(nb: Any) -> Any:
+    """Remove every output and execution count."""
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    return nb
+
+
+def student_version(nb: Any, where: str) -> Any:
+    """The released form of an instructor notebook: stubs, no hidden tests, no outputs."""
+    out = clear_outputs(copy.deepcopy(nb))
+    for index, cell in enumerate(out.cells):
+        label = f"{where} cell {index}"
+        if cell.cell_type != "code":
+            continue
+        if nbs.is_answer(cell):
+            cell.source = nbs.stub_source(cell.source, label)
+        else:
+            cell.source = nbs.strip_hidden(cell.source, label)
+    return out
+
+
+def release(source: Path, out: Path, *, execute: bool = True) -> list[Path]:
+    """Write the student version of every notebook of ``source`` into ``out``; return them.
+
+    Notebooks in ``out`` with no source are removed, so ``out`` is exactly the release.
+    """
+    out = Path(out)
+    written = []
+    sources = source_notebooks(source)
+    for path in sources:
+        nb = nbs.read_notebook(path)
+        validate_source(nb, str(path))
+        student = student_version(nb, str(path))
+        out.mkdir(parents=True, exist_ok=True)
+        if execute:
+            nbs.execute(student, out)
+        target = out / path.name
+        nbs.write_notebook(student, target)
+        written.append(target)
+    names = {p.name for p in sources}
+    for stale in out.glob("*.ipynb"):
+        if stale.name not in names:
+            stale.unlink()
+    return written
+
+
+def execute_in_place(paths: list[Path], *, validate: bool = False) -> list[Path]:
+    """Re-run notebooks top to bottom in fresh kernels and store their outputs in place.
+
+    This is how every stored notebook of the course (lessons, solutions) is refreshed after an
+    edit, so that what nbval compares is what a clean run prints.
+    """
+    done = []
+    for path in paths:
+        nb = nbs.read_notebook(path)
+        if validate:
+            validate_source(nb, str(path))
+        nbs.execute(clear_outputs(nb), path.parent)
+        nbs.write_notebook(nb, path)
+        done.append(path)
+    return done
+
+
+def execute_solutions(source: Path) -> list[Path]:
+    """Re-run the instructor's notebooks in place so their stored outputs are what nbval sees."""
+    return execute_in_place(source_notebooks(source), validate=True)
+
+
+def _first_difference(stored: Path, fresh: Path) -> str:
+    """The first line that differs, so a stale or unstable release is easy to diagnose."""
+    old = stored.read_text(encoding="utf-8").splitlines()
+    new = fresh.read_text(encoding="utf-8").splitlines()
+    for number, (a, b) in enumerate(zip(old, new, strict=False), start=1):
+        if a != b:
+            return f"line {number}: stored {a.strip()[:120]!r}, fresh {b.strip()[:120]!r}"
+    return f"stored has {len(old)} lines, fresh has {len(new)}"
+
+
+def release_differences(source: Path, exercises: Path) -> list[str]:
+    """What differs between ``exercises`` and a fresh release of ``source`` ([] = up to date)."""
+    exercises = Path(exercises)
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = release(source, Path(tmp))
+        problems = []
+        expected_names = {p.name for p in fresh}
+        for path in fresh:
+            stored = exercises / path.name
+            if not stored.exists():
+                problems.append(f"{stored} is missing")
+            elif stored.read_text(encoding="utf-8") != path.read_text(encoding="utf-8"):
+                problems.append(
+                    f"{stored} differs from what kit release writes "
+                    f"({_first_difference(stored, path)})"
+                )
+        if exercises.is_dir():
+            for extra in sorted(exercises.glob("*.ipynb")):
+                if extra.name not in expected_names:
+                    problems.append(f"{extra} has no source notebook")
+    return problems

@@ -1,0 +1,109 @@
+"""TRUSTED: the student's functions as the grader sees them -- proxies into the sandbox.
+
+A test cell runs in the grader's own process.  Where it names a function of the student's
+(``my_get_order``), it gets a :class:`RemoteFunction`: calling it sends the arguments to the
+worker as plain data and returns the plain data that came back, or raises what the student's
+code raised (as :class:`AnswerError`, or :class:`AnswerNotImplemented` -- a
+``NotImplementedError`` -- for the release stub).
+
+A zone argument is sent as its state; the worker hands the student a recording copy and
+returns the list of calls the student's code made on it.  The grader then **replays** those
+calls on its own zone, with its own untouched kit: the state a test compares is computed
+here, never reported by the worker, so a student who patches the worker's kit gains nothing.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from kit.core.errors import KitError
+from kit.core.zone import Zone
+from kit.grading.boundary import wire
+from kit.grading.trusted.bwrap import Worker
+
+#: The most zone calls one student call may make that the grader replays.
+MAX_REPLAYED_CALLS = 100_000
+
+
+class AnswerNotImplemented(NotImplementedError):
+    """The student's function is still the release stub (``Checks`` reads it as unanswered)."""
+
+
+class AnswerError(Exception):
+    """The student's code raised ``kind`` (the exception's type name) with ``message``."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class RemoteFunction:
+    """A function defined by the student's answer cells, living in the worker."""
+
+    def __init__(self, name: str, worker: Callable[[], Worker], call: CallContext) -> None:
+        self.__name__ = name
+        self._worker = worker
+        self._call = call
+
+    def __call__(self, *args: Any) -> Any:
+        forbid = sorted(self._call.forbid)
+        message = {"op": "call", "name": self.__name__, "args": wire.encode(list(args)),
+                   "forbid": forbid}
+        reply = self._worker().request(message, self._call.time_left())
+        if reply.get("ok") is not True:
+            kind = str(reply.get("exc", "Error"))[:100]
+            text = str(reply.get("error", ""))
+            if kind == "NotImplementedError":
+                raise AnswerNotImplemented(text)
+            if kind == "ForbiddenCall":
+                self._call.delegated = text
+            raise AnswerError(kind, text)
+        try:
+            value = wire.decode(reply.get("value"))
+            logs = reply.get("logs") or {}
+            if type(logs) is not dict:
+                raise wire.WireError("zone call logs that are not a mapping")
+            for index, arg in enumerate(args):
+                if isinstance(arg, Zone):
+                    replay(arg, logs.get(str(index), []), frozenset(forbid))
+        except wire.WireError as exc:
+            raise AnswerError("WireError", f"your function returned what the grader cannot "
+                                           f"accept: {exc}") from None
+        return value
+
+
+class CallContext:
+    """What every remote call of one exercise shares: its forbidden names and its clock."""
+
+    def __init__(self, forbid: frozenset[str], time_left: Callable[[], float]) -> None:
+        self.forbid = forbid
+        self.time_left = time_left
+        self.delegated: str | None = None
+
+
+def replay(zone: Zone, log: Any, forbid: frozenset[str]) -> None:
+    """Make the calls the student's code made in the worker, on the grader's ``zone``.
+
+    Only the allocator's own calls are replayed (``wire.ZONE_CALLS``), never one the exercise
+    forbids; a call that failed in the worker fails here the same way and is passed over, as
+    the student's code may have caught it.
+    """
+    if type(log) is not list:
+        raise wire.WireError("a zone call log that is not a list")
+    for entry in log[:MAX_REPLAYED_CALLS]:
+        if type(entry) is not list or len(entry) != 3 or entry[0] not in wire.ZONE_CALLS \
+                or entry[0] in forbid:
+            raise wire.WireError("a zone call the grader does not replay")
+        args = wire.decode(entry[1])
+        kwargs = wire.decode(entry[2])
+        if type(args) is not list or type(kwargs) is not dict or \
+                not all(type(k) is str for k in kwargs):
+            raise wire.WireError("zone call arguments that are not a list and a mapping")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                getattr(zone, entry[0])(*args, **kwargs)
+            except (KitError, TypeError):
+                pass
