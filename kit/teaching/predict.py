@@ -22,18 +22,14 @@ from kit.core.procfs import BuddyInfoReading, BuddyInfoZone, main_zone
 from kit.core.replay import replay
 from kit.core.zone import Zone
 
-from .practice import (
-    Field,
-    Mark,
-    Misconception,
-    Unreadable,
+from .practice.misconceptions import (
     count_misconceptions,
     first_fit_misconceptions,
-    mark,
     nr_free_misconceptions,
-    read_value,
     split_misconceptions,
 )
+from .practice.problems import Mark, Misconception, mark
+from .practice.reading import Field, Unreadable, read_value
 from .scenarios import EventModel, Scenario
 
 __all__ = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kit.core.metrics import ContigPageInfo
 from kit.core.orders import get_order, page_align, pages_for
-from kit.teaching.practice import order_misconceptions
+from kit.teaching.practice.misconceptions import order_misconceptions
 
 
 def get_order_misconceptions(size: int, page_size: int = 4096) -> list[tuple[object, str]]:
