@@ -21,6 +21,7 @@ import io
 import json
 import re
 import unicodedata
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -127,7 +128,7 @@ def write_results(book: Gradebook, out: Path, students: set[str] | None = None) 
                          feedback_html(student, rows, totals[student]))
 
 
-def _csv(columns: tuple[str, ...] | list[str], records: list[dict[str, object]]) -> str:
+def _csv(columns: tuple[str, ...] | list[str], records: Sequence[Mapping[str, object]]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()

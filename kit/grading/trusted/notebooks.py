@@ -81,7 +81,8 @@ def notebook_text(nb: Any) -> str:
         cell["id"] = cell_id
         if cell.get("outputs"):
             cell.outputs = _coalesce_streams(cell.outputs)
-    return nbformat.writes(nb) + "\n"
+    text: str = nbformat.writes(nb)
+    return text + "\n"
 
 
 def _coalesce_streams(outputs: list[Any]) -> list[Any]:

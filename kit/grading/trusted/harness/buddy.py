@@ -77,7 +77,8 @@ def merge_misconceptions(pfn: int, order: int, free_blocks: set[tuple[int, int]]
     """Wrong ``merge`` answers for one free, each with the rule it missed."""
 
     def merged(*, upper: bool = False, once: bool = False, bound: bool = True) -> object:
-        block, at, removed = pfn, order, []
+        block, at = pfn, order
+        removed: list[tuple[int, int]] = []
         while not bound or at < max_order:
             buddy = block ^ (1 << at)
             if (buddy, at) not in free_blocks or (once and removed):
@@ -113,8 +114,10 @@ def merge_cases(seed: int, count: int, max_order: int = 5) -> list[MergeCase]:
         removed: list[tuple[int, int]] = []
         final: list[tuple[int, int]] = []
 
-        def watch(e: ev.Event, removed: list = removed, final: list = final) -> None:
+        def watch(e: ev.Event, removed: list[tuple[int, int]] = removed,
+                  final: list[tuple[int, int]] = final) -> None:
             if e.kind == ev.MERGE:
+                assert e.other is not None  # a merge event names the buddy it took
                 removed.append((e.other, e.order))
             elif e.kind == ev.PUT:
                 final.append((e.pfn, e.order))

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kit.core.zone import Zone
+from kit.core.errors import KitError
+from kit.core.zone import Page, Zone
 
 from .placement import free_lists_of
 
@@ -15,12 +16,20 @@ from .placement import free_lists_of
 PCP_PRESET = "5.10"
 
 
+def _order0_page(zone: Zone) -> Page:
+    """An order-0 page of a zone sized to have one (the references count on it)."""
+    page = zone.alloc_pages(0)
+    if page is None:
+        raise KitError(f"the per-CPU reference ran out of pages: {zone!r}")
+    return page
+
+
 def pcp_after_frees(count: int, batch: int, high: int) -> tuple[int, int]:
     """(pages on the per-CPU list, pages given back to the buddy lists) after ``count`` order-0
     frees into an empty per-CPU list, as the kit's ``pcp=True`` zone does them."""
     zone = Zone(count + batch, max_order=0, preset=PCP_PRESET, pcp=True, pcp_batch=batch,
                 pcp_high=high, record=False)
-    pages = [zone.alloc_pages(0) for _ in range(count)]
+    pages = [_order0_page(zone) for _ in range(count)]
     zone.drain_pages()  # the refills' leftovers: the list starts empty
     for page in pages:
         zone.release(page)
@@ -39,13 +48,13 @@ class PcpCase:
     max_order: int
     batch: int
     high: int
-    ops: tuple[object, ...]
+    ops: tuple[str | int, ...]  # "alloc", or the index of an earlier allocation to free
 
     def textbook_zone(self) -> Zone:
         """The zone the student's per-CPU layer runs on: per-CPU lists off."""
         return Zone(self.nr_pages, max_order=self.max_order, preset=PCP_PRESET, record=False)
 
-    def args(self) -> tuple[Zone, list[object], int, int]:
+    def args(self) -> tuple[Zone, list[str | int], int, int]:
         return (self.textbook_zone(), list(self.ops), self.batch, self.high)
 
 
@@ -58,7 +67,7 @@ def pcp_cases(seed: int, count: int) -> list[PcpCase]:
         nr_pages = rng.choice([1, 2, 3]) << max_order
         batch = rng.randint(1, 8)
         high = rng.randint(1, 12)
-        ops: list[object] = []
+        ops: list[str | int] = []
         held: list[int] = []
         allocs = 0
         for _ in range(rng.randint(6, 40)):
@@ -78,13 +87,13 @@ def pcp_reference(case: PcpCase) -> dict[str, Any]:
                 pcp_batch=case.batch, pcp_high=case.high, record=False)
     handed: list[int | None] = []
     for op in case.ops:
-        if op == "alloc":
-            page = zone.alloc_pages(0)
-            handed.append(None if page is None else page.pfn)
-        else:
-            pfn = handed[op]  # type: ignore[index]
+        if isinstance(op, int):
+            pfn = handed[op]
             if pfn is not None:
                 zone.free_pages(zone.pfn_to_virt(pfn), 0)
+        else:
+            page = zone.alloc_pages(0)
+            handed.append(None if page is None else page.pfn)
     return {"handed out": handed, "per-CPU list": zone.pcp_lists()[0],
             "free lists": free_lists_of(zone)}
 
@@ -108,7 +117,7 @@ def pcp_most_held(batch: int, high: int) -> int:
     most = 0
     pages = []
     for _ in range(batch + high + 1):
-        pages.append(zone.alloc_pages(0))
+        pages.append(_order0_page(zone))
         most = max(most, zone.pcp_count)
     for page in pages:
         zone.release(page)

@@ -53,8 +53,11 @@ def placement_cases(seed: int, count: int, max_order: int = 5) -> list[Placement
         pfn, order = rng.choice(pool or live)
         before = free_lists_of(zone)
         puts: list[tuple[int, int, str]] = []
-        zone.subscribe(lambda e, puts=puts: puts.append((e.pfn, e.order, e.where))
-                       if e.kind == ev.PUT else None)
+        def watch(e: ev.Event, puts: list[tuple[int, int, str]] = puts) -> None:
+            if e.kind == ev.PUT:
+                puts.append((e.pfn, e.order, e.where))
+
+        zone.subscribe(watch)
         zone.free_pages(zone.pfn_to_virt(pfn), order)
         cases.append(PlacementCase(preset, max_order, pfn, order, before, free_lists_of(zone),
                                    puts[-1]))

@@ -74,9 +74,9 @@ def format_pagetypeinfo(info: PageTypeInfo) -> str:
             lines.append("")
             types = list(blocks[0].counts)
             lines.append(f"{'Number of blocks type':<23}" + "".join(f"{t:>12} " for t in types))
-            for r in blocks:
-                lines.append(f"Node {r.node}, zone {r.zone:>8} "
-                             + "".join(f"{r.counts[t]:12d} " for t in types))
+            for block in blocks:
+                lines.append(f"Node {block.node}, zone {block.zone:>8} "
+                             + "".join(f"{block.counts[t]:12d} " for t in types))
     return "\n".join(lines) + "\n"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from functools import partial
 
 from kit.core.errors import KitError
 from kit.core.replay import replay
@@ -65,14 +66,14 @@ def trace_cases(seed: int, count: int) -> list[str]:
                 zone.drain_pages()
             elif roll < 0.6:
                 size = rng.randint(1, 7) * zone.page_size - rng.randint(0, 100)
-                addr = quietly(lambda zone=zone, size=size: zone.alloc_pages_exact(size))
-                if addr is not None:
-                    live.append(("exact", addr, size))
+                exact = quietly(partial(zone.alloc_pages_exact, size))
+                if exact is not None:
+                    live.append(("exact", exact, size))
             else:
                 order = rng.randint(0, 3)
-                addr = zone.get_free_pages(order)
-                if addr is not None:
-                    live.append(("pages", addr, order))
+                pages = zone.get_free_pages(order)
+                if pages is not None:
+                    live.append(("pages", pages, order))
         text = anonymous_trace(zone)
         if " failed" not in text:  # every allocation of a case succeeded: nothing to guess
             texts.append(text)
