@@ -47,12 +47,15 @@ a result that is a number scores that many points, anything else full points.  S
 from __future__ import annotations
 
 import contextvars
+import dis
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import CodeType, FunctionType, TracebackType
 from typing import Protocol
+
+from kit.grading.boundary.wire import plain_number
 
 #: Values longer than this are cut in messages (a huge list must not flood the notebook).
 MAX_VALUE_CHARS = 300
@@ -127,7 +130,12 @@ def describe(value: object) -> str:
 
 
 def same(got: object, expected: object) -> bool:
-    """Compare the way a student would: lists and tuples alike, floats to 1e-9, bool is not int."""
+    """Compare the way a student would: lists and tuples alike, floats to 1e-9, bool is not int.
+
+    A number of numpy or of the numeric tower counts as the plain number it equals (numpy's
+    ``bool_`` as a bool), as the grader's worker converts it before it crosses the boundary.
+    """
+    got = plain_number(got)
     if isinstance(expected, bool) or isinstance(got, bool):
         return type(got) is type(expected) and got == expected
     if isinstance(expected, float) or isinstance(got, float):
@@ -409,7 +417,9 @@ def forbidden_names(function: object, forbid: Iterable[str]) -> set[str]:
             continue
         seen.add(id(current))
         names = _code_names(current.__code__)
-        found |= names & wanted
+        own = {name for name in _global_names(current.__code__) & wanted
+               if _is_students(current.__globals__.get(name))}
+        found |= (names & wanted) - own
         for name in names:  # follow the student's own helpers
             helper = current.__globals__.get(name)
             if isinstance(helper, FunctionType) and not _from_kit(helper):
@@ -419,6 +429,28 @@ def forbidden_names(function: object, forbid: Iterable[str]) -> set[str]:
 
 def _from_kit(function: object) -> bool:
     return str(getattr(function, "__module__", "") or "").split(".")[0] == "kit"
+
+
+def _is_students(value: object) -> bool:
+    """A function or class the student defined (a helper of theirs named like a kit one)."""
+    return isinstance(value, (FunctionType, type)) and not _from_kit(value)
+
+
+def _global_names(code: CodeType) -> set[str]:
+    """The names ``code`` (and the code inside it) reads as globals, and nowhere else: a name
+    also read as an attribute (``kit.pages_for``), imported or spelled as a string is not one."""
+    bare: set[str] = set()
+    other: set[str] = set()
+    todo = [code]
+    while todo:
+        current = todo.pop()
+        for instruction in dis.get_instructions(current):
+            if isinstance(instruction.argval, str):
+                kind = instruction.opname in ("LOAD_GLOBAL", "LOAD_NAME")
+                (bare if kind else other).add(instruction.argval)
+        other |= {c for c in current.co_consts if isinstance(c, str)}
+        todo += [c for c in current.co_consts if isinstance(c, CodeType)]
+    return bare - other
 
 
 def _code_names(code: CodeType) -> set[str]:

@@ -19,6 +19,7 @@ This module is imported on both sides and holds no secret.
 from __future__ import annotations
 
 import json
+import numbers
 from collections import OrderedDict, deque
 from typing import Any
 
@@ -67,6 +68,58 @@ def _encode(value: object, depth: int) -> Any:
         return {"zone": zone_state(value)}
     raise WireError(f"a {kind.__name__} is not plain data (None, bool, int, float, str, "
                     "list, tuple, set or dict)")
+
+
+def to_plain(value: object, depth: int = 0) -> Any:
+    """``value`` with every number replaced by the plain ``int``, ``float`` or ``bool`` it equals.
+
+    What a notebook's self-check accepts as a number -- numpy's ``int64``, ``float64`` and
+    ``bool_``, a 0-d array, a ``Fraction`` equal to a whole number, any ``numbers.Integral`` or
+    ``numbers.Real`` -- becomes the plain value, inside lists, tuples, sets and dict keys and
+    values too.  The worker calls it on what the student's code returns, in the sandbox, so the
+    grader still receives plain data only: :func:`encode` and :func:`decode` stay strict.
+    Anything else (an array of more than one number, an object) is left for :func:`encode` to
+    refuse by name.
+    """
+    if depth > MAX_DEPTH:
+        return value  # encode refuses it, saying how deep
+    kind = type(value)
+    if value is None or kind in (bool, int, float, str):
+        return value
+    if kind is list:
+        return [to_plain(v, depth + 1) for v in value]  # type: ignore[attr-defined]
+    if isinstance(value, tuple):  # named tuples too: they travel as tuples
+        return tuple(to_plain(v, depth + 1) for v in value)
+    if kind in (set, frozenset):
+        return kind(to_plain(v, depth + 1) for v in value)  # type: ignore[call-arg,attr-defined]
+    if kind in (dict, OrderedDict):
+        return {to_plain(k, depth + 1): to_plain(v, depth + 1)
+                for k, v in value.items()}  # type: ignore[attr-defined]
+    return plain_number(value)
+
+
+def plain_number(value: object) -> object:
+    """A number of the numeric tower or of numpy as the plain Python number it equals (anything
+    else unchanged)."""
+    if value is None or type(value) in (bool, int, float, str, list, tuple, dict, set):
+        return value
+    if getattr(value, "shape", None) == () and callable(getattr(value, "item", None)):
+        try:  # a numpy scalar or 0-d array: item() is the Python bool, int or float
+            value = value.item()  # type: ignore[attr-defined]
+        except Exception:
+            return value
+        if type(value) in (bool, int, float):
+            return value
+    try:
+        if isinstance(value, numbers.Integral):
+            return int(value)
+        if isinstance(value, numbers.Rational) and value.denominator == 1:
+            return int(value.numerator)
+        if isinstance(value, numbers.Real):
+            return float(value)
+    except Exception:  # a student's number class whose conversion raises
+        return value
+    return value
 
 
 def decode(data: Any, *, zones: bool = False) -> Any:

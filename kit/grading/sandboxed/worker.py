@@ -26,6 +26,7 @@ import kit
 from kit.core.zone import Zone
 from kit.grading.boundary import wire
 from kit.grading.boundary.checks import delegation_message
+from kit.grading.sandboxed.shell import NotebookShell, cell_code
 
 #: File names given to the student's compiled cells; a refusal looks for them in the caller.
 ANSWER_FILE_PREFIX = "<answer "
@@ -65,7 +66,8 @@ def _recording(name: str) -> Any:
             self.depth -= 1
             if top:
                 try:
-                    self.log.append([name, wire.encode(list(args)), wire.encode(kwargs)])
+                    self.log.append([name, wire.encode(wire.to_plain(list(args))),
+                                     wire.encode(wire.to_plain(kwargs))])
                 except wire.WireError:
                     pass  # arguments that are not plain data: the call had no effect anyway
 
@@ -119,13 +121,6 @@ def _refuser(name: str, original: Any) -> Any:
     return refuse
 
 
-class _NoIPython:
-    """``get_ipython()`` for a cell with a magic (``%timeit``): the grader runs plain Python."""
-
-    def __getattr__(self, name: str) -> Any:
-        return lambda *args, **kwargs: None
-
-
 def _error(exc: BaseException) -> dict[str, Any]:
     reply: dict[str, Any] = {"ok": False, "exc": type(exc).__name__, "error": str(exc)[:2000]}
     if isinstance(exc, MemoryError):
@@ -141,13 +136,21 @@ def _error(exc: BaseException) -> dict[str, Any]:
 
 
 def handle(message: dict[str, Any], namespace: dict[str, Any]) -> dict[str, Any]:
-    """Carry out one request; never raises."""
+    """Carry out one request; never raises.
+
+    A cell runs as the notebook ran it (IPython syntax read by IPython, see
+    :mod:`kit.grading.sandboxed.shell`); a value goes back as the plain data it equals
+    (numpy's and the numeric tower's numbers converted here, in the sandbox).
+    """
     forbid = frozenset(n for n in message.get("forbid", []) if isinstance(n, str))
     refusals = Refusals(forbid)
     try:
         if message.get("op") == "run":
-            code = compile(str(message["source"]), f"{ANSWER_FILE_PREFIX}{message['cell']}>",
-                           "exec")
+            filename = f"{ANSWER_FILE_PREFIX}{message['cell']}>"
+            code = cell_code(str(message["source"]), filename)
+            shell = namespace.get("get_ipython")
+            if isinstance(shell, NotebookShell):
+                shell.filename = filename
             exec(code, namespace)
             return {"ok": True}
         if message.get("op") == "call":
@@ -160,7 +163,7 @@ def handle(message: dict[str, Any], namespace: dict[str, Any]) -> dict[str, Any]
             for i in zones:
                 args[i] = _record(args[i], forbid)
             value = namespace[name](*args)
-            return {"ok": True, "value": wire.encode(value),
+            return {"ok": True, "value": wire.encode(wire.to_plain(value)),
                     "logs": {str(i): args[i].log for i in zones}}
         return {"ok": False, "exc": "ProtocolError", "error": "unknown request"}
     except BaseException as exc:  # noqa: BLE001 - the student's exception becomes data
@@ -195,8 +198,8 @@ def main() -> None:
     reply_fd = limit_myself(sys.argv[1:])
     requests = os.fdopen(0, "rb", buffering=0)
     replies = os.fdopen(reply_fd, "wb", buffering=0)
-    namespace: dict[str, Any] = {"__name__": "__main__", "kit": kit,
-                                 "get_ipython": _NoIPython}
+    namespace: dict[str, Any] = {"__name__": "__main__", "kit": kit}
+    namespace["get_ipython"] = NotebookShell(namespace)
     buffer = b""
     while True:
         chunk = requests.read(1 << 16)

@@ -150,6 +150,17 @@ def defined_functions(source: str, where: str) -> list[str]:
     return [node.name for node in tree.body if isinstance(node, ast.FunctionDef)]
 
 
+def defined_names(source: str) -> set[str]:
+    """The functions and classes a cell defines itself (a ``def``, not an assignment, which
+    could bind the kit's function under its own name)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    return {node.name for node in ast.walk(tree)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+
+
 def declared_forbid(source: str, where: str) -> frozenset[str]:
     """The ``forbid=(...)`` of a test cell's ``Checks(...)`` call, read without running it."""
     try:
@@ -170,8 +181,12 @@ def declared_forbid(source: str, where: str) -> frozenset[str]:
     return frozenset(names)
 
 
-def used_names(source: str) -> dict[str, int]:
-    """Every identifier, attribute, imported name and string an answer cell uses -> a line."""
+def used_names(source: str, own: frozenset[str] = frozenset()) -> dict[str, int]:
+    """Every identifier, attribute, imported name and string an answer cell uses -> a line.
+
+    A bare name in ``own`` (a function or class the student's cells define) is the
+    student's, not the kit's: a helper of theirs called ``pages_for`` is not delegation.
+    """
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -179,7 +194,7 @@ def used_names(source: str) -> dict[str, int]:
     found: dict[str, int] = {}
     for node in ast.walk(tree):
         names: list[str] = []
-        if isinstance(node, ast.Name):
+        if isinstance(node, ast.Name) and node.id not in own:
             names = [node.id]
         elif isinstance(node, ast.Attribute):
             names = [node.attr]
@@ -254,7 +269,7 @@ def _folder_problem(entry: Path) -> str:
 class Step:
     """One cell of a rebuilt notebook: where it runs and what it holds."""
 
-    kind: str  # "setup": both sides; "answer": the worker; "test": the grader
+    kind: str  # "setup": both sides; "answer", "added": the worker; "test": the grader
     grade_id: str
     source: str
 
@@ -270,40 +285,74 @@ class Rebuilt:
 
 
 def rebuild(source: Source, name: str, submitted: Any) -> Rebuilt:
-    """The cells to run: the source's, with the student's answers and the hidden tests in."""
+    """The cells to run: the source's, with the student's answers and the hidden tests in.
+
+    Code cells the student added (an ``import`` above an answer, a helper) run in the worker
+    where the notebook ran them: right after the source cell they follow in the submission.
+    """
     theirs: dict[str, Any] = {}
     for cell in submitted.cells:
         gid = nbs.grade_id(cell)
         if gid and gid not in theirs:
             theirs[gid] = cell
-    steps: list[Step] = []
+    ids = [nbs.grade_id(cell) or f"cell-{index}"
+           for index, cell in enumerate(source.notebooks[name].cells)]
+    added = added_cells(submitted, set(ids))
+    steps: list[Step] = list(added.get(None, []))
     missing: set[str] = set()
     tampering: dict[str, str] = {}
     for index, cell in enumerate(source.notebooks[name].cells):
-        if cell.cell_type != "code":
-            continue
-        gid = nbs.grade_id(cell) or f"cell-{index}"
-        where = f"{name} cell {index}"
-        if nbs.is_answer(cell):
-            mine = theirs.get(gid)
-            if mine is None or mine.cell_type != "code":
-                missing.add(gid)
-                steps.append(Step("answer", gid, nbs.stub_source(cell.source, where)))
-            else:
-                steps.append(Step("answer", gid, str(mine.source)))
-            continue
-        if nbs.is_test(cell):
-            steps.append(Step("test", gid, nbs.keep_hidden(cell.source, where, HIDDEN_MARKER)))
-        else:
-            steps.append(Step("setup", gid, cell.source))
-        if gid in source.released_locked[name]:
-            mine = theirs.get(gid)
-            if mine is None:
-                tampering[gid] = f"locked cell {gid} was deleted"
-            elif _normal(mine.source) != _normal(source.released_locked[name][gid]):
-                tampering[gid] = f"locked cell {gid} was changed"
+        _rebuild_cell(source, name, index, cell, theirs, steps, missing, tampering)
+        steps += added.get(ids[index], [])
     tests = {s.grade_id for s in steps if s.kind == "test"}
     return Rebuilt(steps, missing, tampering, tests)
+
+
+def added_cells(submitted: Any, known: set[str]) -> dict[str | None, list[Step]]:
+    """The code cells a student added, by the id of the source cell they follow (None: first).
+
+    A cell is the source's when its nbgrader ``grade_id`` (or, for a cell without one, its
+    cell id as released) is one of ``known``; every other non-empty code cell is the student's.
+    """
+    added: dict[str | None, list[Step]] = {}
+    anchor: str | None = None
+    for cell in submitted.cells:
+        ident = nbs.grade_id(cell) or cell.get("id")
+        if ident in known:
+            anchor = ident
+        elif cell.cell_type == "code" and str(cell.source).strip():
+            steps = added.setdefault(anchor, [])
+            label = f"added-after-{anchor}-{len(steps) + 1}" if anchor else \
+                f"added-{len(steps) + 1}"
+            steps.append(Step("added", label, str(cell.source)))
+    return added
+
+
+def _rebuild_cell(source: Source, name: str, index: int, cell: Any, theirs: dict[str, Any],
+                  steps: list[Step], missing: set[str], tampering: dict[str, str]) -> None:
+    """Add the step of one source cell: the student's answer, or the source's own cell."""
+    if cell.cell_type != "code":
+        return
+    gid = nbs.grade_id(cell) or f"cell-{index}"
+    where = f"{name} cell {index}"
+    if nbs.is_answer(cell):
+        mine = theirs.get(gid)
+        if mine is None or mine.cell_type != "code":
+            missing.add(gid)
+            steps.append(Step("answer", gid, nbs.stub_source(cell.source, where)))
+        else:
+            steps.append(Step("answer", gid, str(mine.source)))
+        return
+    if nbs.is_test(cell):
+        steps.append(Step("test", gid, nbs.keep_hidden(cell.source, where, HIDDEN_MARKER)))
+    else:
+        steps.append(Step("setup", gid, cell.source))
+    if gid in source.released_locked[name]:
+        mine = theirs.get(gid)
+        if mine is None:
+            tampering[gid] = f"locked cell {gid} was deleted"
+        elif _normal(mine.source) != _normal(source.released_locked[name][gid]):
+            tampering[gid] = f"locked cell {gid} was changed"
 
 
 def _normal(source: str) -> list[str]:
@@ -375,7 +424,7 @@ class NotebookGrader:
                     exec(compile(step.source, f"<setup {step.grade_id}>", "exec"),
                          self.namespace)
                     self.ran.append(step)
-                elif step.kind == "answer":
+                elif step.kind in ("answer", "added"):
                     self.ran.append(step)
                 else:
                     rows.append(self.exercise(exercises[step.grade_id], step))
@@ -452,9 +501,11 @@ class NotebookGrader:
         return "failed", reason, report.checked
 
     def _delegation(self, exercise: Exercise) -> str:
+        own = frozenset(name for s in self.rebuilt.steps if s.kind in ("answer", "added")
+                        for name in defined_names(s.source))
         for gid in exercise.answers:
             step = next(s for s in self.rebuilt.steps if s.grade_id == gid)
-            used = used_names(step.source)
+            used = used_names(step.source, own)
             hits = sorted(set(used) & exercise.forbid)
             if hits:
                 return f"{checks.delegation_message(hits)} (answer cell {gid}, line " \
