@@ -267,20 +267,36 @@ def test_exit_status_is_1_when_a_submission_could_not_be_graded(
     assert rows[0]["reason"] == "the test cell raised RuntimeError: broken"
 
 
-def test_hidden_cases_differ_per_student_and_not_between_runs() -> None:
+def test_hidden_cases_are_one_set_per_class_from_the_instructors_secret() -> None:
     source = load_source(SOLUTIONS)
     exercise = source.exercises["01-orders.ipynb"][0]
 
-    def seeds(student: str) -> list[int]:
+    def seeds(student: str, cases: grading.HiddenCases) -> list[int]:
         rebuilt = rebuild(source, "01-orders.ipynb", nbs.read_notebook(EXERCISES /
                                                                         "01-orders.ipynb"))
         grader = grading.NotebookGrader(source, student, "01-orders.ipynb", rebuilt,
-                                        open_sandbox(), grading.Limits())
+                                        open_sandbox(), grading.Limits(), cases)
         return [grader._seeder(exercise)(base) for base in (1, 2008)]
 
-    assert seeds("ann") == seeds("ann")
-    assert seeds("ann") != seeds("bob")
-    assert len(set(seeds("ann"))) == 2 and 2008 not in seeds("ann")
+    secret = grading.HiddenCases(b"an instructor's secret, 32 chars")
+    assert seeds("ann", secret) == seeds("bob", secret)  # the same work, the same cases
+    assert len(set(seeds("ann", secret))) == 2 and 2008 not in seeds("ann", secret)
+    assert seeds("ann", secret) != seeds("ann", grading.HiddenCases(b"another secret of 32 chars"))
+    per_student = grading.HiddenCases(secret.secret, per_student=True)
+    assert seeds("ann", per_student) == seeds("ann", per_student)
+    assert seeds("ann", per_student) != seeds("bob", per_student)
+
+
+def test_the_secret_is_made_once_kept_private_and_never_comes_from_the_source(
+        tmp_path: Path) -> None:
+    path = tmp_path / "out" / grading.SECRET_FILE
+    first = grading.load_secret(path)
+    assert grading.load_secret(path) == first and len(first) == 2 * grading.SECRET_BYTES
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert grading.load_secret(tmp_path / "other.key") != first  # random, not the sources' hash
+    path.write_text("short\n")
+    with pytest.raises(GradingError, match="shorter than 16 characters"):
+        grading.load_secret(path)
 
 
 def test_without_a_sandbox_required_refuses_and_auto_says_what_is_missing(

@@ -24,6 +24,9 @@ def release_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--execute-solutions", action="store_true",
                         help="first re-run the source notebooks in place, so their stored "
                              "outputs are what nbval expects")
+    parser.add_argument("--no-check-solutions", dest="check_solutions", action="store_false",
+                        help="do not first run every solution against its visible and hidden "
+                             "checks (by default a solution that fails one stops the release)")
     parser.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 if OUT is not what a release would write")
 
@@ -32,7 +35,7 @@ def release_run(args: argparse.Namespace) -> int:
     from kit.grading.trusted.release import execute_solutions, release, release_differences
 
     if args.check:
-        problems = release_differences(args.source, args.out)
+        problems = release_differences(args.source, args.out, check=args.check_solutions)
         for problem in problems:
             print(problem)
         if problems:
@@ -43,7 +46,7 @@ def release_run(args: argparse.Namespace) -> int:
     if args.execute_solutions:
         for path in execute_solutions(args.source):
             print(f"executed {path}")
-    for path in release(args.source, args.out):
+    for path in release(args.source, args.out, check=args.check_solutions):
         print(f"wrote {path}")
     return 0
 
@@ -74,6 +77,12 @@ def grade_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sandbox", choices=("auto", "required"), default="auto",
                         help="auto: use bubblewrap when it works here, else say what is not "
                              "enforced; required: refuse to grade without it")
+    parser.add_argument("--secret", type=Path, metavar="FILE",
+                        help="the instructor's secret behind the hidden cases (default: "
+                             "OUT/hidden-cases.key, made on first use; keep it, never share it)")
+    parser.add_argument("--per-student-cases", action="store_true",
+                        help="draw hidden cases per student instead of one set per exercise for "
+                             "the class (see the README for the trade-off)")
     parser.add_argument("--notebook", action="append", dest="notebooks", metavar="NAME",
                         help="grade only this source notebook (repeatable)")
     parser.add_argument("--student", action="append", dest="students", metavar="NAME",
@@ -92,7 +101,8 @@ def grade_run(args: argparse.Namespace) -> int:
     progress = Progress(sys.stderr)
     book = grade(args.submissions, args.source, args.out,
                  GradingRun(limits, args.sandbox, args.jobs, args.notebooks, args.students,
-                            progress=progress.update))
+                            progress=progress.update, secret=args.secret,
+                            per_student_cases=args.per_student_cases))
     progress.close()
     graded = set(book.graded)  # a re-grade speaks of its students only
     for student, (got, most) in book.totals().items():

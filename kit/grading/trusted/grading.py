@@ -21,8 +21,14 @@ How a submission is graded:
 * **Delegation is refused.**  A test cell's ``Checks(..., forbid=(...))`` names the kit
   functions the exercise asks the student to write; an answer cell that names one scores 0
   ("delegated"), and the worker refuses a call to one at run time.
-* **Hidden cases differ per student**: ``t.seed(n)`` is derived from the student, the exercise
-  and a key made from the source notebooks, which students never see.
+* **The same work gets the same grade.**  ``t.seed(n)`` is one seed per exercise for the whole
+  class, derived from the instructor's secret (:func:`load_secret`: a random key kept in a file
+  beside the gradebook, or given with ``--secret``), never from anything a student has or the
+  sandbox can read; byte-identical notebooks get the same hidden cases and the same points.
+  ``per_student_cases`` (``--per-student-cases``) adds the student's name, an opt-in.
+* **The instructor's mistakes stop the run.**  Each exercise's own solution is checked first
+  with the class's seeds (:mod:`kit.grading.trusted.reference`); a test it does not pass is that
+  exercise's ``grader-error`` for everyone.
 * **Nothing vanishes.**  A file that is not a notebook, a folder with a bad name, an endless
   loop, a crash: every exercise gets a row with a status and a reason, and the batch goes on.
 
@@ -34,10 +40,10 @@ the same files.
 from __future__ import annotations
 
 import ast
-import hashlib
 import hmac
 import json
 import os
+import secrets
 import stat
 import time
 from collections.abc import Callable
@@ -49,6 +55,7 @@ from typing import Any
 from kit.core.errors import KitError
 from kit.grading.boundary import checks
 from kit.grading.trusted import notebooks as nbs
+from kit.grading.trusted import reference
 from kit.grading.trusted.bwrap import Limits, Sandbox, Worker, WorkerStopped, open_sandbox
 from kit.grading.trusted.gradebook import COLUMNS, Gradebook, Row, printable, write_results
 from kit.grading.trusted.release import source_notebooks, validate_source
@@ -79,7 +86,7 @@ STATUSES = (
 #: The largest notebook file the grader reads.
 MAX_NOTEBOOK_BYTES = 20 << 20
 #: The name of the grader's marker where a test cell's hidden checks begin.
-HIDDEN_MARKER = "__kit_hidden__()"
+HIDDEN_MARKER = reference.HIDDEN_MARKER
 
 
 class GradingError(KitError):
@@ -106,7 +113,6 @@ class Source:
     exercises: dict[str, list[Exercise]]
     released_locked: dict[str, dict[str, str]]
     functions: dict[str, list[str]]  # notebook -> the functions its answer cells define
-    key: bytes  # the secret behind per-student hidden cases: a hash of the source files
 
 
 def load_source(folder: Path) -> Source:
@@ -115,9 +121,7 @@ def load_source(folder: Path) -> Source:
     exercises: dict[str, list[Exercise]] = {}
     locked: dict[str, dict[str, str]] = {}
     functions: dict[str, list[str]] = {}
-    digest = hashlib.sha256()
     for path in source_notebooks(folder):
-        digest.update(path.read_bytes())
         nb = nbs.read_notebook(path)
         validate_source(nb, str(path))
         notebooks[path.name] = nb
@@ -138,7 +142,7 @@ def load_source(folder: Path) -> Source:
             if gid and nbs.is_locked(cell) and cell.cell_type == "code":
                 locked[path.name][gid] = nbs.strip_hidden(cell.source, where)
         exercises[path.name] = found
-    return Source(notebooks, exercises, locked, functions, digest.digest())
+    return Source(notebooks, exercises, locked, functions)
 
 
 def defined_functions(source: str, where: str) -> list[str]:
@@ -205,6 +209,55 @@ def used_names(source: str, own: frozenset[str] = frozenset()) -> dict[str, int]
         for name in names:
             found.setdefault(name, getattr(node, "lineno", 0))
     return found
+
+
+# ------------------------------------------------------------------------------- hidden cases
+#: The file beside the gradebook that keeps the instructor's secret behind the hidden cases.
+SECRET_FILE = "hidden-cases.key"
+#: Random bytes of a new secret (hex-encoded in its file).
+SECRET_BYTES = 32
+
+
+def load_secret(path: Path) -> bytes:
+    """The instructor's secret in ``path``; a new random one, readable by its owner only, when
+    the file does not exist yet.
+
+    Keep the file (it is what makes a re-grade draw the same hidden cases) and never hand it
+    out: with it, and the solutions, anyone can compute the hidden cases.
+    """
+    path = Path(path)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another run made it first: use theirs
+        else:
+            with os.fdopen(fd, "w", encoding="ascii") as handle:
+                handle.write(secrets.token_hex(SECRET_BYTES) + "\n")
+    try:
+        secret = path.read_bytes().strip()
+    except OSError as exc:
+        raise GradingError(f"cannot read the hidden-case secret {path}: {exc.strerror}") from None
+    if len(secret) < 16:
+        raise GradingError(f"the hidden-case secret {path} is empty or shorter than 16 "
+                           "characters: delete it to have a new one made, or give another "
+                           "with --secret")
+    return secret
+
+
+@dataclass(frozen=True)
+class HiddenCases:
+    """The seeds of the hidden cases: one per exercise for the class (the default), or one per
+    student and exercise (``per_student``)."""
+
+    secret: bytes
+    per_student: bool = False
+
+    def seed(self, student: str, notebook: str, grade_id: str, base: int) -> int:
+        who = student if self.per_student else ""
+        text = f"{who}\0{notebook}\0{grade_id}\0{base}".encode()
+        return int.from_bytes(hmac.new(self.secret, text, "sha256").digest()[:6], "big")
 
 
 # --------------------------------------------------------------------------------- submissions
@@ -404,8 +457,11 @@ class NotebookGrader:
     """Grades one submitted notebook: one worker for the answers, the tests run here."""
 
     def __init__(self, source: Source, student: str, name: str, rebuilt: Rebuilt,
-                 sandbox: Sandbox, limits: Limits) -> None:
+                 sandbox: Sandbox, limits: Limits, cases: HiddenCases | None = None,
+                 broken: dict[str, str] | None = None) -> None:
         self.source, self.student, self.name = source, student, name
+        self.cases = cases or HiddenCases(secrets.token_bytes(SECRET_BYTES))
+        self.broken = broken or {}  # grade_id -> why the instructor's test is broken
         self.rebuilt, self.sandbox, self.limits = rebuilt, sandbox, limits
         self.worker: Worker | None = None
         self.done = 0  # how many of ``ran`` the current worker has run
@@ -443,6 +499,9 @@ class NotebookGrader:
         return row
 
     def _run(self, exercise: Exercise, test: Step, row: Row) -> tuple[str, str, list[str]]:
+        if exercise.grade_id in self.broken:
+            return "grader-error", "the test is broken, not the answers: " \
+                f"{self.broken[exercise.grade_id]}", []
         missing = [g for g in exercise.answers if g in self.rebuilt.missing_answers]
         if missing:
             return "missing-answer", f"answer cell {', '.join(missing)} is missing from the " \
@@ -513,11 +572,7 @@ class NotebookGrader:
         return ""
 
     def _seeder(self, exercise: Exercise) -> Callable[[int], int]:
-        def seed(base: int) -> int:
-            text = f"{self.student}\0{self.name}\0{exercise.grade_id}\0{base}".encode()
-            return int.from_bytes(hmac.new(self.source.key, text, "sha256").digest()[:6], "big")
-
-        return seed
+        return lambda base: self.cases.seed(self.student, self.name, exercise.grade_id, base)
 
     def _current_worker(self) -> Worker:
         assert self.worker is not None
@@ -589,19 +644,29 @@ def read_submitted(path: Path, name: str) -> Any:
         raise nbs.NotebookError(str(exc).replace(str(path), name)) from None
 
 
-def grade_student(source: Source, submission: Submission, names: list[str], *,
-                  sandbox: Sandbox, limits: Limits) -> list[Row]:
+@dataclass(frozen=True)
+class ClassPlan:
+    """What grading every student of a run shares."""
+
+    sandbox: Sandbox
+    limits: Limits
+    cases: HiddenCases
+    broken: dict[str, dict[str, str]]  # notebook -> grade_id -> why its test is broken
+
+
+def grade_student(source: Source, submission: Submission, names: list[str],
+                  plan: ClassPlan) -> list[Row]:
     """Grade one student's notebooks; never raises, so one student cannot stop the class."""
     try:
-        return _grade_student(source, submission, names, sandbox=sandbox, limits=limits)
+        return _grade_student(source, submission, names, plan)
     except Exception as exc:  # a fault of the grader's (a full disk, a bwrap that broke)
         return [row for name in names for row in _invalid_rows(
             source, submission.student, name, "grader-error",
             f"the grader failed on this submission: {type(exc).__name__}: {exc}")]
 
 
-def _grade_student(source: Source, submission: Submission, names: list[str], *,
-                   sandbox: Sandbox, limits: Limits) -> list[Row]:
+def _grade_student(source: Source, submission: Submission, names: list[str],
+                   plan: ClassPlan) -> list[Row]:
     student = submission.student
     if submission.problem:
         return [row for name in names for row in _invalid_rows(
@@ -618,7 +683,8 @@ def _grade_student(source: Source, submission: Submission, names: list[str], *,
         except KitError as exc:
             rows += _invalid_rows(source, student, name, "invalid-notebook", str(exc))
             continue
-        rows += NotebookGrader(source, student, name, rebuilt, sandbox, limits).grade()
+        rows += NotebookGrader(source, student, name, rebuilt, plan.sandbox, plan.limits,
+                               plan.cases, plan.broken.get(name)).grade()
     return rows
 
 
@@ -639,6 +705,8 @@ class GradingRun:
     students: list[str] | None = None
     log: Callable[[str], None] = print
     progress: Callable[[int, int, str], None] = lambda done, total, student: None
+    secret: Path | None = None  # the hidden-case secret's file (default: OUT/hidden-cases.key)
+    per_student_cases: bool = False  # hidden cases per student instead of one set per class
 
 
 def grade(submissions: list[Path], source_folder: Path, out: Path,
@@ -671,10 +739,17 @@ def grade(submissions: list[Path], source_folder: Path, out: Path,
     sandbox = open_sandbox(required=run.sandbox == "required")
     run.log(sandbox.describe())
     started = time.monotonic()
+    cases = HiddenCases(load_secret(run.secret or Path(out) / SECRET_FILE),
+                        run.per_student_cases)
+    broken = check_solutions(source, names, cases, Path(out) / reference.CACHE_FILE)
+    for name in names:
+        for gid, why in sorted(broken.get(name, {}).items()):
+            run.log(f"the test of {gid} is broken, not the answers: {why}")
+    plan = ClassPlan(sandbox, run.limits, cases, broken)
     results: dict[str, list[Row]] = {}
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(grade_student, source, submission, names, sandbox=sandbox,
-                               limits=run.limits): name for name, submission in students.items()}
+        futures = {pool.submit(grade_student, source, submission, names, plan): name
+                   for name, submission in students.items()}
         for future in as_completed(futures):
             results[futures[future]] = future.result()
             run.progress(len(results), len(students), futures[future])
@@ -685,6 +760,22 @@ def grade(submissions: list[Path], source_folder: Path, out: Path,
     book = Gradebook(rows, time.monotonic() - started, list(students))
     write_results(book, Path(out), set(students) if regrade else None)
     return book
+
+
+def check_solutions(source: Source, names: list[str], cases: HiddenCases,
+                    cache: Path) -> dict[str, dict[str, str]]:
+    """notebook -> grade_id -> why the instructor's own solution fails that test, with the
+    class's seeds (per-student cases are checked with the class's seeds too)."""
+    class_cases = HiddenCases(cases.secret)
+    broken: dict[str, dict[str, str]] = {}
+    for name in names:
+        def seed(gid: str, base: int, name: str = name) -> int:
+            return class_cases.seed("", name, gid, base)
+
+        failures = reference.cached_failures(source.notebooks[name], name, seed, cache)
+        if failures:
+            broken[name] = failures
+    return broken
 
 
 def previous_rows(out: Path) -> list[Row]:

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import ast
 import copy
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from kit.grading.trusted import notebooks as nbs
 from kit.grading.trusted.notebooks import NotebookError
+from kit.grading.trusted.reference import solution_failures
 
 
 def source_notebooks(source: Path) -> list[Path]:
@@ -35,10 +37,16 @@ def validate_source(nb: Any, where: str) -> None:
     seen: set[str] = set()
     for index, cell in enumerate(nb.cells):
         meta = nbs.nbgrader(cell)
+        label = f"{where} cell {index}"
+        if not nbs.is_answer(cell) and (nbs.BEGIN_SOLUTION in cell.source
+                                        or nbs.END_SOLUTION in cell.source):
+            name = f" ({nbs.grade_id(cell)})" if nbs.grade_id(cell) else ""
+            raise NotebookError(f"{label}{name}: {nbs.BEGIN_SOLUTION!r} in a cell that is not a "
+                                "solution cell, which would publish the answer: mark the cell "
+                                "as a solution (nbgrader \"solution\": true) or remove the region")
         if not meta:
             continue
         gid = nbs.grade_id(cell)
-        label = f"{where} cell {index}"
         if gid is None:
             raise NotebookError(f"{label}: nbgrader metadata without a grade_id")
         if gid in seen:
@@ -52,6 +60,34 @@ def validate_source(nb: Any, where: str) -> None:
             check_partial_credit(cell, f"{label} ({gid})")
         if cell.cell_type == "code":
             nbs.strip_hidden(nbs.stub_source(cell.source, label), label)  # markers must pair
+    check_points_headings(nb, where)
+
+
+#: "(3 points)", "(1 point)", "(2.5 points)" in a task's heading.
+POINTS_IN_HEADING = re.compile(r"\((\d+(?:\.\d+)?) points?\)")
+
+
+def check_points_headings(nb: Any, where: str) -> None:
+    """A task heading's "(N points)" must be the points of the test cell that grades it (the
+    next one below): students read the heading, the grader the metadata."""
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "markdown":
+            continue
+        headings = [line for line in cell.source.splitlines() if line.lstrip().startswith("#")]
+        said = [float(m.group(1)) for line in headings for m in POINTS_IN_HEADING.finditer(line)]
+        if not said:
+            continue
+        test = next(((i, c) for i, c in enumerate(nb.cells) if i > index and nbs.is_test(c)),
+                    None)
+        if test is None:
+            raise NotebookError(f"{where} cell {index}: a heading gives {said[0]:g} points, but "
+                                "no test cell follows it")
+        points = nbs.points(test[1])
+        if said[0] != points:
+            raise NotebookError(
+                f"{where} cell {index}: the heading says {said[0]:g} points, but the test cell "
+                f"that grades it (cell {test[0]}, {nbs.grade_id(test[1])}) has {points:g} in its "
+                "nbgrader metadata: make them agree")
 
 
 def check_partial_credit(cell: Any, label: str) -> None:
@@ -105,14 +141,32 @@ def student_version(nb: Any, where: str) -> Any:
     return out
 
 
-def release(source: Path, out: Path, *, execute: bool = True) -> list[Path]:
+def check_solutions(sources: list[Path]) -> None:
+    """Refuse a source whose own solution fails (or raises in) one of its visible or hidden
+    checks, naming the cell: released, such a test would fail every right answer."""
+    problems: list[str] = []
+    for path in sources:
+        nb = nbs.read_notebook(path)
+        validate_source(nb, str(path))
+        problems += solution_failures(nb, str(path), lambda gid, base: base).values()
+    if problems:
+        raise NotebookError("the solutions do not pass their own tests:\n  "
+                            + "\n  ".join(problems))
+
+
+def release(source: Path, out: Path, *, execute: bool = True,
+            check: bool = True) -> list[Path]:
     """Write the student version of every notebook of ``source`` into ``out``; return them.
 
-    Notebooks in ``out`` with no source are removed, so ``out`` is exactly the release.
+    First (``check``) every solution runs against its visible and hidden checks; a failure
+    stops the release.  Notebooks in ``out`` with no source are removed, so ``out`` is exactly
+    the release.
     """
     out = Path(out)
     written = []
     sources = source_notebooks(source)
+    if check:
+        check_solutions(sources)
     for path in sources:
         nb = nbs.read_notebook(path)
         validate_source(nb, str(path))
@@ -162,11 +216,13 @@ def _first_difference(stored: Path, fresh: Path) -> str:
     return f"stored has {len(old)} lines, fresh has {len(new)}"
 
 
-def release_differences(source: Path, exercises: Path) -> list[str]:
-    """What differs between ``exercises`` and a fresh release of ``source`` ([] = up to date)."""
+def release_differences(source: Path, exercises: Path, *, check: bool = True) -> list[str]:
+    """What differs between ``exercises`` and a fresh release of ``source`` ([] = up to date).
+
+    ``check`` first runs the solutions against their checks, as a release does."""
     exercises = Path(exercises)
     with tempfile.TemporaryDirectory() as tmp:
-        fresh = release(source, Path(tmp))
+        fresh = release(source, Path(tmp), check=check)
         problems = []
         expected_names = {p.name for p in fresh}
         for path in fresh:

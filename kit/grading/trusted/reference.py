@@ -1,0 +1,165 @@
+"""TRUSTED: run the instructor's own solution against its visible and hidden checks.
+
+An instructor's mistake must stop the run, not grade a class: a typo in a hidden test would
+otherwise fail every student ("failed", exit 0) and a wrong expected value would fail the
+right answers.  So before anything is released or graded, each solution notebook runs here,
+in the grader's own process (it is the instructor's code, not a student's): its set-up cells,
+its answer cells as written (the solution markers are comments), and its test cells with the
+hidden tests in, each test cell's checks reported to a :class:`Tally` instead of printed.
+
+* ``kit release`` checks with the notebook's own seeds (``t.seed(n)`` is ``n``), what a
+  student's self-check and nbgrader use, and refuses to release when a check fails or raises.
+* ``kit grade`` checks with the seeds it is about to grade with (the class's hidden cases) and
+  reports a test its solution does not pass as ``grader-error`` for everyone.  The verdict is
+  cached by content (the notebook's cells and the seeds) in the out folder, so re-grading one
+  student does not run every solution again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import io
+import json
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kit.grading.boundary import checks
+from kit.grading.trusted import notebooks as nbs
+
+#: The marker the grader puts where a test cell's hidden checks begin (a call in the namespace).
+HIDDEN_MARKER = "__kit_hidden__()"
+#: The file in the out folder that remembers which solutions passed, by content.
+CACHE_FILE = "reference-checks.json"
+
+#: seed(grade_id, base) -> the seed of that test cell's hidden cases
+Seeder = Callable[[str, int], int]
+
+
+class Tally:
+    """A :class:`kit.grading.boundary.checks.Reporter` that counts a test cell's checks."""
+
+    def __init__(self, seed: Callable[[int], int]) -> None:
+        self._seed = seed
+        self.hidden = False
+        self.passed = self.total = self.blocks = 0
+        self.first_failure = ""
+        self.problem = ""  # "not yet answered" or the error a Checks block stopped on
+
+    def outcome(self, block: checks.Checks, outcome: checks.Outcome) -> None:
+        self.total += 1
+        self.passed += outcome.passed
+        if not outcome.passed and not self.first_failure:
+            kind = "hidden" if self.hidden else "visible"
+            detail = " ".join(outcome.text.split())
+            self.first_failure = f"its {kind} check failed: {detail}"
+
+    def finished(self, block: checks.Checks, unanswered: str | None, error: str | None) -> None:
+        self.blocks += 1
+        if not self.problem:
+            self.problem = unanswered or (error.splitlines()[0] if error else "")
+
+    def seed(self, base: int) -> int:
+        return self._seed(base)
+
+    def mark_hidden(self) -> None:
+        self.hidden = True
+
+
+def solution_failures(nb: Any, where: str, seed: Seeder) -> dict[str, str]:
+    """grade_id -> why the solution does not pass that test cell ({} when it passes them all).
+
+    Every reason names the cell (``where`` cell N, its grade_id) and what went wrong: a check
+    that failed, a test cell that raised, a cell of the solution that raised before it.
+    """
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    failures: dict[str, str] = {}
+    broken = ""  # the first set-up or answer cell that raised: every test after it is moot
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            gid = nbs.grade_id(cell) or f"cell-{index}"
+            label = f"{where} cell {index} ({gid})"
+            if not nbs.is_test(cell):
+                try:
+                    exec(compile(cell.source, f"<{label}>", "exec"), namespace)
+                except Exception as exc:
+                    broken = broken or f"{label} raised {type(exc).__name__}: {exc}"
+                continue
+            if broken:
+                failures[gid] = f"{label}: not checked, because {broken}"
+                continue
+            failures.update(_check_test_cell(cell, gid, label, namespace, seed))
+    return failures
+
+
+def _check_test_cell(cell: Any, gid: str, label: str, namespace: dict[str, Any],
+                     seed: Seeder) -> dict[str, str]:
+    tally = Tally(lambda base: seed(gid, base))
+    namespace[HIDDEN_MARKER[:-2]] = tally.mark_hidden
+    token = checks.reporter.set(tally)
+    try:
+        exec(compile(nbs.keep_hidden(cell.source, label, HIDDEN_MARKER), f"<{label}>", "exec"),
+             namespace)
+    except Exception as exc:
+        return {gid: f"{label}: the test cell raised {type(exc).__name__}: {exc}"}
+    finally:
+        checks.reporter.reset(token)
+    if tally.problem:
+        return {gid: f"{label}: the solution does not pass it: {tally.problem}"}
+    if tally.blocks == 0 or tally.total == 0:
+        return {gid: f"{label}: the test cell ran no check"}
+    if tally.passed < tally.total:
+        return {gid: f"{label}: the solution does not pass it: {tally.first_failure}"}
+    return {}
+
+
+def cached_failures(nb: Any, where: str, seed: Seeder, cache: Path | None) -> dict[str, str]:
+    """:func:`solution_failures`, remembered in ``cache`` by the notebook's content and seeds."""
+    key = content_key(nb, seed)
+    known: dict[str, Any] = {}
+    if cache is not None and cache.is_file():
+        with contextlib.suppress(OSError, ValueError):
+            loaded = json.loads(cache.read_text(encoding="utf-8"))
+            known = loaded if isinstance(loaded, dict) else {}
+    entry = known.get(key)
+    if isinstance(entry, dict) and all(isinstance(v, str) for v in entry.values()):
+        return {str(k): v for k, v in entry.items()}
+    failures = solution_failures(nb, where, seed)
+    if cache is not None:
+        known[key] = failures
+        nbs.atomic_write(cache, json.dumps(known, indent=1, sort_keys=True) + "\n")
+    return failures
+
+
+def content_key(nb: Any, seed: Seeder) -> str:
+    """A hash of what a solution check depends on: every code cell, the seeds it gets and the
+    kit's own code (the references the checks compare with)."""
+    digest = hashlib.sha256(kit_code_hash().encode())
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            gid = nbs.grade_id(cell) or f"cell-{index}"
+            digest.update(json.dumps([gid, cell.source, [seed(gid, b) for b in _BASES]]).encode())
+    return digest.hexdigest()
+
+
+#: Seeds sampled for the cache key: two bases tell one class's seeds from another's.
+_BASES = (0, 1)
+
+
+@functools.lru_cache(maxsize=1)
+def kit_code_hash() -> str:
+    """A hash of every Python file of the kit package."""
+    import kit
+
+    digest = hashlib.sha256()
+    root = Path(kit.__file__).parent
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
