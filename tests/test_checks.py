@@ -255,11 +255,32 @@ def test_under_nbgrader_autograde_a_partial_block_scores_its_share(
             three_checks(t, 2)
 
 
+def test_under_nbgrader_autograde_hidden_checks_weigh_as_in_the_grader(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    with Checks("demo", partial=True) as t:
+        three_checks(t, 3)
+        t.hidden()
+        t.expect("a hidden check", lambda: 1, (), 2)
+    assert (t.hidden_passed, t.hidden_total) == (0, 1)
+    assert t.points(4) == checks.partial_points(4, (3, 3), (0, 1)) == 0.8
+
+
 def test_partial_points_round_like_the_grader() -> None:
-    assert checks.partial_points(3, 9, 10) == 2.7
-    assert checks.partial_points(2, 4, 6) == 1.33
-    assert checks.partial_points(2, 3, 3) == 2.0
-    assert checks.partial_points(2, 0, 3) == 0.0 and checks.partial_points(2, 0, 0) == 0.0
+    assert checks.partial_points(3, (9, 10)) == 2.7
+    assert checks.partial_points(2, (4, 6)) == 1.33
+    assert checks.partial_points(2, (3, 3)) == 2.0
+    assert checks.partial_points(2, (0, 3)) == 0.0 and checks.partial_points(2, (0, 0)) == 0.0
+    assert checks.partial_points(2, (0, 0), (1, 4)) == 0.5  # hidden checks alone
+
+
+def test_hidden_checks_earn_most_of_the_points() -> None:
+    # every visible check right, every hidden one wrong: the visible share, no more
+    assert checks.partial_points(5, (8, 8), (0, 2)) == 5 * checks.VISIBLE_SHARE == 1.0
+    assert checks.VISIBLE_SHARE <= 0.4  # at least 60 % of every exercise's points are hidden
+    assert checks.partial_points(3, (0, 8), (2, 2)) == 2.4
+    assert checks.partial_points(3, (8, 8), (1, 2)) == 1.8
+    assert checks.partial_points(3, (8, 8), (2, 2)) == 3.0
 
 
 @pytest.mark.parametrize("mode", [None, "validate"])

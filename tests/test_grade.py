@@ -57,7 +57,7 @@ def test_fixture_class_gets_the_exact_expected_gradebook(tmp_path: Path) -> None
     students = sorted(p.name for p in SUBMISSIONS.iterdir() if p.is_dir())
     assert sorted(p.stem for p in (out / "feedback").glob("*.md")) == students
     partial = (out / "feedback" / "partial.md").read_text(encoding="utf-8")
-    assert "Total: **4.4 / 7** points" in partial
+    assert "Total: **3.73 / 7** points" in partial
     assert "expected: 52" in partial and "received: 0" in partial and "hint:" in partial
     assert not list(out.rglob("*.tmp"))  # atomic writes leave no temporary files
 
@@ -324,6 +324,8 @@ def test_a_student_error_outside_a_checks_block_is_the_students_not_the_graders(
     is a failed (or unanswered) exercise, never a grader error."""
     import nbformat
 
+    from kit.exercises.release import student_version
+
     def cell(source: str, gid: str, **meta: object) -> object:
         nbgrader = {"grade_id": gid, "schema_version": 3, "solution": False, "grade": False,
                     "locked": True, **meta}
@@ -331,7 +333,9 @@ def test_a_student_error_outside_a_checks_block_is_the_students_not_the_graders(
 
     answer = ("def f():\n    # HINT: return 1\n    ### BEGIN SOLUTION\n    return 1\n"
               "    ### END SOLUTION\n")
-    test = "value = f()\nwith Checks('f') as t:\n    t.expect('f()', f, (), 1)\n"
+    test = ("value = f()\nwith Checks('f') as t:\n    t.expect('f()', f, (), 1)\n"
+            "    ### BEGIN HIDDEN TESTS\n    t.hidden()\n    t.expect('f() again', f, (), 1)\n"
+            "    ### END HIDDEN TESTS\n")
     source = nbformat.v4.new_notebook(cells=[
         cell("from kit.grading.boundary.checks import Checks", "setup"),
         cell(answer, "answer", solution=True, locked=False),
@@ -341,7 +345,7 @@ def test_a_student_error_outside_a_checks_block_is_the_students_not_the_graders(
     for student, body in (("raises", "def f():\n    raise ValueError('no')\n"),
                           ("stub", "def f():\n    raise NotImplementedError('return 1')\n"),
                           ("right", "def f():\n    return 1\n")):
-        nb = copy.deepcopy(source)
+        nb = student_version(source, "x.ipynb")  # what the student was given
         nb.cells[1].source = body
         nbs.write_notebook(nb, tmp_path / "class" / student / "x.ipynb")
     book = grading.grade([tmp_path / "class"], tmp_path / "source", tmp_path / "out",

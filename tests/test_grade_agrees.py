@@ -82,10 +82,11 @@ def student_notebook(name: str, wrong: bool) -> object:
 
 
 def points_in_the_notebook(source: grading.Source, student: str, name: str,
-                           nb: object) -> dict[str, float]:
+                           nb: object, cases: grading.HiddenCases) -> dict[str, float]:
     """Run setup, answers and test cells in this process, as a kernel would."""
     rebuilt = rebuild(source, name, nb)
-    grader = grading.NotebookGrader(source, student, name, rebuilt, open_sandbox(), Limits())
+    grader = grading.NotebookGrader(source, student, name, rebuilt, open_sandbox(), Limits(),
+                                    cases)
     exercises = {e.grade_id: e for e in source.exercises[name]}
     namespace: dict[str, object] = {"__name__": "__main__"}
     points = {}
@@ -101,7 +102,13 @@ def points_in_the_notebook(source: grading.Source, student: str, name: str,
             exec(step.source, namespace)
         finally:
             checks.reporter.reset(token)
-        share = report.passed / report.total if report.total else 0.0
+        # the visible checks earn checks.VISIBLE_SHARE of the points, the hidden ones the rest
+        hidden = report.hidden_passed / report.hidden_total if report.hidden_total else 0.0
+        seen = report.total - report.hidden_total
+        visible = (report.passed - report.hidden_passed) / seen if seen else 0.0
+        share = checks.VISIBLE_SHARE * visible + (1 - checks.VISIBLE_SHARE) * hidden
+        if report.passed == report.total:
+            share = 1.0
         if report.unanswered or report.error or (share < 1 and not exercise.partial):
             share = 0.0
         points[step.grade_id] = round(exercise.points * share, 2)
@@ -115,11 +122,14 @@ def test_the_notebook_and_the_grader_give_the_same_points(tmp_path: Path, wrong:
     source = load_source(SOLUTIONS)
     student = "partly-wrong" if wrong else "right"
     expected = {}
+    secret = tmp_path / "secret.key"
+    cases = grading.HiddenCases(grading.load_secret(secret))
     for name in source.notebooks:
         nb = student_notebook(name, wrong)
         nbs.write_notebook(nb, tmp_path / "class" / student / name)
-        expected.update(points_in_the_notebook(source, student, name, nb))
-    book = grading.grade([tmp_path / "class"], SOLUTIONS, tmp_path / "out", GradingRun(jobs=2))
+        expected.update(points_in_the_notebook(source, student, name, nb, cases))
+    book = grading.grade([tmp_path / "class"], SOLUTIONS, tmp_path / "out",
+                         GradingRun(jobs=2, secret=secret))
     graded = {row.exercise: row.points for row in book.rows}
     assert graded == expected
     assert len(graded) == sum(len(e) for e in source.exercises.values())

@@ -54,7 +54,7 @@ def test_one_row_per_student_for_an_lms(graded: tuple[Path, Path, str, str]) -> 
     assert list(rows) == ["attack-copy-visible", "not-json", "partial", "perfect"]
     assert rows["perfect"] == {"student": "perfect", "01-orders.ipynb": "7", "total": "7",
                                "max_points": "7", "percent": "100.0"}
-    assert rows["partial"]["total"] == "4.4" and rows["partial"]["percent"] == "62.86"
+    assert rows["partial"]["total"] == "3.73" and rows["partial"]["percent"] == "53.29"
     assert rows["not-json"]["total"] == "0"
 
 

@@ -10,12 +10,12 @@ same points for every student and exercise.
 The class: ``full`` (the instructor's answers), ``empty`` (nbgrader's release untouched: its
 stubs raise a bare NotImplementedError), ``partial`` (answers right on some checks only, chosen
 so that every hidden seed gives the same tally: nbgrader runs the hidden tests with the
-notebook's seeds, ``kit grade`` with per-student ones), ``wrong`` (every function returns
-None), ``tampered`` (wrong answers, and every test cell replaced by a ``pass`` that would score
-full points if it ran: both graders put the instructor's cell back) and ``deleted`` (right
-answers, one test cell deleted: nbgrader adds it back only with ``add_missing_cells``, which
-is why a course must set it, shown by the last test with a stock configuration; ``kit
-grade`` always runs the source's test cells).
+notebook's seeds, ``kit grade`` with the class's seeds from the instructor's secret), ``wrong``
+(every function returns None), ``tampered`` (wrong answers, and every test cell replaced by
+a ``pass`` that would score full points if it ran: both graders put the instructor's cell
+back) and ``deleted`` (right answers, one test cell deleted: nbgrader adds it back only with
+``add_missing_cells``, which is why a course must set it, shown by the last test with a stock
+configuration; ``kit grade`` always runs the source's test cells).
 
 Every notebook is graded (about two minutes on two cores, most of it nbgrader starting a kernel
 per student and notebook).  ``partial`` has answers right on some checks of each
@@ -69,10 +69,13 @@ PARTIAL_FITS = '''def fits_one_block(size, max_order=10):
 '''
 PARTIAL = {"orders-get-order": PARTIAL_GET_ORDER, "orders-pages": PARTIAL_PAGES,
            "orders-fits": PARTIAL_FITS}
-#: What those answers earn, by the rule both graders apply (points * passed / total).
-PARTIAL_POINTS = {"orders-get-order-tests": checks.partial_points(3, 9, 10),
-                  "orders-pages-tests": checks.partial_points(2, 9, 12),
-                  "orders-fits-tests": checks.partial_points(2, 4, 6)}
+#: What those answers earn, by the rule both graders apply (the visible checks' pass rate earns
+#: checks.VISIBLE_SHARE of the points, the hidden checks' the rest): (passed, run) visible and
+#: hidden.  get_order: 8 of 8 visible, 1 of 2 hidden; pages: 8 of 10 visible (page_align right
+#: for 0, 4096 and 135168), 1 of 2 hidden; fits: 3 of 4 visible (size 0), 1 of 2 hidden.
+PARTIAL_POINTS = {"orders-get-order-tests": checks.partial_points(3, (8, 8), (1, 2)),
+                  "orders-pages-tests": checks.partial_points(2, (8, 10), (1, 2)),
+                  "orders-fits-tests": checks.partial_points(2, (3, 4), (1, 2))}
 
 
 def without_markers(source: str) -> str:

@@ -62,7 +62,8 @@ MAX_VALUE_CHARS = 300
 #: The environment variable nbgrader sets in the kernels it runs ("autograde", "validate").
 NBGRADER_EXECUTION = "NBGRADER_EXECUTION"
 
-__all__ = ["CheckFailed", "Checks", "Outcome", "Reporter", "check", "partial_points", "reporter"]
+__all__ = ["VISIBLE_SHARE", "CheckFailed", "Checks", "Outcome", "Reporter", "check",
+           "partial_points", "reporter"]
 
 
 class CheckFailed(AssertionError):
@@ -105,17 +106,35 @@ reporter: contextvars.ContextVar[Reporter | None] = contextvars.ContextVar(
     "kit_checks_reporter", default=None)
 
 
-def partial_points(points: float, passed: int, total: int) -> float:
-    """The points ``passed`` of ``total`` checks earn on a partial-credit test cell.
+#: The share of a test cell's points its visible checks earn at most when it has hidden ones:
+#: the self-check guides, the hidden cases grade, so an answer that only returns the values the
+#: self-check shows as expected earns at most this share.
+VISIBLE_SHARE = 0.2
 
-    All of them earn ``points``, none (or no check at all) 0, otherwise the share rounded to
-    hundredths, never outside ``[0, points]``: the rule of ``kit grade`` and of ``t.points``.
+
+def partial_points(points: float, visible: tuple[int, int],
+                   hidden: tuple[int, int] = (0, 0)) -> float:
+    """The points a partial-credit test cell earns from (passed, run) of its visible checks and
+    of its hidden ones.
+
+    Every check passed earns ``points``, none (or no check at all) 0.  Otherwise the visible
+    checks' pass rate earns :data:`VISIBLE_SHARE` of the points and the hidden ones' the rest
+    (a cell with checks of one kind only: that kind earns them all), rounded to hundredths,
+    never outside ``[0, points]``: the rule of ``kit grade`` and of ``t.points``.
     """
-    if total <= 0 or passed <= 0:
+    (seen_passed, seen), (hidden_passed, hidden_run) = visible, hidden
+    if seen + hidden_run <= 0 or seen_passed + hidden_passed <= 0:
         return 0.0
-    if passed >= total:
+    if seen_passed >= seen and hidden_passed >= hidden_run:
         return float(points)
-    return min(max(round(points * passed / total, 2), 0.0), float(points))
+    if hidden_run == 0:
+        share = seen_passed / seen
+    elif seen == 0:
+        share = hidden_passed / hidden_run
+    else:
+        share = VISIBLE_SHARE * seen_passed / seen + \
+            (1 - VISIBLE_SHARE) * hidden_passed / hidden_run
+    return min(max(round(points * share, 2), 0.0), float(points))
 
 
 def describe(value: object) -> str:
@@ -218,6 +237,8 @@ class Checks:
         self.partial = partial
         self.passed = 0
         self.failures: list[str] = []
+        self.hidden_passed = self.hidden_total = 0  # of them, the hidden checks' (t.hidden())
+        self._hidden = False
         self._reporter = reporter.get()
         # nbgrader's mode ("autograde", "validate") when nbgrader runs this kernel, else ""
         self._nbgrader = os.environ.get(NBGRADER_EXECUTION, "") if self._reporter is None \
@@ -230,8 +251,15 @@ class Checks:
         return self.passed + len(self.failures)
 
     def seed(self, base: int) -> int:
-        """The seed of a hidden test's random cases: ``base`` here, per student in the grader."""
+        """The seed of a hidden test's random cases: ``base`` here, the class's in the grader."""
         return base if self._reporter is None else self._reporter.seed(base)
+
+    def hidden(self) -> None:
+        """The first line of a test cell's hidden tests: the checks after it are hidden ones,
+        which earn most of the points (:data:`VISIBLE_SHARE`).  The release removes the line
+        with the hidden tests; ``kit release`` refuses a hidden region that does not start so.
+        """
+        self._hidden = True
 
     def points(self, max_points: float) -> float | None:
         """The last line of a partial-credit test cell, for nbgrader: ``t.points(3)``.
@@ -242,7 +270,8 @@ class Checks:
         """
         if self._nbgrader != "autograde":
             return None
-        return partial_points(max_points, self.passed, self.total)
+        visible = (self.passed - self.hidden_passed, self.total - self.hidden_total)
+        return partial_points(max_points, visible, (self.hidden_passed, self.hidden_total))
 
     def expect(
         self,
@@ -336,11 +365,14 @@ class Checks:
 
     def _pass(self, what: str, text: str, hint: str) -> bool:
         self.passed += 1
+        self.hidden_passed += self._hidden
+        self.hidden_total += self._hidden
         self._report(Outcome(what, True, text, hint))
         return True
 
     def _fail(self, what: str, text: str, hint: str) -> bool:
         self.failures.append(text)
+        self.hidden_total += self._hidden
         self._report(Outcome(what, False, text, hint))
         return False
 

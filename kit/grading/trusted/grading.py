@@ -422,6 +422,7 @@ class ExerciseRun:
         self.hidden = False
         self.passed = 0
         self.total = 0
+        self.hidden_passed = self.hidden_total = 0  # of them, the hidden checks'
         self.unanswered: str | None = None
         self.error: str | None = None
         self.checked: list[str] = []  # what feedback may show: hidden checks only by name
@@ -431,6 +432,8 @@ class ExerciseRun:
     def outcome(self, block: checks.Checks, outcome: checks.Outcome) -> None:
         self.total += 1
         self.passed += outcome.passed
+        self.hidden_total += self.hidden
+        self.hidden_passed += self.hidden and outcome.passed
         if not self.hidden:
             lines = outcome.text.splitlines()
         elif outcome.passed:
@@ -554,7 +557,10 @@ class NotebookGrader:
             return "passed", "", report.checked
         reason = answer_error or detail
         if exercise.partial and report.passed > 0:
-            row.points = checks.partial_points(exercise.points, report.passed, report.total)
+            row.points = checks.partial_points(
+                exercise.points, (report.passed - report.hidden_passed,
+                                  report.total - report.hidden_total),
+                (report.hidden_passed, report.hidden_total))
             return "partial", f"{report.passed} of {report.total} checks passed; {reason}", \
                 report.checked
         return "failed", reason, report.checked

@@ -240,6 +240,14 @@ def strip_hidden(source: str, where: str) -> str:
     return _replace_regions(source, BEGIN_HIDDEN, END_HIDDEN, lambda indent, body, _: [], where)
 
 
+def hidden_regions(source: str, where: str) -> list[list[str]]:
+    """The lines of each hidden-tests region of a test cell, markers left out."""
+    regions: list[list[str]] = []
+    _replace_regions(source, BEGIN_HIDDEN, END_HIDDEN,
+                     lambda indent, body, _: regions.append(list(body)) or [], where)
+    return regions
+
+
 def keep_hidden(source: str, where: str, marker: str = "") -> str:
     """A test cell with its hidden tests in, markers removed (what the grader runs).
 

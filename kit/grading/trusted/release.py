@@ -58,6 +58,7 @@ def validate_source(nb: Any, where: str) -> None:
             raise NotebookError(f"{label} ({gid}): a test cell needs points > 0 and locked")
         if nbs.is_test(cell):
             check_partial_credit(cell, f"{label} ({gid})")
+            check_hidden_tests(cell, f"{label} ({gid})")
         if cell.cell_type == "code":
             nbs.strip_hidden(nbs.stub_source(cell.source, label), label)  # markers must pair
     check_points_headings(nb, where)
@@ -88,6 +89,26 @@ def check_points_headings(nb: Any, where: str) -> None:
                 f"{where} cell {index}: the heading says {said[0]:g} points, but the test cell "
                 f"that grades it (cell {test[0]}, {nbs.grade_id(test[1])}) has {points:g} in its "
                 "nbgrader metadata: make them agree")
+
+
+#: The first line of a hidden-tests region: ``t.hidden()`` on the cell's Checks block.
+HIDDEN_CALL = re.compile(r"^\w+\.hidden\(\)$")
+
+
+def check_hidden_tests(cell: Any, label: str) -> None:
+    """A test cell grades mostly with hidden cases: it has a hidden-tests region, and the
+    region starts with ``t.hidden()``, so that nbgrader (which knows no markers) weighs its
+    checks as ``kit grade`` does (``kit.exercises.checks.VISIBLE_SHARE``)."""
+    regions = nbs.hidden_regions(cell.source, label)
+    if not regions:
+        raise NotebookError(f"{label}: a test cell needs hidden tests ({nbs.BEGIN_HIDDEN!r}): "
+                            "most of its points come from them, the visible checks only guide")
+    for body in regions:
+        first = next((line.strip() for line in body
+                      if line.strip() and not line.strip().startswith("#")), "")
+        if not HIDDEN_CALL.match(first):
+            raise NotebookError(f"{label}: the hidden tests must start with t.hidden() (on "
+                                f"the cell's Checks block), not {first[:60]!r}")
 
 
 def check_partial_credit(cell: Any, label: str) -> None:

@@ -1,0 +1,172 @@
+"""Grades an instructor can sign (issue 19): the class-correctness fixture graded exactly.
+
+``tests/fixtures/class-correctness/`` (made by its ``build.py``) holds honest students the
+grader must get right -- IPython magics, cells they added, numpy values, a helper of their own
+named like the kit's, an answer key copied from the self-check, byte-identical copies -- and
+source folders with one instructor mistake each.  Regenerate the expected gradebook, after
+reviewing it, with::
+
+    .venv/bin/kit grade tests/fixtures/class-correctness/submissions --source solutions \\
+        --out /tmp/out --notebook 01-orders.ipynb \\
+        --secret tests/fixtures/class-correctness/secret.key
+    cp /tmp/out/gradebook.csv tests/fixtures/class-correctness/expected_gradebook.csv
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kit.cli import main
+from kit.exercises import grading, reference
+from kit.exercises import notebooks as nbs
+from kit.exercises.grading import GradingRun
+from kit.exercises.sandbox import open_sandbox
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = ROOT / "solutions"
+FIXTURE = ROOT / "tests" / "fixtures" / "class-correctness"
+SUBMISSIONS = FIXTURE / "submissions"
+INSTRUCTOR = FIXTURE / "instructor"
+SECRET = FIXTURE / "secret.key"
+NAME = "01-orders.ipynb"
+FAST = ["--notebook", NAME, "--secret", str(SECRET), "--jobs", "2"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def sandbox_available() -> None:
+    """These tests expect bubblewrap's isolation (CI runs as root, where it works)."""
+    sandbox = open_sandbox()
+    if sandbox.bwrap is None:
+        pytest.skip("no sandbox on this machine: " + sandbox.describe())
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def build_module() -> Any:
+    spec = importlib.util.spec_from_file_location("class_correctness_build", FIXTURE / "build.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("correctness") / "out"
+    assert main(["grade", str(SUBMISSIONS), "--source", str(SOLUTIONS), "--out", str(out),
+                 *FAST]) == 0  # every one of them graded in full
+    return out
+
+
+def test_the_class_gets_the_exact_expected_gradebook(graded: Path) -> None:
+    expected = (FIXTURE / "expected_gradebook.csv").read_text(encoding="utf-8")
+    assert (graded / "gradebook.csv").read_text(encoding="utf-8") == expected
+
+
+def test_every_right_answer_gets_its_points_however_it_was_written(graded: Path) -> None:
+    rows = read_csv(graded / "gradebook.csv")
+    for student in ("magics", "added-cells", "numpy-values", "own-pages-for"):
+        mine = [r for r in rows if r["student"] == student]
+        assert [r["status"] for r in mine] == ["passed"] * 3, mine
+        assert sum(float(r["points"]) for r in mine) == 7
+
+
+def test_byte_identical_notebooks_get_the_same_grade(graded: Path) -> None:
+    rows = read_csv(graded / "gradebook.csv")
+    copies = {s: [(r["exercise"], r["points"], r["status"]) for r in rows if r["student"] == s]
+              for s in ("copy-1", "copy-2", "copy-3")}
+    assert copies["copy-1"] == copies["copy-2"] == copies["copy-3"]
+    assert {status for _, _, status in copies["copy-1"]} == {"passed", "partial"}  # not perfect
+
+
+def test_per_student_cases_are_an_opt_in_that_can_grade_copies_apart(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert main(["grade", str(SUBMISSIONS), "--source", str(SOLUTIONS), "--out", str(out),
+                 "--per-student-cases", *FAST]) == 0
+    totals = {}
+    for row in read_csv(out / "gradebook.csv"):
+        if row["student"].startswith("copy-"):
+            totals[row["student"]] = totals.get(row["student"], 0.0) + float(row["points"])
+    assert len(set(totals.values())) > 1, totals  # the trade-off the README states
+
+
+def test_the_answer_key_earns_no_more_than_the_visible_share(graded: Path) -> None:
+    rows = [r for r in read_csv(graded / "gradebook.csv") if r["student"] == "answer-key"]
+    assert sum(float(r["points"]) for r in rows) <= 0.2 * sum(float(r["max_points"])
+                                                              for r in rows)
+
+
+def test_an_answer_key_earns_at_most_a_fifth_of_every_notebook(tmp_path: Path) -> None:
+    build = build_module()
+    for path in sorted(SOLUTIONS.glob("*.ipynb")):
+        answers = build.answer_key_answers(nbs.read_notebook(path))
+        nb = nbs.read_notebook(ROOT / "exercises" / path.name)
+        for cell in nb.cells:
+            if nbs.grade_id(cell) in answers:
+                cell.source = answers[nbs.grade_id(cell)]
+        nbs.write_notebook(nb, tmp_path / "class" / "answer-key" / path.name)
+    book = grading.grade([tmp_path / "class" / "answer-key"], SOLUTIONS, tmp_path / "out",
+                         GradingRun(jobs=2, secret=SECRET, log=lambda line: None))
+    for path in sorted(SOLUTIONS.glob("*.ipynb")):
+        rows = [r for r in book.rows if r.notebook == path.name]
+        assert rows and all(r.status in ("partial", "failed") for r in rows), rows
+        earned, most = sum(r.points for r in rows), sum(r.max_points for r in rows)
+        assert earned <= 0.2 * most, f"{path.name}: the answer key earns {earned} of {most}"
+
+
+# ---------------------------------------------------------------------- instructor mistakes
+def test_release_refuses_a_solution_that_fails_its_hidden_test(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = INSTRUCTOR / "broken-hidden-test"
+    assert main(["release", "--source", str(source), "--out", str(tmp_path / "out")]) == 2
+    said = capsys.readouterr().err
+    assert "cell 7 (orders-pages-tests)" in said and "AttributeError" in said and \
+        "page_allign" in said
+    assert not (tmp_path / "out").exists()  # nothing released
+    assert main(["release", "--check", "--source", str(source), "--out",
+                 str(ROOT / "exercises")]) == 2
+
+
+def test_grade_reports_a_broken_test_as_the_graders_error_for_everyone(tmp_path: Path) -> None:
+    class_dir = tmp_path / "class"
+    for student in ("magics", "answer-key"):
+        shutil.copytree(SUBMISSIONS / student, class_dir / student)
+    out = tmp_path / "out"
+    args = ["grade", str(class_dir), "--source", str(INSTRUCTOR / "broken-hidden-test"),
+            "--out", str(out), *FAST]
+    assert main(args) == 1
+    rows = read_csv(out / "gradebook.csv")
+    broken = [r for r in rows if r["exercise"] == "orders-pages-tests"]
+    assert [r["status"] for r in broken] == ["grader-error"] * 2
+    assert all(r["reason"].startswith("the test is broken, not the answers:") and
+               "page_allign" in r["reason"] for r in broken)
+    others = {r["student"]: r["status"] for r in rows if r["exercise"] == "orders-fits-tests"}
+    assert others == {"magics": "passed", "answer-key": "partial"}  # the rest is graded
+    assert (out / reference.CACHE_FILE).exists()
+    assert main(args) == 1  # from the cache: the same verdict
+    assert read_csv(out / "gradebook.csv") == rows
+
+
+@pytest.mark.parametrize(("case", "message"), [
+    ("solution-in-locked-cell", "cell 1 (orders-setup): '### BEGIN SOLUTION' in a cell that is "
+                                "not a solution cell"),
+    ("wrong-points-heading", "cell 2: the heading says 5 points, but the test cell that grades "
+                             "it (cell 4, orders-get-order-tests) has 3"),
+])
+def test_release_and_grade_refuse_a_malformed_source(
+        case: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = INSTRUCTOR / case
+    assert main(["release", "--source", str(source), "--out", str(tmp_path / "out")]) == 2
+    assert message in capsys.readouterr().err
+    assert main(["grade", str(SUBMISSIONS / "magics"), "--source", str(source), "--out",
+                 str(tmp_path / "graded"), *FAST]) == 2
+    assert message in capsys.readouterr().err
