@@ -170,3 +170,33 @@ def test_release_and_grade_refuse_a_malformed_source(
     assert main(["grade", str(SUBMISSIONS / "magics"), "--source", str(source), "--out",
                  str(tmp_path / "graded"), *FAST]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_failing_cell_the_student_added_is_named_in_the_reason(tmp_path: Path) -> None:
+    nb = nbs.read_notebook(SUBMISSIONS / "added-cells" / NAME)
+    cell = next(c for c in nb.cells if c.source.startswith("import math"))
+    cell.source = cell.source.replace("import math", "import mathh")
+    nbs.write_notebook(nb, tmp_path / "class" / "typo" / NAME)
+    book = grading.grade([tmp_path / "class"], SOLUTIONS, tmp_path / "out",
+                         GradingRun(jobs=1, secret=SECRET, notebooks=[NAME],
+                                    log=lambda line: None))
+    first = book.rows[0]  # get_order uses math for size 0 only
+    assert first.status == "partial"
+    assert first.reason.endswith("a cell you added (added-after-orders-get-order-task-1) "
+                                 "failed: ModuleNotFoundError: No module named 'mathh' (line 1 "
+                                 "of your answer)")
+
+
+def test_the_sandbox_cannot_read_the_secret(tmp_path: Path) -> None:
+    from kit.exercises.sandbox import Limits, Worker
+
+    secret = tmp_path / "out" / grading.SECRET_FILE
+    grading.load_secret(secret)
+    worker = Worker(open_sandbox(), Limits())
+    try:
+        source = f"def peek():\n    return open({str(secret)!r}).read()\n"
+        assert worker.request({"op": "run", "cell": "a", "source": source}, 10)["ok"]
+        reply = worker.request({"op": "call", "name": "peek", "args": []}, 10)
+    finally:
+        worker.close()
+    assert reply["ok"] is False and reply["exc"] == "FileNotFoundError"

@@ -473,6 +473,13 @@ class NotebookGrader:
         self.answer_errors: dict[str, str] = {}
         self.namespace: dict[str, Any] = {"__name__": "__main__"}
         self.owner = {gid: e for e in source.exercises[name] for gid in e.answers}
+        self.added_before: dict[str, list[str]] = {}  # test -> cells added since the last one
+        added: list[str] = []
+        for step in rebuilt.steps:
+            if step.kind == "test":
+                self.added_before[step.grade_id], added = added, []
+            elif step.kind == "added":
+                added.append(step.grade_id)
 
     def grade(self) -> list[Row]:
         exercises = {e.grade_id: e for e in self.source.exercises[self.name]}
@@ -543,7 +550,10 @@ class NotebookGrader:
                  row: Row) -> tuple[str, str, list[str]]:
         detail = first_failure(report.failures)
         answer_error = next((f"answer cell {g} failed: {self.answer_errors[g]}"
-                             for g in exercise.answers if g in self.answer_errors), "")
+                             for g in exercise.answers if g in self.answer_errors), "") or \
+            next((f"a cell you added ({g}) failed: {self.answer_errors[g]}"
+                  for g in self.added_before.get(exercise.grade_id, [])
+                  if g in self.answer_errors), "")
         if call.delegated:
             return "delegated", call.delegated, []
         if report.finished_blocks == 0:
@@ -602,7 +612,7 @@ class NotebookGrader:
             except WorkerStopped:
                 self.poisoned.add(step.grade_id)
                 raise
-            if reply.get("ok") is not True and step.kind == "answer":
+            if reply.get("ok") is not True and step.kind in ("answer", "added"):
                 self.answer_errors[step.grade_id] = printable(
                     f"{reply.get('exc', 'Error')}: {reply.get('error', '')}", 300)
 
