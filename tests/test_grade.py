@@ -324,7 +324,7 @@ def test_a_student_error_outside_a_checks_block_is_the_students_not_the_graders(
     is a failed (or unanswered) exercise, never a grader error."""
     import nbformat
 
-    from kit.exercises.release import student_version
+    from kit.grading.trusted.release import student_version
 
     def cell(source: str, gid: str, **meta: object) -> object:
         nbgrader = {"grade_id": gid, "schema_version": 3, "solution": False, "grade": False,

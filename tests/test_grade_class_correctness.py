@@ -23,10 +23,10 @@ from typing import Any
 import pytest
 
 from kit.cli import main
-from kit.exercises import grading, reference
-from kit.exercises import notebooks as nbs
-from kit.exercises.grading import GradingRun
-from kit.exercises.sandbox import open_sandbox
+from kit.grading.trusted import grading, reference
+from kit.grading.trusted import notebooks as nbs
+from kit.grading.trusted.bwrap import open_sandbox
+from kit.grading.trusted.grading import GradingRun
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
@@ -188,7 +188,7 @@ def test_a_failing_cell_the_student_added_is_named_in_the_reason(tmp_path: Path)
 
 
 def test_the_sandbox_cannot_read_the_secret(tmp_path: Path) -> None:
-    from kit.exercises.sandbox import Limits, Worker
+    from kit.grading.trusted.bwrap import Limits, Worker
 
     secret = tmp_path / "out" / grading.SECRET_FILE
     grading.load_secret(secret)

@@ -98,7 +98,7 @@ HIDDEN_CALL = re.compile(r"^\w+\.hidden\(\)$")
 def check_hidden_tests(cell: Any, label: str) -> None:
     """A test cell grades mostly with hidden cases: it has a hidden-tests region, and the
     region starts with ``t.hidden()``, so that nbgrader (which knows no markers) weighs its
-    checks as ``kit grade`` does (``kit.exercises.checks.VISIBLE_SHARE``)."""
+    checks as ``kit grade`` does (``kit.grading.boundary.checks.VISIBLE_SHARE``)."""
     regions = nbs.hidden_regions(cell.source, label)
     if not regions:
         raise NotebookError(f"{label}: a test cell needs hidden tests ({nbs.BEGIN_HIDDEN!r}): "
