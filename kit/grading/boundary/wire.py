@@ -86,15 +86,14 @@ def to_plain(value: object, depth: int = 0) -> Any:
     kind = type(value)
     if value is None or kind in (bool, int, float, str):
         return value
-    if kind is list:
-        return [to_plain(v, depth + 1) for v in value]  # type: ignore[attr-defined]
+    if isinstance(value, list) and kind is list:
+        return [to_plain(v, depth + 1) for v in value]
     if isinstance(value, tuple):  # named tuples too: they travel as tuples
         return tuple(to_plain(v, depth + 1) for v in value)
-    if kind in (set, frozenset):
-        return kind(to_plain(v, depth + 1) for v in value)  # type: ignore[call-arg,attr-defined]
-    if kind in (dict, OrderedDict):
-        return {to_plain(k, depth + 1): to_plain(v, depth + 1)
-                for k, v in value.items()}  # type: ignore[attr-defined]
+    if isinstance(value, (set, frozenset)) and kind in (set, frozenset):
+        return kind(to_plain(v, depth + 1) for v in value)
+    if isinstance(value, dict) and kind in (dict, OrderedDict):
+        return {to_plain(k, depth + 1): to_plain(v, depth + 1) for k, v in value.items()}
     return plain_number(value)
 
 

@@ -38,7 +38,7 @@ def transform(source: str) -> str | None:
     except ImportError:
         return None
     try:
-        return str(TransformerManager().transform_cell(source))
+        return str(TransformerManager().transform_cell(source))  # type: ignore[no-untyped-call]
     except Exception:  # a cell IPython cannot read either: the plain SyntaxError says why
         return None
 

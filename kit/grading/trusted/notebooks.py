@@ -243,8 +243,12 @@ def strip_hidden(source: str, where: str) -> str:
 def hidden_regions(source: str, where: str) -> list[list[str]]:
     """The lines of each hidden-tests region of a test cell, markers left out."""
     regions: list[list[str]] = []
-    _replace_regions(source, BEGIN_HIDDEN, END_HIDDEN,
-                     lambda indent, body, _: regions.append(list(body)) or [], where)
+
+    def keep(indent: str, body: list[str], before: list[str]) -> list[str]:
+        regions.append(list(body))
+        return []
+
+    _replace_regions(source, BEGIN_HIDDEN, END_HIDDEN, keep, where)
     return regions
 
 
