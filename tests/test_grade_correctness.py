@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from kit.grading.boundary import checks, wire
-from kit.grading.sandboxed.shell import NotebookShell, cell_code, statement
+from kit.grading.sandboxed.shell import NotebookShell, cell_code, kernel_names, statement
 from kit.grading.trusted import notebooks as nbs
 from kit.grading.trusted.grading import load_source, rebuild, used_names
 
@@ -72,6 +72,14 @@ def test_magics_run_their_code_once_and_shell_commands_do_nothing() -> None:
     run_cell("%%timeit z = 5\nf(z)\n", namespace)
     run_cell("%%bash\nrm -rf /\n", namespace)
     assert namespace["y"] == 11 and namespace["calls"] == [1, 2, 10, 5]
+
+
+def test_a_cell_may_use_what_a_kernel_gives_without_an_import() -> None:
+    namespace: dict[str, object] = {}
+    namespace.update(kernel_names(namespace))
+    run_cell("display(1, 'x')\nshell = get_ipython()\nshell.set_custom_exc((Exception,), None)\n"
+             "value = 2\n", namespace)
+    assert namespace["value"] == 2 and namespace["shell"] is namespace["get_ipython"]
 
 
 def test_an_error_inside_a_magic_names_the_cell_line() -> None:

@@ -18,7 +18,8 @@ sandbox and documented in the README:
   (``x = !ls`` gives an empty list): the sandbox runs Python, not the student's shell;
 * help (``f?``, ``f??``) and every other magic (``%matplotlib``, ``%load_ext``...) do nothing;
 * any other attribute of ``get_ipython()`` is a function that does nothing, so a notebook's
-  ``get_ipython().set_custom_exc(...)`` changes nothing here.
+  ``get_ipython().set_custom_exc(...)`` changes nothing here;
+* ``display(...)``, which a kernel provides without an import, shows nothing.
 """
 
 from __future__ import annotations
@@ -72,6 +73,15 @@ def statement(magic: str, line: str) -> str:
     for word in words[:skip]:
         rest = rest.split(word, 1)[1]
     return rest.strip()
+
+
+def display(*objects: object, **options: object) -> None:
+    """IPython's ``display`` builtin: nothing is shown in the sandbox."""
+
+
+def kernel_names(namespace: dict[str, Any]) -> dict[str, Any]:
+    """The names a notebook's kernel gives every cell without an import."""
+    return {"get_ipython": NotebookShell(namespace), "display": display}
 
 
 class NotebookShell:

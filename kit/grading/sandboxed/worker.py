@@ -26,7 +26,7 @@ import kit
 from kit.core.zone import Zone
 from kit.grading.boundary import wire
 from kit.grading.boundary.checks import delegation_message
-from kit.grading.sandboxed.shell import NotebookShell, cell_code
+from kit.grading.sandboxed.shell import NotebookShell, cell_code, kernel_names
 
 #: File names given to the student's compiled cells; a refusal looks for them in the caller.
 ANSWER_FILE_PREFIX = "<answer "
@@ -199,7 +199,7 @@ def main() -> None:
     requests = os.fdopen(0, "rb", buffering=0)
     replies = os.fdopen(reply_fd, "wb", buffering=0)
     namespace: dict[str, Any] = {"__name__": "__main__", "kit": kit}
-    namespace["get_ipython"] = NotebookShell(namespace)
+    namespace.update(kernel_names(namespace))
     buffer = b""
     while True:
         chunk = requests.read(1 << 16)
