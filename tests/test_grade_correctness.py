@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
     (np.uint8(255), 255), (fractions.Fraction(6, 3), 2), (fractions.Fraction(1, 4), 0.25),
     ([np.int64(1), (np.int32(2), np.bool_(False))], [1, (2, False)]),
     ({np.int64(1): [np.float32(1.5)]}, {1: [1.5]}), ({np.int64(4)}, {4}),
+    (np.str_("same"), "same"),
 ])
 def test_numbers_become_the_plain_values_they_equal(value: object, plain: object) -> None:
     converted = wire.to_plain(value)

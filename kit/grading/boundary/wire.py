@@ -88,6 +88,8 @@ def to_plain(value: object, depth: int = 0) -> Any:
         return value
     if isinstance(value, list) and kind is list:
         return [to_plain(v, depth + 1) for v in value]
+    if isinstance(value, str):  # numpy's str_: the text it holds
+        return str.__str__(value)
     if isinstance(value, tuple):  # named tuples too: they travel as tuples
         return tuple(to_plain(v, depth + 1) for v in value)
     if isinstance(value, (set, frozenset)) and kind in (set, frozenset):
