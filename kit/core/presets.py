@@ -57,6 +57,9 @@ refill of an empty list       2.6.27, 5.10: batch; 6.0,      2.6.27 :1056; 5.10.
                               for order n only when batch >  :2755-2803
                               1; 6.8: batch << alloc_factor
                               (order 0), capped by high
+order above the largest       2.6.27: NULL, silently; 5.10-  2.6.27 include/linux/gfp.h:198,
+                              6.8: NULL and a one-time       :214; 5.10.7 :4932-4935; 6.0.1
+                              warning (not __GFP_NOWARN)     :5537; 6.1.20 :5534; 6.8 :4545
 which pages drain first       2.6.27, 5.10: the list's tail; 2.6.27 :484-494 (free_pages_bulk);
                               6.0-6.8: the freed page's      5.10.7 :1344-1400; 6.1.20
                               list first, whole, from its    :1546-1611 (:1562); 6.8
@@ -113,7 +116,8 @@ class Preset:
     (5.14 to 6.6: the pages given back double with each such free, refills scale down with the
     order when batch > 1, the freed page's list drains first) or ``"free_count"`` (6.7 on: the
     pages given back follow the frees since the last allocation, refills grow with consecutive
-    allocations).
+    allocations).  ``warns_above_max_order``: an order above the largest fails with a one-time
+    warning in current kernels, silently in 2.6.27.
     """
 
     name: str
@@ -127,6 +131,7 @@ class Preset:
     pcp_batch_cap: int = 1 << 20
     pcp_high_from_raw_batch: bool = False
     pcp_rules: str = "free_factor"
+    warns_above_max_order: bool = True
 
     def max_order_constant(self, highest_order: int) -> int:
         """The value the kernel's constant has for a zone whose highest order is given."""
@@ -164,7 +169,8 @@ PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
         Preset("2.6.27", "MAX_ORDER", False, 0, False, "split_page", 6, boot_to_tail=False,
-               pcp_batch_cap=512 << 10, pcp_high_from_raw_batch=True, pcp_rules="batch"),
+               pcp_batch_cap=512 << 10, pcp_high_from_raw_batch=True, pcp_rules="batch",
+               warns_above_max_order=False),
         Preset("5.10", "MAX_ORDER", False, 0, True, "split_page", 6, boot_to_tail=True,
                pcp_high_from_raw_batch=True, pcp_rules="batch"),
         Preset("6.0", "MAX_ORDER", False, 3, True, "split_page", 4, boot_to_tail=True),

@@ -508,7 +508,8 @@ class Zone:
         return pfn
 
     def _warn_order_too_large(self, order: int) -> None:
-        if not self._warned_order:
+        """The kernel's ``WARN_ON_ONCE`` (5.10 on); 2.6.27 returned NULL without a word."""
+        if not self._warned_order and self.preset.warns_above_max_order:
             self._warned_order = True
             warnings.warn(
                 f"order {order} is above the largest order {self.max_order}: "
