@@ -444,3 +444,19 @@ def test_allocations_come_by_pfn_even_for_an_observer_between_steps():
     assert [(pfn, order) for pfn, order, _ in zone.allocations()] == expected
     assert seen[-1] == list(zone.allocations())
     assert all(pfns == sorted(pfns) for pfns in seen)
+
+
+def test_snapshot_keeps_the_per_cpu_scaling_state():
+    # free_factor (6.1) and free_count / alloc_factor (6.8) decide how many pages move next
+    for preset in ("6.1", "6.8"):
+        zone = Zone(4096, preset=preset, pcp=True, pcp_batch=2, pcp_high=64)
+        pages = [zone.alloc_pages(0) for _ in range(100)]
+        for page in pages[:70]:
+            zone.release(page)
+        state = zone.snapshot()
+        zone.release(pages[70])
+        after = (zone.pcp_lists(), zone.nr_free())
+        zone.restore(state)
+        zone.release(pages[70])
+        assert (zone.pcp_lists(), zone.nr_free()) == after
+        assert state.pcp_factors != (0, 0, False)
