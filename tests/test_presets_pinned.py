@@ -159,3 +159,12 @@ def test_row_which_pages_drain_first():
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_every_preset_is_in_the_docstring_table(name):
     assert re.search(rf"\b{re.escape(name)}\b", kit.presets.__doc__)
+
+
+def test_the_words_for_each_era_tell_the_versions_apart():
+    summaries = {name: p.pcp_rule_summary() for name, p in PRESETS.items()}
+    assert summaries["2.6.27"] == summaries["5.10"] != summaries["6.1"] != summaries["6.8"]
+    assert summaries["6.0"] == summaries["6.1"]
+    for name, preset in PRESETS.items():
+        words = preset.describe_pcp(3, 12)
+        assert f"Linux {name} rules" in words and "batch = 3, high = 12" in words

@@ -149,6 +149,42 @@ class Preset:
             f"orders 0..{highest_order}"
         )
 
+    def pcp_rule_summary(self) -> str:
+        """The per-CPU arithmetic of this version in one clause, to set two versions apart."""
+        return _PCP_SUMMARY[self.pcp_rules]
+
+    def describe_pcp(self, batch: int, high: int) -> str:
+        """What one CPU's list does with this ``batch`` and ``high``, in this version's words."""
+        orders = "order-0 pages," if self.pcp_max_order == 0 else (
+            f"blocks of orders 0..{self.pcp_max_order}, one list per order,")
+        text = (f"Per-CPU list on ({orders} Linux {self.name} rules): batch = {batch}, "
+                f"high = {high}. ")
+        if self.pcp_rules == "batch":
+            return text + (
+                "An empty list is refilled from the buddy lists with batch pages; once it holds "
+                "high pages or more, batch pages (all, if fewer), the oldest first, go back.")
+        scaled = ("blocks for order n > 0 only when batch > 1: max(batch >> n, 2); "
+                  "with batch 1, one block")
+        if self.pcp_rules == "free_factor":
+            return text + (
+                f"An empty list is refilled with batch blocks ({scaled}). Once the lists hold "
+                "high pages or more they give back batch << f pages, but at least batch and at "
+                "most high - batch (the upper bound wins when they cross; 1 if high < batch), "
+                "where f starts at 0, grows by one at each give-back that stays below high - "
+                "batch, and is halved by every allocation; a free of an order 1-3 block while "
+                "f > 0 gives back everything. The list of the block just freed gives back "
+                "first, from its oldest block, then the next order up.")
+        return text + (
+            "An empty order-0 list is refilled with batch << a pages, at most max(high - "
+            "count - batch, batch), where a grows by one at each refill that fits (up to 5) and "
+            f"is halved by every free; other orders get batch blocks ({scaled}). Once the lists "
+            "hold high pages or more they give back as many pages as were freed since the last "
+            "allocation (that count is halved by every allocation), but at least batch and at "
+            "most high - batch (the upper bound wins when they cross; 1 if high < batch); a "
+            "second order 1-3 free in a row, with batch frees counted, gives back everything. "
+            "The list of the block just freed gives back first, from its oldest block, then the "
+            "next order up.")
+
     def raw_batch(self, nr_pages: int, page_size: int = 4096) -> int:
         """``zone_batchsize()`` of this version: 0 for a zone below 32 MiB (4 KiB pages)."""
         batch = min(nr_pages >> 10, self.pcp_batch_cap // page_size) // 4
@@ -162,6 +198,14 @@ class Preset:
         batch = max(raw, 1)
         return batch, self.pcp_high_factor * (raw if self.pcp_high_from_raw_batch else batch)
 
+
+_PCP_SUMMARY = {
+    "batch": "gives back exactly batch pages at high and refills with batch pages",
+    "free_factor": "gives back more pages at high with each consecutive give-back "
+                   "(batch << free_factor, 5.14 on) and refills with batch blocks",
+    "free_count": "gives back as many pages at high as were freed since the last allocation and "
+                  "refills with more pages after consecutive allocations (alloc_factor, 6.7 on)",
+}
 
 #: The kernel versions the kit models, by name ("2.6.27", "5.10", "6.0", "6.1", "6.8"):
 #: ``Zone(preset=)``.
