@@ -131,6 +131,9 @@ class Zone:
     picks the kernel version whose behaviour to follow (see ``kit.core.presets``).  ``pcp`` turns on
     the per-CPU page lists, which make ``/proc/buddyinfo`` lag behind frees; without them the
     pfns match a kernel's only where it would bypass those lists (see the module docstring).
+    ``pcp_batch`` and ``pcp_high`` default to what the preset computes for the zone's size
+    (``Preset.pcp_batch_and_high``: high 0 under 2.6.27 and 5.10 below 32 MiB, so every free
+    drains; from 5.14 on only the floor, 4 x batch).
     ``record`` keeps a trace of operations and their events for replay and step-through; switch
     it off for long benchmarks.
     """
