@@ -373,8 +373,8 @@ def test_r1_linux_6_1_frees_the_exact_tail_straight_to_the_buddy_tail():
 
 
 def test_r2_practice_and_exercise_24_grade_only_real_differences():
-    from kit.exercises import harness
-    from kit.practice import generate
+    from kit.grading.trusted import harness
+    from kit.teaching.practice import generate
 
     problem = generate("exact", 11, 3, preset="6.1")
     assert problem.answer["next"] == 1  # real 6.1 hands out pfn 1, not the tail page 13
@@ -450,7 +450,7 @@ def test_r6_high_is_called_the_floor():
     for name in ("03-buddy-system", "07-your-machine"):
         assert "floor" in prose(name)
     assert "its 252 below is the least a real 1 GiB zone would have" in prose("07-your-machine")
-    assert "floor" in kit.zone.__doc__ and "auto-tunes" in kit.zone.__doc__
+    assert "floor" in kit.core.zone.__doc__ and "auto-tunes" in kit.core.zone.__doc__
 
 
 def test_r7_gfp_dma_on_32_bit_powerpc_is_all_of_low_memory():
@@ -513,7 +513,7 @@ def test_r15_names_of_the_era_or_said_to_be_modern():
     log = " ".join(e.describe() for e in zone.trace.operations[-1].events)
     assert "make_alloc_exact" not in log and "alloc_pages_exact: give back tail page 5" in log
     for name in ("free_all_bootmem_core", "buffered_rmqueue", "free_pages_bulk"):
-        assert name in kit.zone.__doc__ + kit.zone.Zone._boot.__doc__
+        assert name in kit.core.zone.__doc__ + kit.core.zone.Zone._boot.__doc__
     assert "`free_all_bootmem_core()`" in prose("03-buddy-system")
 
 
@@ -545,11 +545,11 @@ def test_r19_kvmalloc_tries_kmalloc_first_and_dma_needs_the_dma_api():
 
 
 def test_r4_the_sample_machine_has_about_3_5_gib():
-    from kit.samples import sample_text
+    from kit.core.samples import sample_text
 
     blocks = kit.parse_pagetypeinfo(sample_text("pagetypeinfo")).blocks
     pageblocks = sum(sum(row.counts.values()) for row in blocks)
     assert 3.4 < pageblocks * 2 / 1024 < 3.6  # GiB, 2 MiB pageblocks
     assert "24 GiB" not in all_text() and "about 3.5 GiB" in prose("07-your-machine")
     assert "24 GiB" not in solution_prose("07-reading-the-kernel")
-    assert "24 GiB" not in kit.samples.__doc__
+    assert "24 GiB" not in kit.core.samples.__doc__

@@ -1,4 +1,4 @@
-"""Each preset pinned to its kernel source: one test per row of the table in ``kit.presets``.
+"""Each preset pinned to its kernel source: one test per row of the table in ``kit.core.presets``.
 
 Every test measures what a ``Zone`` of each preset does in one small scenario and compares it
 with what that kernel version does there (the file:line each row cites, read in the kernel trees
@@ -13,7 +13,8 @@ import warnings
 import pytest
 
 import kit
-from kit.presets import PRESETS
+import kit.core.presets
+from kit.core.presets import PRESETS
 
 
 def _by_preset(expected: dict[str, object], measure) -> None:
@@ -158,7 +159,7 @@ def test_row_which_pages_drain_first():
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_every_preset_is_in_the_docstring_table(name):
-    assert re.search(rf"\b{re.escape(name)}\b", kit.presets.__doc__)
+    assert re.search(rf"\b{re.escape(name)}\b", kit.core.presets.__doc__)
 
 
 def test_the_words_for_each_era_tell_the_versions_apart():

@@ -15,7 +15,7 @@ default ``pcp=False`` every free goes straight to the buddy lists ("textbook mod
 kernel serves order-0 pages (since 5.14 also orders 1-3 and THP-order pages) from per-CPU
 lists, last in first out, so its pfns differ.  ``pcp=True`` models one CPU's list with the
 preset's arithmetic (orders, batch, high, the pages given back past high and refilled, see the
-table in ``kit.presets``); no THP order, and ``high`` is the kernel's own for 2.6.27 and 5.10
+table in ``kit.core.presets``); no THP order, and ``high`` is the kernel's own for 2.6.27 and 5.10
 but only its floor, 4 x batch, from 5.14 (the kernel takes the low watermark over the CPUs if
 larger, and 6.7 on auto-tunes it upwards).
 
@@ -364,7 +364,7 @@ class Zone:
             self._emit(ev.PUT, pfn, order, "tail" if to_tail else "head")
 
     # --------------------------------------------------------------------- per-CPU page lists
-    # Each version's arithmetic (see the table in kit.presets): "batch" is 2.6.27's
+    # Each version's arithmetic (see the table in kit.core.presets): "batch" is 2.6.27's
     # buffered_rmqueue / free_hot_cold_page and 5.10's rmqueue_pcplist / free_unref_page_commit;
     # "free_factor" is 5.14-6.6 (6.1.20 :3395-3471, :3735-3801); "free_count" is 6.7 on
     # (6.8 :2354-2473, :2755-2860) with high held at its floor (high_min == high_max).
