@@ -553,3 +553,6 @@ def test_r4_the_sample_machine_has_about_3_5_gib():
     assert "24 GiB" not in all_text() and "about 3.5 GiB" in prose("07-your-machine")
     assert "24 GiB" not in solution_prose("07-reading-the-kernel")
     assert "24 GiB" not in kit.core.samples.__doc__
+    from kit.core.samples import SAMPLES
+
+    assert all("24GiB" not in name and "3.5GiB" in name for name in SAMPLES.values())

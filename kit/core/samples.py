@@ -14,8 +14,8 @@ from .errors import InvalidArgument
 
 DATA = Path(__file__).resolve().parent / "data"
 SAMPLES = {
-    "buddyinfo": "buddyinfo-x86_64-24GiB.txt",
-    "pagetypeinfo": "pagetypeinfo-x86_64-24GiB.txt",
+    "buddyinfo": "buddyinfo-x86_64-3.5GiB.txt",
+    "pagetypeinfo": "pagetypeinfo-x86_64-3.5GiB.txt",
 }
 
 
