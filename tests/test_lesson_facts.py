@@ -536,6 +536,22 @@ def test_r18_order_n_refills_scale_only_when_batch_is_above_1():
         zone = kit.Zone(1024, preset=preset, pcp=True)  # batch 1
         zone.alloc_pages(2)
         assert zone.pcp_lists()[2] == []  # a refill of one block, handed out at once
+    from kit.teaching.practice import generate
+
+    text = generate("pcp", 3, 3, preset="6.8").text
+    assert "(with max(batch >> n, 2) blocks for an order n > 0)" not in text
+    assert "only when batch > 1" in text
+
+
+def test_r5_practice_says_each_versions_per_cpu_rule():
+    from kit.teaching.practice import generate, version_difference
+
+    for preset, words in (("5.10", "batch pages (all, if fewer), the oldest first, go back"),
+                          ("6.1", "batch << f pages"),
+                          ("6.8", "as many pages as were freed since the last allocation")):
+        assert words in generate("pcp", 2, 2, preset=preset).text
+    difference = version_difference("6.1", "6.8", pcp=True)
+    assert "free_factor" in difference and "alloc_factor" in difference
 
 
 def test_r19_kvmalloc_tries_kmalloc_first_and_dma_needs_the_dma_api():
