@@ -181,8 +181,8 @@ class Preset:
             "hold high pages or more they give back as many pages as were freed since the last "
             "allocation (that count is halved by every allocation), but at least batch and at "
             "most high - batch (the upper bound wins when they cross; 1 if high < batch); a "
-            "second order 1-3 free in a row, with batch frees counted, gives back everything (up to "
-            "batch << 5 pages). "
+            "second order 1-3 free in a row, with batch frees counted, gives back everything "
+            "(up to batch << 5 pages). "
             "The list of the block just freed gives back first, from its oldest block, then the "
             "next order up.")
 
