@@ -411,7 +411,7 @@ def test_r3_a_small_2_6_27_zone_drains_every_free_at_once():
     assert list(zone.free_area[0]) == [4, 1]
     text = prose("03-buddy-system")
     assert "or 6 (2.6.27)" not in text
-    assert "which for a zone below 32 MiB is **0**" in text
+    assert "for a zone below 32 MiB that is 1 - 1 = **0**" in text
 
 
 def test_r5_per_cpu_frees_and_refills_scale_since_5_14_and_6_7():
