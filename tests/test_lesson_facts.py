@@ -161,8 +161,9 @@ def test_head_tail_demo_with_and_without_per_cpu_lists(pcp, expected):
             demo.release(pages[i])
         assert demo.alloc_pages(0).pfn == pfn
     stored = outputs("03-buddy-system")
-    assert "per-CPU list = [4, 7, 6], free_area[0] = [1], next alloc_pages(0) -> pfn 4" in stored
-    assert "per-CPU list = [4, 7, 6, 1], free_area[0] = [], next alloc_pages(0) -> pfn 4" in stored
+    for line in ("6.8: per-CPU list = [4, 7], free_area[0] = [6, 1], next alloc_pages(0) -> pfn 4",
+                 "2.6.27: per-CPU list = [], free_area[0] = [4, 1], next alloc_pages(0) -> pfn 4"):
+        assert line in stored
 
 
 def test_per_cpu_lists_come_right_after_the_buddy_basics_in_lesson3():
@@ -186,16 +187,17 @@ def test_tail_heuristic_dated_from_its_commit():
 
 
 # ------------------------------------------------- 5. exact's tail went through the per-CPU lists
-def test_lesson5_tail_pages_go_to_the_per_cpu_list_up_to_6_2():
+def test_lesson5_tail_pages_go_to_the_per_cpu_list_up_to_6_0():
     text = prose("05-tabi-2008-patch")
-    assert "from 2008 to 6.2 it first lands on the CPU's **per-CPU list**" in text
-    old = kit.Zone(1 << 18, preset="6.1", pcp=True)
+    assert "from 2008 to **6.0** it first lands on the CPU's **per-CPU list**" in text
+    old = kit.Zone(1 << 18, preset="6.0", pcp=True)
     old.alloc_pages_exact(132 * 1024)
     assert old.pcp_count == 31 and old.nr_free()[:5] == [0] * 5
-    new = kit.Zone(1 << 18, preset="6.8", pcp=True)
+    new = kit.Zone(1 << 18, preset="6.1", pcp=True)
     new.alloc_pages_exact(132 * 1024)
     assert new.pcp_count == 0 and new.nr_free()[:5] == [1] * 5
-    assert "6.1: per-CPU list holds 31 pages" in outputs("05-tabi-2008-patch")
+    assert "6.0: per-CPU list holds 31 pages" in outputs("05-tabi-2008-patch")
+    assert "6.1: per-CPU list holds 0 pages" in outputs("05-tabi-2008-patch")
 
 
 # ------------------------------------------------------ 6. free_area[] per version, boot order
@@ -209,10 +211,10 @@ def test_free_area_declared_per_version():
 
 def test_boot_frees_go_to_the_tail_only_since_5_10():
     assert {name: p.boot_to_tail for name, p in PRESETS.items()} == {
-        "2.6.27": False, "5.10": True, "6.1": True, "6.8": True,
+        "2.6.27": False, "5.10": True, "6.0": True, "6.1": True, "6.8": True,
     }
     first = {name: kit.Zone(4096, preset=name).alloc_pages(0).pfn for name in PRESETS}
-    assert first == {"2.6.27": 3072, "5.10": 0, "6.1": 0, "6.8": 0}
+    assert first == {"2.6.27": 3072, "5.10": 0, "6.0": 0, "6.1": 0, "6.8": 0}
     text = prose("03-buddy-system")
     assert "Since Linux 5.10 (commit 7fef431be9c9" in text
     assert "2.6.27: free_area[10] = [3072, 2048, 1024, 0], first alloc_pages(0) -> pfn 3072" in (
@@ -268,7 +270,7 @@ def test_book_demo_three_33k_allocations_start_at_pfns_0_16_32():
     stored = outputs("05-tabi-2008-patch")
     for first in starts:
         assert f"pfns {first}..{first + 8};" in stored
-    with_pcp = kit.Zone(1024, preset="6.1", pcp=True)
+    with_pcp = kit.Zone(1024, preset="6.0", pcp=True)  # the tail through the per-CPU list
     assert [with_pcp.virt_to_pfn(with_pcp.alloc_pages_exact(33 * 1024)) for _ in range(3)] == starts
 
 
@@ -335,3 +337,238 @@ def test_no_stored_output_depends_on_the_machine_that_ran_the_lesson():
     live = next(cell for cell in _cells("07-your-machine")
                 if "take_buddyinfo()" in "".join(cell["source"]))
     assert [out["data"]["text/plain"][0][:8] for out in live["outputs"]] == ["Predict("]
+
+
+# ==================================================== the second kernel review (2026-12-06)
+# One test per finding of ../shared/reference/kernel-review-2026-12-06.md; each fails on the
+# text or the model the review read (commit 845331f).
+SOLUTIONS = NOTEBOOKS.parent / "solutions"
+
+
+def solution_prose(name: str) -> str:
+    """The markdown of a solution notebook (the exercises' tasks and hints), folded."""
+    cells = json.loads((SOLUTIONS / f"{name}.ipynb").read_text())["cells"]
+    text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    return re.sub(r"\s+", " ", text)
+
+
+def test_r1_linux_6_1_frees_the_exact_tail_straight_to_the_buddy_tail():
+    # 6.1.20 mm/page_alloc.c:5790-5806 __free_pages_ok(page, 0, FPI_TO_TAIL);
+    # 6.0.1 :5789-5803 split_page() + free_page()
+    assert PRESETS["6.1"].exact_trim == PRESETS["6.8"].exact_trim == "to_tail"
+    assert PRESETS["6.0"].exact_trim == PRESETS["5.10"].exact_trim == "split_page"
+    zone = kit.Zone(1 << 18, preset="6.1", pcp=True)
+    zone.alloc_pages_exact(132 * 1024)
+    assert zone.pcp_count == 0 and zone.nr_free()[:7] == [1, 1, 1, 1, 1, 0, 1]
+    events = [e.kind for e in zone.trace.operations[-1].events]
+    assert "split_page" not in events
+    lesson5 = prose("05-tabi-2008-patch")
+    assert not re.search(r"\b6\.2\b", lesson5) and "6.3-6.5" not in lesson5
+    assert "| 6.1 (2022) | `make_alloc_exact()` no longer calls `split_page()`" in lesson5
+    lesson2 = outputs("02-pages-and-orders")
+    assert re.search(r"^6\.1 .* to_tail ", lesson2, re.M)
+    assert re.search(r"^6\.0 .* split_page ", lesson2, re.M)
+    assert "Up to Linux 6.0" in solution_prose("04-exact")
+    assert not re.search(r"\b6\.2\b", kit.Zone.make_alloc_exact.__doc__)
+
+
+def test_r2_practice_and_exercise_24_grade_only_real_differences():
+    from kit.grading.trusted import harness
+    from kit.teaching.practice import generate
+
+    problem = generate("exact", 11, 3, preset="6.1")
+    assert problem.answer["next"] == 1  # real 6.1 hands out pfn 1, not the tail page 13
+    assert all(m.name != "Linux 6.8 rules" for m in problem.misconceptions.get("next", ()))
+    task = "".join(json.loads((SOLUTIONS / "07-reading-the-kernel.ipynb").read_text())
+                   ["cells"][11]["source"])
+    example = task.split("```")[1].strip() + "\n"
+    assert harness.consistent_presets(example) == ["6.0"]  # "exactly one preset reproduces it"
+    # 6.1 and 6.8 differ only in the per-CPU arithmetic: without per-CPU lists they agree
+    for trace in harness.trace_cases(7, 30):
+        if " pcp=0" in trace.splitlines()[0]:
+            found = harness.consistent_presets(trace)
+            assert ("6.1" in found) == ("6.8" in found)
+
+
+@pytest.mark.parametrize(("preset", "pages", "batch", "high"), [
+    ("2.6.27", 1024, 1, 0), ("2.6.27", 1 << 17, 31, 186), ("2.6.27", 1 << 18, 31, 186),
+    ("5.10", 1024, 1, 0), ("5.10", 1 << 18, 63, 378),
+    ("6.8", 1024, 1, 4), ("6.8", 1 << 18, 63, 252),
+])
+def test_r3_per_cpu_batch_and_high_as_each_version_computes_them(preset, pages, batch, high):
+    # v2.6.27 mm/page_alloc.c:2644-2661 (512 KiB cap, 2^n - 1 before the raise to 1),
+    # :2674-2675 (high = 6 * batch, then batch = max(1, batch)); 5.10.7 :6222, :6290
+    zone = kit.Zone(pages, preset=preset, pcp=True)
+    assert (zone.pcp_batch, zone.pcp_high) == (batch, high)
+
+
+def test_r3_a_small_2_6_27_zone_drains_every_free_at_once():
+    zone = kit.Zone(1024, preset="2.6.27", pcp=True)
+    pages = [zone.alloc_pages(0) for _ in range(8)]
+    for i in (1, 6, 7, 4):
+        zone.release(pages[i])
+        assert zone.pcp_count == 0
+    assert list(zone.free_area[0]) == [4, 1]
+    text = prose("03-buddy-system")
+    assert "or 6 (2.6.27)" not in text
+    assert "for a zone below 32 MiB that is 1 - 1 = **0**" in text
+
+
+def test_r5_per_cpu_frees_and_refills_scale_since_5_14_and_6_7():
+    # 6.8 :2755-2803 nr_pcp_alloc: refills of 1, 2, 3, 3 pages with batch 1, high 4
+    zone = kit.Zone(1024, preset="6.8", pcp=True)
+    refills = []
+    for _ in range(8):
+        zone.alloc_pages(0)
+        refills.append(sum(e.where == "refill" for e in zone.trace.operations[-1].events))
+    assert [n for n in refills if n] == [1, 2, 3, 3]
+    # 6.8 :2354-2377: high = batch + 1 gives back one page per overflow (max_nr_free = 1)
+    zone = kit.Zone(64, preset="6.8", pcp=True, pcp_batch=3, pcp_high=4)
+    pages = [zone.alloc_pages(0) for _ in range(12)]
+    zone.drain_pages()
+    drained = []
+    for page in pages:
+        before = zone.pcp_count
+        zone.release(page)
+        drained.append(before + 1 - zone.pcp_count)
+    assert set(drained) == {0, 1}
+    # 6.1.20 :3395-3422: batch << free_factor, growing with consecutive frees
+    zone = kit.Zone(4096, preset="6.1", pcp=True, pcp_batch=2, pcp_high=64)
+    pages = [zone.alloc_pages(0) for _ in range(200)]
+    zone.drain_pages()
+    given = []
+    for page in pages:
+        before = zone.pcp_count
+        zone.release(page)
+        if before + 1 > zone.pcp_count:
+            given.append(before + 1 - zone.pcp_count)
+    assert given[:4] == [2, 4, 8, 16] and max(given) == 64 - 2
+    assert "gives a batch back" not in prose("03-buddy-system")
+
+
+def test_r6_high_is_called_the_floor():
+    for name in ("03-buddy-system", "07-your-machine"):
+        assert "floor" in prose(name)
+    assert "its 252 below is the least a real 1 GiB zone would have" in prose("07-your-machine")
+    assert "floor" in kit.core.zone.__doc__ and "auto-tunes" in kit.core.zone.__doc__
+
+
+def test_r7_gfp_dma_on_32_bit_powerpc_is_all_of_low_memory():
+    text = prose("05-tabi-2008-patch")
+    assert "so the memory had to come from the zone the device can address" not in text
+    assert "`ZONE_DMA` is all of low memory" in text and "`__GFP_WAIT`" in text
+
+
+def test_r8_slab_kept_large_kmalloc_caches_only_up_to_6_0():
+    assert "**up to Linux 6.0**" in prose("04-wastage")
+    assert "caches up to 4 MiB up to 6.0" in prose("04-wastage")
+    assert "SLAB, up to 6.0, had a kmalloc-16k cache" in prose("04-wastage") + all_text()
+    assert "up to Linux 6.0" in solution_prose("02-wastage")
+
+
+def test_r9_shuffling_places_only_order_10_and_is_off_by_default():
+    text = prose("03-buddy-system")
+    assert "high orders are placed at random instead" not in text
+    assert "blocks of order 10 only" in text and "off by default" in text
+
+
+def test_r10_tail_heuristic_from_2_6_35_skipping_the_top_order_then_two():
+    text = solution_prose("06-placement-and-pcp")
+    assert "Kernels after 2.6.27" not in text
+    assert "2.6.35 itself skipped only the top one" in text
+
+
+def test_r11_alloc_pages_exact_nid_was_a_late_2_6_39_fix():
+    text = prose("05-tabi-2008-patch")
+    assert "2.6.39 merge window" not in text
+    assert "May 2011 (2.6.39, a late fix after -rc1)" in text
+
+
+def test_r12_x86_64_has_no_virt_to_pfn():
+    text = prose("02-pages-and-orders")
+    assert "`virt_to_pfn()` / `pfn_to_virt()` convert between them" not in text
+    assert "`PHYS_PFN(__pa(addr))`" in text and "`pfn_to_kaddr(pfn)`" in text
+
+
+def test_r13_the_compound_order_is_in_the_first_tail_page():
+    text = prose("05-tabi-2008-patch")
+    assert "order is recorded in its tail pages" not in text
+    assert "the first tail page records the order" in text
+
+
+def test_r14_2_6_27_returned_null_silently_above_the_largest_order():
+    import warnings
+
+    for preset, warns in (("2.6.27", False), ("5.10", True), ("6.8", True)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert kit.Zone(16, preset=preset).alloc_pages(11) is None
+        assert bool(caught) == warns, preset
+    assert "2.6.27 returned NULL silently" in prose("02-pages-and-orders")
+
+
+def test_r15_names_of_the_era_or_said_to_be_modern():
+    zone = kit.Zone(64, preset="2.6.27")
+    zone.alloc_pages_exact(5 * 4096)
+    log = " ".join(e.describe() for e in zone.trace.operations[-1].events)
+    assert "make_alloc_exact" not in log and "alloc_pages_exact: give back tail page 5" in log
+    for name in ("free_all_bootmem_core", "buffered_rmqueue", "free_pages_bulk"):
+        assert name in kit.core.zone.__doc__ + kit.core.zone.Zone._boot.__doc__
+    assert "`free_all_bootmem_core()`" in prose("03-buddy-system")
+
+
+def test_r16_batch_63_only_since_4_19():
+    for name in ("03-buddy-system", "07-your-machine"):
+        text = prose(name)
+        assert "since 4.19" in text
+    assert "A batch is 63 pages on zones of 1 GiB and more;" not in prose("07-your-machine")
+
+
+def test_r17_a_negative_fragmentation_index_does_not_stop_compaction():
+    text = solution_prose("07-reading-the-kernel")
+    assert "for large orders the kernel only compacts then" not in text
+    assert "a negative index does not stop it" in text
+
+
+def test_r18_order_n_refills_scale_only_when_batch_is_above_1():
+    # 6.1.20 mm/page_alloc.c:3755-3756, 6.8 :2799-2800
+    for preset in ("6.0", "6.1", "6.8"):
+        zone = kit.Zone(1024, preset=preset, pcp=True)  # batch 1
+        zone.alloc_pages(2)
+        assert zone.pcp_lists()[2] == []  # a refill of one block, handed out at once
+    from kit.teaching.practice import generate
+
+    text = generate("pcp", 3, 3, preset="6.8").text
+    assert "(with max(batch >> n, 2) blocks for an order n > 0)" not in text
+    assert "only when batch > 1" in text
+
+
+def test_r5_practice_says_each_versions_per_cpu_rule():
+    from kit.teaching.practice import generate, version_difference
+
+    for preset, words in (("5.10", "batch pages (all, if fewer), the oldest first, go back"),
+                          ("6.1", "batch << f pages"),
+                          ("6.8", "as many pages as were freed since the last allocation")):
+        assert words in generate("pcp", 2, 2, preset=preset).text
+    difference = version_difference("6.1", "6.8", pcp=True)
+    assert "free_factor" in difference and "alloc_factor" in difference
+
+
+def test_r19_kvmalloc_tries_kmalloc_first_and_dma_needs_the_dma_api():
+    text = prose("06-exact-in-practice")
+    assert "built from single pages, no high-order block needed" not in text
+    assert "first tries `kmalloc()`" in text and "`dma_map_single()`" in text
+
+
+def test_r4_the_sample_machine_has_about_3_5_gib():
+    from kit.core.samples import sample_text
+
+    blocks = kit.parse_pagetypeinfo(sample_text("pagetypeinfo")).blocks
+    pageblocks = sum(sum(row.counts.values()) for row in blocks)
+    assert 3.4 < pageblocks * 2 / 1024 < 3.6  # GiB, 2 MiB pageblocks
+    assert "24 GiB" not in all_text() and "about 3.5 GiB" in prose("07-your-machine")
+    assert "24 GiB" not in solution_prose("07-reading-the-kernel")
+    assert "24 GiB" not in kit.core.samples.__doc__
+    from kit.core.samples import SAMPLES
+
+    assert all("24GiB" not in name and "3.5GiB" in name for name in SAMPLES.values())

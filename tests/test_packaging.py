@@ -119,7 +119,7 @@ def test_distributions_carry_the_package_data(dists: dict[str, Path]) -> None:
         in_wheel = set(zf.namelist())
     with tarfile.open(dists["sdist"]) as tf:
         in_sdist = {name.split("/", 1)[1] for name in tf.getnames() if "/" in name}
-    for needed in ("kit/py.typed", "kit/core/data/buddyinfo-x86_64-24GiB.txt", "kit/core/zone.py",
+    for needed in ("kit/py.typed", "kit/core/data/buddyinfo-x86_64-3.5GiB.txt", "kit/core/zone.py",
                    "kit/cli/presenter/voila/templates/presenter/conf.json"):
         assert needed in in_wheel, needed
         assert needed in in_sdist, needed
@@ -198,7 +198,7 @@ def test_kit_command_from_the_wheel_alone(core_venv: Path, tmp_path: Path) -> No
     for command in ("buddyinfo", "execute", "grade", "present", "release"):
         assert command in help_text.stdout
 
-    sample = REPO / "kit" / "core" / "data" / "buddyinfo-x86_64-24GiB.txt"
+    sample = REPO / "kit" / "core" / "data" / "buddyinfo-x86_64-3.5GiB.txt"
     table = run_in(core_venv, "kit", "buddyinfo", str(sample), cwd=tmp_path)
     assert table.returncode == 0, table.stderr
     assert table.stdout.splitlines()[0].split()[:3] == ["node", "zone", "o0"]

@@ -280,13 +280,15 @@ def test_2008_and_modern_trims_give_different_events():
     assert tail_puts == ["tail", "tail", "tail"]
 
 
-def test_split_page_trim_goes_through_the_pcp_lists_before_6_3():
-    old = Zone(1024, preset="6.1", pcp=True)
-    new = Zone(1024, preset="6.8", pcp=True)
+def test_split_page_trim_goes_through_the_pcp_lists_up_to_6_0_only():
+    # 6.0.1 mm/page_alloc.c:5789-5803 split_page + free_page; 6.1.20 :5790-5806 FPI_TO_TAIL
+    old = Zone(1024, preset="6.0", pcp=True)
+    new = Zone(1024, preset="6.1", pcp=True)
     old.alloc_pages_exact(33 * 4096)
     new.alloc_pages_exact(33 * 4096)
-    assert old.pcp_lists()[0][:2] == [63, 62]
-    assert sum(new.nr_free()[:5]) == 5  # the tail went straight to the buddy lists
+    assert old.pcp_lists()[0] == [63]  # the last tail page freed still waits there
+    assert new.pcp_count == 0
+    assert new.nr_free()[:5] == [1, 1, 1, 1, 1]  # the tail went straight to the buddy lists
 
 
 # ----------------------------------------------------------------------------- PCP
@@ -311,7 +313,10 @@ def test_pcp_holds_higher_orders_only_from_5_14():
     assert list(old.pcp_lists()) == [0]
     assert list(new.pcp_lists()) == [0, 1, 2, 3]
     new.alloc_pages(2)
-    assert len(new.pcp_lists()[2]) == max(new.pcp_batch >> 2, 2) - 1
+    assert new.pcp_batch == 1 and new.pcp_lists()[2] == []  # batch 1: a refill of 1 block
+    big = Zone(1024, preset="6.8", pcp=True, pcp_batch=8, pcp_high=32)
+    big.alloc_pages(2)
+    assert len(big.pcp_lists()[2]) == max(8 >> 2, 2) - 1  # scaled by order when batch > 1
 
 
 # -------------------------------------------------------------- events, traces, snapshots
@@ -439,3 +444,19 @@ def test_allocations_come_by_pfn_even_for_an_observer_between_steps():
     assert [(pfn, order) for pfn, order, _ in zone.allocations()] == expected
     assert seen[-1] == list(zone.allocations())
     assert all(pfns == sorted(pfns) for pfns in seen)
+
+
+def test_snapshot_keeps_the_per_cpu_scaling_state():
+    # free_factor (6.1) and free_count / alloc_factor (6.8) decide how many pages move next
+    for preset in ("6.1", "6.8"):
+        zone = Zone(4096, preset=preset, pcp=True, pcp_batch=2, pcp_high=64)
+        pages = [zone.alloc_pages(0) for _ in range(100)]
+        for page in pages[:70]:
+            zone.release(page)
+        state = zone.snapshot()
+        zone.release(pages[70])
+        after = (zone.pcp_lists(), zone.nr_free())
+        zone.restore(state)
+        zone.release(pages[70])
+        assert (zone.pcp_lists(), zone.nr_free()) == after
+        assert state.pcp_factors != (0, 0, False)

@@ -178,7 +178,7 @@ def test_g16_64k_pages():
     assert [list(zone.free_area[o]) for o in range(3)] == [[3], [], [4]]
 
 
-@pytest.mark.parametrize("preset", ["2.6.27", "5.10", "6.1", "6.8"])
+@pytest.mark.parametrize("preset", ["2.6.27", "5.10", "6.0", "6.1", "6.8"])
 def test_exact_vectors_give_the_same_counts_with_either_trim(preset):
     zone = Zone(1024, preset=preset)
     zone.alloc_pages_exact(33 * 4096)

@@ -39,7 +39,7 @@ class ZoneMachine(RuleBasedStateMachine):
         self.exact = []  # (addr, size)
 
     @rule(
-        preset=st.sampled_from(["2.6.27", "5.10", "6.1", "6.8"]),
+        preset=st.sampled_from(["2.6.27", "5.10", "6.0", "6.1", "6.8"]),
         pcp=st.booleans(),
         start=st.sampled_from([0, 3, 1024]),
     )

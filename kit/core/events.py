@@ -4,7 +4,8 @@ The widgets never poll the allocator's internals; they listen to these events.  
 the steps of mm/page_alloc.c a student can find there: a block taken from a free list
 (``__rmqueue_smallest``), halved by ``expand``, merged with its buddy in ``__free_one_page``, put
 on a list at its head or tail, and the per-CPU list traffic of ``rmqueue_pcplist`` and
-``free_unref_page``.
+``free_unref_page``.  These are the names of current kernels, used for every preset; 2.6.27
+called the per-CPU steps ``buffered_rmqueue`` and ``free_hot_cold_page`` / ``free_pages_bulk``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ MERGE = "merge"  #: the block at pfn merged with its free buddy ``other`` into o
 ALLOC = "alloc"  #: an allocation of 2**order pages at pfn handed to the caller
 FREE = "free"  #: the caller freed the 2**order pages at pfn
 SPLIT_PAGE = "split_page"  #: split_page(): an order-n allocation became 2**n order-0 pages
-TRIM = "trim"  #: make_alloc_exact() gives back one unneeded tail page at pfn
+TRIM = "trim"  #: alloc_pages_exact() gives back one unneeded tail page at pfn (the helper
+#: make_alloc_exact() does it since 2.6.39; 2.6.27 did it inline, so the log names the API)
 PCP_PUT = "pcp_put"  #: a page went to the per-CPU list (not to the buddy lists)
 PCP_TAKE = "pcp_take"  #: a page left the per-CPU list (handed out, or drained to the buddy)
 
@@ -65,7 +67,7 @@ class Event:
         if self.kind == SPLIT_PAGE:
             return f"split_page: the {size} becomes {1 << self.order} order-0 pages"
         if self.kind == TRIM:
-            return f"make_alloc_exact: give back tail page {self.pfn}"
+            return f"alloc_pages_exact: give back tail page {self.pfn}"
         if self.kind == PCP_PUT:
             return f"order-{self.order} page {self.pfn} goes to the per-CPU list ({self.where})"
         return f"order-{self.order} page {self.pfn} leaves the per-CPU list ({self.where})"

@@ -13,8 +13,16 @@ chosen preset, with one CPU, one migratetype (no fallback between types), no wat
 reclaim or compaction, no page shuffling, and a zone whose blocks are all the kit's.  With the
 default ``pcp=False`` every free goes straight to the buddy lists ("textbook mode"); a real
 kernel serves order-0 pages (since 5.14 also orders 1-3 and THP-order pages) from per-CPU
-lists, last in first out, so its pfns differ.  ``pcp=True`` models one CPU's list (orders as the
-preset, no THP order; batch and high as given, not auto-tuned).
+lists, last in first out, so its pfns differ.  ``pcp=True`` models one CPU's list with the
+preset's arithmetic (orders, batch, high, the pages given back past high and refilled, see the
+table in ``kit.core.presets``); no THP order, and ``high`` is the kernel's own for 2.6.27 and 5.10
+but only its floor, 4 x batch, from 5.14 (the kernel takes the low watermark over the CPUs if
+larger, and 6.7 on auto-tunes it upwards).
+
+Names: the steps carry the names of current kernels for every preset (``make_alloc_exact``,
+``rmqueue_pcplist``, ``free_unref_page``, ``free_pcppages_bulk``, ``__free_pages_core``).  2.6.27
+did the same steps in ``alloc_pages_exact`` itself, ``buffered_rmqueue``,
+``free_hot_cold_page`` / ``free_pages_bulk`` and bootmem's ``free_all_bootmem_core``.
 
 Each free list is an ``OrderedDict`` of the pfns of its free blocks, standing in for the
 kernel's ``list_head`` threaded through ``page->lru``.  Its *last* key is the list's head, so the
@@ -41,6 +49,11 @@ from .orders import _require_int, get_order, page_shift, pages_for
 from .presets import DEFAULT_MAX_ORDER, Preset, get_preset
 from .procfs import format_buddyinfo
 from .trace import Trace
+
+#: ``PAGE_ALLOC_COSTLY_ORDER``: the highest order the per-CPU lists hold since 5.14.
+PAGE_ALLOC_COSTLY_ORDER = 3
+#: ``CONFIG_PCP_BATCH_SCALE_MAX`` (default 5, 6.7 on): the most a per-CPU batch is scaled by.
+PCP_BATCH_SCALE_MAX = 5
 
 #: Start of the x86-64 direct map (``PAGE_OFFSET`` without KASLR since Linux 4.20).  Addresses the
 #: kit hands out are ``PAGE_OFFSET + pfn * PAGE_SIZE``, as ``page_address()`` would give.
@@ -106,6 +119,9 @@ class ZoneState:
     pcp: dict[int, deque[int]]
     pcp_count: int
     operations: int
+    #: The per-CPU list's scaling state: (free_factor, or 6.8's free_count; alloc_factor;
+    #: whether the last free was of an order 1..3).
+    pcp_factors: tuple[int, int, bool] = (0, 0, False)
 
 
 class Zone:
@@ -115,6 +131,9 @@ class Zone:
     picks the kernel version whose behaviour to follow (see ``kit.core.presets``).  ``pcp`` turns on
     the per-CPU page lists, which make ``/proc/buddyinfo`` lag behind frees; without them the
     pfns match a kernel's only where it would bypass those lists (see the module docstring).
+    ``pcp_batch`` and ``pcp_high`` default to what the preset computes for the zone's size
+    (``Preset.pcp_batch_and_high``: high 0 under 2.6.27 and 5.10 below 32 MiB, so every free
+    drains; from 5.14 on only the floor, 4 x batch).
     ``record`` keeps a trace of operations and their events for replay and step-through; switch
     it off for long benchmarks.
     """
@@ -154,12 +173,15 @@ class Zone:
         self._tail_check_below = self.max_order - 1 if self.preset.merge_likely_to_tail else 0
         #: The highest order the per-CPU lists take (-1 when they are off).
         self._pcp_max_order = min(self.preset.pcp_max_order, self.max_order) if pcp else -1
-        if pcp_batch is None:
-            pcp_batch = zone_batchsize(self.nr_pages, page_size)
-        self.pcp_batch = _require_int(pcp_batch, "pcp_batch", 1)
+        # The preset's own batch and high for this zone size; high 0 (2.6.27 and 5.10 below
+        # 32 MiB) makes every free drain at once.  A batch given alone gets factor x batch.
+        default_batch, default_high = self.preset.pcp_batch_and_high(self.nr_pages, page_size)
+        self.pcp_batch = _require_int(default_batch if pcp_batch is None else pcp_batch,
+                                      "pcp_batch", 1)
         if pcp_high is None:
-            pcp_high = self.preset.pcp_high_factor * self.pcp_batch
-        self.pcp_high = _require_int(pcp_high, "pcp_high", 1)
+            pcp_high = default_high if pcp_batch is None else (
+                self.preset.pcp_high_factor * self.pcp_batch)
+        self.pcp_high = _require_int(pcp_high, "pcp_high", 0)
         self.free_area = tuple(FreeArea(self, o) for o in range(self.max_order + 1))
         self._observers: list[Callable[[Event], None]] = []
         self._warned_order = False
@@ -188,7 +210,10 @@ class Zone:
         From each pfn the largest order that is aligned there and fits before the zone's end,
         as ``memblock_free_pages`` -> ``__free_pages_core`` does.  Since 5.10 (commit
         7fef431be9c9) each chunk goes to the list tail, so the lowest pfn is handed out first;
-        before, to the head, so the highest came first.  The preset decides.
+        before, to the head, so the highest came first.  The preset decides.  2.6.27 released
+        boot memory through bootmem's ``free_all_bootmem_core`` (mm/bootmem.c:174-199) in
+        order-6 chunks (``BITS_PER_LONG`` pages) or single pages that merged in the buddy lists:
+        other steps, the same final lists, head first; the kit releases it the modern way.
         """
         self._free_lists: list[OrderedDict[int, None]] = [
             OrderedDict() for _ in range(self.max_order + 1)
@@ -201,6 +226,11 @@ class Zone:
             o: deque() for o in range(min(self.preset.pcp_max_order, self.max_order) + 1)
         }
         self._pcp_count = 0
+        #: free_factor (6.0/6.1) or free_count (6.8), alloc_factor (6.8), and 6.8's
+        #: PCPF_PREV_FREE_HIGH_ORDER flag; the "batch" era keeps none.
+        self._pcp_free_factor = 0
+        self._pcp_alloc_factor = 0
+        self._pcp_prev_free_high_order = False
         #: Counts the times the state was replaced wholesale (restore), so a view that follows
         #: the zone event by event knows when it must redraw from scratch.
         self.generation = 0
@@ -224,6 +254,7 @@ class Zone:
             {o: deque(q) for o, q in self._pcp.items()},
             self._pcp_count,
             0 if self.trace is None else len(self.trace.operations),
+            (self._pcp_free_factor, self._pcp_alloc_factor, self._pcp_prev_free_high_order),
         )
 
     def restore(self, state: ZoneState) -> None:
@@ -240,6 +271,8 @@ class Zone:
         self._exact_owner = dict(state.exact_owner)
         self._pcp = {o: deque(q) for o, q in state.pcp.items()}
         self._pcp_count = state.pcp_count
+        (self._pcp_free_factor, self._pcp_alloc_factor,
+         self._pcp_prev_free_high_order) = state.pcp_factors
         self.generation += 1
         if self.trace is not None:
             del self.trace.operations[state.operations:]
@@ -331,16 +364,25 @@ class Zone:
             self._emit(ev.PUT, pfn, order, "tail" if to_tail else "head")
 
     # --------------------------------------------------------------------- per-CPU page lists
+    # Each version's arithmetic (see the table in kit.core.presets): "batch" is 2.6.27's
+    # buffered_rmqueue / free_hot_cold_page and 5.10's rmqueue_pcplist / free_unref_page_commit;
+    # "free_factor" is 5.14-6.6 (6.1.20 :3395-3471, :3735-3801); "free_count" is 6.7 on
+    # (6.8 :2354-2473, :2755-2860) with high held at its floor (high_min == high_max).
     def _rmqueue_pcplist(self, order: int) -> int | None:
-        """Hand out the first page of the per-CPU list, refilling it with a batch when empty."""
+        """Hand out the first page of the per-CPU list, refilling it when empty."""
+        rules = self.preset.pcp_rules
+        if rules == "free_factor":
+            self._pcp_free_factor >>= 1  # an allocation halves the free scaling
+        elif rules == "free_count":
+            self._pcp_free_factor >>= 1  # free_count
         pages = self._pcp[order]
         if not pages:
-            count = self.pcp_batch if order == 0 else max(self.pcp_batch >> order, 2)
+            count = self._pcp_refill_count(order)
             for _ in range(count):
                 pfn = self._rmqueue_smallest(order)
                 if pfn is None:
                     break
-                pages.append(pfn)
+                pages.append(pfn)  # rmqueue_bulk keeps pfn order: each after the last
                 self._pcp_count += 1 << order
                 if self._emitting:
                     self._emit(ev.PCP_PUT, pfn, order, "refill")
@@ -352,20 +394,78 @@ class Zone:
             self._emit(ev.PCP_TAKE, pfn, order, "alloc")
         return pfn
 
+    def _pcp_refill_count(self, order: int) -> int:
+        """How many blocks an empty list of ``order`` is refilled with, by the preset's era."""
+        batch, rules = self.pcp_batch, self.preset.pcp_rules
+        if rules == "batch":
+            return batch
+        if rules == "free_count":  # nr_pcp_alloc, high fixed at its floor
+            high = self.pcp_high
+            if high < batch:
+                return 1
+            if order == 0:
+                scaled = batch << self._pcp_alloc_factor
+                most = max(high - self._pcp_count - batch, batch)
+                if scaled <= most and self._pcp_alloc_factor < PCP_BATCH_SCALE_MAX:
+                    self._pcp_alloc_factor += 1
+                batch = min(scaled, most)
+        return max(batch >> order, 2) if batch > 1 else batch
+
     def _free_unref_page(self, pfn: int, order: int) -> None:
-        """Put a freed page on the per-CPU list; past the high mark, return a batch."""
+        """Put a freed page on the per-CPU list; at the high mark, give pages back."""
+        rules, batch = self.preset.pcp_rules, self.pcp_batch
+        if rules == "free_count":
+            self._pcp_alloc_factor >>= 1  # a free halves the refill scaling
         self._pcp[order].appendleft(pfn)
         self._pcp_count += 1 << order
         if self._emitting:
             self._emit(ev.PCP_PUT, pfn, order, "free")
-        if self._pcp_count >= self.pcp_high:
-            self._free_pcppages_bulk(self.pcp_batch)
+        high = self.pcp_high
+        if rules == "batch":
+            if self._pcp_count >= high:
+                self._free_pcppages_bulk(batch, order)
+            return
+        costly = 0 < order <= PAGE_ALLOC_COSTLY_ORDER
+        if rules == "free_factor":
+            free_high = costly and self._pcp_free_factor > 0
+        else:
+            free_high = costly and self._pcp_free_factor >= batch and \
+                self._pcp_prev_free_high_order
+            self._pcp_prev_free_high_order = costly
+            if self._pcp_free_factor < batch << PCP_BATCH_SCALE_MAX:
+                self._pcp_free_factor += 1 << order
+        if free_high:
+            high = 0
+        if self._pcp_count < high:
+            return
+        if free_high:
+            count = self._pcp_count if rules == "free_factor" else min(
+                self._pcp_count, batch << PCP_BATCH_SCALE_MAX)
+        elif high < batch:
+            count = 1
+        elif rules == "free_factor":
+            count = batch << self._pcp_free_factor
+            if count < high - batch:
+                self._pcp_free_factor += 1
+            count = min(max(count, batch), high - batch)
+        else:
+            count = min(max(self._pcp_free_factor, batch), high - batch)
+        self._free_pcppages_bulk(count, order)
 
-    def _free_pcppages_bulk(self, count: int) -> None:
-        """Return about ``count`` pages to the buddy lists, oldest first, round-robin by order."""
+    def _free_pcppages_bulk(self, count: int, first_order: int = 0) -> None:
+        """Return about ``count`` pages to the buddy lists, each list from its tail.
+
+        Before 5.14 only order 0 is cached, so this takes the oldest pages of that list.  From
+        5.14 (6.0 and later presets) the list of ``first_order`` (the page just freed) drains
+        first, as far as ``count`` goes, then the next order up, wrapping round.
+        """
+        orders = sorted(self._pcp)
+        start = orders.index(first_order) if first_order in self._pcp else 0
+        turn = orders[start:] + orders[:start]
         while count > 0 and self._pcp_count:
-            for order, pages in self._pcp.items():
-                if pages and count > 0:
+            for order in turn:
+                pages = self._pcp[order]
+                while pages and count > 0:
                     pfn = pages.pop()
                     self._pcp_count -= 1 << order
                     count -= 1 << order
@@ -379,7 +479,7 @@ class Zone:
         Returns the number of pages drained.  ``/proc/buddyinfo`` only counts them after this.
         """
         drained = self._pcp_count
-        self._free_pcppages_bulk(drained)
+        self._free_pcppages_bulk(drained, 0)
         self._record("drain_pages", (), drained)
         return drained
 
@@ -411,7 +511,8 @@ class Zone:
         return pfn
 
     def _warn_order_too_large(self, order: int) -> None:
-        if not self._warned_order:
+        """The kernel's ``WARN_ON_ONCE`` (5.10 on); 2.6.27 returned NULL without a word."""
+        if not self._warned_order and self.preset.warns_above_max_order:
             self._warned_order = True
             warnings.warn(
                 f"order {order} is above the largest order {self.max_order}: "
@@ -581,10 +682,13 @@ class Zone:
     def make_alloc_exact(self, addr: int | None, order: int, size: int) -> int | None:
         """Keep the first ``ceil(size / PAGE_SIZE)`` pages of an order-n block, free the rest.
 
-        The tail pages are given back one at a time in ascending order.  Up to Linux 6.2 the
-        block is first split with ``split_page`` and each tail page freed like any page (through
-        the per-CPU lists when they are on); later kernels free each straight to the buddy
-        lists, at the tail, so they merge at once and are not handed out first.
+        The tail pages are given back one at a time in ascending order.  Up to Linux 6.0 the
+        block is first split with ``split_page`` and each tail page freed with ``free_page()``
+        like any page (through the per-CPU lists when they are on; 6.0.1 mm/page_alloc.c
+        :5789-5803); from 6.1 each is freed with ``__free_pages_ok(page, 0, FPI_TO_TAIL)``
+        straight to the buddy lists, at the tail, so it merges at once and is handed out last
+        (6.1.20 :5790-5806).  2.6.27 did this inline in ``alloc_pages_exact`` (:1720-1737); the
+        helper ``make_alloc_exact`` dates from 2.6.39.
         """
         if addr is None or addr == 0:
             return None
@@ -718,10 +822,3 @@ class Zone:
             f"orders 0..{self.max_order}, free {self.free_pages_count}, nr_free {self.nr_free()})"
         )
 
-
-def zone_batchsize(nr_pages: int, page_size: int = 4096) -> int:
-    """The per-CPU batch the kernel picks for a zone (``zone_batchsize``): 63 for >= 1 GiB."""
-    batch = min(nr_pages >> 10, (1 << 20) // page_size) // 4
-    batch = max(batch, 1)
-    rounded = 1 << ((batch + batch // 2).bit_length() - 1)
-    return max(rounded - 1, 1)

@@ -437,7 +437,8 @@ def most_free_pages_prediction(buddyinfo: BuddyInfoReading | Sequence[BuddyInfoZ
         f" ({_owner(reading, capital=True)} has no Normal zone; this asks about {chosen.zone}, "
         "the zone with the most free pages.)")
     stand_in = (f"{reading.stand_in} So this question is about the kit's sample from an "
-                "x86-64 machine with 24 GiB, not about your machine. ") if reading.stand_in else ""
+                "x86-64 machine with about 3.5 GiB, not about your machine. "
+                ) if reading.stand_in else ""
     shown = dict.fromkeys([right[-1], blocks])  # the answer, then the order with most blocks
     counts = "; ".join(f"order {order} holds {_many(chosen.nr_free[order], 'block')} = "
                        f"{_many(pages[order], 'page')}" for order in shown)

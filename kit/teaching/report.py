@@ -82,13 +82,14 @@ def presets_table(highest_order: int = 10) -> str:
                 "yes" if preset.merge_likely_to_tail else "no",
                 "tail" if preset.boot_to_tail else "head",
                 preset.exact_trim,
+                preset.pcp_rules,
             )
         )
     header = (
         "kernel", "largest order", "meaning", "pcp orders", "tail heuristic", "boot frees to",
-        "exact trim",
+        "exact trim", "pcp at high",
     )
-    return _table(header, rows, left=range(7))
+    return _table(header, rows, left=range(8))
 
 
 def event_log(events: Iterable[Event]) -> str:

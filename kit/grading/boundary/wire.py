@@ -189,6 +189,7 @@ def zone_state(zone: Zone) -> dict[str, Any]:
         "exact_owner": [[k, v] for k, v in state.exact_owner.items()],
         "pcp": [[order, list(queue)] for order, queue in state.pcp.items()],
         "pcp_count": state.pcp_count,
+        "pcp_factors": list(state.pcp_factors),
     }
 
 
@@ -206,6 +207,7 @@ def zone_from_state(data: Any) -> Zone:
             {int(order): deque(int(p) for p in queue) for order, queue in data["pcp"]},
             int(data["pcp_count"]),
             0,
+            _pcp_factors(data.get("pcp_factors", [0, 0, False])),
         )
         if len(state.free_lists) != zone.max_order + 1 or len(state.allocated) != zone.nr_pages:
             raise ValueError("state does not fit its zone")
@@ -213,6 +215,12 @@ def zone_from_state(data: Any) -> Zone:
     except (KitError, TypeError, ValueError, KeyError) as exc:
         raise WireError(f"not a zone state: {exc}") from None
     return zone
+
+
+def _pcp_factors(data: Any) -> tuple[int, int, bool]:
+    """The per-CPU list's scaling state (free_factor or free_count, alloc_factor, flag)."""
+    free, alloc, prev_high = data
+    return int(free), int(alloc), bool(prev_high)
 
 
 def dumps(message: dict[str, Any]) -> bytes:

@@ -50,12 +50,13 @@ def pcp_problem(rng: random.Random, level: int, preset: str | None) -> Draft:
                    [], {}, [], {})
     lag = ("no per-CPU list",
            "with per-CPU lists on, an order-0 allocation comes from the per-CPU list (an empty "
-           "list is refilled with a whole batch from the buddy lists, so nr_free drops by more "
-           "than one page) and a freed page waits there: /proc/buddyinfo does not count it "
-           "until the list reaches high and a batch goes back, or the list is drained.")
+           "list is refilled with a batch or more from the buddy lists, so nr_free can drop by "
+           "more than one page) and a freed page waits there: /proc/buddyinfo does not count it "
+           "until the list reaches high and pages go back, or the list is drained.")
     high = ("ignored high",
-            "once the per-CPU list holds high pages or more, free_pcppages_bulk() gives batch of "
-            "its oldest pages back to the buddy lists, where they merge.")
+            "once the per-CPU lists hold high pages or more, free_pcppages_bulk() gives their "
+            "oldest pages back to the buddy lists, where they merge (the list "
+            f"{PRESETS[preset].pcp_rule_summary()}).")
     no_pcp = run_calls({**config, "pcp": False}, calls)[1]
     no_high = run_calls({**config, "pcp_high": 1 << 20}, calls)[1]
     models = [(no_pcp, *lag), (no_high, *high),

@@ -32,6 +32,9 @@ def version_difference(preset: str, other: str, *, pcp: bool = False, exact: boo
             f"{label(a.name)} keeps orders 0..{a.pcp_max_order} on the per-CPU lists, "
             f"{label(b.name)} orders 0..{b.pcp_max_order} (orders 1-3 joined in 5.14); a larger "
             "order goes straight to the buddy lists")
+    if pcp and a.pcp_rules != b.pcp_rules:
+        parts.append(f"the per-CPU list of {label(a.name)} {a.pcp_rule_summary()}; that of "
+                     f"{label(b.name)} {b.pcp_rule_summary()}")
     if exact and a.exact_trim != b.exact_trim:
         split, to_tail = (a, b) if a.exact_trim == "split_page" else (b, a)
         parts.append(
@@ -59,10 +62,8 @@ def zone_text(config: Mapping[str, Any]) -> str:
             f"one CPU and one migratetype, following {label(config['preset'])} (kit preset "
             f"\"{config['preset']}\").")
     if config.get("pcp"):
-        text += (f" Per-CPU list on: batch = {config['pcp_batch']}, high = {config['pcp_high']}: "
-                 "an empty list is refilled from the buddy lists with batch pages (with "
-                 "max(batch >> n, 2) blocks for an order n > 0), and once it holds high pages or "
-                 "more, batch pages, the oldest first, go back to them.")
+        text += " " + PRESETS[config["preset"]].describe_pcp(config["pcp_batch"],
+                                                             config["pcp_high"])
     else:
         text += " Per-CPU lists off."
     return text
