@@ -370,11 +370,8 @@ class Zone:
     # (6.8 :2354-2473, :2755-2860) with high held at its floor (high_min == high_max).
     def _rmqueue_pcplist(self, order: int) -> int | None:
         """Hand out the first page of the per-CPU list, refilling it when empty."""
-        rules = self.preset.pcp_rules
-        if rules == "free_factor":
-            self._pcp_free_factor >>= 1  # an allocation halves the free scaling
-        elif rules == "free_count":
-            self._pcp_free_factor >>= 1  # free_count
+        if self.preset.pcp_rules != "batch":
+            self._pcp_free_factor >>= 1  # an allocation halves free_factor / free_count
         pages = self._pcp[order]
         if not pages:
             count = self._pcp_refill_count(order)
