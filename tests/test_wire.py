@@ -98,3 +98,16 @@ def test_replay_refuses_calls_it_does_not_know_or_that_are_forbidden(entry: obje
     with pytest.raises(wire.WireError):
         replay(zone, [entry], frozenset({"make_alloc_exact"}))
     assert zone.nr_free() == kit.Zone(64, max_order=4).nr_free()
+
+
+def test_a_zone_state_keeps_the_per_cpu_scaling_across_the_boundary():
+    zone = kit.Zone(4096, preset="6.8", pcp=True, pcp_batch=2, pcp_high=64)
+    pages = [zone.alloc_pages(0) for _ in range(20)]
+    for page in pages[:10]:
+        zone.release(page)
+    copy = wire.zone_from_state(json.loads(json.dumps(wire.zone_state(zone))))
+    assert copy.snapshot().pcp_factors == zone.snapshot().pcp_factors != (0, 0, False)
+    for page in pages[10:]:
+        zone.release(page)
+        copy.release(page)
+    assert copy.pcp_lists() == zone.pcp_lists() and copy.nr_free() == zone.nr_free()
