@@ -28,8 +28,10 @@ Two places run the same test cell:
 one of them fails at once, in the self-check ("write get_order yourself: ...") and in the grader
 (a static check of the answer cell, and a refusal at run time inside the worker).
 
-``t.seed(n)`` is the seed of the hidden tests' random cases: ``n`` in a notebook, a value
-derived from the student and a secret in the grader, so hidden cases differ per student.
+``t.seed(n)`` is the seed of the hidden tests' random cases: ``n`` in a notebook, in the
+grader one value per exercise for the class, derived from the instructor's secret.
+``t.hidden()``, the first line of the hidden tests, marks the checks after it as hidden: they
+earn most of the points (:data:`VISIBLE_SHARE`), so the values a self-check shows are no key.
 
 A third place runs them: **nbgrader** (a course grading with ``nbgrader autograde``).  nbgrader
 sets ``NBGRADER_EXECUTION`` in the kernel's environment (``autograde`` while it grades,
