@@ -142,3 +142,30 @@ def test_a_helper_of_the_students_own_named_like_a_kit_one_is_not_delegation() -
     exec("from kit import pages_for\n\ndef my_pages_for(size):\n    return pages_for(size)\n",
          namespace)
     assert checks.forbidden_names(namespace["my_pages_for"], forbid) == {"pages_for"}
+
+
+# -------------------------------------------------------------- the solution checked, by content
+def test_a_solutions_verdict_is_remembered_by_content(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from kit.grading.trusted import reference
+
+    nb = nbs.read_notebook(ROOT / "solutions" / "01-orders.ipynb")
+    cache = tmp_path / reference.CACHE_FILE
+    assert reference.cached_failures(nb, "01", lambda gid, base: base, cache) == {}
+    assert cache.exists()
+
+    def not_again(*args: object) -> dict[str, str]:
+        raise AssertionError("the solution ran again")
+
+    monkeypatch.setattr(reference, "solution_failures", not_again)
+    assert reference.cached_failures(nb, "01", lambda gid, base: base, cache) == {}
+    with pytest.raises(AssertionError, match="ran again"):  # other seeds: checked again
+        reference.cached_failures(nb, "01", lambda gid, base: base + 1, cache)
+    test = next(c for c in nb.cells if nbs.grade_id(c) == "orders-fits-tests")
+    test.source = test.source.replace("(5 << 20,), False", "(5 << 20,), True")
+    with pytest.raises(AssertionError, match="ran again"):  # another test: checked again
+        reference.cached_failures(nb, "01", lambda gid, base: base, cache)
+    monkeypatch.undo()
+    failures = reference.cached_failures(nb, "01", lambda gid, base: base, cache)
+    assert list(failures) == ["orders-fits-tests"]
+    assert "its hidden check failed: ✘ fits_one_block(5 MiB)" in failures["orders-fits-tests"]
