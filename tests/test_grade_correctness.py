@@ -20,7 +20,7 @@ import pytest
 from kit.grading.boundary import checks, wire
 from kit.grading.sandboxed.shell import NotebookShell, cell_code, kernel_names, statement
 from kit.grading.trusted import notebooks as nbs
-from kit.grading.trusted.grading import load_source, rebuild, used_names
+from kit.grading.trusted.grading import load_source, rebuild
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -128,12 +128,9 @@ def my_pages_for(size):
 
 
 def test_a_helper_of_the_students_own_named_like_a_kit_one_is_not_delegation() -> None:
+    """The self-check's side (in the notebook, and under nbgrader); the grader's is the
+    ``own-pages-for`` student of tests/fixtures/class-correctness, graded in full."""
     forbid = frozenset({"pages_for"})
-    own = frozenset({"pages_for"})
-    assert not set(used_names(OWN_PAGES_FOR, own)) & forbid
-    for delegating in ("from kit import pages_for\n", "import kit\nx = kit.pages_for(1)\n",
-                       "x = getattr(kit, 'pages_for')\n"):
-        assert set(used_names(delegating + OWN_PAGES_FOR, own)) & forbid
     namespace: dict[str, object] = {}
     exec(OWN_PAGES_FOR, namespace)
     assert checks.forbidden_names(namespace["my_pages_for"], forbid) == set()
@@ -141,6 +138,8 @@ def test_a_helper_of_the_students_own_named_like_a_kit_one_is_not_delegation() -
     assert checks.forbidden_names(namespace["my_pages_for"], forbid) == {"pages_for"}
     exec("from kit import pages_for\n\ndef my_pages_for(size):\n    return pages_for(size)\n",
          namespace)
+    assert checks.forbidden_names(namespace["my_pages_for"], forbid) == {"pages_for"}
+    exec("def my_pages_for(size):\n    return getattr(kit, 'pages_for')(size)\n", namespace)
     assert checks.forbidden_names(namespace["my_pages_for"], forbid) == {"pages_for"}
 
 
