@@ -23,7 +23,7 @@ def oracle(memory: MemoryMap, zone: kit.Zone) -> dict[str, np.ndarray]:
     """What the map should show, computed page by page from the zone's public API."""
     ppc, start = memory.pages_per_cell, zone.start_pfn
     total = memory.rows * memory.columns * ppc
-    none = len(memory.state_names)
+    none = memory.NONE
     page = np.full(total, none, dtype=np.int64)
     page[zone.nr_pages:] = memory.OUTSIDE
     ranges = [(zone.nr_pages, total - zone.nr_pages)] if total > zone.nr_pages else []
@@ -57,7 +57,7 @@ def oracle(memory: MemoryMap, zone: kit.Zone) -> dict[str, np.ndarray]:
     x, y = memory._rectangles(np.array([s for s, _ in ranges], dtype=np.int64),
                               np.array([n for _, n in ranges], dtype=np.int64))
     x, y = x.reshape(-1, 5), y.reshape(-1, 5)
-    return {"states": counts[:, :none].argmax(axis=1).reshape(memory.rows, memory.columns),
+    return {"states": counts.argmax(axis=1).reshape(memory.rows, memory.columns),
             "free_fraction": free, "outlines_x": x, "outlines_y": y, "counts": counts,
             "owners": owners}
 

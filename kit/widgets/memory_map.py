@@ -94,9 +94,11 @@ class MemoryMap(ZoneListener, widgets.VBox):
         self.ALLOCATED, self.EXACT, self.TRIMMED, self.PCP, self.OUTSIDE = range(m + 1, m + 6)
         self.state_names = [f"free, order {o}" for o in range(m + 1)] + [
             "allocated", "allocated (exact, kept)", "tail given back by an exact allocation",
-            "on the per-CPU list", "outside the zone"]
-        #: Not a state: a page on no list, between two events of one operation.
-        self.NONE = len(self.state_names)
+            "on the per-CPU list", "outside the zone",
+            "taken off the free lists, not yet handed out (between two steps of a call)"]
+        #: A page on no list, between two events of one operation: the step-through player
+        #: shows it; a map following a zone never does once the operation has ended.
+        self.NONE = len(self.state_names) - 1
         self.states = np.zeros((self.rows, self.columns), dtype=np.int16)
         self.free_fraction = np.zeros(self.rows * self.columns)
         self.queue_limit = DEFAULT_QUEUE_LIMIT
@@ -133,7 +135,8 @@ class MemoryMap(ZoneListener, widgets.VBox):
         steps = max(self.max_order, 1)
         greens = ["#" + "".join(f"{int(round(c)):02x}" for c in low + (high - low) * o / steps)
                   for o in range(self.max_order + 1)]
-        return greens + [theme.allocated, theme.exact, theme.trimmed, theme.pcp, theme.outside]
+        return greens + [theme.allocated, theme.exact, theme.trimmed, theme.pcp, theme.outside,
+                         theme.taken]
 
     def _build_marks(self, theme: Theme) -> None:
         self.palette = self._palette(theme)
@@ -189,7 +192,7 @@ class MemoryMap(ZoneListener, widgets.VBox):
         orders = "".join(swatch(self.palette[o], str(o)) for o in range(self.max_order + 1))
         items = [f"free block of order {orders}"]
         items += [f"{swatch(self.palette[code])} {self.state_names[code]}"
-                  for code in range(self.max_order + 1, self.NONE)]
+                  for code in range(self.max_order + 1, self.NONE + 1)]
         items.append(f"{swatch('transparent', border=self.theme.text_color)} outline: one "
                      "block (buddy boundaries)")
         items.append(f"{swatch('transparent', border=self.theme.highlight)} thick outline: "
@@ -327,7 +330,7 @@ class MemoryMap(ZoneListener, widgets.VBox):
     def _cell_states(self, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each cell's state (the one covering most pages) and free fraction, from its counts."""
         m = self.max_order
-        states = counts[:, :self.NONE].argmax(axis=1).astype(np.int16)
+        states = counts[:, :self.NONE + 1].argmax(axis=1).astype(np.int16)
         free = (counts[:, :m + 1].sum(axis=1) + counts[:, self.TRIMMED]) / self.pages_per_cell
         return states, free
 
@@ -378,7 +381,7 @@ class MemoryMap(ZoneListener, widgets.VBox):
         """
         p = self.pages_per_cell
         total = self.rows * self.columns
-        nstates = len(self.state_names)
+        nstates = self.NONE  # the pages of no block (NONE) are what is left of each cell
         sign = np.sign(lengths)
         size = np.abs(lengths)
         first = starts // p
@@ -468,10 +471,13 @@ class MemoryMap(ZoneListener, widgets.VBox):
         queue, self._queue = self._queue, []
         rewalk, self._rewalk = self._rewalk, []
         self._walked: list[tuple[int, int]] = []
+        start = zone.start_pfn
+        # Every _SET first, then every walk: a walk reads the zone as it is now, so nothing may
+        # overwrite what it read (a page taken in this batch from a block walked again would
+        # otherwise stay "on no list").
+        self._set_final([item for item in queue if item[0] == _SET])
         for offset, pages in rewalk:  # allocations split or given owners after their event
             self._walk_once(offset, offset + pages)
-        start = zone.start_pfn
-        self._set_final([item for item in queue if item[0] == _SET])
         for action, offset, pages, _code in queue:
             if action == _SET:
                 continue
@@ -484,6 +490,7 @@ class MemoryMap(ZoneListener, widgets.VBox):
                     self._walk_once(owner - start, offset + 1)
                 else:
                     self._walk_once(offset, offset + 1)
+        self._recheck_stray()
         self._update_tails()
         if not self._changed:
             return
@@ -592,6 +599,21 @@ class MemoryMap(ZoneListener, widgets.VBox):
         if self.pages_per_cell == 1 and code != self.NONE:
             outlines[cell], self._outline_len[cell] = page, 1
         self._changed.append((page, page + 1))
+
+    def _recheck_stray(self) -> None:
+        """Read again from the zone the changed pages left on no list (``NONE``).
+
+        Between two events of one call a taken block is on no list, and the map shows it so;
+        once the call has returned every page is on a list or allocated.  A page the actions
+        left on no list although the zone has it in a block would be a false state: the
+        zone's word wins.  O(pages changed), numpy.
+        """
+        base, first = self._base, self.zone.start_pfn
+        stray = {start + page for start, end in self._changed
+                 for page in np.flatnonzero(base[start:end] == self.NONE).tolist()}
+        for page in sorted(stray):
+            if base[page] == self.NONE and self.zone.block_at(first + page) is not None:
+                self._walk(page, page + 1)
 
     def _walk_once(self, start: int, end: int) -> None:
         """``_walk`` unless this redraw already read those pages: a walk reads the zone as it

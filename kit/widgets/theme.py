@@ -46,6 +46,9 @@ class Theme:
     trimmed: str
     pcp: str
     outside: str
+    #: A block taken off the free lists and not yet handed out: only between two steps of
+    #: one call, which the step-through player shows.
+    taken: str
     highlight: str
 
     def html(self, body: str, *, pre: bool = False, error: bool = False,
@@ -153,6 +156,7 @@ NORMAL = Theme(
     trimmed="#ffd92f",
     pcp="#17becf",
     outside="#eeeeee",
+    taken="#ffffff",
     highlight="#ff00ff",
 )
 
@@ -175,6 +179,7 @@ PRESENTER = Theme(
     trimmed="#ffcc00",
     pcp="#0099cc",
     outside="#dddddd",
+    taken="#ffffff",
     highlight="black",
 )
 
