@@ -92,6 +92,20 @@ def test_order_explorer_132k():
     assert "132 KiB (135168 bytes) with" in explorer.summary.value
 
 
+def test_waste_percent_is_one_definition_the_share_of_what_was_granted():
+    """The explorer's table and the curve (lessons 1 and 4) give the same figure for 132K:
+    124 KiB of a 256 KiB block, 48.4 %, never 93.9 % (of the request) in one of them; and
+    5000 B with 64 KiB pages is 92.4 %, not 1210.7 %."""
+    explorer = OrderExplorer(size="132K")
+    assert "waste, % of granted" in explorer.table.value
+    assert "<td>48.4</td>" in explorer.table.value and "93.9" not in explorer.table.value
+    curve = WastageCurve(explorer=explorer, percent=True)
+    assert curve.marker_values()[0] == pytest.approx(48.4375)
+    explorer.page_size_choice.value = 65536
+    explorer.text.value = "5000"
+    assert "<td>92.4</td>" in explorer.table.value and "1210.7" not in explorer.table.value
+
+
 def test_order_explorer_summary_reads_well_for_one_page_and_odd_sizes():
     one = OrderExplorer(kit.Zone(64, page_size=64 * 1024), size="33K")
     assert "a block of 1 page (64 KiB)" in one.summary.value
@@ -166,8 +180,9 @@ def test_wastage_curve_lines_and_linked_marker():
     assert list(curve.marker.x) == [5000] * 3
     assert list(curve.marker.y) == [3192, 3192, 3192]
     curve.percent.value = True
-    assert curve.marker.y[0] == pytest.approx(63.84)
-    assert max(c.y.max() for c in curve.curves) <= 100 * 4095  # percent of request
+    assert curve.marker.y[0] == pytest.approx(3192 * 100 / 8192)  # of the 8 KiB granted
+    assert max(c.y.max() for c in curve.curves) < 100  # a share of what was granted
+    assert curve.y_axis.label == "waste (% of granted)"
 
 
 def test_wastage_curve_log_scale_and_bad_range():
@@ -261,6 +276,7 @@ def test_free_area_chart_pages_view_and_log_scale():
     chart.unit.value = "pages"
     np.testing.assert_array_equal(chart.values, [2 ** o for o in range(10)] + [63 * 1024])
     assert chart.figure.axes[1].label == "free pages"
+    assert "nr_free:" not in chart.figure.title and "free pages" in chart.figure.title
     chart.log_scale.value = True
     assert chart.bars.scales["y"] is chart.y_log and chart.figure.axes[1].scale is chart.y_log
     np.testing.assert_array_equal(chart.figure.axes[1].tick_values, 10.0 ** np.arange(6))
@@ -275,6 +291,13 @@ def test_free_area_chart_pages_view_and_log_scale():
     (1, [0, 1]), (0, [0, 1]), (64512, [0, 20000, 40000, 60000, 80000])])
 def test_free_area_ticks_are_round_numbers(top, ticks):
     np.testing.assert_array_equal(nice_ticks(top), ticks)
+
+
+def test_a_log_axis_has_more_than_one_tick():
+    chart = FreeAreaChart(kit.Zone(64))  # one free block: the largest count is 1
+    assert chart.figure.title.startswith("free_area[order].nr_free")
+    chart.log_scale.value = True
+    np.testing.assert_array_equal(chart.figure.axes[1].tick_values, [1, 10])
 
 
 # ---------------------------------------------------------------------------------- memory map

@@ -32,11 +32,14 @@ class FreeAreaView(widgets.VBox):
     draw with this; it does not know where the counts come from.  On a large zone the one
     order-10 bar dwarfs the others, so two switches change the view: ``unit`` counts free
     pages instead of blocks (a block of order n is 2^n pages), ``log_scale`` makes small
-    counts visible next to big ones.  ``values`` is what the bars show.
+    counts visible next to big ones.  ``values`` is what the bars show; the title says which
+    (``title`` for blocks, ``pages_title`` for pages): free pages are not ``nr_free``.
     """
 
-    def __init__(self, theme: Theme, title: str = "free_area[order].nr_free") -> None:
+    def __init__(self, theme: Theme, title: str = "free_area[order].nr_free: free blocks",
+                 pages_title: str = "free pages per order: nr_free × 2^order") -> None:
         self.theme = theme
+        self.titles = {"blocks": title, "pages": pages_title}
         self.figure, self.bars = bar_figure(theme, title, "order", "free blocks",
                                             colors=[theme.free_high])
         self.y_linear = self.bars.scales["y"]
@@ -87,6 +90,7 @@ class FreeAreaView(widgets.VBox):
             y_axis.scale = scale
             y_axis.tick_values = ticks
             y_axis.label = "free pages" if pages else "free blocks"
+        self.figure.title = self.titles[self.unit.value]
         text = format_buddyinfo(nr_free) if line is None else line
         self.buddyinfo.value = self.theme.text("/proc/buddyinfo:\n" + text, pre=True)
 
@@ -109,8 +113,9 @@ def nice_ticks(top: float, count: int = 5) -> np.ndarray:
 
 
 def log_ticks(top: float) -> np.ndarray:
-    """Powers of ten from 1 to the first one at or above ``top``: 1, 10, 100, 1k..."""
-    top = max(float(top), 1.0)
+    """Powers of ten from 1 to the first one at or above ``top``: 1, 10, 100, 1k...; at least
+    1 and 10, since a log axis with one tick cannot be read."""
+    top = max(float(top), 10.0)
     return 10.0 ** np.arange(0, int(np.ceil(np.log10(top))) + 1)
 
 

@@ -60,7 +60,8 @@ class LiveBuddyInfo(widgets.VBox):
                                                  description="seconds")
         self.status = widgets.HTML()
         self.pagetypeinfo = widgets.HTML()
-        self.view = FreeAreaView(theme, title=f"{path}: free blocks per order")
+        self.view = FreeAreaView(theme, title=f"{path}: free blocks per order",
+                                 pages_title=f"{path}: free pages per order")
         theme.style_controls([self.zone_choice, self.refresh_button, self.auto, self.interval])
         super().__init__([
             widgets.HBox([self.zone_choice, self.refresh_button, self.auto, self.interval],

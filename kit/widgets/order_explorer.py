@@ -167,14 +167,14 @@ class OrderExplorer(widgets.VBox):
 
     def _table_html(self) -> str:
         rows = ["<tr><th>strategy</th><th>order</th><th>pages</th><th>bytes granted</th>"
-                "<th>wasted</th><th>waste %</th></tr>"]
+                "<th>wasted</th><th>waste, % of granted</th></tr>"]
         for name, w in self.results.items():
             if w.fails:
                 cells = [name, str(w.order), "-", "fails (NULL)", "-", "-"]
             else:
                 cells = [name, "slab" if w.order is None else str(w.order),
                          str(w.pages_granted), f"{w.granted}", f"{w.wasted}",
-                         f"{w.percent_of_request:.1f}"]
+                         f"{w.percent_of_granted:.1f}"]
             rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
         return self.theme.html(f'<table style="border-spacing:8px 2px">{"".join(rows)}</table>')
 

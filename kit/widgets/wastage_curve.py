@@ -52,7 +52,7 @@ class WastageCurve(widgets.VBox):
         self.stop_text = widgets.Text(value=str(stop), description="to",
                                       continuous_update=False)
         self.log_scale = widgets.Checkbox(value=log, description="log scale (size)")
-        self.percent = widgets.Checkbox(value=percent, description="waste in % of request")
+        self.percent = widgets.Checkbox(value=percent, description="waste in % of granted")
         self.error = widgets.HTML()
         self.x_linear, self.x_log = bq.LinearScale(), bq.LogScale()
         self.y_scale = bq.LinearScale(min=0)
@@ -143,14 +143,15 @@ class WastageCurve(widgets.VBox):
             return
         show_error(self.error, self.theme, None)
         start, step = self._sizes(start, stop)
-        self.y_axis.label = "waste (% of request)" if self.percent.value else "wasted bytes"
+        self.y_axis.label = "waste (% of granted)" if self.percent.value else "wasted bytes"
         for name, curve in zip(STRATEGIES, self.curves, strict=True):
             points = wastage_curve(start, stop + 1, step, name, self.page_size, self.max_order)
             x = np.array([p[0] for p in points], dtype=float)
             y = np.array([p[1] for p in points], dtype=float)
             with curve.hold_sync():
                 curve.x = x
-                curve.y = y * 100 / x if self.percent.value and len(x) else y
+                # the share of what was granted (request + waste), as the explorer shows it
+                curve.y = y * 100 / (x + y) if self.percent.value and len(x) else y
         self.caption.value = self.theme.text(
             f"{format_size(start, exact=False)} to {format_size(stop, exact=False)}, "
             f"every {step} bytes, {format_size(self.page_size)} pages; sizes whose allocation "
@@ -163,7 +164,7 @@ class WastageCurve(widgets.VBox):
         values = []
         for name in STRATEGIES:
             w = wastage(self.size, name, self.page_size, self.max_order)
-            values.append(w.percent_of_request if self.percent.value else float(w.wasted))
+            values.append(w.percent_of_granted if self.percent.value else float(w.wasted))
         return values
 
     def _draw_marker(self) -> None:
