@@ -322,7 +322,8 @@ def test_each_lesson_states_a_time_that_matches_its_content(path):
     assert abs(stated - estimated_minutes(path.stem)) <= 0.25 * estimated_minutes(path.stem)
     course_map = prose("01-start-here")
     number = int(path.stem[:2])
-    assert re.search(rf"\| {number} \| [^|]+ \| {stated} min \|", course_map)
+    # the lesson's row of the course map, its number a link to it
+    assert re.search(rf"\| \[{number}\]\({path.name}\) \| [^|]+ \| {stated} min \|", course_map)
 
 
 # ------------------------------------------------------------- 9. nothing of the machine stored
