@@ -12,13 +12,17 @@ A test cell groups its checks in one :class:`Checks` block::
 
 Every ``expect`` runs even when an earlier one failed, so a cell can give partial credit.  The
 check calls the student's function itself, so that an exception it raises fails that one
-check (and says so) instead of the whole cell.
+check (and says so) instead of the whole cell.  A wrong list or dict too long to read at a
+glance is reported by where it first differs (``['free lists'][0]: expected [1], received
+[32, 1]``), per differing key of a dict, not as two long dumps.
 
 Two places run the same test cell:
 
-* **the student's kernel** (the self-check): the block prints ticks and plain-words failures.
-  An unanswered exercise (the release stub raises ``NotImplementedError(hint)``) prints ``not
-  yet answered: <hint>`` and does not raise, so the released notebooks pass nbval as stored.
+* **the student's kernel** (the self-check): the block prints ticks and plain-words failures
+  and ends with a summary line (``✘ get_order: 2 of 5 checks failed ...``); it never raises,
+  so *Run All* runs every exercise's checks even after one has failed.  An unanswered exercise
+  (the release stub raises ``NotImplementedError(hint)``) prints ``not yet answered: <hint>``,
+  so the released notebooks pass nbval as stored.
 * **the trusted grader** (``kit grade``): the student's names are proxies that call into the
   sandboxed worker, and a :class:`Reporter` set in :data:`reporter` receives every outcome; the
   verdict is computed from those records in the grader's own process.  Nothing the student's
@@ -38,8 +42,8 @@ sets ``NBGRADER_EXECUTION`` in the kernel's environment (``autograde`` while it 
 ``validate`` when a student validates) and judges a test cell by its outputs: an error scores 0,
 a result that is a number scores that many points, anything else full points.  So there:
 
-* an unanswered exercise raises (in the notebook it only prints "not yet answered", which
-  nbgrader would count as passed);
+* an unanswered exercise, a failed check and a check that could not run raise (in the
+  notebook they only print, which nbgrader would count as passed);
 * a block declared ``Checks(..., partial=True)`` does not raise when some of its checks passed
   (under ``autograde`` only), and the cell's last line ``t.points(3)`` is then the points the
   passed checks earn, rounded as ``kit grade`` rounds them.  Everywhere else ``t.points`` is
@@ -61,6 +65,10 @@ from kit.grading.boundary.wire import plain_number
 
 #: Values longer than this are cut in messages (a huge list must not flood the notebook).
 MAX_VALUE_CHARS = 300
+#: Containers whose text is longer than this are reported by where they differ, not whole.
+SHORT_VALUE_CHARS = 100
+#: An item of a container this short is shown whole where it differs.
+SHORT_ITEM_CHARS = 40
 #: The environment variable nbgrader sets in the kernels it runs ("autograde", "validate").
 NBGRADER_EXECUTION = "NBGRADER_EXECUTION"
 
@@ -173,6 +181,57 @@ def same(got: object, expected: object) -> bool:
         return False
 
 
+def _first_difference(got: object, expected: object,
+                      path: str = "") -> tuple[str, object, object] | None:
+    """Where two values first differ: (path such as ``[3][1]``, expected, received) or None.
+
+    Walks lists and tuples index by index and dicts key by key (in the expected order); a
+    missing or extra item is reported at its index, with ``MISSING`` on the side lacking it.
+    Items short enough to read at a glance (``(32, 0)``, ``[1]``) are reported whole.
+    """
+    if path and max(len(describe(got)), len(describe(expected))) <= SHORT_ITEM_CHARS:
+        return None if same(got, expected) else (path, expected, got)
+    if isinstance(expected, (list, tuple)) and isinstance(got, (list, tuple)):
+        for index, (g, e) in enumerate(zip(got, expected, strict=False)):
+            if not same(g, e):
+                return _first_difference(g, e, f"{path}[{index}]")
+        if len(got) != len(expected):
+            index = min(len(got), len(expected))
+            return (f"{path}[{index}]", expected[index] if index < len(expected) else MISSING,
+                    got[index] if index < len(got) else MISSING)
+        return None
+    if isinstance(expected, dict) and isinstance(got, dict):
+        for key in [*expected, *(k for k in got if k not in expected)]:
+            g, e = got.get(key, MISSING), expected.get(key, MISSING)
+            if g is MISSING or e is MISSING or not same(g, e):
+                return _first_difference(g, e, f"{path}[{key!r}]")
+        return None
+    return None if same(got, expected) else (path, expected, got)
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "(nothing)"
+
+
+#: The side of a difference that has no item there.
+MISSING = _Missing()
+
+
+def differences(got: object, expected: object) -> list[tuple[str, object, object]]:
+    """The first difference of each differing key of two dicts, or the first difference of two
+    lists: what a student needs to find the mistake, without two long dumps to compare."""
+    if isinstance(expected, dict) and isinstance(got, dict):
+        found = []
+        for key in [*expected, *(k for k in got if k not in expected)]:
+            g, e = got.get(key, MISSING), expected.get(key, MISSING)
+            if g is MISSING or e is MISSING or not same(g, e):
+                found.append(_first_difference(g, e, f"[{key!r}]") or (f"[{key!r}]", e, g))
+        return found
+    first = _first_difference(got, expected)
+    return [] if first is None else [first]
+
+
 def failure_text(
     what: str,
     got: object,
@@ -184,6 +243,21 @@ def failure_text(
 ) -> str:
     """The plain-words report of one failed check: input, expected, received, hint."""
     lines = [f"✘ {what}"]
+    containers = (list, tuple, dict)
+    if (error is None and isinstance(got, containers) and isinstance(expected, containers)
+            and max(len(describe(got)), len(describe(expected))) > SHORT_VALUE_CHARS
+            and (found := differences(got, expected))):
+        if inputs:
+            lines.append("  input:    " + ", ".join(f"{k}={describe(v)}"
+                                                    for k, v in inputs.items()))
+        label = "differs:  "
+        for where, e, g in found:
+            lines.append(f"  {label}{where or 'the whole value'}: expected {describe(e)}, "
+                         f"received {describe(g)}")
+            label = " " * len(label)
+        if hint:
+            lines.append(f"  hint:     {hint}")
+        return "\n".join(lines)
     if isinstance(got, dict) and isinstance(expected, dict) and error is None:
         differ = [k for k in expected if k not in got or not same(got[k], expected[k])]
         differ += [k for k in got if k not in expected]
@@ -411,12 +485,18 @@ class Checks:
             return True  # an unanswered exercise is not an error in the notebook
         if error is not None:
             print(error)
-            raise CheckFailed(error) from None
+            if self._nbgrader:  # nbgrader scores a test cell by whether it raised
+                raise CheckFailed(error) from None
+            return True  # the student's Run All goes on to the next exercise
         if exc_type is not None:
             return False
         summary = f"{len(self.failures)} of {self.total} checks failed (see the ✘ lines above)"
         if self.failures and self.partial and self.passed and self._nbgrader == "autograde":
             print(f"{self.exercise}: {summary}; partial credit")  # t.points gives the score
+            return False
+        if self.failures and not self._nbgrader:
+            # the student's own check: report and let Run All go on to the next exercise
+            print(f"✘ {self.exercise}: {summary}: fix your answer and run this cell again")
             return False
         if self.failures:
             raise CheckFailed(f"{self.exercise}: {summary}")
