@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import kit
-from kit.errors import KitError
+from kit.core.errors import KitError
 from kit.widgets import MemoryMap, Playground
 
 
