@@ -345,6 +345,17 @@ def test_cli_without_kind_cycles_kinds(capsys):
         assert f"({kind}, level 1, seed {seed}," in out
 
 
+def test_practice_without_a_seed_draws_one_and_prints_it(capsys):
+    assert main(["practice", "order"]) == 0
+    out = capsys.readouterr().out
+    match = re.match(r"No --seed given: drew seed (\d+) \(--seed \1 gives these problems again\)",
+                     out)
+    assert match, out[:200]
+    assert main(["practice", "order", "--seed", match.group(1)]) == 0
+    again = capsys.readouterr().out
+    assert out.split("\n\n", 1)[1] == again  # the printed seed gives the same problems
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--seed", "1", "--count", "0"], "--count must be between 1 and 100"),
     (["--seed", "-3"], "--seed must be >= 0"),
@@ -356,7 +367,6 @@ def test_cli_bad_values(capsys, argv, message):
 
 @pytest.mark.parametrize("argv, message", [
     (["merge", "--seed", "1"], "invalid choice: 'merge'"),
-    (["order"], "required: --seed"),
     (["--seed", "1", "--level", "4"], "invalid choice: 4"),
     (["--seed", "x"], "invalid int value"),
 ])

@@ -7,6 +7,7 @@ its solution) on any machine.  The problems themselves come from ``kit.teaching.
 from __future__ import annotations
 
 import argparse
+import random
 
 from kit.core.errors import InvalidArgument
 from kit.core.presets import PRESETS
@@ -16,8 +17,9 @@ from kit.teaching.practice import KINDS, LEVELS, Problem, practice_set
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("kind", nargs="?", choices=KINDS, metavar="KIND",
                         help=f"one of {', '.join(KINDS)} (default: each in turn)")
-    parser.add_argument("--seed", type=int, required=True,
-                        help="the first problem's seed; problem i uses seed + i")
+    parser.add_argument("--seed", type=int,
+                        help="the first problem's seed; problem i uses seed + i (default: one "
+                             "drawn at random and printed, so the same problems can come back)")
     parser.add_argument("--count", type=int, default=1, help="how many problems (default: 1)")
     parser.add_argument("--level", type=int, default=1, choices=LEVELS,
                         help="difficulty 1-3 (default: 1)")
@@ -41,7 +43,15 @@ def format_problem(number: int, problem: Problem, solutions: bool) -> str:
     return "\n".join(parts)
 
 
+#: Seeds drawn when none is given stay below this: short enough to note down and type again.
+DRAWN_SEEDS = 10_000
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.seed is None:
+        args.seed = random.SystemRandom().randrange(DRAWN_SEEDS)
+        print(f"No --seed given: drew seed {args.seed} (--seed {args.seed} gives these "
+              "problems again).\n")
     if args.seed < 0:
         raise InvalidArgument(f"--seed must be >= 0, got {args.seed}")
     if not 1 <= args.count <= 100:
