@@ -226,8 +226,11 @@ def test_exact_misconceptions_are_what_the_one_mistake_leaves() -> None:
         case, lambda zone, addr, order, size: zone.make_alloc_exact(addr, order, size))
     wrong = dict((shows.split(":")[0], state) for state, shows in
                  harness.exact_misconceptions(case, "make"))
-    assert set(wrong) == {"kept the whole block", "rounded the pages kept down"}
+    assert set(wrong) == {"kept the whole block", "rounded the pages kept down",
+                          "returned nothing", "freed a page inside the block",
+                          "passed a pfn where the zone wants an address"}
     assert all(state != right for state in wrong.values())
+    assert wrong["returned nothing"] == {**right, "returned pfn": None}
     kept = harness.after_make_alloc_exact(case, lambda zone, addr, order, size: addr)
     assert wrong["kept the whole block"] == kept
     first_only = harness.after_free_pages_exact(case, lambda zone, addr, size:
@@ -266,9 +269,12 @@ def test_buddy_misconceptions_name_the_usual_slips() -> None:
     assert dict(harness.buddy_misconceptions(12, 2))[16].startswith("added 2^order")
     assert dict(harness.buddy_misconceptions(12, 2))[8].startswith("subtracted")
     # the first that matches is named: 12 is both "its own start" and "the higher buddy"
-    assert harness.merged_start_misconceptions(12, 2)[0] == (
-        12, harness.merged_start_misconceptions(12, 2)[0][1])
-    assert harness.merged_start_misconceptions(12, 2)[0][1].startswith("kept the freed")
+    # 12 is the higher buddy: keeping its start and starting at the higher buddy are one answer
+    assert harness.merged_start_misconceptions(12, 2) == [
+        (12, harness.merged_start_misconceptions(12, 2)[0][1])]
+    assert harness.merged_start_misconceptions(12, 2)[0][1].startswith(
+        "started at the higher buddy, here the freed block itself")
+    assert dict(harness.merged_start_misconceptions(8, 2))[8].startswith("kept the freed")
     assert dict(harness.merged_start_misconceptions(8, 2))[12].startswith("started at the")
     assert dict(harness.kmalloc_misconceptions(100))[128].startswith("rounded to a power")
     assert dict(harness.kmalloc_misconceptions(9000))[12288].startswith("gave whole pages")

@@ -72,7 +72,7 @@ SHORT_ITEM_CHARS = 40
 #: The environment variable nbgrader sets in the kernels it runs ("autograde", "validate").
 NBGRADER_EXECUTION = "NBGRADER_EXECUTION"
 
-__all__ = ["VISIBLE_SHARE", "CheckFailed", "Checks", "Outcome", "Reporter", "check",
+__all__ = ["VISIBLE_SHARE", "CheckFailed", "Checks", "Outcome", "Raised", "Reporter", "check",
            "partial_points", "reporter"]
 
 
@@ -267,7 +267,10 @@ def failure_text(
             got = {k: got[k] for k in differ if k in got}
     if inputs:
         lines.append("  input:    " + ", ".join(f"{k}={describe(v)}" for k, v in inputs.items()))
-    lines.append(f"  expected: {describe(expected)}")
+    shown = describe(expected)
+    if error is not None and len(shown) > SHORT_VALUE_CHARS:  # the crash is what to fix
+        shown = shown[:SHORT_VALUE_CHARS - 3] + "..."
+    lines.append(f"  expected: {shown}")
     if error is not None:
         kind = getattr(error, "kind", type(error).__name__)  # a worker's error names its own
         lines.append(f"  received: your code raised {kind}: {error}")
@@ -278,11 +281,30 @@ def failure_text(
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class Raised:
+    """A known wrong answer that is an exception: the student's code raised ``kind`` (the
+    exception's type name) with ``text`` in its message.  Listed in ``misconceptions`` like a
+    wrong value, so that a crash caused by a known slip names that slip, not the general hint
+    (which would send the student looking for a mistake they did not make)."""
+
+    kind: str
+    text: str = ""
+
+    def matches(self, error: BaseException) -> bool:
+        kind = getattr(error, "kind", type(error).__name__)  # a worker's error names its own
+        return kind == self.kind and self.text in str(error)
+
+
 def misconception_hint(got: object, misconceptions: Iterable[tuple[object, str]],
-                       hint: str) -> str:
-    """What a wrong result shows when it is a known wrong answer, else the general ``hint``."""
+                       hint: str, error: BaseException | None = None) -> str:
+    """What a wrong result (or the ``error`` the code raised) shows when it is a known wrong
+    answer, else the general ``hint``."""
     for wrong, shows in misconceptions:
-        if same(got, wrong):
+        if error is not None:
+            if isinstance(wrong, Raised) and wrong.matches(error):
+                return f"likely mistake: {shows}"
+        elif not isinstance(wrong, Raised) and same(got, wrong):
             return f"likely mistake: {shows}"
     return hint
 
@@ -375,6 +397,7 @@ class Checks:
         except NotImplementedError as exc:
             raise _Unanswered(str(exc) or self.hint) from None
         except Exception as exc:
+            hint = misconception_hint(None, misconceptions, hint, exc)
             return self._fail(what, failure_text(what, None, expected, inputs=inputs, hint=hint,
                                                  error=exc), hint)
         if same(got, expected):
@@ -414,6 +437,8 @@ class Checks:
             except NotImplementedError as exc:
                 raise _Unanswered(str(exc) or self.hint) from None
             except Exception as exc:
+                wrong = misconceptions(*case) if misconceptions is not None else ()
+                hint = misconception_hint(None, wrong, hint, exc)
                 return self._fail(what, failure_text(f"{what}: {call}", None, expected,
                                                      inputs=inputs, hint=hint, error=exc), hint)
             if not same(got, expected):

@@ -57,6 +57,7 @@ from .placement import (
     placement_cases,
 )
 from .procfs import (
+    buddyinfo_misconceptions,
     buddyinfo_rows,
     format_pagetypeinfo,
     free_pages_by_zone,
@@ -84,6 +85,7 @@ __all__ = [
     "after_pcp_run",
     "anonymous_trace",
     "buddy_misconceptions",
+    "buddyinfo_misconceptions",
     "buddyinfo_rows",
     "consistent_presets",
     "exact_cases",

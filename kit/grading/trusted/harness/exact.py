@@ -9,6 +9,7 @@ from typing import Any
 
 from kit.core.orders import get_order
 from kit.core.zone import Page, Zone
+from kit.grading.boundary.checks import Raised
 
 from .zones import quietly, random_zone
 
@@ -96,12 +97,20 @@ def exact_misconceptions(case: ExactCase, call: str) -> list[tuple[object, str]]
     one case, each with the rule it missed: the zone state that a version with that one
     mistake leaves, computed by running it the way the student's version is run."""
     rounded_down = case.size // 4096  # the pages a size fills completely
+    # crashes of the usual slips: what the zone says names them better than the general hint
+    pfn_for_address = (Raised("KernelBUG", "not in the direct map"),
+                       "passed a pfn where the zone wants an address: the page at index i of "
+                       "the block is at addr + i * zone.page_size")
     if call == "make":
         return [
             (after_make_alloc_exact(case, lambda z, a, o, s: a),
              "kept the whole block: the pages beyond what the size needs go back"),
             (after_make_alloc_exact(case, lambda z, a, o, s: _trim(z, a, o, rounded_down)),
              "rounded the pages kept down: the last, partly used page is kept too"),
+            (after_make_alloc_exact(case, lambda z, a, o, s: _trim(z, a, o, -(-s // 4096))
+                                    and None),
+             "returned nothing: make_alloc_exact returns addr (or None when addr is None)"),
+            *_unsplit_and_pfns(pfn_for_address),
         ]
     if call == "free":
         return [
@@ -111,7 +120,17 @@ def exact_misconceptions(case: ExactCase, call: str) -> list[tuple[object, str]]
             (after_free_pages_exact(case, lambda z, a, s: _free_run(z, a, rounded_down)),
              "freed size // PAGE_SIZE pages: the last, partly used page belongs to the "
              "allocation too"),
+            pfn_for_address,
         ]
     whole = after_alloc_pages_exact(case, lambda z, s: z.get_free_pages(get_order(s)))
     return [(whole, "returned the whole power-of-two block: trim it to the pages the size "
-                    "needs (exercise 11)")]
+                    "needs (exercise 11)"),
+            *_unsplit_and_pfns(pfn_for_address)]
+
+
+def _unsplit_and_pfns(pfn_for_address: tuple[Raised, str]) -> list[tuple[object, str]]:
+    """The crashes of trimming a block: freeing a page of a block not split into single pages
+    first, and passing pfns to calls that take addresses."""
+    return [(Raised("BadPageState", "is inside the order-"),
+             "freed a page inside the block: split_page(kit.Page(pfn, order)) first makes "
+             "it single pages, each of which can then be freed"), pfn_for_address]

@@ -78,11 +78,19 @@ def buddy_misconceptions(pfn: int, order: int) -> list[tuple[object, str]]:
 
 
 def merged_start_misconceptions(pfn: int, order: int) -> list[tuple[object, str]]:
-    """Wrong ``merged_start`` answers (exercise 8), each with the rule it missed."""
+    """Wrong ``merged_start`` answers (exercise 8), each with the rule it missed.
+
+    When the freed block is the higher buddy, keeping its start and starting at the higher
+    buddy give the same answer: the hint then names both, not one the student did not make.
+    """
+    higher = pfn | (1 << order)
+    if higher == pfn:
+        return [(pfn, "started at the higher buddy, here the freed block itself: the merged "
+                      "block starts at the lower one, bit `order` cleared")]
     return [(pfn, "kept the freed block's own start: the merged block starts at the lower "
                   "buddy"),
-            (pfn | (1 << order), "started at the higher buddy: the merged block starts at the "
-                                 "lower one, bit `order` cleared")]
+            (higher, "started at the higher buddy: the merged block starts at the lower one, "
+                     "bit `order` cleared")]
 
 
 def unusable_misconceptions(nr_free: list[int], order: int) -> list[tuple[object, str]]:

@@ -14,6 +14,7 @@ from kit.core.procfs import (
     parse_buddyinfo,
     parse_pagetypeinfo,
 )
+from kit.grading.boundary.checks import Raised
 
 
 def buddyinfo_rows(text: str) -> list[tuple[int, str, list[int]]]:
@@ -24,6 +25,13 @@ def buddyinfo_rows(text: str) -> list[tuple[int, str, list[int]]]:
 def free_pages_by_zone(text: str) -> dict[tuple[int, str], int]:
     """Free pages per (node, zone) of a buddyinfo text, from the kit's parser."""
     return {(z.node, z.zone): z.free_pages for z in parse_buddyinfo(text)}
+
+
+def buddyinfo_misconceptions() -> list[tuple[object, str]]:
+    """The usual crash of a buddyinfo parser (exercise 21): "Node 0, zone DMA" split on
+    spaces leaves the comma on the node number, which int() refuses."""
+    return [(Raised("ValueError", ",'"), "a comma sticks to the word before it ('0,'): drop "
+                                         "the commas before splitting")]
 
 
 def random_buddyinfo(seed: int) -> str:
