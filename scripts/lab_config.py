@@ -35,3 +35,8 @@ c.LabApp.default_url = "/lab/tree/notebooks/01-start-here.ipynb"
 # Nothing needs the internet: no news feed, no update check.
 c.LabApp.news_url = None
 c.LabApp.check_for_updates_class = "jupyterlab.handlers.announcements.NeverCheckForUpdate"
+
+# A saved notebook keeps of each widget only its text, "run this cell to use the widget":
+# the widget reference it would keep points at nothing once the kernel is gone, which
+# JupyterLab shows as "Error displaying widget: model not found".
+c.ContentsManager.pre_save_hook = "kit.widgets.saved.pre_save_hook"

@@ -169,3 +169,28 @@ def test_kit_runs_in_jupyterlabs_terminal(lab):
     finally:
         urllib.request.urlopen(urllib.request.Request(
             f"{base}/api/terminals/{name}?token={token}", method="DELETE"))
+
+
+def test_a_saved_notebook_keeps_of_a_widget_only_its_run_this_cell_line(lab, tmp_path):
+    """JupyterLab's save goes through the course's pre-save hook: reopened, the widget's place
+    shows "run this cell to use the widget", not "Error displaying widget: model not found"."""
+    base, token, _ = lab
+    output = {"output_type": "display_data", "metadata": {}, "data": {
+        "text/plain": "Predict: run this cell to use the widget",
+        "application/vnd.jupyter.widget-view+json": {
+            "model_id": "0" * 32, "version_major": 2, "version_minor": 0}}}
+    notebook = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "code", "id": "a", "metadata": {}, "execution_count": 1,
+         "source": "Predict(...)", "outputs": [output]}]}
+    path = "notebooks/zz-saved-by-the-test.ipynb"
+    body = json.dumps({"type": "notebook", "format": "json", "content": notebook}).encode()
+    request = urllib.request.Request(f"{base}/api/contents/{path}?token={token}", data=body,
+                                     method="PUT", headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request).close()
+    try:
+        saved = json.loads((REPO / path).read_text())
+        data = saved["cells"][0]["outputs"][0]["data"]
+        assert list(data) == ["text/plain"]
+        assert "".join(data["text/plain"]) == "Predict: run this cell to use the widget"
+    finally:
+        (REPO / path).unlink()

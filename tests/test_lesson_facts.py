@@ -337,7 +337,7 @@ def test_no_stored_output_depends_on_the_machine_that_ran_the_lesson():
             assert not re.search(r"NBVAL_(IGNORE_OUTPUT|SKIP|CHECK_OUTPUT)", source), path.stem
     live = next(cell for cell in _cells("07-your-machine")
                 if "take_buddyinfo()" in "".join(cell["source"]))
-    assert [out["data"]["text/plain"][0][:8] for out in live["outputs"]] == ["Predict("]
+    assert [out["data"]["text/plain"][0][:9] for out in live["outputs"]] == ["Predict: "]
 
 
 # ==================================================== the second kernel review (2026-12-06)

@@ -23,7 +23,8 @@ from kit.core.zone import Zone
 
 from .theme import Theme
 
-__all__ = ["FRAME", "Redraw", "ZoneListener", "bar_figure", "beside", "fitted", "parse_size_text"]
+__all__ = ["FRAME", "RUN_TO_USE", "Redraw", "RunToUse", "ZoneListener", "bar_figure", "beside",
+           "fitted", "parse_size_text"]
 
 
 def _in_kernel() -> bool:
@@ -106,6 +107,23 @@ class Redraw:
             self._held -= 1
             if not self._held:
                 self.flush()
+
+
+#: What a widget's place says where the widget itself cannot be drawn.
+RUN_TO_USE = "run this cell to use the widget"
+
+
+class RunToUse:
+    """Mixin for the kit's widgets: their text form says what to do.
+
+    A notebook shows a widget's text form wherever it cannot draw the widget: a stored lesson
+    before *Run All*, an untrusted notebook, a saved one opened again (``scripts/lab.sh``
+    drops the dead widget reference when it saves, see ``kit.widgets.saved``).  ipywidgets'
+    own text is a dump of the widget tree (``Predict(children=(HTML(value='<div ...``).
+    """
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}: {RUN_TO_USE}"
 
 
 class ZoneListener:

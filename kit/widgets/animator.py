@@ -15,14 +15,14 @@ from kit.core.orders import format_size, get_order, pages_for
 from kit.core.zone import Zone
 from kit.teaching.scenarios import Scenario, exact_allocation
 
-from ._base import parse_size_text, show_error
+from ._base import RunToUse, parse_size_text, show_error
 from .player import TracePlayer
 from .theme import get_theme
 
 __all__ = ["ExactAllocationAnimator"]
 
 
-class ExactAllocationAnimator(widgets.VBox):
+class ExactAllocationAnimator(RunToUse, widgets.VBox):
     """Type a size, watch ``alloc_pages_exact(size)`` split, keep and give back pages.
 
     ``animate(size)`` loads another size; ``player`` is the embedded ``TracePlayer`` (its

@@ -19,13 +19,13 @@ from kit.core.procfs import format_buddyinfo
 from kit.core.replay import nr_free_history
 from kit.core.zone import Zone
 
-from ._base import ZoneListener, bar_figure, fitted
+from ._base import RunToUse, ZoneListener, bar_figure, fitted
 from .theme import Theme, get_theme
 
 __all__ = ["FreeAreaChart", "FreeAreaView"]
 
 
-class FreeAreaView(widgets.VBox):
+class FreeAreaView(RunToUse, widgets.VBox):
     """Bars of free blocks per order plus a buddyinfo line, drawn from plain counts.
 
     The live chart (``FreeAreaChart``), the step-through player and the live system view all

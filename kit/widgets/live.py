@@ -23,14 +23,14 @@ from kit.core.procfs import (
 )
 from kit.core.zone import Zone
 
-from ._base import _running_loop, fitted
+from ._base import RunToUse, _running_loop, fitted
 from .free_area import FreeAreaView
 from .theme import get_theme
 
 __all__ = ["LiveBuddyInfo"]
 
 
-class LiveBuddyInfo(widgets.VBox):
+class LiveBuddyInfo(RunToUse, widgets.VBox):
     """Bars of a real zone's free blocks per order, refreshed on demand or on a timer.
 
     ``path``/``pagetypeinfo_path`` default to the /proc files (a saved copy works too).

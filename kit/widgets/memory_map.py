@@ -33,7 +33,7 @@ from kit.core import events as ev
 from kit.core.events import Event
 from kit.core.zone import Zone
 
-from ._base import Redraw, ZoneListener
+from ._base import Redraw, RunToUse, ZoneListener
 from .theme import Theme, get_theme
 
 __all__ = ["MemoryMap", "PageSource", "outline_boxes"]
@@ -65,7 +65,7 @@ class PageSource(Protocol):
     def block_at(self, pfn: int) -> tuple[str, int, int] | None: ...
 
 
-class MemoryMap(ZoneListener, widgets.VBox):
+class MemoryMap(RunToUse, ZoneListener, widgets.VBox):
     """The zone's pages as a bqplot grid, redrawn after each operation on the zone.
 
     ``pages_per_cell``, ``rows`` and ``columns`` give the layout; ``states`` is the grid of

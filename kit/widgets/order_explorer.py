@@ -19,7 +19,7 @@ from kit.core.metrics import STRATEGIES, Wastage, compare_wastage
 from kit.core.orders import format_size
 from kit.core.zone import Zone
 
-from ._base import bar_figure, parse_size_text, show_error
+from ._base import RunToUse, bar_figure, parse_size_text, show_error
 from .theme import get_theme
 
 __all__ = ["OrderExplorer"]
@@ -28,7 +28,7 @@ PAGE_SIZES = (("4 KiB", 4096), ("16 KiB", 16384), ("64 KiB", 65536))
 DEFAULT_SIZE = "132K"
 
 
-class OrderExplorer(widgets.VBox):
+class OrderExplorer(RunToUse, widgets.VBox):
     """Pick a request size and a page size; see order, grant and waste of each allocator.
 
     ``size`` and ``page_size`` are traitlets (Python side), so other widgets can follow them

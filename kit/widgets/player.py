@@ -17,7 +17,7 @@ from kit.core.events import Event
 from kit.core.zone import Zone
 from kit.teaching.scenarios import SCENARIOS, EventModel, Scenario, Step, record_scenario
 
-from ._base import FRAME, Redraw, beside, fitted
+from ._base import FRAME, Redraw, RunToUse, beside, fitted
 from .free_area import FreeAreaView
 from .memory_map import MemoryMap
 from .theme import get_theme
@@ -39,7 +39,7 @@ def highlight_ranges(event: Event) -> list[tuple[int, int]]:
     return [(event.pfn, pages)]
 
 
-class TracePlayer(widgets.VBox):
+class TracePlayer(RunToUse, widgets.VBox):
     """Play, pause and step through a scenario's events, with speed and scenario choice.
 
     ``step`` (the slider's value, 0 = before the first event) selects the moment shown;

@@ -29,7 +29,7 @@ from kit.core.zone import Zone
 from kit.teaching.practice import Mark
 from kit.teaching.predict import Prediction, call_prediction
 
-from ._base import ZoneListener, beside, fitted, parse_size_text, show_error
+from ._base import RunToUse, ZoneListener, beside, fitted, parse_size_text, show_error
 from .free_area import FreeAreaChart
 from .memory_map import MemoryMap
 from .theme import get_theme
@@ -99,7 +99,7 @@ def _row(children: list[widgets.Widget]) -> widgets.HBox:
                                                         align_items="center"))
 
 
-class Playground(ZoneListener, widgets.VBox):
+class Playground(RunToUse, ZoneListener, widgets.VBox):
     """Buttons and inputs for the allocator's calls, an event log, the chart and the map.
 
     ``alloc(order)``, ``alloc_exact(size)``, ``free_selected()``, ``reset()`` and

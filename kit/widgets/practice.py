@@ -16,14 +16,14 @@ from kit.core.errors import KitError
 from kit.core.zone import Zone
 from kit.teaching.practice import KINDS, LEVELS, Problem, Verdict, generate
 
-from ._base import fitted, show_error
+from ._base import RunToUse, fitted, show_error
 from .memory_map import MemoryMap
 from .theme import get_theme
 
 __all__ = ["Practice"]
 
 
-class Practice(widgets.VBox):
+class Practice(RunToUse, widgets.VBox):
     """One problem at a time: kind, level and seed pick it; "new problem" moves to the next seed.
 
     A ``zone`` given makes the problems follow its kernel version (``zone.preset``: where

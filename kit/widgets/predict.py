@@ -21,7 +21,7 @@ from kit.core.zone import Zone
 from kit.teaching.practice import Mark
 from kit.teaching.predict import Prediction, order_prediction
 
-from ._base import fitted
+from ._base import RunToUse, fitted
 from .order_explorer import OrderExplorer
 from .theme import get_theme
 
@@ -30,7 +30,7 @@ __all__ = ["Predict"]
 DEFAULT_SIZE = "132K"
 
 
-class Predict(widgets.VBox):
+class Predict(RunToUse, widgets.VBox):
     """Ask ``prediction.question``, hide ``demo`` until answered, then check and reveal.
 
     Without a demo and a prediction it asks for the order of 132 KiB and reveals the order

@@ -9,12 +9,13 @@ import ipywidgets as widgets
 from kit.teaching.quiz import reader_seed
 from kit.teaching.quiz_bank import question
 
+from ._base import RunToUse
 from .theme import get_theme
 
 __all__ = ["Quiz"]
 
 
-class Quiz(widgets.VBox):
+class Quiz(RunToUse, widgets.VBox):
     """One question of the kit's question bank: pick a choice and read at once why it is right
     or wrong, and for a wrong one the misconception it shows; pick again as often as you like.
 
@@ -39,9 +40,6 @@ class Quiz(widgets.VBox):
         heading = widgets.HTML(self._theme.html(f"<b>{html.escape(self.question.prompt)}</b>"))
         super().__init__([heading, self.choices, self.feedback])
         self._theme.root(self)
-
-    def __repr__(self) -> str:
-        return f"Quiz({self.question.id!r})"
 
     def _on_choice(self, change: dict) -> None:
         if change["new"] is None:

@@ -19,7 +19,7 @@ from kit.core.metrics import STRATEGIES, wastage, wastage_curve
 from kit.core.orders import format_size
 from kit.core.zone import Zone
 
-from ._base import parse_size_text, show_error
+from ._base import RunToUse, parse_size_text, show_error
 from .order_explorer import OrderExplorer
 from .theme import get_theme
 
@@ -31,7 +31,7 @@ MAX_POINTS = 2048
 LINE_STYLES = (("solid", 2.5), ("dotted", 1.5), ("dashed", 1.0))
 
 
-class WastageCurve(widgets.VBox):
+class WastageCurve(RunToUse, widgets.VBox):
     """Lines of waste against request size over a chosen range, with a linked size marker.
 
     ``size`` (the marker) and ``page_size`` are traitlets; pass ``explorer=`` (or call

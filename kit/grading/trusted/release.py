@@ -211,12 +211,15 @@ def execute_in_place(paths: list[Path], *, validate: bool = False) -> list[Path]
     This is how every stored notebook of the course (lessons, solutions) is refreshed after an
     edit, so that what nbval compares is what a clean run prints.
     """
+    from kit.widgets.saved import drop_widget_views  # the widgets layer, only when executing
+
     done = []
     for path in paths:
         nb = nbs.read_notebook(path)
         if validate:
             validate_source(nb, str(path))
         nbs.execute(clear_outputs(nb), path.parent)
+        drop_widget_views(nb)  # stored, a widget is only its "run this cell" line
         nbs.write_notebook(nb, path)
         done.append(path)
     return done
