@@ -208,7 +208,7 @@ def test_free_area_chart_follows_the_zone():
     np.testing.assert_array_equal(chart.bars.y, [0] * 10 + [1])
     zone.alloc_pages(0)
     np.testing.assert_array_equal(chart.bars.y, [1] * 10 + [0])
-    assert zone.format_buddyinfo() in chart.buddyinfo.value
+    assert all(f">{count}</td>" in chart.buddyinfo.value for count in zone.nr_free())
     chart.close()
     zone.alloc_pages(0)
     np.testing.assert_array_equal(chart.bars.y, [1] * 10 + [0])  # no longer listening
@@ -902,3 +902,22 @@ def test_event_replay_matches_the_zone_for_every_preset(preset, pcp):
     assert sorted(model.allocations()) == sorted(zone.allocations())
     assert {o: sorted(p) for o, p in model.pcp_lists().items() if p} == {
         o: sorted(p) for o, p in zone.pcp_lists().items() if p}
+
+
+def test_buddyinfo_counts_stand_under_their_orders():
+    """A narrow chart column wrapped the whole line, putting counts under the wrong orders:
+    the line is a table, order headers over counts, the zone named above it."""
+    import re
+
+    from kit.widgets.free_area import buddyinfo_html
+    from kit.widgets.theme import get_theme
+
+    zone = kit.Zone(1 << 12)
+    zone.alloc_pages(0)
+    text = buddyinfo_html(get_theme(False), zone.format_buddyinfo())
+    headers = re.findall(r"<th [^>]*>(\d+)</th>", text)
+    counts = re.findall(r"<td [^>]*>(\d+)</td>", text)
+    assert headers == [str(order) for order in range(11)]
+    assert counts == [str(count) for count in zone.nr_free()]
+    assert "<code>Node 0, zone Normal</code>" in text
+    assert "not a buddyinfo line" in buddyinfo_html(get_theme(False), "not a buddyinfo line")

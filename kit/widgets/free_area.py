@@ -9,6 +9,7 @@ trace when asked (``kit.core.replay.nr_free_history``), so following a zone cost
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 
 import bqplot as bq
@@ -92,7 +93,28 @@ class FreeAreaView(RunToUse, widgets.VBox):
             y_axis.label = "free pages" if pages else "free blocks"
         self.figure.title = self.titles[self.unit.value]
         text = format_buddyinfo(nr_free) if line is None else line
-        self.buddyinfo.value = self.theme.text("/proc/buddyinfo:\n" + text, pre=True)
+        self.buddyinfo.value = buddyinfo_html(self.theme, text)
+
+
+def buddyinfo_html(theme: Theme, line: str) -> str:
+    """A ``/proc/buddyinfo`` line with each count under its order, in a column as narrow as
+    a chart beside a map: the zone's name on a row of its own, then a table of orders and
+    counts (the whole line, wrapped by the browser, put counts under the wrong orders).
+    A line that is not one zone's counts is shown as it is."""
+    words = line.split()
+    label = " ".join(words[:4])
+    counts = words[4:]
+    if len(words) < 5 or words[0] != "Node" or not all(c.isdigit() for c in counts):
+        return theme.text("/proc/buddyinfo:\n" + line, pre=True)
+    cell = "padding:0 0.45em;text-align:right;font-family:monospace"
+    head = "".join(f'<th style="{cell};font-weight:normal;opacity:.75">{order}</th>'
+                   for order in range(len(counts)))
+    row = "".join(f'<td style="{cell}">{count}</td>' for count in counts)
+    first = 'style="padding-right:0.6em;text-align:left;font-weight:normal"'
+    table = (f'<table style="border-collapse:collapse" title="{html.escape(line.strip())}">'
+             f"<tr><th {first}>order</th>{head}</tr><tr><th {first}>free blocks</th>{row}</tr>"
+             "</table>")
+    return theme.html(f"/proc/buddyinfo: <code>{html.escape(label)}</code>{table}")
 
 
 #: Where the log scale starts: below one block, so a count of 1 still has a visible bar.

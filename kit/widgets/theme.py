@@ -56,15 +56,16 @@ class Theme:
         """Wrap trusted HTML in a div with this theme's font and colours.
 
         ``scroll`` (a CSS height such as "300px") keeps long text, like an event log, in a
-        box of exactly that height that scrolls up and down: text that grows must not move
-        the figures around it, which makes the browser lay them out and redraw them again.
+        box at most that high that scrolls up and down: text that grows moves the figures
+        around it only until it reaches that height (each move makes the browser lay them out
+        and redraw them again), and short text leaves no blank gap below it.
         Long lines wrap, even inside a long word, so no text is ever cut at the right edge.
         """
         color = self.error_color if error else self.text_color
         tag = "pre" if pre else "div"
         wrap = "white-space:pre-wrap;word-break:normal;overflow-wrap:break-word"
         if scroll:
-            wrap += f";overflow-y:auto;height:{scroll}"
+            wrap += f";overflow-y:auto;max-height:{scroll}"
         return (
             f'<{tag} style="font-size:{self.font_size};color:{color};'
             f'background:{self.background};margin:2px 0;{wrap}">{body}</{tag}>'
