@@ -1,0 +1,73 @@
+"""Lesson 3's Playground as a student uses it, at 1366x768 and 1920x1080 (issue 20.8, 20.2).
+
+The issue's steps (alloc_pages(0), free it, alloc_pages_exact(132K), predict first off, random
+workload seed 0 / 100 steps), then: the /proc/buddyinfo counts stand under their orders and
+inside the output (a wrapped line put them under the wrong orders), the tooltip of pfn 40
+agrees with what the zone has there, no text is cut and no axis title covers its ticks.
+"""
+
+from __future__ import annotations
+
+import pytest
+from legibility import FIGURES_CUT, axis_overlaps, cut_text
+
+#: [order header text, its left, right; count text, its center] of every buddyinfo column
+#: whose count is not under its header, and [table right, output right] where it overflows.
+BUDDYINFO_LAYOUT = """() => {
+    const bad = [];
+    for (const table of document.querySelectorAll('.jp-OutputArea-output table[title^="Node"]')) {
+        const [head, counts] = table.rows;
+        for (let i = 1; i < head.cells.length; i++) {
+            const h = head.cells[i].getBoundingClientRect();
+            const c = counts.cells[i].getBoundingClientRect();
+            const center = (c.left + c.right) / 2;
+            if (center < h.left || center > h.right || c.top < h.bottom - 1) {
+                bad.push([head.cells[i].textContent, h.left, h.right, counts.cells[i].textContent,
+                          center]);
+            }
+        }
+        const out = table.closest('.jp-OutputArea-output').getBoundingClientRect();
+        const t = table.getBoundingClientRect();
+        if (t.right > out.right + 1) bad.push(['overflow', t.right, out.right]);
+    }
+    return bad;
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("size", [(1366, 768), (1920, 1080)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_playground_after_the_issues_steps_reads_right(run_notebook, page, artifacts, size):
+    page.set_viewport_size({"width": size[0], "height": size[1]})
+    assert run_notebook("notebooks/03-buddy-system.ipynb") == []
+    playground = page.locator(
+        ".jp-OutputArea-output:has(button:has-text('alloc_pages_exact(size)'))").first
+    playground.scroll_into_view_if_needed()
+    playground.locator(".widget-checkbox input").first.uncheck()
+    for label in ("alloc_pages(order)", "free selected", "alloc_pages_exact(size)",
+                  "random workload"):
+        playground.locator(f"button:has-text('{label}')").click()
+        page.wait_for_timeout(700)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.jp-OutputArea-output')].some("
+        "e => e.textContent.includes('random workload, seed 0, 100 steps'))", timeout=30_000)
+    page.wait_for_timeout(1500)
+    assert page.evaluate(BUDDYINFO_LAYOUT) == []
+    buddyinfo = playground.locator('table[title^="Node"] tr').nth(1).inner_text()
+    assert buddyinfo.split()[2:] == ["2"] + ["0"] * 10  # "free blocks", then order 0..10
+    figure = playground.locator(".bqplot:has-text('Memory map: pfn 0..63'):visible").last
+    figure.scroll_into_view_if_needed()
+    box = figure.bounding_box()
+    # pfn 40 is row 5, column 0 of the 8x8 map (10 px margins, 50 px title)
+    cell = (box["width"] - 20) / 8
+    page.mouse.move(box["x"] + 10 + cell / 2, box["y"] + 50 + (box["height"] - 60) / 8 * 5.5)
+    tooltip = page.locator(".bqplot-tooltip, .jupyter-widgets:has-text('pfn 40:')").filter(
+        has_text="pfn 40:")
+    tooltip.first.wait_for(timeout=10_000)
+    text = tooltip.first.inner_text()
+    assert text.startswith("pfn 40: allocated; allocated order-0 block at pfn 40"), text
+    page.screenshot(path=str(artifacts / f"student-playground-{size[0]}x{size[1]}.png"))
+    playground.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)  # bqplot lays out the axes of a figure once it is in view
+    assert cut_text(page) == [], "text cut off (text, scrollWidth, clientWidth)"
+    assert page.evaluate(FIGURES_CUT) == [], "figures cut at the right edge"
+    assert axis_overlaps(page) == [], "axis titles over tick labels"
