@@ -573,3 +573,12 @@ def test_r4_the_sample_machine_has_about_3_5_gib():
     from kit.core.samples import SAMPLES
 
     assert all("24GiB" not in name and "3.5GiB" in name for name in SAMPLES.values())
+
+
+def test_lesson6_prints_no_answer_below_its_question():
+    """Issue 20.4: the counts the chart's question asks for were printed by the next cell."""
+    code = [c for c in _cells("06-exact-in-practice") if c["cell_type"] == "code"]
+    for index, cell in enumerate(code[:-1]):
+        if "exact_free_prediction" in "".join(cell["source"]):
+            after = "".join("".join(o.get("text", "")) for o in code[index + 1]["outputs"])
+            assert "Node 0, zone" not in after and "nr_free" not in after, after
