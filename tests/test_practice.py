@@ -375,3 +375,9 @@ def test_cli_bad_arguments(capsys, argv, message):
         main(["practice", *argv])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_order_solutions_give_waste_as_a_share_of_what_was_granted():
+    """One definition of "waste %" across the course (issue 20.2): the explorer's, lesson 4's."""
+    text = "\n".join(p.solution for p in practice_set(4, 5, "order", 2, None))
+    assert "% of what was granted" in text and "of the request" not in text

@@ -63,7 +63,7 @@ def order_problem(rng: random.Random, level: int, preset: str | None) -> Draft:
             f"  get_order: the smallest n with 2^n >= {pages} pages is {order} "
             f"({1 << order} pages, {format_size(page_size << order)}).\n"
             f"  alloc_pages({order}) grants {page_size << order} bytes: {waste} wasted "
-            f"({waste * 1000 // size / 10} % of the request, rounded down).\n"
+            f"({waste * 100 / (page_size << order):.1f} % of what was granted).\n"
             f"  alloc_pages_exact keeps {kept} pages ({page_align(size, page_size)} bytes) and "
             f"gives {given_back} back: {exact_waste} wasted.")
     return draft
