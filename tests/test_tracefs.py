@@ -73,10 +73,26 @@ def test_records_while_a_command_runs(tmp_path: Path) -> None:
 
 
 @needs_tracing
-def test_a_command_that_cannot_start_restores_the_state(tmp_path: Path) -> None:
+def test_only_the_command_and_its_children(tmp_path: Path) -> None:
+    before = tracing_state()
+    command = ["sh", "-c", "head -c 3000000 /dev/zero | sort > /dev/null"]
+    recording = record_trace(tmp_path, seconds=20, command=command, only_command=True)
+    assert tracing_state() == before
+    assert recording.header["traced"] == "the command and its children only"
+    comms = {e.comm for e in recording.events()}
+    assert "sort" in comms and comms <= {"sh", "head", "sort", "<...>"}
+
+
+@needs_tracing
+@pytest.mark.parametrize("only_command", [False, True])
+def test_a_command_that_cannot_start_restores_the_state(
+    tmp_path: Path, only_command: bool
+) -> None:
     before = tracing_state()
     with pytest.raises(KitError, match="cannot run no-such-command-kit"):
-        record_trace(tmp_path, seconds=2, command=["no-such-command-kit"])
+        record_trace(
+            tmp_path, seconds=2, command=["no-such-command-kit"], only_command=only_command
+        )
     assert tracing_state() == before
 
 

@@ -160,16 +160,23 @@ class _Session:
             raise _unavailable(f"cannot create a tracefs instance: {exc.strerror}") from None
         try:
             _write(self.instance / "buffer_size_kb", str(buffer_kb))
-            for event in PAGE_EVENTS:
-                switch = self.instance / "events" / "kmem" / event / "enable"
-                if switch.exists():
-                    _write(switch, "1")
-                    self.enabled.append(switch)
-            _write(self.instance / "tracing_on", "1")
-            self.pipe = os.open(self.instance / "trace_pipe", os.O_RDONLY | os.O_NONBLOCK)
         except BaseException:
             self.close()
             raise
+
+    def start(self, only_pid: int | None = None) -> None:
+        """Enable the page events and start tracing; with ``only_pid``, only that process and
+        the children it forks from now on (``set_event_pid`` with the ``event-fork`` option)."""
+        if only_pid is not None:
+            _write(self.instance / "options" / "event-fork", "1")
+            _write(self.instance / "set_event_pid", str(only_pid))
+        for event in PAGE_EVENTS:
+            switch = self.instance / "events" / "kmem" / event / "enable"
+            if switch.exists():
+                _write(switch, "1")
+                self.enabled.append(switch)
+        _write(self.instance / "tracing_on", "1")
+        self.pipe = os.open(self.instance / "trace_pipe", os.O_RDONLY | os.O_NONBLOCK)
 
     def read(self) -> bytes:
         """What the ring buffer holds now, without waiting (b"" when empty)."""
@@ -220,23 +227,44 @@ class _Session:
             self.instance.rmdir()
 
 
-def _start(command: Sequence[str] | None) -> subprocess.Popen[bytes] | None:
-    if not command:
-        return None
-    try:
-        return subprocess.Popen(list(command))
-    except OSError as exc:
-        raise KitError(f"cannot run {shlex.join(command)}: {exc.strerror or exc}") from None
+class _Command:
+    """The command a recording runs; held back until tracing is on when only it is traced."""
 
-
-def _end(process: subprocess.Popen[bytes] | None) -> None:
-    if process is not None and process.poll() is None:
-        process.terminate()
+    def __init__(self, command: Sequence[str], held: bool) -> None:
+        argv = list(command)
+        self.go: int | None = None
+        if held:
+            if shutil.which(argv[0]) is None:
+                raise KitError(f"cannot run {shlex.join(argv)}: command not found")
+            ready, self.go = os.pipe()
+            wait = f'read _ <&{ready}; exec {ready}<&-; exec "$@"'
+            argv = ["sh", "-c", wait, "sh", *argv]
         try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            self.process = subprocess.Popen(argv, pass_fds=(ready,) if held else ())
+        except OSError as exc:
+            raise KitError(f"cannot run {shlex.join(command)}: {exc.strerror or exc}") from None
+        finally:
+            if held:
+                os.close(ready)
+
+    def release(self) -> None:
+        """Let a held command run (a no-op otherwise)."""
+        if self.go is not None:
+            os.write(self.go, b"go\n")
+            os.close(self.go)
+            self.go = None
+
+    def end(self) -> None:
+        """Terminate the command if it still runs."""
+        self.release()
+        process = self.process
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def record_trace(
@@ -246,6 +274,7 @@ def record_trace(
     max_events: int = 200_000,
     command: Sequence[str] | None = None,
     workload: str = "",
+    only_command: bool = False,
     buffer_kb: int = 4096,
     compress: bool = True,
     progress: Callable[[int], None] | None = None,
@@ -254,8 +283,10 @@ def record_trace(
     the folder ``out`` (a recording: the trace and the /proc files before and after).
 
     With ``command`` the recording starts with it and ends when it exits; a command still
-    running at the time limit is terminated.  Ctrl-C ends the recording early and keeps what
-    was recorded (the header says ``stopped by: interrupted``), then raises KeyboardInterrupt.
+    running at the time limit is terminated.  ``only_command`` traces only the command and the
+    processes it starts (the machine's other processes go unrecorded).  Ctrl-C ends the
+    recording early and keeps what was recorded (the header says ``stopped by:
+    interrupted``), then raises KeyboardInterrupt.
     Raises TracingUnavailable (one line naming the shipped recording) where tracing cannot be
     used, KitError when the command cannot start.  The tracing state found is restored in
     every case.
@@ -270,7 +301,7 @@ def record_trace(
     events = 0
     stopped_by = "time limit"
     interrupted = False
-    process = None
+    runner: _Command | None = None
     started = time.monotonic()
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -292,7 +323,12 @@ def record_trace(
                 events += lines
                 return False
 
-            process = _start(command)
+            if command:
+                runner = _Command(command, held=only_command)
+            session.start(runner.process.pid if runner and only_command else None)
+            if runner is not None:
+                runner.release()
+            process = runner.process if runner else None
             deadline = started + seconds
             try:
                 while True:
@@ -312,11 +348,12 @@ def record_trace(
             session.stop()
             while stopped_by != "event cap" and (data := session.read()):
                 if take(data):
-                    break
+                    stopped_by = "event cap"
         elapsed = time.monotonic() - started
         _snapshot(folder, "after")
     finally:
-        _end(process)
+        if runner is not None:
+            runner.end()
         session.close()
     header = {
         "pagealloc-kit kernel trace": "raw tracefs text (trace_pipe) of the kmem page events",
@@ -325,6 +362,8 @@ def record_trace(
         "events": " ".join(PAGE_EVENTS),
         "workload": workload or "(not described)",
         "command": shlex.join(command) if command else "(none: whatever the machine did)",
+        "traced": "the command and its children only" if only_command and command
+        else "every process of the machine",
         "recorded": f"{elapsed:.2f} s, {events} events (cap {max_events}), "
         f"stopped by: {stopped_by}",
     }
