@@ -52,3 +52,16 @@ def test_bad_recording_requests_are_refused_in_one_line(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgument, match="recording lacks .*zoneinfo-before.txt"):
         load_recording(tmp_path).zoneinfo()
     assert load_recording(tmp_path).header == {"kernel": "Linux 6.18"}
+
+
+def test_vmstat_changes_and_watermarks_of_the_shipped_recording() -> None:
+    recording = shipped_recording()
+    delta = recording.vmstat_delta()
+    assert delta["pgalloc_normal"] > 0 and delta["pgfree"] > 0
+    assert all(change != 0 for change in delta.values())
+    assert all(name.startswith(("pgalloc_", "pgfree", "allocstall_", "pgsteal_", "compact_"))
+               for name in delta)
+    rows = recording.watermarks("after")
+    assert [row[0] for row in rows] == ["DMA", "DMA32", "Normal"]
+    normal = rows[2]
+    assert normal[1:6] == (444354, 12329, 15411, 18493, 0) and normal[6] == "above high"

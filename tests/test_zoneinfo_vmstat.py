@@ -84,3 +84,16 @@ def test_vmstat_bad_line_and_missing_file(tmp_path: Path) -> None:
 def test_this_machines_files_parse() -> None:
     assert any(zone.managed > 0 for zone in read_zoneinfo())
     assert "pgfree" in read_vmstat()
+
+
+@pytest.mark.parametrize(
+    ("free", "boost", "level"),
+    [(20000, 0, "above high"), (18493, 0, "above high"), (18492, 0, "low to high"),
+     (15411, 0, "low to high"), (15410, 0, "min to low"), (12328, 0, "below min"),
+     (20000, 2000, "low to high")],
+)
+def test_watermark_level(free: int, boost: int, level: str) -> None:
+    normal = read_zoneinfo(ZONEINFO)[2]
+    normal.free, normal.boost = free, boost
+    assert normal.watermark_level == level
+    assert read_zoneinfo(ZONEINFO)[4].watermark_level == "unmanaged"

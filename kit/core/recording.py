@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kit.core.kerneltrace import PageEvent, TraceReport, open_trace_text, parse_trace
-from kit.core.vmstat import parse_vmstat
+from kit.core.vmstat import parse_vmstat, vmstat_delta
 from kit.core.zoneinfo import ZoneInfo, parse_zoneinfo
 from kit.errors import InvalidArgument
 from kit.procfs import BuddyInfoZone, PageTypeInfo, parse_buddyinfo, parse_pagetypeinfo
@@ -71,6 +71,21 @@ class Recording:
     def pagetypeinfo(self, when: str = "before") -> PageTypeInfo:
         """/proc/pagetypeinfo as it was before or after the trace."""
         return parse_pagetypeinfo(self._text("pagetypeinfo", when))
+
+    def vmstat_delta(self) -> dict[str, int]:
+        """The page-allocator counters of /proc/vmstat that changed during the trace (pgalloc_*,
+        pgfree, allocstall_*, pgsteal_*, compact_*), after minus before; unchanged ones left
+        out.  They count the whole machine, not only what the trace recorded."""
+        delta = vmstat_delta(self.vmstat("before"), self.vmstat("after"))
+        return {name: change for name, change in delta.items() if change}
+
+    def watermarks(self, when: str = "before") -> list[tuple[str, int, int, int, int, int, str]]:
+        """Per populated zone: (zone, free, min, low, high, boost, level) from zoneinfo, in
+        pages; level as :attr:`ZoneInfo.watermark_level` says it."""
+        return [
+            (z.zone, z.free, z.min, z.low, z.high, z.boost, z.watermark_level)
+            for z in self.zoneinfo(when) if z.managed
+        ]
 
     def events(self, report: TraceReport | None = None) -> Iterator[PageEvent]:
         """Stream the trace's events (see kit.core.kerneltrace.parse_trace)."""

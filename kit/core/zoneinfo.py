@@ -91,6 +91,23 @@ class ZoneInfo:
         return self.start_pfn is not None and self.start_pfn <= pfn < self.start_pfn + self.spanned
 
     @property
+    def watermark_level(self) -> str:
+        """Where free pages stand against the watermarks (boost added, as the kernel adds it):
+        "above high" (kswapd sleeps), "low to high" (kswapd, once woken, reclaims up to high),
+        "min to low" (an allocation wakes kswapd), "below min" (only reserve-allowed
+        allocations succeed, the others reclaim directly), or "unmanaged" (no pages)."""
+        if not self.managed:
+            return "unmanaged"
+        boost = self.boost
+        if self.free >= self.high + boost:
+            return "above high"
+        if self.free >= self.low + boost:
+            return "low to high"
+        if self.free >= self.min + boost:
+            return "min to low"
+        return "below min"
+
+    @property
     def pcp_pages(self) -> int:
         """Pages sitting on the per-CPU lists, over all CPUs (free, yet not in nr_free)."""
         return sum(p.count for p in self.pagesets)
