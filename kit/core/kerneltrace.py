@@ -65,22 +65,29 @@ MALFORMED_KEPT = 20
 """How many malformed lines a report keeps verbatim (all are counted)."""
 
 # What follows the event name, per tracepoint (the print fmt of include/trace/events/kmem.h).
-_PAGE = r"\s*page=\S+ pfn=(0x[0-9a-fA-F]+)"
+_PAGE = r":\s*page=\S+ pfn=(0x[0-9a-fA-F]+)"
 _FIELDS = {
-    "mm_page_alloc": re.compile(
-        _PAGE + r" order=(\d+) migratetype=(-?\d+) gfp_flags=(\S+)\s*$"
-    ),
-    "mm_page_free": re.compile(_PAGE + r" order=(\d+)\s*$"),
-    "mm_page_free_batched": re.compile(_PAGE + r" order=(\d+)\s*$"),
-    "mm_page_alloc_zone_locked": re.compile(
-        _PAGE + r" order=(\d+) migratetype=(-?\d+) percpu_refill=([01])\s*$"
-    ),
-    "mm_page_pcpu_drain": re.compile(_PAGE + r" order=(\d+) migratetype=(-?\d+)\s*$"),
-    "mm_page_alloc_extfrag": re.compile(
-        _PAGE + r" alloc_order=(-?\d+) fallback_order=(-?\d+) pageblock_order=\d+"
-        r" alloc_migratetype=(-?\d+) fallback_migratetype=(-?\d+)"
-        r" fragmenting=([01]) change_ownership=([01])\s*$"
-    ),
+    "mm_page_alloc": r" order=(\d+) migratetype=(-?\d+) gfp_flags=(\S+)",
+    "mm_page_free": r" order=(\d+)",
+    "mm_page_free_batched": r" order=(\d+)",
+    "mm_page_alloc_zone_locked": r" order=(\d+) migratetype=(-?\d+) percpu_refill=([01])",
+    "mm_page_pcpu_drain": r" order=(\d+) migratetype=(-?\d+)",
+    "mm_page_alloc_extfrag": r" alloc_order=(-?\d+) fallback_order=(-?\d+) pageblock_order=\d+"
+    r" alloc_migratetype=(-?\d+) fallback_migratetype=(-?\d+)"
+    r" fragmenting=([01]) change_ownership=([01])",
+}
+# What comes before it: comm, pid, cpu and seconds.  Raw tracefs and trace-cmd report
+# ("[instance:] comm-pid [(tgid)] [cpu] [flags] seconds: event"), then perf script
+# ("comm tid [cpu] seconds: [period] system:event").
+_HEADS = (
+    r"\s*(?:[\w.-]+:\s+)?(.+?)-(\d+)\s+(?:\(\s*[-\d]+\)\s+)?\[(\d+)\]\s+(?:[^\s:]{4,6}\s+)?"
+    r"(\d+\.\d+):\s+(?:\w+:)?",
+    r"\s*(.+?)\s+(\d+)(?:/\d+)?\s+\[(\d+)\]\s+(\d+\.\d+):\s+(?:\d+\s+)?\w+:",
+)
+#: event -> one compiled pattern per form, matching the whole line.
+_LINES = {
+    event: tuple(re.compile(head + event + _PAGE + fields + r"\s*$") for head in _HEADS)
+    for event, fields in _FIELDS.items()
 }
 _LOST = re.compile(r"\[LOST (\d+) EVENTS\]")
 _HEADER = re.compile(r"^#\s*([\w .-]+?):\s*(.*?)\s*$")
@@ -161,24 +168,8 @@ class TraceReport:
         return "; ".join(parts)
 
 
-def _who(head: str) -> tuple[str, int]:
-    """comm and pid from what precedes ``[cpu]``: ``comm-pid`` (tracefs, trace-cmd, maybe with
-    a ``(tgid)`` column or an ``instance:`` in front) or ``comm pid`` (perf script)."""
-    who = head.strip()
-    if who.endswith(")"):  # record-tgid: "comm-pid (tgid)"
-        who = who[: who.rfind("(")].rstrip()
-    comm, sep, pid = who.rpartition("-")
-    if not (sep and pid.isdigit()):
-        comm, sep, pid = who.rpartition(" ")
-    if not pid.isdigit():
-        raise ValueError("no pid before the [cpu] column")
-    if ": " in comm:  # trace-cmd's "instance:" before the comm
-        comm = comm.split(": ", 1)[1]
-    return comm.strip(), int(pid)
-
-
-def _event(line: str) -> tuple[str, int, int] | None:
-    """The event name and where the header and the fields end, or None for a non-event line.
+def _event(line: str) -> str | None:
+    """The event name of a line, or None for a line that is not an event.
 
     An event line is ``<header> <seconds>: [system:]<event>: <fields>``; the header holds no
     ``": "`` but after trace-cmd's instance name, which comes before any ``[``.
@@ -192,42 +183,30 @@ def _event(line: str) -> tuple[str, int, int] | None:
     if stop < 0:
         return None
     name_start = end + 2
-    if line[stop + 1 : stop + 2] != " " and line[stop + 1 : stop + 2] != "":
+    if line[stop + 1 : stop + 2] not in (" ", "", "\n"):
         name_start, stop = stop + 1, line.find(":", stop + 1)  # perf's "kmem:mm_page_alloc:"
         if stop < 0:
             return None
-    return line[name_start:stop], end, stop + 1
+    return line[name_start:stop]
 
 
-def _record(line: str, event: str, end: int, fields_at: int) -> PageEvent:
-    """The typed record of one page-allocator event line; ValueError names what is wrong."""
-    head = line[:end]
-    bracket = head.rfind("[")
-    close = head.find("]", bracket)
-    if bracket < 0 or close < 0:
-        raise ValueError("no [cpu] column")
-    cpu = int(head[bracket + 1 : close])
-    time = float(head[close + 1 :].rsplit(None, 1)[-1])
-    comm, pid = _who(head[:bracket])
-    match = _FIELDS[event].match(line, fields_at)
-    if match is None:
-        raise ValueError(f"the fields are not those of {event}")
-    f = match.groups()
-    pfn = int(f[0], 16)
+def _record(event: str, f: tuple[str, ...]) -> PageEvent:
+    """The typed record of one event line's groups: comm, pid, cpu, seconds, pfn, fields."""
+    time, cpu, comm, pid, pfn = float(f[3]), int(f[2]), f[0], int(f[1]), int(f[4], 16)
     if event == "mm_page_alloc":
-        return PageEvent(time, cpu, comm, pid, event, pfn or None, int(f[1]), int(f[2]), f[3])
+        return PageEvent(time, cpu, comm, pid, event, pfn or None, int(f[5]), int(f[6]), f[7])
     if event == "mm_page_alloc_zone_locked":
         return PageEvent(
-            time, cpu, comm, pid, event, pfn or None, int(f[1]), int(f[2]), "", f[3] == "1"
+            time, cpu, comm, pid, event, pfn or None, int(f[5]), int(f[6]), "", f[7] == "1"
         )
     if event == "mm_page_pcpu_drain":
-        return PageEvent(time, cpu, comm, pid, event, pfn, int(f[1]), int(f[2]))
+        return PageEvent(time, cpu, comm, pid, event, pfn, int(f[5]), int(f[6]))
     if event == "mm_page_alloc_extfrag":
         return PageEvent(
-            time, cpu, comm, pid, event, pfn, int(f[1]), int(f[3]), "", False,
-            int(f[2]), int(f[4]), f[6] == "1", f[5] == "1",
+            time, cpu, comm, pid, event, pfn, int(f[5]), int(f[7]), "", False,
+            int(f[6]), int(f[8]), f[10] == "1", f[9] == "1",
         )
-    return PageEvent(time, cpu, comm, pid, event, pfn, int(f[1]))  # the two frees
+    return PageEvent(time, cpu, comm, pid, event, pfn, int(f[5]))  # the two frees
 
 
 def parse_trace(
@@ -245,7 +224,8 @@ def parse_trace(
             "parse_trace takes lines (an open file or text.splitlines()), not one string"
         )
     report = report if report is not None else TraceReport()
-    fields = _FIELDS
+    forms = _LINES
+    form = 0  # the form of the last event line: files keep to one
     lineno = report.lines
     try:
         for lineno, line in enumerate(lines, start=report.lines + 1):  # noqa: B007
@@ -254,8 +234,8 @@ def parse_trace(
                 if header := _HEADER.match(line):
                     report.header.setdefault(header.group(1).strip(), header.group(2))
                 continue
-            found = _event(line)
-            if found is None:
+            event = _event(line)
+            if event is None:
                 if lost := _LOST.search(line):
                     report.lost_events += int(lost.group(1))
                 elif line.startswith(("cpus=", "CPU ")) or not line.strip():
@@ -263,17 +243,22 @@ def parse_trace(
                 else:
                     report.add_malformed(lineno, "not a trace event line", line.rstrip("\n"))
                 continue
-            event, end, fields_at = found
-            if event not in fields:
+            patterns = forms.get(event)
+            if patterns is None:
                 report.unknown_events[event] += 1
                 continue
-            try:
-                record = _record(line, event, end, fields_at)
-            except ValueError as bad:
-                report.add_malformed(lineno, str(bad), line.rstrip("\n"))
-                continue
+            match = patterns[form].match(line)
+            if match is None:
+                form = 1 - form
+                match = patterns[form].match(line)
+                if match is None:
+                    report.add_malformed(
+                        lineno, f"not a {event} line of tracefs, trace-cmd or perf",
+                        line.rstrip("\n"),
+                    )
+                    continue
             report.events += 1
-            yield record
+            yield _record(event, match.groups())
     finally:
         report.lines = lineno  # also when the reader stops early
 
