@@ -34,6 +34,7 @@ from kit.errors import KitError
 
 __all__ = [
     "TracingState",
+    "record_or_shipped",
     "TracingUnavailable",
     "find_tracefs",
     "record_trace",
@@ -385,3 +386,19 @@ def _finish(folder: Path, body: Path, header: dict[str, str], compress: bool) ->
         shutil.copyfileobj(source, sink)
     body.unlink()
     return trace
+
+
+def record_or_shipped(seconds: float = 2.0, out: str | os.PathLike[str] | None = None,
+                      **options: object) -> tuple[Recording, str]:
+    """Record ``seconds`` of this machine into ``out`` (a new temporary folder by default);
+    where that is not possible, the shipped recording.  Returns the recording and "" when it
+    is this machine's, else the one-line reason it is the shipped one (for a lesson to say)."""
+    import tempfile
+
+    from kit.core.recording import shipped_recording
+
+    folder = out if out is not None else tempfile.mkdtemp(prefix="kit-trace-")
+    try:
+        return record_trace(folder, seconds=seconds, **options), ""  # type: ignore[arg-type]
+    except TracingUnavailable as exc:
+        return shipped_recording(), str(exc)

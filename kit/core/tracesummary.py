@@ -30,8 +30,16 @@ from dataclasses import dataclass, field
 
 from kit.core.kerneltrace import MIGRATETYPE_NAMES, PageEvent, TraceReport
 from kit.core.zoneinfo import ZoneInfo
+from kit.errors import InvalidArgument
 
-__all__ = ["TraceSummary", "lifetime_label", "migratetype_name", "summarise_trace"]
+__all__ = [
+    "Timeline",
+    "TraceSummary",
+    "lifetime_label",
+    "migratetype_name",
+    "summarise_trace",
+    "trace_timeline",
+]
 
 
 def migratetype_name(number: int) -> str:
@@ -264,3 +272,58 @@ def summarise_trace(
     s.first_time, s.last_time = first or 0.0, time
     s.live_at_end = len(live)
     return s
+
+
+@dataclass
+class Timeline:
+    """Per time bin of equal width from the first event to the last: allocations, blocks taken
+    from the buddy lists, refills begun and pages drained (one list per series, ``bins`` long);
+    ``starts`` holds each bin's start in seconds from the first event."""
+
+    starts: list[float]
+    allocations: list[int]
+    buddy_blocks: list[int]
+    refills: list[int]
+    drained_pages: list[int]
+
+
+def trace_timeline(events: Iterable[PageEvent], bins: int = 60) -> Timeline:
+    """Bin a stream of events in time: what the per-CPU lists and the buddy lists did when.
+
+    A refill counts in the bin where its first block was taken (as in summarise_trace, a run
+    of refill blocks on one CPU); drained pages in the bin of each drain event."""
+    if bins < 1:
+        raise InvalidArgument(f"bins must be at least 1, got {bins}")
+    series: dict[str, list[float]] = {"alloc": [], "buddy": [], "refill": [], "drain": []}
+    weights: list[int] = []
+    in_refill: dict[int, bool] = {}
+    for e in events:
+        name = e.event
+        if name == "mm_page_alloc_extfrag":
+            continue
+        refilling = name == "mm_page_alloc_zone_locked" and e.percpu_refill
+        if refilling and not in_refill.get(e.cpu):
+            series["refill"].append(e.time)
+        in_refill[e.cpu] = refilling
+        if name == "mm_page_alloc" and e.pfn is not None:
+            series["alloc"].append(e.time)
+        elif name == "mm_page_alloc_zone_locked":
+            series["buddy"].append(e.time)
+        elif name == "mm_page_pcpu_drain":
+            series["drain"].append(e.time)
+            weights.append(1 << e.order)
+    times = [t for values in series.values() for t in values]
+    first, last = (min(times), max(times)) if times else (0.0, 0.0)
+    width = (last - first) / bins or 1.0
+
+    def histogram(values: list[float], weight: list[int] | None = None) -> list[int]:
+        counts = [0] * bins
+        for i, t in enumerate(values):
+            counts[min(int((t - first) / width), bins - 1)] += weight[i] if weight else 1
+        return counts
+
+    return Timeline(
+        [i * width for i in range(bins)], histogram(series["alloc"]),
+        histogram(series["buddy"]), histogram(series["refill"]),
+        histogram(series["drain"], weights),
+    )
