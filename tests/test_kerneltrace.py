@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from kit.core.errors import InvalidArgument
 from kit.core.kerneltrace import PageEvent, TraceReport, parse_trace, read_trace
-from kit.errors import InvalidArgument
 
 DATA = Path(__file__).parent / "data" / "kerneltrace"
 TRACEFS = DATA / "tracefs-6.18.txt"

@@ -7,10 +7,10 @@ import platform
 
 import pytest
 
+from kit.core.errors import InvalidArgument
 from kit.core.kerneltrace import PageEvent
 from kit.core.recording import shipped_recording
 from kit.core.tracesummary import trace_timeline
-from kit.errors import InvalidArgument
 from kit.widgets import KernelTraceView
 
 

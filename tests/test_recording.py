@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from kit.core.errors import InvalidArgument
 from kit.core.kerneltrace import PAGE_EVENTS, TraceReport
 from kit.core.recording import PROC_FILES, SHIPPED, load_recording, shipped_recording
-from kit.errors import InvalidArgument
 
 
 def test_the_shipped_trace_is_small_and_says_what_it_is() -> None:

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from kit.core import tracefs
+from kit.core.errors import KitError
 from kit.core.kerneltrace import PAGE_EVENTS, TraceReport
 from kit.core.recording import PROC_FILES, SHIPPED, load_recording
 from kit.core.tracefs import TracingUnavailable, record_trace, tracing_state
-from kit.errors import KitError
 
 
 def _can_record() -> str:
@@ -165,3 +165,14 @@ def test_without_root_it_says_so_in_one_line_and_names_the_shipped_trace(
 def test_bad_bounds_are_refused(tmp_path: Path) -> None:
     with pytest.raises(KitError, match="must be positive"):
         record_trace(tmp_path, seconds=0)
+
+
+def test_releasing_a_held_command_that_already_died_does_not_raise() -> None:
+    """A held command waits for the go signal; if it died first (its shell failed), writing
+    the signal meets a broken pipe, which must not stop the clean-up of the recording."""
+    command = tracefs._Command(["true"], held=True)
+    command.process.kill()
+    command.process.wait()
+    command.release()  # no BrokenPipeError
+    command.end()
+    assert command.go is None

@@ -6,10 +6,10 @@ import itertools
 
 import pytest
 
+from kit.core.errors import InvalidArgument
 from kit.core.kerneltrace import PageEvent
 from kit.core.recording import shipped_recording
 from kit.core.tracemodel import ModelReplay, replay_beside_model
-from kit.errors import InvalidArgument
 
 
 @pytest.fixture(scope="module")

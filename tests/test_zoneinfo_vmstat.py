@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from kit.core.errors import InvalidArgument, ProcFileUnavailable
 from kit.core.vmstat import parse_vmstat, read_vmstat, vmstat_delta
 from kit.core.zoneinfo import PageSet, parse_zoneinfo, read_zoneinfo
-from kit.errors import InvalidArgument, ProcFileUnavailable
 
 DATA = Path(__file__).parent / "data" / "kerneltrace"
 ZONEINFO = DATA / "zoneinfo-6.18.txt"

@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write trace.txt instead of trace.txt.gz")
     record.add_argument("--force", action="store_true",
                         help="replace a recording already in DIR")
-    record.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND",
+    record.add_argument("run_command", nargs=argparse.REMAINDER, metavar="-- COMMAND",
                         help="a command to run while recording; recording ends when it exits")
     summary = sub.add_parser(
         "summary", help="summarise a recording or a trace file",
@@ -66,13 +66,21 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def _holds_recording(folder: Path) -> bool:
+    """True when ``folder`` has a trace (an unreadable folder: the recorder will say why)."""
+    try:
+        return (folder / "trace.txt").exists() or (folder / "trace.txt.gz").exists()
+    except OSError:
+        return False
+
+
 def _record(args: argparse.Namespace) -> int:
     from kit.core.tracefs import TracingUnavailable, record_trace
 
     out = Path(args.out)
-    if not args.force and ((out / "trace.txt").exists() or (out / "trace.txt.gz").exists()):
+    if not args.force and _holds_recording(out):
         raise KitError(f"{out} already holds a recording: give another --out or --force")
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    command = args.run_command[1:] if args.run_command[:1] == ["--"] else args.run_command
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         recording = record_trace(

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from kit.errors import InvalidArgument
+from kit.core.errors import InvalidArgument
 
 __all__ = [
     "PAGE_EVENTS",

@@ -15,11 +15,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from kit.core.errors import InvalidArgument
 from kit.core.kerneltrace import PageEvent, TraceReport, open_trace_text, parse_trace
+from kit.core.procfs import BuddyInfoZone, PageTypeInfo, parse_buddyinfo, parse_pagetypeinfo
 from kit.core.vmstat import parse_vmstat, vmstat_delta
 from kit.core.zoneinfo import ZoneInfo, parse_zoneinfo
-from kit.errors import InvalidArgument
-from kit.procfs import BuddyInfoZone, PageTypeInfo, parse_buddyinfo, parse_pagetypeinfo
 
 __all__ = ["PROC_FILES", "Recording", "load_recording", "shipped_recording"]
 

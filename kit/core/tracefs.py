@@ -28,9 +28,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from kit.core.errors import KitError
 from kit.core.kerneltrace import PAGE_EVENTS
 from kit.core.recording import PROC_FILES, SHIPPED, Recording, load_recording
-from kit.errors import KitError
 
 __all__ = [
     "TracingState",
@@ -238,7 +238,8 @@ class _Command:
             if shutil.which(argv[0]) is None:
                 raise KitError(f"cannot run {shlex.join(argv)}: command not found")
             ready, self.go = os.pipe()
-            wait = f'read _ <&{ready}; exec {ready}<&-; exec "$@"'
+            # /dev/fd/N, not <&N: POSIX sh reads one-digit descriptor numbers only
+            wait = f'read _ < /dev/fd/{ready}; exec "$@"'
             argv = ["sh", "-c", wait, "sh", *argv]
         try:
             self.process = subprocess.Popen(argv, pass_fds=(ready,) if held else ())
@@ -249,11 +250,15 @@ class _Command:
                 os.close(ready)
 
     def release(self) -> None:
-        """Let a held command run (a no-op otherwise)."""
-        if self.go is not None:
-            os.write(self.go, b"go\n")
-            os.close(self.go)
-            self.go = None
+        """Let a held command run (a no-op otherwise, and when it has already died)."""
+        go, self.go = self.go, None
+        if go is not None:
+            try:
+                os.write(go, b"go\n")
+            except BrokenPipeError:
+                pass  # it exited before tracing began; its exit status tells
+            finally:
+                os.close(go)
 
     def end(self) -> None:
         """Terminate the command if it still runs."""
@@ -353,9 +358,11 @@ def record_trace(
         elapsed = time.monotonic() - started
         _snapshot(folder, "after")
     finally:
-        if runner is not None:
-            runner.end()
-        session.close()
+        try:
+            if runner is not None:
+                runner.end()
+        finally:
+            session.close()
     header = {
         "pagealloc-kit kernel trace": "raw tracefs text (trace_pipe) of the kmem page events",
         "kernel": " ".join(platform.uname()[i] for i in (0, 2, 3, 4)),

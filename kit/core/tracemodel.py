@@ -22,13 +22,13 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from kit import events as ev
+from kit.core import events as ev
+from kit.core.errors import InvalidArgument
+from kit.core.events import Event
 from kit.core.kerneltrace import PageEvent
 from kit.core.recording import Recording
+from kit.core.zone import Page, Zone
 from kit.core.zoneinfo import ZoneInfo
-from kit.errors import InvalidArgument
-from kit.events import Event
-from kit.zone import Page, Zone
 
 __all__ = ["Comparison", "ModelReplay", "replay_beside_model"]
 

@@ -28,9 +28,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from kit.core.errors import InvalidArgument
 from kit.core.kerneltrace import MIGRATETYPE_NAMES, PageEvent, TraceReport
 from kit.core.zoneinfo import ZoneInfo
-from kit.errors import InvalidArgument
 
 __all__ = [
     "Timeline",

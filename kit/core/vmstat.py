@@ -21,8 +21,8 @@ import os
 import re
 from collections.abc import Mapping
 
-from kit.errors import InvalidArgument
-from kit.procfs import _parse_or_explain, _read_proc_file
+from kit.core.errors import InvalidArgument
+from kit.core.procfs import _parse_or_explain, _read_proc_file
 
 __all__ = ["VMSTAT_ALLOCATOR_PREFIXES", "parse_vmstat", "read_vmstat", "vmstat_delta"]
 

@@ -26,8 +26,8 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from kit.errors import InvalidArgument
-from kit.procfs import _parse_or_explain, _read_proc_file
+from kit.core.errors import InvalidArgument
+from kit.core.procfs import _parse_or_explain, _read_proc_file
 
 __all__ = ["PageSet", "ZoneInfo", "parse_zoneinfo", "read_zoneinfo"]
 

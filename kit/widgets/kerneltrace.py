@@ -14,16 +14,17 @@ import html
 import bqplot as bq
 import ipywidgets as widgets
 
-from ..core.kerneltrace import TraceReport
-from ..core.recording import Recording, shipped_recording
-from ..core.tracefs import record_or_shipped
-from ..core.tracesummary import (
+from kit.core.kerneltrace import TraceReport
+from kit.core.recording import Recording, shipped_recording
+from kit.core.tracefs import record_or_shipped
+from kit.core.tracesummary import (
     Timeline,
     TraceSummary,
     migratetype_name,
     summarise_trace,
     trace_timeline,
 )
+
 from ._base import bar_figure
 from .theme import get_theme
 
