@@ -41,6 +41,12 @@ def test_the_bars_are_the_summary(view: KernelTraceView) -> None:
     assert sum(lines.y[0]) == view.summary.nr_allocations
 
 
+def test_one_chart_on_its_own(view: KernelTraceView) -> None:
+    assert list(view.chart("fallbacks").marks[0].y) == [19]
+    with pytest.raises(InvalidArgument, match="no chart 'pie'"):
+        view.chart("pie")
+
+
 def test_timeline_bins() -> None:
     events = [PageEvent(t, 0, "a", 1, "mm_page_alloc", 10, 0, 0, "G") for t in (0.0, 0.5, 1.0)]
     events.insert(1, PageEvent(0.2, 0, "a", 1, "mm_page_alloc_zone_locked", 9, 0, 1, "", True))

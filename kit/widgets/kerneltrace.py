@@ -14,6 +14,7 @@ import html
 import bqplot as bq
 import ipywidgets as widgets
 
+from kit.core.errors import InvalidArgument
 from kit.core.kerneltrace import TraceReport
 from kit.core.recording import Recording, shipped_recording
 from kit.core.tracefs import record_or_shipped
@@ -33,6 +34,9 @@ __all__ = ["KernelTraceView"]
 #: GFP flag strings shown as their own series; the rest are summed as "other".
 TOP_GFP = 4
 TIME_BINS = 60
+#: The charts, by name, with their tab titles.
+CHARTS = {"orders": "orders x GFP", "timeline": "per-CPU vs buddy", "fallbacks": "fallbacks",
+          "watermarks": "watermarks"}
 #: Colours after the theme's three, for the series it has no colour for.
 MORE_COLORS = ("#9467bd", "#8c564b", "#7f7f7f")
 
@@ -69,13 +73,20 @@ class KernelTraceView(widgets.VBox):
             f"<b>{whose}</b>: " + html.escape(
                 f"{header.get('kernel', '?')}, {header.get('machine', '?')}; workload: "
                 f"{header.get('workload', '?')}; {report.summary()}"))
-        tabs = widgets.Tab(children=[self._orders(), self._timeline(), self._fallbacks(),
-                                     self._watermarks()])
-        for i, title in enumerate(("orders x GFP", "per-CPU vs buddy", "fallbacks",
-                                   "watermarks")):
+        tabs = widgets.Tab(children=[self.chart(name) for name in CHARTS])
+        for i, title in enumerate(CHARTS.values()):
             tabs.set_title(i, title)
         super().__init__([self.status, tabs])
         theme.root(self)
+
+    def chart(self, name: str) -> widgets.Widget:
+        """A new copy of one tab's chart, to show on its own: "orders", "timeline",
+        "fallbacks" or "watermarks"."""
+        build = {"orders": self._orders, "timeline": self._timeline,
+                 "fallbacks": self._fallbacks, "watermarks": self._watermarks}.get(name)
+        if build is None:
+            raise InvalidArgument(f"no chart {name!r}; charts: {', '.join(CHARTS)}")
+        return build()
 
     def _orders(self) -> widgets.Widget:
         s = self.summary
