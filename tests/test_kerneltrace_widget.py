@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import platform
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -69,7 +71,11 @@ def test_without_permission_it_falls_back_and_says_why() -> None:
 
 @pytest.mark.skipif(not (platform.system() == "Linux" and os.geteuid() == 0),
                     reason="recording needs root on Linux")
-def test_as_root_it_records_this_machine() -> None:
+def test_as_root_it_records_this_machine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the recording's folder goes here
     view = KernelTraceView(record_seconds=0.5)
+    assert view.recording.directory.parent == tmp_path
     assert view.own and "recorded on this machine just now" in view.status.value
     assert view.recording.directory != shipped_recording().directory
