@@ -19,7 +19,7 @@ finding; where they cannot agree the reason is named:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from kit.core import events as ev
@@ -27,6 +27,7 @@ from kit.core.errors import InvalidArgument
 from kit.core.events import Event
 from kit.core.kerneltrace import PageEvent
 from kit.core.recording import Recording
+from kit.core.tracesummary import summarise_trace
 from kit.core.zone import Page, Zone
 from kit.core.zoneinfo import ZoneInfo
 
@@ -141,42 +142,37 @@ def replay_beside_model(
     nr_free_before = model.nr_free()
 
     held: dict[int, Page] = {}  # kernel pfn -> the model's block for the same request
-    kernel = Counter[str]()
-    kernel_refills: Counter[int] = Counter()
-    runs: dict[int, int] = {}
-    same_pfn = failed = unseen = 0
-    for e in recording.events() if events is None else events:
-        if e.pfn is None or not start <= e.pfn < end:
-            continue
-        name = e.event
-        kernel[name] += 1
-        if name == "mm_page_alloc_zone_locked" and e.percpu_refill and e.order == 0:
-            runs[e.cpu] = runs.get(e.cpu, 0) + 1
-            continue
-        if e.cpu in runs and name != "mm_page_alloc_extfrag":
-            kernel_refills[runs.pop(e.cpu)] += 1
-        if name == "mm_page_alloc":
-            page = model.alloc_pages(e.order)
-            if page is None:
-                failed += 1
+    tally = Counter[str]()  # the model's failures, pfns like the kernel's, frees it never saw
+
+    def zone_events() -> Iterator[PageEvent]:
+        """The zone's events, each also replayed on the model as it passes to the summary."""
+        for e in recording.events() if events is None else events:
+            if e.pfn is None or not start <= e.pfn < end:
                 continue
-            held[e.pfn] = page
-            same_pfn += page.pfn == e.pfn
-        elif name in ("mm_page_free", "mm_page_free_batched"):
-            page = held.pop(e.pfn, None)
-            if page is None:
-                unseen += 1
-            else:
-                model.release(page)
-        elif name == "mm_page_pcpu_drain":
-            kernel["drained pages"] += (1 << e.order) - 1  # counted once above
-    for size in runs.values():
-        kernel_refills[size] += 1
+            if e.event == "mm_page_alloc":
+                page = model.alloc_pages(e.order)
+                if page is None:
+                    tally["failed"] += 1
+                else:
+                    held[e.pfn] = page
+                    tally["same pfn"] += page.pfn == e.pfn
+            elif e.event in ("mm_page_free", "mm_page_free_batched"):
+                page = held.pop(e.pfn, None)
+                if page is None:
+                    tally["unseen"] += 1
+                else:
+                    model.release(page)
+            yield e
+
+    kernel = summarise_trace(zone_events())
     counts(Event(ev.ALLOC, 0, 0))  # closes a refill still open
 
-    allocs = kernel["mm_page_alloc"]
-    frees = kernel["mm_page_free"] + kernel["mm_page_free_batched"]
-    kernel_drained = kernel["mm_page_pcpu_drain"] + kernel["drained pages"]
+    failed, same_pfn, unseen = tally["failed"], tally["same pfn"], tally["unseen"]
+    allocs = kernel.nr_allocations
+    frees = sum(kernel.frees.values())
+    kernel_refills = kernel.refill_sizes(0)
+    kernel_drained = sum(pages * count for pages, count in kernel.drains.items())
+    kernel_locked = sum(kernel.buddy.values())
     free_delta_kernel = real_after.free - real.free
     free_delta_model = model.free_pages_count - free_before
     cpus = len(real.pagesets) or 1
@@ -192,9 +188,8 @@ def replay_beside_model(
         Comparison("same pfn as the kernel", allocs, same_pfn, same_pfn == allocs,
                    "unknown initial state, migratetypes and per-CPU lists decide the pfn: "
                    "the model's empty zone hands out other blocks"),
-        Comparison("blocks taken from buddy lists", kernel["mm_page_alloc_zone_locked"],
-                   counts.kinds[ev.TAKE],
-                   kernel["mm_page_alloc_zone_locked"] == counts.kinds[ev.TAKE],
+        Comparison("blocks taken from buddy lists", kernel_locked, counts.kinds[ev.TAKE],
+                   kernel_locked == counts.kinds[ev.TAKE],
                    f"{cpus} CPUs' lists and auto-tuned refills in the kernel, one fixed list "
                    "in the model"),
         Comparison("order-0 refills", sum(kernel_refills.values()),
@@ -215,7 +210,7 @@ def replay_beside_model(
                    "the kernel traces no split (expand) or merge; only the model shows them"),
         Comparison("merges", "no tracepoint", counts.kinds[ev.MERGE], None,
                    "freed buddies merge in __free_one_page, which has no tracepoint"),
-        Comparison("fallbacks to another migratetype", kernel["mm_page_alloc_extfrag"], 0,
+        Comparison("fallbacks to another migratetype", sum(kernel.fallbacks.values()), 0,
                    None, "the model has one migratetype, so nothing to fall back to"),
         Comparison("change of free pages (buddy lists)", free_delta_kernel, free_delta_model,
                    free_delta_kernel == free_delta_model,
