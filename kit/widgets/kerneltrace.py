@@ -100,7 +100,7 @@ class KernelTraceView(widgets.VBox):
                                   "order (allocations)", "allocations", colors=colors,
                                   labels=labels, legend=False)
         bars.x, bars.y = [f"{o} ({s.allocations[o]})" for o in orders], rows
-        figure.layout = widgets.Layout(width="100%", height="400px")
+        figure.layout = widgets.Layout(width="97%", height="400px")
         return widgets.VBox([_legend(labels, colors), figure])
 
     def _timeline(self) -> widgets.Widget:
@@ -120,7 +120,7 @@ class KernelTraceView(widgets.VBox):
                            title=f"per-CPU vs buddy: {self.summary.refill_runs} refills, "
                            f"{sum(self.summary.drains.values())} drains",
                            animation_duration=0)
-        figure.layout = widgets.Layout(width="100%", height="400px")
+        figure.layout = widgets.Layout(width="97%", height="400px")
         return widgets.VBox([_legend(labels, colors), self.theme.style_figure(figure)])
 
     def _fallbacks(self) -> widgets.Widget:
@@ -131,7 +131,7 @@ class KernelTraceView(widgets.VBox):
                                   "events")
         bars.x = [f"{migratetype_name(a)} <- {migratetype_name(b)}" for (a, b), _ in pairs]
         bars.y = [n for _, n in pairs]
-        figure.layout = widgets.Layout(width="100%", height="420px")
+        figure.layout = widgets.Layout(width="97%", height="420px")
         return figure
 
     def _watermarks(self) -> widgets.HTML:
