@@ -44,7 +44,8 @@ MORE_COLORS = ("#9467bd", "#8c564b", "#7f7f7f")
 def _legend(labels: list[str], colors: list[str]) -> widgets.HTML:
     """A legend above a chart (bqplot's own sits inside the plot, over the data)."""
     return widgets.HTML(" &nbsp; ".join(
-        f'<span style="color:{color}">&#9632;</span> {html.escape(label)}'
+        f'<span style="white-space:nowrap"><span style="color:{color}">&#9632;</span> '
+        f'{html.escape(label)}</span>'
         for label, color in zip(labels, colors, strict=False)))
 
 
