@@ -120,7 +120,9 @@ def test_distributions_carry_the_package_data(dists: dict[str, Path]) -> None:
     with tarfile.open(dists["sdist"]) as tf:
         in_sdist = {name.split("/", 1)[1] for name in tf.getnames() if "/" in name}
     for needed in ("kit/py.typed", "kit/core/data/buddyinfo-x86_64-3.5GiB.txt", "kit/core/zone.py",
-                   "kit/cli/presenter/voila/templates/presenter/conf.json"):
+                   "kit/cli/presenter/voila/templates/presenter/conf.json",
+                   "kit/core/data/trace-6.18-x86_64/trace.txt.gz",
+                   "kit/core/data/trace-6.18-x86_64/zoneinfo-before.txt"):
         assert needed in in_wheel, needed
         assert needed in in_sdist, needed
     assert {"pyproject.toml", "README.md"} <= in_sdist

@@ -18,6 +18,7 @@ require_extra("widgets", "kit.widgets")  # a missing ipywidgets/bqplot/numpy: sa
 
 from .animator import ExactAllocationAnimator
 from .free_area import FreeAreaChart
+from .kerneltrace import KernelTraceView
 from .live import LiveBuddyInfo
 from .memory_map import MemoryMap
 from .order_explorer import OrderExplorer
@@ -31,6 +32,7 @@ from .wastage_curve import WastageCurve
 __all__ = [
     "ExactAllocationAnimator",
     "FreeAreaChart",
+    "KernelTraceView",
     "LiveBuddyInfo",
     "MemoryMap",
     "OrderExplorer",
