@@ -86,7 +86,7 @@ def configure_local(c: Any, settings: dict[str, Any]) -> None:
     c.Spawner.cmd = [str(Path(sys.executable).with_name("jupyterhub-singleuser"))]
     # ipc: many kernels starting at once over TCP collide on ports ("Address already in use").
     c.Spawner.args = ["--KernelManager.transport=ipc"] + (
-        ["--ServerApp.allow_root"] if os.geteuid() == 0 else [])
+        ["--ServerApp.allow_root=True"] if os.geteuid() == 0 else [])
     c.Spawner.default_url = "/lab"
     c.Spawner.http_timeout = 120
     c.JupyterHub.services = [{"name": ADMIN_SERVICE, "api_token": settings["admin_token"]}]
@@ -233,6 +233,34 @@ class LocalHub:
             payload = answer.read()
         return json.loads(payload) if payload else None
 
+    def start_servers(self, users: Iterable[str], timeout: float = 300) -> dict[str, str]:
+        """Start these users' JupyterLab servers (as the Hub does at login), all at once; the
+        URL of each."""
+        users = list(users)
+        for user in users:
+            try:
+                self.api("POST", f"users/{user}/server")
+            except urllib.error.HTTPError as error:
+                if error.code != 400:  # 400: already running or pending
+                    raise
+        deadline = time.monotonic() + timeout
+        ready: dict[str, str] = {}
+        while len(ready) < len(users):
+            for user in users:
+                if user in ready:
+                    continue
+                server = self.api("GET", f"users/{user}").get("servers", {}).get("", {})
+                if server.get("ready"):
+                    ready[user] = f"{self.url}{server['url']}"
+                elif not server:
+                    raise HubStartError(f"{user}'s server failed to start: see "
+                                        f"{self.workdir / 'jupyterhub.log'}")
+            if time.monotonic() > deadline:
+                raise HubStartError(f"servers not ready within {timeout:.0f} s: "
+                                    f"{sorted(set(users) - set(ready))}")
+            time.sleep(0.5)
+        return ready
+
     def token(self, user: str, scopes: Iterable[str] | None = None) -> str:
         """A new API token of ``user``, with the scopes a kernel of theirs would have.
 
@@ -302,6 +330,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="where the Hub keeps its database and logs (default classroom-hub)")
     parser.add_argument("--db", default="", help="SQLAlchemy URL of the classroom database "
                         "(default: SQLite in --dir)")
+    parser.add_argument("--start-servers", action="store_true",
+                        help="start every student's server now instead of at their login")
     parser.add_argument("--password", default="", help="the class's shared password "
                         "(default: a random one, printed)")
     args = parser.parse_args(argv)
@@ -317,12 +347,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     hub = LocalHub(args.dir, students, instructors, port=args.port, db_url=args.db,
                    **({"password": args.password} if args.password else {}))
     print(f"classroom: starting JupyterHub in {hub.workdir} (log: jupyterhub.log)", flush=True)
+    # A SIGTERM (kill, a service manager) stops the Hub's processes too, as Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         hub.start()
-    except HubStartError as error:
-        print(f"classroom: {error}", file=sys.stderr)
-        return 1
-    print(f"""
+        if args.start_servers:
+            print(f"classroom: starting {len(students) + len(instructors)} servers", flush=True)
+            hub.start_servers([*instructors, *students])
+        print(f"""
 classroom: ready.
   Hub (students and instructor log in here):  {hub.url}/hub/login
   Classroom service:                          {hub.service_url}
@@ -331,9 +363,11 @@ classroom: ready.
   Students:    {len(students)} ({', '.join(students[:3])}{', ...' if len(students) > 3 else ''})
   Password:    {hub.password}
 Ctrl-C stops the Hub, the proxy, the service and every student's server.""", flush=True)
-    try:
         while hub.process is not None and hub.process.poll() is None:
             time.sleep(1)
+    except HubStartError as error:
+        print(f"classroom: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("\nclassroom: stopping", flush=True)
     finally:
