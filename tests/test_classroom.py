@@ -180,3 +180,11 @@ def test_class_lists_name_their_mistakes(tmp_path: Path) -> None:
     bad.write_text("alice teacher\n")
     with pytest.raises(SystemExit):
         read_class_list(bad, parser)
+
+
+def test_on_kubernetes_the_service_listens_where_the_proxy_pod_reaches_it() -> None:
+    c = Config()
+    add_classroom(c, host="hub")
+    (service,) = c.JupyterHub.services
+    assert service["url"] == "http://hub:10101"
+    assert service["command"][-2:] == ["--ip", "0.0.0.0"]

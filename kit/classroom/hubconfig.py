@@ -40,13 +40,16 @@ def admin_scope(name: str) -> str:
 
 
 def add_classroom(c: Any, *, instructors: Iterable[str] = (), name: str = "classroom",
-                  port: int = 10101, db_url: str = "sqlite:///classroom.sqlite",
+                  port: int = 10101, host: str = "127.0.0.1",
+                  db_url: str = "sqlite:///classroom.sqlite",
                   public_url: str | None = None, python: str | None = None,
                   cache_max_age: int = 60) -> None:
     """Configure the Hub config object ``c`` to run the classroom service for a class.
 
     ``instructors`` join the group that holds the admin scope (more can be added later in the
-    Hub's admin page); ``port`` is where the service listens on the Hub's host; ``db_url`` is an
+    Hub's admin page); ``port`` is where the service listens, ``host`` the name the proxy
+    reaches it by (the Hub's own host by default; on Kubernetes the hub pod's service name,
+    ``"hub"``, and the service then listens on every interface); ``db_url`` is an
     SQLAlchemy URL (SQLite file relative to the Hub's directory by default, or PostgreSQL);
     ``public_url`` is the Hub's URL as kernels reach it (default: the Hub's bind URL);
     ``python`` runs the service (default: this interpreter, which has the kit).
@@ -54,9 +57,10 @@ def add_classroom(c: Any, *, instructors: Iterable[str] = (), name: str = "class
     access, admin = access_scope(name), admin_scope(name)
     service = {
         "name": name,
-        "url": f"http://127.0.0.1:{port}",
+        "url": f"http://{host}:{port}",
         "command": [python or sys.executable, "-m", "kit.classroom.service",
-                    "--db", db_url, "--cache-max-age", str(cache_max_age)],
+                    "--db", db_url, "--cache-max-age", str(cache_max_age)]
+                   + ([] if host in ("127.0.0.1", "localhost") else ["--ip", "0.0.0.0"]),
         "oauth_no_confirm": True,
         "oauth_client_allowed_scopes": [admin],
         "display": True,

@@ -357,6 +357,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="SQLAlchemy database URL (default: sqlite:///classroom.sqlite)")
     parser.add_argument("--cache-max-age", type=int, default=MAX_CACHE_AGE,
                         help=f"seconds a token's identity is trusted (at most {MAX_CACHE_AGE})")
+    parser.add_argument("--ip", default="", help="the address to listen on (default: the host "
+                        "of $JUPYTERHUB_SERVICE_URL; 0.0.0.0 when the proxy runs elsewhere)")
     args = parser.parse_args(argv)
     if not 0 <= args.cache_max_age <= MAX_CACHE_AGE:
         parser.error(f"--cache-max-age must be between 0 and {MAX_CACHE_AGE}")
@@ -369,7 +371,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     HubOAuth.instance(cache_max_age=args.cache_max_age)
     app = make_app(store)
     server = httpserver.HTTPServer(app, xheaders=True, max_body_size=1024 * 1024)
-    server.listen(url.port or 80, url.hostname or "127.0.0.1")
+    server.listen(url.port or 80, args.ip or url.hostname or "127.0.0.1")
     log.info("serving %s on %s:%s, database %s", app.classroom.name,  # type: ignore[attr-defined]
              url.hostname, url.port, store.engine.url.render_as_string(hide_password=True))
     try:
