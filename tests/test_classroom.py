@@ -188,3 +188,22 @@ def test_on_kubernetes_the_service_listens_where_the_proxy_pod_reaches_it() -> N
     (service,) = c.JupyterHub.services
     assert service["url"] == "http://hub:10101"
     assert service["command"][-2:] == ["--ip", "0.0.0.0"]
+
+
+def test_outside_a_classroom_hub_a_poll_is_the_self_check_quiz(monkeypatch) -> None:
+    pytest.importorskip("ipywidgets", reason="needs the [widgets] extra")
+    from kit.classroom.localhub import free_port
+    from kit.widgets import Poll, Quiz
+
+    monkeypatch.delenv("KIT_CLASSROOM_URL", raising=False)
+    poll = Poll("03-head-or-tail", seed=3)
+    assert not poll.live and repr(poll) == "Poll('03-head-or-tail')"
+    assert poll.choices.options == Quiz("03-head-or-tail", seed=3).choices.options
+    poll.choices.value = poll.question.texts[poll.question.answer]
+    assert poll.feedback.value.count("Right:") == 1
+
+    gone = ClassroomClient(f"http://127.0.0.1:{free_port()}/services/classroom/", "t", timeout=2)
+    offline = Poll("03-head-or-tail", client=gone, refresh=0)
+    assert not offline.live and "answer it as a self-check" in offline.status.value
+    offline.choices.value = offline.question.texts[0]
+    assert offline.feedback.value  # still answers at once

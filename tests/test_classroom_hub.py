@@ -252,3 +252,54 @@ def test_a_class_of_100_votes_in_two_rounds_and_nothing_is_lost(
 
 def test_the_hub_holds_sqlite_in_wal_mode(hub: LocalHub) -> None:
     assert os.path.exists(hub.workdir / "classroom.sqlite-wal")
+
+
+# -- the Poll widget against the real service ----------------------------------------------
+
+
+def test_the_poll_widget_runs_two_rounds_between_presenter_and_students(
+        hub: LocalHub, teacher: ClassroomClient) -> None:
+    widgets = pytest.importorskip("kit.widgets", reason="needs the [widgets] extra")
+    poll = "04-waste-by-hand"
+    presenter = widgets.Poll(poll, client=teacher, refresh=0)
+    ann = widgets.Poll(poll, client=ClassroomClient(hub.service_url, hub.token(STUDENTS[10])),
+                       refresh=0, seed=1)
+    bob = widgets.Poll(poll, client=ClassroomClient(hub.service_url, hub.token(STUDENTS[11])),
+                       refresh=0, seed=2)
+    assert (presenter.live, presenter.instructor, ann.live, ann.instructor) == (
+        True, True, True, False)
+    assert ann.choices.disabled and "Wait for the instructor" in ann.status.value
+    assert presenter.action.description == "Open round 1"
+    presenter.action.click()
+    assert presenter.action.description == "Close round 1"
+    texts = presenter.question.texts
+    ann.refresh()
+    bob.refresh()
+    ann.choices.value = texts[0]
+    bob.choices.value = texts[1]
+    ann.choices.value = texts[2]  # changes her mind
+    presenter.refresh()
+    assert "round 1: 2 answered" in presenter.status.value
+    assert presenter.results["rounds"][0]["histogram"] == [0, 1, 1]
+    assert ann.histograms.value == ""  # round 1 hidden from students
+    presenter.action.click()  # close round 1
+    presenter._show_pairs()
+    assert STUDENTS[10] in presenter.pairs.value and STUDENTS[11] in presenter.pairs.value
+    ann.refresh()
+    assert ann.choices.disabled and "discuss" in ann.status.value
+    presenter.show_first.value = True
+    ann.refresh()
+    assert "Round 1" in ann.histograms.value
+    presenter.action.click()  # open round 2
+    ann.refresh()
+    ann.choices.value = texts[presenter.question.answer]
+    presenter.action.click()  # close round 2
+    assert presenter.action.disabled
+    ann.refresh()
+    assert "The poll is over" in ann.status.value and "✔" in ann.histograms.value
+    rows = [r for r in teacher.export() if r["poll"] == poll]
+    assert [(r["user"], r["round"], r["choice"]) for r in rows] == [
+        (STUDENTS[10], 1, 2), (STUDENTS[11], 1, 1),
+        (STUDENTS[10], 2, presenter.question.answer)]
+    for widget in (presenter, ann, bob):
+        widget.close()
