@@ -23,11 +23,13 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +88,8 @@ def configure_local(c: Any, settings: dict[str, Any]) -> None:
     c.Spawner.cmd = [str(Path(sys.executable).with_name("jupyterhub-singleuser"))]
     # ipc: many kernels starting at once over TCP collide on ports ("Address already in use").
     c.Spawner.args = ["--KernelManager.transport=ipc"] + (
-        ["--ServerApp.allow_root=True"] if os.geteuid() == 0 else [])
+        ["--ServerApp.allow_root=True"] if os.geteuid() == 0 else []) + settings.get(
+        "server_args", [])
     c.Spawner.default_url = "/lab"
     c.Spawner.http_timeout = 120
     c.JupyterHub.services = [{"name": ADMIN_SERVICE, "api_token": settings["admin_token"]}]
@@ -98,9 +101,16 @@ def configure_local(c: Any, settings: dict[str, Any]) -> None:
     add_classroom(c, instructors=settings["instructors"], port=settings["service_port"],
                   db_url=settings["db_url"], public_url=f"http://127.0.0.1:{settings['port']}")
     environment = dict(c.Spawner.environment)
+    # ipc sockets live in the runtime dir, and a socket path over 107 bytes fails: keep it
+    # short whatever the home's path (the kernel then never starts).
+    environment["JUPYTER_RUNTIME_DIR"] = partial(_runtime_dir, settings["port"])
     environment.update(settings.get("environment", {}))
     c.Spawner.environment = environment
     c.Spawner.pre_spawn_hook = _copy_lessons
+
+
+def _runtime_dir(port: int, spawner: Any) -> str:
+    return os.path.join(tempfile.gettempdir(), f"kit-classroom-{port}", spawner.user.name)
 
 
 def _copy_lessons(spawner: Any) -> None:
@@ -129,6 +139,7 @@ class LocalHub:
     port: int = 0
     db_url: str = ""
     environment: dict[str, str] = field(default_factory=dict)
+    server_args: list[str] = field(default_factory=list)
     password: str = field(default_factory=lambda: secrets.token_urlsafe(9))
     name: str = "classroom"
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
@@ -156,7 +167,7 @@ class LocalHub:
             "proxy": proxy_command(), "password": self.password,
             "students": list(self.students), "instructors": list(self.instructors),
             "admin_token": self.admin_token, "db_url": self.db_url,
-            "environment": self.environment,
+            "environment": self.environment, "server_args": self.server_args,
         }
         settings_path = self.workdir / "classroom-settings.json"
         settings_path.write_text(json.dumps(settings))
