@@ -1,4 +1,6 @@
-"""The live classroom: peer-instruction polls and "follow the instructor" through JupyterHub.
+"""The live classroom: imports kit.core and kit.teaching (never widgets, grading or the cli).
+
+Peer-instruction polls and "follow the instructor" through JupyterHub.
 
 A lesson's concept question becomes a poll the whole room answers from its own notebooks: each
 student's kernel sends its vote to one JupyterHub-managed service, which knows who each student
@@ -12,9 +14,6 @@ export them, and holds where the presenter is so that students can follow.
 - ``kit.classroom.polls``: the rules of a poll, as plain functions (histograms, pairs);
 - ``kit.classroom.hubconfig``: the lines a ``jupyterhub_config.py`` needs to run the service;
 - ``kit.classroom.localhub``: a Hub on one machine, for ``scripts/classroom.sh``, tests, bench.
-
-This package is its own layer: it imports the kit's core and teaching modules, never widgets,
-grading or the command line.
 """
 
 from __future__ import annotations

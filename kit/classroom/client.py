@@ -21,7 +21,7 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import KitError
+from ..core.errors import KitError
 
 __all__ = ["TOKEN_VARIABLE", "URL_VARIABLE", "ClassroomClient", "ClassroomError",
            "ClassroomUnavailable"]

@@ -33,7 +33,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from ..errors import KitError
+from ..core.errors import KitError
 from .hubconfig import access_scope, add_classroom, admin_scope
 
 __all__ = ["ADMIN_SERVICE", "HubStartError", "LocalHub", "configure_local", "free_port",

@@ -6,10 +6,10 @@ a poll has at most ``MAX_ROUNDS`` rounds, one open at a time; a student may chan
 until the round closes (the last vote counts); round 1's histogram is hidden from students by
 default, so that the discussion is about reasons, not about what the majority said.
 
-A poll is one of the lessons' questions (``kit.quiz_bank``), by id: the service knows how many
-choices it has without trusting a client, and the presenter can mark the right one.  Choices
-travel as their position in the question's authored order (a student's shuffled order is only
-on their screen).
+A poll is one of the lessons' questions (``kit.teaching.quiz_bank``), by id: the service knows
+how many choices it has without trusting a client, and the presenter can mark the right one.
+Choices travel as their position in the question's authored order (a student's shuffled order
+is only on their screen).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from ..errors import KitError
-from ..quiz import Question, QuizError
-from ..quiz_bank import question
+from ..core.errors import KitError
+from ..teaching.quiz import Question, QuizError
+from ..teaching.quiz_bank import question
 
 __all__ = [
     "MAX_ROUNDS",

@@ -23,7 +23,7 @@ holds the API token, the Hub's URL and the service prefix).
 
 from __future__ import annotations
 
-from ..extras import require_extra
+from ..core.extras import require_extra
 
 require_extra("classroom", "kit.classroom.service")
 

@@ -15,7 +15,7 @@ from labdriver import CHROMIUM, CHROMIUM_ARGS, RequestLog
 pytest.importorskip("jupyterhub", reason="the [classroom] extra is not installed")
 
 from kit.classroom.localhub import LocalHub  # noqa: E402
-from kit.quiz_bank import question  # noqa: E402
+from kit.teaching.quiz_bank import question  # noqa: E402
 
 POLL = "05-gfp-comp"
 USERS = {"instructor": "teacher", "student1": "ann", "student2": "bob"}
