@@ -144,9 +144,11 @@ class LocalHub:
     name: str = "classroom"
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
     admin_token: str = field(default_factory=lambda: secrets.token_hex(24), init=False)
+    port_was_free: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         self.workdir = Path(self.workdir).resolve()
+        self.port_was_free = not self.port
         self.port = self.port or free_port()
         self.db_url = self.db_url or f"sqlite:///{self.workdir / 'classroom.sqlite'}"
 
@@ -158,8 +160,28 @@ class LocalHub:
     def service_url(self) -> str:
         return f"{self.url}/services/{self.name}/"
 
-    def start(self, timeout: float = 90) -> None:
-        """Start the Hub and wait until its API and the service's health route answer."""
+    def start(self, timeout: float = 90, attempts: int = 3) -> None:
+        """Start the Hub and wait until its API and the service's health route answer.
+
+        The free ports are picked before the Hub binds them, seconds later; when another
+        program took one meanwhile the Hub exits, and the start is tried again on new ports.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                self._start_once(timeout)
+                return
+            except HubStartError:
+                log = (self.workdir / "jupyterhub.log").read_text(errors="replace")
+                lost_port = "Failed to bind" in log or "EADDRINUSE" in log
+                self.stop()
+                if not lost_port or attempt == attempts:
+                    raise
+                (self.workdir / "jupyterhub.log").rename(
+                    self.workdir / f"jupyterhub-attempt{attempt}.log")
+                if self.port_was_free:
+                    self.port = free_port()
+
+    def _start_once(self, timeout: float) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         settings = {
             "workdir": str(self.workdir), "port": self.port, "hub_port": free_port(),
@@ -187,24 +209,23 @@ class LocalHub:
                     raise HubStartError(f"the Hub exited with {self.process.returncode}: "
                                         f"see {self.workdir / 'jupyterhub.log'}")
                 if time.monotonic() > deadline:
-                    self.stop()
                     raise HubStartError(f"{url} did not answer within {timeout:.0f} s: see "
                                         f"{self.workdir / 'jupyterhub.log'}")
                 time.sleep(0.2)
 
     def stop(self) -> None:
-        """SIGTERM to the Hub, then SIGKILL by pid to whatever it started that is left."""
-        if self.process is None:
-            return
-        started = _descendants(self.process.pid)
-        if self.process.poll() is None:
+        """SIGTERM to the Hub, then SIGKILL by pid to whatever it started that is left (the
+        proxy too when the Hub died before it could stop it)."""
+        started = [] if self.process is None else _descendants(self.process.pid)
+        if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        for pid in started:
+        proxy = _pid_in(self.workdir / "proxy.pid", "configurable-http-proxy")
+        for pid in [*started, *([proxy] if proxy else [])]:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -318,6 +339,15 @@ def _descendants(pid: int) -> list[int]:
             found.append(child)
             todo.append(child)
     return found
+
+
+def _pid_in(pid_file: Path, program: str) -> int | None:
+    """The pid a pid file names, if that process is still ``program`` (not a reused pid)."""
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if program in _cmdline(pid) else None
 
 
 def _cmdline(pid: int) -> str:
