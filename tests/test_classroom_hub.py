@@ -14,7 +14,6 @@ import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +22,7 @@ pytest.importorskip("jupyterhub", reason="the [classroom] extra is not installed
 
 from kit.classroom.client import ClassroomClient, ClassroomError  # noqa: E402
 from kit.classroom.hubconfig import access_scope, admin_scope  # noqa: E402
-from kit.classroom.localhub import LocalHub, proxy_command  # noqa: E402
+from kit.classroom.localhub import LocalHub, process_running, proxy_command  # noqa: E402
 from kit.classroom.service import MAX_BODY  # noqa: E402
 
 STUDENTS = [f"s{i:03d}" for i in range(1, 101)]
@@ -40,8 +39,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Any:
     finally:
         pids = list(local.pids().values())
         local.stop()
-        alive = [pid for pid in pids if Path(f"/proc/{pid}").exists()
-                 and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]]
+        alive = [pid for pid in pids if process_running(pid)]
         assert alive == [], f"left running after stop(): {alive}"
 
 

@@ -37,7 +37,7 @@ from ..core.errors import KitError
 from .hubconfig import access_scope, add_classroom, admin_scope
 
 __all__ = ["ADMIN_SERVICE", "HubStartError", "LocalHub", "configure_local", "free_port",
-           "main", "proxy_command"]
+           "main", "process_running", "proxy_command"]
 
 #: The helper service whose token creates users' tokens and starts servers (tests, demo).
 ADMIN_SERVICE = "kit-classroom-admin"
@@ -225,11 +225,15 @@ class LocalHub:
                 self.process.kill()
                 self.process.wait()
         proxy = _pid_in(self.workdir / "proxy.pid", "configurable-http-proxy")
-        for pid in [*started, *([proxy] if proxy else [])]:
+        leftover = [*started, *([proxy] if proxy else [])]
+        for pid in leftover:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        deadline = time.monotonic() + 10
+        while any(process_running(pid) for pid in leftover) and time.monotonic() < deadline:
+            time.sleep(0.05)  # a killed process takes a moment to go
         self.process = None
 
     def __enter__(self) -> LocalHub:
@@ -339,6 +343,15 @@ def _descendants(pid: int) -> list[int]:
             found.append(child)
             todo.append(child)
     return found
+
+
+def process_running(pid: int) -> bool:
+    """Whether ``pid`` is a process that has not ended (a zombie has ended)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _pid_in(pid_file: Path, program: str) -> int | None:
