@@ -38,7 +38,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Any:
         yield local
     finally:
         pids = list(local.pids().values())
-        local.stop()
+        local.stop(grace=3)  # nothing to save: a slow clean shutdown would only cost time
         alive = [pid for pid in pids if process_running(pid)]
         assert alive == [], f"left running after stop(): {alive}"
 

@@ -213,14 +213,15 @@ class LocalHub:
                                         f"{self.workdir / 'jupyterhub.log'}")
                 time.sleep(0.2)
 
-    def stop(self) -> None:
-        """SIGTERM to the Hub, then SIGKILL by pid to whatever it started that is left (the
-        proxy too when the Hub died before it could stop it)."""
+    def stop(self, grace: float = 15) -> None:
+        """SIGTERM to the Hub (``grace`` seconds to stop its servers, service and proxy), then
+        SIGKILL by pid to whatever it started that is left (the proxy too when the Hub died
+        before it could stop it)."""
         started = [] if self.process is None else _descendants(self.process.pid)
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
-                self.process.wait(timeout=15)
+                self.process.wait(timeout=grace)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
