@@ -207,3 +207,13 @@ def test_outside_a_classroom_hub_a_poll_is_the_self_check_quiz(monkeypatch) -> N
     assert not offline.live and "answer it as a self-check" in offline.status.value
     offline.choices.value = offline.question.texts[0]
     assert offline.feedback.value  # still answers at once
+
+
+def test_a_lessons_sections_are_its_headings(tmp_path: Path) -> None:
+    from kit.classroom.follow import lesson_sections
+    from kit.core.errors import InvalidArgument
+
+    titles = lesson_sections(Path(__file__).parent.parent / "notebooks" / "03-buddy-system")
+    assert titles[0] == "3. The buddy system" and len(titles) >= 5
+    with pytest.raises(InvalidArgument, match="cannot read the sections of"):
+        lesson_sections(tmp_path / "missing")

@@ -301,3 +301,32 @@ def test_the_poll_widget_runs_two_rounds_between_presenter_and_students(
         (STUDENTS[10], 2, presenter.question.answer)]
     for widget in (presenter, ann, bob):
         widget.close()
+
+
+def test_students_follow_the_instructor_and_catch_up_after_leaving(
+        hub: LocalHub, teacher: ClassroomClient) -> None:
+    widgets = pytest.importorskip("kit.widgets", reason="needs the [widgets] extra")
+    sections = ["Start", "Splitting", "Merging"]
+    presenting = widgets.Follow("03-buddy-system", sections=sections, client=teacher)
+    student = widgets.Follow("03-buddy-system", sections=sections, wait=2,
+                             client=ClassroomClient(hub.service_url, hub.token(STUDENTS[20])))
+
+    def shows(text: str) -> bool:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if text in student.status.value:
+                return True
+            time.sleep(0.1)
+        return False
+
+    student.toggle.value = True
+    presenting.picker.value = 1
+    assert shows("section 2: Splitting")
+    student.toggle.value = False  # leaves
+    presenting.picker.value = 2
+    time.sleep(0.5)
+    assert "Not following" in student.status.value
+    student.toggle.value = True  # back: the newest position at once
+    assert shows("section 3: Merging")
+    for widget in (presenting, student):
+        widget.close()

@@ -10,7 +10,7 @@ demo replays identically.  The core (``kit.core``) never imports ipywidgets.
 too, because the lessons import it with the other widgets, and so is ``Predict``, which keeps
 any of them hidden behind a question until the reader has predicted (answers from
 ``kit.teaching.predict``). ``Poll`` is a ``Quiz`` that runs as a live poll of the room in a
-classroom Hub (``kit.classroom``).
+classroom Hub (``kit.classroom``), and ``Follow`` shows students where the instructor is.
 """
 
 from kit.core.extras import require_extra
@@ -18,6 +18,7 @@ from kit.core.extras import require_extra
 require_extra("widgets", "kit.widgets")  # a missing ipywidgets/bqplot/numpy: say which extra
 
 from .animator import ExactAllocationAnimator
+from .follow import Follow
 from .free_area import FreeAreaChart
 from .live import LiveBuddyInfo
 from .memory_map import MemoryMap
@@ -32,6 +33,7 @@ from .wastage_curve import WastageCurve
 
 __all__ = [
     "ExactAllocationAnimator",
+    "Follow",
     "FreeAreaChart",
     "LiveBuddyInfo",
     "MemoryMap",
