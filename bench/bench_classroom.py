@@ -95,6 +95,16 @@ def fan_out(hub: LocalHub, students: list[ClassroomClient], teacher: ClassroomCl
     return max(woke) - published
 
 
+def service_vote_times(log: Path) -> list[float]:
+    """The service's own time for each vote it answered (Tornado's access log, in seconds):
+    what the rest of a vote's latency is not (the client, the proxy, waiting for a core)."""
+    times = []
+    for line in log.read_text(errors="replace").splitlines():
+        if line.startswith("[classroom") and " PUT " in line and "/vote " in line:
+            times.append(float(line.rsplit(" ", 1)[1].removesuffix("ms")) / 1000)
+    return times
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -141,6 +151,8 @@ def main() -> None:
                   f"{percentiles(one_at_a_time(lambda: teacher.results(POLL)))}")
             print(f"poll read (student), one at a time:       "
                   f"{percentiles(one_at_a_time(lambda: fresh[0].poll(POLL)))}")
+            print(f"vote, inside the service (all bursts):      "
+                  f"{percentiles(service_vote_times(hub.workdir / 'jupyterhub.log'))}")
             print(f"follow: publish -> last of 100 followers woken: "
                   f"{fan_out(hub, fresh, teacher) * 1000:.1f} ms")
             memory = {role: rss_mb(pid) for role, pid in hub.pids().items()}
