@@ -151,8 +151,10 @@ def main() -> None:
                   f"{percentiles(one_at_a_time(lambda: teacher.results(POLL)))}")
             print(f"poll read (student), one at a time:       "
                   f"{percentiles(one_at_a_time(lambda: fresh[0].poll(POLL)))}")
-            print(f"vote, inside the service (all bursts):      "
-                  f"{percentiles(service_vote_times(hub.workdir / 'jupyterhub.log'))}")
+            inside = service_vote_times(hub.workdir / "jupyterhub.log")
+            print(f"vote, inside the service, cold:             {percentiles(inside[:100])}")
+            print(f"vote, inside the service, warm:             "
+                  f"{percentiles(inside[100:100 * (WARM_BURSTS + 1)])}")
             print(f"follow: publish -> last of 100 followers woken: "
                   f"{fan_out(hub, fresh, teacher) * 1000:.1f} ms")
             memory = {role: rss_mb(pid) for role, pid in hub.pids().items()}
