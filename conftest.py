@@ -5,7 +5,8 @@ Tests go to the workers one by one, except what must share a process:
 - the cells of one notebook (nbval): one kernel runs them in order, each after the one before;
 - the browser tests (``tests/browser/``): one JupyterLab server and one Chromium serve them all;
 - the tests of a module in ``KEEP_TOGETHER``: their module-scoped fixture is costly (a built
-  wheel and its venv, a class graded by nbgrader and by ``kit grade``) and is built once.
+  wheel and its venv, a class graded by nbgrader and by ``kit grade``, a JupyterHub with the
+  classroom service and 100 students) and is built once.
 
 (``xdist_group`` marks would say this in the tests themselves, but pytest 9.2 drops the node-id
 suffix ``--dist loadgroup`` relies on: pytest-dev/pytest-xdist#1386.)  Without ``-n`` none of
@@ -19,7 +20,8 @@ from typing import Any
 import pytest
 
 BROWSER_TESTS = "tests/browser/"
-KEEP_TOGETHER = ("tests/test_packaging.py", "tests/test_nbgrader_parity.py")
+KEEP_TOGETHER = ("tests/test_packaging.py", "tests/test_nbgrader_parity.py",
+                 "tests/test_classroom_hub.py")
 
 
 def xdist_scope(nodeid: str) -> str:

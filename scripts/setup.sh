@@ -8,10 +8,13 @@
 #      course, grading, plus the test tools and nbgrader), quietly, with uv (pip when uv cannot
 #      be had), with nbgrader's JupyterLab and server extensions turned off; skipped while
 #      .venv/.install-stamp is newer than pyproject.toml;
-#   3. installs Debian's chromium (for the browser tests) and bubblewrap (the sandbox of
-#      `kit grade`) when absent, with apt-get as root, through sudo otherwise. Never
-#      `playwright install`: Playwright's own browser download cannot work here; the tests
-#      launch /usr/bin/chromium instead.
+#   3. installs Debian's chromium (for the browser tests), bubblewrap (the sandbox of
+#      `kit grade`) and nodejs + npm (which run JupyterHub's proxy) when absent, with apt-get as
+#      root, through sudo otherwise. Never `playwright install`: Playwright's own browser
+#      download cannot work here; the tests launch /usr/bin/chromium instead;
+#   4. installs configurable-http-proxy, the proxy JupyterHub starts in front of the Hub and the
+#      classroom service (kit.classroom), from npm into .venv/node (an npm package, not on PyPI;
+#      kept inside the venv so nothing is installed system-wide).
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -78,10 +81,13 @@ PYTHON
     touch "$STAMP"
 fi
 
-# 3. Debian packages: chromium for the browser tests, bubblewrap (bwrap) for kit grade's sandbox.
+# 3. Debian packages: chromium for the browser tests, bubblewrap (bwrap) for kit grade's sandbox,
+#    node and npm for JupyterHub's proxy (the live classroom).
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/bwrap ] || missing+=(bubblewrap)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "setup: installing Debian's ${missing[*]} (browser tests, grading sandbox)"
     if [ "$(id -u)" -eq 0 ]; then
@@ -98,5 +104,20 @@ if [ "${#missing[@]}" -gt 0 ]; then
         echo "setup:   as root run: apt-get update && apt-get install -y ${missing[*]}" >&2
         echo "setup:   without chromium the browser tests fail; without bubblewrap kit grade" >&2
         echo "setup:   runs answers unsandboxed (and says so) and its sandbox tests are skipped." >&2
+        echo "setup:   without nodejs and npm the live classroom (scripts/classroom.sh) cannot run." >&2
+    fi
+fi
+
+# 4. configurable-http-proxy (npm) for the live classroom, pinned, into .venv/node.
+CHP_VERSION="5.3.0"
+CHP="$VENV/node/node_modules/.bin/configurable-http-proxy"
+if [ ! -x "$CHP" ] || ! grep -q "\"version\": \"$CHP_VERSION\"" \
+        "$VENV/node/node_modules/configurable-http-proxy/package.json" 2>/dev/null; then
+    if command -v npm >/dev/null 2>&1; then
+        echo "setup: installing configurable-http-proxy $CHP_VERSION from npm into .venv/node"
+        mkdir -p "$VENV/node"
+        npm install --silent --no-audit --no-fund --prefix "$VENV/node" \
+            "configurable-http-proxy@$CHP_VERSION" >/dev/null \
+            || echo "setup: WARNING: npm could not install configurable-http-proxy" >&2
     fi
 fi

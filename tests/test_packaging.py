@@ -78,7 +78,7 @@ def test_wheel_requires_nothing_outside_its_extras(dists: dict[str, Path]) -> No
     assert meta["Requires-Dist"], "the extras should declare requirements"
     unconditional = [r for r in meta["Requires-Dist"] if "extra ==" not in r]
     assert unconditional == [], f"the core must install no dependency: {unconditional}"
-    assert set(meta["Provides-Extra"]) == {"widgets", "course", "grading", "dev"}
+    assert set(meta["Provides-Extra"]) == {"widgets", "course", "grading", "classroom", "dev"}
 
 
 @pytest.mark.parametrize("extra", sorted(EXTRAS))
