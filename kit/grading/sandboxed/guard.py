@@ -1,0 +1,303 @@
+"""UNTRUSTED side: refuse a call into a forbidden kit function by what its code *is*.
+
+An exercise asks the student to write, say, ``get_order``; its test cell forbids the kit's own.
+A refusal keyed on names or module attributes is easy to walk around (a reference kept from an
+earlier cell, a wrapper's ``__closure__``, the kit's source executed again under another file
+name, ``importlib.reload``, the kit's method run on a scratch zone).  So the guard watches what
+runs, not how it was reached:
+
+* at start-up, before any student code, every function and method of the kit is indexed by its
+  code object and by a **fingerprint** of that code (its bytecode, constants, names and
+  signature, not its file or line numbers), so a copy made by re-executing the kit's source is
+  recognised as well as the original;
+* a profile function (``sys.setprofile``) sees every call the student's request makes, over
+  every zone and every module; a call into the code of a name the request forbids raises
+  :class:`ForbiddenCall`, and the request is marked as delegated even if the student's code
+  catches it;
+* the decision and its record live in an **audit hook** (``sys.addaudithook``), which Python
+  code can neither remove nor reach; the same hook refuses the ways to switch the guard off or
+  to go round it: replacing the profile function, reading the kit's source or code objects,
+  ``gc``'s object walks, ``ctypes``, and starting programs or processes (a fresh interpreter
+  would have no guard).
+
+What is not enforced here (and why the grader also checks the answer's source): calls made from
+C to C (``map(f, ...)``) raise no profile event, so a thread started that way runs unwatched;
+the seccomp filter and the grader's similarity check against the kit are the other layers.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from types import CodeType, FrameType, FunctionType
+from typing import Any
+
+import kit
+
+#: Kit packages the worker never loads (the grader's own side, the command line, widgets).
+NOT_LOADED = ("kit.exercises", "kit.grading", "kit.cli", "kit.widgets", "kit.classroom",
+              "kit.present", "kit.presenter", "kit.practice_cli", "kit.__main__")
+#: Audit events that start another program or process: a fresh interpreter has no guard.
+PROCESS_EVENTS = frozenset({"subprocess.Popen", "os.exec", "os.posix_spawn", "os.spawn",
+                            "os.system", "os.fork", "os.forkpty", "pty.spawn"})
+#: Audit events that reach into the interpreter's memory or its object graph.
+INTROSPECTION_EVENTS = frozenset({"gc.get_objects", "gc.get_referrers", "gc.get_referents",
+                                  "ctypes.dlopen", "ctypes.dlsym", "ctypes.dlsym/handle",
+                                  "ctypes.cdata", "ctypes.cdata/buffer", "ctypes.addressof",
+                                  "ctypes.string_at", "ctypes.wstring_at",
+                                  "ctypes.call_function", "sys._current_frames",
+                                  "sys.setprofile"})
+
+
+class ForbiddenCall(Exception):
+    """The student's code called a kit function that the exercise asks them to write."""
+
+    def __init__(self, name: str, text: str) -> None:
+        super().__init__(text)
+        self.name = name
+
+
+def fingerprint(code: CodeType) -> tuple[Any, ...]:
+    """What a function's code does, without where it was compiled (file, lines, qualname)."""
+    return (code.co_name, code.co_code, code.co_names, code.co_varnames, code.co_argcount,
+            code.co_posonlyargcount, code.co_kwonlyargcount, code.co_flags,
+            tuple(_constant(c) for c in code.co_consts))
+
+
+def _constant(value: object) -> Any:
+    if isinstance(value, CodeType):
+        return ("code", fingerprint(value))
+    if isinstance(value, tuple):
+        return ("tuple", tuple(_constant(v) for v in value))
+    if isinstance(value, frozenset):
+        return ("frozenset", tuple(sorted(repr(v) for v in value)))
+    return (type(value).__name__, repr(value))
+
+
+def preload() -> None:
+    """Import every kit module a student's code may use, while reading the kit is allowed."""
+    todo = [kit]
+    while todo:
+        package = todo.pop()
+        for info in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
+            if info.name.startswith(NOT_LOADED):
+                continue
+            try:
+                module = importlib.import_module(info.name)
+            except Exception:  # noqa: BLE001 - an optional module (no bqplot...) is not needed
+                continue
+            if info.ispkg:
+                todo.append(module)
+    import ctypes  # noqa: F401 - loaded now, so that importing numpy later needs no new dlopen
+
+
+class CodeIndex:
+    """Every function and method of the loaded kit, by the names a ``forbid=`` may give.
+
+    A class's name stands for all its methods (and ``Class.__init__`` for its constructor
+    alone).  Code compiled from the kit's files is matched by fingerprint as well as identity,
+    so a copy made from the kit's source is caught; code generated at run time (a dataclass's
+    ``__init__``) only by identity, as another class's generated code may be byte-identical.
+    """
+
+    def __init__(self, kit_root: str) -> None:
+        self.kit_root = kit_root
+        self.by_name: dict[str, list[tuple[CodeType, bool]]] = {}
+        self.genuine: dict[int, CodeType] = {}  # id -> code, kept alive so ids stay unique
+        self.functions: dict[int, FunctionType] = {}  # the kit's function objects, by id
+        for module_name, module in sorted(sys.modules.items()):
+            if (module_name == "kit" or module_name.startswith("kit.")) and \
+                    not module_name.startswith(NOT_LOADED):
+                for name, value in list(vars(module).items()):
+                    if getattr(value, "__module__", None) == module_name:
+                        self._add(name, value)
+
+    def _add(self, name: str, value: object) -> None:
+        if not isinstance(value, type):
+            for function in _functions_of(value):
+                self._add_code((name,), function)
+            return
+        for member_name, member in vars(value).items():
+            for function in _functions_of(member):
+                self._add_code((member_name, f"{name}.{member_name}", name), function)
+
+    def _add_code(self, names: tuple[str, ...], function: FunctionType) -> None:
+        code = function.__code__
+        from_kit = os.path.realpath(code.co_filename).startswith(self.kit_root)
+        if not from_kit and code.co_name not in ("__init__", "__new__"):
+            return  # shared code of the standard library (a namedtuple's _replace, say)
+        for name in names:
+            self.by_name.setdefault(name, []).append((code, from_kit))
+        self.genuine[id(code)] = code
+        self.functions[id(function)] = function
+
+    def forbidden(self, names: Iterable[str]) -> tuple[dict[Any, str], dict[int, str]]:
+        """(fingerprint -> name, code id -> name) of the code the names stand for."""
+        by_print: dict[Any, str] = {}
+        by_id: dict[int, str] = {}
+        for name in sorted(set(names)):
+            shown = name.split(".")[0] if name.endswith((".__init__", ".__new__")) else \
+                name.split(".")[-1]
+            for code, from_kit in self.by_name.get(name, ()):
+                by_id.setdefault(id(code), shown)
+                if from_kit:
+                    by_print.setdefault(fingerprint(code), shown)
+        return by_print, by_id
+
+
+def _functions_of(value: object) -> list[FunctionType]:
+    if isinstance(value, (staticmethod, classmethod)):
+        value = value.__func__
+    if isinstance(value, property):
+        return [f for f in (value.fget, value.fset, value.fdel) if isinstance(f, FunctionType)]
+    return [value] if isinstance(value, FunctionType) else []
+
+
+class Guard:
+    """The worker's handle on the audit hook: ``begin`` a request, ``end`` it, nothing else.
+
+    The hook accepts ``begin`` and ``end`` only from the worker's own request handler (checked
+    by code identity) and ``end`` only with the token ``begin`` gave, so student code that calls
+    them, or calls the handler again, cannot switch the guard off.
+    """
+
+    def __init__(self, begin: Callable[..., object], end: Callable[..., object]) -> None:
+        self.begin = begin
+        self.end = end
+
+
+def install(handler: CodeType, message: Callable[[str], str]) -> Guard:
+    """Index the kit, start the audit hook and the profile function; return the Guard.
+
+    ``handler`` is the code of the worker function allowed to begin and end requests;
+    ``message(name)`` is the refusal's text.
+    """
+    preload()
+    kit_root = os.path.realpath(os.path.dirname(kit.__file__)) + os.sep
+    index = CodeIndex(kit_root)
+    audit = sys.audit
+    getframe = sys._getframe
+    builtin_refusals = (sys.getprofile, sys.setprofile)
+    thread_starts = tuple(getattr(m, n) for m in (sys.modules["_thread"], threading)
+                          for n in ("start_new_thread", "_start_new_thread", "start_new")
+                          if hasattr(m, n))
+    state: dict[str, Any] = {"active": False, "token": None, "by_print": {}, "by_id": {},
+                             "verdicts": {}, "refused": None, "refusing": None,
+                             "armed": False}
+
+    def profile(frame: FrameType, event: str, arg: object, _audit: Any = audit) -> None:
+        if event == "call" or event == "c_call":
+            _audit("kit.guard", frame, event, arg)
+
+    def set_profile() -> None:
+        sys.setprofile(profile)
+
+    set_profile_code = set_profile.__code__
+    own_functions = {id(profile), id(set_profile)}
+
+    def refuse(what: str, text: str) -> None:
+        if state["refused"] is None:
+            state["refused"] = (what, text)
+        state["refusing"] = (what, text)
+        raise ForbiddenCall(what, text)
+
+    def on_call(frame: FrameType, event: str, arg: object) -> None:
+        if event == "c_call":
+            if any(arg is f for f in builtin_refusals) or any(arg is f for f in thread_starts):
+                refuse("", f"{getattr(arg, '__name__', 'that call')} is not allowed while "
+                           "grading (it would switch off or go round the delegation check)")
+            return
+        code = frame.f_code
+        verdicts = state["verdicts"]
+        seen = verdicts.get(id(code))
+        if seen is None or seen[0] is not code:
+            name = state["by_id"].get(id(code)) if index.genuine.get(id(code)) is code \
+                else None
+            seen = (code, name or state["by_print"].get(fingerprint(code)))
+            verdicts[id(code)] = seen
+        name = seen[1]
+        if name is None:
+            return
+        caller = frame.f_back
+        if name.startswith("_") and caller is not None and id(caller.f_code) in index.genuine \
+                and index.genuine[id(caller.f_code)] is caller.f_code:
+            return  # the kit's own use of a private helper (only a direct call is refused)
+        refuse(name, message(name))
+
+    def hook(event: str, args: tuple[Any, ...]) -> None:
+        if event == "kit.guard":
+            if state["active"]:
+                on_call(*args)
+            return
+        if not state["armed"]:
+            return
+        if event == "sys.setprofile":
+            # Refused even when Python itself unsets a profile function that raised (a
+            # refusal, a RecursionError): the unset then fails and the guard stays on.
+            if getframe(1).f_code is set_profile_code:
+                return
+            refusing, state["refusing"] = state["refusing"], None
+            if refusing is not None:  # the profile function's own refusal, passed on
+                raise ForbiddenCall(*refusing)
+            raise RecursionError("maximum recursion depth exceeded (or sys.setprofile, which "
+                                 "is not allowed while grading)")
+        if event == "sys._getframe":
+            return
+        if event in INTROSPECTION_EVENTS:
+            raise PermissionError(f"{event} is not allowed while grading")
+        if event in PROCESS_EVENTS:
+            raise PermissionError(f"{event}: answers may not start programs or processes "
+                                  "while grading")
+        if event == "open":
+            _check_open(args[0])
+        elif event == "object.__getattr__" and args[1] == "__code__" and \
+                id(args[0]) in index.functions:
+            raise PermissionError("reading the kit's code objects is not allowed while grading")
+        elif event == "object.__setattr__" and id(args[0]) in own_functions:
+            state["refused"] = ("", "the grader's guard was changed")
+            raise PermissionError("the grader's guard cannot be changed")
+
+    def _check_open(path: object) -> None:
+        if isinstance(path, int):
+            return
+        try:
+            text = os.fsdecode(os.fspath(path))  # type: ignore[arg-type]
+        except TypeError:
+            return
+        real = os.path.realpath(text)
+        if real.startswith(kit_root) or real + os.sep == kit_root or \
+                (real.startswith("/proc/") and real.endswith("/mem")):
+            raise PermissionError(f"reading {text} is not allowed while grading: write the "
+                                  "answer yourself")
+
+    def caller_is_handler() -> bool:
+        frame = getframe(2)  # 0: this function, 1: begin/end, 2: their caller
+        return frame is not None and frame.f_code is handler
+
+    def begin(names: Iterable[str]) -> object:
+        if state["active"] or not caller_is_handler():
+            raise PermissionError("a grading request cannot be started from an answer")
+        token = object()
+        by_print, by_id = index.forbidden(names)
+        state["armed"] = True
+        set_profile()  # again: an answer may have got round it in an earlier request
+        state.update(active=True, token=token, by_print=by_print, by_id=by_id, verdicts={},
+                     refused=None)
+        return token
+
+    def end(token: object) -> tuple[str, str] | None:
+        """Close the request; what was refused in it (name, text), or None."""
+        if token is None or token is not state["token"] or not caller_is_handler():
+            raise PermissionError("a grading request cannot be ended from an answer")
+        state.update(active=False, token=None, by_print={}, by_id={}, verdicts={})
+        refused = state["refused"]
+        if refused is None and sys.getprofile() is not profile:
+            refused = ("", "the grader's delegation check was switched off")
+        return refused
+
+    sys.addaudithook(hook)
+    return Guard(begin, end)
