@@ -28,6 +28,7 @@ the seccomp filter and the grader's similarity check against the kit are the oth
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import pkgutil
 import sys
@@ -79,19 +80,16 @@ def _constant(value: object) -> Any:
 
 
 def preload() -> None:
-    """Import every kit module a student's code may use, while reading the kit is allowed."""
-    todo = [kit]
-    while todo:
-        package = todo.pop()
-        for info in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
-            if info.name.startswith(NOT_LOADED):
-                continue
-            try:
-                module = importlib.import_module(info.name)
-            except Exception:  # noqa: BLE001 - an optional module (no bqplot...) is not needed
-                continue
-            if info.ispkg:
-                todo.append(module)
+    """Import the kit's core (what ``import kit`` offers), while reading the kit is allowed.
+
+    Only the core: the teaching tools, widgets and the grader are no student answer's
+    business, and after the first request nothing more of the kit can be read.
+    """
+    core = importlib.import_module("kit")
+    if importlib.util.find_spec("kit.core") is not None:
+        core = importlib.import_module("kit.core")
+        for info in pkgutil.iter_modules(core.__path__, "kit.core."):
+            importlib.import_module(info.name)
     import ctypes  # noqa: F401 - loaded now, so that importing numpy later needs no new dlopen
 
 

@@ -27,6 +27,7 @@ from kit.core.zone import Zone
 from kit.grading.boundary import wire
 from kit.grading.boundary.checks import delegation_message
 from kit.grading.sandboxed import guard
+from kit.grading.sandboxed.shell import NotebookShell, cell_code, kernel_names
 
 #: File names given to the student's compiled cells (an error's line is looked up in them).
 ANSWER_FILE_PREFIX = "<answer "
@@ -57,7 +58,8 @@ def _recording(name: str) -> Any:
             self.depth -= 1
             if top:
                 try:
-                    self.log.append([name, wire.encode(list(args)), wire.encode(kwargs)])
+                    self.log.append([name, wire.encode(wire.to_plain(list(args))),
+                                     wire.encode(wire.to_plain(kwargs))])
                 except wire.WireError:
                     pass  # arguments that are not plain data: the call had no effect anyway
 
@@ -75,13 +77,6 @@ def _record(zone: Zone) -> RecordingZone:
     recording: RecordingZone = zone  # type: ignore[assignment]
     recording.log, recording.depth = [], 0
     return recording
-
-
-class _NoIPython:
-    """``get_ipython()`` for a cell with a magic (``%timeit``): the grader runs plain Python."""
-
-    def __getattr__(self, name: str) -> Any:
-        return lambda *args, **kwargs: None
 
 
 def _error(exc: BaseException) -> dict[str, Any]:
@@ -104,14 +99,20 @@ def handle(message: dict[str, Any], namespace: dict[str, Any]) -> dict[str, Any]
     Everything the student's code can run -- the cell or the call, the encoding of what it
     returned, the text of what it raised -- runs between the guard's ``begin`` and ``end``; a
     refusal anywhere in it makes the whole reply a refusal, whatever the student's code did
-    with the exception.
+    with the exception.  A cell runs as the notebook ran it (IPython syntax read by IPython,
+    see :mod:`kit.grading.sandboxed.shell`); a value goes back as the plain data it equals
+    (numpy's and the numeric tower's numbers converted here, in the sandbox).
     """
     assert GUARD is not None
     forbid = [n for n in message.get("forbid", []) if isinstance(n, str)]
+    try:  # the grader's arguments are made into zones before the guard starts
+        args = wire.decode(message["args"], zones=True) if message.get("op") == "call" else []
+    except (wire.WireError, KeyError) as exc:
+        return _error(exc)
     token = GUARD.begin(forbid)
     try:
         try:
-            reply = _serve(message, namespace)
+            reply = _serve(message, namespace, args)
         except BaseException as exc:  # noqa: BLE001 - the student's exception becomes data
             reply = _error(exc)
     finally:
@@ -122,10 +123,13 @@ def handle(message: dict[str, Any], namespace: dict[str, Any]) -> dict[str, Any]
     return reply
 
 
-def _serve(message: dict[str, Any], namespace: dict[str, Any]) -> dict[str, Any]:
+def _serve(message: dict[str, Any], namespace: dict[str, Any], args: list[Any]) -> dict[str, Any]:
     if message.get("op") == "run":
-        code = compile(str(message["source"]), f"{ANSWER_FILE_PREFIX}{message['cell']}>",
-                       "exec")
+        filename = f"{ANSWER_FILE_PREFIX}{message['cell']}>"
+        code = cell_code(str(message["source"]), filename)
+        shell = namespace.get("get_ipython")
+        if isinstance(shell, NotebookShell):
+            shell.filename = filename
         exec(code, namespace)
         return {"ok": True}
     if message.get("op") == "call":
@@ -133,12 +137,11 @@ def _serve(message: dict[str, Any], namespace: dict[str, Any]) -> dict[str, Any]
         if name not in namespace:
             raise NameError(f"name {name!r} is not defined: run the answer cell that "
                             "defines it")
-        args = wire.decode(message["args"], zones=True)
         zones = [i for i, a in enumerate(args) if isinstance(a, Zone)]
         for i in zones:
             args[i] = _record(args[i])
         value = namespace[name](*args)
-        return {"ok": True, "value": wire.encode(value),
+        return {"ok": True, "value": wire.encode(wire.to_plain(value)),
                 "logs": {str(i): args[i].log for i in zones}}
     return {"ok": False, "exc": "ProtocolError", "error": "unknown request"}
 
@@ -171,8 +174,8 @@ def main() -> None:
     GUARD = guard.install(handle.__code__, lambda name: delegation_message([name]))
     requests = os.fdopen(0, "rb", buffering=0)
     replies = os.fdopen(reply_fd, "wb", buffering=0)
-    namespace: dict[str, Any] = {"__name__": "__main__", "kit": kit,
-                                 "get_ipython": _NoIPython}
+    namespace: dict[str, Any] = {"__name__": "__main__", "kit": kit}
+    namespace.update(kernel_names(namespace))
     buffer = b""
     while True:
         chunk = requests.read(1 << 16)

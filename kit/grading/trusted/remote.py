@@ -20,11 +20,14 @@ from typing import Any
 
 from kit.core.errors import KitError
 from kit.core.zone import Zone
-from kit.grading.boundary import wire
+from kit.grading.boundary import checks, wire
 from kit.grading.trusted.bwrap import Worker
+from kit.grading.trusted.gradebook import printable
 
 #: The most zone calls one student call may make that the grader replays.
 MAX_REPLAYED_CALLS = 100_000
+#: How much of the text of what the student's code raised the grader keeps.
+MAX_ERROR_CHARS = 500
 
 
 class AnswerNotImplemented(NotImplementedError):
@@ -53,12 +56,14 @@ class RemoteFunction:
                    "forbid": forbid}
         reply = self._worker().request(message, self._call.time_left())
         if reply.get("ok") is not True:
-            kind = str(reply.get("exc", "Error"))[:100]
-            text = str(reply.get("error", ""))
+            refused = refusal(reply, self._call.forbid)
+            if refused:
+                self._call.delegated = self._call.delegated or refused
+                raise AnswerError("ForbiddenCall", refused)
+            kind = error_kind(reply)
+            text = printable(str(reply.get("error", "")), MAX_ERROR_CHARS)
             if kind == "NotImplementedError":
                 raise AnswerNotImplemented(text)
-            if kind == "ForbiddenCall":
-                self._call.delegated = text
             raise AnswerError(kind, text)
         try:
             value = wire.decode(reply.get("value"))
@@ -72,6 +77,34 @@ class RemoteFunction:
             raise AnswerError("WireError", f"your function returned what the grader cannot "
                                            f"accept: {exc}") from None
         return value
+
+
+def error_kind(reply: dict[str, Any]) -> str:
+    """The type name of what the student's code raised, as the reply gives it (checked)."""
+    kind = reply.get("exc")
+    if type(kind) is str and kind.isidentifier() and len(kind) <= 60 and \
+            kind != "ForbiddenCall":
+        return kind
+    return "Error"
+
+
+def refusal(reply: dict[str, Any], forbid: frozenset[str]) -> str:
+    """The grader's own words for a refused call, or "" when the reply is not a refusal.
+
+    The worker names what it refused; the text is the grader's, and a name the request did
+    not forbid is not believed (the reply is then an ordinary error).
+    """
+    if reply.get("exc") != "ForbiddenCall":
+        return ""
+    name = reply.get("forbidden")
+    shown = {n.split(".")[0] if n.endswith((".__init__", ".__new__")) else n.split(".")[-1]
+             for n in forbid}
+    if name == "":
+        return ("your answer tried to switch off or go round the grader's delegation check "
+                "(a thread, another program, the kit's source or its code objects)")
+    if type(name) is str and name in shown:
+        return checks.delegation_message([name])
+    return ""
 
 
 class CallContext:
