@@ -223,6 +223,8 @@ class Worker:
         finally:
             os.close(reply_write)
             os.close(out_write)
+        assert self.process.stdin is not None
+        os.set_blocking(self.process.stdin.fileno(), False)  # writes wait in select, bounded
         self._replies = reply_read
         self._buffer = b""
         self._sent = 0  # requests sent: each reply must carry its request's number
@@ -248,17 +250,11 @@ class Worker:
             raise self._stopped
         deadline = time.monotonic() + max(timeout, 0.0)
         self._sent += 1
-        try:
-            assert self.process.stdin is not None
-            self.process.stdin.write(wire.dumps({**message, "id": self._sent}))
-            self.process.stdin.flush()
-        except (BrokenPipeError, OSError):
-            self._stop(self._ended())
+        self._send(wire.dumps({**message, "id": self._sent}), deadline)
         while b"\n" not in self._buffer:
             left = deadline - time.monotonic()
             if left <= 0:
-                self._stop(WorkerStopped("timeout", f"timeout: {self.limits.timeout:g} s per "
-                                                    "exercise"))
+                self._stop(self._timeout())
             ready, _, _ = select.select([self._replies], [], [], left)
             if not ready:
                 continue
@@ -282,6 +278,28 @@ class Worker:
             self._stop(WorkerStopped("memory-limit", f"memory limit {self.limits.memory_mib} "
                                                      "MiB exceeded"))
         return reply
+
+    def _send(self, data: bytes, deadline: float) -> None:
+        """Write a request by ``deadline``: a worker that stops reading cannot block the grader."""
+        assert self.process.stdin is not None
+        fd = self.process.stdin.fileno()
+        view = memoryview(data)
+        while view:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self._stop(self._timeout())
+            _, ready, _ = select.select([], [fd], [], left)
+            if not ready:
+                continue
+            try:
+                view = view[os.write(fd, view):]
+            except BlockingIOError:
+                continue
+            except OSError:  # a broken pipe: the worker is gone
+                self._stop(self._ended())
+
+    def _timeout(self) -> WorkerStopped:
+        return WorkerStopped("timeout", f"timeout: {self.limits.timeout:g} s per exercise")
 
     def _stop(self, stopped: WorkerStopped) -> None:
         self.kill()

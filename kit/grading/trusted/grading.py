@@ -87,6 +87,9 @@ STATUSES = (
 )
 #: The largest notebook file the grader reads.
 MAX_NOTEBOOK_BYTES = 20 << 20
+#: How much of one check's report a row keeps (lines, characters per line).
+MAX_DETAIL_LINES = 20
+MAX_DETAIL_CHARS = 1000
 #: The name of the grader's marker where a test cell's hidden checks begin.
 HIDDEN_MARKER = reference.HIDDEN_MARKER
 
@@ -436,8 +439,9 @@ class ExerciseRun:
         self.passed += outcome.passed
         self.hidden_total += self.hidden
         self.hidden_passed += self.hidden and outcome.passed
-        if not self.hidden:
-            lines = outcome.text.splitlines()
+        if not self.hidden:  # capped: a value or an error text of the student's can be long
+            lines = [printable(line, MAX_DETAIL_CHARS) for line in
+                     outcome.text.splitlines()[:MAX_DETAIL_LINES]]
         elif outcome.passed:
             lines = [f"✔ a hidden check passed: {outcome.what}"]
         else:  # never the hidden case's input or expected value: only that it failed, and why
@@ -692,7 +696,7 @@ def read_submitted(path: Path, name: str) -> Any:
         raise nbs.NotebookError(f"{name} is {info.st_size} bytes, over the "
                                 f"{MAX_NOTEBOOK_BYTES}-byte limit")
     try:
-        return nbs.read_notebook(path)
+        return nbs.read_submitted_notebook(path, MAX_NOTEBOOK_BYTES)
     except nbs.NotebookError as exc:
         raise nbs.NotebookError(str(exc).replace(str(path), name)) from None
 

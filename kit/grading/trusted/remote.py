@@ -14,6 +14,7 @@ here, never reported by the worker, so a student who patches the worker's kit ga
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -65,14 +66,15 @@ class RemoteFunction:
             if kind == "NotImplementedError":
                 raise AnswerNotImplemented(text)
             raise AnswerError(kind, text)
+        deadline = time.monotonic() + self._call.time_left()
         try:
-            value = wire.decode(reply.get("value"))
+            value = wire.decode(reply.get("value"), deadline=deadline)
             logs = reply.get("logs") or {}
             if type(logs) is not dict:
                 raise wire.WireError("zone call logs that are not a mapping")
             for index, arg in enumerate(args):
                 if isinstance(arg, Zone):
-                    replay(arg, logs.get(str(index), []), frozenset(forbid))
+                    replay(arg, logs.get(str(index), []), frozenset(forbid), deadline)
         except wire.WireError as exc:
             raise AnswerError("WireError", f"your function returned what the grader cannot "
                                            f"accept: {exc}") from None
@@ -116,7 +118,7 @@ class CallContext:
         self.delegated: str | None = None
 
 
-def replay(zone: Zone, log: Any, forbid: frozenset[str]) -> None:
+def replay(zone: Zone, log: Any, forbid: frozenset[str], deadline: float | None = None) -> None:
     """Make the calls the student's code made in the worker, on the grader's ``zone``.
 
     Only the allocator's own calls are replayed (``wire.ZONE_CALLS``), never one the exercise
@@ -129,8 +131,10 @@ def replay(zone: Zone, log: Any, forbid: frozenset[str]) -> None:
         if type(entry) is not list or len(entry) != 3 or entry[0] not in wire.ZONE_CALLS \
                 or entry[0] in forbid:
             raise wire.WireError("a zone call the grader does not replay")
-        args = wire.decode(entry[1])
-        kwargs = wire.decode(entry[2])
+        if deadline is not None and time.monotonic() > deadline:
+            raise wire.WireError("zone calls that take too long to replay")
+        args = wire.decode(entry[1], deadline=deadline)
+        kwargs = wire.decode(entry[2], deadline=deadline)
         if type(args) is not list or type(kwargs) is not dict or \
                 not all(type(k) is str for k in kwargs):
             raise wire.WireError("zone call arguments that are not a list and a mapping")
