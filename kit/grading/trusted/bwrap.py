@@ -251,7 +251,10 @@ class Worker:
         deadline = time.monotonic() + max(timeout, 0.0)
         self._sent += 1
         self._send(wire.dumps({**message, "id": self._sent}), deadline)
-        while b"\n" not in self._buffer:
+        # Chunks are kept apart until the line ends: a pipe hands over 64 KiB at a time, and
+        # joining them as they come would copy a long reply over and over.
+        chunks, size, ended = [self._buffer], len(self._buffer), b"\n" in self._buffer
+        while not ended:
             left = deadline - time.monotonic()
             if left <= 0:
                 self._stop(self._timeout())
@@ -261,11 +264,13 @@ class Worker:
             chunk = os.read(self._replies, 1 << 20)
             if not chunk:
                 self._stop(self._ended())
-            self._buffer += chunk
-            if len(self._buffer) > wire.MAX_MESSAGE_BYTES:
+            chunks.append(chunk)
+            size += len(chunk)
+            ended = b"\n" in chunk
+            if size > wire.MAX_MESSAGE_BYTES + 1:
                 self._stop(WorkerStopped("crashed", "the answer process sent a reply larger "
                                                     "than the grader accepts"))
-        line, self._buffer = self._buffer.split(b"\n", 1)
+        line, self._buffer = b"".join(chunks).split(b"\n", 1)
         try:
             reply = wire.loads(line)
         except wire.WireError as exc:

@@ -440,7 +440,7 @@ class ExerciseRun:
         self.hidden_total += self.hidden
         self.hidden_passed += self.hidden and outcome.passed
         if not self.hidden:  # capped: a value or an error text of the student's can be long
-            lines = [printable(line, MAX_DETAIL_CHARS) for line in
+            lines = [printable(line[:MAX_DETAIL_CHARS], MAX_DETAIL_CHARS) for line in
                      outcome.text.splitlines()[:MAX_DETAIL_LINES]]
         elif outcome.passed:
             lines = [f"✔ a hidden check passed: {outcome.what}"]
@@ -644,7 +644,7 @@ class NotebookGrader:
                                         f"{refused} (answer cell {step.grade_id})")
             elif reply.get("ok") is not True and step.kind in ("answer", "added"):
                 self.answer_errors[step.grade_id] = printable(
-                    f"{error_kind(reply)}: {reply.get('error', '')}", 300)
+                    f"{error_kind(reply)}: {str(reply.get('error', ''))[:300]}", 300)
 
     def _end_worker(self) -> None:
         if self.worker is not None:

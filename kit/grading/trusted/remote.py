@@ -62,7 +62,7 @@ class RemoteFunction:
                 self._call.delegated = self._call.delegated or refused
                 raise AnswerError("ForbiddenCall", refused)
             kind = error_kind(reply)
-            text = printable(str(reply.get("error", "")), MAX_ERROR_CHARS)
+            text = printable(str(reply.get("error", ""))[:MAX_ERROR_CHARS], MAX_ERROR_CHARS)
             if kind == "NotImplementedError":
                 raise AnswerNotImplemented(text)
             raise AnswerError(kind, text)
