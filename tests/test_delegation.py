@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 import kit
-from kit.exercises import delegation
-from kit.exercises import notebooks as nbs
-from kit.exercises.grading import load_source, request_forbids
-from kit.exercises.remote import error_kind, refusal
-from kit.exercises.sandbox import Limits, Worker, open_sandbox
+from kit.grading.trusted import delegation
+from kit.grading.trusted import notebooks as nbs
+from kit.grading.trusted.bwrap import Limits, Worker, open_sandbox
+from kit.grading.trusted.grading import load_source, request_forbids
+from kit.grading.trusted.remote import error_kind, refusal
 
 SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
 FORBID = ["get_order", "get_order_misconceptions"]
@@ -61,7 +61,8 @@ def refused(reply: dict[str, object]) -> bool:
                  id="refusal-caught-and-tried-again"),
     pytest.param("import kit\ndef f(s):\n    return list(map(kit.get_order, [s]))[0]\n",
                  id="called-from-c"),
-    pytest.param("import kit.orders as o\ndef f(s):\n    return o.__dict__['get_' + 'order'](s)\n",
+    pytest.param("import kit.core.orders as o\ndef f(s):\n"
+                 "    return o.__dict__['get_' + 'order'](s)\n",
                  id="module-dict"),
     pytest.param("import sys, kit\ndef f(s):\n    try:\n        sys.setprofile(None)\n"
                  "    except BaseException:\n        pass\n    return kit.get_order(s)\n",
@@ -78,17 +79,18 @@ def test_a_call_into_the_kits_code_is_refused_however_it_is_reached(
 
 
 @pytest.mark.parametrize("source", [
-    pytest.param("import kit\nns = {}\nexec(compile(open(kit.orders.__file__).read(), "
+    pytest.param("import kit\nns = {}\nexec(compile(open(kit.core.orders.__file__).read(), "
                  "'kit/orders.py', 'exec'), ns)\ndef f(s):\n    return ns['get_order'](s)\n",
                  id="source-executed-again"),
-    pytest.param("import importlib, kit.orders\nm = importlib.reload(kit.orders)\n"
+    pytest.param("import importlib, kit.core.orders\nm = importlib.reload(kit.core.orders)\n"
                  "def f(s):\n    return m.get_order(s)\n", id="reload"),
     pytest.param("import kit, types\ndef f(s):\n    return types.FunctionType("
-                 "kit.get_order.__code__, vars(kit.orders))(s)\n", id="code-object"),
+                 "kit.get_order.__code__, vars(kit.core.orders))(s)\n", id="code-object"),
     pytest.param("import subprocess, sys\ndef f(s):\n    return int(subprocess.check_output("
                  "[sys.executable, '-c', f'import kit; print(kit.get_order({s}))']))\n",
                  id="another-interpreter"),
-    pytest.param("from kit.exercises import harness\ndef f(s):\n    return harness.get_order(s)\n",
+    pytest.param("from kit.grading.trusted import harness\ndef f(s):\n"
+                 "    return harness.get_order(s)\n",
                  id="harness"),
 ])
 def test_the_ways_round_a_refusal_fail(worker: Worker, source: str) -> None:
@@ -99,7 +101,7 @@ def test_the_ways_round_a_refusal_fail(worker: Worker, source: str) -> None:
 
 def test_the_kits_source_run_from_a_copy_is_refused_by_its_fingerprint(worker: Worker) -> None:
     """Not read from the file (that is refused) but pasted: the code is the kit's all the same."""
-    pasted = inspect.getsource(kit.orders).replace("from .errors", "from kit.errors")
+    pasted = inspect.getsource(kit.core.orders).replace("from .errors", "from kit.core.errors")
     source = f"ns = {{}}\nexec({pasted!r}, ns)\ndef f(s):\n    return ns['get_order'](s)\n"
     assert refused(answer(worker, source, 4097))
 
@@ -157,7 +159,7 @@ def test_the_grader_believes_only_refusals_of_names_it_forbade() -> None:
 def test_an_answer_naming_the_kit_is_found_with_its_line() -> None:
     assert delegation.reaches_kit("import kit\n\nf = kit.get_order\n", FORBID) == \
         ("get_order", 3)
-    assert delegation.reaches_kit("from kit.orders import get_order as g\n", FORBID) == \
+    assert delegation.reaches_kit("from kit.core.orders import get_order as g\n", FORBID) == \
         ("get_order", 1)
     assert delegation.reaches_kit("x = harness.get_order_misconceptions(1)\n", FORBID) == \
         ("get_order_misconceptions", 1)
@@ -171,7 +173,7 @@ def test_a_function_of_the_students_own_with_a_kit_name_is_not_delegation() -> N
 
 
 def test_pasted_kit_source_is_delegation_even_renamed() -> None:
-    pasted = inspect.getsource(kit.orders.get_order)
+    pasted = inspect.getsource(kit.core.orders.get_order)
     renamed = pasted.replace("size", "nbytes").replace("shift", "s").replace("get_order", "mine")
     assert delegation.copied_from_kit([pasted], FORBID) == "get_order"
     assert delegation.copied_from_kit(["x = 1\n", renamed], FORBID) == "get_order"
@@ -211,3 +213,18 @@ def test_every_request_refuses_the_notebooks_union_but_what_its_solution_uses() 
     guarded, _ = request_forbids(source, "06-placement-and-pcp.ipynb")
     assert "Zone" in guarded["place-pcp-frees-tests"]  # its own forbid: all of Zone
     assert "Zone.__init__" in guarded["place-pcp-run-tests"]  # another's: making one only
+
+
+def test_the_sandbox_shows_the_worker_no_part_of_the_graders_side(worker: Worker) -> None:
+    if worker.sandbox.bwrap is None:
+        pytest.skip("no sandbox on this machine: " + worker.sandbox.describe())
+    source = ("import os, kit\nroot = os.path.dirname(kit.__file__)\n"
+              "def f():\n    return (sorted(os.listdir(os.path.join(root, 'grading'))),\n"
+              "            os.listdir(os.path.join(root, 'grading', 'trusted')),\n"
+              "            os.listdir(os.path.join(root, 'cli')))\n")
+    reply = worker.request({"op": "run", "cell": "a", "source": source, "forbid": []}, 20)
+    assert reply["ok"] is True
+    reply = worker.request({"op": "call", "name": "f", "args": [], "forbid": []}, 20)
+    grading, trusted, cli = reply["value"]["t"]
+    assert "sandboxed" in grading and "boundary" in grading
+    assert trusted == [] and cli == []

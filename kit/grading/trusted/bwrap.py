@@ -98,6 +98,8 @@ class Sandbox:
         binds: list[str] = []
         for path in _read_only_paths():
             binds += ["--ro-bind", path, path]
+        for path in _hidden_paths():  # an empty read-only folder over what the worker must not read
+            binds += ["--tmpfs", path, "--remount-ro", path]
         # Mounts are made in order: the tmpfs folders first, so that the read-only binds
         # stay visible when the kit or the venv lives under /tmp (a CI clone, say).
         return [
@@ -129,6 +131,17 @@ def _read_only_paths() -> list[str]:
     paths = sorted(p for p in wanted | real if Path(p).exists() and not p.startswith("/usr"))
     # A folder inside another one already bound comes after it (sorted), so it stays visible.
     return paths
+
+
+#: Parts of the kit the worker has no use for: the grader's own side (the harness, the
+#: reference answers), the command line and the teaching tools.  Hidden inside the sandbox.
+HIDDEN_KIT_FOLDERS = ("grading/trusted", "cli", "widgets", "teaching", "classroom")
+
+
+def _hidden_paths() -> list[str]:
+    kit_folder = _kit_folder()
+    return [str(kit_folder / name) for name in HIDDEN_KIT_FOLDERS
+            if (kit_folder / name).is_dir()]
 
 
 def _kit_folder() -> Path:
