@@ -163,7 +163,8 @@ class Guard:
     them, or calls the handler again, cannot switch the guard off.
     """
 
-    def __init__(self, begin: Callable[..., object], end: Callable[..., object]) -> None:
+    def __init__(self, begin: Callable[[Iterable[str]], object],
+                 end: Callable[[object], tuple[str, str] | None]) -> None:
         self.begin = begin
         self.end = end
 
@@ -260,12 +261,9 @@ def install(handler: CodeType, message: Callable[[str], str]) -> Guard:
             raise PermissionError("the grader's guard cannot be changed")
 
     def _check_open(path: object) -> None:
-        if isinstance(path, int):
-            return
-        try:
-            text = os.fsdecode(os.fspath(path))  # type: ignore[arg-type]
-        except TypeError:
-            return
+        if not isinstance(path, (str, bytes, os.PathLike)):
+            return  # a file descriptor: opened earlier, so checked then
+        text = os.fsdecode(path)
         real = os.path.realpath(text)
         if real.startswith(kit_root) or real + os.sep == kit_root or \
                 (real.startswith("/proc/") and real.endswith("/mem")):
@@ -293,7 +291,7 @@ def install(handler: CodeType, message: Callable[[str], str]) -> Guard:
         if token is None or token is not state["token"] or not caller_is_handler():
             raise PermissionError("a grading request cannot be ended from an answer")
         state.update(active=False, token=None, by_print={}, by_id={}, verdicts={})
-        refused = state["refused"]
+        refused: tuple[str, str] | None = state["refused"]
         if refused is None and sys.getprofile() is not profile:
             refused = ("", "the grader's delegation check was switched off")
         return refused

@@ -104,8 +104,8 @@ def read_submitted_notebook(path: Path, max_bytes: int) -> Any:
         raise NotebookError(f"{path}: has {len(data['cells'])} cells, over the grader's "
                             f"{MAX_SUBMITTED_CELLS}")
     cells = [_kept_cell(cell, f"{path} cell {index}") for index, cell in enumerate(data["cells"])]
-    kept = {"cells": cells, "metadata": {}, "nbformat": data.get("nbformat"),
-            "nbformat_minor": data.get("nbformat_minor")}
+    kept: dict[str, Any] = {"cells": cells, "metadata": {}, "nbformat": data.get("nbformat"),
+                            "nbformat_minor": data.get("nbformat_minor")}
     try:
         nb = nbformat.from_dict(kept)
         nbformat.validate(nb)
@@ -118,7 +118,7 @@ def read_submitted_notebook(path: Path, max_bytes: int) -> Any:
 def _kept_cell(cell: Any, where: str) -> dict[str, Any]:
     if not isinstance(cell, dict):
         raise NotebookError(f"{where}: is not a cell")
-    kept = {key: cell[key] for key in _KEPT_CELL_KEYS if key in cell}
+    kept: dict[str, Any] = {key: cell[key] for key in _KEPT_CELL_KEYS if key in cell}
     source = kept.get("source", "")
     if isinstance(source, list) and all(isinstance(line, str) for line in source):
         source = "".join(source)
