@@ -10,19 +10,21 @@ runs, not how it was reached:
   code object and by a **fingerprint** of that code (its bytecode, constants, names and
   signature, not its file or line numbers), so a copy made by re-executing the kit's source is
   recognised as well as the original;
-* a profile function (``sys.setprofile``) sees every call the student's request makes, over
+* a trace function (``sys.settrace``) sees every Python call the student's request makes, over
   every zone and every module; a call into the code of a name the request forbids raises
   :class:`ForbiddenCall`, and the request is marked as delegated even if the student's code
-  catches it;
+  catches it.  It tests one thing per call (is this bytecode a forbidden function's?), so an
+  answer that runs the allocator a thousand times pays little for it;
 * the decision and its record live in an **audit hook** (``sys.addaudithook``), which Python
   code can neither remove nor reach; the same hook refuses the ways to switch the guard off or
-  to go round it: replacing the profile function, reading the kit's source or code objects,
-  ``gc``'s object walks, ``ctypes``, and starting programs or processes (a fresh interpreter
-  would have no guard).
+  to go round it: replacing the trace function, reading the kit's source or code objects,
+  ``gc``'s object walks, ``ctypes``, starting threads (the call that does it is removed), and
+  starting programs or processes (a fresh interpreter would have no guard).
 
-What is not enforced here (and why the grader also checks the answer's source): calls made from
-C to C (``map(f, ...)``) raise no profile event, so a thread started that way runs unwatched;
-the seccomp filter and the grader's similarity check against the kit are the other layers.
+What is not enforced here (and why the grader also checks the answer's source): code that walks
+the worker's frames to reach the guard's own objects, or Python's memory through /proc, is out
+of reach of any guard in the same process; the seccomp filter and the grader's similarity check
+against the kit are the other layers.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import importlib.util
 import os
 import pkgutil
 import sys
-import threading
+import threading  # noqa: F401 - loaded now, so that its thread start can be removed
 from collections.abc import Callable, Iterable
 from types import CodeType, FrameType, FunctionType
 from typing import Any
@@ -50,8 +52,11 @@ INTROSPECTION_EVENTS = frozenset({"gc.get_objects", "gc.get_referrers", "gc.get_
                                   "ctypes.dlopen", "ctypes.dlsym", "ctypes.dlsym/handle",
                                   "ctypes.cdata", "ctypes.cdata/buffer", "ctypes.addressof",
                                   "ctypes.string_at", "ctypes.wstring_at",
-                                  "ctypes.call_function", "sys._current_frames",
-                                  "sys.setprofile"})
+                                  "ctypes.call_function", "sys._current_frames"})
+#: Where the interpreter keeps the call that starts a thread: removed once the guard is armed,
+#: as a thread would run without the trace function.
+THREAD_STARTS = (("_thread", "start_new_thread"), ("_thread", "start_new"),
+                 ("threading", "_start_new_thread"))
 
 
 class ForbiddenCall(Exception):
@@ -170,7 +175,7 @@ class Guard:
 
 
 def install(handler: CodeType, message: Callable[[str], str]) -> Guard:
-    """Index the kit, start the audit hook and the profile function; return the Guard.
+    """Index the kit, start the audit hook and the trace function; return the Guard.
 
     ``handler`` is the code of the worker function allowed to begin and end requests;
     ``message(name)`` is the refusal's text.
@@ -180,37 +185,28 @@ def install(handler: CodeType, message: Callable[[str], str]) -> Guard:
     index = CodeIndex(kit_root)
     audit = sys.audit
     getframe = sys._getframe
-    builtin_refusals = (sys.getprofile, sys.setprofile)
-    thread_starts = tuple(getattr(m, n) for m in (sys.modules["_thread"], threading)
-                          for n in ("start_new_thread", "_start_new_thread", "start_new")
-                          if hasattr(m, n))
     state: dict[str, Any] = {"active": False, "token": None, "by_print": {}, "by_id": {},
                              "verdicts": {}, "refused": None, "refusing": None,
                              "armed": False}
 
-    refused_builtins = (*builtin_refusals, *thread_starts)
-
-    def profile(frame: FrameType, event: str, arg: object, _audit: Any = audit,
-                _shapes: frozenset[bytes] = frozenset(),
-                _refused: tuple[object, ...] = refused_builtins) -> None:
-        """Runs on every call: only a call whose bytecode is a forbidden function's, or of a
-        refused builtin, goes on to the hook.  Its state is its defaults, which only
-        ``aim`` may replace (the hook refuses anyone else), and holds nothing mutable."""
-        if event == "call":
-            if frame.f_code.co_code in _shapes:
-                _audit("kit.guard", frame, event, arg)
-        elif event == "c_call" and arg in _refused:
+    def tracer(frame: FrameType, event: str, arg: object, _audit: Any = audit,
+                _shapes: frozenset[bytes] = frozenset()) -> None:
+        """The trace function: runs on every Python call, and only a call whose bytecode is a
+        forbidden function's goes on to the hook.  Its state is its defaults, which only
+        ``aim`` may replace (the hook refuses anyone else), and holds nothing mutable.
+        Returning None asks for no line events: a call costs one cheap test."""
+        if frame.f_code.co_code in _shapes:
             _audit("kit.guard", frame, event, arg)
 
-    def set_profile() -> None:
-        sys.setprofile(profile)
+    def set_tracer() -> None:
+        sys.settrace(tracer)
 
     def aim(shapes: frozenset[bytes]) -> None:
-        profile.__defaults__ = (audit, shapes, refused_builtins)
+        tracer.__defaults__ = (audit, shapes)
 
-    set_profile_code = set_profile.__code__
+    set_tracer_code = set_tracer.__code__
     aim_code = aim.__code__
-    own_functions = {id(profile), id(set_profile), id(aim)}
+    own_functions = {id(tracer), id(set_tracer), id(aim)}
 
     def refuse(what: str, text: str) -> None:
         if state["refused"] is None:
@@ -219,11 +215,6 @@ def install(handler: CodeType, message: Callable[[str], str]) -> Guard:
         raise ForbiddenCall(what, text)
 
     def on_call(frame: FrameType, event: str, arg: object) -> None:
-        if event == "c_call":
-            if any(arg is f for f in builtin_refusals) or any(arg is f for f in thread_starts):
-                refuse("", f"{getattr(arg, '__name__', 'that call')} is not allowed while "
-                           "grading (it would switch off or go round the delegation check)")
-            return
         code = frame.f_code
         verdicts = state["verdicts"]
         seen = verdicts.get(id(code))
@@ -248,19 +239,19 @@ def install(handler: CodeType, message: Callable[[str], str]) -> Guard:
             return
         if not state["armed"]:
             return
-        if event == "sys.setprofile":
-            # Refused even when Python itself unsets a profile function that raised (a
+        if event == "sys.settrace":
+            # Refused even when Python itself unsets a trace function that raised (a
             # refusal, a RecursionError): the unset then fails and the guard stays on.
-            if getframe(1).f_code is set_profile_code:
+            if getframe(1).f_code is set_tracer_code:
                 return
             refusing, state["refusing"] = state["refusing"], None
-            if refusing is not None:  # the profile function's own refusal, passed on
+            if refusing is not None:  # the trace function's own refusal, passed on
                 raise ForbiddenCall(*refusing)
-            raise RecursionError("maximum recursion depth exceeded (or sys.setprofile, which "
+            raise RecursionError("maximum recursion depth exceeded (or sys.settrace, which "
                                  "is not allowed while grading)")
         if event == "sys._getframe":
             return
-        if event in INTROSPECTION_EVENTS:
+        if event in INTROSPECTION_EVENTS or (event == "import" and args[0] == "_thread"):
             raise PermissionError(f"{event} is not allowed while grading")
         if event in PROCESS_EVENTS:
             raise PermissionError(f"{event}: answers may not start programs or processes "
@@ -271,7 +262,7 @@ def install(handler: CodeType, message: Callable[[str], str]) -> Guard:
                 id(args[0]) in index.functions:
             raise PermissionError("reading the kit's code objects is not allowed while grading")
         elif event == "object.__setattr__" and id(args[0]) in own_functions:
-            if args[0] is profile and getframe(1).f_code is aim_code:
+            if args[0] is tracer and getframe(1).f_code is aim_code:
                 return
             state["refused"] = ("", "the grader's guard was changed")
             raise PermissionError("the grader's guard cannot be changed")
@@ -296,9 +287,12 @@ def install(handler: CodeType, message: Callable[[str], str]) -> Guard:
             raise PermissionError("a grading request cannot be started from an answer")
         token = object()
         by_print, by_id = index.forbidden(names)
+        if not state["armed"]:
+            for module, name in THREAD_STARTS:
+                sys.modules[module].__dict__.pop(name, None)
         state["armed"] = True
         aim(frozenset(p[1] for p in by_print) | {index.genuine[i].co_code for i in by_id})
-        set_profile()  # again: an answer may have got round it in an earlier request
+        set_tracer()  # again: an answer may have got round it in an earlier request
         state.update(active=True, token=token, by_print=by_print, by_id=by_id, verdicts={},
                      refused=None)
         return token
@@ -309,7 +303,7 @@ def install(handler: CodeType, message: Callable[[str], str]) -> Guard:
             raise PermissionError("a grading request cannot be ended from an answer")
         state.update(active=False, token=None, by_print={}, by_id={}, verdicts={})
         refused: tuple[str, str] | None = state["refused"]
-        if refused is None and sys.getprofile() is not profile:
+        if refused is None and sys.gettrace() is not tracer:
             refused = ("", "the grader's delegation check was switched off")
         return refused
 
