@@ -67,9 +67,6 @@ def refused(reply: dict[str, object]) -> bool:
     pytest.param("import sys, kit\ndef f(s):\n    try:\n        sys.setprofile(None)\n"
                  "    except BaseException:\n        pass\n    return kit.get_order(s)\n",
                  id="profile-switched-off"),
-    pytest.param("import threading, kit\ndef f(s):\n    out = []\n"
-                 "    t = threading.Thread(target=lambda: out.append(kit.get_order(s)))\n"
-                 "    t.start()\n    t.join()\n    return out[0]\n", id="thread"),
 ])
 def test_a_call_into_the_kits_code_is_refused_however_it_is_reached(
         worker: Worker, source: str) -> None:
@@ -89,6 +86,12 @@ def test_a_call_into_the_kits_code_is_refused_however_it_is_reached(
     pytest.param("import subprocess, sys\ndef f(s):\n    return int(subprocess.check_output("
                  "[sys.executable, '-c', f'import kit; print(kit.get_order({s}))']))\n",
                  id="another-interpreter"),
+    pytest.param("import threading, kit\ndef f(s):\n    out = []\n"
+                 "    t = threading.Thread(target=lambda: out.append(kit.get_order(s)))\n"
+                 "    t.start()\n    t.join()\n    return out[0]\n", id="thread"),
+    pytest.param("import _thread, kit\ndef f(s):\n    out = []\n"
+                 "    _thread.start_new_thread(lambda: out.append(kit.get_order(s)), ())\n"
+                 "    while not out:\n        pass\n    return out[0]\n", id="bare-thread"),
     pytest.param("from kit.grading.trusted import harness\ndef f(s):\n"
                  "    return harness.get_order(s)\n",
                  id="harness"),
@@ -228,3 +231,12 @@ def test_the_sandbox_shows_the_worker_no_part_of_the_graders_side(worker: Worker
     grading, trusted, cli = reply["value"]["t"]
     assert "sandboxed" in grading and "boundary" in grading
     assert trusted == [] and cli == []
+
+
+def test_a_private_helper_is_refused_to_the_answer_but_not_to_the_kit(worker: Worker) -> None:
+    forbid = ["_rmqueue_pcplist", "drain_pages"]
+    zone = "kit.Zone(64, preset='5.10', pcp=True, pcp_batch=2, pcp_high=4)"
+    honest = f"import kit\ndef f():\n    zone = {zone}\n    return zone.alloc_pages(0).pfn\n"
+    assert answer(worker, honest, forbid=forbid)["ok"] is True
+    direct = f"import kit\ndef f():\n    zone = {zone}\n    return zone._rmqueue_pcplist(0)\n"
+    assert refused(answer(worker, direct, forbid=forbid))

@@ -112,6 +112,7 @@ class CodeIndex:
         self.by_name: dict[str, list[tuple[CodeType, bool]]] = {}
         self.genuine: dict[int, CodeType] = {}  # id -> code, kept alive so ids stay unique
         self.functions: dict[int, FunctionType] = {}  # the kit's function objects, by id
+        self.owners: dict[int, list[FunctionType]] = {}  # code id -> the functions running it
         for module_name, module in sorted(sys.modules.items()):
             if (module_name == "kit" or module_name.startswith("kit.")) and \
                     not module_name.startswith(NOT_LOADED):
@@ -136,6 +137,8 @@ class CodeIndex:
         for name in names:
             self.by_name.setdefault(name, []).append((code, from_kit))
         self.genuine[id(code)] = code
+        if id(function) not in self.functions:
+            self.owners.setdefault(id(code), []).append(function)
         self.functions[id(function)] = function
 
     def forbidden(self, names: Iterable[str]) -> tuple[dict[Any, str], dict[int, str]]:
@@ -158,6 +161,28 @@ def _functions_of(value: object) -> list[FunctionType]:
     if isinstance(value, property):
         return [f for f in (value.fget, value.fset, value.fdel) if isinstance(f, FunctionType)]
     return [value] if isinstance(value, FunctionType) else []
+
+
+def refuser_code(name: str, free: int, text: str) -> CodeType:
+    """Code that refuses to run, for a forbidden kit function with ``free`` closure cells.
+
+    It tells the audit hook (through the ``sys`` module, held as a constant of the code) and
+    raises whatever happens: patching ``sys.audit`` loses the record, never the refusal.
+    """
+    cells = [f"cell{i}" for i in range(free)]
+    body = "\n".join([
+        "def outer():",
+        *(f"    {c} = None" for c in cells),
+        "    def refused(*args, **kwargs):",
+        *(f"        {c}" for c in cells),
+        f"        'kit.sys'.audit('kit.refused', {name!r})",
+        f"        raise RuntimeError({text!r})",
+        "    return refused",
+    ])
+    namespace: dict[str, Any] = {}
+    exec(compile(body, f"<kit refusal of {name}>", "exec"), namespace)
+    code: CodeType = namespace["outer"]().__code__
+    return code.replace(co_consts=tuple(sys if c == "kit.sys" else c for c in code.co_consts))
 
 
 class Guard:
@@ -187,7 +212,8 @@ def install(handler: CodeType, message: Callable[[str], str]) -> Guard:
     getframe = sys._getframe
     state: dict[str, Any] = {"active": False, "token": None, "by_print": {}, "by_id": {},
                              "verdicts": {}, "refused": None, "refusing": None,
-                             "armed": False}
+                             "armed": False, "swapped": [], "tracing": False}
+    refusals: dict[tuple[str, int], CodeType] = {}
 
     def tracer(frame: FrameType, event: str, arg: object, _audit: Any = audit,
                 _shapes: frozenset[bytes] = frozenset()) -> None:
@@ -198,15 +224,19 @@ def install(handler: CodeType, message: Callable[[str], str]) -> Guard:
         if frame.f_code.co_code in _shapes:
             _audit("kit.guard", frame, event, arg)
 
-    def set_tracer() -> None:
-        sys.settrace(tracer)
+    def set_tracer(on: bool) -> None:
+        sys.settrace(tracer if on else None)
+
+    def swap(function: FunctionType, code: CodeType) -> None:
+        function.__code__ = code
 
     def aim(shapes: frozenset[bytes]) -> None:
         tracer.__defaults__ = (audit, shapes)
 
     set_tracer_code = set_tracer.__code__
     aim_code = aim.__code__
-    own_functions = {id(tracer), id(set_tracer), id(aim)}
+    swap_code = swap.__code__
+    own_functions = {id(tracer), id(set_tracer), id(aim), id(swap)}
 
     def refuse(what: str, text: str) -> None:
         if state["refused"] is None:
@@ -232,13 +262,34 @@ def install(handler: CodeType, message: Callable[[str], str]) -> Guard:
             return  # the kit's own use of a private helper (only a direct call is refused)
         refuse(name, message(name))
 
+    def copies(code: CodeType) -> str | None:
+        """The forbidden name ``code`` (or a function inside it) is a copy of, if any."""
+        todo = [code]
+        while todo:
+            current = todo.pop()
+            if index.genuine.get(id(current)) is not current:
+                name = state["by_print"].get(fingerprint(current))
+                if name is not None:
+                    return str(name)
+            todo += [c for c in current.co_consts if isinstance(c, CodeType)]
+        return None
+
     def hook(event: str, args: tuple[Any, ...]) -> None:
         if event == "kit.guard":
             if state["active"]:
                 on_call(*args)
             return
+        if event == "kit.refused":  # a swapped-in refusal ran
+            if state["active"] and isinstance(args[0], str):
+                refuse(args[0], message(args[0]))
+            return
         if not state["armed"]:
             return
+        if event in ("exec", "function.__new__") and state["active"] and \
+                isinstance(args[0], CodeType):
+            copied = copies(args[0])
+            if copied is not None:  # the kit's code made again from its source
+                refuse(copied, message(copied))
         if event == "sys.settrace":
             # Refused even when Python itself unsets a trace function that raised (a
             # refusal, a RecursionError): the unset then fails and the guard stays on.
@@ -261,6 +312,10 @@ def install(handler: CodeType, message: Callable[[str], str]) -> Guard:
         elif event == "object.__getattr__" and args[1] == "__code__" and \
                 id(args[0]) in index.functions:
             raise PermissionError("reading the kit's code objects is not allowed while grading")
+        elif event == "object.__setattr__" and id(args[0]) in index.functions:
+            if getframe(1).f_code is swap_code:
+                return
+            raise PermissionError("the kit's functions cannot be changed while grading")
         elif event == "object.__setattr__" and id(args[0]) in own_functions:
             if args[0] is tracer and getframe(1).f_code is aim_code:
                 return
@@ -291,19 +346,38 @@ def install(handler: CodeType, message: Callable[[str], str]) -> Guard:
             for module, name in THREAD_STARTS:
                 sys.modules[module].__dict__.pop(name, None)
         state["armed"] = True
-        aim(frozenset(p[1] for p in by_print) | {index.genuine[i].co_code for i in by_id})
-        set_tracer()  # again: an answer may have got round it in an earlier request
+        # Public names: their functions' code is swapped for a refusal, wherever they are
+        # referenced from, at no cost to any other call.  Private helpers (the kit's own use
+        # of them stays allowed) are watched by the trace function instead.
+        swapped = []
+        for code_id, name in by_id.items():
+            if name.startswith("_"):
+                continue
+            original = index.genuine[code_id]
+            key = (name, len(original.co_freevars))
+            if key not in refusals:
+                refusals[key] = refuser_code(name, key[1], message(name))
+            for function in index.owners.get(code_id, []):
+                swapped.append((function, original))
+                swap(function, refusals[key])
+        private = {p[1] for p, n in by_print.items() if n.startswith("_")} | \
+            {index.genuine[i].co_code for i, n in by_id.items() if n.startswith("_")}
+        aim(frozenset(private))
+        set_tracer(bool(private))  # again each time: an answer may have got round it before
         state.update(active=True, token=token, by_print=by_print, by_id=by_id, verdicts={},
-                     refused=None)
+                     refused=None, swapped=swapped, tracing=bool(private))
         return token
 
     def end(token: object) -> tuple[str, str] | None:
         """Close the request; what was refused in it (name, text), or None."""
         if token is None or token is not state["token"] or not caller_is_handler():
             raise PermissionError("a grading request cannot be ended from an answer")
-        state.update(active=False, token=None, by_print={}, by_id={}, verdicts={})
+        for function, code in state["swapped"]:
+            swap(function, code)
+        tracing = state["tracing"]
+        state.update(active=False, token=None, by_print={}, by_id={}, verdicts={}, swapped=[])
         refused: tuple[str, str] | None = state["refused"]
-        if refused is None and sys.gettrace() is not tracer:
+        if refused is None and tracing and sys.gettrace() is not tracer:
             refused = ("", "the grader's delegation check was switched off")
         return refused
 
