@@ -10,16 +10,21 @@ runs, not how it was reached:
   code object and by a **fingerprint** of that code (its bytecode, constants, names and
   signature, not its file or line numbers), so a copy made by re-executing the kit's source is
   recognised as well as the original;
-* a trace function (``sys.settrace``) sees every Python call the student's request makes, over
-  every zone and every module; a call into the code of a name the request forbids raises
-  :class:`ForbiddenCall`, and the request is marked as delegated even if the student's code
-  catches it.  It tests one thing per call (is this bytecode a forbidden function's?), so an
-  answer that runs the allocator a thousand times pays little for it;
+* for the length of a request, every forbidden kit function's **code is swapped** for one that
+  refuses: the function object is the same wherever it is referenced from (a variable kept
+  from an earlier cell, a class's method run on a scratch zone, another thread), so every call
+  into it refuses, and the request is marked as delegated even if the student's code catches
+  the exception.  No other call pays anything for it;
+* a copy of a forbidden function made from the kit's source (``exec``, ``FunctionType``) is
+  refused when it is made, by its fingerprint;
+* a forbidden *private* helper (``_rmqueue_pcplist``) stays usable by the kit itself, so its
+  calls are watched by a trace function (``sys.settrace``), installed only for the requests
+  that forbid one: a call from anything but the kit's own code is refused;
 * the decision and its record live in an **audit hook** (``sys.addaudithook``), which Python
   code can neither remove nor reach; the same hook refuses the ways to switch the guard off or
-  to go round it: replacing the trace function, reading the kit's source or code objects,
-  ``gc``'s object walks, ``ctypes``, starting threads (the call that does it is removed), and
-  starting programs or processes (a fresh interpreter would have no guard).
+  to go round it: changing the kit's functions or the trace function, reading the kit's
+  source or code objects, ``gc``'s object walks, ``ctypes``, starting threads (the call that
+  does it is removed), and starting programs or processes (a fresh interpreter has no guard).
 
 What is not enforced here (and why the grader also checks the answer's source): code that walks
 the worker's frames to reach the guard's own objects, or Python's memory through /proc, is out

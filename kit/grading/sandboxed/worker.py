@@ -1,8 +1,8 @@
 """UNTRUSTED: the sandboxed worker's loop (started by :mod:`kit.grading.trusted.bwrap`).
 
 Requests come on standard input and replies go to file descriptor 3, one JSON line each
-(:mod:`kit.grading.boundary.wire`); standard output and error are the student's, and the grader only
-counts them.  Requests:
+(:mod:`kit.grading.boundary.wire`); standard output and error are the student's, and the
+grader only counts them.  Requests:
 
 * ``{"op": "run", "cell": ID, "source": TEXT, "forbid": [...]}`` -- run an answer (or set-up)
   cell in the notebook's namespace;
@@ -10,8 +10,11 @@ counts them.  Requests:
   ``NAME(*args)``.  A zone argument arrives as its state and is handed over as a
   :class:`RecordingZone`; the reply lists the calls made on it so the grader can replay them.
 
-Every reply is ``{"ok": true, ...}`` or ``{"ok": false, "exc": TYPE, "error": TEXT}``, with
-the request's ``"id"``; ``"limit": "memory"`` marks a MemoryError (the address-space limit).
+``forbid`` names the kit functions the request refuses (:mod:`kit.grading.sandboxed.guard`,
+by what their code is).  Every reply is ``{"ok": true, ...}`` or ``{"ok": false, "exc": TYPE,
+"error": TEXT}``, with the request's ``"id"``; ``"limit": "memory"`` marks a MemoryError (the
+address-space limit) and ``{"exc": "ForbiddenCall", "forbidden": NAME}`` a refused call (the
+grader words it, and believes only a NAME it forbade).
 """
 
 from __future__ import annotations
