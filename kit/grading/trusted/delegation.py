@@ -5,9 +5,9 @@ layers refuse delegation to it:
 
 * **at run time, by code identity** (the sandboxed worker's guard): every request refuses a
   call into the code of the names :func:`request_forbids` gives it;
-* **in the answer's source** (:func:`reaches_kit`): an answer that names the kit's function
-  (``kit.get_order``, ``from kit import pages_for``) is told so with its line, before it runs.
-  A function of the student's own that merely shares the name (``def pages_for``) is not;
+* **in the answer's source** (``grading.used_names``): an answer that names a forbidden
+  function is told so with its line, before it runs.  A function of the student's own that
+  merely shares the name (``def pages_for``) is not;
 * **by similarity** (:func:`copied_from_kit`): an answer that pastes the kit's own source of a
   forbidden function, renamed or not, is reported as delegation.  Only kit functions of some
   length are compared, and only long runs of their tokens count, so a short honest answer
@@ -22,7 +22,6 @@ zone handed to the student's function stays usable).
 
 from __future__ import annotations
 
-import ast
 import builtins
 import io
 import keyword
@@ -39,8 +38,6 @@ from kit.grading.trusted import harness  # noqa: F401 - its helpers are forbidde
 SHINGLE = 10
 MIN_TOKENS = 30
 MIN_SHARED = 0.7
-#: The names an answer can reach the kit through without importing it (the set-up cell's).
-KIT_ROOTS = frozenset({"kit", "harness"})
 
 
 def request_forbids(forbids: Mapping[str, frozenset[str]],
@@ -85,39 +82,6 @@ def kit_objects(name: str) -> tuple[object, ...]:
                 if isinstance(member, FunctionType) and all(member is not f for f in found):
                     found.append(member)
     return tuple(found)
-
-
-def reaches_kit(source: str, forbid: Iterable[str]) -> tuple[str, int] | None:
-    """(name, line) where an answer names a forbidden kit function through the kit."""
-    wanted = set(forbid)
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return None
-    roots = set(KIT_ROOTS)
-    hits: list[tuple[int, str]] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            roots |= {(a.asname or a.name).split(".")[0] for a in node.names
-                      if a.name.split(".")[0] == "kit"}
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "kit":
-            for alias in node.names:
-                if alias.name in wanted:
-                    hits.append((node.lineno, alias.name))
-                roots.add(alias.asname or alias.name)
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and node.attr in wanted and _root(node) in roots:
-            hits.append((node.lineno, node.attr))
-    if not hits:
-        return None
-    line, name = min(hits)
-    return name, line
-
-
-def _root(node: ast.expr) -> str | None:
-    while isinstance(node, ast.Attribute):
-        node = node.value
-    return node.id if isinstance(node, ast.Name) else None
 
 
 def copied_from_kit(sources: Iterable[str], forbid: Iterable[str]) -> str | None:
