@@ -4,14 +4,17 @@
 #
 # Idempotent:
 #   1. creates .venv in the repo if missing (python3.11 when it runs, else python3);
-#   2. upgrades pip and installs the kit editable with its [dev] extra (which pulls in every
-#      layer: widgets, course, grading, plus the test tools and nbgrader), quietly, with
-#      nbgrader's JupyterLab and server extensions turned off; skipped while
+#   2. installs the kit editable with its [dev] extra (which pulls in every layer: widgets,
+#      course, grading, plus the test tools and nbgrader), quietly, with uv (pip when uv cannot
+#      be had), with nbgrader's JupyterLab and server extensions turned off; skipped while
 #      .venv/.install-stamp is newer than pyproject.toml;
-#   3. installs Debian's chromium (for the browser tests) and bubblewrap (the sandbox of
-#      `kit grade`) when absent, with apt-get as root, through sudo otherwise. Never
-#      `playwright install`: Playwright's own browser download cannot work here; the tests
-#      launch /usr/bin/chromium instead.
+#   3. installs Debian's chromium (for the browser tests), bubblewrap (the sandbox of
+#      `kit grade`) and nodejs + npm (which run JupyterHub's proxy) when absent, with apt-get as
+#      root, through sudo otherwise. Never `playwright install`: Playwright's own browser
+#      download cannot work here; the tests launch /usr/bin/chromium instead;
+#   4. installs configurable-http-proxy, the proxy JupyterHub starts in front of the Hub and the
+#      classroom service (kit.classroom), from npm into .venv/node (an npm package, not on PyPI;
+#      kept inside the venv so nothing is installed system-wide).
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -42,27 +45,49 @@ fi
 
 # 2. Python packages.
 if [ ! -f "$STAMP" ] || [ "$REPO_ROOT/pyproject.toml" -nt "$STAMP" ]; then
-    echo "setup: installing pagealloc-kit[dev] into .venv (the first time takes a few minutes)"
-    "$PY" -m pip install --quiet --disable-pip-version-check --upgrade pip
-    "$PY" -m pip install --quiet --disable-pip-version-check -e "$REPO_ROOT[dev]"
+    echo "setup: installing pagealloc-kit[dev] into .venv"
+    # uv installs the ~150 packages of [dev] from its cache in seconds where pip takes minutes
+    # (tens of seconds, then, on a fresh clone); pip stays the fallback when uv cannot be had.
+    if "$PY" -m pip install --quiet --disable-pip-version-check "uv>=0.4" \
+            && "$PY" -m uv pip install --quiet --python "$PY" -e "$REPO_ROOT[dev]"; then
+        :
+    else
+        echo "setup: uv unavailable or failed; installing with pip (a few minutes)" >&2
+        "$PY" -m pip install --quiet --disable-pip-version-check -e "$REPO_ROOT[dev]"
+    fi
     # nbgrader (dev, for tests/test_nbgrader_parity.py) and the Notebook 7 it pulls in add menus,
     # buttons and server extensions to JupyterLab; the course's JupyterLab is the students', so
-    # turn them off.
-    "$VENV/bin/jupyter" labextension disable --level=sys_prefix @jupyter/nbgrader \
-        @jupyter-notebook/lab-extension >/dev/null 2>&1 \
-        || echo "setup: note: nbgrader's JupyterLab extension is still on" >&2
-    for ext in formgrader validate_assignment assignment_list course_list; do
-        "$VENV/bin/jupyter" server extension disable --sys-prefix \
-            "nbgrader.server_extensions.$ext" >/dev/null 2>&1 \
-            || echo "setup: note: nbgrader's server extension $ext is still on" >&2
-    done
+    # turn them off.  The settings `jupyter labextension disable --level=sys_prefix` and
+    # `jupyter server extension disable --sys-prefix` would write, written directly: each of
+    # those commands costs a Jupyter start-up.
+    "$PY" - "$VENV/etc/jupyter" <<'PYTHON' || echo "setup: note: nbgrader's extensions are still on" >&2
+import json
+import sys
+from pathlib import Path
+
+config = Path(sys.argv[1])
+page = config / "labconfig" / "page_config.json"
+settings = json.loads(page.read_text()) if page.exists() else {}
+for key, names in (("disabledExtensions", ("@jupyter/nbgrader", "@jupyter-notebook/lab-extension")),
+                   ("lockedExtensions", ("@jupyter/nbgrader",))):
+    settings.setdefault(key, {}).update(dict.fromkeys(names, True))
+page.parent.mkdir(parents=True, exist_ok=True)
+page.write_text(json.dumps(settings, indent=2))
+for ext in ("formgrader", "validate_assignment", "assignment_list", "course_list"):
+    name = f"nbgrader.server_extensions.{ext}"
+    off = {"ServerApp": {"jpserver_extensions": {name: False}}}
+    (config / "jupyter_server_config.d" / f"{name}.json").write_text(json.dumps(off, indent=2))
+PYTHON
     touch "$STAMP"
 fi
 
-# 3. Debian packages: chromium for the browser tests, bubblewrap (bwrap) for kit grade's sandbox.
+# 3. Debian packages: chromium for the browser tests, bubblewrap (bwrap) for kit grade's sandbox,
+#    node and npm for JupyterHub's proxy (the live classroom).
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/bwrap ] || missing+=(bubblewrap)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "setup: installing Debian's ${missing[*]} (browser tests, grading sandbox)"
     if [ "$(id -u)" -eq 0 ]; then
@@ -79,5 +104,20 @@ if [ "${#missing[@]}" -gt 0 ]; then
         echo "setup:   as root run: apt-get update && apt-get install -y ${missing[*]}" >&2
         echo "setup:   without chromium the browser tests fail; without bubblewrap kit grade" >&2
         echo "setup:   runs answers unsandboxed (and says so) and its sandbox tests are skipped." >&2
+        echo "setup:   without nodejs and npm the live classroom (scripts/classroom.sh) cannot run." >&2
+    fi
+fi
+
+# 4. configurable-http-proxy (npm) for the live classroom, pinned, into .venv/node.
+CHP_VERSION="5.3.0"
+CHP="$VENV/node/node_modules/.bin/configurable-http-proxy"
+if [ ! -x "$CHP" ] || ! grep -q "\"version\": \"$CHP_VERSION\"" \
+        "$VENV/node/node_modules/configurable-http-proxy/package.json" 2>/dev/null; then
+    if command -v npm >/dev/null 2>&1; then
+        echo "setup: installing configurable-http-proxy $CHP_VERSION from npm into .venv/node"
+        mkdir -p "$VENV/node"
+        npm install --silent --no-audit --no-fund --prefix "$VENV/node" \
+            "configurable-http-proxy@$CHP_VERSION" >/dev/null \
+            || echo "setup: WARNING: npm could not install configurable-http-proxy" >&2
     fi
 fi

@@ -278,3 +278,27 @@ def test_buddy_misconceptions_name_the_usual_slips() -> None:
     assert dict(harness.merged_start_misconceptions(8, 2))[12].startswith("started at the")
     assert dict(harness.kmalloc_misconceptions(100))[128].startswith("rounded to a power")
     assert dict(harness.kmalloc_misconceptions(9000))[12288].startswith("gave whole pages")
+
+
+# --------------------------------------------------------------- a real kernel (exercises 25-28)
+def test_kernel_trace_references_read_the_shipped_trace_as_the_kit_does() -> None:
+    from kit.core.kerneltrace import parse_trace
+
+    line = harness.shipped_lines("mm_page_alloc", 1, 3)[0]
+    (event,) = parse_trace([line])
+    assert harness.alloc_fields(line) == (event.cpu, event.pfn, event.order, event.migratetype,
+                                          event.gfp_flags)
+    stream = harness.page_event_stream(4, length=300)
+    served, allocations = harness.pcp_served(stream)
+    straight = [s for s in stream if s[0] == "mm_page_alloc_zone_locked" and not s[2]]
+    assert straight and served == allocations - len(straight) < allocations
+    assert harness.biggest_fallback(harness.shipped_lines("mm_page_alloc_extfrag", 19, 0)) == (
+        0, 1, 19)
+    lines = harness.extfrag_lines(5)
+    assert len(list(parse_trace(lines))) == len(lines) > 19
+    assert harness.biggest_fallback(lines)[2] >= 19  # the shipped pair is at least that big
+    text = harness.zoneinfo_text()
+    assert harness.pages_before_kswapd(text, "Normal") == 577849 - 15411
+    busy = [harness.pages_before_kswapd(harness.zoneinfo_text(seed=s), "Normal")
+            for s in range(20)]
+    assert 0 in busy and any(0 < pages < 20_000 for pages in busy)

@@ -42,7 +42,7 @@ def prose(name: str) -> str:
     """
     text = "\n".join("".join(cell["source"]) for cell in _cells(name))
     text = re.sub(r"'\s*\n\s*'|\"\s*\n\s*\"", "", text)  # 'a ' 'b' -> 'a b' in split strings
-    for qid in re.findall(r'Quiz\("([0-9a-z-]+)"\)', text):
+    for qid in re.findall(r'(?:Quiz|Poll)\("([0-9a-z-]+)"\)', text):
         item = question(qid)
         text += " ".join(["", item.prompt, *(f"{c.text} {c.why} {c.misconception}"
                                              for c in item.choices)])

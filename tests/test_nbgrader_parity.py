@@ -14,8 +14,8 @@ notebook's seeds, ``kit grade`` with the class's seeds from the instructor's sec
 (every function returns None), ``tampered`` (wrong answers, and every test cell replaced by
 a ``pass`` that would score full points if it ran: both graders put the instructor's cell
 back) and ``deleted`` (right answers, one test cell deleted: nbgrader adds it back only with
-``add_missing_cells``, which is why a course must set it, shown by the last test with a stock
-configuration; ``kit grade`` always runs the source's test cells).
+``add_missing_cells``, which is why a course must set it, shown by tests/test_nbgrader_stock.py
+with a stock configuration; ``kit grade`` always runs the source's test cells).
 
 Every notebook is graded (about two minutes on two cores, most of it nbgrader starting a kernel
 per student and notebook).  ``partial`` has answers right on some checks of each
@@ -31,6 +31,7 @@ import os
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -187,11 +188,15 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
             for target in (course / "submitted" / student / ASSIGNMENT, base / "class" / student):
                 target.mkdir(parents=True, exist_ok=True)
                 nbs.write_notebook(nb, target / name)
-    run(["autograde", ASSIGNMENT], course)
+    # The two graders share nothing: kit grade runs while nbgrader autogrades.
+    with ThreadPoolExecutor(1) as pool:
+        kit = pool.submit(kit_points, base / "class", source, base / "out")
+        run(["autograde", ASSIGNMENT], course)
+        kit_result = kit.result()
     return {
         "releases": releases,
         "nbgrader": nbgrader_points(course, list(students)),
-        "kit": kit_points(base / "class", source, base / "out"),
+        "kit": kit_result,
         "course": course,
     }
 
@@ -248,20 +253,3 @@ def test_nbgrader_validate_fails_an_unanswered_notebook(graded: dict[str, object
     tests = [c for c in nbs.read_notebook(SOLUTIONS / NOTEBOOKS[0]).cells if nbs.is_test(c)]
     assert f"VALIDATION FAILED ON {len(tests)} CELL(S)" in empty and "not yet answered" in empty
     assert "Success! Your notebook passes all the tests." in full
-
-
-def test_stock_nbgrader_gives_a_deleted_test_cell_no_points(tmp_path: Path) -> None:
-    """Why a course must set ``OverwriteCells.add_missing_cells``: without it nbgrader scores a
-    deleted test cell 0, where ``kit grade`` (which runs the source's test cells) gives the
-    points the answers earn."""
-    name = NOTEBOOKS[0]
-    release = new_course(tmp_path, [name], "")[name]
-    solution = nbs.read_notebook(SOLUTIONS / name)
-    target = tmp_path / "submitted" / "deleted" / ASSIGNMENT
-    target.mkdir(parents=True)
-    nbs.write_notebook(class_of(release, solution)["deleted"], target / name)
-    run(["autograde", ASSIGNMENT], tmp_path)
-    points = nbgrader_points(tmp_path, ["deleted"], [name])
-    tests = [(nbs.grade_id(c), nbs.points(c)) for c in solution.cells if nbs.is_test(c)]
-    assert points[("deleted", tests[0][0])] == 0  # the deleted one
-    assert all(points[("deleted", gid)] == most for gid, most in tests[1:])

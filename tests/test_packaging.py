@@ -78,7 +78,7 @@ def test_wheel_requires_nothing_outside_its_extras(dists: dict[str, Path]) -> No
     assert meta["Requires-Dist"], "the extras should declare requirements"
     unconditional = [r for r in meta["Requires-Dist"] if "extra ==" not in r]
     assert unconditional == [], f"the core must install no dependency: {unconditional}"
-    assert set(meta["Provides-Extra"]) == {"widgets", "course", "grading", "dev"}
+    assert set(meta["Provides-Extra"]) == {"widgets", "course", "grading", "classroom", "dev"}
 
 
 @pytest.mark.parametrize("extra", sorted(EXTRAS))
@@ -120,7 +120,9 @@ def test_distributions_carry_the_package_data(dists: dict[str, Path]) -> None:
     with tarfile.open(dists["sdist"]) as tf:
         in_sdist = {name.split("/", 1)[1] for name in tf.getnames() if "/" in name}
     for needed in ("kit/py.typed", "kit/core/data/buddyinfo-x86_64-3.5GiB.txt", "kit/core/zone.py",
-                   "kit/cli/presenter/voila/templates/presenter/conf.json"):
+                   "kit/cli/presenter/voila/templates/presenter/conf.json",
+                   "kit/core/data/trace-6.18-x86_64/trace.txt.gz",
+                   "kit/core/data/trace-6.18-x86_64/zoneinfo-before.txt"):
         assert needed in in_wheel, needed
         assert needed in in_sdist, needed
     assert {"pyproject.toml", "README.md"} <= in_sdist

@@ -17,7 +17,8 @@ from kit.teaching.quiz_bank import decode, encode, load_bank, question, write_ba
 ROOT = Path(__file__).resolve().parent.parent
 LESSONS = sorted((ROOT / "notebooks").glob("0*.ipynb"))
 PAGE_SIZE = 4096  # the kit's default, x86-64
-QUIZ_CELL = re.compile(r'Quiz\("([0-9a-z-]+)"\)')
+#: A question cell: ``Quiz("id")``, or ``Poll("id")`` for a lesson's live concept question.
+QUIZ_CELL = re.compile(r'(?:Quiz|Poll)\("([0-9a-z-]+)"\)')
 
 
 def sample():
@@ -155,7 +156,10 @@ def test_stored_quiz_outputs_are_the_id_only():
             match = QUIZ_CELL.fullmatch("".join(cell["source"]))
             if cell["cell_type"] == "code" and match:
                 plain = "".join(cell["outputs"][0]["data"]["text/plain"])
-                assert plain == "Quiz: run this cell to use the widget"  # no answer, no seed
+                kind = "".join(cell["source"]).split("(")[0]
+                # where a widget cannot be drawn it says how to get it back; a poll names itself
+                assert plain == ("Quiz: run this cell to use the widget" if kind == "Quiz"
+                                 else f"{kind}('{match.group(1)}')")
 
 
 def test_each_lesson_ends_with_a_practice_set_and_its_command():
@@ -299,3 +303,12 @@ def test_the_right_choice_is_what_the_simulator_computes(qid):
 def test_head_or_tail_wrong_choice_is_what_2_6_27_does():
     item = question("03-head-or-tail")
     assert item.texts[0] == f"pfn {_head_or_tail('2.6.27')}" and "2.6.27" in item.choices[0].why
+
+
+def test_every_lesson_asks_a_concept_question_as_a_live_poll():
+    """Peer instruction needs at least one question per lesson that the room answers together
+    (``Poll``: live in a classroom Hub, the same quiz elsewhere)."""
+    for path in LESSONS:
+        polls = [c for c in json.loads(path.read_text())["cells"]
+                 if c["cell_type"] == "code" and "".join(c["source"]).startswith("Poll(")]
+        assert polls, f"{path.stem} has no Poll(...) cell"

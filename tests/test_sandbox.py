@@ -13,9 +13,14 @@ from kit.grading.trusted.bwrap import Limits, Sandbox, Worker, open_sandbox
 def test_tmpfs_folders_are_mounted_before_the_read_only_binds() -> None:
     """A later tmpfs on /tmp would hide a kit or venv bound from under /tmp (a CI clone)."""
     command = Sandbox("/usr/bin/bwrap", None).command(3, Limits())
+    kit_folder = str(Path(kit.__file__).resolve().parent)
     tmpfs = [i for i, arg in enumerate(command) if arg == "--tmpfs"]
     binds = [i for i, arg in enumerate(command) if arg == "--ro-bind"]
-    assert tmpfs and binds and max(tmpfs) < min(binds)
+    writable = [i for i in tmpfs if not command[i + 1].startswith(kit_folder + "/")]
+    assert writable and binds and max(writable) < min(binds)
+    # The empty folders hiding the grader's side of the kit come after the kit is bound.
+    hiding = [i for i in tmpfs if i not in writable]
+    assert hiding and min(hiding) > max(binds)
 
 
 def test_a_worker_sees_the_kit_and_nothing_else_of_its_checkout() -> None:

@@ -3,7 +3,8 @@
 ``SUBCOMMANDS`` below is the one table of subcommands: a name, its one-line help, the function
 that adds its arguments, the function that runs it, and the optional layer (pip extra) it needs.
 The functions live in one module per job (:mod:`kit.cli.buddyinfo`, :mod:`kit.cli.practice`,
-:mod:`kit.cli.present`, :mod:`kit.cli.grading`), which do not import this package back.
+:mod:`kit.cli.present`, :mod:`kit.cli.grading`, :mod:`kit.cli.trace`), which do not import this
+package back.
 
 ``main`` builds one ``argparse`` sub-parser per subcommand, calls its ``run`` and returns its
 exit status.  A ``KitError`` raised by a subcommand is printed as ``error: <message>`` on stderr
@@ -18,7 +19,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
-from kit.cli import buddyinfo, grading, practice, present
+from kit.cli import buddyinfo, grading, practice, present, trace
 from kit.core.errors import KitError
 from kit.core.extras import require_extra
 
@@ -50,6 +51,9 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "present": Subcommand(
         "serve a lesson with Voila for a projector",
         present.add_arguments, present.run, "course"),
+    "trace": Subcommand(
+        "record the kernel's page-allocator events (root) or summarise a recording",
+        trace.add_arguments, trace.run),
     "release": Subcommand(
         "generate the student notebooks (exercises/) from the solutions",
         grading.release_arguments, grading.release_run, "grading"),

@@ -38,19 +38,28 @@ def find_lesson(lesson: str, notebooks: Path = DEFAULT_NOTEBOOKS) -> Path:
     return matches[0]
 
 
-def voila_command(notebook: Path, port: int) -> list[str]:
-    """The Voila command line that serves ``notebook`` with the presenter template."""
+#: A presenter page left open but idle (a closed laptop lid, a forgotten tab) keeps a kernel of
+#: ~100 MiB: Voila culls kernels idle this long, checking every CULL_INTERVAL seconds.
+CULL_IDLE_SECONDS = 600
+CULL_INTERVAL = 60
+
+
+def voila_command(notebook: Path, port: int, *, slides: bool = False) -> list[str]:
+    """The Voila command line that serves ``notebook`` with the presenter template (or, with
+    ``slides``, the slide mode built on it: one section per screen)."""
     return [
         sys.executable,
         "-m",
         "voila",
         str(notebook),
-        "--template=presenter",
+        f"--template={'slides' if slides else 'presenter'}",
         "--theme=light",
         "--no-browser",
         f"--port={port}",
         "--Voila.ip=127.0.0.1",
         "--VoilaConfiguration.show_tracebacks=False",
+        f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_SECONDS}",
+        f"--MappingKernelManager.cull_interval={CULL_INTERVAL}",
     ]
 
 
@@ -69,12 +78,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--notebooks", type=Path, default=DEFAULT_NOTEBOOKS, help="lesson folder (notebooks/)"
     )
+    parser.add_argument(
+        "--slides", action="store_true",
+        help="slide mode: one section per screen, arrow keys, 's' for the speaker notes")
 
 
 def run(args: argparse.Namespace) -> int:
     notebook = find_lesson(args.lesson, args.notebooks)
     print(f"Presenting {notebook} at http://127.0.0.1:{args.port}/ (Ctrl+C to stop)", flush=True)
     try:
-        return subprocess.call(voila_command(notebook, args.port), env=voila_environment())
+        return subprocess.call(voila_command(notebook, args.port, slides=args.slides),
+                               env=voila_environment())
     except KeyboardInterrupt:
         return 0

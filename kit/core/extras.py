@@ -19,6 +19,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "widgets": ("ipywidgets", "bqplot", "numpy"),
     "course": ("ipywidgets", "bqplot", "numpy", "jupyterlab", "voila"),
     "grading": ("nbformat", "nbclient", "ipykernel", "nbval", "pytest"),
+    "classroom": ("jupyterhub", "tornado", "sqlalchemy"),
 }
 
 

@@ -20,6 +20,7 @@ from kit.core.metrics import ContigPageInfo
 from kit.core.orders import _require_int, format_size, get_order, pages_for, parse_size
 from kit.core.procfs import BuddyInfoReading, BuddyInfoZone, main_zone
 from kit.core.replay import replay
+from kit.core.tracesummary import TraceSummary, migratetype_name
 from kit.core.zone import Zone
 
 from .practice.misconceptions import (
@@ -39,8 +40,10 @@ __all__ = [
     "call_prediction",
     "event_count_prediction",
     "exact_free_prediction",
+    "fallback_count_prediction",
     "most_free_pages_prediction",
     "order_prediction",
+    "refill_size_prediction",
     "suitable_blocks_prediction",
     "tail_blocks_prediction",
     "unused_pages_prediction",
@@ -474,3 +477,60 @@ def _where(reading: BuddyInfoReading) -> str:
     if reading.stand_in:
         return f"The kit's sample ({Path(reading.path).name})"
     return _owner(reading, capital=True)
+
+
+def refill_size_prediction(summary: TraceSummary, batch: int, source: str) -> Prediction:
+    """In how many of a real trace's order-0 per-CPU refills the kernel took more than
+    ``batch`` pages (zoneinfo's ``batch``), counted from ``summary``.
+
+    Since Linux 6.7 a refill takes ``batch << alloc_factor`` pages (capped by ``high``), and
+    ``alloc_factor`` grows while a CPU keeps allocating: a reader who knows only ``batch`` says
+    none.  ``source`` names the trace in the verdict ("the shipped trace", "your trace").
+    """
+    sizes = summary.refill_sizes(0)
+    total = sum(sizes.values())
+    if not total:
+        raise InvalidArgument("the trace has no order-0 refill to ask about")
+    larger = sum(count for size, count in sizes.items() if size > batch)
+    usual = ", ".join(f"{size} pages x{count}" for size, count in sizes.most_common(4))
+    return Prediction(
+        f"In {source} the CPUs refilled their order-0 per-CPU lists {total} times; zoneinfo "
+        f"gives the zone batch = {batch}. In how many refills did the kernel take more than "
+        f"{batch} pages from the buddy lists?",
+        Field("refills", "refills", "int", "e.g. 10"), larger,
+        tuple(m for m in (
+            Misconception(0, "batch is fixed",
+                          "since Linux 6.7 a refill takes batch << alloc_factor pages, and "
+                          "alloc_factor grows while a CPU keeps allocating"),
+            Misconception(total, "every refill is scaled",
+                          "alloc_factor starts at 0 and falls back when the list is not "
+                          "emptied again soon, so many refills still take batch"),
+        ) if m.value != larger),
+        source=source, detail=f"The most common refill sizes: {usual}.",
+    )
+
+
+def fallback_count_prediction(summary: TraceSummary, free_mib: int, workload: str,
+                              source: str) -> Prediction:
+    """How many allocations of a real trace fell back to another migratetype's pageblocks
+    (``mm_page_alloc_extfrag`` events), with ``free_mib`` MiB free in the machine.
+
+    Plenty of free memory does not mean plenty of free pageblocks of the wanted migratetype:
+    the free lists are per migratetype, so a reader who answers 0 is told that."""
+    count = sum(summary.fallbacks.values())
+    pairs = "; ".join(
+        f"{n} {migratetype_name(a)} from {migratetype_name(b)}"
+        for (a, b), n in summary.fallbacks.items())
+    return Prediction(
+        f"During {source} ({workload}) the machine had about {free_mib:,} MiB free. How many "
+        "allocations fell back to a pageblock of another migratetype?",
+        Field("fallbacks", "fallbacks", "int", "e.g. 0"), count,
+        (Misconception(0, "free memory is one pool",
+                       "the free lists are kept per migratetype; when the Unmovable lists run "
+                       "dry the allocation steals from Movable pageblocks even with gigabytes "
+                       "free"),) if count else (),
+        source=source,
+        detail=f"{pairs or 'none'}; {summary.ownership_changes} took the whole pageblock "
+               f"over, {summary.fragmenting} left it mixed.",
+    )
+

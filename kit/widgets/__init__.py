@@ -9,7 +9,8 @@ demo replays identically.  The core (``kit.core``) never imports ipywidgets.
 ``Quiz`` (a check-your-understanding question, logic in ``kit.teaching.quiz``) is exported here
 too, because the lessons import it with the other widgets, and so is ``Predict``, which keeps
 any of them hidden behind a question until the reader has predicted (answers from
-``kit.teaching.predict``).
+``kit.teaching.predict``). ``Poll`` is a ``Quiz`` that runs as a live poll of the room in a
+classroom Hub (``kit.classroom``), and ``Follow`` shows students where the instructor is.
 """
 
 from kit.core.extras import require_extra
@@ -17,12 +18,15 @@ from kit.core.extras import require_extra
 require_extra("widgets", "kit.widgets")  # a missing ipywidgets/bqplot/numpy: say which extra
 
 from .animator import ExactAllocationAnimator
+from .follow import Follow
 from .free_area import FreeAreaChart
+from .kerneltrace import KernelTraceView
 from .live import LiveBuddyInfo
 from .memory_map import MemoryMap
 from .order_explorer import OrderExplorer
 from .player import TracePlayer
 from .playground import Playground
+from .poll import Poll
 from .practice import Practice
 from .predict import Predict
 from .quiz import Quiz
@@ -30,11 +34,14 @@ from .wastage_curve import WastageCurve
 
 __all__ = [
     "ExactAllocationAnimator",
+    "Follow",
     "FreeAreaChart",
+    "KernelTraceView",
     "LiveBuddyInfo",
     "MemoryMap",
     "OrderExplorer",
     "Playground",
+    "Poll",
     "Practice",
     "Predict",
     "Quiz",

@@ -187,6 +187,7 @@ class VoilaServer(ServerProcess):
     """``kit present``'s Voila command serving one notebook on loopback."""
 
     notebook: Path = field(default_factory=Path)
+    slides: bool = False  # kit present --slides
 
     def start(self, timeout: float = 90.0) -> None:
         """Start Voila exactly as ``kit present`` does and wait for the page."""
@@ -195,7 +196,8 @@ class VoilaServer(ServerProcess):
         self.port = free_port()
         env = voila_environment()
         env["JUPYTER_RUNTIME_DIR"] = str(self.state / "runtime")
-        self.spawn("voila", voila_command(self.notebook, self.port), cwd=self.notebook.parent,
+        command = voila_command(self.notebook, self.port, slides=self.slides)
+        self.spawn("voila", command, cwd=self.notebook.parent,
                    env=env, ready_url=f"{self.base_url}/", timeout=timeout)
 
 

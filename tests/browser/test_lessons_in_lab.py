@@ -9,8 +9,8 @@ NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 LESSONS = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
 
 
-def test_the_course_has_seven_lessons():
-    assert len(LESSONS) == 7, LESSONS
+def test_the_course_has_eight_lessons():
+    assert len(LESSONS) == 8, LESSONS
 
 
 @pytest.mark.browser

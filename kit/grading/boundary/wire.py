@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import numbers
+import time
 from collections import OrderedDict, deque
 from typing import Any
 
@@ -33,6 +34,13 @@ MAX_DEPTH = 40
 MAX_ITEMS = 2_000_000
 #: The longest string in a value.
 MAX_STR = 1 << 20
+#: The most elements of one set or dict, how many of its keys may share a hash value, and the
+#: largest int key: a hash table filled with colliding keys costs time quadratic in its size.
+MAX_KEYS = 100_000
+MAX_SAME_HASH = 8
+MAX_INT_KEY = 1 << 64
+#: How many elements are read between two looks at the clock.
+CLOCK_EVERY = 4096
 #: Zone methods that change the allocator: the calls a worker logs and the grader replays.
 ZONE_CALLS = ("alloc_pages", "release", "get_free_pages", "free_pages", "alloc_pages_exact",
               "free_pages_exact", "split_page", "make_alloc_exact", "drain_pages")
@@ -51,6 +59,8 @@ def _encode(value: object, depth: int) -> Any:
     if depth > MAX_DEPTH:
         raise WireError(f"nested more than {MAX_DEPTH} levels deep")
     kind = type(value)
+    if kind is str and len(value) > MAX_STR:  # type: ignore[arg-type]
+        raise WireError(f"a string longer than {MAX_STR} characters")
     if value is None or kind in (bool, int, float, str):
         return value
     if kind is list:
@@ -123,60 +133,95 @@ def plain_number(value: object) -> object:
     return value
 
 
-def decode(data: Any, *, zones: bool = False) -> Any:
+def decode(data: Any, *, zones: bool = False, deadline: float | None = None) -> Any:
     """Plain data from a decoded JSON message, checked; WireError when it is anything else.
 
     ``zones`` allows ``{"zone": ...}`` (a grader's request); a worker's reply never has one.
+    The work is linear in the message's size: sets and dicts are capped and refused when their
+    keys collide, and past ``deadline`` (``time.monotonic()``) decoding stops.
     """
-    budget = [MAX_ITEMS]
-    return _decode(data, 0, budget, zones)
+    return _Decoder(zones, deadline).value(data, 0)
 
 
-def _decode(data: Any, depth: int, budget: list[int], zones: bool) -> Any:
-    budget[0] -= 1
-    if budget[0] < 0:
-        raise WireError(f"more than {MAX_ITEMS} elements")
-    if depth > MAX_DEPTH:
-        raise WireError(f"nested more than {MAX_DEPTH} levels deep")
-    kind = type(data)
-    if data is None or kind in (bool, int, float):
-        return data
-    if kind is str:
-        if len(data) > MAX_STR:
-            raise WireError(f"a string longer than {MAX_STR} characters")
-        return data
-    if kind is list:
-        return [_decode(v, depth + 1, budget, zones) for v in data]
-    if kind is not dict or len(data) != 1:
-        raise WireError("not a value of the protocol")
-    (tag, body), = data.items()
-    if tag == "zone" and zones:
-        return zone_from_state(body)
-    if type(body) is not list:
-        raise WireError(f"tag {tag!r} without a list")
-    if tag == "t":
-        return tuple(_decode(v, depth + 1, budget, zones) for v in body)
-    if tag == "s":
-        return set(_hashable(_decode(v, depth + 1, budget, zones)) for v in body)
-    if tag == "d":
-        out = {}
-        for pair in body:
-            if type(pair) is not list or len(pair) != 2:
-                raise WireError("a dict entry that is not a [key, value] pair")
-            key = _hashable(_decode(pair[0], depth + 1, budget, zones))
-            out[key] = _decode(pair[1], depth + 1, budget, zones)
-        return out
-    if tag == "page" and len(body) == 2 and all(type(v) is int for v in body):
-        return Page(body[0], body[1])
-    raise WireError(f"unknown tag {tag!r}")
+class _Decoder:
+    def __init__(self, zones: bool, deadline: float | None) -> None:
+        self.zones = zones
+        self.deadline = deadline
+        self.budget = MAX_ITEMS
+
+    def value(self, data: Any, depth: int) -> Any:
+        self.budget -= 1
+        if self.budget < 0:
+            raise WireError(f"more than {MAX_ITEMS} elements")
+        if self.deadline is not None and self.budget % CLOCK_EVERY == 0 and \
+                time.monotonic() > self.deadline:
+            raise WireError("a value that takes too long to read")
+        if depth > MAX_DEPTH:
+            raise WireError(f"nested more than {MAX_DEPTH} levels deep")
+        kind = type(data)
+        if data is None or kind in (bool, int, float):
+            return data
+        if kind is str:
+            if len(data) > MAX_STR:
+                raise WireError(f"a string longer than {MAX_STR} characters")
+            return data
+        if kind is list:
+            return [self.value(v, depth + 1) for v in data]
+        if kind is not dict or len(data) != 1:
+            raise WireError("not a value of the protocol")
+        (tag, body), = data.items()
+        if tag == "zone" and self.zones:
+            return zone_from_state(body)
+        if type(body) is not list:
+            raise WireError(f"tag {tag!r} without a list")
+        if tag == "t":
+            return tuple(self.value(v, depth + 1) for v in body)
+        if tag == "s":
+            return set(self.keys([self.value(v, depth + 1) for v in self.capped(body)]))
+        if tag == "d":
+            pairs = []
+            for pair in self.capped(body):
+                if type(pair) is not list or len(pair) != 2:
+                    raise WireError("a dict entry that is not a [key, value] pair")
+                pairs.append((self.value(pair[0], depth + 1), self.value(pair[1], depth + 1)))
+            return dict(zip(self.keys([k for k, _ in pairs]), [v for _, v in pairs], strict=True))
+        if tag == "page" and len(body) == 2 and all(type(v) is int for v in body):
+            return Page(body[0], body[1])
+        raise WireError(f"unknown tag {tag!r}")
+
+    @staticmethod
+    def capped(body: list[Any]) -> list[Any]:
+        if len(body) > MAX_KEYS:
+            raise WireError(f"a set or dict of more than {MAX_KEYS} elements")
+        return body
+
+    @staticmethod
+    def keys(keys: list[Any]) -> list[Any]:
+        """``keys`` checked before they go into a hash table: hashable, small, not colliding."""
+        hashes = []
+        for key in keys:
+            _check_key(key)
+            hashes.append(hash(key))
+        hashes.sort()
+        run = 1
+        for before, after in zip(hashes, hashes[1:], strict=False):
+            run = run + 1 if before == after else 1
+            if run > MAX_SAME_HASH:
+                raise WireError("set elements or dict keys that collide in a hash table (or "
+                                "repeat)")
+        return keys
 
 
-def _hashable(value: Any) -> Any:
-    try:
-        hash(value)
-    except TypeError:
-        raise WireError(f"a {type(value).__name__} cannot be a set element or dict key") from None
-    return value
+def _check_key(key: Any) -> None:
+    kind = type(key)
+    if kind is int:
+        if not -MAX_INT_KEY < key < MAX_INT_KEY:
+            raise WireError("a set element or dict key larger than 2**64")
+    elif kind is tuple:
+        for part in key:
+            _check_key(part)
+    elif key is not None and kind not in (bool, float, str, Page):
+        raise WireError(f"a {kind.__name__} cannot be a set element or dict key")
 
 
 def zone_state(zone: Zone) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """UNTRUSTED: the sandboxed worker's loop (started by :mod:`kit.grading.trusted.bwrap`).
 
 Requests come on standard input and replies go to file descriptor 3, one JSON line each
-(:mod:`kit.grading.boundary.wire`); standard output and error are the student's, and the grader only
-counts them.  Requests:
+(:mod:`kit.grading.boundary.wire`); standard output and error are the student's, and the
+grader only counts them.  Requests:
 
 * ``{"op": "run", "cell": ID, "source": TEXT, "forbid": [...]}`` -- run an answer (or set-up)
   cell in the notebook's namespace;
@@ -10,8 +10,11 @@ counts them.  Requests:
   ``NAME(*args)``.  A zone argument arrives as its state and is handed over as a
   :class:`RecordingZone`; the reply lists the calls made on it so the grader can replay them.
 
-Every reply is ``{"ok": true, ...}`` or ``{"ok": false, "exc": TYPE, "error": TEXT}``, with
-the request's ``"id"``; ``"limit": "memory"`` marks a MemoryError (the address-space limit).
+``forbid`` names the kit functions the request refuses (:mod:`kit.grading.sandboxed.guard`,
+by what their code is).  Every reply is ``{"ok": true, ...}`` or ``{"ok": false, "exc": TYPE,
+"error": TEXT}``, with the request's ``"id"``; ``"limit": "memory"`` marks a MemoryError (the
+address-space limit) and ``{"exc": "ForbiddenCall", "forbidden": NAME}`` a refused call (the
+grader words it, and believes only a NAME it forbade).
 """
 
 from __future__ import annotations
@@ -26,38 +29,30 @@ import kit
 from kit.core.zone import Zone
 from kit.grading.boundary import wire
 from kit.grading.boundary.checks import delegation_message
+from kit.grading.sandboxed import guard
 from kit.grading.sandboxed.shell import NotebookShell, cell_code, kernel_names
 
-#: File names given to the student's compiled cells; a refusal looks for them in the caller.
+#: File names given to the student's compiled cells (an error's line is looked up in them).
 ANSWER_FILE_PREFIX = "<answer "
-
-
-class ForbiddenCall(Exception):
-    """The student's code called a kit function that the exercise asks them to write."""
-
-
-def _refusal(name: str) -> str:
-    return delegation_message([name])
+#: The guard against delegation, installed by :func:`main` before the first request.
+GUARD: guard.Guard | None = None
 
 
 class RecordingZone(Zone):
     """A zone that logs the calls the student's code makes on it, for the grader to replay."""
 
     log: list[list[Any]]
-    forbidden: frozenset[str]
     depth: int
 
     def restore(self, state: Any) -> None:
-        raise ForbiddenCall("zone.restore is not available while grading: change the zone "
-                            "with its allocation calls")
+        raise PermissionError("zone.restore is not available while grading: change the zone "
+                              "with its allocation calls")
 
 
 def _recording(name: str) -> Any:
     base = getattr(Zone, name)
 
     def method(self: RecordingZone, *args: Any, **kwargs: Any) -> Any:
-        if name in self.forbidden:
-            raise ForbiddenCall(_refusal(name))
         top = self.depth == 0
         self.depth += 1
         try:
@@ -80,45 +75,11 @@ for _name in wire.ZONE_CALLS:
     setattr(RecordingZone, _name, _recording(_name))
 
 
-def _record(zone: Zone, forbid: frozenset[str]) -> RecordingZone:
+def _record(zone: Zone) -> RecordingZone:
     zone.__class__ = RecordingZone
     recording: RecordingZone = zone  # type: ignore[assignment]
-    recording.log, recording.forbidden, recording.depth = [], forbid, 0
+    recording.log, recording.depth = [], 0
     return recording
-
-
-class Refusals:
-    """Replace forbidden kit functions by ones that refuse a call from the student's code.
-
-    Every kit module's reference to the function is replaced, so a name taken before the
-    call (``g = kit.get_order``) refuses too; a call from inside the kit (another kit function
-    using it) still goes through.  Undone after each request.
-    """
-
-    def __init__(self, forbid: frozenset[str]) -> None:
-        self.saved: list[tuple[Any, str, Any]] = []
-        modules = [m for n, m in list(sys.modules.items())
-                   if (n == "kit" or n.startswith("kit.")) and not n.startswith("kit.grading")]
-        for module in modules:
-            for name in forbid:
-                original = module.__dict__.get(name)
-                if callable(original) and str(getattr(original, "__module__", "")).startswith(
-                        "kit"):
-                    self.saved.append((module, name, original))
-                    setattr(module, name, _refuser(name, original))
-
-    def undo(self) -> None:
-        for module, name, original in self.saved:
-            setattr(module, name, original)
-
-
-def _refuser(name: str, original: Any) -> Any:
-    def refuse(*args: Any, **kwargs: Any) -> Any:
-        if sys._getframe(1).f_code.co_filename.startswith(ANSWER_FILE_PREFIX):
-            raise ForbiddenCall(_refusal(name))
-        return original(*args, **kwargs)
-
-    return refuse
 
 
 def _error(exc: BaseException) -> dict[str, Any]:
@@ -127,7 +88,7 @@ def _error(exc: BaseException) -> dict[str, Any]:
         reply["limit"] = "memory"
     if isinstance(exc, SyntaxError):
         reply["error"] = f"{exc.msg} (line {exc.lineno})"
-    elif not isinstance(exc, (ForbiddenCall, NotImplementedError)):
+    elif not isinstance(exc, (guard.ForbiddenCall, NotImplementedError)):
         frames = traceback.extract_tb(exc.__traceback__)
         mine = [f for f in frames if f.filename.startswith(ANSWER_FILE_PREFIX)]
         if mine:
@@ -136,40 +97,56 @@ def _error(exc: BaseException) -> dict[str, Any]:
 
 
 def handle(message: dict[str, Any], namespace: dict[str, Any]) -> dict[str, Any]:
-    """Carry out one request; never raises.
+    """Carry out one request under the delegation guard; never raises.
 
-    A cell runs as the notebook ran it (IPython syntax read by IPython, see
-    :mod:`kit.grading.sandboxed.shell`); a value goes back as the plain data it equals
+    Everything the student's code can run -- the cell or the call, the encoding of what it
+    returned, the text of what it raised -- runs between the guard's ``begin`` and ``end``; a
+    refusal anywhere in it makes the whole reply a refusal, whatever the student's code did
+    with the exception.  A cell runs as the notebook ran it (IPython syntax read by IPython,
+    see :mod:`kit.grading.sandboxed.shell`); a value goes back as the plain data it equals
     (numpy's and the numeric tower's numbers converted here, in the sandbox).
     """
-    forbid = frozenset(n for n in message.get("forbid", []) if isinstance(n, str))
-    refusals = Refusals(forbid)
-    try:
-        if message.get("op") == "run":
-            filename = f"{ANSWER_FILE_PREFIX}{message['cell']}>"
-            code = cell_code(str(message["source"]), filename)
-            shell = namespace.get("get_ipython")
-            if isinstance(shell, NotebookShell):
-                shell.filename = filename
-            exec(code, namespace)
-            return {"ok": True}
-        if message.get("op") == "call":
-            name = str(message["name"])
-            if name not in namespace:
-                raise NameError(f"name {name!r} is not defined: run the answer cell that "
-                                "defines it")
-            args = wire.decode(message["args"], zones=True)
-            zones = [i for i, a in enumerate(args) if isinstance(a, Zone)]
-            for i in zones:
-                args[i] = _record(args[i], forbid)
-            value = namespace[name](*args)
-            return {"ok": True, "value": wire.encode(wire.to_plain(value)),
-                    "logs": {str(i): args[i].log for i in zones}}
-        return {"ok": False, "exc": "ProtocolError", "error": "unknown request"}
-    except BaseException as exc:  # noqa: BLE001 - the student's exception becomes data
+    assert GUARD is not None
+    forbid = [n for n in message.get("forbid", []) if isinstance(n, str)]
+    try:  # the grader's arguments are made into zones before the guard starts
+        args = wire.decode(message["args"], zones=True) if message.get("op") == "call" else []
+    except (wire.WireError, KeyError) as exc:
         return _error(exc)
+    token = GUARD.begin(forbid)
+    try:
+        try:
+            reply = _serve(message, namespace, args)
+        except BaseException as exc:  # noqa: BLE001 - the student's exception becomes data
+            reply = _error(exc)
     finally:
-        refusals.undo()
+        refused = GUARD.end(token)
+    if refused is not None:
+        name, text = refused
+        return {"ok": False, "exc": "ForbiddenCall", "forbidden": name, "error": text[:500]}
+    return reply
+
+
+def _serve(message: dict[str, Any], namespace: dict[str, Any], args: list[Any]) -> dict[str, Any]:
+    if message.get("op") == "run":
+        filename = f"{ANSWER_FILE_PREFIX}{message['cell']}>"
+        code = cell_code(str(message["source"]), filename)
+        shell = namespace.get("get_ipython")
+        if isinstance(shell, NotebookShell):
+            shell.filename = filename
+        exec(code, namespace)
+        return {"ok": True}
+    if message.get("op") == "call":
+        name = str(message["name"])
+        if name not in namespace:
+            raise NameError(f"name {name!r} is not defined: run the answer cell that "
+                            "defines it")
+        zones = [i for i, a in enumerate(args) if isinstance(a, Zone)]
+        for i in zones:
+            args[i] = _record(args[i])
+        value = namespace[name](*args)
+        return {"ok": True, "value": wire.encode(wire.to_plain(value)),
+                "logs": {str(i): args[i].log for i in zones}}
+    return {"ok": False, "exc": "ProtocolError", "error": "unknown request"}
 
 
 def limit_myself(argv: list[str]) -> int:
@@ -195,7 +172,9 @@ def limit_myself(argv: list[str]) -> int:
 
 def main() -> None:
     """Serve requests until standard input closes."""
+    global GUARD
     reply_fd = limit_myself(sys.argv[1:])
+    GUARD = guard.install(handle.__code__, lambda name: delegation_message([name]))
     requests = os.fdopen(0, "rb", buffering=0)
     replies = os.fdopen(reply_fd, "wb", buffering=0)
     namespace: dict[str, Any] = {"__name__": "__main__", "kit": kit}

@@ -98,6 +98,8 @@ class Sandbox:
         binds: list[str] = []
         for path in _read_only_paths():
             binds += ["--ro-bind", path, path]
+        for path in _hidden_paths():  # an empty read-only folder over what the worker must not read
+            binds += ["--tmpfs", path, "--remount-ro", path]
         # Mounts are made in order: the tmpfs folders first, so that the read-only binds
         # stay visible when the kit or the venv lives under /tmp (a CI clone, say).
         return [
@@ -129,6 +131,17 @@ def _read_only_paths() -> list[str]:
     paths = sorted(p for p in wanted | real if Path(p).exists() and not p.startswith("/usr"))
     # A folder inside another one already bound comes after it (sorted), so it stays visible.
     return paths
+
+
+#: Parts of the kit the worker has no use for: the grader's own side (the harness, the
+#: reference answers), the command line and the teaching tools.  Hidden inside the sandbox.
+HIDDEN_KIT_FOLDERS = ("grading/trusted", "cli", "widgets", "teaching", "classroom")
+
+
+def _hidden_paths() -> list[str]:
+    kit_folder = _kit_folder()
+    return [str(kit_folder / name) for name in HIDDEN_KIT_FOLDERS
+            if (kit_folder / name).is_dir()]
 
 
 def _kit_folder() -> Path:
@@ -223,6 +236,8 @@ class Worker:
         finally:
             os.close(reply_write)
             os.close(out_write)
+        assert self.process.stdin is not None
+        os.set_blocking(self.process.stdin.fileno(), False)  # writes wait in select, bounded
         self._replies = reply_read
         self._buffer = b""
         self._sent = 0  # requests sent: each reply must carry its request's number
@@ -248,28 +263,27 @@ class Worker:
             raise self._stopped
         deadline = time.monotonic() + max(timeout, 0.0)
         self._sent += 1
-        try:
-            assert self.process.stdin is not None
-            self.process.stdin.write(wire.dumps({**message, "id": self._sent}))
-            self.process.stdin.flush()
-        except (BrokenPipeError, OSError):
-            self._stop(self._ended())
-        while b"\n" not in self._buffer:
+        self._send(wire.dumps({**message, "id": self._sent}), deadline)
+        # Chunks are kept apart until the line ends: a pipe hands over 64 KiB at a time, and
+        # joining them as they come would copy a long reply over and over.
+        chunks, size, ended = [self._buffer], len(self._buffer), b"\n" in self._buffer
+        while not ended:
             left = deadline - time.monotonic()
             if left <= 0:
-                self._stop(WorkerStopped("timeout", f"timeout: {self.limits.timeout:g} s per "
-                                                    "exercise"))
+                self._stop(self._timeout())
             ready, _, _ = select.select([self._replies], [], [], left)
             if not ready:
                 continue
             chunk = os.read(self._replies, 1 << 20)
             if not chunk:
                 self._stop(self._ended())
-            self._buffer += chunk
-            if len(self._buffer) > wire.MAX_MESSAGE_BYTES:
+            chunks.append(chunk)
+            size += len(chunk)
+            ended = b"\n" in chunk
+            if size > wire.MAX_MESSAGE_BYTES + 1:
                 self._stop(WorkerStopped("crashed", "the answer process sent a reply larger "
                                                     "than the grader accepts"))
-        line, self._buffer = self._buffer.split(b"\n", 1)
+        line, self._buffer = b"".join(chunks).split(b"\n", 1)
         try:
             reply = wire.loads(line)
         except wire.WireError as exc:
@@ -282,6 +296,28 @@ class Worker:
             self._stop(WorkerStopped("memory-limit", f"memory limit {self.limits.memory_mib} "
                                                      "MiB exceeded"))
         return reply
+
+    def _send(self, data: bytes, deadline: float) -> None:
+        """Write a request by ``deadline``: a worker that stops reading cannot block the grader."""
+        assert self.process.stdin is not None
+        fd = self.process.stdin.fileno()
+        view = memoryview(data)
+        while view:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self._stop(self._timeout())
+            _, ready, _ = select.select([], [fd], [], left)
+            if not ready:
+                continue
+            try:
+                view = view[os.write(fd, view):]
+            except BlockingIOError:
+                continue
+            except OSError:  # a broken pipe: the worker is gone
+                self._stop(self._ended())
+
+    def _timeout(self) -> WorkerStopped:
+        return WorkerStopped("timeout", f"timeout: {self.limits.timeout:g} s per exercise")
 
     def _stop(self, stopped: WorkerStopped) -> None:
         self.kill()

@@ -54,8 +54,8 @@ from typing import Any
 
 from kit.core.errors import KitError
 from kit.grading.boundary import checks
+from kit.grading.trusted import delegation, reference
 from kit.grading.trusted import notebooks as nbs
-from kit.grading.trusted import reference
 from kit.grading.trusted.bwrap import Limits, Sandbox, Worker, WorkerStopped, open_sandbox
 from kit.grading.trusted.gradebook import COLUMNS, Gradebook, Row, printable, write_results
 from kit.grading.trusted.release import source_notebooks, validate_source
@@ -64,6 +64,8 @@ from kit.grading.trusted.remote import (
     AnswerNotImplemented,
     CallContext,
     RemoteFunction,
+    error_kind,
+    refusal,
 )
 
 #: Row statuses, for the gradebook's readers.
@@ -85,6 +87,9 @@ STATUSES = (
 )
 #: The largest notebook file the grader reads.
 MAX_NOTEBOOK_BYTES = 20 << 20
+#: How much of one check's report a row keeps (lines, characters per line).
+MAX_DETAIL_LINES = 20
+MAX_DETAIL_CHARS = 1000
 #: The name of the grader's marker where a test cell's hidden checks begin.
 HIDDEN_MARKER = reference.HIDDEN_MARKER
 
@@ -434,8 +439,9 @@ class ExerciseRun:
         self.passed += outcome.passed
         self.hidden_total += self.hidden
         self.hidden_passed += self.hidden and outcome.passed
-        if not self.hidden:
-            lines = outcome.text.splitlines()
+        if not self.hidden:  # capped: a value or an error text of the student's can be long
+            lines = [printable(line[:MAX_DETAIL_CHARS], MAX_DETAIL_CHARS) for line in
+                     outcome.text.splitlines()[:MAX_DETAIL_LINES]]
         elif outcome.passed:
             lines = [f"✔ a hidden check passed: {outcome.what}"]
         else:  # never the hidden case's input or expected value: only that it failed, and why
@@ -480,6 +486,8 @@ class NotebookGrader:
                 self.added_before[step.grade_id], added = added, []
             elif step.kind == "added":
                 added.append(step.grade_id)
+        self.guarded, self.unowned = request_forbids(source, name)
+        self.refused: dict[str, str] = {}  # exercise -> why a cell run for it was refused
 
     def grade(self) -> list[Row]:
         exercises = {e.grade_id: e for e in self.source.exercises[self.name]}
@@ -520,10 +528,12 @@ class NotebookGrader:
         if delegated:
             return "delegated", delegated, []
         deadline = time.monotonic() + self.limits.timeout
-        call = CallContext(exercise.forbid, lambda: deadline - time.monotonic())
+        call = CallContext(self.guarded[exercise.grade_id], lambda: deadline - time.monotonic())
         report = ExerciseRun(self._seeder(exercise))
         try:
-            self._start_worker(deadline)
+            self._start_worker(deadline, exercise)
+            if exercise.grade_id in self.refused:
+                return "delegated", self.refused[exercise.grade_id], []
             namespace = self.namespace  # test cells share it, as in the notebook
             for name in self.source.functions[self.name]:
                 namespace[name] = RemoteFunction(name, self._current_worker, call)
@@ -576,6 +586,7 @@ class NotebookGrader:
         return "failed", reason, report.checked
 
     def _delegation(self, exercise: Exercise) -> str:
+        """Why the answers delegate, read from their source: the kit named, or its code copied."""
         own = frozenset(name for s in self.rebuilt.steps if s.kind in ("answer", "added")
                         for name in defined_names(s.source))
         for gid in exercise.answers:
@@ -585,6 +596,15 @@ class NotebookGrader:
             if hits:
                 return f"{checks.delegation_message(hits)} (answer cell {gid}, line " \
                        f"{used[hits[0]]})"
+        # Its own cells may copy nothing its requests refuse; another cell (a helper kept
+        # there) nothing its own forbid= names.
+        mine = [s.source for s in self.rebuilt.steps if s.grade_id in exercise.answers]
+        others = [s.source for s in self.rebuilt.steps
+                  if s.kind in ("answer", "added") and s.grade_id not in exercise.answers]
+        copied = delegation.copied_from_kit(mine, self.guarded[exercise.grade_id]) or \
+            delegation.copied_from_kit(others, exercise.forbid)
+        if copied:
+            return f"write {copied} yourself: your answer copies the kit's own {copied}"
         return ""
 
     def _seeder(self, exercise: Exercise) -> Callable[[int], int]:
@@ -594,8 +614,13 @@ class NotebookGrader:
         assert self.worker is not None
         return self.worker
 
-    def _start_worker(self, deadline: float) -> None:
-        """A worker that has run every set-up and answer cell so far (once each)."""
+    def _start_worker(self, deadline: float, exercise: Exercise) -> None:
+        """A worker that has run every set-up and answer cell so far (once each).
+
+        A cell's run is guarded like a call: its exercise's refusals, or the whole notebook's
+        for a cell of no exercise; a refusal is recorded against ``exercise`` when the cell is
+        its own or no exercise's.
+        """
         if self.worker is None:
             self.worker = Worker(self.sandbox, self.limits)
             self.done = 0
@@ -605,21 +630,37 @@ class NotebookGrader:
             if step.grade_id in self.poisoned:
                 continue
             owner = self.owner.get(step.grade_id)
+            forbid = self.guarded[owner.grade_id] if owner else self.unowned
             message = {"op": "run", "cell": step.grade_id, "source": step.source,
-                       "forbid": sorted(owner.forbid) if owner else []}
+                       "forbid": sorted(forbid)}
             try:
                 reply = self.worker.request(message, deadline - time.monotonic())
             except WorkerStopped:
                 self.poisoned.add(step.grade_id)
                 raise
-            if reply.get("ok") is not True and step.kind in ("answer", "added"):
+            refused = refusal(reply, forbid)
+            if refused and (owner is None or owner is exercise):
+                self.refused.setdefault(exercise.grade_id,
+                                        f"{refused} (answer cell {step.grade_id})")
+            elif reply.get("ok") is not True and step.kind in ("answer", "added"):
                 self.answer_errors[step.grade_id] = printable(
-                    f"{reply.get('exc', 'Error')}: {reply.get('error', '')}", 300)
+                    f"{error_kind(reply)}: {str(reply.get('error', ''))[:300]}", 300)
 
     def _end_worker(self) -> None:
         if self.worker is not None:
             self.worker.close()
             self.worker = None
+
+
+def request_forbids(source: Source, name: str) -> tuple[dict[str, frozenset[str]],
+                                                       frozenset[str]]:
+    """What each exercise's requests refuse, and a cell of no exercise's (see delegation)."""
+    cells = {nbs.grade_id(c): c.source for c in source.notebooks[name].cells
+             if nbs.grade_id(c) and nbs.is_answer(c)}
+    exercises = source.exercises[name]
+    uses = {e.grade_id: {n for g in e.answers for n in used_names(cells.get(g, ""))}
+            for e in exercises}
+    return delegation.request_forbids({e.grade_id: e.forbid for e in exercises}, uses)
 
 
 def first_failure(lines: list[str]) -> str:
@@ -655,7 +696,7 @@ def read_submitted(path: Path, name: str) -> Any:
         raise nbs.NotebookError(f"{name} is {info.st_size} bytes, over the "
                                 f"{MAX_NOTEBOOK_BYTES}-byte limit")
     try:
-        return nbs.read_notebook(path)
+        return nbs.read_submitted_notebook(path, MAX_NOTEBOOK_BYTES)
     except nbs.NotebookError as exc:
         raise nbs.NotebookError(str(exc).replace(str(path), name)) from None
 

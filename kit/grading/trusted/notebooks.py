@@ -65,6 +65,77 @@ def read_notebook(path: Path) -> Any:
     return nb
 
 
+#: What the grader reads of a submitted notebook: cells, and characters of one cell's source.
+MAX_SUBMITTED_CELLS = 2000
+MAX_CELL_CHARS = 1 << 20
+#: The cell metadata the grader keeps (nbgrader's, flat): nothing else of a submission is used.
+_KEPT_CELL_KEYS = ("cell_type", "id", "source")
+
+
+def read_submitted_notebook(path: Path, max_bytes: int) -> Any:
+    """A student's notebook, read in bounded time and memory, or NotebookError saying why not.
+
+    Only what grading uses is kept -- each cell's type, source and flat ``nbgrader`` metadata;
+    outputs, attachments and other metadata are dropped before the notebook is validated, so a
+    notebook full of outputs costs one JSON parse, and JSON nested too deep to parse is this
+    notebook's problem, not the grader's.
+    """
+    import nbformat
+
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise NotebookError(f"{path}: cannot be read: {exc}") from None
+    if len(raw) > max_bytes:
+        raise NotebookError(f"{path}: is over the {max_bytes}-byte limit")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise NotebookError(f"{path}: cannot be read: {exc}") from None
+    except ValueError as exc:
+        raise NotebookError(f"{path}: is not JSON ({str(exc)[:100]})") from None
+    except RecursionError:
+        raise NotebookError(f"{path}: is not a notebook (JSON nested too deeply)") from None
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list) or \
+            "nbformat" not in data:
+        raise NotebookError(f"{path}: is JSON but not a Jupyter notebook (no cells/nbformat)")
+    if len(data["cells"]) > MAX_SUBMITTED_CELLS:
+        raise NotebookError(f"{path}: has {len(data['cells'])} cells, over the grader's "
+                            f"{MAX_SUBMITTED_CELLS}")
+    cells = [_kept_cell(cell, f"{path} cell {index}") for index, cell in enumerate(data["cells"])]
+    kept: dict[str, Any] = {"cells": cells, "metadata": {}, "nbformat": data.get("nbformat"),
+                            "nbformat_minor": data.get("nbformat_minor")}
+    try:
+        nb = nbformat.from_dict(kept)
+        nbformat.validate(nb)
+    except Exception as exc:
+        first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise NotebookError(f"{path}: is not a valid notebook ({first})") from None
+    return nb
+
+
+def _kept_cell(cell: Any, where: str) -> dict[str, Any]:
+    if not isinstance(cell, dict):
+        raise NotebookError(f"{where}: is not a cell")
+    kept: dict[str, Any] = {key: cell[key] for key in _KEPT_CELL_KEYS if key in cell}
+    source = kept.get("source", "")
+    if isinstance(source, list) and all(isinstance(line, str) for line in source):
+        source = "".join(source)
+    if not isinstance(source, str) or len(source) > MAX_CELL_CHARS:
+        raise NotebookError(f"{where}: its source is not text of at most {MAX_CELL_CHARS} "
+                            "characters")
+    kept["source"] = source
+    metadata = cell.get("metadata")
+    nbgrader = metadata.get("nbgrader") if isinstance(metadata, dict) else None
+    kept["metadata"] = {"nbgrader": {k: v for k, v in nbgrader.items()
+                                     if isinstance(v, (str, int, float, bool))}} \
+        if isinstance(nbgrader, dict) else {}
+    if kept.get("cell_type") == "code":
+        kept.update(outputs=[], execution_count=None)
+    return kept
+
+
 def notebook_text(nb: Any) -> str:
     """The stored form of a notebook: stable key order and ids, no run-to-run metadata."""
     import nbformat

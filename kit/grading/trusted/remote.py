@@ -14,17 +14,21 @@ here, never reported by the worker, so a student who patches the worker's kit ga
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Callable
 from typing import Any
 
 from kit.core.errors import KitError
 from kit.core.zone import Zone
-from kit.grading.boundary import wire
+from kit.grading.boundary import checks, wire
 from kit.grading.trusted.bwrap import Worker
+from kit.grading.trusted.gradebook import printable
 
 #: The most zone calls one student call may make that the grader replays.
 MAX_REPLAYED_CALLS = 100_000
+#: How much of the text of what the student's code raised the grader keeps.
+MAX_ERROR_CHARS = 500
 
 
 class AnswerNotImplemented(NotImplementedError):
@@ -53,25 +57,56 @@ class RemoteFunction:
                    "forbid": forbid}
         reply = self._worker().request(message, self._call.time_left())
         if reply.get("ok") is not True:
-            kind = str(reply.get("exc", "Error"))[:100]
-            text = str(reply.get("error", ""))
+            refused = refusal(reply, self._call.forbid)
+            if refused:
+                self._call.delegated = self._call.delegated or refused
+                raise AnswerError("ForbiddenCall", refused)
+            kind = error_kind(reply)
+            text = printable(str(reply.get("error", ""))[:MAX_ERROR_CHARS], MAX_ERROR_CHARS)
             if kind == "NotImplementedError":
                 raise AnswerNotImplemented(text)
-            if kind == "ForbiddenCall":
-                self._call.delegated = text
             raise AnswerError(kind, text)
+        deadline = time.monotonic() + self._call.time_left()
         try:
-            value = wire.decode(reply.get("value"))
+            value = wire.decode(reply.get("value"), deadline=deadline)
             logs = reply.get("logs") or {}
             if type(logs) is not dict:
                 raise wire.WireError("zone call logs that are not a mapping")
             for index, arg in enumerate(args):
                 if isinstance(arg, Zone):
-                    replay(arg, logs.get(str(index), []), frozenset(forbid))
+                    replay(arg, logs.get(str(index), []), frozenset(forbid), deadline)
         except wire.WireError as exc:
             raise AnswerError("WireError", f"your function returned what the grader cannot "
                                            f"accept: {exc}") from None
         return value
+
+
+def error_kind(reply: dict[str, Any]) -> str:
+    """The type name of what the student's code raised, as the reply gives it (checked)."""
+    kind = reply.get("exc")
+    if type(kind) is str and kind.isidentifier() and len(kind) <= 60 and \
+            kind != "ForbiddenCall":
+        return kind
+    return "Error"
+
+
+def refusal(reply: dict[str, Any], forbid: frozenset[str]) -> str:
+    """The grader's own words for a refused call, or "" when the reply is not a refusal.
+
+    The worker names what it refused; the text is the grader's, and a name the request did
+    not forbid is not believed (the reply is then an ordinary error).
+    """
+    if reply.get("exc") != "ForbiddenCall":
+        return ""
+    name = reply.get("forbidden")
+    shown = {n.split(".")[0] if n.endswith((".__init__", ".__new__")) else n.split(".")[-1]
+             for n in forbid}
+    if name == "":
+        return ("your answer tried to switch off or go round the grader's delegation check "
+                "(a thread, another program, the kit's source or its code objects)")
+    if type(name) is str and name in shown:
+        return checks.delegation_message([name])
+    return ""
 
 
 class CallContext:
@@ -83,7 +118,7 @@ class CallContext:
         self.delegated: str | None = None
 
 
-def replay(zone: Zone, log: Any, forbid: frozenset[str]) -> None:
+def replay(zone: Zone, log: Any, forbid: frozenset[str], deadline: float | None = None) -> None:
     """Make the calls the student's code made in the worker, on the grader's ``zone``.
 
     Only the allocator's own calls are replayed (``wire.ZONE_CALLS``), never one the exercise
@@ -96,8 +131,10 @@ def replay(zone: Zone, log: Any, forbid: frozenset[str]) -> None:
         if type(entry) is not list or len(entry) != 3 or entry[0] not in wire.ZONE_CALLS \
                 or entry[0] in forbid:
             raise wire.WireError("a zone call the grader does not replay")
-        args = wire.decode(entry[1])
-        kwargs = wire.decode(entry[2])
+        if deadline is not None and time.monotonic() > deadline:
+            raise wire.WireError("zone calls that take too long to replay")
+        args = wire.decode(entry[1], deadline=deadline)
+        kwargs = wire.decode(entry[2], deadline=deadline)
         if type(args) is not list or type(kwargs) is not dict or \
                 not all(type(k) is str for k in kwargs):
             raise wire.WireError("zone call arguments that are not a list and a mapping")

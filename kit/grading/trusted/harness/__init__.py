@@ -8,7 +8,8 @@ the simulator cannot drift apart.
 One module per job: :mod:`.buddy` (split and merge), :mod:`.exact` (the exact allocator),
 :mod:`.placement` (head or tail), :mod:`.pcp` (per-CPU lists), :mod:`.misconceptions` (known
 wrong answers of the arithmetic exercises), :mod:`.procfs` (/proc files), :mod:`.traces` (which
-kernel wrote a trace) and :mod:`.zones` (what several share).  The check cells use them as
+kernel wrote a trace), :mod:`.kerneltrace` (a real kernel's trace and zoneinfo) and :mod:`.zones`
+(what several share).  The check cells use them as
 ``harness.<name>``, so every public name is re-exported here.
 """
 
@@ -29,6 +30,16 @@ from .exact import (
     exact_cases,
     exact_misconceptions,
     zone_state,
+)
+from .kerneltrace import (
+    alloc_fields,
+    biggest_fallback,
+    extfrag_lines,
+    page_event_stream,
+    pages_before_kswapd,
+    pcp_served,
+    shipped_lines,
+    zoneinfo_text,
 )
 from .misconceptions import (
     buddy_misconceptions,
@@ -73,17 +84,19 @@ from .traces import (
 
 __all__ = [
     "EXACT_PRESET",
-    "ExactCase",
-    "MergeCase",
     "PCP_PRESET",
     "PRESETS_ORDER",
+    "ExactCase",
+    "MergeCase",
     "PcpCase",
     "PlacementCase",
     "after_alloc_pages_exact",
     "after_free_pages_exact",
     "after_make_alloc_exact",
     "after_pcp_run",
+    "alloc_fields",
     "anonymous_trace",
+    "biggest_fallback",
     "buddy_misconceptions",
     "buddyinfo_misconceptions",
     "buddyinfo_rows",
@@ -92,6 +105,7 @@ __all__ = [
     "exact_misconceptions",
     "expand_by_zone",
     "expand_misconceptions",
+    "extfrag_lines",
     "format_pagetypeinfo",
     "free_lists_of",
     "free_pages_by_zone",
@@ -101,6 +115,8 @@ __all__ = [
     "merge_misconceptions",
     "merged_start_misconceptions",
     "page_align_misconceptions",
+    "page_event_stream",
+    "pages_before_kswapd",
     "pages_for_misconceptions",
     "pages_returned_misconceptions",
     "pagetypeinfo_summary",
@@ -108,12 +124,15 @@ __all__ = [
     "pcp_cases",
     "pcp_most_held",
     "pcp_reference",
+    "pcp_served",
     "placement_cases",
     "random_buddyinfo",
     "random_pagetypeinfo",
+    "shipped_lines",
     "split_cases",
     "trace_cases",
     "unusable_misconceptions",
     "waste_misconceptions",
     "zone_state",
+    "zoneinfo_text",
 ]

@@ -1,0 +1,51 @@
+"""How pytest-xdist shares the suite out (scripts/test.sh runs ``pytest -n auto``).
+
+Tests go to the workers one by one, except what must share a process:
+
+- the cells of one notebook (nbval): one kernel runs them in order, each after the one before;
+- the browser tests (``tests/browser/``): one JupyterLab server and one Chromium serve them all;
+- the tests of a module in ``KEEP_TOGETHER``: their module-scoped fixture is costly (a built
+  wheel and its venv, a class graded by nbgrader and by ``kit grade``, a JupyterHub with the
+  classroom service and 100 students) and is built once.
+
+(``xdist_group`` marks would say this in the tests themselves, but pytest 9.2 drops the node-id
+suffix ``--dist loadgroup`` relies on: pytest-dev/pytest-xdist#1386.)  Without ``-n`` none of
+this applies.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+BROWSER_TESTS = "tests/browser/"
+KEEP_TOGETHER = ("tests/test_packaging.py", "tests/test_nbgrader_parity.py",
+                 "tests/test_classroom_hub.py")
+
+
+def xdist_scope(nodeid: str) -> str:
+    """The unit of work a test belongs to: tests with the same scope run in one worker."""
+    if nodeid.startswith(BROWSER_TESTS):
+        return BROWSER_TESTS
+    path = nodeid.split("::", 1)[0]
+    if path.endswith(".ipynb") or path in KEEP_TOGETHER:
+        return path
+    return nodeid
+
+
+class _Scheduling:
+    @staticmethod
+    def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+        from xdist.scheduler import LoadScopeScheduling
+
+        class ByScope(LoadScopeScheduling):  # type: ignore[misc]
+            def _split_scope(self, nodeid: str) -> str:
+                return xdist_scope(nodeid)
+
+        return ByScope(config, log)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_Scheduling(), "kit-xdist-scheduling")

@@ -1,0 +1,224 @@
+"""The model beside the kernel: drive a kit Zone with one real zone's observed requests.
+
+The trace gives the kernel's requests (orders in, frees out) for one zone; the model gets the
+same requests in the same order and the two are compared quantity by quantity, with numbers.
+Where they agree it is either by construction (the model is fed the kernel's orders) or a
+finding; where they cannot agree the reason is named:
+
+* unknown initial state: the model starts from a freshly booted, empty zone; the kernel's free
+  lists were shaped by its uptime, and pages freed in the trace but allocated before it cannot
+  be freed in the model;
+* many CPUs: the kernel has one per-CPU list per CPU (2 here), the model one;
+* migratetypes: the model has one free list per order, the kernel one per migratetype, so it
+  has fallbacks (``mm_page_alloc_extfrag``) the model cannot have;
+* 6.7+ auto-tuning: the kernel scales a refill by powers of two of ``batch`` and moves ``high``
+  between ``high_min`` and ``high_max``; the model uses the fixed ``batch`` and ``high``;
+* other processes: /proc/buddyinfo and zoneinfo count the whole machine, the trace may not.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from kit.core import events as ev
+from kit.core.errors import InvalidArgument
+from kit.core.events import Event
+from kit.core.kerneltrace import PageEvent
+from kit.core.recording import Recording
+from kit.core.tracesummary import summarise_trace
+from kit.core.zone import Page, Zone
+from kit.core.zoneinfo import ZoneInfo
+
+__all__ = ["Comparison", "ModelReplay", "replay_beside_model"]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One quantity, as the kernel showed it and as the model produced it.
+
+    ``agree`` is True or False when the two can be compared, None when the model cannot have
+    the quantity at all; ``why`` says why they agree or differ.
+    """
+
+    quantity: str
+    kernel: object
+    model: object
+    agree: bool | None
+    why: str
+
+
+@dataclass
+class _ModelCounts:
+    """What the model's events add up to during the replay."""
+
+    kinds: Counter[str] = field(default_factory=Counter)
+    refills: Counter[int] = field(default_factory=Counter)  # blocks per order-0 refill
+    drained_pages: int = 0
+    _in_refill: int = 0
+
+    def __call__(self, event: Event) -> None:
+        kind = event.kind
+        self.kinds[kind] += 1
+        if kind == ev.PCP_PUT and event.where == "refill" and event.order == 0:
+            self._in_refill += 1
+        elif self._in_refill and kind in (ev.PCP_TAKE, ev.ALLOC, ev.FREE):
+            self.refills[self._in_refill] += 1  # the buddy steps of a refill do not end it
+            self._in_refill = 0
+        if event.kind == ev.PCP_TAKE and event.where == "drain":
+            self.drained_pages += 1 << event.order
+
+
+@dataclass
+class ModelReplay:
+    """The result of :func:`replay_beside_model`: the zone and the compared quantities."""
+
+    zone: str
+    rows: list[Comparison]
+
+    def row(self, quantity: str) -> Comparison:
+        """The comparison of one quantity, by the name in its first column."""
+        for row in self.rows:
+            if row.quantity == quantity:
+                return row
+        raise InvalidArgument(f"no quantity {quantity!r}; have {[r.quantity for r in self.rows]}")
+
+    def lines(self) -> list[str]:
+        """A text table: quantity, kernel, model, verdict and reason."""
+        mark = {True: "agree", False: "differ", None: "cannot"}
+        width = max(len(r.quantity) for r in self.rows)
+        return [
+            f"{r.quantity:<{width}}  kernel {r.kernel!s:<14} model {r.model!s:<14} "
+            f"{mark[r.agree]:<7} {r.why}"
+            for r in self.rows
+        ]
+
+
+def _zone(zones: list[ZoneInfo], name: str) -> ZoneInfo:
+    for zone in zones:
+        if zone.zone == name and zone.start_pfn is not None and zone.managed:
+            return zone
+    names = [z.zone for z in zones if z.managed]
+    raise InvalidArgument(f"no populated zone {name!r} in the zoneinfo; zones: {names}")
+
+
+def _nr_free_change(recording: Recording, zone: ZoneInfo) -> list[int]:
+    """buddyinfo after minus before, for the zone (blocks per order)."""
+    lines = []
+    for when in ("before", "after"):
+        match = [z for z in recording.buddyinfo(when) if (z.node, z.zone) == (zone.node,
+                                                                                zone.zone)]
+        if not match:
+            raise InvalidArgument(f"the buddyinfo {when} the trace has no zone {zone.zone}")
+        lines.append(match[0].nr_free)
+    return [a - b for a, b in zip(lines[1], lines[0], strict=True)]
+
+
+def _most_common(counter: Counter[int], n: int = 3) -> str:
+    return ",".join(str(size) for size, _ in counter.most_common(n)) or "-"
+
+
+def replay_beside_model(
+    recording: Recording, zone: str = "Normal", events: Iterable[PageEvent] | None = None
+) -> ModelReplay:
+    """Replay the recording's allocations and frees in ``zone`` on a kit Zone of the same size,
+    ``batch`` and ``high`` (from zoneinfo before the trace, CPU 0), per-CPU lists on, and
+    compare the two.  ``events`` replaces the recording's trace (e.g. a prefix of it)."""
+    before, after = recording.zoneinfo("before"), recording.zoneinfo("after")
+    real = _zone(before, zone)
+    real_after = _zone(after, zone)
+    assert real.start_pfn is not None
+    start, end = real.start_pfn, real.start_pfn + real.spanned
+    pageset = real.pagesets[0] if real.pagesets else None
+    model = Zone(
+        real.managed, start_pfn=start, pcp=True, record=False, preset="6.8",
+        pcp_batch=pageset.batch if pageset else None,
+        pcp_high=pageset.high if pageset and pageset.high > 0 else None,
+    )
+    counts = _ModelCounts()
+    model.subscribe(counts)
+    free_before = model.free_pages_count
+    nr_free_before = model.nr_free()
+
+    held: dict[int, Page] = {}  # kernel pfn -> the model's block for the same request
+    tally = Counter[str]()  # the model's failures, pfns like the kernel's, frees it never saw
+
+    def zone_events() -> Iterator[PageEvent]:
+        """The zone's events, each also replayed on the model as it passes to the summary."""
+        for e in recording.events() if events is None else events:
+            if e.pfn is None or not start <= e.pfn < end:
+                continue
+            if e.event == "mm_page_alloc":
+                page = model.alloc_pages(e.order)
+                if page is None:
+                    tally["failed"] += 1
+                else:
+                    held[e.pfn] = page
+                    tally["same pfn"] += page.pfn == e.pfn
+            elif e.event in ("mm_page_free", "mm_page_free_batched"):
+                page = held.pop(e.pfn, None)
+                if page is None:
+                    tally["unseen"] += 1
+                else:
+                    model.release(page)
+            yield e
+
+    kernel = summarise_trace(zone_events())
+    counts(Event(ev.ALLOC, 0, 0))  # closes a refill still open
+
+    failed, same_pfn, unseen = tally["failed"], tally["same pfn"], tally["unseen"]
+    allocs = kernel.nr_allocations
+    frees = sum(kernel.frees.values())
+    kernel_refills = kernel.refill_sizes(0)
+    kernel_drained = sum(pages * count for pages, count in kernel.drains.items())
+    kernel_locked = sum(kernel.buddy.values())
+    free_delta_kernel = real_after.free - real.free
+    free_delta_model = model.free_pages_count - free_before
+    cpus = len(real.pagesets) or 1
+    model_nr_free = [a - b for a, b in zip(model.nr_free(), nr_free_before, strict=True)]
+    kernel_nr_free = _nr_free_change(recording, real)
+    rows = [
+        Comparison("allocations", allocs, allocs - failed, failed == 0,
+                   "by construction: the model is given the kernel's orders"
+                   + (f"; {failed} failed in the model" if failed else "")),
+        Comparison("frees replayed", frees, frees - unseen, unseen == 0,
+                   f"unknown initial state: {unseen} frees were of pages allocated before "
+                   "the trace, which the model never handed out"),
+        Comparison("same pfn as the kernel", allocs, same_pfn, same_pfn == allocs,
+                   "unknown initial state, migratetypes and per-CPU lists decide the pfn: "
+                   "the model's empty zone hands out other blocks"),
+        Comparison("blocks taken from buddy lists", kernel_locked, counts.kinds[ev.TAKE],
+                   kernel_locked == counts.kinds[ev.TAKE],
+                   f"{cpus} CPUs' lists and auto-tuned refills in the kernel, one fixed list "
+                   "in the model"),
+        Comparison("order-0 refills", sum(kernel_refills.values()),
+                   sum(counts.refills.values()),
+                   sum(kernel_refills.values()) == sum(counts.refills.values()),
+                   "fewer, larger refills in the kernel: since 6.7 it scales batch up while a "
+                   "CPU keeps allocating"),
+        Comparison("usual blocks per refill", _most_common(kernel_refills),
+                   _most_common(counts.refills),
+                   kernel_refills.most_common(1) == counts.refills.most_common(1),
+                   f"zoneinfo batch {pageset.batch if pageset else '?'}: the model always "
+                   "takes batch, the kernel batch x 2^k"),
+        Comparison("pages drained from per-CPU lists", kernel_drained, counts.drained_pages,
+                   kernel_drained == counts.drained_pages,
+                   f"the model drains batch above high={model.pcp_high}; the kernel's high "
+                   f"moves between high_min and high_max and {cpus} lists drain"),
+        Comparison("splits", "no tracepoint", counts.kinds[ev.SPLIT], None,
+                   "the kernel traces no split (expand) or merge; only the model shows them"),
+        Comparison("merges", "no tracepoint", counts.kinds[ev.MERGE], None,
+                   "freed buddies merge in __free_one_page, which has no tracepoint"),
+        Comparison("fallbacks to another migratetype", sum(kernel.fallbacks.values()), 0,
+                   None, "the model has one migratetype, so nothing to fall back to"),
+        Comparison("change of free pages (buddy lists)", free_delta_kernel, free_delta_model,
+                   free_delta_kernel == free_delta_model,
+                   "zoneinfo counts the whole machine (every process, every CPU's list); the "
+                   "model only this trace's requests"),
+        Comparison("change of nr_free, orders 0-3", kernel_nr_free[:4], model_nr_free[:4],
+                   kernel_nr_free[:4] == model_nr_free[:4],
+                   "buddyinfo moves with every process of the machine and starts from a "
+                   "fragmented zone; the model's zone starts whole"),
+    ]
+    return ModelReplay(zone, rows)

@@ -1,0 +1,390 @@
+"""UNTRUSTED side: refuse a call into a forbidden kit function by what its code *is*.
+
+An exercise asks the student to write, say, ``get_order``; its test cell forbids the kit's own.
+A refusal keyed on names or module attributes is easy to walk around (a reference kept from an
+earlier cell, a wrapper's ``__closure__``, the kit's source executed again under another file
+name, ``importlib.reload``, the kit's method run on a scratch zone).  So the guard watches what
+runs, not how it was reached:
+
+* at start-up, before any student code, every function and method of the kit is indexed by its
+  code object and by a **fingerprint** of that code (its bytecode, constants, names and
+  signature, not its file or line numbers), so a copy made by re-executing the kit's source is
+  recognised as well as the original;
+* for the length of a request, every forbidden kit function's **code is swapped** for one that
+  refuses: the function object is the same wherever it is referenced from (a variable kept
+  from an earlier cell, a class's method run on a scratch zone, another thread), so every call
+  into it refuses, and the request is marked as delegated even if the student's code catches
+  the exception.  No other call pays anything for it;
+* a copy of a forbidden function made from the kit's source (``exec``, ``FunctionType``) is
+  refused when it is made, by its fingerprint;
+* a forbidden *private* helper (``_rmqueue_pcplist``) stays usable by the kit itself, so its
+  calls are watched by a trace function (``sys.settrace``), installed only for the requests
+  that forbid one: a call from anything but the kit's own code is refused;
+* the decision and its record live in an **audit hook** (``sys.addaudithook``), which Python
+  code can neither remove nor reach; the same hook refuses the ways to switch the guard off or
+  to go round it: changing the kit's functions or the trace function, reading the kit's
+  source or code objects, ``gc``'s object walks, ``ctypes``, starting threads (the call that
+  does it is removed), and starting programs or processes (a fresh interpreter has no guard).
+
+What is not enforced here (and why the grader also checks the answer's source): code that walks
+the worker's frames to reach the guard's own objects, or Python's memory through /proc, is out
+of reach of any guard in the same process; the seccomp filter and the grader's similarity check
+against the kit are the other layers.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import pkgutil
+import sys
+import threading  # noqa: F401 - loaded now, so that its thread start can be removed
+from collections.abc import Callable, Iterable
+from types import CodeType, FrameType, FunctionType
+from typing import Any
+
+import kit
+
+#: Kit packages the worker never loads (the grader's own side, the command line, widgets).
+NOT_LOADED = ("kit.exercises", "kit.grading", "kit.cli", "kit.widgets", "kit.classroom",
+              "kit.present", "kit.presenter", "kit.practice_cli", "kit.__main__")
+#: Audit events that start another program or process: a fresh interpreter has no guard.
+PROCESS_EVENTS = frozenset({"subprocess.Popen", "os.exec", "os.posix_spawn", "os.spawn",
+                            "os.system", "os.fork", "os.forkpty", "pty.spawn"})
+#: Audit events that reach into the interpreter's memory or its object graph.
+INTROSPECTION_EVENTS = frozenset({"gc.get_objects", "gc.get_referrers", "gc.get_referents",
+                                  "ctypes.dlopen", "ctypes.dlsym", "ctypes.dlsym/handle",
+                                  "ctypes.cdata", "ctypes.cdata/buffer", "ctypes.addressof",
+                                  "ctypes.string_at", "ctypes.wstring_at",
+                                  "ctypes.call_function", "sys._current_frames"})
+#: Where the interpreter keeps the call that starts a thread: removed once the guard is armed,
+#: as a thread would run without the trace function.
+THREAD_STARTS = (("_thread", "start_new_thread"), ("_thread", "start_new"),
+                 ("threading", "_start_new_thread"))
+
+
+class ForbiddenCall(Exception):
+    """The student's code called a kit function that the exercise asks them to write."""
+
+    def __init__(self, name: str, text: str) -> None:
+        super().__init__(text)
+        self.name = name
+
+
+def fingerprint(code: CodeType) -> tuple[Any, ...]:
+    """What a function's code does, without where it was compiled (file, lines, qualname)."""
+    return (code.co_name, code.co_code, code.co_names, code.co_varnames, code.co_argcount,
+            code.co_posonlyargcount, code.co_kwonlyargcount, code.co_flags,
+            tuple(_constant(c) for c in code.co_consts))
+
+
+def _constant(value: object) -> Any:
+    if isinstance(value, CodeType):
+        return ("code", fingerprint(value))
+    if isinstance(value, tuple):
+        return ("tuple", tuple(_constant(v) for v in value))
+    if isinstance(value, frozenset):
+        return ("frozenset", tuple(sorted(repr(v) for v in value)))
+    return (type(value).__name__, repr(value))
+
+
+def preload() -> None:
+    """Import the kit's core (what ``import kit`` offers), while reading the kit is allowed.
+
+    Only the core: the teaching tools, widgets and the grader are no student answer's
+    business, and after the first request nothing more of the kit can be read.
+    """
+    core = importlib.import_module("kit")
+    if importlib.util.find_spec("kit.core") is not None:
+        core = importlib.import_module("kit.core")
+        for info in pkgutil.iter_modules(core.__path__, "kit.core."):
+            importlib.import_module(info.name)
+    import ctypes  # noqa: F401 - loaded now, so that importing numpy later needs no new dlopen
+
+
+class CodeIndex:
+    """Every function and method of the loaded kit, by the names a ``forbid=`` may give.
+
+    A class's name stands for all its methods (and ``Class.__init__`` for its constructor
+    alone).  Code compiled from the kit's files is matched by fingerprint as well as identity,
+    so a copy made from the kit's source is caught; code generated at run time (a dataclass's
+    ``__init__``) only by identity, as another class's generated code may be byte-identical.
+    """
+
+    def __init__(self, kit_root: str) -> None:
+        self.kit_root = kit_root
+        self.by_name: dict[str, list[tuple[CodeType, bool]]] = {}
+        self.genuine: dict[int, CodeType] = {}  # id -> code, kept alive so ids stay unique
+        self.functions: dict[int, FunctionType] = {}  # the kit's function objects, by id
+        self.owners: dict[int, list[FunctionType]] = {}  # code id -> the functions running it
+        for module_name, module in sorted(sys.modules.items()):
+            if (module_name == "kit" or module_name.startswith("kit.")) and \
+                    not module_name.startswith(NOT_LOADED):
+                for name, value in list(vars(module).items()):
+                    if getattr(value, "__module__", None) == module_name:
+                        self._add(name, value)
+
+    def _add(self, name: str, value: object) -> None:
+        if not isinstance(value, type):
+            for function in _functions_of(value):
+                self._add_code((name,), function)
+            return
+        for member_name, member in vars(value).items():
+            for function in _functions_of(member):
+                self._add_code((member_name, f"{name}.{member_name}", name), function)
+
+    def _add_code(self, names: tuple[str, ...], function: FunctionType) -> None:
+        code = function.__code__
+        from_kit = os.path.realpath(code.co_filename).startswith(self.kit_root)
+        if not from_kit and code.co_name not in ("__init__", "__new__"):
+            return  # shared code of the standard library (a namedtuple's _replace, say)
+        for name in names:
+            self.by_name.setdefault(name, []).append((code, from_kit))
+        self.genuine[id(code)] = code
+        if id(function) not in self.functions:
+            self.owners.setdefault(id(code), []).append(function)
+        self.functions[id(function)] = function
+
+    def forbidden(self, names: Iterable[str]) -> tuple[dict[Any, str], dict[int, str]]:
+        """(fingerprint -> name, code id -> name) of the code the names stand for."""
+        by_print: dict[Any, str] = {}
+        by_id: dict[int, str] = {}
+        for name in sorted(set(names)):
+            shown = name.split(".")[0] if name.endswith((".__init__", ".__new__")) else \
+                name.split(".")[-1]
+            for code, from_kit in self.by_name.get(name, ()):
+                by_id.setdefault(id(code), shown)
+                if from_kit:
+                    by_print.setdefault(fingerprint(code), shown)
+        return by_print, by_id
+
+
+def _functions_of(value: object) -> list[FunctionType]:
+    if isinstance(value, (staticmethod, classmethod)):
+        value = value.__func__
+    if isinstance(value, property):
+        return [f for f in (value.fget, value.fset, value.fdel) if isinstance(f, FunctionType)]
+    return [value] if isinstance(value, FunctionType) else []
+
+
+def refuser_code(name: str, free: int, text: str) -> CodeType:
+    """Code that refuses to run, for a forbidden kit function with ``free`` closure cells.
+
+    It tells the audit hook (through the ``sys`` module, held as a constant of the code) and
+    raises whatever happens: patching ``sys.audit`` loses the record, never the refusal.
+    """
+    cells = [f"cell{i}" for i in range(free)]
+    body = "\n".join([
+        "def outer():",
+        *(f"    {c} = None" for c in cells),
+        "    def refused(*args, **kwargs):",
+        *(f"        {c}" for c in cells),
+        f"        'kit.sys'.audit('kit.refused', {name!r})",
+        f"        raise RuntimeError({text!r})",
+        "    return refused",
+    ])
+    namespace: dict[str, Any] = {}
+    exec(compile(body, f"<kit refusal of {name}>", "exec"), namespace)
+    code: CodeType = namespace["outer"]().__code__
+    return code.replace(co_consts=tuple(sys if c == "kit.sys" else c for c in code.co_consts))
+
+
+class Guard:
+    """The worker's handle on the audit hook: ``begin`` a request, ``end`` it, nothing else.
+
+    The hook accepts ``begin`` and ``end`` only from the worker's own request handler (checked
+    by code identity) and ``end`` only with the token ``begin`` gave, so student code that calls
+    them, or calls the handler again, cannot switch the guard off.
+    """
+
+    def __init__(self, begin: Callable[[Iterable[str]], object],
+                 end: Callable[[object], tuple[str, str] | None]) -> None:
+        self.begin = begin
+        self.end = end
+
+
+def install(handler: CodeType, message: Callable[[str], str]) -> Guard:
+    """Index the kit, start the audit hook and the trace function; return the Guard.
+
+    ``handler`` is the code of the worker function allowed to begin and end requests;
+    ``message(name)`` is the refusal's text.
+    """
+    preload()
+    kit_root = os.path.realpath(os.path.dirname(kit.__file__)) + os.sep
+    index = CodeIndex(kit_root)
+    audit = sys.audit
+    getframe = sys._getframe
+    state: dict[str, Any] = {"active": False, "token": None, "by_print": {}, "by_id": {},
+                             "verdicts": {}, "refused": None, "refusing": None,
+                             "armed": False, "swapped": [], "tracing": False}
+    refusals: dict[tuple[str, int], CodeType] = {}
+
+    def tracer(frame: FrameType, event: str, arg: object, _audit: Any = audit,
+                _shapes: frozenset[bytes] = frozenset()) -> None:
+        """The trace function: runs on every Python call, and only a call whose bytecode is a
+        forbidden function's goes on to the hook.  Its state is its defaults, which only
+        ``aim`` may replace (the hook refuses anyone else), and holds nothing mutable.
+        Returning None asks for no line events: a call costs one cheap test."""
+        if frame.f_code.co_code in _shapes:
+            _audit("kit.guard", frame, event, arg)
+
+    def set_tracer(on: bool) -> None:
+        sys.settrace(tracer if on else None)
+
+    def swap(function: FunctionType, code: CodeType) -> None:
+        function.__code__ = code
+
+    def aim(shapes: frozenset[bytes]) -> None:
+        tracer.__defaults__ = (audit, shapes)
+
+    set_tracer_code = set_tracer.__code__
+    aim_code = aim.__code__
+    swap_code = swap.__code__
+    own_functions = {id(tracer), id(set_tracer), id(aim), id(swap)}
+
+    def refuse(what: str, text: str) -> None:
+        if state["refused"] is None:
+            state["refused"] = (what, text)
+        state["refusing"] = (what, text)
+        raise ForbiddenCall(what, text)
+
+    def on_call(frame: FrameType, event: str, arg: object) -> None:
+        code = frame.f_code
+        verdicts = state["verdicts"]
+        seen = verdicts.get(id(code))
+        if seen is None or seen[0] is not code:
+            name = state["by_id"].get(id(code)) if index.genuine.get(id(code)) is code \
+                else None
+            seen = (code, name or state["by_print"].get(fingerprint(code)))
+            verdicts[id(code)] = seen
+        name = seen[1]
+        if name is None:
+            return
+        caller = frame.f_back
+        if name.startswith("_") and caller is not None and id(caller.f_code) in index.genuine \
+                and index.genuine[id(caller.f_code)] is caller.f_code:
+            return  # the kit's own use of a private helper (only a direct call is refused)
+        refuse(name, message(name))
+
+    def copies(code: CodeType) -> str | None:
+        """The forbidden name ``code`` (or a function inside it) is a copy of, if any."""
+        todo = [code]
+        while todo:
+            current = todo.pop()
+            if index.genuine.get(id(current)) is not current:
+                name = state["by_print"].get(fingerprint(current))
+                if name is not None:
+                    return str(name)
+            todo += [c for c in current.co_consts if isinstance(c, CodeType)]
+        return None
+
+    def hook(event: str, args: tuple[Any, ...]) -> None:
+        if event == "kit.guard":
+            if state["active"]:
+                on_call(*args)
+            return
+        if event == "kit.refused":  # a swapped-in refusal ran
+            if state["active"] and isinstance(args[0], str):
+                refuse(args[0], message(args[0]))
+            return
+        if not state["armed"]:
+            return
+        if event in ("exec", "function.__new__") and state["active"] and \
+                isinstance(args[0], CodeType):
+            copied = copies(args[0])
+            if copied is not None:  # the kit's code made again from its source
+                refuse(copied, message(copied))
+        if event == "sys.settrace":
+            # Refused even when Python itself unsets a trace function that raised (a
+            # refusal, a RecursionError): the unset then fails and the guard stays on.
+            if getframe(1).f_code is set_tracer_code:
+                return
+            refusing, state["refusing"] = state["refusing"], None
+            if refusing is not None:  # the trace function's own refusal, passed on
+                raise ForbiddenCall(*refusing)
+            raise RecursionError("maximum recursion depth exceeded (or sys.settrace, which "
+                                 "is not allowed while grading)")
+        if event == "sys._getframe":
+            return
+        if event in INTROSPECTION_EVENTS or (event == "import" and args[0] == "_thread"):
+            raise PermissionError(f"{event} is not allowed while grading")
+        if event in PROCESS_EVENTS:
+            raise PermissionError(f"{event}: answers may not start programs or processes "
+                                  "while grading")
+        if event == "open":
+            _check_open(args[0])
+        elif event == "object.__getattr__" and args[1] == "__code__" and \
+                id(args[0]) in index.functions:
+            raise PermissionError("reading the kit's code objects is not allowed while grading")
+        elif event == "object.__setattr__" and id(args[0]) in index.functions:
+            if getframe(1).f_code is swap_code:
+                return
+            raise PermissionError("the kit's functions cannot be changed while grading")
+        elif event == "object.__setattr__" and id(args[0]) in own_functions:
+            if args[0] is tracer and getframe(1).f_code is aim_code:
+                return
+            state["refused"] = ("", "the grader's guard was changed")
+            raise PermissionError("the grader's guard cannot be changed")
+
+    def _check_open(path: object) -> None:
+        if not isinstance(path, (str, bytes, os.PathLike)):
+            return  # a file descriptor: opened earlier, so checked then
+        text = os.fsdecode(path)
+        real = os.path.realpath(text)
+        if real.startswith(kit_root) or real + os.sep == kit_root or \
+                (real.startswith("/proc/") and real.endswith("/mem")):
+            shown = os.path.relpath(real, os.path.dirname(kit_root.rstrip(os.sep)))
+            raise PermissionError(f"reading {shown} is not allowed while grading: write the "
+                                  "answer yourself")
+
+    def caller_is_handler() -> bool:
+        frame = getframe(2)  # 0: this function, 1: begin/end, 2: their caller
+        return frame is not None and frame.f_code is handler
+
+    def begin(names: Iterable[str]) -> object:
+        if state["active"] or not caller_is_handler():
+            raise PermissionError("a grading request cannot be started from an answer")
+        token = object()
+        by_print, by_id = index.forbidden(names)
+        if not state["armed"]:
+            for module, name in THREAD_STARTS:
+                sys.modules[module].__dict__.pop(name, None)
+        state["armed"] = True
+        # Public names: their functions' code is swapped for a refusal, wherever they are
+        # referenced from, at no cost to any other call.  Private helpers (the kit's own use
+        # of them stays allowed) are watched by the trace function instead.
+        swapped = []
+        for code_id, name in by_id.items():
+            if name.startswith("_"):
+                continue
+            original = index.genuine[code_id]
+            key = (name, len(original.co_freevars))
+            if key not in refusals:
+                refusals[key] = refuser_code(name, key[1], message(name))
+            for function in index.owners.get(code_id, []):
+                swapped.append((function, original))
+                swap(function, refusals[key])
+        private = {p[1] for p, n in by_print.items() if n.startswith("_")} | \
+            {index.genuine[i].co_code for i, n in by_id.items() if n.startswith("_")}
+        aim(frozenset(private))
+        set_tracer(bool(private))  # again each time: an answer may have got round it before
+        state.update(active=True, token=token, by_print=by_print, by_id=by_id, verdicts={},
+                     refused=None, swapped=swapped, tracing=bool(private))
+        return token
+
+    def end(token: object) -> tuple[str, str] | None:
+        """Close the request; what was refused in it (name, text), or None."""
+        if token is None or token is not state["token"] or not caller_is_handler():
+            raise PermissionError("a grading request cannot be ended from an answer")
+        for function, code in state["swapped"]:
+            swap(function, code)
+        tracing = state["tracing"]
+        state.update(active=False, token=None, by_print={}, by_id={}, verdicts={}, swapped=[])
+        refused: tuple[str, str] | None = state["refused"]
+        if refused is None and tracing and sys.gettrace() is not tracer:
+            refused = ("", "the grader's delegation check was switched off")
+        return refused
+
+    sys.addaudithook(hook)
+    return Guard(begin, end)

@@ -1,0 +1,149 @@
+"""TRUSTED: which kit code a student's request may not run, and answers that copy the kit.
+
+An exercise's ``Checks(..., forbid=(...))`` names what the student is asked to write.  Three
+layers refuse delegation to it:
+
+* **at run time, by code identity** (the sandboxed worker's guard): every request refuses a
+  call into the code of the names :func:`request_forbids` gives it;
+* **in the answer's source** (``grading.used_names``): an answer that names a forbidden
+  function is told so with its line, before it runs.  A function of the student's own that
+  merely shares the name (``def pages_for``) is not;
+* **by similarity** (:func:`copied_from_kit`): an answer that pastes the kit's own source of a
+  forbidden function, renamed or not, is reported as delegation.  Only kit functions of some
+  length are compared, and only long runs of their tokens count, so a short honest answer
+  (``return (size + 4095) // 4096``) can never match.
+
+Every request of a notebook refuses the union of the notebook's forbidden names, not only its
+own exercise's: a helper kept from one exercise's cell cannot serve another.  An exercise keeps
+what its own reference solution uses (exercise 3 of 01-orders calls ``get_order``, which
+exercise 1 forbids), and a class forbidden by another exercise only loses its constructor (a
+zone handed to the student's function stays usable).
+"""
+
+from __future__ import annotations
+
+import builtins
+import io
+import keyword
+import sys
+import tokenize
+from collections.abc import Iterable, Mapping
+from functools import cache
+from types import FunctionType
+
+import kit  # noqa: F401 - the kit's modules are searched in sys.modules
+from kit.grading.trusted import harness  # noqa: F401 - its helpers are forbidden too
+
+#: Tokens in one shingle, the shortest kit function compared, and how much of it must appear.
+SHINGLE = 10
+MIN_TOKENS = 30
+MIN_SHARED = 0.7
+
+
+def request_forbids(forbids: Mapping[str, frozenset[str]],
+                    uses: Mapping[str, set[str]]) -> tuple[dict[str, frozenset[str]],
+                                                            frozenset[str]]:
+    """(exercise -> names its requests refuse, names refused in a cell of no exercise).
+
+    ``forbids`` is each exercise's ``forbid=``; ``uses`` the names its reference solution's
+    answer cells use.
+    """
+    union = frozenset().union(*forbids.values()) if forbids else frozenset()
+    every_use = set().union(*uses.values()) if uses else set()
+    per_exercise = {gid: own | _weakened(union - own - uses.get(gid, set()))
+                    for gid, own in forbids.items()}
+    return per_exercise, _weakened(union - every_use)
+
+
+def _weakened(names: Iterable[str]) -> frozenset[str]:
+    """A class forbidden by another exercise: only making one is refused, not using one."""
+    return frozenset(f"{name}.__init__" if _is_class(name) else name for name in names)
+
+
+def _is_class(name: str) -> bool:
+    return any(isinstance(value, type) for value in kit_objects(name))
+
+
+@cache
+def kit_objects(name: str) -> tuple[object, ...]:
+    """The kit's functions, methods and classes called ``name`` (the grader's own kit)."""
+    found: list[object] = []
+    for module_name, module in sorted(sys.modules.items()):
+        if not (module_name == "kit" or module_name.startswith("kit.")):
+            continue
+        for attribute, value in list(vars(module).items()):
+            if getattr(value, "__module__", None) != module_name:
+                continue
+            if attribute == name and all(value is not f for f in found):
+                found.append(value)
+            if isinstance(value, type) and name in vars(value):
+                member = vars(value)[name]
+                member = getattr(member, "__func__", getattr(member, "fget", member))
+                if isinstance(member, FunctionType) and all(member is not f for f in found):
+                    found.append(member)
+    return tuple(found)
+
+
+def copied_from_kit(sources: Iterable[str], forbid: Iterable[str]) -> str | None:
+    """The forbidden name whose kit source the answers copy, or None."""
+    answer: set[tuple[str, ...]] = set()
+    for source in sources:
+        answer |= _shingles(_tokens(source))
+    if not answer:
+        return None
+    for name in sorted(set(forbid)):
+        for shingles in _kit_shingles(name):
+            shared = len(shingles & answer)
+            if shared >= MIN_SHARED * len(shingles):
+                return name
+    return None
+
+
+@cache
+def _kit_shingles(name: str) -> tuple[frozenset[tuple[str, ...]], ...]:
+    """The shingles of each kit function ``name`` stands for (a class: each of its methods)."""
+    import inspect
+
+    functions: list[object] = []
+    for value in kit_objects(name):
+        if isinstance(value, type):
+            functions += [f for f in vars(value).values() if isinstance(f, FunctionType)]
+        else:
+            functions.append(value)
+    found = []
+    for function in functions:
+        try:
+            tokens = _tokens(inspect.getsource(function))  # type: ignore[arg-type]
+        except (OSError, TypeError):
+            continue  # generated code (a dataclass's __init__): nothing to paste
+        if len(tokens) >= MIN_TOKENS:
+            found.append(frozenset(_shingles(tokens)))
+    return tuple(found)
+
+
+_KEEP = frozenset(keyword.kwlist) | frozenset(dir(builtins))
+
+
+def _tokens(source: str) -> list[str]:
+    """The code's tokens with local names made alike: comments, strings and layout dropped."""
+    import textwrap
+
+    out: list[str] = []
+    previous = ""
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(textwrap.dedent(source)).readline):
+            if token.type in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT,
+                              tokenize.DEDENT, tokenize.STRING, tokenize.ENDMARKER):
+                continue
+            text = token.string
+            if token.type == tokenize.NAME and previous != "." and text not in _KEEP:
+                text = "_"  # a renamed variable is the same code
+            out.append(text)
+            previous = token.string
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        pass
+    return out
+
+
+def _shingles(tokens: list[str]) -> set[tuple[str, ...]]:
+    return {tuple(tokens[i:i + SHINGLE]) for i in range(len(tokens) - SHINGLE + 1)}

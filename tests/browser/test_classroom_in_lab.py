@@ -1,0 +1,103 @@
+"""A live poll in real browsers: the instructor and two students, each in their own JupyterLab
+behind a real classroom Hub (``kit.classroom.localhub``), log in, run the same ``Poll`` cell;
+the instructor opens round 1, each student clicks a choice, and the presenter's histogram counts
+both votes.  Screenshots: ``tests/artifacts/classroom-{instructor,student1,student2}.png``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from labdriver import CHROMIUM, CHROMIUM_ARGS, RequestLog
+
+pytest.importorskip("jupyterhub", reason="the [classroom] extra is not installed")
+
+from kit.classroom.localhub import LocalHub  # noqa: E402
+from kit.teaching.quiz_bank import question  # noqa: E402
+
+POLL = "05-gfp-comp"
+USERS = {"instructor": "teacher", "student1": "ann", "student2": "bob"}
+NOTEBOOK = {
+    "cells": [{"cell_type": "code", "execution_count": None, "id": "poll", "metadata": {},
+               "outputs": [], "source": f'from kit.widgets import Poll\nPoll("{POLL}")'}],
+    "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
+                                "name": "python3"}},
+    "nbformat": 4, "nbformat_minor": 5,
+}
+
+
+@pytest.fixture(scope="module")
+def classroom(tmp_path_factory: pytest.TempPathFactory):
+    workdir = tmp_path_factory.mktemp("classroom-hub")
+    for name in USERS.values():
+        home = workdir / "home" / name
+        home.mkdir(parents=True)
+        (home / "notebooks").mkdir()  # no lesson copy: this test needs only its notebook
+        (home / "poll.ipynb").write_text(json.dumps(NOTEBOOK))
+    hub = LocalHub(workdir, [USERS["student1"], USERS["student2"]], [USERS["instructor"]],
+                   environment={"KIT_QUIZ_SEED": "1"},
+                   server_args=["--LabApp.expose_app_in_browser=True",
+                                "--LabApp.news_url=None"])
+    hub.start()
+    try:
+        hub.start_servers(USERS.values())
+        yield hub
+    finally:
+        hub.stop()
+
+
+def log_in_and_run(browser, hub: LocalHub, user: str):  # noqa: ANN001, ANN201
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    requests = RequestLog()
+    page.on("request", requests)
+    page.goto(f"{hub.url}/hub/login?next=/hub/user/{user}/lab/tree/poll.ipynb")
+    page.fill("#username_input", user)
+    page.fill("#password_input", hub.password)
+    page.click("#login_submit")
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell",
+                           timeout=120_000)
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=120_000)
+    page.wait_for_function(
+        """() => { const p = window.jupyterapp.shell.currentWidget;
+                   const k = p && p.sessionContext && p.sessionContext.session
+                             && p.sessionContext.session.kernel;
+                   return k && k.status === 'idle'; }""", timeout=120_000)
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    return context, page, requests
+
+
+@pytest.mark.browser
+def test_a_vote_clicked_in_each_student_page_reaches_the_presenter(classroom, artifacts):
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: scripts/setup.sh installs Debian's chromium")
+    item = question(POLL)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                             headless=True)
+        try:
+            pages = {role: log_in_and_run(browser, classroom, user)
+                     for role, user in USERS.items()}
+            teacher = pages["instructor"][1]
+            teacher.locator("button:has-text('Open round 1')").click(timeout=120_000)
+            teacher.locator("button:has-text('Close round 1')").wait_for(timeout=30_000)
+            picks = {"student1": item.texts[0], "student2": item.texts[2]}
+            for role, text in picks.items():
+                page = pages[role][1]
+                page.get_by_text("Round 1 is open", exact=False).wait_for(timeout=60_000)
+                page.locator(".widget-radio-box label", has_text=text).click()
+                page.get_by_text("You can change your vote", exact=False).wait_for(
+                    timeout=30_000)
+            teacher.get_by_text("round 1: 2 answered", exact=False).wait_for(timeout=30_000)
+            counts = teacher.locator(".widget-html table tr td:last-child").all_inner_texts()
+            assert counts == ["1", "0", "1"], counts
+            for role, (context, page, requests) in pages.items():
+                page.screenshot(path=str(artifacts / f"classroom-{role}.png"))
+                assert not requests.foreign, requests.foreign
+                context.close()
+        finally:
+            browser.close()

@@ -1,0 +1,230 @@
+"""Delegation is refused by what the code is, not by its name (issue 24, item 1).
+
+The worker's guard is tried with each way round the old name-based refusal, and with honest
+answers that must pass: a function of the student's own called like a kit helper, numpy, a
+namedtuple, a dataclass, deep recursion.  The grader's source checks are tried both ways too.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import kit
+from kit.grading.trusted import delegation
+from kit.grading.trusted import notebooks as nbs
+from kit.grading.trusted.bwrap import Limits, Worker, open_sandbox
+from kit.grading.trusted.grading import load_source, request_forbids
+from kit.grading.trusted.remote import error_kind, refusal
+
+SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
+FORBID = ["get_order", "get_order_misconceptions"]
+HONEST = "def f(size, page_size=4096):\n    return ((size - 1) >> 12).bit_length()\n"
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> object:
+    return open_sandbox()
+
+
+@pytest.fixture
+def worker(sandbox: object) -> Iterator[Worker]:
+    started = Worker(sandbox, Limits())  # type: ignore[arg-type]
+    try:
+        yield started
+    finally:
+        started.close()
+
+
+def answer(worker: Worker, source: str, *args: object,
+           forbid: list[str] = FORBID) -> dict[str, object]:
+    """Run an answer cell defining ``f`` under ``forbid``, then call ``f(*args)``."""
+    reply = worker.request({"op": "run", "cell": "a", "source": source, "forbid": forbid}, 20)
+    if reply.get("ok") is not True:
+        return reply
+    return worker.request({"op": "call", "name": "f", "args": list(args), "forbid": forbid}, 20)
+
+
+def refused(reply: dict[str, object]) -> bool:
+    return reply.get("exc") == "ForbiddenCall"
+
+
+@pytest.mark.parametrize("source", [
+    pytest.param("import kit\ndef f(s):\n    return kit.get_order(s)\n", id="direct"),
+    pytest.param("import kit\nKEPT = {'g': kit.get_order}\n\ndef f(s):\n"
+                 "    return KEPT['g'](s)\n", id="kept-in-a-variable"),
+    pytest.param("import kit\ndef f(s):\n    try:\n        kit.get_order(s)\n"
+                 "    except BaseException:\n        pass\n    return kit.get_order(s)\n",
+                 id="refusal-caught-and-tried-again"),
+    pytest.param("import kit\ndef f(s):\n    return list(map(kit.get_order, [s]))[0]\n",
+                 id="called-from-c"),
+    pytest.param("import kit.core.orders as o\ndef f(s):\n"
+                 "    return o.__dict__['get_' + 'order'](s)\n",
+                 id="module-dict"),
+    pytest.param("import sys, kit\ndef f(s):\n    try:\n        sys.setprofile(None)\n"
+                 "    except BaseException:\n        pass\n    return kit.get_order(s)\n",
+                 id="profile-switched-off"),
+])
+def test_a_call_into_the_kits_code_is_refused_however_it_is_reached(
+        worker: Worker, source: str) -> None:
+    reply = answer(worker, source, 4097)
+    assert refused(reply), reply
+    assert refusal(reply, frozenset(FORBID))  # the grader believes it: a forbidden name
+
+
+@pytest.mark.parametrize("source", [
+    pytest.param("import kit\nns = {}\nexec(compile(open(kit.core.orders.__file__).read(), "
+                 "'kit/orders.py', 'exec'), ns)\ndef f(s):\n    return ns['get_order'](s)\n",
+                 id="source-executed-again"),
+    pytest.param("import importlib, kit.core.orders\nm = importlib.reload(kit.core.orders)\n"
+                 "def f(s):\n    return m.get_order(s)\n", id="reload"),
+    pytest.param("import kit, types\ndef f(s):\n    return types.FunctionType("
+                 "kit.get_order.__code__, vars(kit.core.orders))(s)\n", id="code-object"),
+    pytest.param("import subprocess, sys\ndef f(s):\n    return int(subprocess.check_output("
+                 "[sys.executable, '-c', f'import kit; print(kit.get_order({s}))']))\n",
+                 id="another-interpreter"),
+    pytest.param("import threading, kit\ndef f(s):\n    out = []\n"
+                 "    t = threading.Thread(target=lambda: out.append(kit.get_order(s)))\n"
+                 "    t.start()\n    t.join()\n    return out[0]\n", id="thread"),
+    pytest.param("import _thread, kit\ndef f(s):\n    out = []\n"
+                 "    _thread.start_new_thread(lambda: out.append(kit.get_order(s)), ())\n"
+                 "    while not out:\n        pass\n    return out[0]\n", id="bare-thread"),
+    pytest.param("from kit.grading.trusted import harness\ndef f(s):\n"
+                 "    return harness.get_order(s)\n",
+                 id="harness"),
+])
+def test_the_ways_round_a_refusal_fail(worker: Worker, source: str) -> None:
+    reply = answer(worker, source, 4097)
+    assert reply.get("ok") is not True, reply
+    assert reply.get("value") != 1
+
+
+def test_the_kits_source_run_from_a_copy_is_refused_by_its_fingerprint(worker: Worker) -> None:
+    """Not read from the file (that is refused) but pasted: the code is the kit's all the same."""
+    pasted = inspect.getsource(kit.core.orders).replace("from .errors", "from kit.core.errors")
+    source = f"ns = {{}}\nexec({pasted!r}, ns)\ndef f(s):\n    return ns['get_order'](s)\n"
+    assert refused(answer(worker, source, 4097))
+
+
+def test_a_kit_method_run_on_a_scratch_zone_is_refused(worker: Worker) -> None:
+    source = ("import kit\ndef f(size):\n    scratch = kit.Zone(64)\n"
+              "    return scratch.alloc_pages_exact(size)\n")
+    reply = answer(worker, source, 5000, forbid=["alloc_pages_exact", "make_alloc_exact"])
+    assert refused(reply) and reply["forbidden"] == "alloc_pages_exact"
+
+
+def test_a_refusal_in_one_request_does_not_spill_into_the_next(worker: Worker) -> None:
+    assert refused(answer(worker, "import kit\ndef f(s):\n    return kit.get_order(s)\n", 1))
+    reply = worker.request({"op": "call", "name": "f", "args": [4097], "forbid": []}, 20)
+    assert reply == {"ok": True, "value": 1, "logs": {}, "id": 3}
+
+
+@pytest.mark.parametrize(("source", "value"), [
+    pytest.param(HONEST, 1, id="honest"),
+    pytest.param("def pages_for(size):\n    return (size + 4095) // 4096\n\n"
+                 "def f(size):\n    return pages_for(size)\n", 2, id="own-pages_for"),
+    pytest.param("def get_order(size):\n    return ((size - 1) >> 12).bit_length()\n\n"
+                 "f = get_order\n", 1, id="own-get_order"),
+    pytest.param("import numpy as np\ndef f(size):\n"
+                 "    return int(np.int64(size - 1) >> 12).bit_length()\n", 1, id="numpy"),
+    pytest.param("from collections import namedtuple\nfrom dataclasses import dataclass\n"
+                 "P = namedtuple('P', 'a b')\n\n@dataclass\nclass D:\n    x: int\n\n"
+                 "def f(size):\n    return len(repr(P(1, 2))) * 0 + D(1).x\n", 1,
+                 id="namedtuple-dataclass"),
+    pytest.param("import kit\ndef f(size):\n    return kit.pages_for(size)\n", 2,
+                 id="an-allowed-kit-function"),
+])
+def test_honest_answers_are_not_refused(worker: Worker, source: str, value: int) -> None:
+    assert answer(worker, source, 4097) == {"ok": True, "value": value, "logs": {}, "id": 2}
+
+
+def test_deep_recursion_is_an_error_of_the_answer_not_a_refusal(worker: Worker) -> None:
+    source = "def deep(n):\n    return deep(n + 1)\n\ndef f(s):\n    return deep(0)\n"
+    reply = answer(worker, source, 1)
+    assert reply["ok"] is False and reply["exc"] == "RecursionError"
+
+
+def test_the_grader_believes_only_refusals_of_names_it_forbade() -> None:
+    forged = {"ok": False, "exc": "ForbiddenCall", "forbidden": "anything",
+              "error": "# Total: 44 / 44"}
+    assert refusal(forged, frozenset(FORBID)) == ""
+    assert error_kind(forged) == "Error"
+    good = {"ok": False, "exc": "ForbiddenCall", "forbidden": "get_order", "error": "x"}
+    assert refusal(good, frozenset(FORBID)).startswith("write get_order yourself")
+    assert error_kind({"exc": "Bad name\n# Total"}) == "Error"
+    assert error_kind({"exc": "ValueError"}) == "ValueError"
+
+
+# ------------------------------------------------------------------ the grader's source checks
+def test_a_function_of_the_students_own_with_a_kit_name_is_no_copy() -> None:
+    own = "def pages_for(size):\n    return (size + 4095) // 4096\n\n" \
+          "def my_pages_for(size):\n    return pages_for(size)\n"
+    assert delegation.copied_from_kit([own], ["pages_for", "page_align"]) is None
+
+
+def test_pasted_kit_source_is_delegation_even_renamed() -> None:
+    pasted = inspect.getsource(kit.core.orders.get_order)
+    renamed = pasted.replace("size", "nbytes").replace("shift", "s").replace("get_order", "mine")
+    assert delegation.copied_from_kit([pasted], FORBID) == "get_order"
+    assert delegation.copied_from_kit(["x = 1\n", renamed], FORBID) == "get_order"
+    exact = inspect.getsource(kit.Zone.make_alloc_exact)
+    assert delegation.copied_from_kit([exact], ["make_alloc_exact"]) == "make_alloc_exact"
+
+
+@pytest.mark.parametrize("honest", [
+    "def my_pages_for(size):\n    return (size + 4095) // 4096\n",
+    "def my_get_order(size, page_size=4096):\n    page_shift = page_size.bit_length() - 1\n"
+    "    if size == 0:\n        return 64 - page_shift\n"
+    "    return ((size - 1) >> page_shift).bit_length()\n",
+])
+def test_short_honest_answers_are_never_taken_for_copies(honest: str) -> None:
+    assert delegation.copied_from_kit([honest], ["get_order", "pages_for", "page_align"]) is None
+
+
+def test_no_reference_solution_is_taken_for_delegation() -> None:
+    source = load_source(SOLUTIONS)
+    for name, nb in source.notebooks.items():
+        answers = {nbs.grade_id(c): c.source for c in nb.cells if nbs.is_answer(c)}
+        guarded, _ = request_forbids(source, name)
+        for exercise in source.exercises[name]:
+            assert delegation.copied_from_kit(answers.values(),
+                                              guarded[exercise.grade_id]) is None
+
+
+def test_every_request_refuses_the_notebooks_union_but_what_its_solution_uses() -> None:
+    source = load_source(SOLUTIONS)
+    guarded, unowned = request_forbids(source, "01-orders.ipynb")
+    assert {"get_order", "pages_for", "page_align"} <= guarded["orders-get-order-tests"]
+    assert "get_order" not in guarded["orders-fits-tests"]  # its solution calls kit.get_order
+    assert {"get_order", "pages_for"} <= guarded["orders-pages-tests"]
+    assert "pages_for" in unowned
+    guarded, _ = request_forbids(source, "06-placement-and-pcp.ipynb")
+    assert "Zone" in guarded["place-pcp-frees-tests"]  # its own forbid: all of Zone
+    assert "Zone.__init__" in guarded["place-pcp-run-tests"]  # another's: making one only
+
+
+def test_the_sandbox_shows_the_worker_no_part_of_the_graders_side(worker: Worker) -> None:
+    if worker.sandbox.bwrap is None:
+        pytest.skip("no sandbox on this machine: " + worker.sandbox.describe())
+    source = ("import os, kit\nroot = os.path.dirname(kit.__file__)\n"
+              "def f():\n    return (sorted(os.listdir(os.path.join(root, 'grading'))),\n"
+              "            os.listdir(os.path.join(root, 'grading', 'trusted')),\n"
+              "            os.listdir(os.path.join(root, 'cli')))\n")
+    reply = worker.request({"op": "run", "cell": "a", "source": source, "forbid": []}, 20)
+    assert reply["ok"] is True
+    reply = worker.request({"op": "call", "name": "f", "args": [], "forbid": []}, 20)
+    grading, trusted, cli = reply["value"]["t"]
+    assert "sandboxed" in grading and "boundary" in grading
+    assert trusted == [] and cli == []
+
+
+def test_a_private_helper_is_refused_to_the_answer_but_not_to_the_kit(worker: Worker) -> None:
+    forbid = ["_rmqueue_pcplist", "drain_pages"]
+    zone = "kit.Zone(64, preset='5.10', pcp=True, pcp_batch=2, pcp_high=4)"
+    honest = f"import kit\ndef f():\n    zone = {zone}\n    return zone.alloc_pages(0).pfn\n"
+    assert answer(worker, honest, forbid=forbid)["ok"] is True
+    direct = f"import kit\ndef f():\n    zone = {zone}\n    return zone._rmqueue_pcplist(0)\n"
+    assert refused(answer(worker, direct, forbid=forbid))

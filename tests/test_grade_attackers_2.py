@@ -1,0 +1,60 @@
+"""The second attacker class (issue 24, items 1 and 2) graded to its exact expected gradebook.
+
+``tests/fixtures/class-attackers-2`` (built by ``tests/fixtures/build_attackers_2.py``) holds one
+student per way round the delegation check and per way to stall the grader's reading, beside
+honest students.  Every delegating student scored points against the name-based refusal this
+replaces; here each loses exactly the exercise it delegated, and every honest student keeps
+every point.  Short limits keep the stalls quick.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from kit.cli import main
+from kit.grading.trusted.bwrap import open_sandbox
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures"
+CLASS = FIXTURES / "class-attackers-2"
+EXPECTED = FIXTURES / "expected_attackers_2.csv"
+#: Each student's points out of 17 (01-orders: 7, 04-exact: 10): what the rows must add up to.
+TOTALS = {
+    "honest-perfect": 17, "honest-own-helpers": 17, "honest-wrong-free": 14,
+    # the delegated exercise scores 0, the rest in full
+    "delegate-harness": 14, "delegate-closure": 14, "delegate-exec-compile": 14,
+    "delegate-stash": 15, "delegate-reexec-source": 14, "delegate-reload": 14,
+    "delegate-scratch-zone": 7, "delegate-paste": 14, "delegate-child-process": 14,
+    # a hostile reply costs its own exercise; an unreadable notebook only itself
+    "stall-colliding-set": 14, "stall-huge-errors": 14, "stall-forged-status": 14,
+    "stall-deep-notebook": 10, "stall-many-cells": 10,
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def sandbox_available() -> None:
+    sandbox = open_sandbox()
+    if sandbox.bwrap is None:
+        pytest.skip("no sandbox on this machine: " + sandbox.describe())
+
+
+def test_the_second_attacker_class_gets_its_exact_expected_gradebook(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    status = main(["grade", str(CLASS), "--source", str(ROOT / "solutions"), "--out", str(out),
+                   "--notebook", "01-orders.ipynb", "--notebook", "04-exact.ipynb",
+                   "--timeout", "8", "--jobs", "2"])
+    assert status == 1  # two notebooks cannot be read: the instructor is told
+    assert (out / "gradebook.csv").read_text(encoding="utf-8") == \
+        EXPECTED.read_text(encoding="utf-8")
+    with open(EXPECTED, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    totals: dict[str, float] = {}
+    for row in rows:
+        totals[row["student"]] = totals.get(row["student"], 0.0) + float(row["points"])
+    assert totals == TOTALS
+    assert sorted(p.name for p in CLASS.iterdir()) == sorted(TOTALS)
+    statuses = {row["status"] for row in rows if row["student"].startswith("stall-")}
+    assert "grader-error" not in statuses  # a hostile notebook is its own problem, not ours

@@ -1,0 +1,178 @@
+"""Recording real traces (kit.core.tracefs): bounded, and the tracing state always restored.
+
+These record for real where they can: Linux, root, tracefs available (CI here is root on Linux
+6.18).  Elsewhere they skip, saying why; the refusal without root is tested everywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from kit.core import tracefs
+from kit.core.errors import KitError
+from kit.core.kerneltrace import PAGE_EVENTS, TraceReport
+from kit.core.recording import PROC_FILES, SHIPPED, load_recording
+from kit.core.tracefs import TracingUnavailable, record_trace, tracing_state
+
+
+def _can_record() -> str:
+    """Why recording cannot run here, or "" when it can."""
+    if platform.system() != "Linux":
+        return "kernel tracing is Linux only"
+    if os.geteuid() != 0:
+        return "recording needs root"
+    if "tracefs" not in Path("/proc/filesystems").read_text():
+        return "this kernel has no tracefs"
+    return ""
+
+
+needs_tracing = pytest.mark.skipif(bool(_can_record()), reason=_can_record() or "can record")
+
+
+@needs_tracing
+def test_records_a_bounded_trace_and_restores_the_state(tmp_path: Path) -> None:
+    before = tracing_state()
+    recording = record_trace(tmp_path, seconds=5, max_events=300)
+    assert tracing_state() == before
+    report = TraceReport()
+    events = list(recording.events(report))
+    assert len(events) == 300 and report.malformed_count == 0
+    assert recording.header["recorded"].endswith("300 events (cap 300), stopped by: event cap")
+    assert recording.header["kernel"].startswith("Linux ")
+    assert {e.event for e in events} <= set(PAGE_EVENTS)
+    for name in PROC_FILES:
+        assert recording.proc_path(name, "before").stat().st_size > 0
+        assert recording.proc_path(name, "after").stat().st_size > 0
+    assert recording.zoneinfo("after") and recording.vmstat("after")["pgfree"] > 0
+    assert not (tmp_path / "trace.body.tmp").exists()
+
+
+@needs_tracing
+def test_records_while_a_command_runs(tmp_path: Path) -> None:
+    before = tracing_state()
+    target = Path("/dev/shm") / f"kit-test-{os.getpid()}"
+    command = ["dd", "if=/dev/zero", f"of={target}", "bs=1M", "count=4", "status=none"]
+    try:
+        recording = record_trace(tmp_path, seconds=20, command=command, compress=False)
+    finally:
+        target.unlink(missing_ok=True)
+    assert tracing_state() == before
+    assert recording.trace.name == "trace.txt"
+    assert "stopped by: command finished" in recording.header["recorded"]
+    dd_pages = sum(e.pages for e in recording.events() if e.comm == "dd" and
+                   e.event == "mm_page_alloc")
+    assert dd_pages >= 1024  # 4 MiB of tmpfs pages, at least
+
+
+@needs_tracing
+def test_only_the_command_and_its_children(tmp_path: Path) -> None:
+    before = tracing_state()
+    command = ["sh", "-c", "head -c 3000000 /dev/zero | sort > /dev/null"]
+    recording = record_trace(tmp_path, seconds=20, command=command, only_command=True)
+    assert tracing_state() == before
+    assert recording.header["traced"] == "the command and its children only"
+    comms = {e.comm for e in recording.events()}
+    assert "sort" in comms and comms <= {"sh", "head", "sort", "<...>"}
+
+
+@needs_tracing
+@pytest.mark.parametrize("only_command", [False, True])
+def test_a_command_that_cannot_start_restores_the_state(
+    tmp_path: Path, only_command: bool
+) -> None:
+    before = tracing_state()
+    with pytest.raises(KitError, match="cannot run no-such-command-kit"):
+        record_trace(
+            tmp_path, seconds=2, command=["no-such-command-kit"], only_command=only_command
+        )
+    assert tracing_state() == before
+
+
+@needs_tracing
+def test_an_error_while_recording_restores_the_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = tracing_state()
+    seen = []
+
+    def broken_read(self: object) -> bytes:
+        seen.append(tracing_state())
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(tracefs._Session, "read", broken_read)
+    with pytest.raises(OSError, match="Input/output error"):
+        record_trace(tmp_path, seconds=2)
+    assert seen and any(name.startswith("kit-") for name in seen[0].instances)
+    assert tracing_state() == before
+
+
+@needs_tracing
+def test_ctrl_c_keeps_what_was_recorded_and_restores_the_state(tmp_path: Path) -> None:
+    before = tracing_state()
+    script = (
+        "import sys\nfrom kit.core.tracefs import record_trace\n"
+        "try:\n    record_trace(sys.argv[1], seconds=60)\n"
+        "except KeyboardInterrupt:\n    sys.exit(130)\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)])
+    try:
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "zoneinfo-before.txt").exists():
+            assert time.monotonic() < deadline and child.poll() is None
+            time.sleep(0.05)
+        time.sleep(0.5)
+        assert tracing_state() != before  # it is recording in an instance of its own
+        child.send_signal(signal.SIGINT)
+        assert child.wait(timeout=30) == 130
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert tracing_state() == before
+    recording = load_recording(tmp_path)
+    assert "stopped by: interrupted" in recording.header["recorded"]
+
+
+def test_without_root_it_says_so_in_one_line_and_names_the_shipped_trace(
+    tmp_path: Path,
+) -> None:
+    before = tracing_state()
+    as_root = platform.system() == "Linux" and os.geteuid() == 0
+    if as_root:
+        os.seteuid(65534)  # an ordinary user for this call; the real uid stays root
+    try:
+        with pytest.raises(TracingUnavailable) as refused:
+            record_trace(tmp_path, seconds=1)
+    finally:
+        if as_root:
+            os.seteuid(0)
+    message = str(refused.value)
+    assert "\n" not in message and "cannot record a kernel trace here" in message
+    assert "shipped recording" in message and str(SHIPPED) in message
+    if platform.system() == "Linux":
+        assert "root" in message
+    assert tracing_state() == before
+    assert not (tmp_path / "trace.txt.gz").exists()
+
+
+def test_bad_bounds_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(KitError, match="must be positive"):
+        record_trace(tmp_path, seconds=0)
+
+
+def test_releasing_a_held_command_that_already_died_does_not_raise() -> None:
+    """A held command waits for the go signal; if it died first (its shell failed), writing
+    the signal meets a broken pipe, which must not stop the clean-up of the recording."""
+    command = tracefs._Command(["true"], held=True)
+    command.process.kill()
+    command.process.wait()
+    command.release()  # no BrokenPipeError
+    command.end()
+    assert command.go is None
