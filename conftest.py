@@ -6,7 +6,10 @@ Tests go to the workers one by one, except what must share a process:
 - the browser tests (``tests/browser/``): one JupyterLab server and one Chromium serve them all;
 - the tests of a module in ``KEEP_TOGETHER``: their module-scoped fixture is costly (a built
   wheel and its venv, a class graded by nbgrader and by ``kit grade``, a JupyterHub with the
-  classroom service and 100 students) and is built once.
+  classroom service and 100 students) and is built once;
+- the modules in ``TRACING``: they record real kernel traces and check that the machine's
+  tracing state (the tracefs mount, its instances) is the same after as before, which two
+  recordings at once would break.
 
 (``xdist_group`` marks would say this in the tests themselves, but pytest 9.2 drops the node-id
 suffix ``--dist loadgroup`` relies on: pytest-dev/pytest-xdist#1386.)  Without ``-n`` none of
@@ -22,6 +25,7 @@ import pytest
 BROWSER_TESTS = "tests/browser/"
 KEEP_TOGETHER = ("tests/test_packaging.py", "tests/test_nbgrader_parity.py",
                  "tests/test_classroom_hub.py")
+TRACING = ("tests/test_tracefs.py", "tests/test_trace_cli.py", "tests/test_kerneltrace_widget.py")
 
 
 def xdist_scope(nodeid: str) -> str:
@@ -29,6 +33,8 @@ def xdist_scope(nodeid: str) -> str:
     if nodeid.startswith(BROWSER_TESTS):
         return BROWSER_TESTS
     path = nodeid.split("::", 1)[0]
+    if path in TRACING:
+        return "tracing"
     if path.endswith(".ipynb") or path in KEEP_TOGETHER:
         return path
     return nodeid

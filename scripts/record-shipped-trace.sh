@@ -3,7 +3,7 @@
 # the page-allocator tracepoints during scripts/trace-workload.sh, with /proc/zoneinfo, vmstat,
 # buddyinfo and pagetypeinfo before and after. Only the workload and its children are traced
 # (python3 is whatever PATH finds: on the recording machine a pyenv shim, whose helper processes
-# show up too). The shipped copy: 274,647 events in 7.09 s on Linux 6.18, 2 CPUs, 24 GiB.
+# show up too). The shipped copy: 274,647 events in 7.09 s on Linux 6.18, 2 CPUs, 23.5 GiB (24,105 MiB).
 # Fallback (extfrag) counts depend on the machine's state: pageblocks an earlier run stole
 # stay unmovable, so a second run right after the first steals fewer.
 # Tests pin some figures of the shipped trace: re-run them after this.

@@ -1,6 +1,6 @@
 """Parsing /proc/zoneinfo and /proc/vmstat (kit.core.zoneinfo, kit.core.vmstat).
 
-The fixtures are the files of a Linux 6.18 x86-64 machine with 24 GiB and 2 CPUs.
+The fixtures are the files of a Linux 6.18 x86-64 machine with 23.5 GiB and 2 CPUs.
 """
 
 from __future__ import annotations

@@ -118,6 +118,6 @@ def load_recording(directory: str | os.PathLike[str]) -> Recording:
 
 
 def shipped_recording() -> Recording:
-    """The recording that ships with the kit: Linux 6.18 on a 2-CPU, 24 GiB x86-64 machine
+    """The recording that ships with the kit: Linux 6.18 on a 2-CPU x86-64 machine with 23.5 GiB
     during a described workload (its header says which and the command that recorded it)."""
     return load_recording(SHIPPED)

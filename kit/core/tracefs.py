@@ -329,11 +329,13 @@ def record_trace(
                 events += lines
                 return False
 
-            if command:
-                runner = _Command(command, held=only_command)
-            session.start(runner.process.pid if runner and only_command else None)
-            if runner is not None:
+            if command and only_command:  # held until tracing follows its pid
+                runner = _Command(command, held=True)
+                session.start(runner.process.pid)
                 runner.release()
+            else:  # tracing first, so the command's first allocations are in the trace
+                session.start()
+                runner = _Command(command, held=False) if command else None
             process = runner.process if runner else None
             deadline = started + seconds
             try:

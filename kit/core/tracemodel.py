@@ -11,8 +11,9 @@ finding; where they cannot agree the reason is named:
 * many CPUs: the kernel has one per-CPU list per CPU (2 here), the model one;
 * migratetypes: the model has one free list per order, the kernel one per migratetype, so it
   has fallbacks (``mm_page_alloc_extfrag``) the model cannot have;
-* 6.7+ auto-tuning: the kernel scales a refill by powers of two of ``batch`` and moves ``high``
-  between ``high_min`` and ``high_max``; the model uses the fixed ``batch`` and ``high``;
+* 6.7+ auto-tuning: both scale a refill by powers of two of ``batch`` (``alloc_factor``), but
+  the kernel's two lists share the requests while the model's one list takes them all, and
+  the kernel moves ``high`` between ``high_min`` and ``high_max`` where the model keeps it;
 * other processes: /proc/buddyinfo and zoneinfo count the whole machine, the trace may not.
 """
 
@@ -190,22 +191,24 @@ def replay_beside_model(
                    "the model's empty zone hands out other blocks"),
         Comparison("blocks taken from buddy lists", kernel_locked, counts.kinds[ev.TAKE],
                    kernel_locked == counts.kinds[ev.TAKE],
-                   f"{cpus} CPUs' lists and auto-tuned refills in the kernel, one fixed list "
-                   "in the model"),
+                   f"{cpus} CPUs' lists in the kernel, one in the model, each refilled and "
+                   "drained by its own history"),
         Comparison("order-0 refills", sum(kernel_refills.values()),
                    sum(counts.refills.values()),
                    sum(kernel_refills.values()) == sum(counts.refills.values()),
-                   "fewer, larger refills in the kernel: since 6.7 it scales batch up while a "
-                   "CPU keeps allocating"),
+                   f"both scale a refill by 2^alloc_factor while a list keeps emptying (6.7 "
+                   f"on); the model's one list takes every request, the kernel's {cpus} share "
+                   "them"),
         Comparison("usual blocks per refill", _most_common(kernel_refills),
                    _most_common(counts.refills),
                    kernel_refills.most_common(1) == counts.refills.most_common(1),
-                   f"zoneinfo batch {pageset.batch if pageset else '?'}: the model always "
-                   "takes batch, the kernel batch x 2^k"),
+                   f"zoneinfo batch {pageset.batch if pageset else '?'}, times 2^alloc_factor "
+                   "in both; how far the factor climbs depends on how the requests fall on "
+                   "the lists"),
         Comparison("pages drained from per-CPU lists", kernel_drained, counts.drained_pages,
                    kernel_drained == counts.drained_pages,
-                   f"the model drains batch above high={model.pcp_high}; the kernel's high "
-                   f"moves between high_min and high_max and {cpus} lists drain"),
+                   f"the model's high stays {model.pcp_high}; the kernel's moves between "
+                   f"high_min and high_max, and {cpus} lists drain"),
         Comparison("splits", "no tracepoint", counts.kinds[ev.SPLIT], None,
                    "the kernel traces no split (expand) or merge; only the model shows them"),
         Comparison("merges", "no tracepoint", counts.kinds[ev.MERGE], None,
