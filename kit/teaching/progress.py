@@ -228,7 +228,8 @@ def summary(data: Data, lessons: list[str] | None = None) -> str:
     predictions = data["predictions"].values()
     lines = [f"Lessons run: {sum(name in data['lessons'] for name in known)} of {len(known)}",
              *ticks,
-             f"Predictions made: {len(predictions)} questions, "
+             f"Predictions made on {len(predictions)} question"
+             f"{'' if len(predictions) == 1 else 's'}, "
              f"{sum(bool(p.get('right')) for p in predictions)} answered right"]
     practice = data["practice"]
     lines.append(f"Practice problems checked: {sum(p['checked'] for p in practice.values())}, "
