@@ -232,13 +232,17 @@ def summary(data: Data, lessons: list[str] | None = None) -> str:
              f"{'' if len(predictions) == 1 else 's'}, "
              f"{sum(bool(p.get('right')) for p in predictions)} answered right"]
     practice = data["practice"]
-    lines.append(f"Practice problems checked: {sum(p['checked'] for p in practice.values())}, "
-                 f"{sum(p['right'] for p in practice.values())} right")
+    tried = sum(p["checked"] for p in practice.values())
+    lines.append(f"Practice problems checked: {tried}, "
+                 f"{sum(p['right'] for p in practice.values())} right" if tried else
+                 "Practice problems checked: none yet (each lesson ends with a practice set)")
     lines += [f"  {key}: {entry['right']} of {entry['checked']} right"
               for key, entry in sorted(practice.items())]
     exercises = data["exercises"]
     passed = sum(sum(map(bool, book.values())) for book in exercises.values())
-    lines.append(f"Exercises passed: {passed} of {sum(map(len, exercises.values()))} checked")
+    checked = sum(map(len, exercises.values()))
+    lines.append(f"Exercises passed: {passed} of {checked} checked" if checked else
+                 "Exercises passed: none checked yet (run a self-check in exercises/)")
     lines += [f"  {name}: {sum(map(bool, book.values()))} of {len(book)} passed"
               for name, book in sorted(exercises.items())]
     return "\n".join(lines)
