@@ -87,16 +87,19 @@ def test_on_records_outside_a_jupyter_server(course: Path, monkeypatch: pytest.M
     ("{not json", "not valid JSON"),
     ('{"lessons": {}}', "not a kit progress file"),
     ('{"format": "kit-progress", "version": 99}', "version 99"),
+    (b"\xff\xfe\x00garbage", "not text"),
 ])
 def test_a_corrupt_or_foreign_file_is_kept_and_named_in_one_line(
-        course: Path, capsys: pytest.CaptureFixture[str], content: str, problem: str) -> None:
+        course: Path, capsys: pytest.CaptureFixture[str], content: str | bytes,
+        problem: str) -> None:
     path = course / progress.FILE_NAME
-    path.write_text(content)
+    raw = content if isinstance(content, bytes) else content.encode()
+    path.write_bytes(raw)
     progress.record_prediction("q", True)  # never raises
     progress.record_prediction("q", True)
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and problem in err and "kit progress not recorded" in err
-    assert path.read_text() == content  # not lost
+    assert path.read_bytes() == raw  # not lost
     assert main(["progress"]) == 2
     message = capsys.readouterr().err
     assert message.startswith("error: ") and problem in message and message.count("\n") == 1
