@@ -18,9 +18,14 @@ this applies.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
+
+# No test run records a student's progress (kit.teaching.progress): not the nbval kernels, and
+# not the kernels of the browser tests' JupyterLab, where a Jupyter server would let them.
+os.environ["KIT_PROGRESS"] = "off"
 
 BROWSER_TESTS = "tests/browser/"
 KEEP_TOGETHER = ("tests/test_packaging.py", "tests/test_nbgrader_parity.py",

@@ -294,26 +294,63 @@ def test_review_dates_and_the_books_slip():
 
 
 # --------------------------------------------------------------------------- lesson lengths
-WIDGETS = re.compile(
-    r"^(OrderExplorer|Playground|TracePlayer|WastageCurve|ExactAllocationAnimator|FreeAreaChart|"
-    r"LiveBuddyInfo|explorer)\b",
-    re.M,
-)
+#: A simulation one plays with for minutes (the playground, the step players and the animator).
+PLAYED = re.compile(r"\b(Playground|TracePlayer|ExactAllocationAnimator)\(")
+#: A widget one tries briefly (type a size, look at a chart).
+TRIED = re.compile(r"\b(OrderExplorer|WastageCurve|FreeAreaChart|LiveBuddyInfo)\(")
 
 
 def estimated_minutes(name: str) -> float:
-    """Technical prose at 120 words a minute, a minute per code cell or quiz, 2 more per widget."""
+    """A first reading that tries everything: technical prose at 120 words a minute, a minute
+    per code cell (run it, read its output), 3 more per practice set, 8 more per simulation one
+    plays, 1 more per other widget.  Calibrated on a timed first reading of lessons 1-3 (about
+    15, 20-25 and 45-60 minutes; the rule gives 18, 24 and 51)."""
     cells = _cells(name)
     words = sum(len("".join(c["source"]).split()) for c in cells if c["cell_type"] == "markdown")
     code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
-    widgets = sum(1 for source in code if WIDGETS.search(source))
-    return words / 120 + len(code) + 2 * widgets
+    practice = sum(source.count("Practice(") for source in code)
+    played = sum(len(PLAYED.findall(source)) for source in code)
+    tried = sum(len(TRIED.findall(source)) for source in code)
+    return words / 120 + len(code) + 3 * practice + 8 * played + tried
 
 
 def stated_minutes(name: str) -> int:
     match = re.search(r"After this (\d+)-minute lesson", prose(name))
     assert match, f"{name} states no time"
     return int(match.group(1))
+
+
+def deeper_parts(name: str) -> list[str]:
+    """The text of a lesson's "Deeper" parts (a first reading skips them), in order: from a
+    "Deeper" marker to "*End of the deeper part.*" (across cells, code included)."""
+    text = "\n".join("".join(c["source"]) for c in _cells(name))
+    parts = re.findall(r"Deeper\b.*?\(skip on a first reading\)(.*?)\*End of the deeper part\.\*",
+                       text, re.S)
+    assert len(parts) == text.count("*End of the deeper part.*"), f"{name}: an unclosed part"
+    return parts
+
+
+def test_version_detail_sits_in_deeper_parts_a_first_reading_can_skip():
+    lesson2, lesson3 = deeper_parts("02-pages-and-orders"), deeper_parts("03-buddy-system")
+    assert any("presets_table()" in part and "MAX_PAGE_ORDER" in part for part in lesson2)
+    assert any("free_area[MAX_ORDER + 1]" in part for part in lesson3)  # the declarations
+    assert any("batch 1 and high 4" in part for part in lesson3)  # per-CPU depth
+    assert "10 by default" not in "".join(lesson2)  # the fact a first reading needs stays out
+
+
+#: The lesson that first teaches what a practice kind asks (kit.teaching.practice.KINDS).
+PRACTICE_TAUGHT_IN = {"order": 1, "sequence": 3, "pcp": 3, "exact": 5}
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_a_lessons_practice_asks_only_what_the_course_has_taught_so_far(path):
+    from kit.teaching.practice import KINDS
+
+    kinds = re.findall(r'Practice\(kind="(\w+)"', "\n".join(
+        "".join(c["source"]) for c in _cells(path.stem) if c["cell_type"] == "code"))
+    assert kinds and set(PRACTICE_TAUGHT_IN) == set(KINDS)
+    for kind in kinds:
+        assert PRACTICE_TAUGHT_IN[kind] <= int(path.stem[:2]), (path.stem, kind)
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)

@@ -393,6 +393,29 @@ def test_a_playing_player_draws_at_most_once_per_frame(monkeypatch):
     assert len(drawn) <= 3, drawn  # the load's first draw, then at most one per frame
 
 
+def test_a_replay_longer_than_ten_seconds_starts_paused_and_says_how_long():
+    """Lesson 3's 22-step trace plays on reveal; lesson 5's exact allocation (90 steps, 36 s at
+    the default speed) and lesson 6's workload (390 steps) wait for "play"."""
+    short = TracePlayer(scenario=kit.teaching.scenarios.record_scenario(
+        "one page: split down, merge back up"))
+    short.replay()
+    assert short.play.playing and short.seconds <= 10
+    animator = ExactAllocationAnimator(size=132 * 1024)
+    animator.player.show(5)
+    animator.replay()
+    player = animator.player
+    assert not player.play.playing and player.play.value == 0 and player.slider.value == 0
+    assert "about 36 s at 400 ms per step; press play" in player.caption
+    assert player.speed.description == "ms per step" and "speed" in player.speed.tooltip
+    player.speed.value = 100  # 9 s: short enough to play by itself
+    animator.replay()
+    assert player.play.playing
+    long = TracePlayer(scenario=kit.teaching.scenarios.workload_scenario(
+        512, seed=5, steps=30, sizes="mixed", lifetimes="long", exact=True))
+    long.replay()
+    assert not long.play.playing and long.seconds > 150
+
+
 def test_memory_map_aggregates_large_zones():
     zone = kit.Zone(1 << 20, record=False)
     memory = MemoryMap(zone)
@@ -731,7 +754,7 @@ def test_trace_player_replay_plays_again_from_the_first_step():
 
 
 def test_animator_replays_through_its_player():
-    animator = ExactAllocationAnimator()
+    animator = ExactAllocationAnimator(size="12K")  # a few steps: it plays by itself
     animator.player.slider.value = len(animator.player.steps)
     animator.replay()
     assert animator.player.step == 0 and animator.player.play.playing
@@ -791,7 +814,11 @@ def test_predict_replays_a_demo_that_can():
     prediction = kit.teaching.predict.tail_blocks_prediction(132 * 1024)
     widget = Predict(demo=animator, prediction=prediction)
     assert widget.answer("5").correct
-    assert animator.player.step == 0 and animator.player.play.playing
+    # rewound to its first step; 36 s of steps wait, paused, for "play" (at 100 ms they play)
+    assert animator.player.step == 0 and not animator.player.play.playing
+    animator.player.speed.value = 100
+    widget.reveal()
+    assert animator.player.play.playing
 
 
 def test_predict_free_answer_matches_the_zone_after_the_free():

@@ -3,8 +3,8 @@
 ``SUBCOMMANDS`` below is the one table of subcommands: a name, its one-line help, the function
 that adds its arguments, the function that runs it, and the optional layer (pip extra) it needs.
 The functions live in one module per job (:mod:`kit.cli.buddyinfo`, :mod:`kit.cli.practice`,
-:mod:`kit.cli.present`, :mod:`kit.cli.grading`, :mod:`kit.cli.trace`), which do not import this
-package back.
+:mod:`kit.cli.present`, :mod:`kit.cli.grading`, :mod:`kit.cli.progress`, :mod:`kit.cli.trace`),
+which do not import this package back.
 
 ``main`` builds one ``argparse`` sub-parser per subcommand, calls its ``run`` and returns its
 exit status.  A ``KitError`` raised by a subcommand is printed as ``error: <message>`` on stderr
@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
-from kit.cli import buddyinfo, grading, practice, present, trace
+from kit.cli import buddyinfo, grading, practice, present, progress, trace
 from kit.core.errors import KitError
 from kit.core.extras import require_extra
 
@@ -48,6 +48,9 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "practice": Subcommand(
         "print seeded practice problems (-c: with their solutions)",
         practice.add_arguments, practice.run),
+    "progress": Subcommand(
+        "show what you have done: lessons run, predictions, practice, exercises passed",
+        progress.add_arguments, progress.run),
     "present": Subcommand(
         "serve a lesson with Voila for a projector",
         present.add_arguments, present.run, "course"),

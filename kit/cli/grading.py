@@ -14,6 +14,7 @@ from typing import TextIO
 
 from kit.core.errors import InvalidArgument
 from kit.grading.trusted.bwrap import Limits
+from kit.teaching.progress import SWITCH as PROGRESS_SWITCH
 
 
 def release_arguments(parser: argparse.ArgumentParser) -> None:
@@ -93,6 +94,7 @@ def grade_arguments(parser: argparse.ArgumentParser) -> None:
 def grade_run(args: argparse.Namespace) -> int:
     from kit.grading.trusted.grading import GradingRun, grade
 
+    os.environ[PROGRESS_SWITCH] = "off"  # grading records no student's progress, even in a kernel
     for flag in ("timeout", "memory", "cpu", "output_limit", "processes"):
         if getattr(args, flag) <= 0:
             raise InvalidArgument(f"--{flag.replace('_', '-')} must be positive")

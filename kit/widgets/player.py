@@ -27,6 +27,9 @@ __all__ = ["TracePlayer"]
 #: Side by side while the page is wide enough, one under the other when not.
 _WRAP = widgets.Layout(flex_flow="row wrap")
 CHECKPOINT = 64
+#: A replay longer than this (at the chosen speed) starts paused: nobody watches 2 minutes
+#: of steps by default, and a paused player invites stepping through at one's own pace.
+AUTOPLAY_SECONDS = 10
 MAX_CHECKPOINTS = 256
 ZONE_TRACE = "this zone's trace"
 
@@ -72,7 +75,8 @@ class TracePlayer(RunToUse, widgets.VBox):
         self.forward_button = widgets.Button(description="step forward ▶", layout=fitted())
         self.replay_button = widgets.Button(description="↻ replay", layout=fitted())
         self.speed = widgets.IntSlider(value=400, min=50, max=2000, step=50,
-                                       description="ms per step")
+                                       description="ms per step",
+                                       tooltip="speed: milliseconds per step (lower is faster)")
         widgets.jslink((self.play, "value"), (self.slider, "value"))
         widgets.jslink((self.play, "max"), (self.slider, "max"))
         widgets.dlink((self.speed, "value"), (self.play, "interval"))
@@ -143,10 +147,16 @@ class TracePlayer(RunToUse, widgets.VBox):
 
     def replay(self) -> None:
         """Go back before the first step and play the whole trace again (after Run All a
-        player may already stand at its end: this lets the change be watched)."""
+        player may already stand at its end: this lets the change be watched); a trace longer
+        than ``AUTOPLAY_SECONDS`` at the chosen speed waits, paused, for "play"."""
         self.play.playing = False
         self.slider.value = self.play.value = 0
-        self.play.playing = True
+        self.play.playing = self.seconds <= AUTOPLAY_SECONDS
+
+    @property
+    def seconds(self) -> float:
+        """How long playing the whole trace takes at the chosen speed."""
+        return len(self.steps) * self.speed.value / 1000
 
     @property
     def step(self) -> int:
@@ -183,6 +193,9 @@ class TracePlayer(RunToUse, widgets.VBox):
         self.model = self.model_at(step)
         if step == 0:
             self.caption = f"before the first step ({len(self.steps)} steps in all)"
+            if self.seconds > AUTOPLAY_SECONDS:
+                self.caption += (f": about {self.seconds:.0f} s at {self.speed.value} ms per "
+                                 "step; press play, or step through at your own pace")
             highlight, order = [], None
         else:
             item = self.steps[step - 1]

@@ -14,6 +14,7 @@ import ipywidgets as widgets
 
 from kit.core.errors import KitError
 from kit.core.zone import Zone
+from kit.teaching import progress
 from kit.teaching.practice import KINDS, LEVELS, Problem, Verdict, generate
 
 from ._base import RunToUse, fitted, show_error
@@ -73,6 +74,7 @@ class Practice(RunToUse, widgets.VBox):
         self.check_button.on_click(lambda _b: self.check())
         self.solution_button.on_click(lambda _b: self.reveal())
         self.load()
+        progress.record_lesson()
 
     def load(self) -> None:
         """Build the problem the controls name, with empty inputs and nothing revealed."""
@@ -108,6 +110,8 @@ class Practice(RunToUse, widgets.VBox):
         if self.problem is None:
             return None
         verdict = self.problem.check({key: box.value for key, box in self.inputs.items()})
+        if any(box.value.strip() for box in self.inputs.values()):  # a real attempt
+            progress.record_practice(self.kind.value, self.level.value, verdict.correct)
         lines = verdict.explain().splitlines()
         self.verdict.value = "".join(  # the wrong lines and what to revisit in the error colour
             self.theme.text(line, error=not line.startswith(("right:", "All right!")))

@@ -18,6 +18,7 @@ from collections.abc import Callable
 import ipywidgets as widgets
 
 from kit.core.zone import Zone
+from kit.teaching import progress
 from kit.teaching.practice import Mark
 from kit.teaching.predict import Prediction, order_prediction
 
@@ -76,6 +77,7 @@ class Predict(RunToUse, widgets.VBox):
             self.verdict, self.demo_box,
         ])
         theme.root(self)
+        progress.record_lesson()
         self.check_button.on_click(lambda _b: self.answer(self.input.value))
         self.show_button.on_click(lambda _b: self.reveal())
 
@@ -92,6 +94,7 @@ class Predict(RunToUse, widgets.VBox):
             return mark
         self.verdict.value = self.theme.text(self.prediction.explain(text),
                                              error=not mark.correct)
+        progress.record_prediction(self.prediction.question, mark.correct)
         self.reveal()
         return mark
 

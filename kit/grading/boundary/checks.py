@@ -52,6 +52,7 @@ a result that is a number scores that many points, anything else full points.  S
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import dis
 import math
@@ -114,6 +115,12 @@ class Reporter(Protocol):
 #: Set by the grader (in its own process) while it runs a test cell; None in a notebook.
 reporter: contextvars.ContextVar[Reporter | None] = contextvars.ContextVar(
     "kit_checks_reporter", default=None)
+
+
+#: Called as ``on_finished(exercise, passed)`` when an answered block ends in a student's own
+#: kernel (never under the grader or nbgrader): the exercise notebooks' harness sets it to
+#: record progress (``kit.teaching.progress``).  It cannot change a verdict: its errors are ignored.
+on_finished: Callable[[str, bool], None] | None = None
 
 
 #: The share of a test cell's points its visible checks earn at most when it has hidden ones:
@@ -503,6 +510,9 @@ class Checks:
         if self._reporter is not None:
             self._reporter.finished(self, unanswered, error)
             return exc_type is None or issubclass(exc_type, Exception)
+        if on_finished is not None and unanswered is None and not self._nbgrader:
+            with contextlib.suppress(Exception):
+                on_finished(self.exercise, exc_type is None and not self.failures)
         if unanswered is not None:
             if self._nbgrader:  # nbgrader counts a test cell that does not raise as passed
                 raise CheckFailed(f"{self.exercise}: {unanswered}") from None

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from kit.core.errors import KitError
+from kit.teaching import progress
 
 BEGIN_SOLUTION = "### BEGIN SOLUTION"
 END_SOLUTION = "### END SOLUTION"
@@ -384,7 +385,8 @@ def execute(nb: Any, cwd: Path, *, timeout: int = 120) -> Any:
         record_timing=False,
         resources={"metadata": {"path": str(cwd)}},
     )
-    with environment(PYTHONPATH=kit_pythonpath()):
+    # no progress recording: a stored output must not depend on (or change) a student's file
+    with environment(PYTHONPATH=kit_pythonpath(), **{progress.SWITCH: "off"}):
         try:
             client.execute()
         except CellExecutionError as exc:
