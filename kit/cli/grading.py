@@ -74,9 +74,10 @@ def grade_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"what an answer process may print (default: {limits.output_bytes})")
     parser.add_argument("--processes", type=int, default=limits.processes,
                         help=f"processes and threads of an answer (default: {limits.processes})")
-    parser.add_argument("--sandbox", choices=("auto", "required"), default="auto",
-                        help="auto: use bubblewrap when it works here, else say what is not "
-                             "enforced; required: refuse to grade without it")
+    parser.add_argument("--sandbox", choices=("required", "none"), default="required",
+                        help="required (default): answers run only inside bubblewrap, and "
+                             "grading is refused where it cannot work; none: run them as plain "
+                             "processes (a warning on every run, every row marked)")
     parser.add_argument("--secret", type=Path, metavar="FILE",
                         help="the instructor's secret behind the hidden cases (default: "
                              "OUT/hidden-cases.key, made on first use; keep it, never share it)")

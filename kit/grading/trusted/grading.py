@@ -756,7 +756,7 @@ class GradingRun:
     """
 
     limits: Limits = field(default_factory=Limits)
-    sandbox: str = "auto"  # "auto" or "required"
+    sandbox: str = "required"  # or "none": run answers unsandboxed, knowingly
     jobs: int | None = None
     notebooks: list[str] | None = None
     students: list[str] | None = None
@@ -793,8 +793,11 @@ def grade(submissions: list[Path], source_folder: Path, out: Path,
     jobs = run.jobs or os.cpu_count() or 1
     if jobs < 1:
         raise GradingError(f"--jobs must be at least 1, got {jobs}")
-    sandbox = open_sandbox(required=run.sandbox == "required")
+    sandbox = open_sandbox(allow_none=run.sandbox == "none")
     run.log(sandbox.describe())
+    if sandbox.cgroups is not None and sandbox.cgroups.removed_stale:
+        run.log(f"removed {len(sandbox.cgroups.removed_stale)} cgroup(s) left by a grader that "
+                "was killed")
     started = time.monotonic()
     cases = HiddenCases(load_secret(run.secret or Path(out) / SECRET_FILE),
                         run.per_student_cases)
