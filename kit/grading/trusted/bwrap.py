@@ -13,12 +13,12 @@ The sandbox is Debian's bubblewrap (``bwrap``, what Flatpak uses), not a home-ma
 
 * ``--remount-ro /`` and ``--cap-drop ALL``: the root is read-only and the worker holds no
   capability, inside its namespaces either;
-* ``--seccomp``: a filter (:mod:`kit.grading.trusted.seccomp`) refuses io_uring, the keyring, bpf
+* ``--seccomp``: a filter (:mod:`.seccomp`) refuses io_uring, the keyring, bpf
   and nested user namespaces;
 * ``/tmp``, the home folder and ``/dev/shm`` are tmpfs folders of a fixed size.
 
 Resources are capped for the whole sandbox, not per process: each worker runs in cgroups of its
-own (:mod:`kit.grading.trusted.cgroups`) whose ``memory`` limit counts every process of the answer and
+own (:mod:`.cgroups`) whose ``memory`` limit counts every process of the answer and
 every file it writes to tmpfs (``/tmp``, ``/dev/shm``), and whose ``pids.max`` caps processes
 and threads (RLIMIT_NPROC does not bind a user-namespace root).  Over the memory limit the
 kernel ends the worker, and only it; its rows say ``memory-limit``.  The worker also sets
@@ -54,6 +54,10 @@ from kit.grading.trusted.cgroups import Cgroups, WorkerGroup, open_cgroups
 WORKER_MODULE = "kit.grading.sandboxed.worker"
 #: Where the worker lives inside the sandbox: its home and working folder.
 SANDBOX_HOME = "/home/student"
+#: Submissions graded at once unless --jobs says otherwise: the fastest measured on 2 cores
+#: (``bench/bench_grading.py --jobs 2 3 4 6``; the figures are in the README).  A worker waits
+#: on its sandbox's start and on the grader much of the time, so more jobs than cores pay.
+DEFAULT_JOBS = 4
 
 
 class SandboxUnavailable(KitError):
@@ -326,9 +330,10 @@ class Worker:
                                                 "(written to the grader's channel by hand?)"))
         # A process of the answer the kernel ended for the cgroup's memory limit (a forked
         # child, say) ends the worker too, even when the rest of it could still reply.
-        if reply.get("limit") == "memory" or (self._group is not None and
-                                              self._group.oom_killed()):
-            self._stop(self._memory_stop())
+        if reply.get("limit") == "memory":
+            self._stop(self._memory_stop(whole_sandbox=False))
+        if self._group is not None and self._group.oom_killed():
+            self._stop(self._memory_stop(whole_sandbox=True))
         return reply
 
     def _send(self, data: bytes, deadline: float) -> None:
@@ -353,9 +358,11 @@ class Worker:
     def _timeout(self) -> WorkerStopped:
         return WorkerStopped("timeout", f"timeout: {self.limits.timeout:g} s per exercise")
 
-    def _memory_stop(self) -> WorkerStopped:
+    def _memory_stop(self, *, whole_sandbox: bool) -> WorkerStopped:
+        """A MemoryError in the answer (one process's address space), or the kernel ending a
+        process of the sandbox for its cgroup's limit (every process and tmpfs file)."""
         whole = " (the sandbox's processes and its /tmp and /dev/shm files together)" \
-            if self._group is not None and self._group.memory is not None else ""
+            if whole_sandbox else ""
         return WorkerStopped("memory-limit", f"memory limit {self.limits.memory_mib} MiB "
                                              f"exceeded{whole}")
 
@@ -375,7 +382,7 @@ class Worker:
         if self._stopped is not None:
             return self._stopped
         if self._group is not None and self._group.oom_killed():
-            return self._memory_stop()
+            return self._memory_stop(whole_sandbox=True)
         number = -code if code < 0 else code - 128 if code > 128 and self.sandbox.bwrap else 0
         if number == signal.SIGXCPU:
             return WorkerStopped("timeout", f"CPU time limit of {self.limits.cpu_seconds} s "
@@ -388,6 +395,13 @@ class Worker:
             return WorkerStopped("crashed", f"answer process killed by signal {number} "
                                             f"({name})")
         return WorkerStopped("crashed", f"answer process exited with status {code}")
+
+    def stop(self, stopped: WorkerStopped) -> None:
+        """End the worker from outside (the student's watchdog): what it is doing, or the next
+        request, raises ``stopped``."""
+        if self._stopped is None:
+            self._stopped = stopped
+        self.kill()
 
     def kill(self) -> None:
         """End the worker and everything it started (the sandbox's PID namespace goes too)."""
