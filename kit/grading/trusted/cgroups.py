@@ -20,6 +20,7 @@ A grader killed with ``kill -9`` cannot remove its groups: every run first remov
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import signal
@@ -30,6 +31,9 @@ from pathlib import Path
 PREFIX = "kit-grade-"
 _RUN_NAME = re.compile(re.escape(PREFIX) + r"(\d+)$")
 CONTROLLERS = ("memory", "pids")
+#: Numbers of this process's worker groups: unique across threads and grading runs (``next``
+#: on a count is atomic in CPython).
+_NUMBERS = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -163,14 +167,13 @@ class Cgroups:
     hierarchies: list[Hierarchy]
     not_enforced: list[str] = field(default_factory=list)
     removed_stale: list[Path] = field(default_factory=list)
-    _count: int = 0
 
     def controllers(self) -> set[str]:
         return {name for tree in self.hierarchies for name in tree.controllers}
 
     def make(self, memory_bytes: int, processes: int) -> WorkerGroup:
         """A new group for one worker, its limits set (raises OSError when one cannot be)."""
-        self._count += 1
+        number = next(_NUMBERS)
         folders: list[Path] = []
         memory: Path | None = None
         memory_v2 = False
@@ -183,7 +186,7 @@ class Cgroups:
                     if not set(tree.controllers) <= set(
                             _read(run / "cgroup.subtree_control").split()):
                         (run / "cgroup.subtree_control").write_text(wanted)
-                folder = run / f"w{self._count}"
+                folder = run / f"w{number}"
                 folder.mkdir()
                 folders.append(folder)
                 if "memory" in tree.controllers:

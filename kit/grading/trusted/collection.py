@@ -220,8 +220,9 @@ def read_roster(path: Path) -> dict[str, dict[str, str]]:
     """
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.DictReader(handle))
-            header = rows and list(rows[0]) or []
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+            header = list(reader.fieldnames or [])
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise CollectionError(f"roster {path} cannot be read: {exc}") from None
     column = next((c for c in ROSTER_FOLDER_COLUMNS if c in header), None)
@@ -268,7 +269,8 @@ def find_submissions(paths: list[Path], source: SourceIds,
             submission.files, submission.notes, submission.extra = match_files(entry, source)
         if roster is not None:
             submission.roster = roster.get(entry.name)
-            submission.off_roster = submission.roster is None
+            # A stray file is reported as one; a folder not on the roster is flagged.
+            submission.off_roster = submission.roster is None and entry.is_dir()
         found[submission.student] = submission
     for folder, identity in (roster or {}).items():
         if folder not in seen:
