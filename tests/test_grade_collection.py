@@ -196,7 +196,8 @@ def test_a_notebook_beside_student_folders_is_a_stray_file(tmp_path: Path) -> No
 def test_hard_links_and_files_of_other_owners_are_refused(tmp_path: Path) -> None:
     folder = tmp_path / "ann"
     folder.mkdir()
-    os.link(PERFECT, folder / "01-orders.ipynb")  # another student's (or a solution) file
+    shutil.copy(PERFECT, tmp_path / "someone-elses.ipynb")  # never a link to the fixture
+    os.link(tmp_path / "someone-elses.ipynb", folder / "01-orders.ipynb")
     owner = folder.stat().st_uid
     assert "is a hard link (2 names for one file" in \
         file_problem(folder / "01-orders.ipynb", "01-orders.ipynb", owner)
@@ -215,7 +216,8 @@ def test_a_hard_linked_notebook_gets_an_invalid_notebook_row(
         sandbox_available: None, tmp_path: Path) -> None:
     klass = tmp_path / "class"
     (klass / "copycat").mkdir(parents=True)
-    os.link(SOLUTIONS / "01-orders.ipynb", klass / "copycat" / "01-orders.ipynb")
+    shutil.copy(SOLUTIONS / "01-orders.ipynb", tmp_path / "solution.ipynb")  # as if in place
+    os.link(tmp_path / "solution.ipynb", klass / "copycat" / "01-orders.ipynb")
     book = grading.grade([klass], SOLUTIONS, tmp_path / "out",
                          GradingRun(notebooks=["01-orders.ipynb"], log=lambda line: None))
     assert {(r.status, r.points) for r in book.rows} == {("invalid-notebook", 0.0)}
