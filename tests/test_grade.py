@@ -15,7 +15,7 @@ from kit.grading.trusted import grading
 from kit.grading.trusted import notebooks as nbs
 from kit.grading.trusted.bwrap import SandboxUnavailable, open_sandbox
 from kit.grading.trusted.collection import CollectionError, SourceIds, find_submissions
-from kit.grading.trusted.grading import GradingRun, load_source, rebuild
+from kit.grading.trusted.grading import GradingError, GradingRun, load_source, rebuild
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
