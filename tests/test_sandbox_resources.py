@@ -244,3 +244,32 @@ def test_a_stopped_worker_leaves_no_cgroup(sandbox: Sandbox) -> None:
     worker.close()
     time.sleep(0.1)
     assert not any(folder.exists() for folder in group.folders)
+
+
+def test_a_class_member_over_the_memory_cap_gets_a_memory_limit_row_and_no_one_else(
+        sandbox: Sandbox, tmp_path: Path) -> None:
+    needs_memory_cgroup(sandbox)
+    import nbformat
+
+    from kit.grading.trusted.grading import GradingRun, grade
+
+    root = Path(__file__).resolve().parents[1]
+    perfect = root / "tests" / "fixtures" / "submissions" / "perfect" / "01-orders.ipynb"
+    hog = nbformat.read(perfect, as_version=4)
+    for cell in hog.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "orders-get-order":
+            cell.source = FORKED_HOGS.replace("def hog():", "def my_get_order(size, "
+                                                           "page_size=4096):")
+    (tmp_path / "class" / "hog").mkdir(parents=True)
+    nbformat.write(hog, tmp_path / "class" / "hog" / "01-orders.ipynb")
+    (tmp_path / "class" / "ann").mkdir()
+    (tmp_path / "class" / "ann" / "01-orders.ipynb").write_bytes(perfect.read_bytes())
+    book = grade([tmp_path / "class"], root / "solutions", tmp_path / "out", GradingRun(
+        limits=Limits(memory_mib=200, timeout=20), notebooks=["01-orders.ipynb"],
+        log=lambda line: None))
+    rows = {(r.student, r.exercise): (r.status, r.reason) for r in book.rows}
+    assert rows[("hog", "orders-get-order-tests")] == (
+        "memory-limit", "memory limit 200 MiB exceeded (the sandbox's processes and its /tmp "
+                        "and /dev/shm files together)")
+    assert {status for (student, _), (status, _) in rows.items() if student == "ann"} == \
+        {"passed"}
