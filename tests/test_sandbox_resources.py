@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import json
 import os
 import platform
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kit.grading.trusted import cgroups
+from kit.grading.trusted import cgroups, seccomp
 from kit.grading.trusted.bwrap import Limits, Sandbox, Worker, WorkerStopped, open_sandbox
 
 
@@ -42,32 +44,30 @@ def needs_memory_cgroup(sandbox: Sandbox) -> None:
         pytest.skip("no writable memory cgroup here: " + "; ".join(sandbox.cgroups.not_enforced))
 
 
-FORKED_HOGS = '''import os, time
+#: Files in the sandbox's three tmpfs folders: 210 MiB of memory no process's address space
+#: counts (each file under the file-size limit), over the 200 MiB of the worker's cgroup.
+TMPFS_HOG = '''import os
 
 def hog():
-    children = []
-    for _ in range(5):
-        pid = os.fork()
-        if pid == 0:
-            block = bytearray(60 << 20)  # each child stays under its own address-space limit
-            time.sleep(30)
-            os._exit(0)
-        children.append(pid)
-    time.sleep(3)
-    return len(children)
+    for folder in ('/dev/shm', '/tmp', os.path.expanduser('~')):
+        for number in range(2):
+            with open(f'{folder}/hog{number}', 'wb') as out:
+                for _ in range(35):
+                    out.write(b'x' * (1 << 20))
+    return 'survived'
 '''
+HOG_LIMITS = Limits(memory_mib=200, file_bytes=64 << 20, timeout=20)
 
 
-def test_memory_over_the_cap_across_processes_stops_that_worker_only(sandbox: Sandbox) -> None:
-    """Five children of 60 MiB each stay under RLIMIT_AS each; together they pass the 200 MiB
-    of the worker's cgroup, and the kernel ends them; a neighbour worker goes on."""
+def test_memory_over_the_cap_stops_that_worker_only(sandbox: Sandbox) -> None:
+    """tmpfs files count against the worker's cgroup: past it the kernel ends the worker and
+    its reply says memory-limit; a neighbour worker goes on."""
     needs_memory_cgroup(sandbox)
-    limits = Limits(memory_mib=200)
-    hog, neighbour = Worker(sandbox, limits), Worker(sandbox, limits)
+    hog, neighbour = Worker(sandbox, HOG_LIMITS), Worker(sandbox, HOG_LIMITS)
     try:
         assert run(neighbour, "def ok():\n    return 41 + 1\n", "ok") == 42
         with pytest.raises(WorkerStopped) as stopped:
-            run(hog, FORKED_HOGS, "hog")
+            run(hog, TMPFS_HOG, "hog")
         assert stopped.value.status == "memory-limit"
         assert "/dev/shm" in stopped.value.reason and "200 MiB" in stopped.value.reason
         assert run(neighbour, "def again():\n    return 7\n", "again") == 7
@@ -103,31 +103,49 @@ def both():
     assert shm_errno != 0 and tmp_errno != 0  # ENOSPC (or EFBIG): the write was stopped
 
 
-SYSCALLS = '''import ctypes, errno, os
+SYSCALLS = '''import ctypes, errno, json, os, threading
 libc = ctypes.CDLL(None, use_errno=True)
 NUMBERS = {"io_uring_setup": 425, "keyctl": 250, "add_key": 248, "request_key": 249,
            "bpf": 321, "unshare(CLONE_NEWUSER)": 272, "clone(CLONE_NEWUSER)": 56}
 ARGS = {"unshare(CLONE_NEWUSER)": (0x10000000,), "clone(CLONE_NEWUSER)": (0x10000000 | 17, 0)}
-
-def attempts():
-    out = {}
-    for name, number in NUMBERS.items():
-        result = libc.syscall(number, *ARGS.get(name, (0, 0)))
-        if result == 0 and name.startswith("clone"):
-            os._exit(0)  # the child of a clone that was not refused
-        out[name] = (result, ctypes.get_errno())
-    status = dict(line.split(":", 1) for line in open("/proc/self/status"))
-    try:
-        open("/outside-tmp", "w")
-        root = "writable"
-    except OSError as exc:
-        root = errno.errorcode[exc.errno]
-    return out, status["Seccomp"].strip(), status["CapEff"].strip(), status["CapBnd"].strip(), root
+calls = {}
+for name, number in NUMBERS.items():
+    result = libc.syscall(number, *ARGS.get(name, (0, 0)))
+    if result == 0 and name.startswith("clone"):
+        os._exit(0)  # the child of a clone that was not refused
+    calls[name] = [result, ctypes.get_errno()]
+status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+try:
+    open("/outside-tmp", "w")
+    root = "writable"
+except OSError as exc:
+    root = errno.errorcode[exc.errno]
+seen = []
+pool = [threading.Thread(target=seen.append, args=(i,)) for i in range(4)]
+for t in pool: t.start()
+for t in pool: t.join()
+print(json.dumps({"calls": calls, "seccomp": status["Seccomp"].strip(),
+                  "effective": status["CapEff"].strip(), "bounding": status["CapBnd"].strip(),
+                  "root": root, "threads": sorted(seen)}))
 '''
-
-
 NAMES = ("io_uring_setup", "keyctl", "add_key", "request_key", "bpf", "unshare(CLONE_NEWUSER)",
          "clone(CLONE_NEWUSER)")
+
+
+def in_sandbox(sandbox: Sandbox, script: str) -> dict[str, Any]:
+    """Run a plain Python script in the sandbox a worker gets (its mounts, namespaces,
+    capabilities and seccomp filter), without the worker and its own guard."""
+    seccomp_fd = seccomp.filter_fd() if sandbox.seccomp else None
+    command = sandbox.command(1, Limits(), seccomp_fd)
+    command = command[: command.index(sys.executable)] + [sys.executable, "-I", "-c", script]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60,
+                              pass_fds=() if seccomp_fd is None else (seccomp_fd,))
+    finally:
+        if seccomp_fd is not None:
+            os.close(seccomp_fd)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
 
 
 @pytest.mark.skipif(platform.machine() != "x86_64",
@@ -135,44 +153,17 @@ NAMES = ("io_uring_setup", "keyctl", "add_key", "request_key", "bpf", "unshare(C
 def test_forbidden_system_calls_fail_and_no_capability_is_held(sandbox: Sandbox) -> None:
     if not sandbox.seccomp:
         pytest.skip("libseccomp is not installed here: " + "; ".join(sandbox.not_enforced))
-    worker = Worker(sandbox, Limits())
-    try:
-        calls, mode, effective, bounding, root = run(worker, SYSCALLS, "attempts")
-    finally:
-        worker.close()
-    assert calls == {name: (-1, errno.EPERM) for name in NAMES}
-    assert mode == "2"  # a seccomp filter is installed
-    assert int(effective, 16) == 0 and int(bounding, 16) == 0
-    assert root == "EROFS"
+    seen = in_sandbox(sandbox, SYSCALLS)
+    assert seen["calls"] == {name: [-1, errno.EPERM] for name in NAMES}
+    assert seen["seccomp"] == "2"  # a seccomp filter is installed
+    assert int(seen["effective"], 16) == 0 and int(seen["bounding"], 16) == 0
+    assert seen["root"] == "EROFS"
+    assert seen["threads"] == [0, 1, 2, 3]  # clone3 gets ENOSYS: threads fall back to clone
     # The filter is what refuses them: without it, the same sandbox lets some through.
-    unfiltered = Worker(dataclasses.replace(sandbox, seccomp=False), Limits())
-    try:
-        calls, mode, *_ = run(unfiltered, SYSCALLS, "attempts")
-    finally:
-        unfiltered.close()
-    assert mode == "0"
-    assert calls["io_uring_setup"] != (-1, errno.EPERM) or \
-        calls["unshare(CLONE_NEWUSER)"] != (-1, errno.EPERM)
-
-
-def test_threads_and_fork_still_work_under_the_filter(sandbox: Sandbox) -> None:
-    """clone3 gets ENOSYS and the C library falls back to clone: threads and fork still work."""
-    worker = Worker(sandbox, Limits())
-    source = '''import os, threading
-def threads():
-    seen = []
-    pool = [threading.Thread(target=seen.append, args=(i,)) for i in range(4)]
-    for t in pool: t.start()
-    for t in pool: t.join()
-    pid = os.fork()
-    if pid == 0:
-        os._exit(3)
-    return sorted(seen), os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
-'''
-    try:
-        assert run(worker, source, "threads") == ([0, 1, 2, 3], 3)
-    finally:
-        worker.close()
+    unfiltered = in_sandbox(dataclasses.replace(sandbox, seccomp=False), SYSCALLS)
+    assert unfiltered["seccomp"] == "0"
+    assert unfiltered["calls"]["io_uring_setup"] != [-1, errno.EPERM] or \
+        unfiltered["calls"]["unshare(CLONE_NEWUSER)"] != [-1, errno.EPERM]
 
 
 def test_cgroups_left_by_a_killed_grader_are_removed_by_the_next_run(sandbox: Sandbox) -> None:
@@ -258,15 +249,14 @@ def test_a_class_member_over_the_memory_cap_gets_a_memory_limit_row_and_no_one_e
     hog = nbformat.read(perfect, as_version=4)
     for cell in hog.cells:
         if cell.metadata.get("nbgrader", {}).get("grade_id") == "orders-get-order":
-            cell.source = FORKED_HOGS.replace("def hog():", "def my_get_order(size, "
-                                                           "page_size=4096):")
+            cell.source = TMPFS_HOG.replace("def hog():", "def my_get_order(size, "
+                                                        "page_size=4096):")
     (tmp_path / "class" / "hog").mkdir(parents=True)
     nbformat.write(hog, tmp_path / "class" / "hog" / "01-orders.ipynb")
     (tmp_path / "class" / "ann").mkdir()
     (tmp_path / "class" / "ann" / "01-orders.ipynb").write_bytes(perfect.read_bytes())
     book = grade([tmp_path / "class"], root / "solutions", tmp_path / "out", GradingRun(
-        limits=Limits(memory_mib=200, timeout=20), notebooks=["01-orders.ipynb"],
-        log=lambda line: None))
+        limits=HOG_LIMITS, notebooks=["01-orders.ipynb"], log=lambda line: None))
     rows = {(r.student, r.exercise): (r.status, r.reason) for r in book.rows}
     assert rows[("hog", "orders-get-order-tests")] == (
         "memory-limit", "memory limit 200 MiB exceeded (the sandbox's processes and its /tmp "
