@@ -1,17 +1,20 @@
 """Benchmark of ``kit grade``: a generated class of 50 submissions, every notebook graded.
 
 Run with ``bash scripts/bench.sh`` or ``python bench/bench_grading.py [--students N]
-[--jobs N]``.  Each student starts from the released notebooks with the instructor's answers
-typed in; some answers are then broken or left unanswered, deterministically by student
+[--jobs N ...]``.  Each student starts from the released notebooks with the instructor's
+answers typed in; some answers are then broken or left unanswered, deterministically by student
 number, so the grader does the work a real class gives it (passing, failing and partial test
-cells).  Prints seconds per submission and the total; asserts nothing.
+cells).  Prints seconds per submission for each ``--jobs`` asked, students a minute, and beside
+them the start of one fresh Jupyter kernel measured in the same run (what grading a submission
+in a kernel of its own, nbgrader's way, costs before any cell runs): the goal is a submission
+graded in at most the time one kernel takes to start.  Asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
-import os
+import statistics
 import sys
 import tempfile
 import time
@@ -21,6 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kit.grading.trusted import notebooks as nbs  # noqa: E402
+from kit.grading.trusted.bwrap import DEFAULT_JOBS  # noqa: E402
+from kit.grading.trusted.gradebook import Gradebook  # noqa: E402
 from kit.grading.trusted.grading import GradingRun, grade  # noqa: E402
 
 #: grade_id of an answer -> a wrong body that still runs, for the students who get it wrong.
@@ -53,30 +58,55 @@ def student_notebooks(index: int) -> dict[str, object]:
     return out
 
 
+def kernel_start_seconds(times: int = 3) -> float:
+    """The median time from starting a fresh python3 kernel to its first reply."""
+    from jupyter_client.manager import start_new_kernel
+
+    seconds = []
+    for _ in range(times):
+        started = time.perf_counter()
+        manager, client = start_new_kernel(kernel_name="python3")
+        seconds.append(time.perf_counter() - started)
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    return statistics.median(seconds)
+
+
+def grade_class(class_dir: Path, out: Path, jobs: int) -> tuple[float, Gradebook]:
+    started = time.perf_counter()
+    book = grade([class_dir], ROOT / "solutions", out,
+                 GradingRun(jobs=jobs, log=lambda line: print(line, flush=True)))
+    return time.perf_counter() - started, book
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=50)
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--jobs", type=int, nargs="+", default=[DEFAULT_JOBS],
+                        help=f"one or more --jobs values to time (default {DEFAULT_JOBS}, "
+                             "kit grade's default)")
     args = parser.parse_args()
+    kernel = kernel_start_seconds()
+    print(f"one fresh kernel starts in {kernel:.2f} s (median of 3)", flush=True)
     with tempfile.TemporaryDirectory(prefix="kit-bench-") as tmp:
         class_dir = Path(tmp) / "submitted"
         for index in range(args.students):
             for name, nb in student_notebooks(index).items():
                 nbs.write_notebook(nb, class_dir / f"student{index:03d}" / name)
-        started = time.perf_counter()
-        book = grade([class_dir], ROOT / "solutions", Path(tmp) / "out",
-                     GradingRun(jobs=args.jobs, log=lambda line: print(line, flush=True)))
-        total = time.perf_counter() - started
-    statuses: dict[str, int] = {}
-    for row in book.rows:
-        statuses[row.status] = statuses.get(row.status, 0) + 1
-    notebooks = len({row.notebook for row in book.rows})
-    print(f"graded {args.students} submissions x {notebooks} notebooks "
-          f"({len(book.rows)} test cells) with --jobs {args.jobs}")
-    print(f"statuses: {', '.join(f'{k} {v}' for k, v in sorted(statuses.items()))}")
-    print(f"total: {total:.1f} s; per submission: {total / args.students:.2f} s "
-          f"(wall clock; {total * args.jobs / args.students:.2f} core-seconds)")
-    print(f"every submission graded: {book.complete}")
+        for jobs in args.jobs:
+            total, book = grade_class(class_dir, Path(tmp) / f"out-{jobs}", jobs)
+            statuses: dict[str, int] = {}
+            for row in book.rows:
+                statuses[row.status] = statuses.get(row.status, 0) + 1
+            per = total / args.students
+            print(f"--jobs {jobs}: {args.students} submissions x "
+                  f"{len({row.notebook for row in book.rows})} notebooks "
+                  f"({len(book.rows)} test cells) in {total:.1f} s: "
+                  f"{per:.2f} s per submission = {per / kernel:.2f}x one kernel's start; "
+                  f"{60 * args.students / total:.1f} students a minute")
+            print(f"  statuses: {', '.join(f'{k} {v}' for k, v in sorted(statuses.items()))}; "
+                  f"every submission graded: {book.complete}", flush=True)
+    print(f"one fresh kernel starts in {kernel_start_seconds():.2f} s (again, after grading)")
 
 
 if __name__ == "__main__":

@@ -13,14 +13,9 @@ import pytest
 from kit.cli import main
 from kit.grading.trusted import grading
 from kit.grading.trusted import notebooks as nbs
-from kit.grading.trusted.bwrap import open_sandbox
-from kit.grading.trusted.grading import (
-    GradingError,
-    GradingRun,
-    find_submissions,
-    load_source,
-    rebuild,
-)
+from kit.grading.trusted.bwrap import SandboxUnavailable, open_sandbox
+from kit.grading.trusted.collection import CollectionError, SourceIds, find_submissions
+from kit.grading.trusted.grading import GradingError, GradingRun, load_source, rebuild
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
@@ -34,9 +29,10 @@ FAST = ["--timeout", "4", "--jobs", "2"]
 @pytest.fixture(scope="module", autouse=True)
 def sandbox_available() -> None:
     """These tests expect bubblewrap's isolation (CI runs as root, where it works)."""
-    sandbox = open_sandbox()
-    if sandbox.bwrap is None:
-        pytest.skip("no sandbox on this machine: " + sandbox.describe())
+    try:
+        open_sandbox()
+    except SandboxUnavailable as exc:
+        pytest.skip(f"no sandbox on this machine: {exc}")
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -157,15 +153,16 @@ def test_submissions_are_student_folders_or_a_class_folder(tmp_path: Path) -> No
     (tmp_path / "class" / "amy" / "01-orders.ipynb").write_text("{}")
     (tmp_path / "solo" / "cy").mkdir(parents=True)
     (tmp_path / "solo" / "cy" / "01-orders.ipynb").write_text("{}")
-    found = find_submissions([tmp_path / "class", tmp_path / "solo" / "cy"])
+    ids = SourceIds({"01-orders.ipynb": frozenset({"orders-get-order"})})
+    found = find_submissions([tmp_path / "class", tmp_path / "solo" / "cy"], ids)
     assert list(found) == ["amy", "bob", "cy"]
     assert all(not s.problem for s in found.values())
-    with pytest.raises(GradingError, match="two submissions for student 'amy'"):
+    with pytest.raises(CollectionError, match="two submissions for student 'amy'"):
         (tmp_path / "again" / "amy").mkdir(parents=True)
         (tmp_path / "again" / "amy" / "x.ipynb").write_text("{}")
-        find_submissions([tmp_path / "class", tmp_path / "again" / "amy"])
-    with pytest.raises(GradingError, match="does not exist"):
-        find_submissions([tmp_path / "nope"])
+        find_submissions([tmp_path / "class", tmp_path / "again" / "amy"], ids)
+    with pytest.raises(CollectionError, match="does not exist"):
+        find_submissions([tmp_path / "nope"], ids)
 
 
 def test_odd_entries_of_a_class_folder_are_reported_never_skipped(tmp_path: Path) -> None:
@@ -174,12 +171,12 @@ def test_odd_entries_of_a_class_folder_are_reported_never_skipped(tmp_path: Path
         (klass / name).mkdir(parents=True)
     (klass / "stray.txt").write_text("?")
     (klass / "linked").symlink_to(klass / "ok")
-    found = find_submissions([klass])
+    found = find_submissions([klass], SourceIds({}))
     problems = {name: s.problem for name, s in found.items()}
     assert "starts with a dot" in problems[".hidden"]
-    assert "control characters" in problems["bad name"]
+    assert "control or invisible characters" in problems["bad name"]
     assert "is a symbolic link" in problems["linked"]
-    assert "is a file in the class folder" in problems["stray.txt"]
+    assert "is a file at the top of the class folder" in problems["stray.txt"]
     assert problems["=SUM(1+1)"] == problems["ok"] == ""
 
 
@@ -245,7 +242,7 @@ def test_attackers_change_nothing_outside_their_sandbox(tmp_path: Path) -> None:
 
 
 def test_cli_errors_are_plain_messages(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["grade", str(SUBMISSIONS), "--source", str(tmp_path), "--out",
+    assert main(["grade", str(SUBMISSIONS), "--source", str(tmp_path / "src"), "--out",
                  str(tmp_path / "o")]) == 2
     assert capsys.readouterr().err.startswith("error: source folder")
     assert main(["grade", str(SUBMISSIONS), "--source", str(SOLUTIONS), "--out",
@@ -299,22 +296,21 @@ def test_the_secret_is_made_once_kept_private_and_never_comes_from_the_source(
         grading.load_secret(path)
 
 
-def test_without_a_sandbox_required_refuses_and_auto_says_what_is_missing(
+def test_without_a_sandbox_grading_is_refused_unless_sandbox_none(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
     from kit.grading.trusted import bwrap as sandbox
 
     monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
     assert main(["grade", str(SUBMISSIONS / "perfect"), "--source", str(SOLUTIONS), "--out",
-                 str(tmp_path / "o"), "--sandbox", "required"]) == 2
-    assert "--sandbox required, but bubblewrap (bwrap) is not installed" in \
-        capsys.readouterr().err
+                 str(tmp_path / "o")]) == 2
+    assert "no sandbox: bubblewrap (bwrap) is not installed" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
     assert main(["grade", str(SUBMISSIONS / "perfect"), "--source", str(SOLUTIONS), "--out",
-                 str(tmp_path / "o"), "--notebook", "01-orders.ipynb"]) == 0
+                 str(tmp_path / "o"), "--notebook", "01-orders.ipynb", "--sandbox", "none"]) == 0
     said = capsys.readouterr().out
-    assert said.startswith("sandbox: NONE (bubblewrap (bwrap) is not installed; file-system "
-                           "isolation; network isolation")
+    assert said.startswith("WARNING: sandbox: NONE (--sandbox none; bubblewrap (bwrap) is not "
+                           "installed; file-system isolation; network isolation")
     assert {r["status"] for r in read_csv(tmp_path / "o" / "gradebook.csv")} == {"passed"}
 
 

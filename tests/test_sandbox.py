@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 import kit
-from kit.grading.trusted.bwrap import Limits, Sandbox, Worker, open_sandbox
+from kit.grading.trusted.bwrap import (
+    SANDBOX_HOME,
+    Limits,
+    Sandbox,
+    SandboxUnavailable,
+    Worker,
+    open_sandbox,
+)
 
 
 def test_tmpfs_folders_are_mounted_before_the_read_only_binds() -> None:
@@ -16,17 +23,27 @@ def test_tmpfs_folders_are_mounted_before_the_read_only_binds() -> None:
     kit_folder = str(Path(kit.__file__).resolve().parent)
     tmpfs = [i for i, arg in enumerate(command) if arg == "--tmpfs"]
     binds = [i for i, arg in enumerate(command) if arg == "--ro-bind"]
-    writable = [i for i in tmpfs if not command[i + 1].startswith(kit_folder + "/")]
+    writable = [i for i in tmpfs if not command[i + 1].startswith(kit_folder + "/")
+                and command[i + 1] != "/dev/shm"]
     assert writable and binds and max(writable) < min(binds)
     # The empty folders hiding the grader's side of the kit come after the kit is bound.
     hiding = [i for i in tmpfs if i not in writable]
     assert hiding and min(hiding) > max(binds)
+    for mount in tmpfs:  # no tmpfs hides a bind made before it
+        under = [b for b in binds if command[b + 2].startswith(command[mount + 1] + "/")
+                 or command[mount + 1] in ("/tmp", SANDBOX_HOME)]
+        assert all(mount < b for b in under), command[mount + 1]
+    # /dev/shm is its own sized tmpfs, mounted over the one --dev makes; the root goes read-only
+    # once every mount is made.
+    assert command.index("/dev/shm") > command.index("--dev")
+    assert command.index("--remount-ro", command.index("/dev/shm")) > max(tmpfs + binds)
 
 
 def test_a_worker_sees_the_kit_and_nothing_else_of_its_checkout() -> None:
-    sandbox = open_sandbox()
-    if sandbox.bwrap is None:
-        pytest.skip("no sandbox on this machine: " + sandbox.describe())
+    try:
+        sandbox = open_sandbox()
+    except SandboxUnavailable as exc:
+        pytest.skip(f"no sandbox on this machine: {exc}")
     root = Path(kit.__file__).resolve().parent.parent
     worker = Worker(sandbox, Limits())
     try:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from kit.core.errors import InvalidArgument
-from kit.grading.trusted.bwrap import Limits
+from kit.grading.trusted.bwrap import DEFAULT_JOBS, Limits
 from kit.teaching.progress import SWITCH as PROGRESS_SWITCH
 
 
@@ -60,8 +60,9 @@ def grade_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the instructor's notebooks (default: solutions)")
     parser.add_argument("--out", type=Path, required=True,
                         help="where gradebook.csv, gradebook.json and feedback/ go")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
-                        help="submissions graded at once (default: the number of cores)")
+    parser.add_argument("--jobs", type=int, default=DEFAULT_JOBS,
+                        help=f"submissions graded at once (default: {DEFAULT_JOBS}, the fastest "
+                             "measured on 2 cores)")
     limits = Limits()
     parser.add_argument("--timeout", type=float, default=limits.timeout,
                         help=f"seconds of wall-clock time per exercise (default: "
@@ -75,9 +76,21 @@ def grade_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"what an answer process may print (default: {limits.output_bytes})")
     parser.add_argument("--processes", type=int, default=limits.processes,
                         help=f"processes and threads of an answer (default: {limits.processes})")
-    parser.add_argument("--sandbox", choices=("auto", "required"), default="auto",
-                        help="auto: use bubblewrap when it works here, else say what is not "
-                             "enforced; required: refuse to grade without it")
+    parser.add_argument("--roster", type=Path, metavar="CSV",
+                        help="the class list: every student on it gets a row (0, not "
+                             "submitted, when nothing came) and folders not on it are flagged; "
+                             "a CSV with a 'folder' (or 'SIS Login ID') column, such as Canvas's "
+                             "gradebook export")
+    parser.add_argument("--export", action="append", dest="exports", choices=("canvas",),
+                        default=[], help="also write an LMS import file: canvas -> "
+                                         "canvas-import.csv (Grades > Import in Canvas)")
+    parser.add_argument("--student-timeout", type=float, metavar="SECONDS",
+                        help="seconds one student may take in all before they are stopped "
+                             "(default: twice every exercise's --timeout, plus a minute)")
+    parser.add_argument("--sandbox", choices=("required", "none"), default="required",
+                        help="required (default): answers run only inside bubblewrap, and "
+                             "grading is refused where it cannot work; none: run them as plain "
+                             "processes (a warning on every run, every row marked)")
     parser.add_argument("--secret", type=Path, metavar="FILE",
                         help="the instructor's secret behind the hidden cases (default: "
                              "OUT/hidden-cases.key, made on first use; keep it, never share it)")
@@ -95,8 +108,8 @@ def grade_run(args: argparse.Namespace) -> int:
     from kit.grading.trusted.grading import GradingRun, grade
 
     os.environ[PROGRESS_SWITCH] = "off"  # grading records no student's progress, even in a kernel
-    for flag in ("timeout", "memory", "cpu", "output_limit", "processes"):
-        if getattr(args, flag) <= 0:
+    for flag in ("timeout", "memory", "cpu", "output_limit", "processes", "student_timeout"):
+        if getattr(args, flag) is not None and getattr(args, flag) <= 0:
             raise InvalidArgument(f"--{flag.replace('_', '-')} must be positive")
     limits = Limits(timeout=args.timeout, memory_mib=args.memory, cpu_seconds=args.cpu,
                     output_bytes=args.output_limit, processes=args.processes)
@@ -104,7 +117,8 @@ def grade_run(args: argparse.Namespace) -> int:
     book = grade(args.submissions, args.source, args.out,
                  GradingRun(limits, args.sandbox, args.jobs, args.notebooks, args.students,
                             progress=progress.update, secret=args.secret,
-                            per_student_cases=args.per_student_cases))
+                            per_student_cases=args.per_student_cases, roster=args.roster,
+                            student_budget=args.student_timeout, exports=args.exports))
     progress.close()
     graded = set(book.graded)  # a re-grade speaks of its students only
     for student, (got, most) in book.totals().items():
@@ -117,7 +131,14 @@ def grade_run(args: argparse.Namespace) -> int:
           f"({book.seconds:.1f} s; results in {args.out})")
     for student, why in sorted(attention.items()):
         print(f"  {student}: {', '.join(why)}")
-    return 1 if attention else 0
+    noted = {s: notes for s, notes in book.notes.items() if s in graded}
+    if noted:
+        print("noticed while collecting:")
+    for student, notes in sorted(noted.items()):
+        print(f"  {student}: {'; '.join(notes)}")
+    if args.sandbox == "none":
+        print("WARNING: graded without a sandbox (--sandbox none): every row says so")
+    return 1 if attention or noted else 0
 
 
 class Progress:

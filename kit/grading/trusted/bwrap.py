@@ -11,14 +11,24 @@ The sandbox is Debian's bubblewrap (``bwrap``, what Flatpak uses), not a home-ma
   the student started dies with it, detached or not;
 * ``--new-session``: no terminal to type into.
 
-Resource limits are set by the worker on itself before it reads the first request (soft =
-hard, which a process without privileges cannot raise): CPU seconds, address space, file size,
-open files, processes.  Where the pids cgroup controller is writable the worker also runs in a
-cgroup of its own with ``pids.max`` (RLIMIT_NPROC does not bind a user-namespace root).  Wall
+* ``--remount-ro /`` and ``--cap-drop ALL``: the root is read-only and the worker holds no
+  capability, inside its namespaces either;
+* ``--seccomp``: a filter (:mod:`.seccomp`) refuses io_uring, the keyring, bpf
+  and nested user namespaces;
+* ``/tmp``, the home folder and ``/dev/shm`` are tmpfs folders of a fixed size.
+
+Resources are capped for the whole sandbox, not per process: each worker runs in cgroups of its
+own (:mod:`.cgroups`) whose ``memory`` limit counts every process of the answer and
+every file it writes to tmpfs (``/tmp``, ``/dev/shm``), and whose ``pids.max`` caps processes
+and threads (RLIMIT_NPROC does not bind a user-namespace root).  Over the memory limit the
+kernel ends the worker, and only it; its rows say ``memory-limit``.  The worker also sets
+process limits on itself before it reads the first request (soft = hard, which a process
+without privileges cannot raise): CPU seconds, address space, file size, open files.  Wall
 time is the grader's clock; printed output is counted by the grader and capped.
 
-Where no sandbox is possible (no ``bwrap``, no user namespaces), the worker runs as a plain
-subprocess and :func:`open_sandbox` says what is then not enforced; ``required=True`` refuses.
+Where no sandbox is possible (no ``bwrap``, no user namespaces), :func:`open_sandbox` refuses
+unless the instructor asked for ``--sandbox none``; the worker then runs as a plain subprocess
+and the run says, on every start, what is not enforced.
 """
 
 from __future__ import annotations
@@ -38,15 +48,21 @@ from typing import Any
 import kit
 from kit.core.errors import KitError
 from kit.grading.boundary import wire
+from kit.grading.trusted import seccomp
+from kit.grading.trusted.cgroups import Cgroups, WorkerGroup, open_cgroups
 
 WORKER_MODULE = "kit.grading.sandboxed.worker"
 #: Where the worker lives inside the sandbox: its home and working folder.
 SANDBOX_HOME = "/home/student"
-_PIDS_CGROUP_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
+#: Submissions graded at once unless --jobs says otherwise: the fastest measured on 2 cores
+#: (``bench/bench_grading.py --jobs 4 6 3 2``, 50 submissions, on a shared machine at load
+#: 10-17: 334 s, 337 s, 496 s, 386 s).  A worker waits on its sandbox's start and on the
+#: grader much of the time, so more jobs than cores pay.
+DEFAULT_JOBS = 4
 
 
 class SandboxUnavailable(KitError):
-    """``--sandbox required`` was asked for and no sandbox can be made on this machine."""
+    """No sandbox can be made on this machine and ``--sandbox none`` was not given."""
 
 
 @dataclass(frozen=True)
@@ -72,21 +88,25 @@ class Sandbox:
     """How workers are started on this machine, and what is not enforced here."""
 
     bwrap: str | None
-    cgroup_root: Path | None
+    cgroups: Cgroups | None
     not_enforced: list[str] = field(default_factory=list)
+    seccomp: bool = False  # a filter is passed to bwrap (libseccomp is installed)
 
     def describe(self) -> str:
         """One line for the start of a grading run."""
         if self.bwrap is None:
-            return ("sandbox: NONE (" + "; ".join(self.not_enforced) + "): answers run as plain "
-                    "processes; scores are still decided outside them")
-        text = "sandbox: bubblewrap (namespaces, read-only file system, no network)"
+            return ("WARNING: sandbox: NONE (--sandbox none; " + "; ".join(self.not_enforced)
+                    + "): answers run as plain processes of this user; scores are still "
+                    "decided outside them")
+        text = ("sandbox: bubblewrap (namespaces, read-only file system, no network, no "
+                "capabilities" + (", seccomp" if self.seccomp else "") + ")")
         if self.not_enforced:
             text += "; not enforced here: " + "; ".join(self.not_enforced)
         return text
 
-    def command(self, fd: int, limits: Limits) -> list[str]:
-        """The command line that starts one worker replying on ``fd``."""
+    def command(self, fd: int, limits: Limits, seccomp_fd: int | None = None) -> list[str]:
+        """The command line that starts one worker replying on ``fd`` (its system calls
+        filtered by the program readable from ``seccomp_fd``, when given)."""
         # The worker imports the very kit the grader runs, from the folder that holds it
         # (-I: no environment variable, user site or current folder reaches its sys.path).
         start = (f"import sys; sys.path.insert(0, {str(_kit_folder().parent)!r}); "
@@ -100,18 +120,21 @@ class Sandbox:
             binds += ["--ro-bind", path, path]
         for path in _hidden_paths():  # an empty read-only folder over what the worker must not read
             binds += ["--tmpfs", path, "--remount-ro", path]
+        filtered = ["--seccomp", str(seccomp_fd)] if seccomp_fd is not None else []
+        tmpfs = str(limits.file_bytes * 2)
         # Mounts are made in order: the tmpfs folders first, so that the read-only binds
         # stay visible when the kit or the venv lives under /tmp (a CI clone, say).
         return [
             self.bwrap, "--unshare-all", "--die-with-parent", "--new-session",
             "--uid", "65534", "--gid", "65534", "--hostname", "sandbox",
-            "--size", str(limits.file_bytes * 2), "--tmpfs", "/tmp",
-            "--size", str(limits.file_bytes * 2), "--tmpfs", SANDBOX_HOME,
+            "--size", tmpfs, "--tmpfs", "/tmp",
+            "--size", tmpfs, "--tmpfs", SANDBOX_HOME,
             "--ro-bind", "/usr", "/usr",
             "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
             "--symlink", "usr/bin", "/bin",
             *binds,
-            "--proc", "/proc", "--dev", "/dev",
+            "--proc", "/proc", "--dev", "/dev", "--size", tmpfs, "--tmpfs", "/dev/shm",
+            "--remount-ro", "/", "--cap-drop", "ALL", *filtered,
             "--chdir", SANDBOX_HOME,
             "--clearenv", "--setenv", "HOME", SANDBOX_HOME, "--setenv", "PATH", "/usr/bin",
             "--setenv", "LANG", "C.UTF-8", "--setenv", "PYTHONHASHSEED", "0",
@@ -148,50 +171,56 @@ def _kit_folder() -> Path:
     return Path(kit.__file__).resolve().parent
 
 
-def open_sandbox(*, required: bool = False) -> Sandbox:
-    """Find out how workers can be isolated here (a real ``bwrap`` start, ~10 ms)."""
-    not_enforced: list[str] = []
+def open_sandbox(*, allow_none: bool = False) -> Sandbox:
+    """Find out how workers can be isolated here (a real ``bwrap`` start, ~10 ms).
+
+    Without a working bubblewrap this refuses (:class:`SandboxUnavailable`) unless
+    ``allow_none`` (``--sandbox none``): student code never runs unsandboxed by default.
+    """
+    cgroups = open_cgroups()
+    not_enforced = list(cgroups.not_enforced)
+    filtered = True
+    try:
+        seccomp.program()
+    except seccomp.SeccompUnavailable as exc:
+        filtered = False
+        not_enforced.append(str(exc))
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         reason = "bubblewrap (bwrap) is not installed"
     else:
-        probe = Sandbox(bwrap, None)
-        command = probe.command(1, Limits())
-        command = command[: command.index(sys.executable)] + ["/bin/true"]
-        try:
-            result = subprocess.run(command, capture_output=True, timeout=30)
-            reason = "" if result.returncode == 0 else \
-                "bwrap cannot create namespaces here: " + \
-                result.stderr.decode("utf-8", "replace").strip()[:200]
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            reason = f"bwrap did not start: {exc}"
+        reason = _probe(Sandbox(bwrap, None, seccomp=filtered))
     if reason:
-        if required:
-            raise SandboxUnavailable(f"--sandbox required, but {reason}")
-        not_enforced = [reason, "file-system isolation", "network isolation",
-                        "killing every process an answer starts (its process group is killed)"]
+        if not allow_none:
+            raise SandboxUnavailable(f"no sandbox: {reason}; install bubblewrap (apt-get "
+                                     "install bubblewrap) or, knowing that answers then run "
+                                     "as plain processes, give --sandbox none")
+        not_enforced = [reason, "file-system isolation", "network isolation", "seccomp",
+                        "killing every process an answer starts (its process group is killed)",
+                        *(n for n in cgroups.not_enforced)]
         if os.geteuid() == 0:
             not_enforced.append("resource limits (answers run as root, which may raise them)")
-        return Sandbox(None, None, not_enforced)
-    cgroup = _pids_cgroup_root()
-    if cgroup is None:
-        not_enforced.append("process count (no writable pids cgroup; RLIMIT_NPROC only)")
-    return Sandbox(bwrap, cgroup, not_enforced)
+        return Sandbox(None, cgroups, not_enforced)
+    return Sandbox(bwrap, cgroups, not_enforced, filtered)
 
 
-def _pids_cgroup_root() -> Path | None:
-    for root in _PIDS_CGROUP_ROOTS:
-        if (root / "cgroup.procs").exists() and os.access(root, os.W_OK) and \
-                (root.name == "pids" or "pids" in _read(root / "cgroup.subtree_control")):
-            return root
-    return None
-
-
-def _read(path: Path) -> str:
+def _probe(sandbox: Sandbox) -> str:
+    """Why ``bwrap`` cannot start a sandbox here, or "" when it can."""
+    seccomp_fd = seccomp.filter_fd() if sandbox.seccomp else None
+    command = sandbox.command(1, Limits(), seccomp_fd)
+    command = command[: command.index(sys.executable)] + ["/bin/true"]
     try:
-        return path.read_text()
-    except OSError:
+        result = subprocess.run(command, capture_output=True, timeout=30,
+                                pass_fds=() if seccomp_fd is None else (seccomp_fd,))
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"bwrap did not start: {exc}"
+    finally:
+        if seccomp_fd is not None:
+            os.close(seccomp_fd)
+    if result.returncode == 0:
         return ""
+    return "bwrap cannot create namespaces here: " + \
+        result.stderr.decode("utf-8", "replace").strip()[:200]
 
 
 class WorkerStopped(BaseException):
@@ -207,6 +236,11 @@ class WorkerStopped(BaseException):
         self.reason = reason
 
 
+#: Join every cgroup named before ``--`` (exit 125 when one cannot be), then run the rest.
+_JOIN = ('while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; '
+         'exec "$@"')
+
+
 class Worker:
     """One sandboxed worker process: requests in, replies out, limits enforced from outside."""
 
@@ -215,27 +249,30 @@ class Worker:
         self.sandbox = sandbox
         self.output = 0
         self._stopped: WorkerStopped | None = None
-        self._cgroup: Path | None = None
+        self._group: WorkerGroup | None = None
         reply_read, reply_write = os.pipe()
         out_read, out_write = os.pipe()
-        command = sandbox.command(reply_write, limits)
-        if sandbox.cgroup_root is not None:
-            self._cgroup = sandbox.cgroup_root / f"kit-grade-{os.getpid()}-{id(self)}"
-            try:
-                self._cgroup.mkdir()
-                (self._cgroup / "pids.max").write_text(str(limits.processes))
-                command = ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"',
-                           str(self._cgroup / "cgroup.procs"), *command]
-            except OSError:
-                self._cgroup = None
+        seccomp_fd = seccomp.filter_fd() if sandbox.seccomp else None
+        passed = (reply_write,) if seccomp_fd is None else (reply_write, seccomp_fd)
+        command = sandbox.command(reply_write, limits, seccomp_fd)
+        if sandbox.cgroups is not None and sandbox.cgroups.hierarchies:
+            # The cgroups are joined by a shell that then becomes bwrap: nothing of the
+            # answer's runs before it is in them (and no preexec_fn, unsafe with threads).
+            self._group = sandbox.cgroups.make(limits.memory_mib << 20, limits.processes)
+            command = ["/bin/sh", "-c", _JOIN, "sh", *self._group.procs_files(), "--",
+                       *command]
         try:
             self.process = subprocess.Popen(
                 command, stdin=subprocess.PIPE, stdout=out_write, stderr=out_write,
-                pass_fds=(reply_write,), start_new_session=True, cwd="/",
+                pass_fds=passed, start_new_session=True, cwd="/",
             )
+        except OSError:
+            if self._group is not None:
+                self._group.remove()
+            raise
         finally:
-            os.close(reply_write)
-            os.close(out_write)
+            for fd in (reply_write, out_write, *passed[1:]):
+                os.close(fd)
         assert self.process.stdin is not None
         os.set_blocking(self.process.stdin.fileno(), False)  # writes wait in select, bounded
         self._replies = reply_read
@@ -292,9 +329,12 @@ class Worker:
         if reply.get("id") != self._sent:
             self._stop(WorkerStopped("crashed", "the answer process sent a reply out of turn "
                                                 "(written to the grader's channel by hand?)"))
+        # A process of the answer the kernel ended for the cgroup's memory limit (a forked
+        # child, say) ends the worker too, even when the rest of it could still reply.
         if reply.get("limit") == "memory":
-            self._stop(WorkerStopped("memory-limit", f"memory limit {self.limits.memory_mib} "
-                                                     "MiB exceeded"))
+            self._stop(self._memory_stop(whole_sandbox=False))
+        if self._group is not None and self._group.oom_killed():
+            self._stop(self._memory_stop(whole_sandbox=True))
         return reply
 
     def _send(self, data: bytes, deadline: float) -> None:
@@ -319,6 +359,14 @@ class Worker:
     def _timeout(self) -> WorkerStopped:
         return WorkerStopped("timeout", f"timeout: {self.limits.timeout:g} s per exercise")
 
+    def _memory_stop(self, *, whole_sandbox: bool) -> WorkerStopped:
+        """A MemoryError in the answer (one process's address space), or the kernel ending a
+        process of the sandbox for its cgroup's limit (every process and tmpfs file)."""
+        whole = " (the sandbox's processes and its /tmp and /dev/shm files together)" \
+            if whole_sandbox else ""
+        return WorkerStopped("memory-limit", f"memory limit {self.limits.memory_mib} MiB "
+                                             f"exceeded{whole}")
+
     def _stop(self, stopped: WorkerStopped) -> None:
         self.kill()
         if self._stopped is None:  # the output counter may have stopped it first
@@ -334,6 +382,8 @@ class Worker:
             code = self.process.wait()
         if self._stopped is not None:
             return self._stopped
+        if self._group is not None and self._group.oom_killed():
+            return self._memory_stop(whole_sandbox=True)
         number = -code if code < 0 else code - 128 if code > 128 and self.sandbox.bwrap else 0
         if number == signal.SIGXCPU:
             return WorkerStopped("timeout", f"CPU time limit of {self.limits.cpu_seconds} s "
@@ -346,6 +396,13 @@ class Worker:
             return WorkerStopped("crashed", f"answer process killed by signal {number} "
                                             f"({name})")
         return WorkerStopped("crashed", f"answer process exited with status {code}")
+
+    def stop(self, stopped: WorkerStopped) -> None:
+        """End the worker from outside (the student's watchdog): what it is doing, or the next
+        request, raises ``stopped``."""
+        if self._stopped is None:
+            self._stopped = stopped
+        self.kill()
 
     def kill(self) -> None:
         """End the worker and everything it started (the sandbox's PID namespace goes too)."""
@@ -368,10 +425,5 @@ class Worker:
                 pass
         os.close(self._replies)
         self._drain.join(timeout=5)
-        if self._cgroup is not None:
-            for _ in range(50):
-                try:
-                    self._cgroup.rmdir()
-                    break
-                except OSError:
-                    time.sleep(0.02)  # the cgroup empties once its last process is reaped
+        if self._group is not None:
+            self._group.remove()

@@ -8,7 +8,9 @@ returned, the messages their exceptions carried.  Before any of it is written:
   leading apostrophe, so a spreadsheet shows it as text instead of running it as a formula;
 * feedback is Markdown in which a student's text only appears inside a code fence longer than
   any run of backticks in it, and HTML special characters are escaped, so a ``<script>`` or a
-  fake "Total: 44 / 44" heading stays visibly the student's text.
+  fake "Total: 44 / 44" heading stays visibly the student's text; the student's name in a
+  heading has every Markdown mark escaped, so a folder named ``[x](javascript:...)`` is text,
+  not a link.
 
 Every file is written atomically (a reader sees the old or the new version, never half).
 """
@@ -55,6 +57,7 @@ class Gradebook:
     rows: list[Row]
     seconds: float
     graded: list[str] = field(default_factory=list)  # the students this run graded
+    notes: dict[str, list[str]] = field(default_factory=dict)  # student -> what was noticed
 
     @property
     def complete(self) -> bool:
@@ -104,28 +107,47 @@ def _number(value: float) -> float | int:
     return int(value) if float(value).is_integer() else round(value, 2)
 
 
-def write_results(book: Gradebook, out: Path, students: set[str] | None = None) -> None:
-    """Write the gradebook files and each student's feedback, every file atomically.
-
-    ``students``, when given, limits the feedback written to those students (a re-grade): the
-    other students' feedback files are left as they were.
-    """
+def write_gradebook(book: Gradebook, out: Path) -> None:
+    """Write ``gradebook.csv``, ``gradebook.json`` and ``grades-by-student.csv``, atomically."""
     records = [{k: (_number(v) if k in ("points", "max_points") else printable(v))
                 for k, v in asdict(r).items() if k in COLUMNS} for r in book.rows]
     nbs.atomic_write(out / "gradebook.csv", _csv(COLUMNS, records))
     nbs.atomic_write(out / "gradebook.json", json.dumps(records, indent=1, ensure_ascii=False)
                      + "\n")
     nbs.atomic_write(out / "grades-by-student.csv", by_student_csv(book))
-    totals = book.totals()
-    for student in sorted(totals):
-        rows = [r for r in book.rows if r.student == student]
-        if rows[0].status == "invalid-submission" or (students is not None and
-                                                      student not in students):
-            continue  # an invalid folder name is not one a file may carry; the gradebook says why
-        nbs.atomic_write(out / "feedback" / f"{student}.md",
-                         feedback(student, rows, totals[student]))
-        nbs.atomic_write(out / "feedback" / f"{student}.html",
-                         feedback_html(student, rows, totals[student]))
+
+
+def write_feedback(out: Path, student: str, rows: list[Row]) -> None:
+    """Write one student's feedback (Markdown and HTML), atomically.
+
+    An invalid folder name is not one a file may carry: the gradebook says why, no file.
+    """
+    if not rows or rows[0].status == "invalid-submission":
+        return
+    got = round(sum(r.points for r in rows), 2)
+    total = (got, sum(r.max_points for r in rows))
+    nbs.atomic_write(out / "feedback" / f"{student}.md", feedback(student, rows, total))
+    nbs.atomic_write(out / "feedback" / f"{student}.html", feedback_html(student, rows, total))
+
+
+def prune_feedback(out: Path, students: set[str]) -> None:
+    """Remove the feedback of students no longer in the class (an earlier run's)."""
+    folder = out / "feedback"
+    for path in folder.iterdir() if folder.is_dir() else []:
+        if path.suffix in (".md", ".html") and path.stem not in students:
+            path.unlink()
+
+
+def write_results(book: Gradebook, out: Path, students: set[str] | None = None) -> None:
+    """Write the gradebook files and each student's feedback, every file atomically.
+
+    ``students``, when given, limits the feedback written to those students (a re-grade): the
+    other students' feedback files are left as they were.
+    """
+    write_gradebook(book, out)
+    for student in sorted(book.totals()):
+        if students is None or student in students:
+            write_feedback(out, student, [r for r in book.rows if r.student == student])
 
 
 def _csv(columns: tuple[str, ...] | list[str], records: Sequence[Mapping[str, object]]) -> str:
@@ -166,6 +188,15 @@ def fenced(lines: list[str]) -> list[str]:
     return [fence, *clean, fence]
 
 
+_MARKDOWN_MARKS = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>:])")
+
+
+def markdown_text(text: str, limit: int = 200) -> str:
+    """Text that Markdown shows as it is: HTML escaped, every Markdown mark backslashed (no
+    link, no emphasis, no heading), and ``:`` too, so no autolink (``javascript:``) forms."""
+    return _MARKDOWN_MARKS.sub(r"\\\1", html.escape(printable(text, limit), quote=False))
+
+
 def _heading(r: Row) -> str:
     mark = "✔" if r.status == "passed" else "✘"
     return f"{mark} {r.exercise}: {_number(r.points)} / {_number(r.max_points)} ({r.status})"
@@ -173,13 +204,13 @@ def _heading(r: Row) -> str:
 
 def feedback(student: str, rows: list[Row], total: tuple[float, float]) -> str:
     """A student's feedback in Markdown: every exercise, its points, what was checked."""
-    lines = [f"# Feedback for {html.escape(printable(student, 200))}", "",
+    lines = [f"# Feedback for {markdown_text(student)}", "",
              f"Total: **{_number(total[0])} / {_number(total[1])}** points", ""]
     notebook = None
     for r in rows:
         if r.notebook != notebook:
             notebook = r.notebook
-            lines += [f"## {html.escape(notebook)}", ""]
+            lines += [f"## {markdown_text(notebook)}", ""]
         lines += [f"### {_heading(r)}", ""]
         if r.reason:
             lines += fenced([r.reason]) + [""]

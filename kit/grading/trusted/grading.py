@@ -44,10 +44,8 @@ import hmac
 import json
 import os
 import secrets
-import stat
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,8 +54,24 @@ from kit.core.errors import KitError
 from kit.grading.boundary import checks
 from kit.grading.trusted import delegation, reference
 from kit.grading.trusted import notebooks as nbs
-from kit.grading.trusted.bwrap import Limits, Sandbox, Worker, WorkerStopped, open_sandbox
-from kit.grading.trusted.gradebook import COLUMNS, Gradebook, Row, printable, write_results
+from kit.grading.trusted.bwrap import (
+    DEFAULT_JOBS,
+    Limits,
+    Sandbox,
+    Worker,
+    WorkerStopped,
+    open_sandbox,
+)
+from kit.grading.trusted.classrun import ClassRun, Watch, prepare_out
+from kit.grading.trusted.collection import (
+    SourceIds,
+    Submission,
+    file_problem,
+    find_submissions,
+    is_student_folder,
+    read_roster,
+)
+from kit.grading.trusted.gradebook import COLUMNS, Gradebook, Row, printable
 from kit.grading.trusted.release import source_notebooks, validate_source
 from kit.grading.trusted.remote import (
     AnswerError,
@@ -265,63 +279,6 @@ class HiddenCases:
         return int.from_bytes(hmac.new(self.secret, text, "sha256").digest()[:6], "big")
 
 
-# --------------------------------------------------------------------------------- submissions
-@dataclass
-class Submission:
-    """A student's folder, or why it cannot be graded."""
-
-    student: str
-    folder: Path
-    problem: str = ""
-
-
-def find_submissions(paths: list[Path]) -> dict[str, Submission]:
-    """Student name -> submission.  A folder holding a ``.ipynb`` file is one student's
-    submission; any other folder is a class folder whose entries are the students.
-
-    Nothing in a class folder is skipped in silence: a hidden folder, a name with control
-    characters, a symbolic link or a stray file becomes an ``invalid-submission`` with a reason.
-    """
-    found: dict[str, Submission] = {}
-    for path in paths:
-        path = Path(path)
-        if not path.is_dir():
-            raise GradingError(f"submission folder {path} does not exist")
-        if is_student_folder(path):
-            entries = [path]
-        else:
-            entries = sorted(path.iterdir())
-        for entry in entries:
-            submission = Submission(printable(entry.name, 200), entry, _folder_problem(entry))
-            previous = found.get(submission.student)
-            if previous and previous.folder.resolve() != entry.resolve():
-                raise GradingError(f"two submissions for student {submission.student!r}: "
-                                   f"{previous.folder} and {entry}")
-            found[submission.student] = submission
-    if not found:
-        raise GradingError("no submissions found in " + ", ".join(map(str, paths)))
-    return dict(sorted(found.items()))
-
-
-def is_student_folder(path: Path) -> bool:
-    """A folder holding a notebook is one student's submission (else a class folder)."""
-    return any(p.is_file() for p in Path(path).glob("*.ipynb"))
-
-
-def _folder_problem(entry: Path) -> str:
-    name = entry.name
-    if entry.is_symlink():
-        return f"{printable(name)!r} is a symbolic link, not a student's folder"
-    if not entry.is_dir():
-        return f"{printable(name)!r} is a file in the class folder, not a student's folder"
-    if name.startswith("."):
-        return f"the folder name {printable(name)!r} starts with a dot (a hidden folder)"
-    if printable(name) != name or len(name) > 200:
-        return (f"the folder name {name!r} has control characters or is too long: rename "
-                "it to the student's name")
-    return ""
-
-
 # ------------------------------------------------------------------------------------ rebuild
 @dataclass
 class Step:
@@ -467,8 +424,9 @@ class NotebookGrader:
 
     def __init__(self, source: Source, student: str, name: str, rebuilt: Rebuilt,
                  sandbox: Sandbox, limits: Limits, cases: HiddenCases | None = None,
-                 broken: dict[str, str] | None = None) -> None:
+                 broken: dict[str, str] | None = None, watch: Watch | None = None) -> None:
         self.source, self.student, self.name = source, student, name
+        self.watch = watch or Watch()
         self.cases = cases or HiddenCases(secrets.token_bytes(SECRET_BYTES))
         self.broken = broken or {}  # grade_id -> why the instructor's test is broken
         self.rebuilt, self.sandbox, self.limits = rebuilt, sandbox, limits
@@ -512,7 +470,10 @@ class NotebookGrader:
                  if g == exercise.grade_id or g not in self.rebuilt.tests]
         tamper = ("tampering: " + "; ".join(notes) + " (graded with the original). ") \
             if notes else ""
-        row.status, reason, row.details = self._run(exercise, test, row)
+        if self.watch.cancelled:  # the student's whole budget is used up: run nothing more
+            row.status, reason = "timeout", self.watch.cancelled
+        else:
+            row.status, reason, row.details = self._run(exercise, test, row)
         row.reason = (tamper + reason).strip()
         return row
 
@@ -623,6 +584,7 @@ class NotebookGrader:
         """
         if self.worker is None:
             self.worker = Worker(self.sandbox, self.limits)
+            self.watch.worker = self.worker
             self.done = 0
         while self.done < len(self.ran):
             step = self.ran[self.done]
@@ -682,16 +644,12 @@ def _invalid_rows(source: Source, student: str, name: str, status: str, reason: 
             for e in source.exercises[name]]
 
 
-def read_submitted(path: Path, name: str) -> Any:
+def read_submitted(path: Path, name: str, folder_owner: int | None = None) -> Any:
     """A submitted notebook, or NotebookError saying why it cannot be one."""
-    try:
-        info = path.lstat()
-    except OSError:
-        raise nbs.NotebookError(f"{name} was not submitted") from None
-    if stat.S_ISLNK(info.st_mode):
-        raise nbs.NotebookError(f"{name} is a symbolic link, not a submitted file")
-    if not stat.S_ISREG(info.st_mode):
-        raise nbs.NotebookError(f"{name} is not a regular file")
+    problem = file_problem(path, name, folder_owner)
+    if problem:
+        raise nbs.NotebookError(problem)
+    info = path.lstat()
     if info.st_size > MAX_NOTEBOOK_BYTES:
         raise nbs.NotebookError(f"{name} is {info.st_size} bytes, over the "
                                 f"{MAX_NOTEBOOK_BYTES}-byte limit")
@@ -712,36 +670,47 @@ class ClassPlan:
 
 
 def grade_student(source: Source, submission: Submission, names: list[str],
-                  plan: ClassPlan) -> list[Row]:
+                  plan: ClassPlan, watch: Watch | None = None) -> list[Row]:
     """Grade one student's notebooks; never raises, so one student cannot stop the class."""
     try:
-        return _grade_student(source, submission, names, plan)
+        rows = _grade_student(source, submission, names, plan, watch or Watch())
     except Exception as exc:  # a fault of the grader's (a full disk, a bwrap that broke)
         return [row for name in names for row in _invalid_rows(
             source, submission.student, name, "grader-error",
             f"the grader failed on this submission: {type(exc).__name__}: {exc}")]
+    for row in rows:  # what was noticed while collecting goes first in the reason
+        before = [submission.notes.get(row.notebook, "")]
+        if submission.off_roster:
+            before.insert(0, "not on the roster")
+        row.reason = "; ".join(part for part in [*before, row.reason] if part)
+    return rows
 
 
 def _grade_student(source: Source, submission: Submission, names: list[str],
-                   plan: ClassPlan) -> list[Row]:
+                   plan: ClassPlan, watch: Watch) -> list[Row]:
     student = submission.student
+    if submission.folder is None:
+        return [row for name in names for row in _invalid_rows(
+            source, student, name, "not-submitted", "not submitted: on the roster, nothing "
+                                                    "was handed in")]
     if submission.problem:
         return [row for name in names for row in _invalid_rows(
             source, student, name, "invalid-submission", submission.problem)]
+    owner = submission.folder.stat().st_uid
     rows: list[Row] = []
     for name in names:
-        path = submission.folder / name
-        if not os.path.lexists(path):
+        path = submission.files.get(name)
+        if path is None:
             rows += _invalid_rows(source, student, name, "not-submitted",
                                   f"{name} was not submitted")
             continue
         try:
-            rebuilt = rebuild(source, name, read_submitted(path, name))
+            rebuilt = rebuild(source, name, read_submitted(path, name, owner))
         except KitError as exc:
             rows += _invalid_rows(source, student, name, "invalid-notebook", str(exc))
             continue
         rows += NotebookGrader(source, student, name, rebuilt, plan.sandbox, plan.limits,
-                               plan.cases, plan.broken.get(name)).grade()
+                               plan.cases, plan.broken.get(name), watch).grade()
     return rows
 
 
@@ -752,11 +721,14 @@ class GradingRun:
     ``students``, when given, re-grades only those students: their rows replace theirs in the
     out folder's existing gradebook and every other student's rows and feedback stay as they were.
     Giving student folders themselves (not a class folder) into an out folder that already has a
-    gradebook re-grades them the same way.
+    gradebook re-grades them the same way.  ``roster``: a CSV naming every student of the class
+    (see :func:`kit.grading.trusted.collection.read_roster`).  ``student_budget``: seconds one
+    student may take in all before the watchdog stops them (default: twice every exercise's
+    timeout, plus a minute).
     """
 
     limits: Limits = field(default_factory=Limits)
-    sandbox: str = "auto"  # "auto" or "required"
+    sandbox: str = "required"  # or "none": run answers unsandboxed, knowingly
     jobs: int | None = None
     notebooks: list[str] | None = None
     students: list[str] | None = None
@@ -764,12 +736,18 @@ class GradingRun:
     progress: Callable[[int, int, str], None] = lambda done, total, student: None
     secret: Path | None = None  # the hidden-case secret's file (default: OUT/hidden-cases.key)
     per_student_cases: bool = False  # hidden cases per student instead of one set per class
+    roster: Path | None = None
+    student_budget: float | None = None
+    exports: list[str] = field(default_factory=list)
 
 
 def grade(submissions: list[Path], source_folder: Path, out: Path,
           run: GradingRun | None = None) -> Gradebook:
-    """Grade every submission, write the gradebook and feedback into ``out``, and return it."""
+    """Grade every submission, writing the gradebook and feedback into ``out`` as each student
+    finishes (a run that dies keeps what it graded), and return the gradebook."""
     run = run or GradingRun()
+    out = Path(out)
+    prepare_out(out, [Path(p) for p in submissions], Path(source_folder))
     source = load_source(Path(source_folder))
     names = list(source.notebooks)
     if run.notebooks:
@@ -777,11 +755,14 @@ def grade(submissions: list[Path], source_folder: Path, out: Path,
         if unknown:
             raise GradingError(f"no source notebook named {', '.join(unknown)}")
         names = [n for n in names if n in run.notebooks]
-    students = find_submissions([Path(p) for p in submissions])
+    roster = read_roster(run.roster) if run.roster else None
+    ids = SourceIds({name: frozenset(nbs.grade_id(c) or "" for c in source.notebooks[name].cells)
+                     - {""} for name in source.notebooks})
+    students = everyone = find_submissions([Path(p) for p in submissions], ids, roster)
     kept: list[Row] = []
     # A re-grade: --student names, or student folders given into an out folder already graded.
     regrade = bool(run.students) or (all(is_student_folder(p) for p in submissions)
-                                     and (Path(out) / "gradebook.json").exists())
+                                     and (out / "gradebook.json").exists())
     if run.students:
         unknown = sorted(set(run.students) - set(students))
         if unknown:
@@ -789,33 +770,41 @@ def grade(submissions: list[Path], source_folder: Path, out: Path,
                                + ", ".join(map(str, submissions)))
         students = {name: students[name] for name in run.students}
     if regrade:
-        kept = [r for r in previous_rows(Path(out)) if r.student not in students]
-    jobs = run.jobs or os.cpu_count() or 1
+        kept = [r for r in previous_rows(out) if r.student not in students]
+    jobs = run.jobs or DEFAULT_JOBS
     if jobs < 1:
         raise GradingError(f"--jobs must be at least 1, got {jobs}")
-    sandbox = open_sandbox(required=run.sandbox == "required")
+    sandbox = open_sandbox(allow_none=run.sandbox == "none")
     run.log(sandbox.describe())
-    started = time.monotonic()
-    cases = HiddenCases(load_secret(run.secret or Path(out) / SECRET_FILE),
-                        run.per_student_cases)
-    broken = check_solutions(source, names, cases, Path(out) / reference.CACHE_FILE)
+    if sandbox.cgroups is not None and sandbox.cgroups.removed_stale:
+        run.log(f"removed {len(sandbox.cgroups.removed_stale)} cgroup(s) left by a grader that "
+                "was killed")
+    cases = HiddenCases(load_secret(run.secret or out / SECRET_FILE), run.per_student_cases)
+    broken = check_solutions(source, names, cases, out / reference.CACHE_FILE)
     for name in names:
         for gid, why in sorted(broken.get(name, {}).items()):
             run.log(f"the test of {gid} is broken, not the answers: {why}")
     plan = ClassPlan(sandbox, run.limits, cases, broken)
-    results: dict[str, list[Row]] = {}
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(grade_student, source, submission, names, plan): name
-                   for name, submission in students.items()}
-        for future in as_completed(futures):
-            results[futures[future]] = future.result()
-            run.progress(len(results), len(students), futures[future])
-    # Every worker is dead here (each NotebookGrader kills its own): only now is anything written.
-    rows = kept + [row for name in students for row in results[name]]
+    exercises = sum(len(source.exercises[name]) for name in names)
+    budget = run.student_budget or 2 * run.limits.timeout * exercises + 60
+    unsandboxed = "graded without a sandbox (--sandbox none)" if sandbox.bwrap is None else ""
+
+    def grade_one(submission: Submission, watch: Watch) -> list[Row]:
+        rows = grade_student(source, submission, names, plan, watch)
+        for row in rows if unsandboxed else []:
+            row.reason = "; ".join(part for part in (unsandboxed, row.reason) if part)
+        return rows
+
+    def unfinished(submission: Submission, status: str, reason: str) -> list[Row]:
+        return [row for name in names for row in _invalid_rows(
+            source, submission.student, name, status, reason)]
+
     order = {name: index for index, name in enumerate(source.notebooks)}
-    rows.sort(key=lambda r: (r.student, order.get(r.notebook, len(order))))
-    book = Gradebook(rows, time.monotonic() - started, list(students))
-    write_results(book, Path(out), set(students) if regrade else None)
+    book = ClassRun(out, students, kept, order, regrade=regrade, exports=run.exports,
+                    everyone=everyone).grade(grade_one, unfinished, jobs=jobs, budget=budget,
+                                             progress=run.progress)
+    if sandbox.cgroups is not None:
+        sandbox.cgroups.remove_run_folders()
     return book
 
 

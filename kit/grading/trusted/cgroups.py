@@ -1,0 +1,252 @@
+"""TRUSTED: a cgroup per sandboxed worker, so a limit holds for the whole sandbox, not a process.
+
+A process limit (``RLIMIT_AS``) binds one process: six interpreters of one answer each stay
+under it together far above it, and a file in ``/tmp`` or ``/dev/shm`` (tmpfs, memory) counts
+against none of them.  The kernel's memory controller charges every page of every process in a
+cgroup, tmpfs pages included, to that cgroup; over its limit the kernel's OOM killer ends a
+process *of that cgroup only*.  The pids controller caps processes and threads the same way.
+
+Where the groups go: below the cgroup the grader runs in, in every hierarchy that has the
+controller (cgroup v2's unified tree; on a "hybrid" machine, v1's ``memory`` and ``pids``
+trees), as ``<grader's cgroup>/kit-grade-<grader pid>/w<n>``, so the worker's memory is still
+counted in the grader's own group.  With cgroup v2 the grader's cgroup must let its children
+use the memory controller (``cgroup.subtree_control``; a systemd unit with ``Delegate=yes``,
+or a container that gives the grader its own cgroup); where it does not, the run says that the
+memory limit is per process only.
+
+A grader killed with ``kill -9`` cannot remove its groups: every run first removes the
+``kit-grade-<pid>`` groups whose grader is no longer alive (ending whatever is still in them).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PREFIX = "kit-grade-"
+_RUN_NAME = re.compile(re.escape(PREFIX) + r"(\d+)$")
+CONTROLLERS = ("memory", "pids")
+#: Numbers of this process's worker groups: unique across threads and grading runs (``next``
+#: on a count is atomic in CPython).
+_NUMBERS = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Hierarchy:
+    """Where this grader's groups are made in one cgroup tree, and what that tree controls."""
+
+    base: Path  # the grader's own cgroup in this tree
+    controllers: frozenset[str]
+    v2: bool
+
+
+def _mounted_hierarchies(mountinfo: str, own: str) -> list[Hierarchy]:
+    """The cgroup trees mounted here that hold a controller we use, at the grader's cgroup."""
+    paths: dict[str, str] = {}  # "0" -> v2 path; controller name -> v1 path
+    for line in own.splitlines():
+        number, names, path = line.split(":", 2)
+        if number == "0" and names == "":
+            paths["0"] = path
+        for controller in names.split(","):
+            paths[controller] = path
+    found: list[Hierarchy] = []
+    for line in mountinfo.splitlines():
+        fields = line.split()
+        if "-" not in fields:
+            continue
+        sep = fields.index("-")
+        fstype, options = fields[sep + 1], fields[sep + 3].split(",")
+        root, mount = fields[3], Path(fields[4])
+        if fstype == "cgroup2" and "0" in paths:
+            base = mount / _relative(paths["0"], root)
+            usable = frozenset(_read(base / "cgroup.controllers").split()) & set(CONTROLLERS)
+            if usable:
+                found.append(Hierarchy(base, usable, True))
+        elif fstype == "cgroup":
+            usable = frozenset(options) & set(CONTROLLERS)
+            first = sorted(usable)[0] if usable else None
+            if first is not None and first in paths:
+                found.append(Hierarchy(mount / _relative(paths[first], root), usable, False))
+    return found
+
+
+def _relative(path: str, root: str) -> str:
+    """A cgroup path from /proc/self/cgroup made relative to the mount's root (containers)."""
+    if root != "/" and (path == root or path.startswith(root + "/")):
+        path = path[len(root):]
+    return path.lstrip("/")
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _kill_and_remove(group: Path) -> None:
+    """End every process of ``group`` and its children, then remove them (deepest first)."""
+    children = sorted((p for p in group.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts))
+    for folder in [*children, group]:
+        for _ in range(100):
+            pids = [int(p) for p in _read(folder / "cgroup.procs").split()]
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            try:
+                folder.rmdir()
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.02)  # a killed process leaves its cgroup once it is reaped
+
+
+def remove_stale(hierarchies: list[Hierarchy]) -> list[Path]:
+    """Remove the groups of graders that are no longer running; return what was removed."""
+    removed: list[Path] = []
+    for tree in hierarchies:
+        try:
+            entries = list(tree.base.iterdir())
+        except OSError:
+            continue
+        for entry in entries:
+            match = _RUN_NAME.match(entry.name)
+            if match and entry.is_dir() and not _alive(int(match.group(1))):
+                _kill_and_remove(entry)
+                if not entry.exists():
+                    removed.append(entry)
+    return removed
+
+
+@dataclass
+class WorkerGroup:
+    """The cgroups of one worker (one per tree); the worker joins them before it starts."""
+
+    folders: list[Path]
+    memory: Path | None
+    memory_v2: bool
+
+    def procs_files(self) -> list[str]:
+        return [str(folder / "cgroup.procs") for folder in self.folders]
+
+    def oom_killed(self) -> bool:
+        """Did the kernel end a process of this worker for going over the memory limit?"""
+        if self.memory is None:
+            return False
+        text = _read(self.memory / ("memory.events" if self.memory_v2 else "memory.oom_control"))
+        counts = dict(line.split() for line in text.splitlines() if len(line.split()) == 2)
+        return int(counts.get("oom_kill", "0")) > 0
+
+    def remove(self) -> None:
+        for folder in self.folders:
+            _kill_and_remove(folder)
+
+
+@dataclass
+class Cgroups:
+    """The cgroup trees this grading run uses, and what cannot be limited here."""
+
+    hierarchies: list[Hierarchy]
+    not_enforced: list[str] = field(default_factory=list)
+    removed_stale: list[Path] = field(default_factory=list)
+
+    def controllers(self) -> set[str]:
+        return {name for tree in self.hierarchies for name in tree.controllers}
+
+    def make(self, memory_bytes: int, processes: int) -> WorkerGroup:
+        """A new group for one worker, its limits set (raises OSError when one cannot be)."""
+        number = next(_NUMBERS)
+        folders: list[Path] = []
+        memory: Path | None = None
+        memory_v2 = False
+        try:
+            for tree in self.hierarchies:
+                run = tree.base / f"{PREFIX}{os.getpid()}"
+                run.mkdir(exist_ok=True)
+                if tree.v2:
+                    wanted = " ".join("+" + name for name in sorted(tree.controllers))
+                    if not set(tree.controllers) <= set(
+                            _read(run / "cgroup.subtree_control").split()):
+                        (run / "cgroup.subtree_control").write_text(wanted)
+                folder = run / f"w{number}"
+                folder.mkdir()
+                folders.append(folder)
+                if "memory" in tree.controllers:
+                    memory, memory_v2 = folder, tree.v2
+                    _limit_memory(folder, memory_bytes, tree.v2)
+                if "pids" in tree.controllers:
+                    (folder / "pids.max").write_text(str(processes))
+        except OSError:
+            WorkerGroup(folders, None, False).remove()
+            raise
+        return WorkerGroup(folders, memory, memory_v2)
+
+    def remove_run_folders(self) -> None:
+        """Remove this run's ``kit-grade-<pid>`` folders once every worker has ended."""
+        for tree in self.hierarchies:
+            _kill_and_remove(tree.base / f"{PREFIX}{os.getpid()}")
+
+
+def _limit_memory(folder: Path, limit: int, v2: bool) -> None:
+    if v2:
+        (folder / "memory.max").write_text(str(limit))
+        for name, value in (("memory.swap.max", "0"), ("memory.oom.group", "1")):
+            if (folder / name).exists():
+                (folder / name).write_text(value)
+        return
+    (folder / "memory.limit_in_bytes").write_text(str(limit))
+    if (folder / "memory.memsw.limit_in_bytes").exists():  # swap accounting on: no swap either
+        (folder / "memory.memsw.limit_in_bytes").write_text(str(limit))
+
+
+def open_cgroups() -> Cgroups:
+    """The memory and pids trees usable here, after removing groups left by killed graders."""
+    hierarchies = _mounted_hierarchies(_read(Path("/proc/self/mountinfo")),
+                                       _read(Path("/proc/self/cgroup")))
+    usable: list[Hierarchy] = []
+    for tree in hierarchies:
+        if os.access(tree.base, os.W_OK) and _can_delegate(tree):
+            usable.append(tree)
+    cgroups = Cgroups(usable, removed_stale=remove_stale(usable))
+    have = cgroups.controllers()
+    if "memory" not in have:
+        cgroups.not_enforced.append("memory per sandbox (no writable memory cgroup here: "
+                                    "the address-space limit binds each process only, and "
+                                    "/tmp and /dev/shm are capped by their size alone)")
+    if "pids" not in have:
+        cgroups.not_enforced.append("process count (no writable pids cgroup; RLIMIT_NPROC "
+                                    "only)")
+    return cgroups
+
+
+def _can_delegate(tree: Hierarchy) -> bool:
+    """cgroup v2 gives children a controller only through the parent's subtree_control, which
+    a cgroup holding processes (the grader's own, unless it is the root) cannot enable."""
+    if not tree.v2:
+        return True
+    control = tree.base / "cgroup.subtree_control"
+    if set(tree.controllers) <= set(_read(control).split()):
+        return True
+    try:
+        control.write_text(" ".join("+" + name for name in sorted(tree.controllers)))
+    except OSError:
+        return False
+    return True

@@ -1,0 +1,265 @@
+"""The sandbox caps resources for the whole worker: a memory cgroup that counts its processes
+and its tmpfs files, a sized /dev/shm, a read-only root, no capabilities, a seccomp filter;
+and cgroups left by a grader that was killed are removed by the next run."""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kit.grading.trusted import cgroups, seccomp
+from kit.grading.trusted.bwrap import Limits, Sandbox, Worker, WorkerStopped, open_sandbox
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Sandbox:
+    try:
+        return open_sandbox()
+    except Exception as exc:  # noqa: BLE001 - SandboxUnavailable names the reason
+        pytest.skip(f"no sandbox on this machine: {exc}")
+
+
+def run(worker: Worker, source: str, call: str = "") -> Any:
+    assert worker.request({"op": "run", "cell": "a", "source": source}, 20)["ok"]
+    reply = worker.request({"op": "call", "name": call, "args": []}, 20)
+    assert reply["ok"], reply
+    from kit.grading.boundary import wire
+
+    return wire.decode(reply["value"])
+
+
+def needs_memory_cgroup(sandbox: Sandbox) -> None:
+    if "memory" not in sandbox.cgroups.controllers():
+        pytest.skip("no writable memory cgroup here: " + "; ".join(sandbox.cgroups.not_enforced))
+
+
+#: Files in the sandbox's three tmpfs folders: 210 MiB of memory no process's address space
+#: counts (each file under the file-size limit), over the 200 MiB of the worker's cgroup.
+TMPFS_HOG = '''import os
+
+def hog():
+    for folder in ('/dev/shm', '/tmp', os.path.expanduser('~')):
+        for number in range(2):
+            with open(f'{folder}/hog{number}', 'wb') as out:
+                for _ in range(35):
+                    out.write(b'x' * (1 << 20))
+    return 'survived'
+'''
+HOG_LIMITS = Limits(memory_mib=200, file_bytes=64 << 20, timeout=20)
+
+
+def test_memory_over_the_cap_stops_that_worker_only(sandbox: Sandbox) -> None:
+    """tmpfs files count against the worker's cgroup: past it the kernel ends the worker and
+    its reply says memory-limit; a neighbour worker goes on."""
+    needs_memory_cgroup(sandbox)
+    hog, neighbour = Worker(sandbox, HOG_LIMITS), Worker(sandbox, HOG_LIMITS)
+    try:
+        assert run(neighbour, "def ok():\n    return 41 + 1\n", "ok") == 42
+        with pytest.raises(WorkerStopped) as stopped:
+            run(hog, TMPFS_HOG, "hog")
+        assert stopped.value.status == "memory-limit"
+        assert "/dev/shm" in stopped.value.reason and "200 MiB" in stopped.value.reason
+        assert run(neighbour, "def again():\n    return 7\n", "again") == 7
+    finally:
+        hog.close()
+        neighbour.close()
+
+
+def test_files_in_dev_shm_and_tmp_are_bounded(sandbox: Sandbox) -> None:
+    limits = Limits()
+    worker = Worker(sandbox, limits)
+    source = '''def fill(folder):
+    written = 0
+    try:
+        with open(folder + '/big', 'wb') as out:
+            for _ in range(256):
+                out.write(b'x' * (1 << 20))
+                out.flush()
+                written += 1 << 20
+    except OSError as exc:
+        return written, exc.errno
+    return written, 0
+
+def both():
+    return fill('/dev/shm'), fill('/tmp')
+'''
+    try:
+        (shm, shm_errno), (tmp, tmp_errno) = run(worker, source, "both")
+    finally:
+        worker.close()
+    cap = limits.file_bytes * 2
+    assert shm <= cap and tmp <= cap
+    assert shm_errno != 0 and tmp_errno != 0  # ENOSPC (or EFBIG): the write was stopped
+
+
+SYSCALLS = '''import ctypes, errno, json, os, threading
+libc = ctypes.CDLL(None, use_errno=True)
+NUMBERS = {"io_uring_setup": 425, "keyctl": 250, "add_key": 248, "request_key": 249,
+           "bpf": 321, "unshare(CLONE_NEWUSER)": 272, "clone(CLONE_NEWUSER)": 56}
+ARGS = {"unshare(CLONE_NEWUSER)": (0x10000000,), "clone(CLONE_NEWUSER)": (0x10000000 | 17, 0)}
+calls = {}
+for name, number in NUMBERS.items():
+    result = libc.syscall(number, *ARGS.get(name, (0, 0)))
+    if result == 0 and name.startswith("clone"):
+        os._exit(0)  # the child of a clone that was not refused
+    calls[name] = [result, ctypes.get_errno()]
+status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+try:
+    open("/outside-tmp", "w")
+    root = "writable"
+except OSError as exc:
+    root = errno.errorcode[exc.errno]
+seen = []
+pool = [threading.Thread(target=seen.append, args=(i,)) for i in range(4)]
+for t in pool: t.start()
+for t in pool: t.join()
+print(json.dumps({"calls": calls, "seccomp": status["Seccomp"].strip(),
+                  "effective": status["CapEff"].strip(), "bounding": status["CapBnd"].strip(),
+                  "root": root, "threads": sorted(seen)}))
+'''
+NAMES = ("io_uring_setup", "keyctl", "add_key", "request_key", "bpf", "unshare(CLONE_NEWUSER)",
+         "clone(CLONE_NEWUSER)")
+
+
+def in_sandbox(sandbox: Sandbox, script: str) -> dict[str, Any]:
+    """Run a plain Python script in the sandbox a worker gets (its mounts, namespaces,
+    capabilities and seccomp filter), without the worker and its own guard."""
+    seccomp_fd = seccomp.filter_fd() if sandbox.seccomp else None
+    command = sandbox.command(1, Limits(), seccomp_fd)
+    command = command[: command.index(sys.executable)] + [sys.executable, "-I", "-c", script]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60,
+                              pass_fds=() if seccomp_fd is None else (seccomp_fd,))
+    finally:
+        if seccomp_fd is not None:
+            os.close(seccomp_fd)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64",
+                    reason="the test names system calls by their x86_64 numbers")
+def test_forbidden_system_calls_fail_and_no_capability_is_held(sandbox: Sandbox) -> None:
+    if not sandbox.seccomp:
+        pytest.skip("libseccomp is not installed here: " + "; ".join(sandbox.not_enforced))
+    seen = in_sandbox(sandbox, SYSCALLS)
+    assert seen["calls"] == {name: [-1, errno.EPERM] for name in NAMES}
+    assert seen["seccomp"] == "2"  # a seccomp filter is installed
+    assert int(seen["effective"], 16) == 0 and int(seen["bounding"], 16) == 0
+    assert seen["root"] == "EROFS"
+    assert seen["threads"] == [0, 1, 2, 3]  # clone3 gets ENOSYS: threads fall back to clone
+    # The filter is what refuses them: without it, the same sandbox lets some through.
+    unfiltered = in_sandbox(dataclasses.replace(sandbox, seccomp=False), SYSCALLS)
+    assert unfiltered["seccomp"] == "0"
+    assert unfiltered["calls"]["io_uring_setup"] != [-1, errno.EPERM] or \
+        unfiltered["calls"]["unshare(CLONE_NEWUSER)"] != [-1, errno.EPERM]
+
+
+def test_cgroups_left_by_a_killed_grader_are_removed_by_the_next_run(sandbox: Sandbox) -> None:
+    needs_memory_cgroup(sandbox)
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a pid no grader has any more
+    trees = sandbox.cgroups.hierarchies
+    leftovers = [tree.base / f"{cgroups.PREFIX}{dead.pid}" for tree in trees]
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        for run_folder in leftovers:
+            (run_folder / "w1").mkdir(parents=True)
+            (run_folder / "w1" / "cgroup.procs").write_text(str(sleeper.pid))
+        fresh = open_sandbox()
+        assert set(leftovers) <= set(fresh.cgroups.removed_stale)
+        assert not any(p.exists() for p in leftovers)
+        assert sleeper.wait(timeout=10) == -signal.SIGKILL  # what was still in it was ended
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        for run_folder in leftovers:
+            for folder in (run_folder / "w1", run_folder):
+                if folder.exists():
+                    folder.rmdir()
+
+
+def test_a_running_graders_cgroups_are_left_alone(sandbox: Sandbox) -> None:
+    needs_memory_cgroup(sandbox)
+    worker = Worker(sandbox, Limits())
+    try:
+        open_sandbox()  # another run starting meanwhile
+        assert run(worker, "def alive():\n    return 1\n", "alive") == 1
+    finally:
+        worker.close()
+    assert not any((tree.base / f"{cgroups.PREFIX}{os.getpid()}" / "w1").exists()
+                   for tree in sandbox.cgroups.hierarchies)
+
+
+HYBRID_MOUNTS = """\
+30 25 0:26 / /sys/fs/cgroup/memory rw,relatime shared:9 - cgroup cgroup rw,memory
+31 25 0:27 / /sys/fs/cgroup/pids rw,relatime shared:10 - cgroup cgroup rw,pids
+32 25 0:28 / /sys/fs/cgroup/unified rw,relatime shared:11 - cgroup2 cgroup2 rw
+33 25 0:29 / /sys/fs/cgroup/cpuset rw,relatime shared:12 - cgroup cgroup rw,cpuset
+"""
+HYBRID_OWN = "8:pids:/\n4:memory:/session/abc\n0::/\n"
+
+
+def test_the_grader_finds_its_own_cgroup_in_each_tree(tmp_path: Path) -> None:
+    found = cgroups._mounted_hierarchies(HYBRID_MOUNTS, HYBRID_OWN)
+    assert [(str(h.base), sorted(h.controllers), h.v2) for h in found] == [
+        ("/sys/fs/cgroup/memory/session/abc", ["memory"], False),
+        ("/sys/fs/cgroup/pids", ["pids"], False)]  # the unified tree here has no controller
+    unified = tmp_path / "cg"
+    (unified / "grader.slice").mkdir(parents=True)
+    (unified / "grader.slice" / "cgroup.controllers").write_text("cpu memory pids\n")
+    v2 = f"40 25 0:30 /container {unified} rw - cgroup2 cgroup2 rw\n"
+    found = cgroups._mounted_hierarchies(v2, "0::/container/grader.slice\n")
+    assert [(h.base, sorted(h.controllers), h.v2) for h in found] == [
+        (unified / "grader.slice", ["memory", "pids"], True)]
+
+
+def test_a_stopped_worker_leaves_no_cgroup(sandbox: Sandbox) -> None:
+    needs_memory_cgroup(sandbox)
+    worker = Worker(sandbox, Limits(timeout=1))
+    group = worker._group
+    assert group is not None and all(folder.exists() for folder in group.folders)
+    with pytest.raises(WorkerStopped):
+        worker.request({"op": "run", "cell": "a", "source": "while True:\n    pass\n"}, 1)
+    worker.close()
+    time.sleep(0.1)
+    assert not any(folder.exists() for folder in group.folders)
+
+
+def test_a_class_member_over_the_memory_cap_gets_a_memory_limit_row_and_no_one_else(
+        sandbox: Sandbox, tmp_path: Path) -> None:
+    needs_memory_cgroup(sandbox)
+    import nbformat
+
+    from kit.grading.trusted.grading import GradingRun, grade
+
+    root = Path(__file__).resolve().parents[1]
+    perfect = root / "tests" / "fixtures" / "submissions" / "perfect" / "01-orders.ipynb"
+    hog = nbformat.read(perfect, as_version=4)
+    for cell in hog.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "orders-get-order":
+            cell.source = TMPFS_HOG.replace("def hog():", "def my_get_order(size, "
+                                                        "page_size=4096):")
+    (tmp_path / "class" / "hog").mkdir(parents=True)
+    nbformat.write(hog, tmp_path / "class" / "hog" / "01-orders.ipynb")
+    (tmp_path / "class" / "ann").mkdir()
+    (tmp_path / "class" / "ann" / "01-orders.ipynb").write_bytes(perfect.read_bytes())
+    book = grade([tmp_path / "class"], root / "solutions", tmp_path / "out", GradingRun(
+        limits=HOG_LIMITS, notebooks=["01-orders.ipynb"], log=lambda line: None))
+    rows = {(r.student, r.exercise): (r.status, r.reason) for r in book.rows}
+    assert rows[("hog", "orders-get-order-tests")] == (
+        "memory-limit", "memory limit 200 MiB exceeded (the sandbox's processes and its /tmp "
+                        "and /dev/shm files together)")
+    assert {status for (student, _), (status, _) in rows.items() if student == "ann"} == \
+        {"passed"}
