@@ -179,6 +179,19 @@ def test_delegating_to_the_kit_fails_at_once_in_the_self_check(
     assert "✔ get_order: all 1 checks passed" in capsys.readouterr().out
 
 
+def test_a_class_forbidden_only_as_its_constructor_is_found_by_its_name() -> None:
+    import kit
+
+    def makes_a_zone(pfn: int) -> int:
+        return kit.Zone(64).buddy_pfn(pfn, 0) if pfn < 0 else pfn ^ 1
+
+    def uses_a_zone(zone: object, pfn: int) -> int:
+        return pfn ^ 1
+
+    assert checks.forbidden_names(makes_a_zone, ("Zone.__init__",)) == {"Zone"}
+    assert checks.forbidden_names(uses_a_zone, ("Zone.__init__",)) == set()
+
+
 def test_a_student_function_handed_to_a_kit_helper_is_vetted_too(
         capsys: pytest.CaptureFixture[str]) -> None:
     from kit.grading.trusted import harness

@@ -7,17 +7,20 @@ namedtuple, a dataclass, deep recursion.  The grader's source checks are tried b
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import kit
+from kit.grading.boundary import checks
 from kit.grading.trusted import delegation
 from kit.grading.trusted import notebooks as nbs
 from kit.grading.trusted.bwrap import Limits, Worker, open_sandbox
-from kit.grading.trusted.grading import load_source, request_forbids
+from kit.grading.trusted.grading import GradingRun, grade, load_source, request_forbids
 from kit.grading.trusted.remote import error_kind, refusal
 
 SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
@@ -228,3 +231,56 @@ def test_a_private_helper_is_refused_to_the_answer_but_not_to_the_kit(worker: Wo
     assert answer(worker, honest, forbid=forbid)["ok"] is True
     direct = f"import kit\ndef f():\n    zone = {zone}\n    return zone._rmqueue_pcplist(0)\n"
     assert refused(answer(worker, direct, forbid=forbid))
+
+
+# ------------------------------------------------- one verdict: self-check and kit grade agree
+ORDERS = "01-orders.ipynb"
+#: A right get_order that leans on kit.pages_for, which exercise 2 of the notebook asks for.
+LEANS_ON_PAGES_FOR = ("import kit\n\n\ndef my_get_order(size, page_size=4096):\n"
+                      "    if size == 0:\n        return 64 - (page_size.bit_length() - 1)\n"
+                      "    return (kit.pages_for(size, page_size) - 1).bit_length()\n")
+#: The same, with only what the check cell allows.
+OWN_ARITHMETIC = ("def my_get_order(size, page_size=4096):\n"
+                  "    page_shift = page_size.bit_length() - 1\n"
+                  "    if size == 0:\n        return 64 - page_shift\n"
+                  "    return ((size - 1) >> page_shift).bit_length()\n")
+
+
+def with_get_order(answer: str) -> object:
+    """The released 01-orders with ``answer`` typed into the get_order cell."""
+    nb = nbs.read_notebook(SOLUTIONS.parent / "exercises" / ORDERS)
+    next(c for c in nb.cells if nbs.grade_id(c) == "orders-get-order").source = answer
+    return nb
+
+
+def self_check(nb: object) -> str:
+    """What the student's own kernel prints for the get_order check cell (set-up, answer, test)."""
+    namespace: dict[str, object] = {"__name__": "__main__"}
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        for gid in ("orders-setup", "orders-get-order", "orders-get-order-tests"):
+            cell = next(c for c in nb.cells if nbs.grade_id(c) == gid)  # type: ignore[attr-defined]
+            try:
+                exec(compile(cell.source, gid, "exec"), namespace)
+            except checks.CheckFailed:
+                pass  # the failed check's lines are printed above it
+    return printed.getvalue()
+
+
+def test_the_self_check_and_kit_grade_give_one_verdict_on_a_call_another_exercise_forbids(
+        tmp_path: Path, sandbox: object) -> None:
+    if sandbox.bwrap is None:  # type: ignore[attr-defined]
+        pytest.skip("no sandbox on this machine: " + sandbox.describe())  # type: ignore[attr-defined]
+    leaning, honest = with_get_order(LEANS_ON_PAGES_FOR), with_get_order(OWN_ARITHMETIC)
+    said = self_check(leaning)
+    assert "write pages_for yourself" in said and "all" not in said.splitlines()[-1]
+    assert self_check(honest).splitlines()[-1].startswith("✔ get_order: all")
+    nbs.write_notebook(leaning, tmp_path / "class" / "leaning" / ORDERS)
+    nbs.write_notebook(honest, tmp_path / "class" / "honest" / ORDERS)
+    book = grade([tmp_path / "class"], SOLUTIONS, tmp_path / "out",
+                 GradingRun(jobs=1, notebooks=[ORDERS], log=lambda line: None))
+    rows = {r.student: r for r in book.rows if r.exercise == "orders-get-order-tests"}
+    assert (rows["leaning"].status, rows["leaning"].points) == ("delegated", 0.0)
+    assert "pages_for" in rows["leaning"].reason
+    assert (rows["honest"].status, rows["honest"].points) == ("passed",
+                                                              rows["honest"].max_points)

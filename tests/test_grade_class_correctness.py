@@ -162,6 +162,8 @@ def test_grade_reports_a_broken_test_as_the_graders_error_for_everyone(tmp_path:
                                 "not a solution cell"),
     ("wrong-points-heading", "cell 2: the heading says 5 points, but the test cell that grades "
                              "it (cell 4, orders-get-order-tests) has 3"),
+    ("incomplete-forbid", "cell 4 (orders-get-order-tests): forbid= lacks 'pages_for', which "
+                          "the notebook forbids and this exercise's solution does not use"),
 ])
 def test_release_and_grade_refuse_a_malformed_source(
         case: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -553,7 +553,7 @@ def forbidden_names(function: object, forbid: Iterable[str]) -> set[str]:
     (``from kit import get_order``) or spelled in a string (``getattr(kit, "get_order")``).
     A function that *is* a kit function (``my_get_order = kit.get_order``) counts too.
     """
-    wanted = set(forbid)
+    wanted = spellings(forbid)
     if _from_kit(function):  # the kit's own code (a check helper) is not the student's answer
         name = getattr(function, "__name__", "")
         return {name} if name in wanted else set()
@@ -574,6 +574,12 @@ def forbidden_names(function: object, forbid: Iterable[str]) -> set[str]:
             if isinstance(helper, FunctionType) and not _from_kit(helper):
                 todo.append(helper)
     return found
+
+
+def spellings(forbid: Iterable[str]) -> set[str]:
+    """The names an answer spells when it uses a forbidden kit name: ``Zone.__init__`` (a class
+    only making one of which is forbidden) is spelled ``Zone``."""
+    return {name.removesuffix(".__init__") for name in forbid}
 
 
 def _from_kit(function: object) -> bool:

@@ -4,8 +4,8 @@ An exercise's ``Checks(..., forbid=(...))`` names what the student is asked to w
 layers refuse delegation to it:
 
 * **at run time, by code identity** (the sandboxed worker's guard): every request refuses a
-  call into the code of the names :func:`request_forbids` gives it;
-* **in the answer's source** (``grading.used_names``): an answer that names a forbidden
+  call into the code of the names its test cell's ``forbid=`` lists;
+* **in the answer's source** (:func:`used_names`): an answer that names a forbidden
   function is told so with its line, before it runs.  A function of the student's own that
   merely shares the name (``def pages_for``) is not;
 * **by similarity** (:func:`copied_from_kit`): an answer that pastes the kit's own source of a
@@ -13,15 +13,18 @@ layers refuse delegation to it:
   length are compared, and only long runs of their tokens count, so a short honest answer
   (``return (size + 4095) // 4096``) can never match.
 
-Every request of a notebook refuses the union of the notebook's forbidden names, not only its
-own exercise's: a helper kept from one exercise's cell cannot serve another.  An exercise keeps
-what its own reference solution uses (exercise 3 of 01-orders calls ``get_order``, which
-exercise 1 forbids), and a class forbidden by another exercise only loses its constructor (a
-zone handed to the student's function stays usable).
+Every exercise's ``forbid=`` lists the union of the notebook's forbidden names, not only what
+it asks for itself: a helper kept from one exercise's cell cannot serve another.  An exercise
+keeps what its own reference solution uses (exercise 3 of 01-orders calls ``get_order``, which
+exercise 1 forbids), and a class forbidden by another exercise only loses its constructor
+(``Zone.__init__``: a zone handed to the student's function stays usable).  The list is written
+out in the test cell, so the student's self-check, nbgrader and ``kit grade`` refuse the same
+names; :func:`effective_forbids` is what ``kit release`` checks each list against.
 """
 
 from __future__ import annotations
 
+import ast
 import builtins
 import io
 import keyword
@@ -33,6 +36,8 @@ from types import FunctionType
 
 import kit  # noqa: F401 - the kit's modules are searched in sys.modules
 from kit.grading.trusted import harness  # noqa: F401 - its helpers are forbidden too
+from kit.grading.trusted import notebooks as nbs
+from kit.grading.trusted.notebooks import NotebookError
 
 #: Tokens in one shingle, the shortest kit function compared, and how much of it must appear.
 SHINGLE = 10
@@ -40,19 +45,75 @@ MIN_TOKENS = 30
 MIN_SHARED = 0.7
 
 
-def request_forbids(forbids: Mapping[str, frozenset[str]],
-                    uses: Mapping[str, set[str]]) -> tuple[dict[str, frozenset[str]],
-                                                            frozenset[str]]:
-    """(exercise -> names its requests refuse, names refused in a cell of no exercise).
+def declared_forbid(source: str, where: str) -> frozenset[str]:
+    """The ``forbid=(...)`` of a test cell's ``Checks(...)`` call, read without running it."""
+    try:
+        tree = ast.parse(nbs.keep_hidden(source, where))
+    except SyntaxError as exc:
+        raise NotebookError(f"{where}: the test cell does not parse: {exc.msg}") from None
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Checks":
+            for keyword in node.keywords:
+                if keyword.arg == "forbid":
+                    try:
+                        value = ast.literal_eval(keyword.value)
+                    except ValueError:
+                        raise NotebookError(f"{where}: forbid= must be a literal tuple of "
+                                           "names") from None
+                    names |= set(value)
+    return frozenset(names)
+
+
+def used_names(source: str, own: frozenset[str] = frozenset()) -> dict[str, int]:
+    """Every identifier, attribute, imported name and string an answer cell uses -> a line.
+
+    A bare name in ``own`` (a function or class the student's cells define) is the
+    student's, not the kit's: a helper of theirs called ``pages_for`` is not delegation.
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return {}
+    found: dict[str, int] = {}
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.Name) and node.id not in own:
+            names = [node.id]
+        elif isinstance(node, ast.Attribute):
+            names = [node.attr]
+        elif isinstance(node, ast.alias):
+            names = [node.name.rsplit(".", 1)[-1]]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            names = [node.value]
+        for name in names:
+            found.setdefault(name, getattr(node, "lineno", 0))
+    return found
+
+
+def base_name(name: str) -> str:
+    """``Zone`` for ``Zone.__init__`` (a class of which only making one is refused)."""
+    return name.removesuffix(".__init__")
+
+
+def effective_forbids(forbids: Mapping[str, frozenset[str]],
+                      uses: Mapping[str, set[str]]) -> dict[str, frozenset[str]]:
+    """Exercise -> the names its test cell's ``forbid=`` must list: its own, and the rest of
+    the notebook's union that its reference solution does not use (a class: its constructor).
 
     ``forbids`` is each exercise's ``forbid=``; ``uses`` the names its reference solution's
-    answer cells use.
+    answer cells use.  A complete ``forbid=`` gives back itself.
     """
-    union = frozenset().union(*forbids.values()) if forbids else frozenset()
-    every_use = set().union(*uses.values()) if uses else set()
-    per_exercise = {gid: own | _weakened(union - own - uses.get(gid, set()))
-                    for gid, own in forbids.items()}
-    return per_exercise, _weakened(union - every_use)
+    union = {base_name(n) for names in forbids.values() for n in names}
+    return {gid: own | _weakened(union - {base_name(n) for n in own} - uses.get(gid, set()))
+            for gid, own in forbids.items()}
+
+
+def unowned_forbids(forbids: Mapping[str, frozenset[str]],
+                    uses: Mapping[str, set[str]]) -> frozenset[str]:
+    """What a cell of no exercise refuses: the notebook's union but what any solution uses."""
+    union = {base_name(n) for names in forbids.values() for n in names}
+    return _weakened(union - set().union(*uses.values()) if uses else union)
 
 
 def _weakened(names: Iterable[str]) -> frozenset[str]:

@@ -71,6 +71,7 @@ from kit.grading.trusted.collection import (
     is_student_folder,
     read_roster,
 )
+from kit.grading.trusted.delegation import declared_forbid, used_names
 from kit.grading.trusted.gradebook import COLUMNS, Gradebook, Row, printable
 from kit.grading.trusted.release import source_notebooks, validate_source
 from kit.grading.trusted.remote import (
@@ -182,52 +183,6 @@ def defined_names(source: str) -> set[str]:
         return set()
     return {node.name for node in ast.walk(tree)
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
-
-
-def declared_forbid(source: str, where: str) -> frozenset[str]:
-    """The ``forbid=(...)`` of a test cell's ``Checks(...)`` call, read without running it."""
-    try:
-        tree = ast.parse(nbs.keep_hidden(source, where))
-    except SyntaxError as exc:
-        raise GradingError(f"{where}: the test cell does not parse: {exc.msg}") from None
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Checks":
-            for keyword in node.keywords:
-                if keyword.arg == "forbid":
-                    try:
-                        value = ast.literal_eval(keyword.value)
-                    except ValueError:
-                        raise GradingError(f"{where}: forbid= must be a literal tuple of "
-                                           "names") from None
-                    names |= set(value)
-    return frozenset(names)
-
-
-def used_names(source: str, own: frozenset[str] = frozenset()) -> dict[str, int]:
-    """Every identifier, attribute, imported name and string an answer cell uses -> a line.
-
-    A bare name in ``own`` (a function or class the student's cells define) is the
-    student's, not the kit's: a helper of theirs called ``pages_for`` is not delegation.
-    """
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return {}
-    found: dict[str, int] = {}
-    for node in ast.walk(tree):
-        names: list[str] = []
-        if isinstance(node, ast.Name) and node.id not in own:
-            names = [node.id]
-        elif isinstance(node, ast.Attribute):
-            names = [node.attr]
-        elif isinstance(node, ast.alias):
-            names = [node.name.rsplit(".", 1)[-1]]
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            names = [node.value]
-        for name in names:
-            found.setdefault(name, getattr(node, "lineno", 0))
-    return found
 
 
 # ------------------------------------------------------------------------------- hidden cases
@@ -553,7 +508,7 @@ class NotebookGrader:
         for gid in exercise.answers:
             step = next(s for s in self.rebuilt.steps if s.grade_id == gid)
             used = used_names(step.source, own)
-            hits = sorted(set(used) & exercise.forbid)
+            hits = sorted(set(used) & checks.spellings(exercise.forbid))
             if hits:
                 return f"{checks.delegation_message(hits)} (answer cell {gid}, line " \
                        f"{used[hits[0]]})"
@@ -616,13 +571,15 @@ class NotebookGrader:
 
 def request_forbids(source: Source, name: str) -> tuple[dict[str, frozenset[str]],
                                                        frozenset[str]]:
-    """What each exercise's requests refuse, and a cell of no exercise's (see delegation)."""
+    """What each exercise's requests refuse (its test cell's ``forbid=``, complete since
+    release checks it), and a cell of no exercise's (see delegation)."""
     cells = {nbs.grade_id(c): c.source for c in source.notebooks[name].cells
              if nbs.grade_id(c) and nbs.is_answer(c)}
     exercises = source.exercises[name]
     uses = {e.grade_id: {n for g in e.answers for n in used_names(cells.get(g, ""))}
             for e in exercises}
-    return delegation.request_forbids({e.grade_id: e.forbid for e in exercises}, uses)
+    forbids = {e.grade_id: e.forbid for e in exercises}
+    return forbids, delegation.unowned_forbids(forbids, uses)
 
 
 def first_failure(lines: list[str]) -> str:

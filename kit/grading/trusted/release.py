@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from kit.grading.trusted import delegation
 from kit.grading.trusted import notebooks as nbs
 from kit.grading.trusted.notebooks import NotebookError
 from kit.grading.trusted.reference import solution_failures
@@ -62,6 +63,7 @@ def validate_source(nb: Any, where: str) -> None:
         if cell.cell_type == "code":
             nbs.strip_hidden(nbs.stub_source(cell.source, label), label)  # markers must pair
     check_points_headings(nb, where)
+    check_forbid_lists(nb, where)
 
 
 #: "(3 points)", "(1 point)", "(2.5 points)" in a task's heading.
@@ -89,6 +91,31 @@ def check_points_headings(nb: Any, where: str) -> None:
                 f"{where} cell {index}: the heading says {said[0]:g} points, but the test cell "
                 f"that grades it (cell {test[0]}, {nbs.grade_id(test[1])}) has {points:g} in its "
                 "nbgrader metadata: make them agree")
+
+
+def check_forbid_lists(nb: Any, where: str) -> None:
+    """Each test cell's ``forbid=`` lists every name its requests refuse (the notebook's union
+    but what its own solution uses, :func:`delegation.effective_forbids`): the student's
+    self-check and nbgrader know only that list, so a name missing from it would pass there
+    and score 0 in ``kit grade``."""
+    tests: dict[str, tuple[int, frozenset[str]]] = {}
+    uses: dict[str, set[str]] = {}
+    used: set[str] = set()
+    for index, cell in enumerate(nb.cells):
+        gid = nbs.grade_id(cell)
+        if gid and nbs.is_answer(cell):
+            used |= set(delegation.used_names(cell.source))
+        elif gid and nbs.is_test(cell):
+            tests[gid] = (index, delegation.declared_forbid(cell.source, f"{where} cell {index}"))
+            uses[gid], used = used, set()
+    effective = delegation.effective_forbids({g: f for g, (_, f) in tests.items()}, uses)
+    for gid, (index, declared) in tests.items():
+        missing = sorted(effective[gid] - declared)
+        if missing:
+            raise NotebookError(
+                f"{where} cell {index} ({gid}): forbid= lacks {', '.join(map(repr, missing))}, "
+                "which the notebook forbids and this exercise's solution does not use: list "
+                "them, so the student's self-check refuses what kit grade refuses")
 
 
 #: The first line of a hidden-tests region: ``t.hidden()`` on the cell's Checks block.
