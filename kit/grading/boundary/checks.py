@@ -540,10 +540,12 @@ class Checks:
 
 
 def delegation_message(used: Iterable[str]) -> str:
-    """What a student reads when the answer calls a function the exercise asks them to write."""
+    """What a student reads when the answer calls a kit function that an exercise of the notebook
+    asks them to write (the cell's forbid= list: its own and the other exercises' names)."""
     names = sorted(set(used))
     return (f"write {names[0]} yourself: your answer uses kit's "
-            f"{', '.join(names)}, which is what this exercise asks you to write")
+            f"{', '.join(names)}, which an exercise of this notebook asks you to write "
+            "(the check cell's forbid= lists them)")
 
 
 def forbidden_names(function: object, forbid: Iterable[str]) -> set[str]:
