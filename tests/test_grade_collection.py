@@ -23,7 +23,7 @@ import pytest
 
 from kit.cli import main
 from kit.grading.trusted import cgroups, classrun, grading
-from kit.grading.trusted.bwrap import Limits, SandboxUnavailable, open_sandbox
+from kit.grading.trusted.bwrap import Limits, open_sandbox
 from kit.grading.trusted.collection import SourceIds, file_problem, find_submissions
 from kit.grading.trusted.grading import GradingRun
 
@@ -35,14 +35,6 @@ SUBMISSIONS = FIXTURES / "submissions"
 PERFECT = SUBMISSIONS / "perfect" / "01-orders.ipynb"
 ARGS = ["--source", str(SOLUTIONS), "--notebook", "01-orders.ipynb", "--timeout", "4"]
 KIT = [sys.executable, "-m", "kit"]
-
-
-@pytest.fixture(scope="module")
-def sandbox_available() -> None:
-    try:
-        open_sandbox()
-    except SandboxUnavailable as exc:
-        pytest.skip(f"no sandbox on this machine: {exc}")
 
 
 def read_csv(text: str) -> list[list[str]]:
