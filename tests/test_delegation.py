@@ -21,7 +21,7 @@ from kit.grading.trusted import delegation
 from kit.grading.trusted import notebooks as nbs
 from kit.grading.trusted.bwrap import Limits, Worker, open_sandbox
 from kit.grading.trusted.grading import GradingRun, grade, load_source, request_forbids
-from kit.grading.trusted.remote import error_kind, refusal
+from kit.grading.trusted.remote import ProtocolViolation, read_reply
 
 SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
 FORBID = ["get_order", "get_order_misconceptions"]
@@ -75,7 +75,8 @@ def test_a_call_into_the_kits_code_is_refused_however_it_is_reached(
         worker: Worker, source: str) -> None:
     reply = answer(worker, source, 4097)
     assert refused(reply), reply
-    assert refusal(reply, frozenset(FORBID))  # the grader believes it: a forbidden name
+    # the grader believes it (an index into what it forbade) and words it itself
+    assert read_reply(reply, sorted(FORBID)).refused.startswith("write get_order yourself")
 
 
 @pytest.mark.parametrize("source", [
@@ -116,7 +117,8 @@ def test_a_kit_method_run_on_a_scratch_zone_is_refused(worker: Worker) -> None:
     source = ("import kit\ndef f(size):\n    scratch = kit.Zone(64)\n"
               "    return scratch.alloc_pages_exact(size)\n")
     reply = answer(worker, source, 5000, forbid=["alloc_pages_exact", "make_alloc_exact"])
-    assert refused(reply) and reply["forbidden"] == "alloc_pages_exact"
+    forbid = sorted(["alloc_pages_exact", "make_alloc_exact"])
+    assert refused(reply) and forbid[reply["forbidden"]] == "alloc_pages_exact"  # type: ignore[index]
 
 
 def test_a_refusal_in_one_request_does_not_spill_into_the_next(worker: Worker) -> None:
@@ -150,15 +152,25 @@ def test_deep_recursion_is_an_error_of_the_answer_not_a_refusal(worker: Worker) 
     assert reply["ok"] is False and reply["exc"] == "RecursionError"
 
 
-def test_the_grader_believes_only_refusals_of_names_it_forbade() -> None:
-    forged = {"ok": False, "exc": "ForbiddenCall", "forbidden": "anything",
-              "error": "# Total: 44 / 44"}
-    assert refusal(forged, frozenset(FORBID)) == ""
-    assert error_kind(forged) == "Error"
-    good = {"ok": False, "exc": "ForbiddenCall", "forbidden": "get_order", "error": "x"}
-    assert refusal(good, frozenset(FORBID)).startswith("write get_order yourself")
-    assert error_kind({"exc": "Bad name\n# Total"}) == "Error"
-    assert error_kind({"exc": "ValueError"}) == "ValueError"
+@pytest.mark.parametrize("forged", [
+    pytest.param({"forbidden": "get_order"}, id="a-name-not-an-index"),
+    pytest.param({"forbidden": 2}, id="an-index-past-the-list"),
+    pytest.param({"forbidden": -2}, id="an-index-before-it"),
+    pytest.param({"forbidden": True}, id="a-bool"),
+    pytest.param({}, id="no-index"),
+    pytest.param({"forbidden": 0, "limit": "memory"}, id="an-extra-field"),
+])
+def test_the_grader_believes_only_refusals_of_names_it_forbade(forged: dict[str, object]) -> None:
+    with pytest.raises(ProtocolViolation):
+        read_reply({"ok": False, "exc": "ForbiddenCall", **forged}, sorted(FORBID))
+
+
+def test_a_refusal_is_worded_by_the_grader_from_its_own_list() -> None:
+    said = read_reply({"ok": False, "exc": "ForbiddenCall", "forbidden": 0,
+                       "error": "# Total: 44 / 44"}, ["Zone.__init__", "get_order"])
+    assert said.refused == checks.delegation_message(["Zone"])
+    guard = read_reply({"ok": False, "exc": "ForbiddenCall", "forbidden": -1}, FORBID)
+    assert guard.refused.startswith("your answer tried to switch off")
 
 
 # ------------------------------------------------------------------ the grader's source checks

@@ -50,6 +50,14 @@ class WireError(KitError):
     """A message or value that is not the plain data the protocol allows."""
 
 
+def refused_name(forbidden: str) -> str:
+    """The name a refusal of ``forbidden`` (an entry of a request's ``forbid``) shows: the
+    class for ``Zone.__init__``, the function or method itself otherwise."""
+    if forbidden.endswith((".__init__", ".__new__")):
+        return forbidden.split(".")[0]
+    return forbidden.split(".")[-1]
+
+
 def encode(value: object) -> Any:
     """``value`` as JSON-ready data; raises WireError for what is not plain data."""
     return _encode(value, 0)

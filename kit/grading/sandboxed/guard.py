@@ -45,6 +45,7 @@ from types import CodeType, FrameType, FunctionType
 from typing import Any
 
 import kit
+from kit.grading.boundary.wire import refused_name
 
 #: Kit packages the worker never loads (the grader's own side, the command line, widgets).
 NOT_LOADED = ("kit.exercises", "kit.grading", "kit.cli", "kit.widgets", "kit.classroom",
@@ -151,8 +152,7 @@ class CodeIndex:
         by_print: dict[Any, str] = {}
         by_id: dict[int, str] = {}
         for name in sorted(set(names)):
-            shown = name.split(".")[0] if name.endswith((".__init__", ".__new__")) else \
-                name.split(".")[-1]
+            shown = refused_name(name)
             for code, from_kit in self.by_name.get(name, ()):
                 by_id.setdefault(id(code), shown)
                 if from_kit:

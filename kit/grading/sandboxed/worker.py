@@ -11,10 +11,13 @@ grader only counts them.  Requests:
   :class:`RecordingZone`; the reply lists the calls made on it so the grader can replay them.
 
 ``forbid`` names the kit functions the request refuses (:mod:`kit.grading.sandboxed.guard`,
-by what their code is).  Every reply is ``{"ok": true, ...}`` or ``{"ok": false, "exc": TYPE,
-"error": TEXT}``, with the request's ``"id"``; ``"limit": "memory"`` marks a MemoryError (the
-address-space limit) and ``{"exc": "ForbiddenCall", "forbidden": NAME}`` a refused call (the
-grader words it, and believes only a NAME it forbade).
+by what their code is).  Every reply is ``{"ok": true, "value": ..., "logs": ...}`` or
+``{"ok": false, "exc": TYPE, "error": TEXT}``, with the request's ``"id"``; a refused call is
+``{"ok": false, "exc": "ForbiddenCall", "forbidden": INDEX}``, the index of the refused name in
+the request's ``forbid`` (-1: the guard itself was switched off).  A reply chooses no status
+and writes no reason: the grader words a refusal from its own list, decides "unanswered" from
+the answer's source and "memory-limit" from its own cgroup, and fails an exercise whose reply
+has anything else (:func:`kit.grading.trusted.remote.read_reply`).
 """
 
 from __future__ import annotations
@@ -84,8 +87,6 @@ def _record(zone: Zone) -> RecordingZone:
 
 def _error(exc: BaseException) -> dict[str, Any]:
     reply: dict[str, Any] = {"ok": False, "exc": type(exc).__name__, "error": str(exc)[:2000]}
-    if isinstance(exc, MemoryError):
-        reply["limit"] = "memory"
     if isinstance(exc, SyntaxError):
         reply["error"] = f"{exc.msg} (line {exc.lineno})"
     elif not isinstance(exc, (guard.ForbiddenCall, NotImplementedError)):
@@ -120,9 +121,11 @@ def handle(message: dict[str, Any], namespace: dict[str, Any]) -> dict[str, Any]
             reply = _error(exc)
     finally:
         refused = GUARD.end(token)
-    if refused is not None:
-        name, text = refused
-        return {"ok": False, "exc": "ForbiddenCall", "forbidden": name, "error": text[:500]}
+    if refused is not None:  # the index of the name refused (-1: the guard itself)
+        name = refused[0]
+        index = next((i for i, n in enumerate(forbid) if name and wire.refused_name(n) == name),
+                     -1)
+        return {"ok": False, "exc": "ForbiddenCall", "forbidden": index}
     return reply
 
 
@@ -153,17 +156,19 @@ def limit_myself(argv: list[str]) -> int:
     """Set the resource limits the grader asked for (soft = hard); return the reply fd.
 
     Done before the first request, so no student code runs without them; a process without
-    privileges cannot raise a hard limit again.
+    privileges cannot raise a hard limit again.  ``--memory=0``: no address-space limit (the
+    sandbox's memory cgroup is the limit).
     """
     options = dict(arg[2:].split("=", 1) for arg in argv if arg.startswith("--") and "=" in arg)
     limits = {
-        resource.RLIMIT_AS: int(options["memory"]) << 20,
         resource.RLIMIT_CPU: int(options["cpu"]),
         resource.RLIMIT_NPROC: int(options["processes"]),
         resource.RLIMIT_FSIZE: int(options["file-bytes"]),
         resource.RLIMIT_NOFILE: int(options["open-files"]),
         resource.RLIMIT_CORE: 0,
     }
+    if int(options["memory"]):
+        limits[resource.RLIMIT_AS] = int(options["memory"]) << 20
     for which, value in limits.items():
         hard = value + 1 if which == resource.RLIMIT_CPU else value  # SIGXCPU first, then KILL
         resource.setrlimit(which, (value, hard))

@@ -21,10 +21,13 @@ Resources are capped for the whole sandbox, not per process: each worker runs in
 own (:mod:`.cgroups`) whose ``memory`` limit counts every process of the answer and
 every file it writes to tmpfs (``/tmp``, ``/dev/shm``), and whose ``pids.max`` caps processes
 and threads (RLIMIT_NPROC does not bind a user-namespace root).  Over the memory limit the
-kernel ends the worker, and only it; its rows say ``memory-limit``.  The worker also sets
-process limits on itself before it reads the first request (soft = hard, which a process
-without privileges cannot raise): CPU seconds, address space, file size, open files.  Wall
-time is the grader's clock; printed output is counted by the grader and capped.
+kernel ends the worker, and only it; its rows say ``memory-limit``, which the grader reads in
+the cgroup's OOM count, never in a reply.  The worker also sets process limits on itself before
+it reads the first request (soft = hard, which a process without privileges cannot raise): CPU
+seconds, file size, open files, and the address space where no memory cgroup exists (there a
+MemoryError is only an exception the answer raised: a failed exercise, as nothing outside the
+sandbox saw a limit reached).  Wall time is the grader's clock; printed output is counted by
+the grader and capped.
 
 Where no sandbox is possible (no ``bwrap``, no user namespaces), :func:`open_sandbox` refuses
 unless the instructor asked for ``--sandbox none``; the worker then runs as a plain subprocess
@@ -77,8 +80,12 @@ class Limits:
     file_bytes: int = 16 << 20
     open_files: int = 64
 
-    def worker_arguments(self) -> list[str]:
-        return [f"--memory={self.memory_mib}", f"--cpu={self.cpu_seconds}",
+    def worker_arguments(self, *, address_space: bool = True) -> list[str]:
+        """The worker's own process limits; ``address_space=False`` when a memory cgroup caps
+        the sandbox (``--memory=0``: no RLIMIT_AS, so going over memory is the kernel's OOM
+        kill, which the grader reads in the cgroup, not a MemoryError only the reply tells)."""
+        memory = self.memory_mib if address_space else 0
+        return [f"--memory={memory}", f"--cpu={self.cpu_seconds}",
                 f"--processes={self.processes}", f"--file-bytes={self.file_bytes}",
                 f"--open-files={self.open_files}"]
 
@@ -91,6 +98,10 @@ class Sandbox:
     cgroups: Cgroups | None
     not_enforced: list[str] = field(default_factory=list)
     seccomp: bool = False  # a filter is passed to bwrap (libseccomp is installed)
+
+    def caps_memory(self) -> bool:
+        """Whether every worker runs in a memory cgroup of its own (the limit for the sandbox)."""
+        return self.cgroups is not None and "memory" in self.cgroups.controllers()
 
     def describe(self) -> str:
         """One line for the start of a grading run."""
@@ -112,7 +123,7 @@ class Sandbox:
         start = (f"import sys; sys.path.insert(0, {str(_kit_folder().parent)!r}); "
                  f"from {WORKER_MODULE} import main; main()")
         python = [sys.executable, "-I", "-c", start, f"--reply-fd={fd}",
-                  *limits.worker_arguments()]
+                  *limits.worker_arguments(address_space=not self.caps_memory())]
         if self.bwrap is None:
             return python
         binds: list[str] = []
@@ -330,11 +341,10 @@ class Worker:
             self._stop(WorkerStopped("crashed", "the answer process sent a reply out of turn "
                                                 "(written to the grader's channel by hand?)"))
         # A process of the answer the kernel ended for the cgroup's memory limit (a forked
-        # child, say) ends the worker too, even when the rest of it could still reply.
-        if reply.get("limit") == "memory":
-            self._stop(self._memory_stop(whole_sandbox=False))
+        # child, say) ends the worker too, even when the rest of it could still reply.  The
+        # grader reads that in the cgroup itself: no reply can claim it.
         if self._group is not None and self._group.oom_killed():
-            self._stop(self._memory_stop(whole_sandbox=True))
+            self._stop(self._memory_stop())
         return reply
 
     def _send(self, data: bytes, deadline: float) -> None:
@@ -359,13 +369,12 @@ class Worker:
     def _timeout(self) -> WorkerStopped:
         return WorkerStopped("timeout", f"timeout: {self.limits.timeout:g} s per exercise")
 
-    def _memory_stop(self, *, whole_sandbox: bool) -> WorkerStopped:
-        """A MemoryError in the answer (one process's address space), or the kernel ending a
-        process of the sandbox for its cgroup's limit (every process and tmpfs file)."""
-        whole = " (the sandbox's processes and its /tmp and /dev/shm files together)" \
-            if whole_sandbox else ""
+    def _memory_stop(self) -> WorkerStopped:
+        """The kernel ended a process of the sandbox for its cgroup's limit (every process and
+        tmpfs file counts), as the grader read in the cgroup."""
         return WorkerStopped("memory-limit", f"memory limit {self.limits.memory_mib} MiB "
-                                             f"exceeded{whole}")
+                                             "exceeded (the sandbox's processes and its /tmp "
+                                             "and /dev/shm files together)")
 
     def _stop(self, stopped: WorkerStopped) -> None:
         self.kill()
@@ -383,7 +392,7 @@ class Worker:
         if self._stopped is not None:
             return self._stopped
         if self._group is not None and self._group.oom_killed():
-            return self._memory_stop(whole_sandbox=True)
+            return self._memory_stop()
         number = -code if code < 0 else code - 128 if code > 128 and self.sandbox.bwrap else 0
         if number == signal.SIGXCPU:
             return WorkerStopped("timeout", f"CPU time limit of {self.limits.cpu_seconds} s "

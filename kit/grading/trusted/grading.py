@@ -75,12 +75,13 @@ from kit.grading.trusted.delegation import declared_forbid, used_names
 from kit.grading.trusted.gradebook import COLUMNS, Gradebook, Row, printable
 from kit.grading.trusted.release import source_notebooks, validate_source
 from kit.grading.trusted.remote import (
+    PROTOCOL_ERROR,
     AnswerError,
     AnswerNotImplemented,
     CallContext,
+    ProtocolViolation,
     RemoteFunction,
-    error_kind,
-    refusal,
+    read_reply,
 )
 
 #: Row statuses, for the gradebook's readers.
@@ -183,6 +184,67 @@ def defined_names(source: str) -> set[str]:
         return set()
     return {node.name for node in ast.walk(tree)
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+
+
+def release_stubs(source: Source, name: str, rebuilt: Rebuilt) -> dict[str, str]:
+    """The source's functions the student left as the release stub -> the stub's hint.
+
+    Read from the answers' source, never from a reply: the last top-level binding of the name
+    in the cells the worker runs (answer cells and added ones, in notebook order) is a ``def``
+    whose body is only ``raise NotImplementedError(...)`` (a docstring and ``pass`` aside).
+    The hint is the source's own, from the stub ``kit release`` makes of its answer cell.
+    """
+    hints: dict[str, str] = {}
+    for index, cell in enumerate(source.notebooks[name].cells):
+        if nbs.is_answer(cell):
+            stubbed = nbs.stub_source(cell.source, f"{name} cell {index}")
+            hints.update({n: hint for n, hint in _stub_defs(stubbed).items() if hint is not None})
+    left: dict[str, str | None] = {}
+    for step in rebuilt.steps:
+        if step.kind in ("answer", "added"):
+            left.update(_stub_defs(step.source))
+    wanted = set(source.functions[name])
+    return {n: hints.get(n, "") for n, hint in left.items() if hint is not None and n in wanted}
+
+
+def _stub_defs(cell: str) -> dict[str, str | None]:
+    """Each name a cell binds at its top level -> the hint of a release stub (a ``def`` that
+    only raises NotImplementedError: its message, "" without one), or None for anything else.
+    A cell that does not parse as Python binds nothing the grader can tell."""
+    try:
+        tree = ast.parse(cell)
+    except SyntaxError:
+        return {}
+    bound: dict[str, str | None] = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            bound[node.name] = _stub_hint(node.body)
+            continue
+        names = [n.id for n in ast.walk(node) if isinstance(n, ast.Name)
+                 and isinstance(n.ctx, ast.Store)]
+        names += [(a.asname or a.name).split(".")[0] for n in ast.walk(node)
+                  if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names]
+        if isinstance(node, ast.ClassDef):
+            names.append(node.name)
+        bound.update(dict.fromkeys(names))
+    return bound
+
+
+def _stub_hint(body: list[ast.stmt]) -> str | None:
+    """The message of a body that only raises NotImplementedError ("" for none), else None."""
+    rest = [s for s in body if not isinstance(s, ast.Pass) and not (
+        isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)
+        and isinstance(s.value.value, str))]
+    if len(rest) != 1 or not isinstance(rest[0], ast.Raise) or rest[0].exc is None:
+        return None
+    raised = rest[0].exc
+    call = raised if isinstance(raised, ast.Call) else None
+    if getattr(call.func if call else raised, "id", None) != "NotImplementedError":
+        return None
+    if call and call.args and isinstance(call.args[0], ast.Constant) and \
+            isinstance(call.args[0].value, str):
+        return call.args[0].value
+    return ""
 
 
 # ------------------------------------------------------------------------------- hidden cases
@@ -401,6 +463,8 @@ class NotebookGrader:
                 added.append(step.grade_id)
         self.guarded, self.unowned = request_forbids(source, name)
         self.refused: dict[str, str] = {}  # exercise -> why a cell run for it was refused
+        self.protocol_errors: set[str] = set()  # exercises a cell's reply broke the protocol of
+        self.stubs = release_stubs(source, name, rebuilt)
 
     def grade(self) -> list[Row]:
         exercises = {e.grade_id: e for e in self.source.exercises[self.name]}
@@ -444,10 +508,13 @@ class NotebookGrader:
         if delegated:
             return "delegated", delegated, []
         deadline = time.monotonic() + self.limits.timeout
-        call = CallContext(self.guarded[exercise.grade_id], lambda: deadline - time.monotonic())
+        call = CallContext(self.guarded[exercise.grade_id], lambda: deadline - time.monotonic(),
+                           self.stubs)
         report = ExerciseRun(self._seeder(exercise))
         try:
             self._start_worker(deadline, exercise)
+            if exercise.grade_id in self.protocol_errors:
+                return "failed", PROTOCOL_ERROR, []
             if exercise.grade_id in self.refused:
                 return "delegated", self.refused[exercise.grade_id], []
             namespace = self.namespace  # test cells share it, as in the notebook
@@ -464,9 +531,11 @@ class NotebookGrader:
             return stopped.status, stopped.reason, []
         # The student's function raised where the test cell called it outside a Checks block:
         # the student's doing, not the grader's.
-        except AnswerNotImplemented as exc:
+        except AnswerNotImplemented as exc:  # its text is the source's hint
             return "unanswered", f"not yet answered: {exc}", []
         except AnswerError as exc:
+            if call.protocol_error:
+                return "failed", PROTOCOL_ERROR, []
             return "failed", printable(f"your code raised {exc.kind}: {exc}", 300), []
         except Exception as exc:  # the instructor's test cell itself failed
             return "grader-error", f"the test cell raised {type(exc).__name__}: {exc}", []
@@ -480,6 +549,8 @@ class NotebookGrader:
             next((f"a cell you added ({g}) failed: {self.answer_errors[g]}"
                   for g in self.added_before.get(exercise.grade_id, [])
                   if g in self.answer_errors), "")
+        if call.protocol_error:  # what the reply claimed is not believed: the exercise fails
+            return "failed", PROTOCOL_ERROR, []
         if call.delegated:
             return "delegated", call.delegated, []
         if report.finished_blocks == 0:
@@ -555,13 +626,19 @@ class NotebookGrader:
             except WorkerStopped:
                 self.poisoned.add(step.grade_id)
                 raise
-            refused = refusal(reply, forbid)
-            if refused and (owner is None or owner is exercise):
+            mine = owner is None or owner is exercise
+            try:
+                said = read_reply(reply, sorted(forbid))
+            except ProtocolViolation:
+                if mine:
+                    self.protocol_errors.add(exercise.grade_id)
+                continue
+            if said.refused and mine:
                 self.refused.setdefault(exercise.grade_id,
-                                        f"{refused} (answer cell {step.grade_id})")
-            elif reply.get("ok") is not True and step.kind in ("answer", "added"):
+                                        f"{said.refused} (answer cell {step.grade_id})")
+            elif not said.ok and step.kind in ("answer", "added"):
                 self.answer_errors[step.grade_id] = printable(
-                    f"{error_kind(reply)}: {str(reply.get('error', ''))[:300]}", 300)
+                    f"{said.kind}: {said.text[:300]}", 300)
 
     def _end_worker(self) -> None:
         if self.worker is not None:

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from kit.core.errors import KitError
@@ -56,16 +57,18 @@ class RemoteFunction:
         message = {"op": "call", "name": self.__name__, "args": wire.encode(list(args)),
                    "forbid": forbid}
         reply = self._worker().request(message, self._call.time_left())
-        if reply.get("ok") is not True:
-            refused = refusal(reply, self._call.forbid)
-            if refused:
-                self._call.delegated = self._call.delegated or refused
-                raise AnswerError("ForbiddenCall", refused)
-            kind = error_kind(reply)
-            text = printable(str(reply.get("error", ""))[:MAX_ERROR_CHARS], MAX_ERROR_CHARS)
-            if kind == "NotImplementedError":
-                raise AnswerNotImplemented(text)
-            raise AnswerError(kind, text)
+        try:
+            said = read_reply(reply, forbid)
+        except ProtocolViolation:
+            self._call.protocol_error = True
+            raise AnswerError("ProtocolError", PROTOCOL_ERROR) from None
+        if said.refused:
+            self._call.delegated = self._call.delegated or said.refused
+            raise AnswerError("ForbiddenCall", said.refused)
+        if not said.ok:
+            if self.__name__ in self._call.stubs:  # the answer's source says so, not the reply
+                raise AnswerNotImplemented(self._call.stubs[self.__name__])
+            raise AnswerError(said.kind, said.text)
         deadline = time.monotonic() + self._call.time_left()
         try:
             value = wire.decode(reply.get("value"), deadline=deadline)
@@ -81,41 +84,80 @@ class RemoteFunction:
         return value
 
 
-def error_kind(reply: dict[str, Any]) -> str:
-    """The type name of what the student's code raised, as the reply gives it (checked)."""
-    kind = reply.get("exc")
-    if type(kind) is str and kind.isidentifier() and len(kind) <= 60 and \
-            kind != "ForbiddenCall":
-        return kind
-    return "Error"
+#: The grader's own words for a reply that claims what no worker reply may: a field the
+#: protocol does not have (a status, a limit), a refusal of a name the request did not forbid,
+#: an exception that is no type name.  Such a reply fails its exercise, whatever it claimed.
+PROTOCOL_ERROR = ("the answer process sent the grader a reply that the protocol does not "
+                  "allow (written to the grader's channel by hand?)")
+#: The fields a reply may have: a value, or an exception (a refusal adds ``forbidden``).
+_VALUE_FIELDS = frozenset({"ok", "id", "value", "logs"})
+_ERROR_FIELDS = frozenset({"ok", "id", "exc", "error"})
+#: What ``"forbidden"`` holds for a refusal that is not of one name: the guard was switched off.
+GUARD_REFUSED = -1
 
 
-def refusal(reply: dict[str, Any], forbid: frozenset[str]) -> str:
-    """The grader's own words for a refused call, or "" when the reply is not a refusal.
+class ProtocolViolation(Exception):
+    """A worker reply outside the protocol (see :data:`PROTOCOL_ERROR`)."""
 
-    The worker names what it refused; the text is the grader's, and a name the request did
-    not forbid is not believed (the reply is then an ordinary error).
+
+@dataclass(frozen=True)
+class Said:
+    """What one worker reply says, in the grader's words: a value came back (``ok``), the
+    student's code raised ``kind`` with message ``text`` (quoted in a reason, capped), or
+    ``refused``: the grader's delegation text, written from its own forbid list."""
+
+    ok: bool
+    kind: str = ""
+    text: str = ""
+    refused: str = ""
+
+
+def read_reply(reply: dict[str, Any], forbid: Sequence[str]) -> Said:
+    """Check a worker's reply to a request that refused ``forbid`` (the list as sent).
+
+    A reply chooses no status and writes no reason: it carries a value, or an exception's type
+    name and message, or a refusal as an index into ``forbid`` (:data:`GUARD_REFUSED` for the
+    guard itself), which the grader words.  Anything else raises :class:`ProtocolViolation`.
     """
-    if reply.get("exc") != "ForbiddenCall":
-        return ""
-    name = reply.get("forbidden")
-    shown = {n.split(".")[0] if n.endswith((".__init__", ".__new__")) else n.split(".")[-1]
-             for n in forbid}
-    if name == "":
+    fields = set(reply)
+    if reply.get("ok") is True and fields <= _VALUE_FIELDS:
+        return Said(True)
+    if reply.get("ok") is not False:
+        raise ProtocolViolation("a reply that is neither a value nor an error")
+    kind, text = reply.get("exc"), reply.get("error", "")
+    if type(kind) is not str or not kind.isidentifier() or len(kind) > 60 or \
+            type(text) is not str:
+        raise ProtocolViolation("an error that is not a type name and a message")
+    if kind == "ForbiddenCall" and fields <= _ERROR_FIELDS | {"forbidden"}:
+        return Said(False, kind, refused=refusal_text(reply.get("forbidden"), forbid))
+    if not fields <= _ERROR_FIELDS:
+        raise ProtocolViolation("a reply with fields the protocol does not have")
+    return Said(False, kind, printable(text[:MAX_ERROR_CHARS], MAX_ERROR_CHARS))
+
+
+def refusal_text(index: object, forbid: Sequence[str]) -> str:
+    """The grader's words for the worker's refusal of ``forbid[index]``; a refusal of anything
+    the request did not forbid is a :class:`ProtocolViolation`."""
+    if type(index) is not int or not GUARD_REFUSED <= index < len(forbid):
+        raise ProtocolViolation("a refusal of a name the request did not forbid")
+    if index == GUARD_REFUSED:
         return ("your answer tried to switch off or go round the grader's delegation check "
                 "(a thread, another program, the kit's source or its code objects)")
-    if type(name) is str and name in shown:
-        return checks.delegation_message([name])
-    return ""
+    return checks.delegation_message([wire.refused_name(forbid[index])])
 
 
 class CallContext:
-    """What every remote call of one exercise shares: its forbidden names and its clock."""
+    """What every remote call of one exercise shares: its forbidden names, its clock, the
+    student's functions that are still release stubs (read from their source by the grader),
+    and what its replies showed (a refusal, a reply outside the protocol)."""
 
-    def __init__(self, forbid: frozenset[str], time_left: Callable[[], float]) -> None:
+    def __init__(self, forbid: frozenset[str], time_left: Callable[[], float],
+                 stubs: Mapping[str, str] | None = None) -> None:
         self.forbid = forbid
         self.time_left = time_left
+        self.stubs = stubs or {}  # function -> the hint of its release stub, still unanswered
         self.delegated: str | None = None
+        self.protocol_error = False
 
 
 def replay(zone: Zone, log: Any, forbid: frozenset[str], deadline: float | None = None) -> None:
