@@ -54,9 +54,14 @@ def test_fixture_class_gets_the_exact_expected_gradebook(tmp_path: Path) -> None
 
 
 def test_every_failure_kind_is_covered_by_the_fixtures() -> None:
+    """``memory-limit`` is the one status not here: the grader reads it in a worker's memory
+    cgroup only (no reply can claim it), which one answer process rarely reaches under the
+    default limits: its address space is capped at the same size, so a hog gets a MemoryError
+    first (a failed exercise, as attack-memory shows).  tests/test_sandbox_resources.py
+    reaches it with a sandbox's tmpfs files."""
     statuses = {row["status"] for row in read_csv(FIXTURES / "expected_gradebook.csv")}
     assert statuses >= {"passed", "partial", "unanswered", "missing-answer", "timeout",
-                        "crashed", "output-limit", "memory-limit", "delegated",
+                        "crashed", "output-limit", "delegated",
                         "not-submitted", "invalid-notebook", "failed"}
     reasons = " ".join(row["reason"] for row in read_csv(FIXTURES / "expected_gradebook.csv"))
     assert "was changed" in reasons and "was deleted" in reasons and "SyntaxError" in reasons

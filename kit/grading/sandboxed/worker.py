@@ -156,19 +156,17 @@ def limit_myself(argv: list[str]) -> int:
     """Set the resource limits the grader asked for (soft = hard); return the reply fd.
 
     Done before the first request, so no student code runs without them; a process without
-    privileges cannot raise a hard limit again.  ``--memory=0``: no address-space limit (the
-    sandbox's memory cgroup is the limit).
+    privileges cannot raise a hard limit again.
     """
     options = dict(arg[2:].split("=", 1) for arg in argv if arg.startswith("--") and "=" in arg)
     limits = {
+        resource.RLIMIT_AS: int(options["memory"]) << 20,
         resource.RLIMIT_CPU: int(options["cpu"]),
         resource.RLIMIT_NPROC: int(options["processes"]),
         resource.RLIMIT_FSIZE: int(options["file-bytes"]),
         resource.RLIMIT_NOFILE: int(options["open-files"]),
         resource.RLIMIT_CORE: 0,
     }
-    if int(options["memory"]):
-        limits[resource.RLIMIT_AS] = int(options["memory"]) << 20
     for which, value in limits.items():
         hard = value + 1 if which == resource.RLIMIT_CPU else value  # SIGXCPU first, then KILL
         resource.setrlimit(which, (value, hard))

@@ -24,10 +24,10 @@ and threads (RLIMIT_NPROC does not bind a user-namespace root).  Over the memory
 kernel ends the worker, and only it; its rows say ``memory-limit``, which the grader reads in
 the cgroup's OOM count, never in a reply.  The worker also sets process limits on itself before
 it reads the first request (soft = hard, which a process without privileges cannot raise): CPU
-seconds, file size, open files, and the address space where no memory cgroup exists (there a
-MemoryError is only an exception the answer raised: a failed exercise, as nothing outside the
-sandbox saw a limit reached).  Wall time is the grader's clock; printed output is counted by
-the grader and capped.
+seconds, address space, file size, open files.  Going over the address space is a MemoryError
+in the answer, which only the worker's reply tells: a failed exercise ("your code raised
+MemoryError"), never ``memory-limit``, as the grader saw no limit reached.  Wall time is the
+grader's clock; printed output is counted by the grader and capped.
 
 Where no sandbox is possible (no ``bwrap``, no user namespaces), :func:`open_sandbox` refuses
 unless the instructor asked for ``--sandbox none``; the worker then runs as a plain subprocess
@@ -80,12 +80,8 @@ class Limits:
     file_bytes: int = 16 << 20
     open_files: int = 64
 
-    def worker_arguments(self, *, address_space: bool = True) -> list[str]:
-        """The worker's own process limits; ``address_space=False`` when a memory cgroup caps
-        the sandbox (``--memory=0``: no RLIMIT_AS, so going over memory is the kernel's OOM
-        kill, which the grader reads in the cgroup, not a MemoryError only the reply tells)."""
-        memory = self.memory_mib if address_space else 0
-        return [f"--memory={memory}", f"--cpu={self.cpu_seconds}",
+    def worker_arguments(self) -> list[str]:
+        return [f"--memory={self.memory_mib}", f"--cpu={self.cpu_seconds}",
                 f"--processes={self.processes}", f"--file-bytes={self.file_bytes}",
                 f"--open-files={self.open_files}"]
 
@@ -98,10 +94,6 @@ class Sandbox:
     cgroups: Cgroups | None
     not_enforced: list[str] = field(default_factory=list)
     seccomp: bool = False  # a filter is passed to bwrap (libseccomp is installed)
-
-    def caps_memory(self) -> bool:
-        """Whether every worker runs in a memory cgroup of its own (the limit for the sandbox)."""
-        return self.cgroups is not None and "memory" in self.cgroups.controllers()
 
     def describe(self) -> str:
         """One line for the start of a grading run."""
@@ -123,7 +115,7 @@ class Sandbox:
         start = (f"import sys; sys.path.insert(0, {str(_kit_folder().parent)!r}); "
                  f"from {WORKER_MODULE} import main; main()")
         python = [sys.executable, "-I", "-c", start, f"--reply-fd={fd}",
-                  *limits.worker_arguments(address_space=not self.caps_memory())]
+                  *limits.worker_arguments()]
         if self.bwrap is None:
             return python
         binds: list[str] = []
