@@ -66,15 +66,20 @@ def declared_forbid(source: str, where: str) -> frozenset[str]:
 
 
 def used_names(source: str, own: frozenset[str] = frozenset()) -> dict[str, int]:
-    """Every identifier, attribute, imported name and string an answer cell uses -> a line.
+    """Every identifier, attribute, used import and string an answer cell uses -> a line.
 
     A bare name in ``own`` (a function or class the student's cells define) is the
     student's, not the kit's: a helper of theirs called ``pages_for`` is not delegation.
+    An import counts only when the cell reads the name it binds (``from kit import get_order
+    as g`` and ``g(...)``): an import never used reaches nothing, and the student's self-check,
+    which reads the code the checked function runs, does not count it either.
     """
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return {}
+    read = {node.id for node in ast.walk(tree)
+            if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Store)}
     found: dict[str, int] = {}
     for node in ast.walk(tree):
         names: list[str] = []
@@ -82,7 +87,7 @@ def used_names(source: str, own: frozenset[str] = frozenset()) -> dict[str, int]
             names = [node.id]
         elif isinstance(node, ast.Attribute):
             names = [node.attr]
-        elif isinstance(node, ast.alias):
+        elif isinstance(node, ast.alias) and (node.asname or node.name.split(".")[0]) in read:
             names = [node.name.rsplit(".", 1)[-1]]
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             names = [node.value]
