@@ -121,12 +121,27 @@ try:
 except OSError as exc:
     root = errno.errorcode[exc.errno]
 seen = []
-pool = [threading.Thread(target=seen.append, args=(i,)) for i in range(4)]
-for t in pool: t.start()
-for t in pool: t.join()
+try:
+    pool = [threading.Thread(target=seen.append, args=(i,)) for i in range(4)]
+    for t in pool: t.start()
+    for t in pool: t.join()
+    threads = sorted(seen)
+except RuntimeError as exc:
+    threads = str(exc)
+tid = ctypes.c_ulong()
+callback = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p)(lambda arg: None)
+created = libc.pthread_create(ctypes.byref(tid), None, callback, None)
+if created == 0:
+    libc.pthread_join(tid, None)
+try:
+    import numpy
+    blas = float(numpy.dot(numpy.ones((64, 64)), numpy.ones((64, 64)))[0, 0])
+except ImportError:
+    blas = "no numpy"
 print(json.dumps({"calls": calls, "seccomp": status["Seccomp"].strip(),
                   "effective": status["CapEff"].strip(), "bounding": status["CapBnd"].strip(),
-                  "root": root, "threads": sorted(seen)}))
+                  "root": root, "threads": threads, "pthread_create": created,
+                  "numpy": blas}))
 '''
 NAMES = ("io_uring_setup", "keyctl", "add_key", "request_key", "bpf", "unshare(CLONE_NEWUSER)",
          "clone(CLONE_NEWUSER)")
@@ -158,12 +173,37 @@ def test_forbidden_system_calls_fail_and_no_capability_is_held(sandbox: Sandbox)
     assert seen["seccomp"] == "2"  # a seccomp filter is installed
     assert int(seen["effective"], 16) == 0 and int(seen["bounding"], 16) == 0
     assert seen["root"] == "EROFS"
-    assert seen["threads"] == [0, 1, 2, 3]  # clone3 gets ENOSYS: threads fall back to clone
+    # No thread starts, from Python or from C (clone3 gets ENOSYS, then clone with
+    # CLONE_THREAD EPERM), and numpy, whose BLAS is told to start none, still works.
+    assert seen["threads"] == "can't start new thread"
+    assert seen["pthread_create"] == errno.EPERM
+    assert seen["numpy"] in (64.0, "no numpy")
     # The filter is what refuses them: without it, the same sandbox lets some through.
     unfiltered = in_sandbox(dataclasses.replace(sandbox, seccomp=False), SYSCALLS)
     assert unfiltered["seccomp"] == "0"
+    assert unfiltered["threads"] == [0, 1, 2, 3] and unfiltered["pthread_create"] == 0
     assert unfiltered["calls"]["io_uring_setup"] != [-1, errno.EPERM] or \
         unfiltered["calls"]["unshare(CLONE_NEWUSER)"] != [-1, errno.EPERM]
+
+
+@pytest.mark.parametrize("start", [
+    pytest.param("import _thread\n_thread.start_new_thread(print, ('x',))\n", id="_thread"),
+    pytest.param("import threading\nthreading.Thread(target=print).start()\n", id="threading"),
+    pytest.param("import ctypes\nlibc = ctypes.CDLL(None)\ntid = ctypes.c_ulong()\n"
+                 "f = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p)(lambda a: None)\n"
+                 "assert libc.pthread_create(ctypes.byref(tid), None, f, None) == 0\n",
+                 id="ctypes-pthread_create"),
+])
+def test_an_answer_that_starts_a_thread_is_refused(sandbox: Sandbox, start: str) -> None:
+    """What a student's answer cell gets (the worker's guard refuses first; the seccomp filter,
+    tested above without the guard, is the layer below), and the worker goes on."""
+    worker = Worker(sandbox, Limits())
+    try:
+        reply = worker.request({"op": "run", "cell": "a", "source": start}, 20)
+        assert reply["ok"] is False, reply  # PermissionError, or NameError: the start is gone
+        assert run(worker, "def after():\n    return 6 * 7\n", "after") == 42
+    finally:
+        worker.close()
 
 
 def test_cgroups_left_by_a_killed_grader_are_removed_by_the_next_run(sandbox: Sandbox) -> None:

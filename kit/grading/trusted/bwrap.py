@@ -64,6 +64,11 @@ SANDBOX_HOME = "/home/student"
 DEFAULT_JOBS = 4
 
 
+#: Numerical libraries told to start no thread of their own: the seccomp filter refuses
+#: threads, and OpenBLAS's import fails when it cannot start its pool.
+ONE_THREAD = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 class SandboxUnavailable(KitError):
     """No sandbox can be made on this machine and ``--sandbox none`` was not given."""
 
@@ -142,6 +147,7 @@ class Sandbox:
             "--clearenv", "--setenv", "HOME", SANDBOX_HOME, "--setenv", "PATH", "/usr/bin",
             "--setenv", "LANG", "C.UTF-8", "--setenv", "PYTHONHASHSEED", "0",
             "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
+            *(arg for name in ONE_THREAD for arg in ("--setenv", name, "1")),
             *python,
         ]
 
