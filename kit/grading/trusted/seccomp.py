@@ -12,8 +12,8 @@ code no answer needs and that have a long record of privilege escalations:
 * ``clone`` with ``CLONE_THREAD``: no thread can start, however it is asked for (``_thread``,
   ``ctypes`` and ``pthread_create``, a C extension).  The guard refuses threads in Python
   (a thread would run without its trace function); this is the layer below it, which no code
-  in the process can switch off.  A new process (``fork``, no ``CLONE_THREAD``) still gets to
-  the guard's refusal, and the pids cgroup caps processes;
+  in the process can switch off.  A new process (``fork``: no ``CLONE_THREAD``) passes this
+  rule: the guard refuses it in Python, and the pids cgroup caps processes;
 * ``clone3`` gets ``ENOSYS``, because its flags sit in memory a filter cannot read, and the C
   library then falls back to ``clone``, where the two rules above apply.
 
