@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from kit.cli import main
+from kit.grading.boundary.checks import delegation_message
+from kit.grading.trusted.remote import PROTOCOL_ERROR
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -32,6 +34,19 @@ TOTALS = {
     # a hostile reply costs its own exercise; an unreadable notebook only itself
     "stall-colliding-set": 14, "stall-huge-errors": 14, "stall-forged-status": 14,
     "stall-deep-notebook": 10, "stall-many-cells": 10,
+    # a forged reply costs the exercise it was sent in, whatever status it claimed: the
+    # grader's fixed protocol text, or its own delegation verdict for an index it validated;
+    # a forged NotImplementedError is an exception like any other (one check of ten fails)
+    "forge-memory-limit": 14, "forge-unanswered": 16.93, "forge-delegated-by-name": 14,
+    "forge-delegated-by-index": 14, "forge-status-fields": 14, "forge-cell-reply": 14,
+}
+#: What each forged reply's exercise gets: (status, reason) as the grader words them.
+FORGED = {
+    "forge-memory-limit": ("failed", PROTOCOL_ERROR),
+    "forge-delegated-by-name": ("failed", PROTOCOL_ERROR),
+    "forge-status-fields": ("failed", PROTOCOL_ERROR),
+    "forge-cell-reply": ("failed", PROTOCOL_ERROR),
+    "forge-delegated-by-index": ("delegated", delegation_message(["get_order"])),
 }
 
 
@@ -56,3 +71,8 @@ def test_the_second_attacker_class_gets_its_exact_expected_gradebook(tmp_path: P
     assert sorted(p.name for p in CLASS.iterdir()) == sorted(TOTALS)
     statuses = {row["status"] for row in rows if row["student"].startswith("stall-")}
     assert "grader-error" not in statuses  # a hostile notebook is its own problem, not ours
+    forged = {row["student"]: (row["status"], row["reason"]) for row in rows
+              if row["student"].startswith("forge-")
+              and row["exercise"] == "orders-get-order-tests"}
+    assert {s: forged[s] for s in FORGED} == FORGED
+    assert forged["forge-unanswered"][0] == "partial"  # not the unanswered it claimed
