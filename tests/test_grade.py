@@ -340,6 +340,8 @@ def test_a_student_error_outside_a_checks_block_is_the_students_not_the_graders(
     nbs.write_notebook(source, tmp_path / "source" / "x.ipynb")
     for student, body in (("raises", "def f():\n    raise ValueError('no')\n"),
                           ("stub", "def f():\n    raise NotImplementedError('return 1')\n"),
+                          ("not-a-stub", "def f():\n    x = 0\n"
+                                         "    raise NotImplementedError('not yet answered')\n"),
                           ("right", "def f():\n    return 1\n")):
         nb = student_version(source, "x.ipynb")  # what the student was given
         nb.cells[1].source = body
@@ -349,4 +351,7 @@ def test_a_student_error_outside_a_checks_block_is_the_students_not_the_graders(
     rows = {r.student: (r.status, r.reason) for r in book.rows}
     assert rows == {"raises": ("failed", "your code raised ValueError: no (line 2 of your answer)"),
                     "stub": ("unanswered", "not yet answered: return 1"),
+                    # unanswered is read from the source, never from what the code raised
+                    "not-a-stub": ("failed", "your code raised NotImplementedError: not yet "
+                                             "answered"),
                     "right": ("passed", "")}
