@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from kit.grading.trusted.grading import _stub_defs
 from kit.grading.trusted.remote import MAX_ERROR_CHARS, ProtocolViolation, Said, read_reply
+from kit.grading.trusted.stubs import stub_defs
 
 FORBID = ["get_order", "pages_for"]
 
@@ -68,4 +68,4 @@ def test_what_a_reply_may_say_is_taken_in_the_graders_words() -> None:
 ])
 def test_a_stub_is_read_from_the_cells_source(cell: str,
                                               expected: dict[str, str | None]) -> None:
-    assert _stub_defs(cell) == expected
+    assert stub_defs(cell) == expected

@@ -52,7 +52,7 @@ from typing import Any
 
 from kit.core.errors import KitError
 from kit.grading.boundary import checks
-from kit.grading.trusted import delegation, reference
+from kit.grading.trusted import delegation, reference, stubs
 from kit.grading.trusted import notebooks as nbs
 from kit.grading.trusted.bwrap import (
     DEFAULT_JOBS,
@@ -89,11 +89,11 @@ STATUSES = (
     "passed",  # every check passed: full points
     "partial",  # some checks passed (test cells marked partial)
     "failed",  # a check failed or the code raised
-    "unanswered",  # the answer is still the release stub
+    "unanswered",  # the function called is still the release stub (read from its source)
     "missing-answer",  # the answer cell is not in the submitted notebook
     "delegated",  # the answer calls the kit function it was asked to write
     "timeout",  # the exercise used up its time (or the worker its CPU time)
-    "memory-limit",  # the answer went over the memory limit
+    "memory-limit",  # the sandbox went over its memory cgroup (read there, never in a reply)
     "output-limit",  # the answer printed more than the grader allows
     "crashed",  # the answer process died (a signal, os._exit, a file size limit)
     "not-submitted",  # no notebook of that name in the student's folder
@@ -184,67 +184,6 @@ def defined_names(source: str) -> set[str]:
         return set()
     return {node.name for node in ast.walk(tree)
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
-
-
-def release_stubs(source: Source, name: str, rebuilt: Rebuilt) -> dict[str, str]:
-    """The source's functions the student left as the release stub -> the stub's hint.
-
-    Read from the answers' source, never from a reply: the last top-level binding of the name
-    in the cells the worker runs (answer cells and added ones, in notebook order) is a ``def``
-    whose body is only ``raise NotImplementedError(...)`` (a docstring and ``pass`` aside).
-    The hint is the source's own, from the stub ``kit release`` makes of its answer cell.
-    """
-    hints: dict[str, str] = {}
-    for index, cell in enumerate(source.notebooks[name].cells):
-        if nbs.is_answer(cell):
-            stubbed = nbs.stub_source(cell.source, f"{name} cell {index}")
-            hints.update({n: hint for n, hint in _stub_defs(stubbed).items() if hint is not None})
-    left: dict[str, str | None] = {}
-    for step in rebuilt.steps:
-        if step.kind in ("answer", "added"):
-            left.update(_stub_defs(step.source))
-    wanted = set(source.functions[name])
-    return {n: hints.get(n, "") for n, hint in left.items() if hint is not None and n in wanted}
-
-
-def _stub_defs(cell: str) -> dict[str, str | None]:
-    """Each name a cell binds at its top level -> the hint of a release stub (a ``def`` that
-    only raises NotImplementedError: its message, "" without one), or None for anything else.
-    A cell that does not parse as Python binds nothing the grader can tell."""
-    try:
-        tree = ast.parse(cell)
-    except SyntaxError:
-        return {}
-    bound: dict[str, str | None] = {}
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            bound[node.name] = _stub_hint(node.body)
-            continue
-        names = [n.id for n in ast.walk(node) if isinstance(n, ast.Name)
-                 and isinstance(n.ctx, ast.Store)]
-        names += [(a.asname or a.name).split(".")[0] for n in ast.walk(node)
-                  if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names]
-        if isinstance(node, ast.ClassDef):
-            names.append(node.name)
-        bound.update(dict.fromkeys(names))
-    return bound
-
-
-def _stub_hint(body: list[ast.stmt]) -> str | None:
-    """The message of a body that only raises NotImplementedError ("" for none), else None."""
-    rest = [s for s in body if not isinstance(s, ast.Pass) and not (
-        isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)
-        and isinstance(s.value.value, str))]
-    if len(rest) != 1 or not isinstance(rest[0], ast.Raise) or rest[0].exc is None:
-        return None
-    raised = rest[0].exc
-    call = raised if isinstance(raised, ast.Call) else None
-    if getattr(call.func if call else raised, "id", None) != "NotImplementedError":
-        return None
-    if call and call.args and isinstance(call.args[0], ast.Constant) and \
-            isinstance(call.args[0].value, str):
-        return call.args[0].value
-    return ""
 
 
 # ------------------------------------------------------------------------------- hidden cases
@@ -464,7 +403,9 @@ class NotebookGrader:
         self.guarded, self.unowned = request_forbids(source, name)
         self.refused: dict[str, str] = {}  # exercise -> why a cell run for it was refused
         self.protocol_errors: set[str] = set()  # exercises a cell's reply broke the protocol of
-        self.stubs = release_stubs(source, name, rebuilt)
+        answers = [s.source for s in rebuilt.steps if s.kind in ("answer", "added")]
+        self.stubbed = stubs.left_as_stubs(source.notebooks[name], answers,
+                                           source.functions[name], name)
 
     def grade(self) -> list[Row]:
         exercises = {e.grade_id: e for e in self.source.exercises[self.name]}
@@ -509,7 +450,7 @@ class NotebookGrader:
             return "delegated", delegated, []
         deadline = time.monotonic() + self.limits.timeout
         call = CallContext(self.guarded[exercise.grade_id], lambda: deadline - time.monotonic(),
-                           self.stubs)
+                           self.stubbed)
         report = ExerciseRun(self._seeder(exercise))
         try:
             self._start_worker(deadline, exercise)
