@@ -36,8 +36,8 @@ TOTALS = {
     "stall-deep-notebook": 10, "stall-many-cells": 10,
     # a forged reply costs the exercise it was sent in, whatever status it claimed: the
     # grader's fixed protocol text, or its own delegation verdict for an index it validated;
-    # a forged NotImplementedError is an exception like any other (one check of ten fails)
-    "forge-memory-limit": 14, "forge-unanswered": 16.93, "forge-delegated-by-name": 14,
+    # a forged NotImplementedError ends the checks (0, as in nbgrader) but is no "unanswered"
+    "forge-memory-limit": 14, "forge-unanswered": 14, "forge-delegated-by-name": 14,
     "forge-delegated-by-index": 14, "forge-status-fields": 14, "forge-cell-reply": 14,
 }
 #: What each forged reply's exercise gets: (status, reason) as the grader words them.
@@ -47,6 +47,9 @@ FORGED = {
     "forge-status-fields": ("failed", PROTOCOL_ERROR),
     "forge-cell-reply": ("failed", PROTOCOL_ERROR),
     "forge-delegated-by-index": ("delegated", delegation_message(["get_order"])),
+    # its source is no release stub: what the code raised, quoted after the grader's words
+    "forge-unanswered": ("failed", "your code raised NotImplementedError: not yet answered: "
+                                   "44/44"),
 }
 
 
@@ -75,4 +78,3 @@ def test_the_second_attacker_class_gets_its_exact_expected_gradebook(tmp_path: P
               if row["student"].startswith("forge-")
               and row["exercise"] == "orders-get-order-tests"}
     assert {s: forged[s] for s in FORGED} == FORGED
-    assert forged["forge-unanswered"][0] == "partial"  # not the unanswered it claimed

@@ -472,8 +472,8 @@ class NotebookGrader:
             return stopped.status, stopped.reason, []
         # The student's function raised where the test cell called it outside a Checks block:
         # the student's doing, not the grader's.
-        except AnswerNotImplemented as exc:  # its text is the source's hint
-            return "unanswered", f"not yet answered: {exc}", []
+        except AnswerNotImplemented as exc:
+            return not_answered(call, f"not yet answered: {exc}")
         except AnswerError as exc:
             if call.protocol_error:
                 return "failed", PROTOCOL_ERROR, []
@@ -497,7 +497,7 @@ class NotebookGrader:
         if report.finished_blocks == 0:
             return "grader-error", "the test cell ran no Checks block", []
         if report.unanswered:
-            return "unanswered", report.unanswered, []
+            return not_answered(call, report.unanswered)
         if report.error:
             return "failed", answer_error or report.error.splitlines()[0], report.checked
         if report.total and report.passed == report.total:
@@ -585,6 +585,17 @@ class NotebookGrader:
         if self.worker is not None:
             self.worker.close()
             self.worker = None
+
+
+def not_answered(call: CallContext, unanswered: str) -> tuple[str, str, list[str]]:
+    """The row of an exercise whose checks ended on a NotImplementedError: ``unanswered`` (its
+    text the source's hint) when a function the answer's source shows as the release stub was
+    called; else a ``failed`` exercise.  Either way it scores 0, as in the student's self-check
+    and in nbgrader, where a NotImplementedError ends the test cell too."""
+    if call.stub_called or call.not_implemented is None:
+        return "unanswered", unanswered, []
+    return "failed", printable(f"your code raised NotImplementedError: {call.not_implemented}",
+                               300), []
 
 
 def request_forbids(source: Source, name: str) -> tuple[dict[str, frozenset[str]],

@@ -67,7 +67,11 @@ class RemoteFunction:
             raise AnswerError("ForbiddenCall", said.refused)
         if not said.ok:
             if self.__name__ in self._call.stubs:  # the answer's source says so, not the reply
+                self._call.stub_called = True
                 raise AnswerNotImplemented(self._call.stubs[self.__name__])
+            if said.kind == "NotImplementedError":  # ends the checks, as in a notebook, but
+                self._call.not_implemented = self._call.not_implemented or said.text  # fails
+                raise AnswerNotImplemented(said.text)
             raise AnswerError(said.kind, said.text)
         deadline = time.monotonic() + self._call.time_left()
         try:
@@ -158,6 +162,8 @@ class CallContext:
         self.stubs = stubs or {}  # function -> the hint of its release stub, still unanswered
         self.delegated: str | None = None
         self.protocol_error = False
+        self.stub_called = False
+        self.not_implemented: str | None = None  # what code that is no stub raised as such
 
 
 def replay(zone: Zone, log: Any, forbid: frozenset[str], deadline: float | None = None) -> None:
