@@ -5,7 +5,8 @@ sandboxed worker replies (a reply chooses no status): the function a test calls 
 when the student left it as ``kit release`` gave it, a ``def`` whose body only raises
 ``NotImplementedError``, and the call failed.  The row's reason is then the source's own hint
 (the ``# HINT:`` lines of the solution cell), not the text of what the student's code raised.
-An answer that raises ``NotImplementedError`` anywhere else fails like any other exception.
+Code that is no stub and raises ``NotImplementedError`` ends the exercise's checks with 0
+points, as the self-check and nbgrader score it, and the row says ``failed``.
 """
 
 from __future__ import annotations
