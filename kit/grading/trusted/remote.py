@@ -4,7 +4,8 @@ A test cell runs in the grader's own process.  Where it names a function of the 
 (``my_get_order``), it gets a :class:`RemoteFunction`: calling it sends the arguments to the
 worker as plain data and returns the plain data that came back, or raises what the student's
 code raised (as :class:`AnswerError`, or :class:`AnswerNotImplemented` -- a
-``NotImplementedError`` -- for the release stub).
+``NotImplementedError`` -- for the release stub, which the grader reads in the answer's source).
+Every reply is checked by :func:`read_reply` first: it chooses no status and writes no reason.
 
 A zone argument is sent as its state; the worker hands the student a recording copy and
 returns the list of calls the student's code made on it.  The grader then **replays** those
