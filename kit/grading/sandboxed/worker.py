@@ -2,10 +2,13 @@
 
 Requests come on standard input and replies go to file descriptor 3, one JSON line each
 (:mod:`kit.grading.boundary.wire`); standard output and error are the student's, and the
-grader only counts them.  Requests:
+grader only counts them.  Once set up, and before any request, it replies
+``{"ok": true, "id": 0}`` (ready).  Requests:
 
 * ``{"op": "run", "cell": ID, "source": TEXT, "forbid": [...]}`` -- run an answer (or set-up)
   cell in the notebook's namespace;
+* ``{"op": "ipython"}`` -- import IPython's input transformer now, before any cell runs (the
+  grader asks when a cell is not plain Python, so the import is not an exercise's time);
 * ``{"op": "call", "name": NAME, "args": [...], "forbid": [...]}`` -- call the student's
   ``NAME(*args)``.  A zone argument arrives as its state and is handed over as a
   :class:`RecordingZone`; the reply lists the calls made on it so the grader can replay them.
@@ -33,7 +36,7 @@ from kit.core.zone import Zone
 from kit.grading.boundary import wire
 from kit.grading.boundary.checks import delegation_message
 from kit.grading.sandboxed import guard
-from kit.grading.sandboxed.shell import NotebookShell, cell_code, kernel_names
+from kit.grading.sandboxed.shell import NotebookShell, cell_code, kernel_names, load_reader
 
 #: File names given to the student's compiled cells (an error's line is looked up in them).
 ANSWER_FILE_PREFIX = "<answer "
@@ -138,6 +141,9 @@ def _serve(message: dict[str, Any], namespace: dict[str, Any], args: list[Any]) 
             shell.filename = filename
         exec(code, namespace)
         return {"ok": True}
+    if message.get("op") == "ipython":  # before any cell: IPython's reader, imported
+        load_reader()
+        return {"ok": True}
     if message.get("op") == "call":
         name = str(message["name"])
         if name not in namespace:
@@ -182,6 +188,9 @@ def main() -> None:
     replies = os.fdopen(reply_fd, "wb", buffering=0)
     namespace: dict[str, Any] = {"__name__": "__main__", "kit": kit}
     namespace.update(kernel_names(namespace))
+    # Ready: the grader's clock for the first exercise starts now, not at the process start
+    # (on a busy machine starting the sandbox can take seconds, and they are not the answer's).
+    replies.write(wire.dumps({"ok": True, "id": 0}))
     buffer = b""
     while True:
         chunk = requests.read(1 << 16)

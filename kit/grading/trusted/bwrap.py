@@ -62,6 +62,9 @@ SANDBOX_HOME = "/home/student"
 #: 10-17: 334 s, 337 s, 496 s, 386 s).  A worker waits on its sandbox's start and on the
 #: grader much of the time, so more jobs than cores pay.
 DEFAULT_JOBS = 4
+#: How long a worker may take to start (sandbox, interpreter, kit) before the grader gives up
+#: on it as its own fault: not part of any exercise's timeout.
+START_SECONDS = 120.0
 
 
 #: Numerical libraries told to start no thread of their own: the seccomp filter refuses
@@ -75,7 +78,8 @@ class SandboxUnavailable(KitError):
 
 @dataclass(frozen=True)
 class Limits:
-    """What one worker may use.  ``timeout`` is wall-clock seconds per exercise."""
+    """What one worker may use.  ``timeout`` is wall-clock seconds per exercise, counted from
+    the worker's ready reply (its start is the grader's, see :data:`START_SECONDS`)."""
 
     timeout: float = 10.0
     memory_mib: int = 1024
@@ -287,6 +291,7 @@ class Worker:
         self._replies = reply_read
         self._buffer = b""
         self._sent = 0  # requests sent: each reply must carry its request's number
+        self._ready = False  # the worker's ready reply (number 0) read
         self._drain = threading.Thread(target=self._count_output, args=(out_read,), daemon=True)
         self._drain.start()
 
@@ -303,13 +308,42 @@ class Worker:
         finally:
             os.close(fd)
 
+    def wait_ready(self, ipython: bool = False) -> None:
+        """Wait for the worker's ready reply (id 0), and with ``ipython`` for it to import
+        IPython's cell reader, at most :data:`START_SECONDS` in all.
+
+        No student code has run yet, so a worker that is slow here is the machine's doing: it
+        ends as ``grader-error``, never as the answer's timeout.  Call it before starting the
+        clock of an exercise; :meth:`request` calls it when nobody has.
+        """
+        if self._ready:
+            return
+        deadline = time.monotonic() + START_SECONDS
+        try:
+            self._receive(deadline)
+            self._ready = True
+            if ipython:
+                self.request({"op": "ipython"}, deadline - time.monotonic())
+        except WorkerStopped as stopped:
+            if stopped.status != "timeout":
+                raise
+            self._stopped = WorkerStopped(
+                "grader-error", f"the sandbox did not start within {START_SECONDS:g} s "
+                "(is the machine overloaded? grade again with fewer --jobs)")
+            raise self._stopped from None
+
     def request(self, message: dict[str, Any], timeout: float) -> dict[str, Any]:
         """Send one request and wait at most ``timeout`` seconds for its reply."""
         if self._stopped is not None:
             raise self._stopped
+        self.wait_ready()
         deadline = time.monotonic() + max(timeout, 0.0)
         self._sent += 1
         self._send(wire.dumps({**message, "id": self._sent}), deadline)
+        return self._receive(deadline)
+
+    def _receive(self, deadline: float) -> dict[str, Any]:
+        """The reply to the last request (or the ready reply), read by ``deadline``."""
         # Chunks are kept apart until the line ends: a pipe hands over 64 KiB at a time, and
         # joining them as they come would copy a long reply over and over.
         chunks, size, ended = [self._buffer], len(self._buffer), b"\n" in self._buffer
