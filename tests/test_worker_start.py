@@ -70,7 +70,7 @@ def test_right_answers_pass_under_a_short_timeout_however_slow_the_start(
                  GradingRun(limits=Limits(timeout=2), notebooks=["01-orders.ipynb"],
                             log=lambda line: None, secret=None))
     statuses = {row.status for row in book.rows}
-    assert statuses == {"passed"}, [(r.grade_id, r.status, r.reason) for r in book.rows]
+    assert statuses == {"passed"}, [(r.exercise, r.status, r.reason) for r in book.rows]
 
 
 def test_ipython_is_read_in_before_the_clock_when_a_cell_needs_it(sandbox_available: None) -> None:
