@@ -209,6 +209,11 @@ def find(kind, level, want, seeds=range(40)):
     ("pcp", 2, "ignored high"),
     ("pcp", 2, "first in, first out"),
     ("pcp", 3, "Linux 5.10 rules"),
+    ("sequence", 1, "a bump allocator's pfn"),
+    ("sequence", 2, "a bump allocator's pfn"),
+    ("exact", 1, "KiB, not pages"),
+    ("pcp", 1, "KiB, not pages"),
+    ("order", 1, "KiB, not bytes"),
 ])
 def test_each_misconception_shows_up_somewhere(kind, level, name):
     problem, key, value = find(kind, level, name)
@@ -381,3 +386,23 @@ def test_order_solutions_give_waste_as_a_share_of_what_was_granted():
     """One definition of "waste %" across the course (issue 20.2): the explorer's, lesson 4's."""
     text = "\n".join(p.solution for p in practice_set(4, 5, "order", 2, None))
     assert "% of what was granted" in text and "of the request" not in text
+
+
+def test_a_bump_allocators_pfn_is_named():
+    """A freed block is reused by the buddy allocator; a bump allocator hands out the next pfn
+    after the last allocation instead."""
+    problem, key, value = find("sequence", 2, "a bump allocator's pfn")
+    step = int(key.removeprefix("pfn"))
+    allocs = [line for line in problem.text.splitlines() if "alloc_pages(order=" in line]
+    assert len(allocs) >= 2 and value != problem.answer[key]
+    verdict = problem.check({key: str(value)})
+    assert "a bump allocator's pfn" in verdict.explain() and "address order" in verdict.explain()
+    assert step > 1  # the first allocation of a fresh zone is pfn 0 for both
+
+
+def test_kib_for_pages_in_an_exact_problem():
+    problem = generate("exact", 0, 1)
+    kept = problem.answer["kept"]
+    mark = next(m for m in problem.check({"kept": str(kept * 4)}).marks if m.field.key == "kept")
+    assert mark.misconception.name == "KiB, not pages" and "pages of 4 KiB" in \
+        mark.misconception.explanation
