@@ -109,8 +109,8 @@ class Prediction:
             where = result.note if self.field.type in ("ints", "buddyinfo", "blocks") else ""
             why = _direction(self.field, raw, self.answer) or (
                 f"{where[0].upper()}{where[1:]}." if where else "")
-        return (f"Not yet: you said {result.given}. {why} Try once more, or press *show me* "
-                "for the answer.").replace("  ", " ")
+        return (f"Not yet: you said {result.given}. {why} Try once more, or press \"show me "
+                "the answer\".").replace("  ", " ")
 
     def readable(self, raw: object) -> bool:
         """Whether ``raw`` reads as an answer at all: a typo, nothing, or counts for the wrong
