@@ -49,6 +49,7 @@ __all__ = [
     "fallback_count_prediction",
     "most_free_pages_prediction",
     "order_prediction",
+    "pcp_tail_prediction",
     "refill_size_prediction",
     "suitable_blocks_prediction",
     "tail_blocks_prediction",
@@ -359,9 +360,12 @@ def _call_text(call: str, args: tuple[int, ...], page_size: int) -> str:
     return f"{call}({where}{format_size(args[-1])}: {pages_for(args[-1], page_size)} pages)"
 
 
-def call_prediction(zone: Zone, call: str, args: tuple[int, ...], ask: str) -> Prediction:
+def call_prediction(zone: Zone, call: str, args: tuple[int, ...], ask: str,
+                    context: str = "") -> Prediction:
     """What ``call`` (one of ``CALLS``) with ``args`` will do to ``zone``: ``ask`` (one of
     ``ASKS``) picks the pfn it returns, nr_free per order after it, or its splits or merges.
+    ``context`` says what the zone holds, before the call in the question ("With the buffer
+    held").
 
     The answer comes from running the call on a copy of the zone (the zone is not touched), so
     the Playground that then runs it on the zone shows the same.  A call the zone refuses (a
@@ -381,6 +385,7 @@ def call_prediction(zone: Zone, call: str, args: tuple[int, ...], ask: str) -> P
              if allocates else args[1] if call == "free_pages" else 0)
     run = _dry_run(zone, call, args, order)
     text = _call_text(call, args, zone.page_size)
+    text = f"{context}, {text}" if context else text
     if ask == "pfn":
         return Prediction(f"{text}: which pfn will it return (NULL if it fails)?",
                           Field("pfn", "pfn", "pfn", "e.g. 8, or NULL"), run.pfn,
@@ -419,6 +424,10 @@ def _after_misconceptions(run: _DryRun, call: str, order: int) -> list[Misconcep
                                    "them, and those are the counts /proc/buddyinfo shows"))
     op = "alloc" if call == "alloc_pages" else "free" if call == "free_pages" else ""
     found += nr_free_misconceptions(op, order, run.events, run.before_nr_free)
+    if op == "free" and any(event.kind == ev.PCP_PUT for event in run.events):
+        counted = list(run.before_nr_free)
+        counted[order] += 1
+        found.append(Misconception(tuple(counted), "no per-CPU list", _PARKED))
     if call == "alloc_pages_exact" and run.pfn is not None:
         until_alloc = next(i for i, event in enumerate(run.events) if event.kind == ev.ALLOC)
         whole = tuple(ev.apply_to_nr_free(list(run.before_nr_free), run.events[:until_alloc]))
@@ -426,6 +435,48 @@ def _after_misconceptions(run: _DryRun, call: str, order: int) -> list[Misconcep
                                    "alloc_pages_exact keeps only the pages it needs and gives "
                                    "the tail back at once, where it merges into free blocks"))
     return [m for m in found if m.value != run.nr_free]
+
+
+_PARKED = ("with per-CPU lists on, a freed page waits on the freeing CPU's list: nr_free "
+           "and /proc/buddyinfo count it only when the list reaches high and gives pages back, "
+           "or when it is drained")
+
+
+def pcp_tail_prediction(size: int | str, presets: Sequence[str], nr_pages: int = 1 << 18
+                        ) -> Prediction:
+    """How many of the tail pages ``alloc_pages_exact(size)`` gives back ``/proc/buddyinfo``
+    counts at once, with per-CPU lists on, under each of ``presets``: a version that frees
+    them as ordinary order-0 pages parks them on the per-CPU list (6.0 and before), one that
+    frees them straight to the buddy lists does not (6.1 on).  Counted on a zone of
+    ``nr_pages`` per preset, the zone the lesson's demo prints."""
+    nbytes = _size(size)
+    counted, tails = [], 0
+    for preset in presets:
+        zone = Zone(nr_pages, preset=preset, pcp=True, record=False)
+        before = zone.pcp_count
+        zone.alloc_pages_exact(nbytes)
+        tails = (1 << get_order(nbytes, zone.page_size)) - pages_for(nbytes, zone.page_size)
+        counted.append(tails - (zone.pcp_count - before))
+    answer = tuple(counted)
+    names = " and ".join(presets)
+    wrong = tuple(m for m in (
+        Misconception((tails,) * len(presets), "every free reaches the buddy lists",
+                      f"{_PARKED}, and a version that frees the tail as ordinary order-0 "
+                      "pages puts them there"),
+        Misconception((0,) * len(presets), "every tail page waits on the per-CPU list",
+                      "since 6.1 alloc_pages_exact frees its tail with __free_pages_ok(page, "
+                      "0, FPI_TO_TAIL), straight to the buddy lists, past the per-CPU list"),
+        Misconception(tuple(reversed(answer)), "the versions swapped",
+                      "6.0 and before free each tail page with free_page(), an ordinary "
+                      "order-0 free that goes to the per-CPU list; 6.1 frees the tail straight "
+                      "to the buddy lists"),
+    ) if m.value != answer)
+    return Prediction(
+        f"alloc_pages_exact({format_size(nbytes)}) with per-CPU lists on gives {tails} tail "
+        f"pages back. How many of them does /proc/buddyinfo count right after the call, with "
+        f"{names}?",
+        Field("counted", f"tail pages counted ({', '.join(presets)})", "ints",
+              "e.g. " + " ".join(["5"] * len(presets))), answer, wrong)
 
 
 def _event_misconceptions(zone: Zone, run: _DryRun, call: str, kind: str, count: int,

@@ -41,8 +41,10 @@ class Predict(RunToUse, widgets.VBox):
     """Ask ``prediction.question``, hide ``demo`` until answered, then check and reveal.
 
     Without a demo and a prediction it asks for the order of 132 KiB and reveals the order
-    explorer (on the zone's page size, if a zone is given).  ``demo`` is a widget or a function
-    that builds one; a function runs only on reveal, and ``demo`` is None until then.
+    explorer (on the zone's page size, if a zone is given).  ``demo`` is a widget, a function
+    that builds one (it runs only on reveal, and ``demo`` is None until then), or text: what a
+    cell would print, shown only once the reader has answered, so the stored notebook does not
+    print an answer under its question.
     ``answer(text)`` does what typing and pressing "check" (or Enter) does and returns the
     verdict: a wrong first try gets a hint and the demo stays hidden; ``reveal()`` shows the
     demo, and the answer once the reader has tried ("show me"); ``revealed`` says whether the
@@ -50,7 +52,7 @@ class Predict(RunToUse, widgets.VBox):
     """
 
     def __init__(self, zone: Zone | None = None, *,
-                 demo: widgets.Widget | Callable[[], widgets.Widget] | None = None,
+                 demo: widgets.Widget | str | Callable[[], widgets.Widget] | None = None,
                  prediction: Prediction | None = None, presenter: bool | None = None) -> None:
         self.theme = theme = get_theme(presenter)
         if prediction is None:
@@ -59,6 +61,11 @@ class Predict(RunToUse, widgets.VBox):
         if demo is None:
             def demo() -> widgets.Widget:
                 return OrderExplorer(zone, size=DEFAULT_SIZE, presenter=presenter)
+        if isinstance(demo, str):  # printed output, shown only once answered
+            shown = demo
+
+            def demo() -> widgets.Widget:
+                return widgets.HTML(theme.text(shown, pre=True))
         self.prediction = prediction
         self.attempts = Attempts(prediction)
         #: The demo once built; a demo given as a widget is built already.
