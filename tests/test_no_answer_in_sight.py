@@ -10,6 +10,7 @@ answering: every output above the question, and those below it in its own sectio
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -24,9 +25,6 @@ from kit.teaching.quiz_bank import question
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 LESSONS = sorted(p.stem for p in NOTEBOOKS.glob("0*.ipynb"))
-#: Lesson 8 replays a real kernel trace (half a minute on a busy machine): its questions are
-#: asked about the shipped trace, whose answers tests/test_trace_predictions.py pins.
-FAST = [name for name in LESSONS if not name.startswith("08")]
 
 
 def _cells(name: str) -> list[dict]:
@@ -46,23 +44,28 @@ def _printed(cell: dict) -> str:
     return "\n".join(parts)
 
 
-def asked(name: str, monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, Prediction]]:
+@functools.cache
+def asked(name: str) -> tuple[tuple[int, Prediction], ...]:
     """Every Predict of a lesson: (its cell's index, its prediction), found by running the
-    lesson's code cells in order with Predict recording instead of drawing."""
+    lesson's code cells in order, up to its last question, with Predict recording instead of
+    drawing (lesson 8's trace takes a good ten seconds: once per test session)."""
     found: list[tuple[int, Prediction]] = []
     index = -1
 
     def record(*_args: object, prediction: Prediction, **_kwargs: object) -> None:
         found.append((index, prediction))
 
-    monkeypatch.setattr(kit.widgets, "Predict", record)
-    monkeypatch.setenv("KIT_PROGRESS", os.devnull)
-    monkeypatch.chdir(NOTEBOOKS)
-    namespace: dict[str, object] = {}
-    for index, cell in enumerate(_cells(name)):  # record() reads index
-        if cell["cell_type"] == "code":
-            exec(compile(_source(cell), f"{name}:{index}", "exec"), namespace)
-    return found
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(kit.widgets, "Predict", record)
+        patch.setenv("KIT_PROGRESS", os.devnull)
+        patch.chdir(NOTEBOOKS)
+        namespace: dict[str, object] = {}
+        cells = _cells(name)
+        last = max((i for i, c in enumerate(cells) if "Predict(" in _source(c)), default=-1)
+        for index, cell in enumerate(cells[:last + 1]):  # record() reads index
+            if cell["cell_type"] == "code":
+                exec(compile(_source(cell), f"{name}:{index}", "exec"), namespace)
+    return tuple(found)
 
 
 def in_sight(cells: list[dict], at: int) -> list[tuple[int, str]]:
@@ -96,10 +99,10 @@ def answer_forms(prediction: Prediction, near: bool) -> list[re.Pattern[str]]:
     return [re.compile(rf"\b{noun}\W{{1,3}}{number}"), re.compile(rf"{number}\W{{1,3}}{noun}\b")]
 
 
-@pytest.mark.parametrize("name", FAST)
-def test_no_stored_output_prints_a_questions_answer(name, monkeypatch):
+@pytest.mark.parametrize("name", LESSONS)
+def test_no_stored_output_prints_a_questions_answer(name):
     cells = _cells(name)
-    questions = asked(name, monkeypatch)
+    questions = asked(name)
     for at, prediction in questions:
         assert _printed(cells[at]).strip() == "Predict: run this cell to use the widget", (
             f"{name} cell {at} stores more than the widget's placeholder")
@@ -111,12 +114,12 @@ def test_no_stored_output_prints_a_questions_answer(name, monkeypatch):
                     f"answer to the question of cell {at}: {prediction.question!r}")
 
 
-def test_every_lesson_with_a_demo_asks_before_it(monkeypatch):
+def test_every_lesson_asks_before_its_demos():
     """The recorder finds the questions (a test that found none would pass on anything)."""
-    counts = {name: len(asked(name, monkeypatch)) for name in FAST}
+    counts = {name: len(asked(name)) for name in LESSONS}
     assert counts == {"01-start-here": 1, "02-pages-and-orders": 1, "03-buddy-system": 2,
                       "04-wastage": 1, "05-tabi-2008-patch": 2, "06-exact-in-practice": 3,
-                      "07-your-machine": 2}
+                      "07-your-machine": 2, "08-watch-your-kernel": 2}
 
 
 @pytest.mark.parametrize("name", LESSONS)
