@@ -46,11 +46,11 @@ def order_problem(rng: random.Random, level: int, preset: str | None) -> Draft:
         waste, exact_waste = (page_size << order) - size, kept * page_size - size
         draft.add(Field(f"order{i}", f"size {i}: get_order", "int", "e.g. 3"), order,
                   order_misconceptions(size, order, pages, page_size))
-        draft.add(Field(f"waste{i}", f"size {i}: bytes alloc_pages wastes", "int", "e.g. 1024"),
+        draft.add(Field(f"waste{i}", f"size {i}: bytes alloc_pages wastes", "bytes", "e.g. 1024"),
                   waste, [*waste_misconceptions(size, order, waste, exact_waste, page_size),
                           *kib_for_bytes_misconceptions(waste)])
         if level > 1:
-            draft.add(Field(f"exact{i}", f"size {i}: bytes alloc_pages_exact wastes", "int",
+            draft.add(Field(f"exact{i}", f"size {i}: bytes alloc_pages_exact wastes", "bytes",
                             "e.g. 100"), exact_waste, [
                 Misconception(waste, "no tail given back",
                               "alloc_pages_exact() keeps only the pages the size needs and "

@@ -37,6 +37,8 @@ class Mark:
     correct: bool
     note: str = ""
     misconception: Misconception | None = None
+    #: False when the typed text is in no notation the field reads (``note`` names them).
+    read: bool = True
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,8 @@ class Verdict:
                 lines.append(f"right: {mark.field.label} = {mark.expected}{_suffix(mark.note)}")
             elif not mark.given:
                 lines.append(f"not answered: {mark.field.label} (it is {mark.expected})")
+            elif not mark.read:
+                lines.append(f"not read: {mark.field.label}: {mark.note}")
             else:
                 why = f" ({mark.misconception.name})" if mark.misconception else ""
                 lines.append(f"wrong: {mark.field.label}: you said {mark.given}, the allocator "
@@ -153,7 +157,7 @@ def mark(field: Field, raw: object, answer: object,
     try:
         given = read_value(field, raw)
     except Unreadable as exc:
-        return Mark(field, shown, str(raw).strip(), False, str(exc))
+        return Mark(field, shown, str(raw).strip(), False, str(exc), read=False)
     typed = typed_text(field, raw) if not isinstance(raw, str) else raw.strip()
     expected = read_value(field, answer)
     if given == expected:
