@@ -50,6 +50,8 @@ def test_lesson_demos_open_after_a_prediction(run_notebook, page, artifacts, les
             "n => [...document.querySelectorAll('.jp-OutputArea-output .widget-html-content')]"
             ".filter(e => /^(Right: |Not quite: |Not yet: |The answer: |Not read as)/"
             ".test(e.textContent.trim())).length >= n", arg=index + 1, timeout=30_000)
+        row.locator("xpath=..").screenshot(  # the question with its verdict or hint
+            path=str(artifacts / f"lab-{Path(lesson).stem}-first-try-{index}.png"))
         row.locator("button:has-text('show me')").click()
     # every question has its verdict: right, or the answer shown (a timed-out wait fails)
     page.wait_for_function(
