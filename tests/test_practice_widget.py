@@ -106,3 +106,13 @@ def test_a_zone_sets_the_kernel_version_the_problems_follow():
     widget.new_button.click()
     assert widget.problem.preset == "2.6.27"
     assert zone.format_buddyinfo() == before  # practised on a zone of its own
+
+
+def test_enter_in_an_answer_box_checks_the_prediction():
+    """The frontend sends {"event": "submit"} when Enter is pressed in a Text box."""
+    widget = Practice(kind="exact", seed=1)
+    type_answers(widget, widget.problem.answer)
+    last = list(widget.inputs.values())[-1]
+    last._handle_msg({"content": {"data": {"method": "custom", "content": {"event": "submit"}}},
+                      "buffers": []})
+    assert "All right!" in widget.verdict.value

@@ -17,7 +17,7 @@ from kit.core.zone import Zone
 from kit.teaching import progress
 from kit.teaching.practice import KINDS, LEVELS, Problem, Verdict, generate
 
-from ._base import RunToUse, fitted, show_error
+from ._base import RunToUse, fitted, on_enter, show_error
 from .memory_map import MemoryMap
 from .theme import get_theme
 
@@ -95,6 +95,7 @@ class Practice(RunToUse, widgets.VBox):
             label = widgets.HTML(self.theme.text(field.label),
                                  layout=widgets.Layout(width="300px"))
             self.theme.style_controls([box])
+            on_enter(box, self.check)  # Enter in any box checks, as the button does
             self.inputs[field.key] = box
             rows.append(widgets.HBox([label, box]))
         self.form.children = rows

@@ -15,7 +15,6 @@ its first step, so the change is watched, not just its end state after Run All.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 
 import ipywidgets as widgets
@@ -25,7 +24,7 @@ from kit.teaching import progress
 from kit.teaching.practice import Mark
 from kit.teaching.predict import Attempts, Prediction, order_prediction
 
-from ._base import RunToUse, fitted
+from ._base import RunToUse, fitted, on_enter
 from .order_explorer import OrderExplorer
 from .theme import get_theme
 
@@ -94,12 +93,7 @@ class Predict(RunToUse, widgets.VBox):
         progress.record_lesson()
         self.check_button.on_click(lambda _b: self.answer(self.input.value))
         self.show_button.on_click(lambda _b: self.reveal())
-        with warnings.catch_warnings():
-            # ipywidgets 8 deprecates on_submit for continuous_update=False + observe, but
-            # that also fires when the box loses focus: pressing "show me" would first check
-            # whatever is typed.  on_submit is the frontend's Enter, and only that.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            self.input.on_submit(lambda _box: self.answer(self.input.value))
+        on_enter(self.input, lambda: self.answer(self.input.value))
 
     def answer(self, text: object) -> Mark:
         """Check a prediction (as typing it and pressing "check" or Enter does).  A right one,
