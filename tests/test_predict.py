@@ -431,3 +431,14 @@ def test_right_on_the_second_try_and_show_me():
     assert Attempts(order_prediction("132K")).give_up() == ""  # no try: the demo shows it
     after = tried.answer("6")  # the answer is out: a check counts no try
     assert after.reveal and tried.tries == 1
+
+
+def test_a_hint_on_counts_that_are_not_per_order_numbers_them():
+    from kit.teaching.predict import pcp_tail_prediction
+    prediction = pcp_tail_prediction(132 * 1024, ("6.0", "6.1"))
+    assert prediction.answer == (0, 31)
+    hint = prediction.hint("5 31")
+    assert "Count 1 of 2 differs." in hint
+    assert "rder" not in hint  # not "orders 0 differ": these are counts per kernel version
+    assert "Counts 1, 2 of 2 differ." in prediction.hint("5 5")
+    assert prediction.check("31 0").misconception.name == "the versions swapped"

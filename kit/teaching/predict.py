@@ -108,6 +108,8 @@ class Prediction:
                    f"{result.misconception.explanation.rstrip('.')}.")
         else:
             where = result.note if self.field.type in ("ints", "buddyinfo", "blocks") else ""
+            if self.field.type == "ints" and "per order" not in self.field.label:
+                where = _positions(self.field, raw, self.answer)  # counts of something else
             why = _direction(self.field, raw, self.answer) or (
                 f"{where[0].upper()}{where[1:]}." if where else "")
         return (f"Not yet: you said {result.given}. {why} Try once more, or press \"show me "
@@ -137,6 +139,16 @@ def _direction(field: Field, raw: object, answer: object) -> str:
     given, expected = read_value(field, raw), read_value(field, answer)
     assert isinstance(given, int) and isinstance(expected, int)
     return "Your number is too high." if given > expected else "Your number is too low."
+
+
+def _positions(field: Field, raw: object, answer: object) -> str:
+    """Which of several counts (not one per order) are wrong, numbered from 1."""
+    given, expected = read_value(field, raw), read_value(field, answer)
+    assert isinstance(given, tuple) and isinstance(expected, tuple)
+    wrong = [str(i) for i, (a, b) in enumerate(zip(given, expected, strict=False), 1) if a != b]
+    many = len(wrong) > 1
+    return (f"count{'s' if many else ''} {', '.join(wrong)} of {len(expected)} "
+            f"differ{'' if many else 's'}")
 
 
 #: How many readable predictions a reader may make before the answer is shown: a wrong first
