@@ -265,6 +265,15 @@ def test_the_wrong_answers_of_the_small_exercises_are_wrong(size: int) -> None:
     assert dict(harness.pages_for_misconceptions(size))[size // 4096].startswith("rounded down")
 
 
+def test_kib_given_for_pages_or_bytes_is_named() -> None:
+    """132 KiB: alloc_pages_exact gives 31 pages back, 124 KiB; alloc_pages wastes 126,976
+    bytes, 124 KiB."""
+    returned = dict(harness.pages_returned_misconceptions(132 * 1024))
+    assert returned[124].startswith("KiB, not pages")
+    assert dict(harness.waste_misconceptions(132 * 1024, "alloc_pages"))[124].startswith(
+        "KiB, not bytes")
+
+
 def test_buddy_misconceptions_name_the_usual_slips() -> None:
     assert dict(harness.buddy_misconceptions(12, 2))[16].startswith("added 2^order")
     assert dict(harness.buddy_misconceptions(12, 2))[8].startswith("subtracted")

@@ -18,6 +18,7 @@ import kit
 from kit.cli import main
 from kit.core.presets import PRESETS
 from kit.teaching.practice import KINDS, LEVELS, generate, practice_set, version_difference
+from kit.teaching.practice.reading import Field, Unreadable, read_value
 
 SEEDS = range(6)
 ALL = [(kind, seed, level) for kind in KINDS for level in LEVELS for seed in SEEDS]
@@ -209,6 +210,11 @@ def find(kind, level, want, seeds=range(40)):
     ("pcp", 2, "ignored high"),
     ("pcp", 2, "first in, first out"),
     ("pcp", 3, "Linux 5.10 rules"),
+    ("sequence", 1, "a bump allocator's pfn"),
+    ("sequence", 2, "a bump allocator's pfn"),
+    ("exact", 1, "KiB, not pages"),
+    ("pcp", 1, "KiB, not pages"),
+    ("order", 1, "KiB, not bytes"),
 ])
 def test_each_misconception_shows_up_somewhere(kind, level, name):
     problem, key, value = find(kind, level, name)
@@ -239,9 +245,15 @@ def test_unreadable_unanswered_and_unknown_fields():
     verdict = problem.check({"pfn1": "banana", "nr_free1": "1, 2 x"})
     marks = {m.field.key: m for m in verdict.marks}
     assert "whole number" in marks["pfn1"].note and not marks["pfn1"].correct
-    assert "numbers separated by spaces" in marks["nr_free1"].note
+    assert "separated by spaces or commas" in marks["nr_free1"].note
+    assert not marks["pfn1"].read and not marks["nr_free1"].read
     assert not marks["pfn2"].correct and marks["pfn2"].given == ""
     assert "not answered: step 2" in verdict.explain()
+    # a notation the reader cannot know is read: one line naming the forms, not "wrong" and
+    # not the answer
+    line = next(x for x in verdict.explain().splitlines() if "banana" in x)
+    assert line.startswith("not read: step 1: pfn of a: expected a whole number: 12, 1,024")
+    assert "the allocator gives" not in line and "wrong" not in line
     with pytest.raises(kit.InvalidArgument, match="no field pfn9"):
         problem.check({"pfn9": 1})
     with pytest.raises(kit.InvalidArgument, match="maps field keys"):
@@ -381,3 +393,94 @@ def test_order_solutions_give_waste_as_a_share_of_what_was_granted():
     """One definition of "waste %" across the course (issue 20.2): the explorer's, lesson 4's."""
     text = "\n".join(p.solution for p in practice_set(4, 5, "order", 2, None))
     assert "% of what was granted" in text and "of the request" not in text
+
+
+def test_a_bump_allocators_pfn_is_named():
+    """A freed block is reused by the buddy allocator; a bump allocator hands out the next pfn
+    after the last allocation instead."""
+    problem, key, value = find("sequence", 2, "a bump allocator's pfn")
+    step = int(key.removeprefix("pfn"))
+    allocs = [line for line in problem.text.splitlines() if "alloc_pages(order=" in line]
+    assert len(allocs) >= 2 and value != problem.answer[key]
+    verdict = problem.check({key: str(value)})
+    assert "a bump allocator's pfn" in verdict.explain() and "address order" in verdict.explain()
+    assert step > 1  # the first allocation of a fresh zone is pfn 0 for both
+
+
+def test_kib_for_pages_in_an_exact_problem():
+    problem = generate("exact", 0, 1)
+    kept = problem.answer["kept"]
+    mark = next(m for m in problem.check({"kept": str(kept * 4)}).marks if m.field.key == "kept")
+    assert mark.misconception.name == "KiB, not pages" and "pages of 4 KiB" in \
+        mark.misconception.explanation
+
+
+# ------------------------------------------------- the notations the prompts suggest or show
+def notations(field, value) -> list[str]:
+    """Every way a prompt of ``kit practice`` writes or suggests a value of this field: the
+    plain numbers of the examples, 1,024 and 0x.. as the solutions and sizes print numbers,
+    "order 3" / "pfn 8" / "5 pages" as the questions word them, sizes (132K, 132 KiB, 5000 B)
+    as the order problems list them, counts with or without brackets, blocks as pfn/order
+    (the question's own form), pfn:order and pfn ranges (the zone's "pfns 0..63")."""
+    if field.type in ("int", "bytes"):
+        forms = [str(value), hex(value), f"{value:,}"]
+        label = field.label
+        if "get_order" in label:
+            forms.append(f"order {value}")
+        if "pfn" in label:
+            forms.append(f"pfn {value}")
+        if "pages" in label:
+            forms.append(f"{value} pages")
+        if field.type == "bytes":
+            forms += [f"{value} B", f"{value} bytes", kit.format_size(value)]
+            if value and value % 1024 == 0:
+                forms += [f"{value // 1024}K", f"{value // 1024} KiB", f"{value // 1024}KiB"]
+        return forms
+    if field.type in ("ints", "buddyinfo"):
+        counts = value if isinstance(value, tuple) else tuple(map(int, value.split()[4:]))
+        forms = [" ".join(map(str, counts)), f"[{', '.join(map(str, counts))}]",
+                 ",".join(map(str, counts)), f"({' '.join(map(str, counts))})"]
+        return [value, *forms] if field.type == "buddyinfo" else forms
+    ranges = [(pfn, pfn + (1 << order) - 1) for pfn, order in value]
+    return [" ".join(f"{p}/{o}" for p, o in value), ", ".join(f"{p}:{o}" for p, o in value),
+            " ".join(f"({p}, {o})" for p, o in value), " ".join(f"{a}-{b}" for a, b in ranges),
+            ", ".join(f"{a}..{b}" for a, b in ranges),
+            "[" + ", ".join(f"{p}/{o}" for p, o in value) + "]"]
+
+
+#: A few hundred problems: every kind and level, many seeds.
+MANY = [(kind, seed, level) for kind in KINDS for level in LEVELS for seed in range(20)]
+
+
+@pytest.mark.parametrize("kind, level", [(k, lv) for k in KINDS for lv in LEVELS])
+def test_practice_reads_every_notation_its_prompts_suggest(kind, level):
+    for seed in range(20):
+        problem = generate(kind, seed, level)
+        for field in problem.fields:
+            example = field.example.split("e.g. ")[-1]
+            if "..." not in example:  # the example a prompt shows is read (not an ellipsis)
+                read_value(field, example)
+            for form in notations(field, problem.answer[field.key]):
+                mark = problem.check({field.key: form}).marks
+                got = next(m for m in mark if m.field.key == field.key)
+                assert got.correct, (problem.command, field.label, form, got.note)
+
+
+@pytest.mark.parametrize("field_type, typed", [
+    ("int", "three"), ("int", "3.5"), ("bytes", "1.3K"), ("ints", "1 two 3"),
+    ("blocks", "8/3 9-11"), ("blocks", "eight"), ("buddyinfo", "Node zero"),
+])
+def test_an_unknown_notation_names_the_accepted_forms(field_type, typed):
+    field = Field("x", "x", field_type, "")
+    with pytest.raises(Unreadable) as error:
+        read_value(field, typed)
+    message = str(error.value)
+    assert "\n" not in message
+    assert message.startswith("expected") or "not a block" in message or "buddyinfo" in message
+
+
+def test_a_pfn_range_is_the_block_it_covers():
+    field = Field("b", "blocks", "blocks", "")
+    assert read_value(field, "8-15 33..33, 34-35") == ((8, 3), (33, 0), (34, 1))
+    with pytest.raises(Unreadable, match="9-11 is 3 pages, not a block"):
+        read_value(field, "9-11")

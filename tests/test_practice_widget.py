@@ -54,6 +54,25 @@ def test_wrong_prediction_names_the_misconception():
     verdict = widget.check()
     assert not verdict.correct
     assert "pages, not blocks" in widget.verdict.value and "BLOCKS" in widget.verdict.value
+    # a first wrong try keeps the right counts back; the second try (or the solution) gives them
+    right = " ".join(map(str, widget.problem.answer["nr_free1"]))
+    assert "the allocator gives" not in widget.verdict.value and "Try again" in widget.verdict.value
+    widget.check()
+    assert f"the allocator gives {right}" in widget.verdict.value
+    assert "Try again" not in widget.verdict.value
+
+
+def test_an_empty_check_is_no_try_and_the_solution_opens_the_answers():
+    widget = Practice(kind="order", seed=2)
+    widget.check()  # nothing typed: not a try
+    assert widget.tries == 0 and "(it is" not in widget.verdict.value
+    key = widget.problem.fields[0].key
+    widget.inputs[key].value = str(widget.problem.answer[key] + 1)
+    widget.check()
+    assert widget.tries == 1 and "the allocator gives" not in widget.verdict.value
+    widget.reveal()
+    widget.check()
+    assert "the allocator gives" in widget.verdict.value
 
 
 def test_reveal_shows_solution_and_the_zone_after_the_steps():
@@ -106,3 +125,13 @@ def test_a_zone_sets_the_kernel_version_the_problems_follow():
     widget.new_button.click()
     assert widget.problem.preset == "2.6.27"
     assert zone.format_buddyinfo() == before  # practised on a zone of its own
+
+
+def test_enter_in_an_answer_box_checks_the_prediction():
+    """The frontend sends {"event": "submit"} when Enter is pressed in a Text box."""
+    widget = Practice(kind="exact", seed=1)
+    type_answers(widget, widget.problem.answer)
+    last = list(widget.inputs.values())[-1]
+    last._handle_msg({"content": {"data": {"method": "custom", "content": {"event": "submit"}}},
+                      "buffers": []})
+    assert "All right!" in widget.verdict.value

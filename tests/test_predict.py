@@ -14,6 +14,7 @@ from kit.core.replay import nr_free_history
 from kit.core.samples import sample_path, sample_text
 from kit.teaching.predict import (
     ASKS,
+    Attempts,
     call_prediction,
     event_count_prediction,
     exact_free_prediction,
@@ -38,9 +39,9 @@ def test_order_prediction_answer_is_get_order(size, page_size, order):
 
 def test_order_prediction_names_misconceptions():
     four_k = order_prediction("33K", 64 * 1024).check("4")  # 33 KiB in 4 KiB pages
-    assert four_k.misconception is not None and four_k.misconception.name == "4 KiB pages"
+    assert four_k.misconception is not None and four_k.misconception.name == "assumed 4 KiB pages"
     pages = order_prediction("132K").check("33")
-    assert pages.misconception is not None and pages.misconception.name == "pages, not an order"
+    assert pages.misconception is not None and pages.misconception.name == "pages, not the order"
 
 
 def test_tail_blocks_prediction_matches_the_animator():
@@ -86,7 +87,7 @@ def test_explain_says_right_or_names_the_misconception():
     assert prediction.explain("6") == "Right: the simulator gives 6 too."
     wrong = prediction.explain("33")
     assert "you said 33, the simulator gives 6" in wrong
-    assert "pages, not an order" in wrong
+    assert "pages, not the order" in wrong
     assert "misconception" not in prediction.explain("4")
 
 
@@ -353,3 +354,91 @@ def test_the_own_machine_verdict_says_so():
     assert verdict.startswith("Right: your machine gives 3 too.")
     assert "Your own machine at the moment the cell read /proc/buddyinfo" in verdict
     assert "order 3 holds 2 blocks = 16 pages; order 0 holds 3 blocks = 3 pages" in verdict
+
+
+# ------------------------------------------------------------ named mistakes and retries
+def test_kib_for_pages_is_named_in_the_lesson_1_question():
+    prediction = unused_pages_prediction("132K")  # 31 pages unused = 124 KiB
+    kib = prediction.check("124")
+    assert kib.misconception is not None and kib.misconception.name == "KiB, not pages"
+
+
+def test_the_number_of_splits_off_by_one_or_counting_blocks():
+    one_page = kit.teaching.scenarios.record_scenario("one page: split down, merge back up")
+    splits = event_count_prediction("how many splits?", one_page, "split")
+    assert splits.answer == 6  # an order-6 block halved down to order 0
+    names = {value: splits.check(str(value)).misconception.name for value in (5, 7, 63)}
+    assert names == {5: "one split too few", 7: "counted blocks, not splits",
+                     63: "split every piece"}
+    merges = event_count_prediction("how many merges?", one_page, "merge")
+    assert merges.check(str(merges.answer + 1)).misconception.name == \
+        "counted blocks, not merges"
+
+
+def test_the_playgrounds_split_count_names_the_off_by_one():
+    zone = kit.Zone(64)
+    splits = call_prediction(zone, "alloc_pages", (0,), "splits")
+    assert splits.answer == 6
+    assert splits.check("7").misconception.name == "counted blocks, not splits"
+    assert splits.check("5").misconception.name == "one split too few"
+
+
+def test_the_upper_half_kept_is_named_at_the_first_split_too():
+    zone = kit.Zone(64)
+    pfn = call_prediction(zone, "alloc_pages", (0,), "pfn")
+    assert pfn.answer == 0
+    for upper in (32, 63):  # the upper half of the first halving, and of every halving
+        assert pfn.check(str(upper)).misconception.name == "kept the upper half"
+
+
+def test_a_wrong_first_try_gets_a_hint_not_the_answer():
+    prediction = unused_pages_prediction("132K")
+    attempts = Attempts(prediction)
+    typo = attempts.answer("thirty")
+    assert not typo.reveal and attempts.tries == 0 and "31" not in typo.text
+    first = attempts.answer("124")
+    assert not first.reveal and not attempts.finished
+    assert first.text.startswith("Not yet: you said 124.") and "KiB, not pages" in first.text
+    assert "31" not in first.text and "show me" in first.text
+    second = attempts.answer("30")
+    assert second.reveal and attempts.finished and "gives 31" in second.text
+    assert attempts.tries == 2
+
+
+def test_a_hint_without_a_named_mistake_says_which_way():
+    prediction = order_prediction("132K")
+    assert "too high" in prediction.hint("9") and "6" not in prediction.hint("9")
+    assert "too low" in prediction.hint("2")
+    counts = exact_free_prediction(*_exact_zone())
+    wrong = "1 " * 10 + "1"
+    assert "Orders 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 differ." in counts.hint(wrong.strip())
+
+
+def _exact_zone():
+    zone = kit.Zone(1024)
+    zone.alloc_pages_exact(33 * 4096)
+    return zone, kit.PAGE_OFFSET, 33 * 4096
+
+
+def test_right_on_the_second_try_and_show_me():
+    attempts = Attempts(order_prediction("132K"))
+    assert not attempts.answer("33").reveal
+    right = attempts.answer("6")
+    assert right.reveal and right.mark.correct and right.text.startswith("Right")
+    tried = Attempts(order_prediction("132K"))
+    tried.answer("5")
+    assert tried.give_up() == "The answer: the simulator gives 6." and tried.finished
+    assert Attempts(order_prediction("132K")).give_up() == ""  # no try: the demo shows it
+    after = tried.answer("6")  # the answer is out: a check counts no try
+    assert after.reveal and tried.tries == 1
+
+
+def test_a_hint_on_counts_that_are_not_per_order_numbers_them():
+    from kit.teaching.predict import pcp_tail_prediction
+    prediction = pcp_tail_prediction(132 * 1024, ("6.0", "6.1"))
+    assert prediction.answer == (0, 31)
+    hint = prediction.hint("5 31")
+    assert "Count 1 of 2 differs." in hint
+    assert "rder" not in hint  # not "orders 0 differ": these are counts per kernel version
+    assert "Counts 1, 2 of 2 differ." in prediction.hint("5 5")
+    assert prediction.check("31 0").misconception.name == "the versions swapped"

@@ -769,10 +769,33 @@ def test_predict_hides_the_demo_until_a_prediction():
     widget.answer("six")
     assert not widget.revealed and "whole number" in widget.verdict.value
     assert "6" not in widget.verdict.value  # a typo does not give the answer away
-    mark = widget.answer("5")
-    assert not mark.correct and widget.revealed and widget.demo_box.children == (widget.demo,)
-    assert "you said 5, the simulator gives 6" in widget.verdict.value
+    mark = widget.answer("5")  # a wrong first try: a hint, another try, no demo
+    assert not mark.correct and not widget.revealed and widget.demo is None
+    assert "Not yet: you said 5" in widget.verdict.value and "rounded down" in widget.verdict.value
+    assert "6" not in widget.verdict.value
+    assert widget.show_button.description == "show me the answer"
     assert widget.input.value == "5"
+    mark = widget.answer("4")
+    assert not mark.correct and widget.revealed and widget.demo_box.children == (widget.demo,)
+    assert "you said 4, the simulator gives 6" in widget.verdict.value
+
+
+def test_predict_show_me_after_a_wrong_try_gives_the_answer():
+    widget = Predict()
+    widget.answer("9")
+    assert "too high" in widget.verdict.value and not widget.revealed
+    widget.show_button.click()
+    assert widget.revealed and "The answer: the simulator gives 6." in widget.verdict.value
+
+
+def test_enter_in_the_box_checks_the_prediction():
+    """The frontend sends {"event": "submit"} when Enter is pressed in a Text box."""
+    widget = Predict()
+    typed = {"method": "update", "state": {"value": "6"}}
+    enter = {"method": "custom", "content": {"event": "submit"}}
+    for data in (typed, enter):  # as the comm delivers them from the browser
+        widget.input._handle_msg({"content": {"data": data}, "buffers": []})
+    assert widget.revealed and "Right: the simulator gives 6" in widget.verdict.value
 
 
 def test_predict_builds_a_demo_function_only_on_reveal():
@@ -831,7 +854,7 @@ def test_predict_free_answer_matches_the_zone_after_the_free():
     widget.answer("3")  # one count for eleven orders: not a prediction, the chart stays hidden
     assert not widget.revealed and "give 11 counts" in widget.verdict.value
     assert widget.answer(" ".join(map(str, before))).correct is False  # "nothing changes"
-    assert "nothing changes" in widget.verdict.value
+    assert "nothing changes" in widget.verdict.value and not widget.revealed
     zone.free_pages_exact(kit.PAGE_OFFSET, 33 * 4096)
     assert widget.prediction.check([int(v) for v in chart.values]).correct
 
@@ -886,6 +909,7 @@ def test_live_buddyinfo_asks_first_about_the_reading_it_then_shows(tmp_path):
     assert "zone Normal" in widget.question.value and widget.demo is None
     mark = widget.answer("0")  # 40 blocks, the most, but order 1 holds 60 pages
     assert not mark.correct and "blocks, not memory" in widget.verdict.value
+    widget.reveal()  # "show me the answer"
     live = widget.demo
     assert live.zones[live.zone_choice.value].zone == "Normal"
     np.testing.assert_array_equal(live.view.bars.y, [40, 30, 2, 1])

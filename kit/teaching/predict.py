@@ -25,24 +25,31 @@ from kit.core.zone import Zone
 
 from .practice.misconceptions import (
     count_misconceptions,
+    count_off_misconceptions,
     first_fit_misconceptions,
+    kib_misconceptions,
     nr_free_misconceptions,
+    order_misconceptions,
     split_misconceptions,
 )
 from .practice.problems import Mark, Misconception, mark
-from .practice.reading import Field, Unreadable, read_value
+from .practice.reading import Field, Unreadable, read_value, typed_text
 from .scenarios import EventModel, Scenario
 
 __all__ = [
     "ASKS",
     "CALLS",
+    "TRIES",
+    "Attempts",
     "Prediction",
+    "Reply",
     "call_prediction",
     "event_count_prediction",
     "exact_free_prediction",
     "fallback_count_prediction",
     "most_free_pages_prediction",
     "order_prediction",
+    "pcp_tail_prediction",
     "refill_size_prediction",
     "suitable_blocks_prediction",
     "tail_blocks_prediction",
@@ -92,6 +99,22 @@ class Prediction:
         return (f"Not quite: you said {result.given}, {self.source} gives {result.expected}."
                 f"{why}{detail} {then}")
 
+    def hint(self, raw: object) -> str:
+        """What a wrong first try is told, without the answer: the mistake it suggests when the
+        wrong value is a known one, else which way it is off; then to try again."""
+        result = self.check(raw)
+        if result.misconception is not None:
+            why = (f"That is the answer of a known mistake, {result.misconception.name}: "
+                   f"{result.misconception.explanation.rstrip('.')}.")
+        else:
+            where = result.note if self.field.type in ("ints", "buddyinfo", "blocks") else ""
+            if self.field.type == "ints" and "per order" not in self.field.label:
+                where = _positions(self.field, raw, self.answer)  # counts of something else
+            why = _direction(self.field, raw, self.answer) or (
+                f"{where[0].upper()}{where[1:]}." if where else "")
+        return (f"Not yet: you said {result.given}. {why} Try once more, or press \"show me "
+                "the answer\".").replace("  ", " ")
+
     def readable(self, raw: object) -> bool:
         """Whether ``raw`` reads as an answer at all: a typo, nothing, or counts for the wrong
         number of orders is not a prediction (and must not open the demo that answers it)."""
@@ -108,6 +131,81 @@ class Prediction:
         return True
 
 
+def _direction(field: Field, raw: object, answer: object) -> str:
+    """Whether a wrong number is too high or too low (only for plain numbers: for a pfn or a
+    list of counts it would point the wrong way as often as not)."""
+    if field.type != "int":
+        return ""
+    given, expected = read_value(field, raw), read_value(field, answer)
+    assert isinstance(given, int) and isinstance(expected, int)
+    return "Your number is too high." if given > expected else "Your number is too low."
+
+
+def _positions(field: Field, raw: object, answer: object) -> str:
+    """Which of several counts (not one per order) are wrong, numbered from 1."""
+    given, expected = read_value(field, raw), read_value(field, answer)
+    assert isinstance(given, tuple) and isinstance(expected, tuple)
+    wrong = [str(i) for i, (a, b) in enumerate(zip(given, expected, strict=False), 1) if a != b]
+    many = len(wrong) > 1
+    return (f"count{'s' if many else ''} {', '.join(wrong)} of {len(expected)} "
+            f"differ{'' if many else 's'}")
+
+
+#: How many readable predictions a reader may make before the answer is shown: a wrong first
+#: one gets a hint and another try ("show me" gives up at any time).
+TRIES = 2
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What one try is told: the verdict ``mark``, the ``text`` to show, and whether the answer
+    (and the demo that shows it) may now be shown."""
+
+    mark: Mark
+    text: str
+    reveal: bool
+
+
+class Attempts:
+    """One reader's tries at a ``Prediction``: a wrong try before the last gets a hint, not the
+    answer; a right one, the last wrong one or ``give_up()`` ("show me") end the round.
+
+    A typo (``Prediction.readable`` false) is no try.  ``finished`` says the answer is out;
+    ``tries`` counts the readable tries made before that (the ones progress records).
+    """
+
+    def __init__(self, prediction: Prediction, allowed: int = TRIES) -> None:
+        self.prediction = prediction
+        self.allowed = _require_int(allowed, "allowed", 1)
+        self.tries = 0
+        self.finished = False
+
+    def answer(self, raw: object, then: str = "The demo below shows why.") -> Reply:
+        """Mark one typed prediction and say what the reader may see now."""
+        prediction = self.prediction
+        mark = prediction.check(raw)
+        if not prediction.readable(raw):
+            return Reply(mark, f"Not read as a prediction: {mark.note or 'type an answer first'}",
+                         False)
+        if self.finished:  # the answer is out: a check now counts for nothing
+            return Reply(mark, prediction.explain(raw, then), True)
+        self.tries += 1
+        if mark.correct or self.tries >= self.allowed:
+            self.finished = True
+            return Reply(mark, prediction.explain(raw, then), True)
+        return Reply(mark, prediction.hint(raw), False)
+
+    def give_up(self) -> str:
+        """End the round (the "show me" button): the answer in words once the reader has
+        tried; with no try the demo alone shows it."""
+        self.finished = True
+        if not self.tries:
+            return ""
+        return (f"The answer: {self.prediction.source} gives "
+                f"{typed_text(self.prediction.field, self.prediction.answer)}."
+                f"{' ' + self.prediction.detail if self.prediction.detail else ''}")
+
+
 def _size(size: int | str) -> int:
     return parse_size(size) if isinstance(size, str) else size
 
@@ -116,17 +214,7 @@ def order_prediction(size: int | str, page_size: int = 4096) -> Prediction:
     """Which order ``get_order(size)`` gives with pages of ``page_size`` bytes."""
     nbytes = _size(size)
     order = get_order(nbytes, page_size)
-    pages = pages_for(nbytes, page_size)
-    wrong = tuple(
-        Misconception(value, name, why) for value, name, why in (
-            (get_order(nbytes), "4 KiB pages",
-             f"the order counts pages of {format_size(page_size)}, not of 4 KiB"),
-            (pages, "pages, not an order",
-             "an order is the exponent: the block has 2^order pages"),
-            (order + 1, "one order too many",
-             "a size that fills 2^n pages exactly needs order n, not n + 1"),
-        ) if value != order
-    )
+    wrong = tuple(order_misconceptions(nbytes, order, pages_for(nbytes, page_size), page_size))
     return Prediction(
         f"With {format_size(page_size)} pages, which order does get_order() give for "
         f"{format_size(nbytes)}?",
@@ -140,7 +228,7 @@ def unused_pages_prediction(size: int | str, page_size: int = 4096) -> Predictio
     wrong = tuple(Misconception(value, name, why) for value, name, why in (
         (0, "no rounding", "alloc_pages hands out a power of two pages, never just enough"),
         (used, "the used pages", "the question asks for the pages the request leaves unused"),
-    ) if value != block - used)
+    ) if value != block - used) + tuple(kib_misconceptions(block - used, page_size))
     return Prediction(
         f"alloc_pages() for {nbytes} bytes with {format_size(page_size)} pages: how many pages "
         "of the block it hands out does the request leave entirely unused?",
@@ -178,8 +266,27 @@ def event_count_prediction(question: str, scenario: Scenario, kind: str) -> Pred
     """
     if kind not in ev.KINDS:
         raise InvalidArgument(f"unknown event kind {kind!r}; choose one of {', '.join(ev.KINDS)}")
-    count = sum(step.event.kind == kind for step in scenario.steps())
-    return Prediction(question, Field(kind, f"{kind}s", "int", "e.g. 3"), count)
+    events = [step.event for step in scenario.steps()]
+    count = sum(event.kind == kind for event in events)
+    wrong: list[Misconception] = []
+    if kind in (ev.SPLIT, ev.MERGE):
+        takes = [(take.order, alloc.order) for take, alloc in _takes_and_allocs(events)]
+        full = sum((1 << (k - n)) - 1 for k, n in takes) if kind == ev.SPLIT else None
+        wrong = count_off_misconceptions(kind, count, full)
+    return Prediction(question, Field(kind, f"{kind}s", "int", "e.g. 3"), count, tuple(wrong))
+
+
+def _takes_and_allocs(events: Sequence[ev.Event]) -> list[tuple[ev.Event, ev.Event]]:
+    """Each block taken from a free list with the allocation it then served (its order is the
+    order the block was split down to)."""
+    pairs, taken = [], None
+    for event in events:
+        if event.kind == ev.TAKE:
+            taken = event
+        elif event.kind == ev.ALLOC and taken is not None:
+            pairs.append((taken, event))
+            taken = None
+    return pairs
 
 
 def _nr_free_field(max_order: int) -> Field:
@@ -265,9 +372,12 @@ def _call_text(call: str, args: tuple[int, ...], page_size: int) -> str:
     return f"{call}({where}{format_size(args[-1])}: {pages_for(args[-1], page_size)} pages)"
 
 
-def call_prediction(zone: Zone, call: str, args: tuple[int, ...], ask: str) -> Prediction:
+def call_prediction(zone: Zone, call: str, args: tuple[int, ...], ask: str,
+                    context: str = "") -> Prediction:
     """What ``call`` (one of ``CALLS``) with ``args`` will do to ``zone``: ``ask`` (one of
     ``ASKS``) picks the pfn it returns, nr_free per order after it, or its splits or merges.
+    ``context`` says what the zone holds, before the call in the question ("With the buffer
+    held").
 
     The answer comes from running the call on a copy of the zone (the zone is not touched), so
     the Playground that then runs it on the zone shows the same.  A call the zone refuses (a
@@ -287,6 +397,7 @@ def call_prediction(zone: Zone, call: str, args: tuple[int, ...], ask: str) -> P
              if allocates else args[1] if call == "free_pages" else 0)
     run = _dry_run(zone, call, args, order)
     text = _call_text(call, args, zone.page_size)
+    text = f"{context}, {text}" if context else text
     if ask == "pfn":
         return Prediction(f"{text}: which pfn will it return (NULL if it fails)?",
                           Field("pfn", "pfn", "pfn", "e.g. 8, or NULL"), run.pfn,
@@ -300,7 +411,7 @@ def call_prediction(zone: Zone, call: str, args: tuple[int, ...], ask: str) -> P
     count = sum(event.kind == kind for event in run.events)
     what = "blocks will it split" if kind == ev.SPLIT else "times will buddies merge"
     return Prediction(f"{text}: how many {what}?", Field(ask, ask, "int", "e.g. 2"), count,
-                      tuple(_event_misconceptions(zone, call, kind, count, order)))
+                      tuple(_event_misconceptions(zone, run, call, kind, count, order)))
 
 
 def _pfn_misconceptions(run: _DryRun, order: int) -> list[Misconception]:
@@ -325,6 +436,10 @@ def _after_misconceptions(run: _DryRun, call: str, order: int) -> list[Misconcep
                                    "them, and those are the counts /proc/buddyinfo shows"))
     op = "alloc" if call == "alloc_pages" else "free" if call == "free_pages" else ""
     found += nr_free_misconceptions(op, order, run.events, run.before_nr_free)
+    if op == "free" and any(event.kind == ev.PCP_PUT for event in run.events):
+        counted = list(run.before_nr_free)
+        counted[order] += 1
+        found.append(Misconception(tuple(counted), "no per-CPU list", _PARKED))
     if call == "alloc_pages_exact" and run.pfn is not None:
         until_alloc = next(i for i, event in enumerate(run.events) if event.kind == ev.ALLOC)
         whole = tuple(ev.apply_to_nr_free(list(run.before_nr_free), run.events[:until_alloc]))
@@ -334,8 +449,50 @@ def _after_misconceptions(run: _DryRun, call: str, order: int) -> list[Misconcep
     return [m for m in found if m.value != run.nr_free]
 
 
-def _event_misconceptions(zone: Zone, call: str, kind: str, count: int, order: int
-                          ) -> list[Misconception]:
+_PARKED = ("with per-CPU lists on, a freed page waits on the freeing CPU's list: nr_free "
+           "and /proc/buddyinfo count it only when the list reaches high and gives pages back, "
+           "or when it is drained")
+
+
+def pcp_tail_prediction(size: int | str, presets: Sequence[str], nr_pages: int = 1 << 18
+                        ) -> Prediction:
+    """How many of the tail pages ``alloc_pages_exact(size)`` gives back ``/proc/buddyinfo``
+    counts at once, with per-CPU lists on, under each of ``presets``: a version that frees
+    them as ordinary order-0 pages parks them on the per-CPU list (6.0 and before), one that
+    frees them straight to the buddy lists does not (6.1 on).  Counted on a zone of
+    ``nr_pages`` per preset, the zone the lesson's demo prints."""
+    nbytes = _size(size)
+    counted, tails = [], 0
+    for preset in presets:
+        zone = Zone(nr_pages, preset=preset, pcp=True, record=False)
+        before = zone.pcp_count
+        zone.alloc_pages_exact(nbytes)
+        tails = (1 << get_order(nbytes, zone.page_size)) - pages_for(nbytes, zone.page_size)
+        counted.append(tails - (zone.pcp_count - before))
+    answer = tuple(counted)
+    names = " and ".join(presets)
+    wrong = tuple(m for m in (
+        Misconception((tails,) * len(presets), "every free reaches the buddy lists",
+                      f"{_PARKED}, and a version that frees the tail as ordinary order-0 "
+                      "pages puts them there"),
+        Misconception((0,) * len(presets), "every tail page waits on the per-CPU list",
+                      "since 6.1 alloc_pages_exact frees its tail with __free_pages_ok(page, "
+                      "0, FPI_TO_TAIL), straight to the buddy lists, past the per-CPU list"),
+        Misconception(tuple(reversed(answer)), "the versions swapped",
+                      "6.0 and before free each tail page with free_page(), an ordinary "
+                      "order-0 free that goes to the per-CPU list; 6.1 frees the tail straight "
+                      "to the buddy lists"),
+    ) if m.value != answer)
+    return Prediction(
+        f"alloc_pages_exact({format_size(nbytes)}) with per-CPU lists on gives {tails} tail "
+        f"pages back. How many of them does /proc/buddyinfo count right after the call, with "
+        f"{names}?",
+        Field("counted", f"tail pages counted ({', '.join(presets)})", "ints",
+              "e.g. " + " ".join(["5"] * len(presets))), answer, wrong)
+
+
+def _event_misconceptions(zone: Zone, run: _DryRun, call: str, kind: str, count: int,
+                          order: int) -> list[Misconception]:
     """Splits of an allocation or merges of a free (or of an exact allocation's tail) that a
     reader who got one rule wrong would count."""
     top = min(zone.max_order, zone.nr_pages.bit_length() - 1)  # the zone's largest block
@@ -352,7 +509,12 @@ def _event_misconceptions(zone: Zone, call: str, kind: str, count: int, order: i
                  (top - order, "merges all the way up",
                   "merging stops at the first buddy that is not a free block of the same "
                   "order (allocated, or split into smaller blocks)")]
-    return [Misconception(value, name, why) for value, name, why in wrong if value != count]
+    named = [Misconception(value, name, why) for value, name, why in wrong]
+    if wrong:  # the splits of an allocation, the merges of a free: also a count off by one
+        taken = next((e.order for e in run.events if e.kind == ev.TAKE), order)
+        full = (1 << (taken - order)) - 1 if kind == ev.SPLIT else None
+        named += count_off_misconceptions(kind, count, full)
+    return [m for m in named if m.value != count]
 
 
 # ----------------------------------------------------------------- the end of a workload

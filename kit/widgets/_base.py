@@ -10,6 +10,7 @@ the tests) it redraws at once, so what you read is always up to date.
 from __future__ import annotations
 
 import asyncio
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 
@@ -24,7 +25,7 @@ from kit.core.zone import Zone
 from .theme import Theme
 
 __all__ = ["FRAME", "RUN_TO_USE", "Redraw", "RunToUse", "ZoneListener", "bar_figure", "beside",
-           "fitted", "parse_size_text"]
+           "fitted", "on_enter", "parse_size_text"]
 
 
 def _in_kernel() -> bool:
@@ -170,6 +171,16 @@ def fitted() -> widgets.Layout:
     """A button's layout: as wide as its label and never squeezed by its row (ipywidgets'
     default width cuts labels such as "alloc_pages_exact(size)")."""
     return widgets.Layout(width="auto", min_width="max-content", flex="0 0 auto")
+
+
+def on_enter(box: widgets.Text, action: Callable[[], object]) -> None:
+    """Run ``action`` when Enter is pressed in ``box`` (a prediction is checked as by its
+    button).  ipywidgets 8 deprecates ``on_submit`` for ``continuous_update=False`` and an
+    observer, but that also fires when the box loses focus: pressing "show me" would first
+    check whatever is typed.  ``on_submit`` is the frontend's Enter, and only that."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        box.on_submit(lambda _box: action())
 
 
 def beside(view: widgets.Widget) -> widgets.Widget:

@@ -17,7 +17,7 @@ from kit.core.zone import Zone
 from kit.teaching import progress
 from kit.teaching.practice import KINDS, LEVELS, Problem, Verdict, generate
 
-from ._base import RunToUse, fitted, show_error
+from ._base import RunToUse, fitted, on_enter, show_error
 from .memory_map import MemoryMap
 from .theme import get_theme
 
@@ -31,7 +31,8 @@ class Practice(RunToUse, widgets.VBox):
     freed blocks go, what the per-CPU lists cache, how the exact allocator trims); they still
     run on small zones of their own, so the zone itself is never changed.
     ``problem`` is the current ``kit.teaching.practice.Problem``; ``inputs`` maps each field's key
-    to its text box; ``check()`` grades what is typed (as the button does) and returns the verdict;
+    to its text box; ``check()`` grades what is typed (as the button or Enter does) and returns
+    the verdict, keeping the right values back on the first wrong try (``tries`` counts them);
     ``reveal()`` shows the solution and, for problems on a zone, its memory map (``map``).
     """
 
@@ -56,6 +57,7 @@ class Practice(RunToUse, widgets.VBox):
         self.error = widgets.HTML()
         self.map_box = widgets.VBox()
         self.inputs: dict[str, widgets.Text] = {}
+        self.tries = 0
         self.map: MemoryMap | None = None
         self.problem: Problem | None = None
         theme.style_controls([self.kind, self.level, self.seed, self.new_button,
@@ -95,10 +97,12 @@ class Practice(RunToUse, widgets.VBox):
             label = widgets.HTML(self.theme.text(field.label),
                                  layout=widgets.Layout(width="300px"))
             self.theme.style_controls([box])
+            on_enter(box, self.check)  # Enter in any box checks, as the button does
             self.inputs[field.key] = box
             rows.append(widgets.HBox([label, box]))
         self.form.children = rows
         self.verdict.value = self.solution.value = ""
+        self.tries = 0  # checks with something typed, on this problem
         self._drop_map()
 
     def next_problem(self) -> None:
@@ -112,7 +116,12 @@ class Practice(RunToUse, widgets.VBox):
         verdict = self.problem.check({key: box.value for key, box in self.inputs.items()})
         if any(box.value.strip() for box in self.inputs.values()):  # a real attempt
             progress.record_practice(self.kind.value, self.level.value, verdict.correct)
-        lines = verdict.explain().splitlines()
+            self.tries += 1
+        # the first wrong try keeps the answers back: another try, or "show the solution"
+        answers = self.tries > 1 or bool(self.solution.value)
+        lines = verdict.explain(answers).splitlines()
+        if not verdict.correct and not answers:
+            lines.append("Try again, or press \"show the solution\".")
         self.verdict.value = "".join(  # the wrong lines and what to revisit in the error colour
             self.theme.text(line, error=not line.startswith(("right:", "All right!")))
             for line in lines)

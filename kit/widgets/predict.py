@@ -3,7 +3,9 @@
 The lesson's demo (any widget) stays out of sight behind a question until the reader has typed
 a prediction; then the widget says whether the simulator agrees (the answer is a
 ``kit.teaching.predict.Prediction`` the kit computed from the demo's own scenario) and shows the
-demo.
+demo.  A wrong first prediction gets a hint and another try, not the answer
+(``kit.teaching.predict.Attempts``); "show me" gives up at any time.  Enter in the answer box
+checks, as the button does.
 Lessons pass the demo as a function that builds it (``demo=lambda: OrderExplorer(...)``): the
 demo is then built only when revealed, so a notebook saved after Run All holds no widget state
 from which a reader could read the result before predicting.
@@ -20,9 +22,9 @@ import ipywidgets as widgets
 from kit.core.zone import Zone
 from kit.teaching import progress
 from kit.teaching.practice import Mark
-from kit.teaching.predict import Prediction, order_prediction
+from kit.teaching.predict import Attempts, Prediction, order_prediction
 
-from ._base import RunToUse, fitted
+from ._base import RunToUse, fitted, on_enter
 from .order_explorer import OrderExplorer
 from .theme import get_theme
 
@@ -30,20 +32,26 @@ __all__ = ["Predict"]
 
 DEFAULT_SIZE = "132K"
 
+#: The "show me" button before any try, and once a wrong try has had its hint.
+SHOW_UNTRIED, SHOW_AFTER_TRY = "show me without predicting", "show me the answer"
+
 
 class Predict(RunToUse, widgets.VBox):
     """Ask ``prediction.question``, hide ``demo`` until answered, then check and reveal.
 
     Without a demo and a prediction it asks for the order of 132 KiB and reveals the order
-    explorer (on the zone's page size, if a zone is given).  ``demo`` is a widget or a function
-    that builds one; a function runs only on reveal, and ``demo`` is None until then.
-    ``answer(text)`` does what typing and pressing "check" does and returns the verdict;
-    ``reveal()`` shows the demo without checking ("show me"); ``revealed`` says whether the
-    demo is shown.
+    explorer (on the zone's page size, if a zone is given).  ``demo`` is a widget, a function
+    that builds one (it runs only on reveal, and ``demo`` is None until then), or text: what a
+    cell would print, shown only once the reader has answered, so the stored notebook does not
+    print an answer under its question.
+    ``answer(text)`` does what typing and pressing "check" (or Enter) does and returns the
+    verdict: a wrong first try gets a hint and the demo stays hidden; ``reveal()`` shows the
+    demo, and the answer once the reader has tried ("show me"); ``revealed`` says whether the
+    demo is shown.  ``attempts`` counts the tries.
     """
 
     def __init__(self, zone: Zone | None = None, *,
-                 demo: widgets.Widget | Callable[[], widgets.Widget] | None = None,
+                 demo: widgets.Widget | str | Callable[[], widgets.Widget] | None = None,
                  prediction: Prediction | None = None, presenter: bool | None = None) -> None:
         self.theme = theme = get_theme(presenter)
         if prediction is None:
@@ -52,7 +60,13 @@ class Predict(RunToUse, widgets.VBox):
         if demo is None:
             def demo() -> widgets.Widget:
                 return OrderExplorer(zone, size=DEFAULT_SIZE, presenter=presenter)
+        if isinstance(demo, str):  # printed output, shown only once answered
+            shown = demo
+
+            def demo() -> widgets.Widget:
+                return widgets.HTML(theme.text(shown, pre=True))
         self.prediction = prediction
+        self.attempts = Attempts(prediction)
         #: The demo once built; a demo given as a widget is built already.
         self.demo: widgets.Widget | None = demo if isinstance(demo, widgets.Widget) else None
         self._build_demo: Callable[[], widgets.Widget] | None = (
@@ -65,8 +79,7 @@ class Predict(RunToUse, widgets.VBox):
                                   layout=widgets.Layout(width="auto", min_width="320px"))
         self.check_button = widgets.Button(description="check my prediction",
                                            button_style="primary", layout=fitted())
-        self.show_button = widgets.Button(description="show me without predicting",
-                                          layout=fitted())
+        self.show_button = widgets.Button(description=SHOW_UNTRIED, layout=fitted())
         self.verdict = widgets.HTML()
         self.demo_box = widgets.VBox()
         theme.style_controls([self.input, self.check_button, self.show_button])
@@ -80,26 +93,33 @@ class Predict(RunToUse, widgets.VBox):
         progress.record_lesson()
         self.check_button.on_click(lambda _b: self.answer(self.input.value))
         self.show_button.on_click(lambda _b: self.reveal())
+        on_enter(self.input, lambda: self.answer(self.input.value))
 
     def answer(self, text: object) -> Mark:
-        """Check a prediction (as typing it and pressing "check" does).  A readable one, right
-        or wrong, is marked and reveals the demo; unreadable text only gets the reason (the
-        answer stays hidden until a real guess)."""
+        """Check a prediction (as typing it and pressing "check" or Enter does).  A right one,
+        or a wrong one on the last try, is marked and reveals the demo; a wrong first try gets
+        a hint and another try; unreadable text only gets the reason.  Until a real guess has
+        been answered, the answer stays hidden."""
         if isinstance(text, str) and self.input.value != text:
             self.input.value = text
-        mark = self.prediction.check(text)
-        if not self.prediction.readable(text):
-            self.verdict.value = self.theme.text(
-                f"Not read as a prediction: {mark.note or 'type an answer first'}", error=True)
-            return mark
-        self.verdict.value = self.theme.text(self.prediction.explain(text),
-                                             error=not mark.correct)
-        progress.record_prediction(self.prediction.question, mark.correct)
-        self.reveal()
-        return mark
+        tries = self.attempts.tries
+        reply = self.attempts.answer(text)
+        if self.attempts.tries > tries:  # a try before the answer was out
+            progress.record_prediction(self.prediction.question, reply.mark.correct)
+        self.verdict.value = self.theme.text(reply.text, error=not reply.mark.correct)
+        if reply.reveal:
+            self.reveal()
+        elif self.attempts.tries:
+            self.show_button.description = SHOW_AFTER_TRY
+        return reply.mark
 
     def reveal(self) -> None:
-        """Show the demo; a demo that can replay itself plays from its first step."""
+        """Show the demo ("show me"), with the answer in words once the reader has tried; a
+        demo that can replay itself plays from its first step."""
+        if not self.attempts.finished:
+            words = self.attempts.give_up()
+            if words:
+                self.verdict.value = self.theme.text(words)
         if self.demo is None and self._build_demo is not None:
             self.demo = self._build_demo()
         if not self.revealed:

@@ -30,11 +30,12 @@ ASKING = [lesson for lesson in LESSONS if "Predict(" in (NOTEBOOKS / lesson).rea
 @pytest.mark.browser
 @pytest.mark.parametrize("lesson", ASKING)
 def test_lesson_demos_open_after_a_prediction(run_notebook, page, artifacts, lesson):
-    """Type a prediction into every question a lesson asks before a demo, check it, and look
-    at the verdicts and the demos they open as a reader sees them."""
+    """Type a prediction into every question a lesson asks before a demo, check it with
+    Enter, ask "show me" (a wrong first try only gets a hint), and look at the verdicts and
+    the demos they open as a reader sees them."""
     assert run_notebook(f"notebooks/{lesson}") == []
     rows = page.locator(".jp-OutputArea-output .widget-hbox"
-                        ":has(> button:has-text('show me without predicting'))")
+                        ":has(> button:has-text('show me'))")  # "... the answer" after a try
     asked = rows.count()
     assert asked > 0, f"{lesson}: no question before a demo"
     for index in range(asked):
@@ -44,11 +45,18 @@ def test_lesson_demos_open_after_a_prediction(run_notebook, page, artifacts, les
         example = (box.get_attribute("placeholder") or "").removeprefix("e.g. ")
         # a readable guess opens the demo: the field's own example if it is numbers, else 3
         box.fill(example if example.replace(" ", "").isdigit() else "3")
-        row.locator("button:has-text('check my prediction')").click()
-    # every question has its verdict (a wait that times out fails the test)
+        box.press("Enter")  # Enter checks, as the button does
+        page.wait_for_function(
+            "n => [...document.querySelectorAll('.jp-OutputArea-output .widget-html-content')]"
+            ".filter(e => /^(Right: |Not quite: |Not yet: |The answer: |Not read as)/"
+            ".test(e.textContent.trim())).length >= n", arg=index + 1, timeout=30_000)
+        row.locator("xpath=..").screenshot(  # the question with its verdict or hint
+            path=str(artifacts / f"lab-{Path(lesson).stem}-first-try-{index}.png"))
+        row.locator("button:has-text('show me')").click()
+    # every question has its verdict: right, or the answer shown (a timed-out wait fails)
     page.wait_for_function(
         "n => [...document.querySelectorAll('.jp-OutputArea-output .widget-html-content')]"
-        ".filter(e => /^(Right: |Not quite: |Not read as)/.test(e.textContent.trim()))"
-        ".length >= n", arg=asked, timeout=30_000)
+        ".filter(e => /^(Right: |Not quite: |The answer: |Not read as)/"
+        ".test(e.textContent.trim())).length >= n", arg=asked, timeout=30_000)
     page.wait_for_timeout(1500)  # the demos opened by the answers draw their figures
     assert_legible(page, artifacts, f"lab-{Path(lesson).stem}-answered")

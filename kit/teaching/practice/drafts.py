@@ -8,7 +8,14 @@ from typing import Any, cast
 
 from kit.core.procfs import format_buddyinfo
 
-from .misconceptions import count_misconceptions, model_misconceptions, nr_free_misconceptions
+from .misconceptions import (
+    bump_misconceptions,
+    bump_pfns,
+    count_misconceptions,
+    kib_misconceptions,
+    model_misconceptions,
+    nr_free_misconceptions,
+)
 from .problems import Misconception
 from .programs import Call, Step, run_calls
 from .reading import Field
@@ -58,6 +65,7 @@ def steps_problem(draft: Draft, config: Mapping[str, Any], calls: list[Call],
                    f"0..{max_order} after every step, "
                    + ("the pages on the per-CPU list at the end, " if config.get("pcp") else "")
                    + "and the zone's /proc/buddyinfo line at the end (node 0, zone Normal).")
+    bump = bump_pfns(steps)
     draft.solution.append("Free lists at the start (head first):")
     draft.solution.append(free_lists_text(steps[0].before_blocks, max_order))
     for i, step in enumerate(steps, 1):
@@ -67,7 +75,8 @@ def steps_problem(draft: Draft, config: Mapping[str, Any], calls: list[Call],
             draft.add(Field(f"pfn{i}", f"step {i}: pfn of {step.call.name}", "int", "e.g. 8"),
                       step.pfn,
                       [*pfn_extra(step),
-                       *model_misconceptions(models, i - 1, lambda s: s.pfn, step.pfn)])
+                       *model_misconceptions(models, i - 1, lambda s: s.pfn, step.pfn),
+                       *bump_misconceptions(bump[i - 1])])
             draft.solution.append(f"  -> {step.call.name} is pfn {step.pfn}")
         draft.add(Field(f"nr_free{i}", f"step {i}: nr_free", "ints", example), step.nr_free,
                   [*count_misconceptions(step.nr_free),
@@ -80,7 +89,8 @@ def steps_problem(draft: Draft, config: Mapping[str, Any], calls: list[Call],
         last = len(steps) - 1
         draft.add(Field("pcp", "pages on the per-CPU list at the end", "int", "e.g. 3"),
                   zone.pcp_count,
-                  model_misconceptions(models, last, lambda s: s.pcp, zone.pcp_count))
+                  [*model_misconceptions(models, last, lambda s: s.pcp, zone.pcp_count),
+                   *kib_misconceptions(zone.pcp_count)])
     line = zone.format_buddyinfo()
     draft.add(Field("buddyinfo", "/proc/buddyinfo line at the end", "buddyinfo",
                     BUDDYINFO_EXAMPLE), line,

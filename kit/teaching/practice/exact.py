@@ -14,6 +14,7 @@ from .drafts import NR_FREE_EXAMPLE, Draft
 from .misconceptions import (
     count_misconceptions,
     first_fit_misconceptions,
+    kib_misconceptions,
     model_misconceptions,
     preset_models,
 )
@@ -93,11 +94,13 @@ def _exact_answers(draft: Draft, config: Mapping[str, Any], calls: list[Call],
                       "DIV_ROUND_UP(size, PAGE_SIZE) pages."),
         Misconception(1 << block.order, "kept the whole block",
                       f"alloc_pages_exact takes an order-{block.order} block but keeps only the "
-                      "pages the size needs; the rest goes back.")])
+                      "pages the size needs; the rest goes back."),
+        *kib_misconceptions(kept)])
     draft.add(Field("tails", "tail pages it gives back", "int", "e.g. 3"), len(tails), [
         Misconception(len(blocks), "counted blocks, not pages",
                       "the tail is given back one page at a time, each page on its own; they "
-                      "merge into fewer blocks afterwards.")])
+                      "merge into fewer blocks afterwards."),
+        *kib_misconceptions(len(tails))])
     singles = tuple((pfn, 0) for pfn in tails)
     draft.add(Field("blocks", "free blocks the tail pages end up in", "blocks",
                     "pfn/order pairs, e.g. 5/0 6/1"), blocks, [

@@ -66,11 +66,13 @@ def split_misconceptions(events: Sequence[Event], order: int, pfn: int | None
     if not takes or takes[0].order == order or pfn is None:
         return []
     taken = takes[0]
-    upper = taken.pfn + (1 << taken.order) - (1 << order)
-    return [Misconception(
-        upper, "kept the upper half",
-        "when expand() splits a larger block it keeps the LOWER half and puts the upper half on "
-        "the free list one order down, so the caller gets the first pages of the block taken.")]
+    why = ("when expand() splits a larger block it keeps the LOWER half and puts the upper half "
+           "on the free list one order down, so the caller gets the first pages of the block "
+           "taken.")
+    every = taken.pfn + (1 << taken.order) - (1 << order)  # the upper half at every halving
+    first = taken.pfn + (1 << (taken.order - 1))  # the upper half of the first halving: 32 of 64
+    return [Misconception(start, "kept the upper half", why)
+            for start in dict.fromkeys((every, first))]
 
 
 def first_fit_misconceptions(order: int, pfn: int | None,
@@ -150,3 +152,73 @@ def waste_misconceptions(size: int, order: int, waste: int, exact_waste: int, pa
         Misconception(page_size << order, "the block, not the waste",
                       "that is the whole block; the waste is what is left after the size."),
     ]
+
+
+def kib_misconceptions(pages: int, page_size: int = 4096) -> list[Misconception]:
+    """A count of pages given in KiB (124 for the 31 pages of 4 KiB that 132 KiB leaves
+    unused in its 256 KiB block): the reader counted the memory, not the pages."""
+    kib = pages * page_size // 1024
+    if kib == pages:
+        return []
+    return [Misconception(kib, "KiB, not pages",
+                          f"the question counts pages of {format_size(page_size)}, not KiB: a "
+                          f"size in KiB is {page_size // 1024} times its number of pages.")]
+
+
+def kib_for_bytes_misconceptions(nbytes: int) -> list[Misconception]:
+    """A number of bytes given in KiB (124 for 126,976 bytes)."""
+    if nbytes < 1024:
+        return []
+    return [Misconception(nbytes // 1024, "KiB, not bytes",
+                          "the question asks for bytes: a KiB is 1024 bytes.")]
+
+
+def count_off_misconceptions(kind: str, count: int, full_tree: int | None = None
+                             ) -> list[Misconception]:
+    """A wrong number of splits or merges (``kind`` "split" or "merge"; ``count`` is right):
+    one too few, the blocks counted instead of the halvings or joins (n of them touch n + 1
+    blocks), and, for splits, every piece halved down to the order asked for (``full_tree``,
+    2^(k-n) - 1 for one block of order k split to order n)."""
+    if kind == "split":
+        few = ("one split too few", "every halving counts, the last one too: from order k down "
+               "to order n a block is halved k - n times.")
+        blocks = ("counted blocks, not splits", "n halvings leave n + 1 blocks (the n upper "
+                  "halves on the free lists and the block handed out): count the halvings.")
+    else:
+        few = ("one merge too few", "every join with a free buddy counts, the last one too.")
+        blocks = ("counted blocks, not merges", "n merges join n + 1 blocks (the freed block "
+                  "and n buddies): count the joins.")
+    found = [Misconception(count + 1, *blocks)]
+    if count:
+        found.append(Misconception(count - 1, *few))
+    if full_tree is not None and full_tree not in (count, count + 1):
+        found.append(Misconception(
+            full_tree, "split every piece",
+            "expand() halves only the half it keeps; each upper half goes to the free list "
+            "whole, unsplit."))
+    return found
+
+
+def bump_pfns(steps: Sequence[Step], first_pfn: int = 0) -> list[int | None]:
+    """The pfn a bump allocator returns at each step (None for a step that allocates nothing):
+    the next pfn after the last allocation, in address order, freed pages never reused."""
+    pointer = first_pfn
+    pfns: list[int | None] = []
+    for step in steps:
+        if step.call.op == "alloc" and step.pfn is not None:
+            pfns.append(pointer)
+            pointer += 1 << step.call.arg
+        else:
+            pfns.append(None)
+    return pfns
+
+
+def bump_misconceptions(pfn: int | None) -> list[Misconception]:
+    """The answer of a bump allocator (``bump_pfns``), to name when a reader gives it."""
+    if pfn is None:
+        return []
+    return [Misconception(
+        pfn, "a bump allocator's pfn",
+        "the buddy allocator does not hand out pages in address order after the last "
+        "allocation: it takes the head of the smallest free list that fits, a freed block "
+        "included, and every block starts at a multiple of its size.")]

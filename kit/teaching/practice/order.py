@@ -10,7 +10,11 @@ from kit.core.orders import format_size, page_align, pages_for
 from kit.core.zone import Zone
 
 from .drafts import Draft
-from .misconceptions import order_misconceptions, waste_misconceptions
+from .misconceptions import (
+    kib_for_bytes_misconceptions,
+    order_misconceptions,
+    waste_misconceptions,
+)
 from .problems import Misconception
 from .reading import Field
 from .words import pages_text
@@ -42,10 +46,11 @@ def order_problem(rng: random.Random, level: int, preset: str | None) -> Draft:
         waste, exact_waste = (page_size << order) - size, kept * page_size - size
         draft.add(Field(f"order{i}", f"size {i}: get_order", "int", "e.g. 3"), order,
                   order_misconceptions(size, order, pages, page_size))
-        draft.add(Field(f"waste{i}", f"size {i}: bytes alloc_pages wastes", "int", "e.g. 1024"),
-                  waste, waste_misconceptions(size, order, waste, exact_waste, page_size))
+        draft.add(Field(f"waste{i}", f"size {i}: bytes alloc_pages wastes", "bytes", "e.g. 1024"),
+                  waste, [*waste_misconceptions(size, order, waste, exact_waste, page_size),
+                          *kib_for_bytes_misconceptions(waste)])
         if level > 1:
-            draft.add(Field(f"exact{i}", f"size {i}: bytes alloc_pages_exact wastes", "int",
+            draft.add(Field(f"exact{i}", f"size {i}: bytes alloc_pages_exact wastes", "bytes",
                             "e.g. 100"), exact_waste, [
                 Misconception(waste, "no tail given back",
                               "alloc_pages_exact() keeps only the pages the size needs and "
@@ -55,7 +60,8 @@ def order_problem(rng: random.Random, level: int, preset: str | None) -> Draft:
                               "of the last page is wasted (less than one page)."),
                 Misconception(given_back * page_size, "given back is not wasted",
                               "the tail pages alloc_pages_exact() gives back are free again; "
-                              "only what the caller holds beyond the size is wasted.")])
+                              "only what the caller holds beyond the size is wasted."),
+                *kib_for_bytes_misconceptions(exact_waste)])
         named = "" if format_size(size).endswith(" B") else f" = {format_size(size)}"
         draft.solution.append(
             f"Size {i}: {size} bytes{named} needs {pages_text(pages)} of {format_size(page_size)} "

@@ -37,6 +37,8 @@ class Mark:
     correct: bool
     note: str = ""
     misconception: Misconception | None = None
+    #: False when the typed text is in no notation the field reads (``note`` names them).
+    read: bool = True
 
 
 @dataclass(frozen=True)
@@ -63,19 +65,25 @@ class Verdict:
                 found.setdefault(mark.misconception.name, mark.misconception)
         return tuple(found.values())
 
-    def explain(self) -> str:
-        """Plain words: what was right, what was wrong and which misconception it suggests."""
+    def explain(self, answers: bool = True) -> str:
+        """Plain words: what was right, what was wrong and which misconception it suggests;
+        ``answers`` False keeps the right values of the wrong fields back (a first try)."""
         right, asked = self.score
         lines = ["All right!" if self.correct else f"{right} of {asked} right."]
         for mark in self.marks:
             if mark.correct:
                 lines.append(f"right: {mark.field.label} = {mark.expected}{_suffix(mark.note)}")
             elif not mark.given:
-                lines.append(f"not answered: {mark.field.label} (it is {mark.expected})")
+                lines.append(f"not answered: {mark.field.label}"
+                             + (f" (it is {mark.expected})" if answers else ""))
+            elif not mark.read:
+                lines.append(f"not read: {mark.field.label}: {mark.note}")
             else:
                 why = f" ({mark.misconception.name})" if mark.misconception else ""
-                lines.append(f"wrong: {mark.field.label}: you said {mark.given}, the allocator "
-                             f"gives {mark.expected}{why}{_suffix(mark.note)}")
+                gives = f", the allocator gives {mark.expected}" if answers else ""
+                note = _suffix(mark.note) if answers or mark.field.type != "int" else ""
+                lines.append(f"wrong: {mark.field.label}: you said {mark.given}{gives}{why}"
+                             f"{note}")
         for found in self.misconceptions:
             lines.append(f"Likely misconception, {found.name}: {found.explanation}")
         return "\n".join(lines)
@@ -153,7 +161,7 @@ def mark(field: Field, raw: object, answer: object,
     try:
         given = read_value(field, raw)
     except Unreadable as exc:
-        return Mark(field, shown, str(raw).strip(), False, str(exc))
+        return Mark(field, shown, str(raw).strip(), False, str(exc), read=False)
     typed = typed_text(field, raw) if not isinstance(raw, str) else raw.strip()
     expected = read_value(field, answer)
     if given == expected:

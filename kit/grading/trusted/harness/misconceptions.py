@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from kit.core.metrics import ContigPageInfo
 from kit.core.orders import get_order, page_align, pages_for
-from kit.teaching.practice.misconceptions import order_misconceptions
+from kit.teaching.practice import Misconception
+from kit.teaching.practice.misconceptions import (
+    kib_for_bytes_misconceptions,
+    kib_misconceptions,
+    order_misconceptions,
+)
 
 
 def get_order_misconceptions(size: int, page_size: int = 4096) -> list[tuple[object, str]]:
@@ -13,8 +18,7 @@ def get_order_misconceptions(size: int, page_size: int = 4096) -> list[tuple[obj
     if size <= 0:
         return []  # size 0 has its own hint in the test cell
     order, pages = get_order(size, page_size), pages_for(size, page_size)
-    return [(wrong.value, f"{wrong.name}: {wrong.explanation}")
-            for wrong in order_misconceptions(size, order, pages, page_size)]
+    return _named(order_misconceptions(size, order, pages, page_size))
 
 
 def pages_for_misconceptions(size: int) -> list[tuple[object, str]]:
@@ -41,6 +45,7 @@ def waste_misconceptions(size: int, strategy: str) -> list[tuple[object, str]]:
         (wasted // 4096, "counted pages, not bytes: the waste is asked in bytes"),
         (size + wasted, "gave the bytes granted: the waste is what is granted beyond the "
                         "size"),
+        *_named(kib_for_bytes_misconceptions(wasted)),
     ]
     if strategy == "alloc_pages":
         wrong.append((whole_pages - size, "gave alloc_pages_exact's waste: alloc_pages keeps "
@@ -55,7 +60,13 @@ def pages_returned_misconceptions(size: int) -> list[tuple[object, str]]:
     """Wrong ``pages_returned`` answers (exercise 5), each with the rule it missed."""
     return [(pages_for(size), "gave the pages kept: the pages returned are the rest of the "
                               "block"),
-            (1 << get_order(size), "gave the whole block: the pages the size needs are kept")]
+            (1 << get_order(size), "gave the whole block: the pages the size needs are kept"),
+            *_named(kib_misconceptions((1 << get_order(size)) - pages_for(size)))]
+
+
+def _named(found: list[Misconception]) -> list[tuple[object, str]]:
+    """The practice's misconceptions as ``Checks.expect``'s (value, hint) pairs."""
+    return [(wrong.value, f"{wrong.name}: {wrong.explanation}") for wrong in found]
 
 
 def kmalloc_misconceptions(size: int) -> list[tuple[object, str]]:
