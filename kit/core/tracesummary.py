@@ -18,6 +18,10 @@ events needs memory only for the pages still allocated, for the lifetimes) gives
 * the processes that allocated most pages; how long allocations lived (alloc to free of the
   same pfn, in decades of microseconds); allocations per CPU and, given /proc/zoneinfo, per
   zone.
+
+:func:`summarise_trace` takes typed records; :func:`summarise_trace_file` reads a file in bulk
+(kit.core.tracecolumns) to the same summary and report, several times faster.  Both feed the
+same summariser, batches of columns run by run.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import compress, repeat
 from operator import ge, is_not, mul, ne, sub
+from typing import Any
 
 from kit.core.errors import InvalidArgument
 from kit.core.kerneltrace import MIGRATETYPE_NAMES, PageEvent, TraceReport
@@ -233,7 +238,7 @@ class _Summariser:
         self.s = s
         self.zones = _Zones(zones) if zones else None
         self.live: dict[str, str | float] = {}
-        self.born: list[object] = []  # what this batch's frees found in ``live``
+        self.born: list[Any] = []  # what this batch's frees found in ``live`` (or _MISSING)
         self.freed: list[str | float] = []  # and their times
         self.runs: dict[int, list[int]] = {}
         self.first: str | float | None = None
