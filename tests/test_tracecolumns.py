@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kit.core import tracecolumns
-from kit.core.kerneltrace import TraceReport, read_trace
+from kit.core.kerneltrace import PageEvent, TraceReport, read_trace
 from kit.core.recording import shipped_recording
 from kit.core.tracecolumns import event_columns, read_trace_columns
 from kit.core.tracesummary import summarise_trace, summarise_trace_file
@@ -78,6 +78,17 @@ def test_a_fast_line_with_another_events_fields_is_reported_like_the_careful_rea
     careful, bulk = both(path)
     assert bulk == careful
     assert bulk["report"]["malformed"][0][0] == 2
+
+
+def test_a_page_at_pfn_0_is_a_page_and_a_failed_allocation_is_none() -> None:
+    stream = [
+        PageEvent(1.0, 0, "a", 1, "mm_page_alloc", 0, 0, 0, "GFP_KERNEL"),
+        PageEvent(1.5, 0, "a", 1, "mm_page_alloc", None, 2, 0, "GFP_KERNEL"),
+        PageEvent(2.0, 0, "a", 1, "mm_page_free", 0, 0),
+    ]
+    s = summarise_trace(stream)
+    assert s.allocations == {0: 1} and s.failed == {2: 1}
+    assert s.lifetimes == {6: 1} and s.freed_unseen == 0 and s.live_at_end == 0  # 1 s
 
 
 def test_typed_records_as_columns_keep_their_order() -> None:

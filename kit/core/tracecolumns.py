@@ -92,7 +92,7 @@ class TraceColumns:
     """A batch of events, one list per field, in trace order, and its runs.
 
     ``times`` are seconds as text or float; ``events`` tracepoint names; ``pfns`` the pfn in
-    lowercase hex without ``0x`` ("0" for a failed allocation).  Heads (process and CPU) and
+    lowercase hex without ``0x`` ("" for none: a failed allocation).  Heads (process and CPU) and
     fields are only in ``runs``, read once per run.
     """
 
@@ -202,7 +202,7 @@ def _append_events(columns: list[list[Any]], events: Iterable[PageEvent]) -> Non
         heads.append((e.comm, e.pid, e.cpu))
         times.append(e.time)
         names.append(e.event)
-        pfns.append(format(e.pfn, "x") if e.pfn else "0")
+        pfns.append("" if e.pfn is None else format(e.pfn, "x"))
         tails.append(_typed_fields(e))
 
 
@@ -238,6 +238,18 @@ def _checked(batch: TraceColumns | None) -> TraceColumns | None:
     return None
 
 
+def _mark_failed(events: list[str], pfns: list[str]) -> None:
+    """Failed allocations (tracefs prints ``pfn=0x0``) get pfn "", as a record's None."""
+    i = -1
+    while True:
+        try:
+            i = pfns.index("0", i + 1)
+        except ValueError:
+            return
+        if events[i] == "mm_page_alloc":
+            pfns[i] = ""
+
+
 class _ChunkReader:
     """Cuts chunks of whole lines into columns, sending what the fast pattern leaves to the
     careful reader with its line number."""
@@ -263,6 +275,7 @@ class _ChunkReader:
         fast = _checked(_batch(*fields))
         if fast is None:
             return self._careful(text, first)
+        _mark_failed(fast.events, fast.pfns)
         self.careful.form = 0  # where the careful reader is after a tracefs line
         self.report.events += rows
         self.report.lines += rows
@@ -275,6 +288,7 @@ class _ChunkReader:
         rows = len(gaps) - 1
         if _checked(_batch(*fields)) is None:  # type: ignore[arg-type]
             return self._careful(text, first)
+        _mark_failed(fields[2], fields[3])
         columns: list[list[Any]] = [[], [], [], [], []]
         lineno = first
         done = 0  # fast rows taken; gap i comes before fast row i, the last after them all

@@ -284,10 +284,10 @@ class _Summariser:
         s = self.s
         order, gfp = fields[0], fields[2]
         pfns, times = batch.pfns[start:end], batch.times[start:end]
-        failed = pfns.count("0")  # a failed allocation holds no page
+        failed = pfns.count("")  # a failed allocation holds no page
         if failed:
             s.failed[order] += failed
-            kept = list(map(ne, pfns, repeat("0")))
+            kept = list(map(ne, pfns, repeat("")))
             pfns, times = list(compress(pfns, kept)), list(compress(times, kept))
             if not pfns:
                 return
