@@ -171,9 +171,24 @@ def _typed_fields(e: PageEvent) -> Fields:
     return (e.order,)
 
 
-def _changes(column: list[Any]) -> Iterator[int]:
-    """Indices where a column's value differs from the one before."""
-    return compress(count(1), map(ne, column, islice(column, 1, None)))
+def _changes(column: list[Any], offset: int = 0) -> Iterator[int]:
+    """Indices (plus ``offset``) where a column's value differs from the one before."""
+    return compress(count(offset + 1), map(ne, column, islice(column, 1, None)))
+
+
+def _cuts(heads: list[Any], events: list[str], tails: list[Any]) -> list[int]:
+    """Indices where (head, event, tail) changes: where the event does, and inside a run of
+    one event where the head or the tail does (one list.count each when neither does)."""
+    starts = [0, *_changes(events)]
+    cuts = []
+    for start, end in zip(starts, [*starts[1:], len(events)], strict=True):
+        if start:
+            cuts.append(start)
+        heads_here, tails_here = heads[start:end], tails[start:end]
+        if (heads_here.count(heads_here[0]) != end - start
+                or tails_here.count(tails_here[0]) != end - start):
+            cuts.extend(sorted({*_changes(heads_here, start), *_changes(tails_here, start)}))
+    return cuts
 
 
 def _batch(
@@ -184,7 +199,7 @@ def _batch(
     reader would take."""
     if not events:
         return TraceColumns(times, events, pfns, [])
-    cuts = sorted({*_changes(heads), *_changes(events), *_changes(tails)})
+    cuts = _cuts(heads, events, tails)
     runs = []
     for start, end in zip([0, *cuts], [*cuts, len(events)], strict=True):
         head = head_of(heads[start])
