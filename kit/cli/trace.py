@@ -103,10 +103,10 @@ def _record(args: argparse.Namespace) -> int:
 
 
 def _summary(args: argparse.Namespace) -> int:
-    from kit.core.kerneltrace import TraceReport, read_trace
+    from kit.core.kerneltrace import TraceReport
     from kit.core.recording import load_recording, shipped_recording
     from kit.core.tracemodel import replay_beside_model
-    from kit.core.tracesummary import summarise_trace
+    from kit.core.tracesummary import summarise_trace_file
 
     if args.shipped == bool(args.source):
         raise KitError("give a recording folder or trace file, or --shipped (one of them)")
@@ -115,13 +115,13 @@ def _summary(args: argparse.Namespace) -> int:
     if source is not None and source.is_file():
         if args.model:
             raise KitError("--model needs a recording folder (its zoneinfo), not a file")
-        summary = summarise_trace(read_trace(source, report), report=report)
+        summary = summarise_trace_file(source, report=report)
         recording = None
     else:
         recording = shipped_recording() if args.shipped else load_recording(source or ".")
         for key, value in recording.header.items():
             print(f"# {key}: {value}")
-        summary = summarise_trace(recording.events(report), recording.zoneinfo(), report)
+        summary = summarise_trace_file(recording.trace, recording.zoneinfo(), report)
     print(report.summary())
     for line in summary.lines(top=args.top):
         print(line)

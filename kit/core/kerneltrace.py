@@ -40,8 +40,10 @@ from kit.core.errors import InvalidArgument
 
 __all__ = [
     "PAGE_EVENTS",
+    "LineReader",
     "PageEvent",
     "TraceReport",
+    "event_fields",
     "open_trace_text",
     "parse_trace",
     "read_trace",
@@ -89,6 +91,8 @@ _LINES = {
     event: tuple(re.compile(head + event + _PAGE + fields + r"\s*$") for head in _HEADS)
     for event, fields in _FIELDS.items()
 }
+#: event -> its fields alone, as the text after "pfn=0x... " (the bulk reader's check).
+_TAILS = {event: re.compile(fields[1:] + r"\s*") for event, fields in _FIELDS.items()}
 _LOST = re.compile(r"\[LOST (\d+) EVENTS\]")
 _HEADER = re.compile(r"^#\s*([\w .-]+?):\s*(.*?)\s*$")
 
@@ -209,6 +213,53 @@ def _record(event: str, f: tuple[str, ...]) -> PageEvent:
     return PageEvent(time, cpu, comm, pid, event, pfn, int(f[5]))  # the two frees
 
 
+class LineReader:
+    """The careful reader of one stream of trace lines: the report it fills and the text form
+    (tracefs/trace-cmd or perf) of the last event line, which the next line is tried in first.
+
+    :func:`parse_trace` feeds it every line; the bulk reader (kit.core.tracecolumns) feeds it
+    only the lines its fast pattern leaves, so both count and report a line the same way.
+    """
+
+    def __init__(self, report: TraceReport) -> None:
+        self.report = report
+        self.form = 0  # files keep to one form: 0 tracefs or trace-cmd, 1 perf
+
+    def read(self, lineno: int, line: str) -> PageEvent | None:
+        """The event of one line, or None after counting what else the line is."""
+        report = self.report
+        if line[:1] == "#":
+            report.comments += 1
+            if header := _HEADER.match(line):
+                report.header.setdefault(header.group(1).strip(), header.group(2))
+            return None
+        event = _event(line)
+        if event is None:
+            if lost := _LOST.search(line):
+                report.lost_events += int(lost.group(1))
+            elif line.startswith(("cpus=", "CPU ")) or not line.strip():
+                report.comments += 1  # trace-cmd's "cpus=2", "CPU 0 is empty"; blank lines
+            else:
+                report.add_malformed(lineno, "not a trace event line", line.rstrip("\n"))
+            return None
+        patterns = _LINES.get(event)
+        if patterns is None:
+            report.unknown_events[event] += 1
+            return None
+        match = patterns[self.form].match(line)
+        if match is None:
+            self.form = 1 - self.form
+            match = patterns[self.form].match(line)
+            if match is None:
+                report.add_malformed(
+                    lineno, f"not a {event} line of tracefs, trace-cmd or perf",
+                    line.rstrip("\n"),
+                )
+                return None
+        report.events += 1
+        return _record(event, match.groups())
+
+
 def parse_trace(
     lines: Iterable[str], report: TraceReport | None = None
 ) -> Iterator[PageEvent]:
@@ -224,43 +275,24 @@ def parse_trace(
             "parse_trace takes lines (an open file or text.splitlines()), not one string"
         )
     report = report if report is not None else TraceReport()
-    forms = _LINES
-    form = 0  # the form of the last event line: files keep to one
+    reader = LineReader(report)
     lineno = report.lines
     try:
         for lineno, line in enumerate(lines, start=report.lines + 1):  # noqa: B007
-            if line[:1] == "#":
-                report.comments += 1
-                if header := _HEADER.match(line):
-                    report.header.setdefault(header.group(1).strip(), header.group(2))
-                continue
-            event = _event(line)
-            if event is None:
-                if lost := _LOST.search(line):
-                    report.lost_events += int(lost.group(1))
-                elif line.startswith(("cpus=", "CPU ")) or not line.strip():
-                    report.comments += 1  # trace-cmd's "cpus=2", "CPU 0 is empty"; blank lines
-                else:
-                    report.add_malformed(lineno, "not a trace event line", line.rstrip("\n"))
-                continue
-            patterns = forms.get(event)
-            if patterns is None:
-                report.unknown_events[event] += 1
-                continue
-            match = patterns[form].match(line)
-            if match is None:
-                form = 1 - form
-                match = patterns[form].match(line)
-                if match is None:
-                    report.add_malformed(
-                        lineno, f"not a {event} line of tracefs, trace-cmd or perf",
-                        line.rstrip("\n"),
-                    )
-                    continue
-            report.events += 1
-            yield _record(event, match.groups())
+            event = reader.read(lineno, line)
+            if event is not None:
+                yield event
     finally:
         report.lines = lineno  # also when the reader stops early
+
+
+def event_fields(event: str, text: str) -> tuple[str, ...] | None:
+    """The field values of one event's text after ``pfn=0x...`` and one space (``order=0
+    migratetype=1 ...``), as the careful reader takes them, or None if they are not that
+    event's fields.  The bulk reader checks each distinct text once with it."""
+    pattern = _TAILS.get(event)
+    match = pattern.fullmatch(text) if pattern is not None else None
+    return match.groups() if match is not None else None
 
 
 def open_trace_text(path: str | os.PathLike[str]) -> io.TextIOBase:

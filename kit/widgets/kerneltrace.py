@@ -22,7 +22,7 @@ from kit.core.tracesummary import (
     Timeline,
     TraceSummary,
     migratetype_name,
-    summarise_trace,
+    summarise_trace_file,
     trace_timeline,
 )
 
@@ -64,8 +64,8 @@ class KernelTraceView(RunToUse, widgets.VBox):
         self.own = recording is not None and not why_shipped
         self.recording = recording if recording is not None else shipped_recording()
         report = TraceReport()
-        self.summary: TraceSummary = summarise_trace(
-            self.recording.events(report), self.recording.zoneinfo(), report)
+        self.summary: TraceSummary = summarise_trace_file(
+            self.recording.trace, self.recording.zoneinfo(), report)
         self.timeline: Timeline = trace_timeline(self.recording.events(), TIME_BINS)
         header = self.recording.header
         whose = ("recorded on this machine just now" if self.own

@@ -1,0 +1,186 @@
+"""The bulk reader and summary (kit.core.tracecolumns, summarise_trace_file) against the careful
+reader: the same summary and the same report, line numbers included, on the shipped recording,
+the fixture files of the three text forms and generated traces mixing good lines of every
+event, bad lines, other tracepoints, other forms, CRLF, a missing last newline and lines cut
+at chunk boundaries.  (Speed is bench/bench_trace.py's job.)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kit.core import tracecolumns
+from kit.core.kerneltrace import PageEvent, TraceReport, read_trace
+from kit.core.recording import shipped_recording
+from kit.core.tracecolumns import event_columns, read_trace_columns
+from kit.core.tracesummary import summarise_trace, summarise_trace_file
+from kit.core.zoneinfo import ZoneInfo
+
+DATA = Path(__file__).parent / "data" / "kerneltrace"
+
+
+def plain(value: Any) -> Any:
+    """Dataclasses and Counters as plain dicts, so equality sees zero counts too."""
+    if dataclasses.is_dataclass(value):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    return value
+
+
+def both(path: Path, zones: list[ZoneInfo] | None = None) -> tuple[dict[str, Any], ...]:
+    """The careful summary and the bulk one of a file, as plain data."""
+    careful_report, bulk_report = TraceReport(), TraceReport()
+    careful = summarise_trace(read_trace(path, careful_report), zones, careful_report)
+    bulk = summarise_trace_file(path, zones, bulk_report)
+    return plain(careful), plain(bulk)
+
+
+def test_the_shipped_recording_summarised_alike_in_bulk() -> None:
+    recording = shipped_recording()
+    careful, bulk = both(recording.trace, recording.zoneinfo())
+    assert bulk == careful
+    assert bulk["report"]["events"] == 274_647 and bulk["report"]["malformed_count"] == 0
+    assert sum(bulk["zones"].values()) == sum(bulk["allocations"].values()) > 0
+
+
+@pytest.mark.parametrize(
+    "name", ["tracefs-6.18.txt", "trace-cmd-report-3.1.6.txt", "perf-script-6.1.txt"]
+)
+def test_each_text_form_summarised_alike(name: str) -> None:
+    careful, bulk = both(DATA / name)
+    assert bulk == careful and bulk["report"]["events"] > 0
+
+
+def test_tracefs_lines_take_the_fast_path(tmp_path: Path) -> None:
+    """The recording's lines are cut by the fast pattern, not handed to the careful reader:
+    a careful reader that refuses to read proves it."""
+    path = tmp_path / "t.txt"
+    path.write_text("".join(GOOD_LINES[:6]) * 50)
+    report = TraceReport()
+    batches = list(read_trace_columns(path, report))
+    assert sum(len(b) for b in batches) == 300 == report.events == report.lines
+    assert all(isinstance(t, str) for b in batches for t in b.times)  # text, not parsed
+
+
+def test_a_fast_line_with_another_events_fields_is_reported_like_the_careful_reader(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "t.txt"
+    wrong = GOOD_LINES[1].replace("order=0\n", "order=0 migratetype=1\n")  # a free, drain-like
+    path.write_text(GOOD_LINES[0] + wrong + GOOD_LINES[2])
+    careful, bulk = both(path)
+    assert bulk == careful
+    assert bulk["report"]["malformed"][0][0] == 2
+
+
+def test_a_page_at_pfn_0_is_a_page_and_a_failed_allocation_is_none() -> None:
+    stream = [
+        PageEvent(1.0, 0, "a", 1, "mm_page_alloc", 0, 0, 0, "GFP_KERNEL"),
+        PageEvent(1.5, 0, "a", 1, "mm_page_alloc", None, 2, 0, "GFP_KERNEL"),
+        PageEvent(2.0, 0, "a", 1, "mm_page_free", 0, 0),
+    ]
+    s = summarise_trace(stream)
+    assert s.allocations == {0: 1} and s.failed == {2: 1}
+    assert s.lifetimes == {6: 1} and s.freed_unseen == 0 and s.live_at_end == 0  # 1 s
+
+
+def test_typed_records_as_columns_keep_their_order() -> None:
+    events = list(read_trace(DATA / "tracefs-6.18.txt"))
+    batches = list(event_columns(events, size=5))
+    assert [len(b) for b in batches] == [5, 5, 5, 3]
+    assert [name for b in batches for name in b.events] == [e.event for e in events]
+
+
+# Lines of every kind, for the generated traces.
+GOOD_LINES = [
+    "            bash-32268   [001] .....  1213.489883: mm_page_alloc: page=000000001864868a "
+    "pfn=0x1072a7 order=0 migratetype=0 gfp_flags=GFP_KERNEL_ACCOUNT|__GFP_ZERO|__GFP_COMP\n",
+    "            bash-32268   [001] .....  1213.490513: mm_page_free: page=0000000044c50423 "
+    "pfn=0x1072a7 order=0\n",
+    "              dd-32269   [000] d..3.  1213.508854: mm_page_alloc_zone_locked: "
+    "page=000000001b3b9129 pfn=0x2661f4 order=0 migratetype=1 percpu_refill=1\n",
+    "         python3-32272   [001] d..3.  1218.027433: mm_page_pcpu_drain: "
+    "page=0000000023850a32 pfn=0x2dbd71 order=1 migratetype=0\n",
+    "     kworker/u8:2-77     [000] .....  1218.027500: mm_page_free_batched: "
+    "page=0000000023850a32 pfn=0x2661f4 order=0\n",
+    "         python3-32272   [001] d..3.  1215.689500: mm_page_alloc_extfrag: "
+    "page=00000000a6d86f02 pfn=0x2ff400 alloc_order=0 fallback_order=10 pageblock_order=9 "
+    "alloc_migratetype=0 fallback_migratetype=1 fragmenting=0 change_ownership=1\n",
+    "            bash-32268   [001] .....  1213.500000: mm_page_alloc: page=0000000000000000 "
+    "pfn=0x0 order=2 migratetype=0 gfp_flags=GFP_ATOMIC\n",  # failed
+    "              dd-32269   [000] d..3.  1213.508855: mm_page_alloc_zone_locked: "
+    "page=000000001b3b9129 pfn=0x2661f5 order=0 migratetype=1 percpu_refill=0\n",
+    "    systemd-jou-rnal-9   [001] .....  1213.600000: mm_page_free: page=0 pfn=0x0 order=3\n",
+]
+ODD_LINES = [
+    "# kernel: Linux 6.18\n",
+    "CPU:1 [LOST 125 EVENTS]\n",
+    "complete garbage\n",
+    "\n",
+    "          <idle>-0       [001] d..2.   100.000001: sched_switch: prev_comm=swapper\n",
+    "            bash-1       [000] .....   100.000004: mm_page_free: page=0 pfn=0x10 order=x\n",
+    "            bash-1       [000] .....   100.000004: mm_page_free: page=0 pfn=0x1A order=1\n",
+    "            bash-1       [000] .....   100.000004: mm_page_free: page=0 pfn=0x010 order=1\n",
+    "            bash-1       [000] .....   100.000004: mm_page_free:  page=0 pfn=0x10 order=1\n",
+    "            bash-1       [000] .....   100.000004: mm_page_free: page=0 pfn=0x10 order=1  \n",
+    "            bash-1       [000] .....   100.000004: mm_page_free: page=0\tpfn=0x10 order=1\n",
+    "            bash-1       [000] .....   100.000004: mm_page_free: page=0\x0b0 pfn=0x10 "
+    "order=1\n",
+    "            bash-1       [000] .....   100.00000a: mm_page_free: page=0 pfn=0x10 order=1\n",
+    "            bash-1       [000] .....   .5: mm_page_free: page=0 pfn=0x10 order=1\n",
+    "    kworker/0:1-12      (     12) [000] d..1.   5.000000: mm_page_alloc: "
+    "page=0000000000000000 pfn=0x30 order=3 migratetype=0 gfp_flags=GFP_ATOMIC\n",
+    "           bash-1 [000] 100.000005: mm_page_free: page=0x20 pfn=0x20 order=0\n",  # trace-cmd
+    "  instance: bash-1 [000] 100.000006: mm_page_free: page=0x21 pfn=0x21 order=0\n",
+    "Web Content 4242 [001] 100.000007: kmem:mm_page_alloc: page=0x22 pfn=0x22 order=0 "
+    "migratetype=0 gfp_flags=GFP_KERNEL\n",  # perf, a comm with a space
+    "            bash-1       [000] .....   100.000004: mm_page_fr\n",  # cut short
+    "            b\u00e4sh-1       [000] .....   100.000004: mm_page_free: page=0 pfn=0x10 "
+    "order=1\n",
+    "            bash-1       [000] .....   100.000004: mm_page_unknown: page=0 pfn=0x10 "
+    "order=1\n",
+]
+
+
+@st.composite
+def traces(draw: st.DrawFn) -> tuple[str, int]:
+    """Trace text of good and odd lines with pfns and CPUs drawn from small sets (so
+    allocations meet their frees and runs meet other CPUs), and a chunk size."""
+    lines = []
+    for _ in range(draw(st.integers(0, 60))):
+        line = draw(st.sampled_from(GOOD_LINES + ODD_LINES))
+        if draw(st.booleans()):
+            pfn = draw(st.sampled_from(["0x1072a7", "0x2661f4", "0x10", "0x2dbd71"]))
+            line = line.replace("pfn=0x1072a7", f"pfn={pfn}").replace("pfn=0x2661f4",
+                                                                         f"pfn={pfn}")
+        if draw(st.booleans()):
+            line = line.replace("[001]", "[000]").replace("[000]", draw(
+                st.sampled_from(["[000]", "[001]", "[002]"])))
+        lines.append(line)
+    text = "".join(lines)
+    if draw(st.booleans()):
+        text = text.replace("\n", "\r\n")
+    if text and draw(st.booleans()):
+        text = text[:-1]  # no newline at the end
+    return text, draw(st.sampled_from([64, 200, 1 << 16]))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                   HealthCheck.function_scoped_fixture])
+@given(trace=traces())
+def test_generated_traces_summarised_alike(
+    trace: tuple[str, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text, chunk = trace
+    monkeypatch.setattr(tracecolumns, "CHUNK_CHARS", chunk)  # lines cut at chunk boundaries
+    path = tmp_path / "trace.txt"
+    path.write_bytes(text.encode())
+    careful, bulk = both(path)
+    assert bulk == careful
