@@ -1,15 +1,28 @@
 """How pytest-xdist shares the suite out (scripts/test.sh runs ``pytest -n auto``).
 
-Tests go to the workers one by one, except what must share a process:
+Tests go to the workers one by one (each its own *scope*), except what must share a process:
 
 - the cells of one notebook (nbval): one kernel runs them in order, each after the one before;
-- the browser tests (``tests/browser/``): one JupyterLab server and one Chromium serve them all;
-- the tests of a module in ``KEEP_TOGETHER``: their module-scoped fixture is costly (a built
-  wheel and its venv, a class graded by nbgrader and by ``kit grade``, a JupyterHub with the
-  classroom service and 100 students) and is built once;
-- the modules in ``TRACING``: they record real kernel traces and check that the machine's
-  tracing state (the tracefs mount, its instances) is the same after as before, which two
-  recordings at once would break.
+- the tests of a module that defines a module- or class-scoped fixture: that fixture is costly
+  (a built wheel and its venv, a class graded by nbgrader and by ``kit grade``, a JupyterHub with
+  100 students, a Voila server, the shipped trace replayed) and must be built once, not once per
+  worker.  This is read from the module's source, so a new module with such a fixture is kept
+  together without being listed here;
+- the modules of one entry of ``SHARED_STATE``: they change a state of the machine the others
+  check (the tracing tests record real kernel traces and check that the tracefs mount and its
+  instances are the same after as before, which two recordings at once would break).
+
+Browser tests are ordinary tests here: each worker that runs one starts its own JupyterLab
+server (a session fixture, ``tests/browser/conftest.py``), so the lessons run in two browsers
+at once instead of one after the other.
+
+The scopes start longest first (``LONGEST_FIRST``), so that no long scope is left to run alone
+at the end while the other worker idles: a scope is ranked by the first entry its test ids start
+with, and unranked scopes follow in collection order.  To add a slow group: give it a
+module-scoped fixture or an entry in ``SHARED_STATE`` if its tests must share a process, and an
+entry in ``LONGEST_FIRST`` by its measured time (``pytest -n auto --durations=0``; a helper
+that sums them by scope is in ``tests/test_scheduling.py``'s docstring).
+tests/test_scheduling.py checks that every entry below still names a test file.
 
 (``xdist_group`` marks would say this in the tests themselves, but pytest 9.2 drops the node-id
 suffix ``--dist loadgroup`` relies on: pytest-dev/pytest-xdist#1386.)  Without ``-n`` none of
@@ -18,7 +31,10 @@ this applies.
 
 from __future__ import annotations
 
+import functools
 import os
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,22 +43,73 @@ import pytest
 # not the kernels of the browser tests' JupyterLab, where a Jupyter server would let them.
 os.environ["KIT_PROGRESS"] = "off"
 
-BROWSER_TESTS = "tests/browser/"
-KEEP_TOGETHER = ("tests/test_packaging.py", "tests/test_nbgrader_parity.py",
-                 "tests/test_classroom_hub.py")
-TRACING = ("tests/test_tracefs.py", "tests/test_trace_cli.py", "tests/test_kerneltrace_widget.py")
+ROOT = Path(__file__).resolve().parent
+
+#: Modules that must run in one worker though no fixture says so: name of the scope -> modules.
+SHARED_STATE = {
+    "tracing": ("tests/test_tracefs.py", "tests/test_trace_cli.py",
+                "tests/test_kerneltrace_widget.py"),
+}
+
+#: Test-id prefixes, longest scope first (seconds: one profile of the whole suite, 2 workers,
+#: 2026-12-06, machine at load 10-26, so about three times an idle machine's).  A scope takes the
+#: rank of the first prefix its test ids start with.
+LONGEST_FIRST = (
+    "tests/test_nbgrader_parity.py",  # 549 s: nbgrader autogrades 48 notebooks, kit grade too
+    "tests/browser/test_lessons_in_lab.py::test_lesson_runs_cleanly_in_jupyterlab[08",  # 90 s
+    "tests/browser/test_lessons_in_lab.py::test_lesson_demos_open_after_a_prediction[08",  # 88
+    "tests/browser/test_classroom_in_lab.py",  # 123 s: a JupyterHub, three users' servers
+    "tests/browser/test_slides.py",  # 100 s: a Voila server
+    "tests/test_tracemodel.py",  # 99 s: the shipped trace replayed (was built on both workers)
+    "tests/test_grade.py::test_fixture_class_gets_the_exact_expected_gradebook",  # 99 s
+    "tests/test_nbgrader_stock.py",  # 83 s
+    "tests/test_grade_collection.py::test_a_killed_grader",  # 65 s
+    "tests/test_map_tells_the_truth.py",  # 61 s
+    "tests/test_grade_attackers_2.py",  # 60 s
+    "tests/browser/test_lab_widgets.py",  # 58 s
+    "tests/browser/test_progress_in_lab.py",  # 54 s: a JupyterLab server of its own
+    "tests/browser/test_presenter.py",  # 49 s: a Voila server
+    "tests/browser/test_student_layout.py",  # 47 s
+    "tests/browser/",  # the other lessons in JupyterLab, 14-45 s each
+    "notebooks/08-watch-your-kernel.ipynb",  # 46 s
+    "tests/test_grade_class_correctness.py",  # 51 s
+    "tests/test_grade.py",  # 40 s and less
+    "tests/test_classroom_hub.py",  # 39 s: a JupyterHub with 100 students
+    "tests/test_release.py",  # 70 s in two tests
+    "tests/test_getting_in.py",  # 39 s: scripts/lab.sh's server
+    "tests/test_memory_map_incremental.py",  # 16 tests of 2-29 s
+    "tests/test_tracesummary.py",  # 25 s
+    "tests/test_grade_agrees.py",  # 33 s in two tests
+)
+
+_SHARED_FIXTURE = re.compile(r"""scope\s*=\s*["'](module|class|package)["']""")
+
+
+@functools.cache
+def has_shared_fixture(path: str) -> bool:
+    """Whether the test module at ``path`` (relative to the repository) defines a fixture that
+    lives longer than one test."""
+    source = ROOT / path
+    return source.suffix == ".py" and bool(_SHARED_FIXTURE.search(source.read_text("utf-8")))
 
 
 def xdist_scope(nodeid: str) -> str:
     """The unit of work a test belongs to: tests with the same scope run in one worker."""
-    if nodeid.startswith(BROWSER_TESTS):
-        return BROWSER_TESTS
     path = nodeid.split("::", 1)[0]
-    if path in TRACING:
-        return "tracing"
-    if path.endswith(".ipynb") or path in KEEP_TOGETHER:
+    for name, modules in SHARED_STATE.items():
+        if path in modules:
+            return name
+    if path.endswith(".ipynb") or has_shared_fixture(path):
         return path
     return nodeid
+
+
+def rank(nodeid: str) -> int:
+    """Where the test's scope starts: its entry's place in ``LONGEST_FIRST``, else after all."""
+    for place, prefix in enumerate(LONGEST_FIRST):
+        if nodeid.startswith(prefix):
+            return place
+    return len(LONGEST_FIRST)
 
 
 class _Scheduling:
@@ -54,12 +121,28 @@ class _Scheduling:
             def _split_scope(self, nodeid: str) -> str:
                 return xdist_scope(nodeid)
 
+        # Scopes are handed out in the workers' collection order, which rank() sets, instead of
+        # xdist's largest-count-first.
+        config.option.loadscopereorder = False
         return ByScope(config, log)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_Scheduling(), "kit-xdist-scheduling")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In an xdist worker, longest scopes first; a scope's tests keep their order (stable sort).
+
+    A scope's rank is its first test's, so a scope is never pulled apart by the sort."""
+    if not hasattr(config, "workerinput"):
+        return
+    scope_rank: dict[str, int] = {}
+    for item in items:
+        scope_rank.setdefault(xdist_scope(item.nodeid), rank(item.nodeid))
+    items.sort(key=lambda item: scope_rank[xdist_scope(item.nodeid)])
 
 
 @pytest.fixture(scope="session")
