@@ -45,9 +45,9 @@ mypy_pid=$!
 if [ "$#" -gt 0 ]; then
     args=("$@")
 else
-    # One worker per core (pytest-xdist); conftest.py keeps a module's tests, a notebook's cells
-    # and the browser tests together.
-    args=(-n auto)
+    # One worker per core (pytest-xdist; KIT_TEST_WORKERS=N for another count); conftest.py
+    # keeps a notebook's cells and a module's costly fixture on one worker, longest first.
+    args=(-n "${KIT_TEST_WORKERS:-auto}")
     [ -d tests ] && args+=(tests/)
     nb_dirs=()
     for d in notebooks solutions exercises; do
