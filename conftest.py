@@ -17,12 +17,13 @@ server (a session fixture, ``tests/browser/conftest.py``), so the lessons run in
 at once instead of one after the other.
 
 The scopes start longest first (``LONGEST_FIRST``), so that no long scope is left to run alone
-at the end while the other worker idles: a scope is ranked by the first entry its test ids start
-with, and unranked scopes follow in collection order.  To add a slow group: give it a
-module-scoped fixture or an entry in ``SHARED_STATE`` if its tests must share a process, and an
-entry in ``LONGEST_FIRST`` by its measured time (``pytest -n auto --durations=0``; a helper
-that sums them by scope is in ``tests/test_scheduling.py``'s docstring).
-tests/test_scheduling.py checks that every entry below still names a test file.
+at the end while the other worker idles; unranked scopes follow in collection order.
+
+To add a slow group: if its tests must share a process, give it a module-scoped fixture (or an
+entry in ``SHARED_STATE``); then give it an entry in ``LONGEST_FIRST`` at the place of its
+measured time (``--durations=0``, the phases of its tests summed by ``xdist_scope``).  A group
+left out still runs, only later than it could.  tests/test_scheduling.py checks that every entry
+still names a test file.
 
 (``xdist_group`` marks would say this in the tests themselves, but pytest 9.2 drops the node-id
 suffix ``--dist loadgroup`` relies on: pytest-dev/pytest-xdist#1386.)  Without ``-n`` none of
@@ -51,35 +52,37 @@ SHARED_STATE = {
                 "tests/test_kerneltrace_widget.py"),
 }
 
-#: Test-id prefixes, longest scope first (seconds: one profile of the whole suite, 2 workers,
-#: 2026-12-06, machine at load 10-26, so about three times an idle machine's).  A scope takes the
-#: rank of the first prefix its test ids start with.
+#: Longest scopes first: test-id prefixes or scope names (a ``SHARED_STATE`` entry).  A scope
+#: takes the rank of the first entry that its first test's id starts with, or that is its name.
+#: Seconds: one run of the whole suite on 2 workers, 2026-12-06, the machine at load 13-28 (so
+#: two to three times an idle machine's); "each" is one test's longest when a module's tests are
+#: scopes of their own.
 LONGEST_FIRST = (
-    "tests/test_nbgrader_parity.py",  # 549 s: nbgrader autogrades 48 notebooks, kit grade too
-    "tests/browser/test_lessons_in_lab.py::test_lesson_runs_cleanly_in_jupyterlab[08",  # 90 s
-    "tests/browser/test_lessons_in_lab.py::test_lesson_demos_open_after_a_prediction[08",  # 88
-    "tests/browser/test_classroom_in_lab.py",  # 123 s: a JupyterHub, three users' servers
-    "tests/browser/test_slides.py",  # 100 s: a Voila server
-    "tests/test_tracemodel.py",  # 99 s: the shipped trace replayed (was built on both workers)
-    "tests/test_grade.py::test_fixture_class_gets_the_exact_expected_gradebook",  # 99 s
-    "tests/test_nbgrader_stock.py",  # 83 s
-    "tests/test_grade_collection.py::test_a_killed_grader",  # 65 s
-    "tests/test_map_tells_the_truth.py",  # 61 s
-    "tests/test_grade_attackers_2.py",  # 60 s
-    "tests/browser/test_lab_widgets.py",  # 58 s
-    "tests/browser/test_progress_in_lab.py",  # 54 s: a JupyterLab server of its own
-    "tests/browser/test_presenter.py",  # 49 s: a Voila server
-    "tests/browser/test_student_layout.py",  # 47 s
-    "tests/browser/",  # the other lessons in JupyterLab, 14-45 s each
-    "notebooks/08-watch-your-kernel.ipynb",  # 46 s
-    "tests/test_grade_class_correctness.py",  # 51 s
-    "tests/test_grade.py",  # 40 s and less
-    "tests/test_classroom_hub.py",  # 39 s: a JupyterHub with 100 students
-    "tests/test_release.py",  # 70 s in two tests
-    "tests/test_getting_in.py",  # 39 s: scripts/lab.sh's server
-    "tests/test_memory_map_incremental.py",  # 16 tests of 2-29 s
-    "tests/test_tracesummary.py",  # 25 s
-    "tests/test_grade_agrees.py",  # 33 s in two tests
+    "tests/test_nbgrader_parity.py",  # 719 s: nbgrader autogrades 48 notebooks, kit grade too
+    "tests/browser/test_classroom_in_lab.py",  # 225 s: a JupyterHub, three users' servers
+    "tests/browser/test_lessons_in_lab.py::test_lesson_runs_cleanly_in_jupyterlab[08",  # 190 s
+    "tests/browser/test_lessons_in_lab.py::test_lesson_demos_open_after_a_prediction[08",  # 151
+    "tests/test_nbgrader_stock.py",  # 136 s
+    "tests/browser/test_slides.py",  # 129 s: a Voila server
+    "tracing",  # 115 s: real kernel traces recorded one at a time
+    "tests/test_grade_collection.py::test_a_killed_grader",  # 106 s
+    "tests/test_grade_class_correctness.py",  # 102 s: a class graded once for the module
+    "tests/test_grade_attackers_2.py",  # 102 s
+    "notebooks/08-watch-your-kernel.ipynb",  # 99 s: the shipped trace summarised and replayed
+    "tests/test_grade.py::test_fixture_class",  # 94 s
+    "tests/browser/",  # the other lessons and widgets in JupyterLab: 85 s each and less
+    "tests/test_map_tells_the_truth.py",  # 71 s
+    "tests/test_release.py",  # 71 s each
+    "tests/test_classroom_hub.py",  # 69 s: a JupyterHub with 100 students
+    "tests/test_memory_map_incremental.py",  # 67 s each
+    "tests/test_grade",  # 67 s each and less
+    "tests/test_packaging.py",  # 61 s: a wheel built and installed in a fresh venv
+    "tests/test_tracemodel.py",  # 47 s: the shipped trace replayed once for the module
+    "tests/test_tracesummary.py",  # 46 s each
+    "tests/test_delegation.py",  # 34 s
+    "tests/test_saved_widgets.py",  # 34 s each
+    "tests/test_getting_in.py",  # 24 s: scripts/lab.sh's JupyterLab
+    "tests/test_trace_predictions.py",  # 20 s
 )
 
 _SHARED_FIXTURE = re.compile(r"""scope\s*=\s*["'](module|class|package)["']""")
@@ -106,8 +109,9 @@ def xdist_scope(nodeid: str) -> str:
 
 def rank(nodeid: str) -> int:
     """Where the test's scope starts: its entry's place in ``LONGEST_FIRST``, else after all."""
-    for place, prefix in enumerate(LONGEST_FIRST):
-        if nodeid.startswith(prefix):
+    scope = xdist_scope(nodeid)
+    for place, entry in enumerate(LONGEST_FIRST):
+        if nodeid.startswith(entry) or scope == entry:
             return place
     return len(LONGEST_FIRST)
 
