@@ -1,15 +1,29 @@
 """How pytest-xdist shares the suite out (scripts/test.sh runs ``pytest -n auto``).
 
-Tests go to the workers one by one, except what must share a process:
+Tests go to the workers one by one (each its own *scope*), except what must share a process:
 
 - the cells of one notebook (nbval): one kernel runs them in order, each after the one before;
-- the browser tests (``tests/browser/``): one JupyterLab server and one Chromium serve them all;
-- the tests of a module in ``KEEP_TOGETHER``: their module-scoped fixture is costly (a built
-  wheel and its venv, a class graded by nbgrader and by ``kit grade``, a JupyterHub with the
-  classroom service and 100 students) and is built once;
-- the modules in ``TRACING``: they record real kernel traces and check that the machine's
-  tracing state (the tracefs mount, its instances) is the same after as before, which two
-  recordings at once would break.
+- the tests of a module that defines a module- or class-scoped fixture: that fixture is costly
+  (a built wheel and its venv, a class graded by nbgrader and by ``kit grade``, a JupyterHub with
+  100 students, a Voila server, the shipped trace replayed) and must be built once, not once per
+  worker.  This is read from the module's source, so a new module with such a fixture is kept
+  together without being listed here;
+- the modules of one entry of ``SHARED_STATE``: they change a state of the machine the others
+  check (the tracing tests record real kernel traces and check that the tracefs mount and its
+  instances are the same after as before, which two recordings at once would break).
+
+Browser tests are ordinary tests here: each worker that runs one starts its own JupyterLab
+server (a session fixture, ``tests/browser/conftest.py``), so the lessons run in two browsers
+at once instead of one after the other.
+
+The scopes start longest first (``LONGEST_FIRST``), so that no long scope is left to run alone
+at the end while the other worker idles; unranked scopes follow in collection order.
+
+To add a slow group: if its tests must share a process, give it a module-scoped fixture (or an
+entry in ``SHARED_STATE``); then give it an entry in ``LONGEST_FIRST`` at the place of its
+measured time (``--durations=0``, the phases of its tests summed by ``xdist_scope``).  A group
+left out still runs, only later than it could.  tests/test_scheduling.py checks that every entry
+still names a test file.
 
 (``xdist_group`` marks would say this in the tests themselves, but pytest 9.2 drops the node-id
 suffix ``--dist loadgroup`` relies on: pytest-dev/pytest-xdist#1386.)  Without ``-n`` none of
@@ -18,7 +32,10 @@ this applies.
 
 from __future__ import annotations
 
+import functools
 import os
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,22 +44,76 @@ import pytest
 # not the kernels of the browser tests' JupyterLab, where a Jupyter server would let them.
 os.environ["KIT_PROGRESS"] = "off"
 
-BROWSER_TESTS = "tests/browser/"
-KEEP_TOGETHER = ("tests/test_packaging.py", "tests/test_nbgrader_parity.py",
-                 "tests/test_classroom_hub.py")
-TRACING = ("tests/test_tracefs.py", "tests/test_trace_cli.py", "tests/test_kerneltrace_widget.py")
+ROOT = Path(__file__).resolve().parent
+
+#: Modules that must run in one worker though no fixture says so: name of the scope -> modules.
+SHARED_STATE = {
+    "tracing": ("tests/test_tracefs.py", "tests/test_trace_cli.py",
+                "tests/test_kerneltrace_widget.py"),
+}
+
+#: Longest scopes first: test-id prefixes or scope names (a ``SHARED_STATE`` entry).  A scope
+#: takes the rank of the first entry that its first test's id starts with, or that is its name.
+#: Seconds: one run of the whole suite on 2 workers, 2026-12-06, the machine at load 13-28 (so
+#: two to three times an idle machine's); "each" is one test's longest when a module's tests are
+#: scopes of their own.
+LONGEST_FIRST = (
+    "tests/test_nbgrader_parity.py",  # 719 s: nbgrader autogrades 48 notebooks, kit grade too
+    "tests/browser/test_classroom_in_lab.py",  # 225 s: a JupyterHub, three users' servers
+    "tests/browser/test_lessons_in_lab.py::test_lesson_runs_cleanly_in_jupyterlab[08",  # 190 s
+    "tests/browser/test_lessons_in_lab.py::test_lesson_demos_open_after_a_prediction[08",  # 151
+    "tests/test_nbgrader_stock.py",  # 136 s
+    "tests/browser/test_slides.py",  # 129 s: a Voila server
+    "tracing",  # 115 s: real kernel traces recorded one at a time
+    "tests/test_grade_collection.py::test_a_killed_grader",  # 106 s
+    "tests/test_grade_class_correctness.py",  # 102 s: a class graded once for the module
+    "tests/test_grade_attackers_2.py",  # 102 s
+    "notebooks/08-watch-your-kernel.ipynb",  # 99 s: the shipped trace summarised and replayed
+    "tests/test_grade.py::test_fixture_class",  # 94 s
+    "tests/browser/",  # the other lessons and widgets in JupyterLab: 85 s each and less
+    "tests/test_map_tells_the_truth.py",  # 71 s
+    "tests/test_release.py",  # 71 s each
+    "tests/test_classroom_hub.py",  # 69 s: a JupyterHub with 100 students
+    "tests/test_memory_map_incremental.py",  # 67 s each
+    "tests/test_grade",  # 67 s each and less
+    "tests/test_packaging.py",  # 61 s: a wheel built and installed in a fresh venv
+    "tests/test_tracemodel.py",  # 47 s: the shipped trace replayed once for the module
+    "tests/test_tracesummary.py",  # 46 s each
+    "tests/test_delegation.py",  # 34 s
+    "tests/test_saved_widgets.py",  # 34 s each
+    "tests/test_getting_in.py",  # 24 s: scripts/lab.sh's JupyterLab
+    "tests/test_trace_predictions.py",  # 20 s
+)
+
+_SHARED_FIXTURE = re.compile(r"""scope\s*=\s*["'](module|class|package)["']""")
+
+
+@functools.cache
+def has_shared_fixture(path: str) -> bool:
+    """Whether the test module at ``path`` (relative to the repository) defines a fixture that
+    lives longer than one test."""
+    source = ROOT / path
+    return source.suffix == ".py" and bool(_SHARED_FIXTURE.search(source.read_text("utf-8")))
 
 
 def xdist_scope(nodeid: str) -> str:
     """The unit of work a test belongs to: tests with the same scope run in one worker."""
-    if nodeid.startswith(BROWSER_TESTS):
-        return BROWSER_TESTS
     path = nodeid.split("::", 1)[0]
-    if path in TRACING:
-        return "tracing"
-    if path.endswith(".ipynb") or path in KEEP_TOGETHER:
+    for name, modules in SHARED_STATE.items():
+        if path in modules:
+            return name
+    if path.endswith(".ipynb") or has_shared_fixture(path):
         return path
     return nodeid
+
+
+def rank(nodeid: str) -> int:
+    """Where the test's scope starts: its entry's place in ``LONGEST_FIRST``, else after all."""
+    scope = xdist_scope(nodeid)
+    for place, entry in enumerate(LONGEST_FIRST):
+        if nodeid.startswith(entry) or scope == entry:
+            return place
+    return len(LONGEST_FIRST)
 
 
 class _Scheduling:
@@ -54,12 +125,28 @@ class _Scheduling:
             def _split_scope(self, nodeid: str) -> str:
                 return xdist_scope(nodeid)
 
+        # Scopes are handed out in the workers' collection order, which rank() sets, instead of
+        # xdist's largest-count-first.
+        config.option.loadscopereorder = False
         return ByScope(config, log)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_Scheduling(), "kit-xdist-scheduling")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In an xdist worker, longest scopes first; a scope's tests keep their order (stable sort).
+
+    A scope's rank is its first test's, so a scope is never pulled apart by the sort."""
+    if not hasattr(config, "workerinput"):
+        return
+    scope_rank: dict[str, int] = {}
+    for item in items:
+        scope_rank.setdefault(xdist_scope(item.nodeid), rank(item.nodeid))
+    items.sort(key=lambda item: scope_rank[xdist_scope(item.nodeid)])
 
 
 @pytest.fixture(scope="session")

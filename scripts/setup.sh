@@ -6,7 +6,8 @@
 #   1. creates .venv in the repo if missing (python3.11 when it runs, else python3);
 #   2. installs the kit editable with its [dev] extra (which pulls in every layer: widgets,
 #      course, grading, plus the test tools and nbgrader), quietly, with uv (pip when uv cannot
-#      be had), with nbgrader's JupyterLab and server extensions turned off; skipped while
+#      be had), with nbgrader's JupyterLab and server extensions turned off and without
+#      rfc3987-syntax (2 s of CPU in every Jupyter process, see below); skipped while
 #      .venv/.install-stamp is newer than pyproject.toml;
 #   3. installs Debian's chromium (for the browser tests), bubblewrap and libseccomp2 (the
 #      sandbox of `kit grade` and its seccomp filter) and nodejs + npm (which run JupyterHub's
@@ -55,6 +56,14 @@ if [ ! -f "$STAMP" ] || [ "$REPO_ROOT/pyproject.toml" -nt "$STAMP" ]; then
         echo "setup: uv unavailable or failed; installing with pip (a few minutes)" >&2
         "$PY" -m pip install --quiet --disable-pip-version-check -e "$REPO_ROOT[dev]"
     fi
+    # jsonschema's optional checker of the "iri" formats (rfc3987-syntax, pulled in by
+    # jupyter-events' jsonschema[format-nongpl]) compiles some 35 Earley grammars when imported:
+    # 2 s of CPU in every process that imports nbformat or a Jupyter server (the test workers,
+    # each JupyterLab, Voila, nbgrader and kit command the tests start), for a format that no
+    # Jupyter or kit schema uses.  Without it jsonschema leaves those two formats unchecked
+    # (python-jsonschema/jsonschema#1428).
+    "$PY" -m pip uninstall --quiet --yes --disable-pip-version-check rfc3987-syntax \
+        >/dev/null 2>&1 || true
     # nbgrader (dev, for tests/test_nbgrader_parity.py) and the Notebook 7 it pulls in add menus,
     # buttons and server extensions to JupyterLab; the course's JupyterLab is the students', so
     # turn them off.  The settings `jupyter labextension disable --level=sys_prefix` and

@@ -18,9 +18,10 @@ back) and ``deleted`` (right answers, one test cell deleted: nbgrader adds it ba
 with a stock configuration; ``kit grade`` always runs the source's test cells).
 
 Every notebook is graded (about two minutes on two cores, most of it nbgrader starting a kernel
-per student and notebook).  ``partial`` has answers right on some checks of each
-exercise in ``01-orders``; in the other notebooks its first answer cell is right and the others
-wrong.
+per student and notebook; nbgrader grades half the class in a copy of the course folder at the
+same time, so that its kernels use both cores).  ``partial`` has answers right on some checks of
+each exercise in ``01-orders``; in the other notebooks its first answer cell is right and the
+others wrong.
 """
 
 from __future__ import annotations
@@ -68,6 +69,9 @@ def my_page_align(size):
 PARTIAL_FITS = '''def fits_one_block(size, max_order=10):
     return size <= 4 << 20
 '''
+#: The students of the two course folders nbgrader autogrades at once; the tests that look into
+#: a course folder read the first.
+HALVES = (("full", "empty", "partial"), ("wrong", "tampered", "deleted"))
 PARTIAL = {"orders-get-order": PARTIAL_GET_ORDER, "orders-pages": PARTIAL_PAGES,
            "orders-fits": PARTIAL_FITS}
 #: What those answers earn, by the rule both graders apply (the visible checks' pass rate earns
@@ -182,20 +186,26 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     for name in NOTEBOOKS:
         shutil.copy(SOLUTIONS / name, source / name)
     releases = new_course(course, NOTEBOOKS, CONFIG)
+    courses = (course, base / "course-2")
+    shutil.copytree(course, courses[1])  # the generated course, its gradebook included
     for name in NOTEBOOKS:
         students = class_of(releases[name], nbs.read_notebook(SOLUTIONS / name))
+        assert sorted(students) == sorted(HALVES[0] + HALVES[1])
         for student, nb in students.items():
-            for target in (course / "submitted" / student / ASSIGNMENT, base / "class" / student):
+            home = courses[0] if student in HALVES[0] else courses[1]
+            for target in (home / "submitted" / student / ASSIGNMENT, base / "class" / student):
                 target.mkdir(parents=True, exist_ok=True)
                 nbs.write_notebook(nb, target / name)
-    # The two graders share nothing: kit grade runs while nbgrader autogrades.
-    with ThreadPoolExecutor(1) as pool:
+    # The two graders share nothing: kit grade runs while nbgrader autogrades both halves.
+    with ThreadPoolExecutor(3) as pool:
         kit = pool.submit(kit_points, base / "class", source, base / "out")
-        run(["autograde", ASSIGNMENT], course)
+        for done in [pool.submit(run, ["autograde", ASSIGNMENT], c) for c in courses]:
+            done.result()
         kit_result = kit.result()
     return {
         "releases": releases,
-        "nbgrader": nbgrader_points(course, list(students)),
+        "nbgrader": {key: points for folder, half in zip(courses, HALVES, strict=True)
+                     for key, points in nbgrader_points(folder, list(half)).items()},
         "kit": kit_result,
         "course": course,
     }

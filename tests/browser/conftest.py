@@ -1,6 +1,10 @@
-"""Fixtures for the real-browser tests: one JupyterLab server and one Chromium per session.
+"""Fixtures for the real-browser tests: one JupyterLab server per session and one Chromium per
+module.
 
-The server serves a temporary copy of ``tests/browser/*.ipynb`` and of the course notebooks
+Under pytest-xdist each worker that runs a browser test starts its own server (the root
+conftest.py spreads the browser tests over the workers); tests that bring a server of their
+own (Voila, a JupyterHub) use ``browser`` or ``page`` without starting JupyterLab.  The server
+serves a temporary copy of ``tests/browser/*.ipynb`` and of the course notebooks
 (``notebooks/``, ``solutions/``, ``exercises/`` when present) and is stopped at the end of the
 session whatever happens.  ``page`` is a fresh tab whose requests are checked: any request to
 a host other than loopback fails the test.  ``run_notebook(rel_path)`` runs a notebook's cells
@@ -27,8 +31,6 @@ COURSE_DIRS = ("notebooks", "solutions", "exercises")
 @pytest.fixture(scope="session")
 def lab_server(tmp_path_factory: pytest.TempPathFactory):
     """A JupyterLab server on 127.0.0.1 serving a temporary copy of the notebooks."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: scripts/setup.sh installs Debian's chromium")
     root = tmp_path_factory.mktemp("lab-root")
     for notebook in HERE.glob("*.ipynb"):
         shutil.copy(notebook, root / notebook.name)
@@ -41,7 +43,7 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="module")
-def browser(lab_server: LabServer):
+def browser():
     """Headless Debian Chromium driven by Playwright (never a downloaded browser).
 
     Module-scoped: Playwright's sync API keeps an event loop running while it is open, which
@@ -49,6 +51,8 @@ def browser(lab_server: LabServer):
     """
     from playwright.sync_api import sync_playwright
 
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: scripts/setup.sh installs Debian's chromium")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True

@@ -1,0 +1,76 @@
+"""How the root conftest.py shares the suite out over pytest-xdist's workers.
+
+Its table of long scopes is hand-kept, so a renamed or deleted test file must fail here rather
+than silently lose its place.  To re-measure the table, run the suite with ``--durations=0`` and
+sum the lines by ``conftest.xdist_scope`` of their test ids.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _root_conftest():  # noqa: ANN202 - a module
+    """The root conftest.py, loaded by its path: ``import conftest`` would find whichever
+    conftest pytest imported last (tests/browser/ and tests/fixtures/ have their own)."""
+    spec = importlib.util.spec_from_file_location("root_conftest", ROOT / "conftest.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+conftest = _root_conftest()
+LONGEST_FIRST, SHARED_STATE = conftest.LONGEST_FIRST, conftest.SHARED_STATE
+rank, xdist_scope = conftest.rank, conftest.xdist_scope
+
+
+def test_every_long_scope_entry_names_a_test_file_that_exists() -> None:
+    for entry in LONGEST_FIRST:
+        if entry in SHARED_STATE:
+            continue
+        path = entry.split("::", 1)[0]  # a file, a folder, or the start of file names
+        assert list(ROOT.glob(f"{path}*")), f"LONGEST_FIRST names {path}, which is gone"
+    for modules in SHARED_STATE.values():
+        for path in modules:
+            assert (ROOT / path).is_file(), f"SHARED_STATE names {path}, which is gone"
+
+
+def test_a_notebooks_cells_stay_in_one_worker() -> None:
+    cells = [f"solutions/01-orders.ipynb::Cell {n}" for n in range(3)]
+    assert {xdist_scope(cell) for cell in cells} == {"solutions/01-orders.ipynb"}
+
+
+def test_a_module_with_a_module_scoped_fixture_stays_in_one_worker() -> None:
+    # test_packaging builds its wheel in a module-scoped fixture, test_orders has none
+    tests = ["tests/test_packaging.py::test_a", "tests/test_packaging.py::test_b"]
+    assert {xdist_scope(t) for t in tests} == {"tests/test_packaging.py"}
+    assert conftest.has_shared_fixture("tests/test_packaging.py")
+    assert not conftest.has_shared_fixture("tests/test_orders.py")
+    assert xdist_scope("tests/test_orders.py::test_x") == "tests/test_orders.py::test_x"
+
+
+def test_the_tracing_modules_share_one_scope() -> None:
+    scopes = {xdist_scope(f"{path}::test_x") for path in SHARED_STATE["tracing"]}
+    assert scopes == {"tracing"}
+
+
+def test_browser_lessons_spread_over_the_workers() -> None:
+    """Each lesson's browser test is a scope of its own (each worker starts its JupyterLab)."""
+    one = "tests/browser/test_lessons_in_lab.py::test_lesson_runs_cleanly_in_jupyterlab[01-x]"
+    two = "tests/browser/test_lessons_in_lab.py::test_lesson_runs_cleanly_in_jupyterlab[02-x]"
+    assert xdist_scope(one) != xdist_scope(two)
+
+
+def test_longest_scopes_rank_first_and_the_rest_after() -> None:
+    assert rank("tests/test_nbgrader_parity.py::test_x") == 0
+    assert rank("tests/test_orders.py::test_x") == len(LONGEST_FIRST)
+    tracing = [rank(f"{path}::test_x") for path in SHARED_STATE["tracing"]]
+    assert tracing == [LONGEST_FIRST.index("tracing")] * len(tracing)  # ranked by its name
+    lessons = "tests/browser/test_lessons_in_lab.py::test_lesson_runs_cleanly_in_jupyterlab"
+    assert rank(f"{lessons}[08-watch-your-kernel.ipynb]") < rank(f"{lessons}[01-start-here.ipynb]")
+    # a browser test with no entry of its own comes with the other browser tests
+    assert rank(f"{lessons}[01-start-here.ipynb]") == LONGEST_FIRST.index("tests/browser/")
