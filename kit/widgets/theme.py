@@ -38,7 +38,10 @@ class Theme:
     #: Bar/line colours of the three strategies: alloc_pages, alloc_pages_exact, kmalloc.
     strategy_colors: tuple[str, str, str]
     #: Memory map colours: free blocks run from the light ``free_low`` (order 0) to the dark
-    #: ``free_high`` (the largest order).
+    #: ``free_high`` (the largest order), all blue, so that a reader with red-green colour
+    #: blindness still tells them from the allocated states (vermillion, brown) and the others
+    #: (``tests/browser/test_colour_vision.py`` checks every pair under simulated protanopia
+    #: and deuteranopia).
     free_low: str
     free_high: str
     allocated: str
@@ -50,6 +53,18 @@ class Theme:
     #: one call, which the step-through player shows.
     taken: str
     highlight: str
+
+    def map_palette(self, max_order: int) -> list[str]:
+        """The memory map's colour of each state code: the free orders 0..``max_order`` (an
+        even blend from ``free_low`` to ``free_high``), then allocated, exact (kept), trimmed
+        tail, per-CPU, outside the zone and taken (see ``MemoryMap.state_names``)."""
+        low, high = rgb(self.free_low), rgb(self.free_high)
+        steps = max(max_order, 1)
+        free = ["#" + "".join(f"{round(a + (b - a) * order / steps):02x}"
+                              for a, b in zip(low, high, strict=True))
+                for order in range(max_order + 1)]
+        return free + [self.allocated, self.exact, self.trimmed, self.pcp, self.outside,
+                       self.taken]
 
     def html(self, body: str, *, pre: bool = False, error: bool = False,
              scroll: str = "") -> str:
@@ -149,14 +164,15 @@ NORMAL = Theme(
     figure_height="320px",
     label_offsets=("38px", "54px"),
     axes_margin=(("top", 50), ("bottom", 60), ("left", 80), ("right", 20)),
-    strategy_colors=("#1f77b4", "#2ca02c", "#ff7f0e"),
-    free_low="#c6e9c0",
-    free_high="#1b7a2f",
-    allocated="#d62728",
-    exact="#9467bd",
-    trimmed="#ffd92f",
-    pcp="#17becf",
-    outside="#eeeeee",
+    # Okabe and Ito's colour-blind-safe blue, bluish green and vermillion
+    strategy_colors=("#0072b2", "#009e73", "#d55e00"),
+    free_low="#a6c8e4",
+    free_high="#08306b",
+    allocated="#d55e00",
+    exact="#8c3b00",
+    trimmed="#f0e442",
+    pcp="#44aa88",
+    outside="#bdbdbd",
     taken="#ffffff",
     highlight="#ff00ff",
 )
@@ -172,17 +188,24 @@ PRESENTER = Theme(
     figure_height="460px",
     label_offsets=("62px", "92px"),
     axes_margin=(("top", 70), ("bottom", 100), ("left", 130), ("right", 30)),
-    strategy_colors=("#0033cc", "#008000", "#e65c00"),
-    free_low="#a6f0a6",
-    free_high="#004d00",
-    allocated="#cc0000",
-    exact="#5a00b3",
-    trimmed="#ffcc00",
-    pcp="#0099cc",
-    outside="#dddddd",
+    strategy_colors=("#0060a0", "#008060", "#c04000"),
+    free_low="#a6c8e4",
+    free_high="#08306b",
+    allocated="#d55e00",
+    exact="#8c3b00",
+    trimmed="#f0e442",
+    pcp="#44aa88",
+    outside="#bdbdbd",
     taken="#ffffff",
     highlight="black",
 )
+
+
+def rgb(color: str) -> tuple[int, int, int]:
+    """'#d55e00' -> (213, 94, 0)."""
+    color = color.lstrip("#")
+    red, green, blue = (int(color[i:i + 2], 16) for i in (0, 2, 4))
+    return red, green, blue
 
 
 def get_theme(presenter: bool | None) -> Theme:
