@@ -20,7 +20,8 @@ from kit.core.procfs import format_buddyinfo
 from kit.core.replay import nr_free_history
 from kit.core.zone import Zone
 
-from ._base import RunToUse, ZoneListener, bar_figure, fitted
+from ._base import RunToUse, ZoneListener, bar_figure
+from .playcontrols import PlayControls, labelled_button
 from .theme import Theme, get_theme
 
 __all__ = ["FreeAreaChart", "FreeAreaView"]
@@ -162,11 +163,12 @@ class FreeAreaChart(ZoneListener, FreeAreaView):
         self.frames: list[tuple[str, tuple[int, ...]]] = []
         self.player = widgets.Play(value=0, min=0, max=0, interval=REPLAY_INTERVAL,
                                    description="replay", show_repeat=False)
-        self.replay_button = widgets.Button(description="↻ replay the changes",
-                                            layout=fitted())
+        self.replay_button = labelled_button("replay the changes", "repeat",
+                                             "play the counts again, one call per frame")
+        self.controls = PlayControls(self.player, "the changes")
         self.caption = widgets.HTML()
-        self.theme.style_controls([self.replay_button])
-        self.children = (widgets.HBox([self.replay_button, self.player, self.caption],
+        self.theme.style_controls([self.replay_button, self.controls.toggle, self.controls.stop])
+        self.children = (widgets.HBox([self.replay_button, self.controls, self.caption],
                                       layout=widgets.Layout(flex_flow="row wrap",
                                                             align_items="center")),
                          *self.children)
