@@ -43,7 +43,7 @@ class FreeAreaView(RunToUse, widgets.VBox):
         self.theme = theme
         self.titles = {"blocks": title, "pages": pages_title}
         self.figure, self.bars = bar_figure(theme, title, "order", "free blocks",
-                                            colors=[theme.free_high])
+                                            colors=[theme.free_bar])
         self.y_linear = self.bars.scales["y"]
         self.y_log = bq.LogScale(min=LOG_FLOOR)
         self.unit = widgets.ToggleButtons(options=[("free blocks", "blocks"),
@@ -72,7 +72,7 @@ class FreeAreaView(RunToUse, widgets.VBox):
         pages = self.unit.value == "pages"
         values = np.array(nr_free, dtype=float) * (2.0 ** orders if pages else 1.0)
         self.values = values
-        colors = [self.theme.free_high] * len(nr_free)
+        colors = [self.theme.free_bar] * len(nr_free)
         if highlight is not None and 0 <= highlight < len(nr_free):
             colors[highlight] = self.theme.highlight
         log = self.log_scale.value

@@ -143,7 +143,7 @@ class MemoryMap(RunToUse, ZoneListener, widgets.VBox):
             selected_style={"stroke": theme.highlight, "stroke-width": "3"},
         )
         self.outlines = bq.Lines(x=[], y=[], scales={"x": x_scale, "y": y_scale},
-                                 colors=[theme.text_color], stroke_width=1.5 if
+                                 colors=[theme.outline], stroke_width=1.5 if
                                  theme.presenter else 1.0, interactions={})
         self.highlights = bq.Lines(x=[], y=[], scales={"x": x_scale, "y": y_scale},
                                    colors=[theme.highlight], stroke_width=3 * theme.stroke_width)
@@ -185,7 +185,7 @@ class MemoryMap(RunToUse, ZoneListener, widgets.VBox):
         items = [f"free block of order {orders}"]
         items += [f"{swatch(self.palette[code])} {self.state_names[code]}"
                   for code in range(self.max_order + 1, self.NONE + 1)]
-        items.append(f"{swatch('transparent', border=self.theme.text_color)} outline: one "
+        items.append(f"{swatch('transparent', border=self.theme.outline)} outline: one "
                      "block (buddy boundaries)")
         items.append(f"{swatch('transparent', border=self.theme.highlight)} thick outline: "
                      "what the current step touched (player)")

@@ -26,9 +26,15 @@ class Theme:
     presenter: bool
     font_size: str
     title_size: str
+    #: Text, figure background and error colours: any CSS colour.  The normal theme's follow
+    #: JupyterLab's theme (its CSS variables, with the light theme's value where there are
+    #: none, as in a static export), so titles, axes and labels stay legible in the dark
+    #: theme; the presenter's are black on white whatever the theme, for a projector.
     text_color: str
     background: str
     error_color: str
+    #: Block outlines on the memory map: drawn over the cells' own colours, so fixed.
+    outline: str
     stroke_width: float
     figure_height: str
     #: Distance of an axis title from its axis: (bottom axis, left axis), and the figure
@@ -44,6 +50,8 @@ class Theme:
     #: and deuteranopia).
     free_low: str
     free_high: str
+    #: The bars of the free-area chart: a blue that stands out on a light and a dark page.
+    free_bar: str
     allocated: str
     exact: str
     trimmed: str
@@ -157,9 +165,10 @@ NORMAL = Theme(
     presenter=False,
     font_size="13px",
     title_size="15px",
-    text_color="#222222",
-    background="white",
-    error_color="#b00020",
+    text_color="var(--jp-content-font-color1, #222222)",
+    background="var(--jp-layout-color0, white)",
+    error_color="var(--jp-error-color1, #b00020)",
+    outline="#222222",
     stroke_width=2.0,
     figure_height="320px",
     label_offsets=("38px", "54px"),
@@ -168,6 +177,7 @@ NORMAL = Theme(
     strategy_colors=("#0072b2", "#009e73", "#d55e00"),
     free_low="#a6c8e4",
     free_high="#08306b",
+    free_bar="#2b7bba",
     allocated="#d55e00",
     exact="#8c3b00",
     trimmed="#f0e442",
@@ -184,6 +194,7 @@ PRESENTER = Theme(
     text_color="black",
     background="white",
     error_color="#c00000",
+    outline="black",
     stroke_width=4.0,
     figure_height="460px",
     label_offsets=("62px", "92px"),
@@ -191,6 +202,7 @@ PRESENTER = Theme(
     strategy_colors=("#0060a0", "#008060", "#c04000"),
     free_low="#a6c8e4",
     free_high="#08306b",
+    free_bar="#08306b",
     allocated="#d55e00",
     exact="#8c3b00",
     trimmed="#f0e442",
