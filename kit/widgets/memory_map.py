@@ -185,7 +185,8 @@ class MemoryMap(RunToUse, ZoneListener, widgets.VBox):
         items = [f"free block of order {orders}"]
         items += [f"{swatch(self.palette[code])} {self.state_names[code]}"
                   for code in range(self.max_order + 1, self.NONE + 1)]
-        items.append(f"{swatch('transparent', border=self.theme.outline)} outline: one "
+        # on a cell's colour, as on the map: a dark outline alone vanishes on a dark page
+        items.append(f"{swatch(self.palette[0], border=self.theme.outline)} outline: one "
                      "block (buddy boundaries)")
         items.append(f"{swatch('transparent', border=self.theme.highlight)} thick outline: "
                      "what the current step touched (player)")
