@@ -74,3 +74,13 @@ def test_play_controls_play_pause_and_stop():
     play.playing = True  # the browser's timer reaching the end sets it back: the label follows
     play.playing = False
     assert toggle.description == "play"
+
+
+def test_enter_in_the_playgrounds_prediction_box_checks_it():
+    """The frontend sends Enter as a "submit" event: it checks the guess and runs the call."""
+    playground = Playground(kit.Zone(64), predict_first=True)
+    assert playground.press("alloc_pages", 0) is not None
+    playground.guess.value = "0"
+    playground.guess._handle_string_msg(None, {"event": "submit"}, [])
+    assert playground.pending is None and playground.verdict.value
+    assert playground.history[0].title.startswith("alloc_pages(0) -> pfn ")
