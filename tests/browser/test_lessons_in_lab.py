@@ -63,4 +63,8 @@ def test_lesson_demos_open_after_a_prediction(run_notebook, page, artifacts, les
         ".filter(e => /^(Right: |Not quite: |Not read as)/.test(e.textContent.trim()))"
         ".length >= n", arg=asked, timeout=30_000)
     page.wait_for_timeout(1500)  # the demos opened by the answers draw their figures
-    assert_legible(page, artifacts, f"lab-{Path(lesson).stem}-answered")
+    for width, height in SIZES:  # the demos as a student's and a desktop's window show them
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_timeout(500)
+        assert_laid_out(page, f"{lesson} answered, at {width}x{height}")
+        assert_legible(page, artifacts, f"lab-{Path(lesson).stem}-answered-{width}", width)
