@@ -44,6 +44,7 @@ ASKING = [lesson for lesson in LESSONS if "Predict(" in (NOTEBOOKS / lesson).rea
 def test_lesson_demos_open_after_a_prediction(run_notebook, page, artifacts, lesson):
     """Type a prediction into every question a lesson asks before a demo, check it, and look
     at the verdicts and the demos they open as a reader sees them."""
+    page.set_viewport_size({"width": SIZES[0][0], "height": SIZES[0][1]})
     assert run_notebook(f"notebooks/{lesson}") == []
     rows = page.locator(".jp-OutputArea-output .widget-hbox"
                         ":has(> button:has-text('show me without predicting'))")
