@@ -84,8 +84,19 @@ def shoot(page, locator, path) -> None:  # noqa: ANN001
 
 
 def type_into(page, text: str) -> None:  # noqa: ANN001
+    """Replace a field's text, then let the kernel take it in.
+
+    ipywidgets holds back a field's later updates while the kernel has not answered the
+    earlier ones, but sends a button press at once: a press a few milliseconds after typing
+    (no person is that quick) could reach a busy kernel before the field's last characters.
+    """
     page.keyboard.press("Control+a")
     page.keyboard.type(text)
+    for _ in range(2):  # idle twice, the held-back update sent and answered in between
+        page.wait_for_timeout(400)
+        page.wait_for_function(
+            "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
+            " === 'idle'", timeout=30_000)
 
 
 #: The Playground's /proc/buddyinfo line (its table's title), spaces squeezed.
@@ -149,7 +160,7 @@ def test_the_playground_works_from_the_keyboard_only(lesson, artifacts):
     page.keyboard.press("Enter")
     playground.locator(".widget-label:text-is('your prediction')").wait_for(timeout=20_000)
     tab_to(page, "input:your prediction")
-    page.keyboard.type("0")
+    type_into(page, "0")
     page.keyboard.press("Enter")  # Enter in the box checks, as "check, then run" does
     model.press("alloc_pages", 2)
     model.check_prediction("0")
