@@ -20,7 +20,8 @@ from kit.core.procfs import format_buddyinfo
 from kit.core.replay import nr_free_history
 from kit.core.zone import Zone
 
-from ._base import RunToUse, ZoneListener, bar_figure, fitted
+from ._base import RunToUse, ZoneListener, bar_figure
+from .playcontrols import PlayControls, labelled_button
 from .theme import Theme, get_theme
 
 __all__ = ["FreeAreaChart", "FreeAreaView"]
@@ -42,7 +43,7 @@ class FreeAreaView(RunToUse, widgets.VBox):
         self.theme = theme
         self.titles = {"blocks": title, "pages": pages_title}
         self.figure, self.bars = bar_figure(theme, title, "order", "free blocks",
-                                            colors=[theme.free_high])
+                                            colors=[theme.free_bar])
         self.y_linear = self.bars.scales["y"]
         self.y_log = bq.LogScale(min=LOG_FLOOR)
         self.unit = widgets.ToggleButtons(options=[("free blocks", "blocks"),
@@ -71,7 +72,7 @@ class FreeAreaView(RunToUse, widgets.VBox):
         pages = self.unit.value == "pages"
         values = np.array(nr_free, dtype=float) * (2.0 ** orders if pages else 1.0)
         self.values = values
-        colors = [self.theme.free_high] * len(nr_free)
+        colors = [self.theme.free_bar] * len(nr_free)
         if highlight is not None and 0 <= highlight < len(nr_free):
             colors[highlight] = self.theme.highlight
         log = self.log_scale.value
@@ -162,11 +163,12 @@ class FreeAreaChart(ZoneListener, FreeAreaView):
         self.frames: list[tuple[str, tuple[int, ...]]] = []
         self.player = widgets.Play(value=0, min=0, max=0, interval=REPLAY_INTERVAL,
                                    description="replay", show_repeat=False)
-        self.replay_button = widgets.Button(description="↻ replay the changes",
-                                            layout=fitted())
+        self.replay_button = labelled_button("replay the changes", "repeat",
+                                             "play the counts again, one call per frame")
+        self.controls = PlayControls(self.player, "the changes")
         self.caption = widgets.HTML()
-        self.theme.style_controls([self.replay_button])
-        self.children = (widgets.HBox([self.replay_button, self.player, self.caption],
+        self.theme.style_controls([self.replay_button, self.controls.toggle, self.controls.stop])
+        self.children = (widgets.HBox([self.replay_button, self.controls, self.caption],
                                       layout=widgets.Layout(flex_flow="row wrap",
                                                             align_items="center")),
                          *self.children)

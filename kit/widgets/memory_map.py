@@ -1,9 +1,10 @@
 """Memory map: every page of a zone as a grid cell coloured by its state.
 
-Free blocks are green, darker for higher orders; allocated blocks red; the pages an exact
-allocation keeps purple, and the tail pages it gave back yellow (until they are allocated again
-or their allocation is freed).  Each block is outlined so its boundaries, and therefore the
-buddy structure, are visible.  Clicking a cell shows its pfn, block, order and owner.
+Free blocks are blue, darker for higher orders; allocated blocks vermillion; the pages an exact
+allocation keeps brown, and the tail pages it gave back yellow (until they are allocated again
+or their allocation is freed): colours a reader with red-green colour blindness tells apart.
+Each block is outlined so its boundaries, and therefore the buddy structure, are visible.
+Clicking a cell shows its pfn, block, order and owner.
 
 A zone of a million pages cannot be sent to a browser page by page.  Above ``cell_budget`` cells
 each cell covers 2**k pages and takes the colour of the state covering most of it, with the
@@ -22,7 +23,7 @@ Two ways to compute the map (see bench/bench_memory_map.py for the costs):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from typing import Protocol
 
 import bqplot as bq
@@ -34,7 +35,7 @@ from kit.core.events import Event
 from kit.core.zone import Zone
 
 from ._base import Redraw, RunToUse, ZoneListener
-from .theme import Theme, get_theme
+from .theme import Theme, get_theme, rgb
 
 __all__ = ["MemoryMap", "PageSource", "outline_boxes"]
 
@@ -129,17 +130,8 @@ class MemoryMap(RunToUse, ZoneListener, widgets.VBox):
         self.draw(zone)
 
     # ----------------------------------------------------------------------------- building
-    def _palette(self, theme: Theme) -> list[str]:
-        """One colour per state code: greens for the free orders, then the other states."""
-        low, high = np.array(_rgb(theme.free_low)), np.array(_rgb(theme.free_high))
-        steps = max(self.max_order, 1)
-        greens = ["#" + "".join(f"{int(round(c)):02x}" for c in low + (high - low) * o / steps)
-                  for o in range(self.max_order + 1)]
-        return greens + [theme.allocated, theme.exact, theme.trimmed, theme.pcp, theme.outside,
-                         theme.taken]
-
     def _build_marks(self, theme: Theme) -> None:
-        self.palette = self._palette(theme)
+        self.palette = theme.map_palette(self.max_order)
         x_scale = bq.LinearScale(min=0, max=self.columns)
         y_scale = bq.LinearScale(min=0, max=self.rows, reverse=True)
         color_scale = bq.ColorScale(min=0, max=len(self.palette) - 1, colors=self.palette)
@@ -151,7 +143,7 @@ class MemoryMap(RunToUse, ZoneListener, widgets.VBox):
             selected_style={"stroke": theme.highlight, "stroke-width": "3"},
         )
         self.outlines = bq.Lines(x=[], y=[], scales={"x": x_scale, "y": y_scale},
-                                 colors=[theme.text_color], stroke_width=1.5 if
+                                 colors=[theme.outline], stroke_width=1.5 if
                                  theme.presenter else 1.0, interactions={})
         self.highlights = bq.Lines(x=[], y=[], scales={"x": x_scale, "y": y_scale},
                                    colors=[theme.highlight], stroke_width=3 * theme.stroke_width)
@@ -193,7 +185,8 @@ class MemoryMap(RunToUse, ZoneListener, widgets.VBox):
         items = [f"free block of order {orders}"]
         items += [f"{swatch(self.palette[code])} {self.state_names[code]}"
                   for code in range(self.max_order + 1, self.NONE + 1)]
-        items.append(f"{swatch('transparent', border=self.theme.text_color)} outline: one "
+        # on a cell's colour, as on the map: a dark outline alone vanishes on a dark page
+        items.append(f"{swatch(self.palette[0], border=self.theme.outline)} outline: one "
                      "block (buddy boundaries)")
         items.append(f"{swatch('transparent', border=self.theme.highlight)} thick outline: "
                      "what the current step touched (player)")
@@ -759,13 +752,8 @@ class MemoryMap(RunToUse, ZoneListener, widgets.VBox):
 
 def _dark(color: str) -> bool:
     """Whether white text reads better than black on this colour (its luminance)."""
-    r, g, b = _rgb(color)
+    r, g, b = rgb(color)
     return 0.299 * r + 0.587 * g + 0.114 * b < 128
-
-
-def _rgb(color: str) -> Sequence[int]:
-    color = color.lstrip("#")
-    return [int(color[i:i + 2], 16) for i in (0, 2, 4)]
 
 
 def _sorted_ranges(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

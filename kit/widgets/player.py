@@ -17,9 +17,10 @@ from kit.core.events import Event
 from kit.core.zone import Zone
 from kit.teaching.scenarios import SCENARIOS, EventModel, Scenario, Step, record_scenario
 
-from ._base import FRAME, Redraw, RunToUse, beside, fitted
+from ._base import FRAME, Redraw, RunToUse, beside
 from .free_area import FreeAreaView
 from .memory_map import MemoryMap
+from .playcontrols import PlayControls, labelled_button
 from .theme import get_theme
 
 __all__ = ["TracePlayer"]
@@ -71,9 +72,12 @@ class TracePlayer(RunToUse, widgets.VBox):
                                  description="play")
         self.slider = widgets.IntSlider(value=0, min=0, max=1, description="step",
                                         layout=widgets.Layout(width="60%"))
-        self.back_button = widgets.Button(description="◀ step back", layout=fitted())
-        self.forward_button = widgets.Button(description="step forward ▶", layout=fitted())
-        self.replay_button = widgets.Button(description="↻ replay", layout=fitted())
+        self.controls = PlayControls(self.play, "the steps")
+        self.back_button = labelled_button("step back", "step-backward", "undo the last step")
+        self.forward_button = labelled_button("step forward", "step-forward",
+                                              "apply the next step")
+        self.replay_button = labelled_button("replay", "repeat",
+                                             "go back before the first step and play again")
         self.speed = widgets.IntSlider(value=400, min=50, max=2000, step=50,
                                        description="ms per step",
                                        tooltip="speed: milliseconds per step (lower is faster)")
@@ -84,13 +88,13 @@ class TracePlayer(RunToUse, widgets.VBox):
         self.caption_html = widgets.HTML()
         self.free_area = FreeAreaView(theme)
         self.map_box = widgets.Box()
-        controls = [self.choice, self.slider, self.back_button, self.forward_button,
-                    self.replay_button, self.speed]
+        controls = [self.choice, self.slider, self.controls.toggle, self.controls.stop,
+                    self.back_button, self.forward_button, self.replay_button, self.speed]
         theme.style_controls(controls)
         top = [self.choice] if show_choice else []
         super().__init__(top + [
             self.description,
-            widgets.HBox([self.play, self.slider]),
+            widgets.HBox([self.controls, self.slider]),
             widgets.HBox([self.back_button, self.forward_button, self.replay_button, self.speed],
                          layout=_WRAP),
             self.caption_html, widgets.HBox([self.map_box, beside(self.free_area)], layout=_WRAP),

@@ -181,6 +181,10 @@ class Playground(RunToUse, ZoneListener, widgets.VBox):
         self.free_button.on_click(lambda _b: self._guard(lambda: self.press("free")))
         self.check_button.on_click(
             lambda _b: self._guard(lambda: self.check_prediction(self.guess.value)))
+        # Enter in the prediction box checks it, as the button does (the frontend's Enter only;
+        # ipywidgets 8 deprecates on_submit but has no other way to tell Enter from a blur)
+        self.guess.on_submit(
+            lambda _box: self._guard(lambda: self.check_prediction(self.guess.value)))
         self.skip_button.on_click(lambda _b: self._guard(self.just_do_it))
         self.predict_first.observe(lambda _c: self._cancel(""), "value")
         self.ask.observe(lambda _c: self._guard(self._ask_again), "value")

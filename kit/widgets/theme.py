@@ -26,9 +26,15 @@ class Theme:
     presenter: bool
     font_size: str
     title_size: str
+    #: Text, figure background and error colours: any CSS colour.  The normal theme's follow
+    #: JupyterLab's theme (its CSS variables, with the light theme's value where there are
+    #: none, as in a static export), so titles, axes and labels stay legible in the dark
+    #: theme; the presenter's are black on white whatever the theme, for a projector.
     text_color: str
     background: str
     error_color: str
+    #: Block outlines on the memory map: drawn over the cells' own colours, so fixed.
+    outline: str
     stroke_width: float
     figure_height: str
     #: Distance of an axis title from its axis: (bottom axis, left axis), and the figure
@@ -38,9 +44,14 @@ class Theme:
     #: Bar/line colours of the three strategies: alloc_pages, alloc_pages_exact, kmalloc.
     strategy_colors: tuple[str, str, str]
     #: Memory map colours: free blocks run from the light ``free_low`` (order 0) to the dark
-    #: ``free_high`` (the largest order).
+    #: ``free_high`` (the largest order), all blue, so that a reader with red-green colour
+    #: blindness still tells them from the allocated states (vermillion, brown) and the others
+    #: (``tests/browser/test_colour_vision.py`` checks every pair under simulated protanopia
+    #: and deuteranopia).
     free_low: str
     free_high: str
+    #: The bars of the free-area chart: a blue that stands out on a light and a dark page.
+    free_bar: str
     allocated: str
     exact: str
     trimmed: str
@@ -50,6 +61,18 @@ class Theme:
     #: one call, which the step-through player shows.
     taken: str
     highlight: str
+
+    def map_palette(self, max_order: int) -> list[str]:
+        """The memory map's colour of each state code: the free orders 0..``max_order`` (an
+        even blend from ``free_low`` to ``free_high``), then allocated, exact (kept), trimmed
+        tail, per-CPU, outside the zone and taken (see ``MemoryMap.state_names``)."""
+        low, high = rgb(self.free_low), rgb(self.free_high)
+        steps = max(max_order, 1)
+        free = ["#" + "".join(f"{round(a + (b - a) * order / steps):02x}"
+                              for a, b in zip(low, high, strict=True))
+                for order in range(max_order + 1)]
+        return free + [self.allocated, self.exact, self.trimmed, self.pcp, self.outside,
+                       self.taken]
 
     def html(self, body: str, *, pre: bool = False, error: bool = False,
              scroll: str = "") -> str:
@@ -142,21 +165,24 @@ NORMAL = Theme(
     presenter=False,
     font_size="13px",
     title_size="15px",
-    text_color="#222222",
-    background="white",
-    error_color="#b00020",
+    text_color="var(--jp-content-font-color1, #222222)",
+    background="var(--jp-layout-color0, white)",
+    error_color="var(--jp-error-color1, #b00020)",
+    outline="#222222",
     stroke_width=2.0,
     figure_height="320px",
     label_offsets=("38px", "54px"),
     axes_margin=(("top", 50), ("bottom", 60), ("left", 80), ("right", 20)),
-    strategy_colors=("#1f77b4", "#2ca02c", "#ff7f0e"),
-    free_low="#c6e9c0",
-    free_high="#1b7a2f",
-    allocated="#d62728",
-    exact="#9467bd",
-    trimmed="#ffd92f",
-    pcp="#17becf",
-    outside="#eeeeee",
+    # Okabe and Ito's colour-blind-safe blue, bluish green and vermillion
+    strategy_colors=("#0072b2", "#009e73", "#d55e00"),
+    free_low="#a6c8e4",
+    free_high="#08306b",
+    free_bar="#2b7bba",
+    allocated="#d55e00",
+    exact="#8c3b00",
+    trimmed="#f0e442",
+    pcp="#44aa88",
+    outside="#bdbdbd",
     taken="#ffffff",
     highlight="#ff00ff",
 )
@@ -168,21 +194,30 @@ PRESENTER = Theme(
     text_color="black",
     background="white",
     error_color="#c00000",
+    outline="black",
     stroke_width=4.0,
     figure_height="460px",
     label_offsets=("62px", "92px"),
     axes_margin=(("top", 70), ("bottom", 100), ("left", 130), ("right", 30)),
-    strategy_colors=("#0033cc", "#008000", "#e65c00"),
-    free_low="#a6f0a6",
-    free_high="#004d00",
-    allocated="#cc0000",
-    exact="#5a00b3",
-    trimmed="#ffcc00",
-    pcp="#0099cc",
-    outside="#dddddd",
+    strategy_colors=("#0060a0", "#008060", "#c04000"),
+    free_low="#a6c8e4",
+    free_high="#08306b",
+    free_bar="#08306b",
+    allocated="#d55e00",
+    exact="#8c3b00",
+    trimmed="#f0e442",
+    pcp="#44aa88",
+    outside="#bdbdbd",
     taken="#ffffff",
     highlight="black",
 )
+
+
+def rgb(color: str) -> tuple[int, int, int]:
+    """'#d55e00' -> (213, 94, 0)."""
+    color = color.lstrip("#")
+    red, green, blue = (int(color[i:i + 2], 16) for i in (0, 2, 4))
+    return red, green, blue
 
 
 def get_theme(presenter: bool | None) -> Theme:

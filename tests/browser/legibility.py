@@ -4,6 +4,8 @@ Assertions on widget state cannot see a label cut to "alloc_pages_exa…" or an 
 printed over its tick labels; the browser's layout can.  Every browser test that renders
 widgets calls ``assert_legible(page, artifacts, name)``, which also saves a screenshot of each
 widget (``tests/artifacts/<name>-widget-<n>.png``) for a person to look at.
+``assert_laid_out(page, name)`` adds what a window's size changes: a widget wider than its
+output, a ``/proc/buddyinfo`` count not under its order, a blank gap inside a widget.
 """
 
 from __future__ import annotations
@@ -124,13 +126,15 @@ def axis_overlaps(page) -> list:  # noqa: ANN001
     return page.evaluate(AXIS_OVERLAPS)
 
 
-def screenshot_widgets(page, folder: Path, name: str) -> tuple[list[Path], list]:  # noqa: ANN001
-    """Save one PNG per outermost widget of the page; returns their paths, and the controls
-    covered by another part of their widget (see ``COVERED``), looked for while in view."""
+def screenshot_widgets(page, folder: Path, name: str,  # noqa: ANN001
+                       width: int = 1400) -> tuple[list[Path], list]:
+    """Save one PNG per outermost widget of the page, laid out ``width`` pixels wide; returns
+    their paths, and the controls covered by another part of their widget (see ``COVERED``),
+    looked for while in view."""
     paths, covered = [], []
     # tall enough for the tallest widget: JupyterLab scrolls its notebook panel, not the page,
     # so a widget taller than the panel would be photographed cut
-    page.set_viewport_size({"width": 1400, "height": 2600})
+    page.set_viewport_size({"width": width, "height": 2600})
     page.wait_for_timeout(500)
     for index in range(page.evaluate(MARK_WIDGETS)):
         widget = page.locator(f'[data-kit-widget="{index}"]')
@@ -142,14 +146,15 @@ def screenshot_widgets(page, folder: Path, name: str) -> tuple[list[Path], list]
     return paths, covered
 
 
-def assert_legible(page, folder: Path, name: str) -> list[Path]:  # noqa: ANN001
-    """Screenshot every widget, then fail on cut text, a control covered by another part of
-    its widget, a figure cut at the right edge or an axis title over tick labels.
+def assert_legible(page, folder: Path, name: str, width: int = 1400) -> list[Path]:  # noqa: ANN001
+    """Screenshot every widget (laid out ``width`` pixels wide), then fail on cut text, a
+    control covered by another part of its widget, a figure cut at the right edge or an axis
+    title over tick labels.
 
     The screenshots come first so that a failure can be looked at.  Figures are scrolled
     into view before measuring: bqplot lays out a figure's axes once it is visible.
     """
-    paths, covered = screenshot_widgets(page, folder, name)
+    paths, covered = screenshot_widgets(page, folder, name, width)
     page.wait_for_timeout(300)  # the last figures scrolled to finish their layout
     cut, axes = cut_text(page), axis_overlaps(page)
     figures = page.evaluate(FIGURES_CUT)
@@ -158,3 +163,90 @@ def assert_legible(page, folder: Path, name: str) -> list[Path]:  # noqa: ANN001
     assert not covered, f"{name}: controls clipped or covered (widget, text): {covered}"
     assert not axes, f"{name}: axis titles over tick labels (figure, title, tick): {axes}"
     return paths
+
+
+#: [order header text, its left, right; count text, its center] of every buddyinfo column
+#: whose count is not under its header, and [table right, output right] where it overflows.
+BUDDYINFO_LAYOUT = """() => {
+    const bad = [];
+    for (const table of document.querySelectorAll('.jp-OutputArea-output table[title^="Node"]')) {
+        if (!table.offsetParent) continue;
+        const [head, counts] = table.rows;
+        for (let i = 1; i < head.cells.length; i++) {
+            const h = head.cells[i].getBoundingClientRect();
+            if (!counts.cells[i]) { bad.push([head.cells[i].textContent, 'no count']); continue; }
+            const c = counts.cells[i].getBoundingClientRect();
+            const center = (c.left + c.right) / 2;
+            if (center < h.left || center > h.right || c.top < h.bottom - 1) {
+                bad.push([head.cells[i].textContent, h.left, h.right, counts.cells[i].textContent,
+                          center]);
+            }
+        }
+        const out = table.closest('.jp-OutputArea-output').getBoundingClientRect();
+        const t = table.getBoundingClientRect();
+        if (t.right > out.right + 1) bad.push(['overflow', t.right, out.right]);
+    }
+    return bad;
+}"""
+
+#: [widget's first text, pixels] of every outermost widget wider than its output area (its
+#: right part hidden or scrolled off).
+WIDGETS_OVERFLOW = """() => [...document.querySelectorAll('.jp-OutputArea-output')]
+    .filter(out => out.offsetParent && out.querySelector('.jupyter-widgets'))
+    .flatMap(out => {
+        const right = out.getBoundingClientRect().right;
+        const wide = [...out.querySelectorAll('.jupyter-widgets')]
+            .filter(el => el.offsetParent && getComputedStyle(el).visibility !== 'hidden')
+            .map(el => el.getBoundingClientRect().right - right);
+        const past = Math.max(out.scrollWidth - out.clientWidth, ...wide);
+        return past > 1 ? [[out.textContent.trim().slice(0, 60), Math.round(past)]] : [];
+    })"""
+
+#: [text above, text below, pixels] of every blank band taller than ``line`` pixels inside a
+#: widget: between two things a reader sees (text, a control, a figure, a table) with nothing
+#: beside them at that height.  Whitespace a figure draws inside itself is the figure's.
+BLANK_GAPS = """(line) => {
+    const gaps = [];
+    const roots = [...document.querySelectorAll('.jp-OutputArea-output .jupyter-widgets')]
+        .filter(el => el.offsetParent && !el.parentElement.closest('.jupyter-widgets'));
+    const seen = el => {
+        if (el.matches('svg, input, select, button, textarea, img, canvas, table, summary'))
+            return true;
+        return [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+    };
+    for (const root of roots) {
+        const bands = [];
+        for (const el of root.querySelectorAll('*')) {
+            if (el instanceof SVGElement && !(el instanceof SVGSVGElement)) continue;
+            if (!el.offsetParent && !(el instanceof SVGSVGElement)) continue;
+            if (el.closest('table, svg, select, button') !== el
+                && el.closest('table, svg, select, button')) continue;
+            const style = getComputedStyle(el);
+            if (style.visibility === 'hidden' || !seen(el)) continue;
+            const r = el.getBoundingClientRect();
+            if (r.width === 0 || r.height === 0) continue;
+            bands.push([r.top, r.bottom, el.textContent.trim().slice(0, 40) || el.tagName]);
+        }
+        bands.sort((a, b) => a[0] - b[0]);
+        let [bottom, above] = [root.getBoundingClientRect().top, 'the top of the widget'];
+        for (const [top, end, text] of bands) {
+            if (top - bottom > line) gaps.push([above, text, Math.round(top - bottom)]);
+            if (end > bottom) [bottom, above] = [end, text];
+        }
+    }
+    return gaps;
+}"""
+
+#: Blank space a widget may hold between two things: a line and a half of its 13 px text.
+LINE = 24
+
+
+def assert_laid_out(page, name: str) -> None:  # noqa: ANN001 - a playwright Page
+    """Fail on a widget wider than its output, a buddyinfo count not under its order, or a
+    blank gap taller than a line inside a widget, at the page's present size."""
+    wide = page.evaluate(WIDGETS_OVERFLOW)
+    buddyinfo = page.evaluate(BUDDYINFO_LAYOUT)
+    gaps = page.evaluate(BLANK_GAPS, LINE)
+    assert not wide, f"{name}: widgets wider than their output (text, pixels): {wide}"
+    assert not buddyinfo, f"{name}: buddyinfo counts not under their orders: {buddyinfo}"
+    assert not gaps, f"{name}: blank gaps inside widgets (above, below, pixels): {gaps}"

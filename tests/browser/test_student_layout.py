@@ -9,29 +9,7 @@ agrees with what the zone has there, no text is cut and no axis title covers its
 from __future__ import annotations
 
 import pytest
-from legibility import FIGURES_CUT, axis_overlaps, cut_text
-
-#: [order header text, its left, right; count text, its center] of every buddyinfo column
-#: whose count is not under its header, and [table right, output right] where it overflows.
-BUDDYINFO_LAYOUT = """() => {
-    const bad = [];
-    for (const table of document.querySelectorAll('.jp-OutputArea-output table[title^="Node"]')) {
-        const [head, counts] = table.rows;
-        for (let i = 1; i < head.cells.length; i++) {
-            const h = head.cells[i].getBoundingClientRect();
-            const c = counts.cells[i].getBoundingClientRect();
-            const center = (c.left + c.right) / 2;
-            if (center < h.left || center > h.right || c.top < h.bottom - 1) {
-                bad.push([head.cells[i].textContent, h.left, h.right, counts.cells[i].textContent,
-                          center]);
-            }
-        }
-        const out = table.closest('.jp-OutputArea-output').getBoundingClientRect();
-        const t = table.getBoundingClientRect();
-        if (t.right > out.right + 1) bad.push(['overflow', t.right, out.right]);
-    }
-    return bad;
-}"""
+from legibility import BUDDYINFO_LAYOUT, FIGURES_CUT, axis_overlaps, cut_text
 
 
 @pytest.mark.browser

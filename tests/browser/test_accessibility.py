@@ -1,0 +1,363 @@
+"""Lesson 3 as a student who uses the keyboard, sees fewer colours or reads in the dark theme
+(issue 20.7), in one JupyterLab tab: the lesson runs once for all four tests, in file order.
+
+1. The Playground from the keyboard only: Tab reaches every control, Space and Enter press,
+   the order, size and steps fields take typing; the zone ends as the same calls made in
+   Python leave it (its ``/proc/buddyinfo`` line).
+2. Every button has a name a screen reader announces (ipywidgets 8 renders a button's
+   ``description`` as its text and its ``tooltip`` as ``title``, no ``aria-label``): none in
+   the lesson is nameless, the player's are "play", "stop", "step back", ...
+3. The memory map under simulated protanopia and deuteranopia (an SVG colour-matrix filter
+   with Machado's matrices): screenshots, and the legend's swatches measured in them.
+4. JupyterLab's dark theme: the figures' titles, axis labels and ticks and the widgets' labels
+   contrast with what is behind them (WCAG ratio), and a screenshot.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import re
+
+import pytest
+from colourvision import MACHADO, ciede2000, hex_rgb, lab, simulate, svg_filter_matrix
+from labdriver import RequestLog, run_all_cells
+
+import kit
+from kit.widgets import Playground
+
+pytestmark = pytest.mark.browser
+
+LESSON = "notebooks/03-buddy-system.ipynb"
+VIEWPORT = {"width": 1366, "height": 768}
+PLAYGROUND = ".jp-OutputArea-output:has(button:has-text('alloc_pages_exact(size)'))"
+#: Controls a keyboard user must reach: what the browser puts in the Tab order.
+FOCUSABLE = "input, select, button, textarea, summary, a[href], [tabindex]:not([tabindex='-1'])"
+
+
+@pytest.fixture(scope="module")
+def lesson(browser, lab_server):
+    """One tab at 1366x768 with lesson 3 run; fails if it contacted a non-loopback host."""
+    context = browser.new_context(viewport=VIEWPORT)
+    tab = context.new_page()
+    requests = RequestLog()
+    tab.on("request", requests)
+    try:
+        assert run_all_cells(tab, lab_server, LESSON) == []
+        yield tab
+    finally:
+        context.close()
+    assert not requests.foreign, f"requests to non-loopback hosts: {requests.foreign}"
+
+
+def focused(page) -> str:  # noqa: ANN001 - a playwright Page
+    """What has the focus: its tag, then its label, text or value."""
+    return page.evaluate("""() => {
+        const el = document.activeElement;
+        const box = el.closest('.widget-inline-hbox');
+        const label = el.closest('label') || (box && box.querySelector('.widget-label'));
+        return `${el.tagName.toLowerCase()}:${(label && label.textContent.trim())
+            || el.textContent.trim().slice(0, 40) || el.value || el.title}`;
+    }""")
+
+
+def tab_to(page, want: str, *, back: bool = False, limit: int = 25) -> None:  # noqa: ANN001
+    """Press Tab (Shift+Tab) until the focus is on ``want`` (see ``focused``)."""
+    seen = []
+    for _ in range(limit):
+        page.keyboard.press("Shift+Tab" if back else "Tab")
+        seen.append(focused(page))
+        if seen[-1] == want:
+            return
+    raise AssertionError(f"Tab never reached {want!r}; it went {seen}")
+
+
+def shoot(page, locator, path) -> None:  # noqa: ANN001
+    """Screenshot ``locator`` whole: JupyterLab scrolls its notebook panel, not the page, so a
+    widget taller than the window is photographed in a window as wide and taller."""
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": 2400})
+    page.wait_for_timeout(400)
+    locator.scroll_into_view_if_needed()
+    locator.screenshot(path=str(path))
+    page.set_viewport_size(VIEWPORT)
+    page.wait_for_timeout(200)
+
+
+def type_into(page, text: str) -> None:  # noqa: ANN001
+    """Replace a field's text, then let the kernel take it in.
+
+    ipywidgets holds back a field's later updates while the kernel has not answered the
+    earlier ones, but sends a button press at once: a press a few milliseconds after typing
+    (no person is that quick) could reach a busy kernel before the field's last characters.
+    """
+    page.keyboard.press("Control+a")
+    page.keyboard.type(text)
+    for _ in range(2):  # idle twice, the held-back update sent and answered in between
+        page.wait_for_timeout(400)
+        page.wait_for_function(
+            "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
+            " === 'idle'", timeout=30_000)
+
+
+#: The Playground's /proc/buddyinfo line (its table's title), spaces squeezed.
+BUDDYINFO = """(root) => (root.querySelector('table[title^="Node"]') || {}).title
+    .split(/\\s+/).filter(Boolean).join(' ')"""
+
+
+def buddyinfo(page) -> str:  # noqa: ANN001
+    return page.locator(PLAYGROUND).first.evaluate(BUDDYINFO)
+
+
+def assert_zone_matches(page, model: Playground) -> None:  # noqa: ANN001
+    """Wait (up to 20 s) for the page's buddyinfo to read as ``model``'s, then compare."""
+    want = " ".join(model.zone.format_buddyinfo().split())
+    try:
+        page.wait_for_function(f"([root, want]) => ({BUDDYINFO})(root) === want",
+                               arg=[page.locator(PLAYGROUND).first.element_handle(), want],
+                               timeout=20_000)
+    except Exception:  # noqa: BLE001 - the comparison below says what differs
+        pass
+    assert buddyinfo(page) == want
+
+
+def test_the_playground_works_from_the_keyboard_only(lesson, artifacts):
+    page = lesson
+    playground = page.locator(PLAYGROUND).first
+    playground.scroll_into_view_if_needed()
+    checkbox = playground.locator(".widget-checkbox input").first
+    checkbox.focus()  # where a student's first Tab into the widget lands; keys only from here
+    # (bqplot's own toolbar buttons show on hover only: not in the Tab order, and named by a
+    # title)
+    controls = playground.evaluate(
+        f"(root) => [...root.querySelectorAll(`{FOCUSABLE}`)]"
+        ".filter(el => el.offsetParent && !el.disabled"
+        " && getComputedStyle(el).visibility !== 'hidden')"
+        ".map(el => `${el.tagName} ${el.title} ${el.textContent.trim().slice(0, 30)}`)")
+    reached = [focused(page)]
+    for _ in range(len(controls) + 5):
+        page.keyboard.press("Tab")
+        inside = page.evaluate("(root) => root.contains(document.activeElement)",
+                               playground.element_handle())
+        if not inside:
+            break
+        reached.append(focused(page))
+    assert len(reached) == len(controls), f"Tab reached {reached} of {controls}"
+    for control in ("input:predict first", "select:asking for", "input:order",
+                    "button:alloc_pages(order)", "input:size", "button:alloc_pages_exact(size)",
+                    "select:allocation", "button:free selected", "input:seed", "input:steps",
+                    "button:random workload", "button:reset zone", "button:replay the changes",
+                    "button:play", "button:stop", "button:free blocks", "button:free pages",
+                    "input:log scale"):
+        assert control in reached, f"{control} not in the Tab order {reached}"
+
+    model = Playground(kit.Zone(64), predict_first=True)
+    assert_zone_matches(page, model)
+    before = buddyinfo(page)
+    # predict first is on: alloc_pages(2) asks; type a guess and press Enter
+    tab_to(page, "input:order", back=True)
+    type_into(page, "2")
+    tab_to(page, "button:alloc_pages(order)")
+    page.keyboard.press("Enter")
+    playground.locator(".widget-label:text-is('your prediction')").wait_for(timeout=20_000)
+    tab_to(page, "input:your prediction")
+    type_into(page, "0")
+    page.keyboard.press("Enter")  # Enter in the box checks, as "check, then run" does
+    model.press("alloc_pages", 2)
+    model.check_prediction("0")
+    assert_zone_matches(page, model)
+    assert buddyinfo(page) != before
+    # Space unticks "predict first"; the size field takes typing; Space presses the button
+    tab_to(page, "input:predict first", back=True)
+    page.keyboard.press("Space")
+    tab_to(page, "input:size")
+    type_into(page, "12K")
+    tab_to(page, "button:alloc_pages_exact(size)")
+    page.keyboard.press("Space")
+    model.predict_first.value = False
+    model.press("alloc_pages_exact", 12 * 1024)
+    assert_zone_matches(page, model)
+    # the allocation menu from the keyboard: open it, the older allocation, then free it.
+    # (A closed menu's plain arrow keys are JupyterLab's: in command mode Up and Down move
+    # between cells, and ipywidgets cannot mark a control to keep them; Alt+Down opens the
+    # menu, whose keys are the menu's own.)
+    tab_to(page, "select:allocation")
+    page.keyboard.press("Alt+ArrowDown")
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("Enter")
+    tab_to(page, "button:free selected")
+    page.keyboard.press("Enter")
+    model.allocation.value = model.allocation.options[0][1]
+    model.press("free")
+    assert_zone_matches(page, model)
+    tab_to(page, "input:steps")
+    type_into(page, "7")
+    tab_to(page, "button:random workload")
+    page.keyboard.press("Enter")
+    model.run_random(0, 7)
+    assert_zone_matches(page, model)
+    page.wait_for_timeout(500)
+    shoot(page, playground, artifacts / "a11y-playground-keyboard.png")
+
+
+def test_every_button_has_a_name_a_screen_reader_reads(lesson, artifacts):
+    page = lesson
+    # reveal the player under the Playground from the keyboard: "show me without predicting"
+    page.locator(PLAYGROUND).first.locator("button:has-text('reset zone')").focus()
+    tab_to(page, "button:show me without predicting", limit=40)
+    page.keyboard.press("Enter")
+    player = page.locator(".jp-OutputArea-output:has(button:has-text('step forward'))").first
+    player.wait_for(timeout=30_000)
+    player.scroll_into_view_if_needed()
+    # The names a screen reader gets, as Chromium computes them: the words, after the Font
+    # Awesome icon's glyph (CSS generated content, a private-use character readers skip).
+    snapshot = player.aria_snapshot()
+
+    def named(words: str):  # noqa: ANN202 - a playwright Locator
+        return player.get_by_role("button", name=re.compile(rf"^\W*({words})$"))
+
+    for name in ("stop", "step back", "step forward", "replay"):
+        assert named(name).count() == 1, snapshot
+    # the short scenario plays once revealed: its toggle offers "pause", then "play"
+    toggle = named("play|pause")
+    assert toggle.count() == 1, snapshot
+    assert toggle.get_attribute("title") in ("play the steps", "pause the steps here")
+    nameless = page.evaluate("""() => [...document.querySelectorAll(
+            '.jp-OutputArea-output button')]
+        .filter(b => b.offsetParent)
+        .filter(b => !(b.getAttribute('aria-label') || b.textContent.trim() || b.title))
+        .map(b => b.outerHTML.slice(0, 120))""")
+    assert nameless == [], f"buttons without a name: {nameless}"
+    shoot(page, player, artifacts / "a11y-player-buttons.png")
+
+
+#: Shows the page through a dichromat's eyes: filters the notebook with Machado's matrix.
+SIMULATE = """([id, values]) => {
+    const ns = 'http://www.w3.org/2000/svg';
+    let svg = document.getElementById('kit-cvd-filters');
+    if (!svg) {
+        svg = document.createElementNS(ns, 'svg');
+        svg.id = 'kit-cvd-filters';
+        svg.setAttribute('width', '0'); svg.setAttribute('height', '0');
+        svg.style.position = 'absolute';
+        document.body.appendChild(svg);
+    }
+    if (!document.getElementById(id)) {
+        const filter = document.createElementNS(ns, 'filter');
+        filter.id = id;
+        filter.setAttribute('color-interpolation-filters', 'linearRGB');
+        const matrix = document.createElementNS(ns, 'feColorMatrix');
+        matrix.setAttribute('type', 'matrix');
+        matrix.setAttribute('values', values);
+        filter.appendChild(matrix);
+        svg.appendChild(filter);
+    }
+    document.querySelector('.jp-NotebookPanel').style.filter = id ? `url(#${id})` : '';
+}"""
+
+#: [r, g, b] of the screenshot (a PNG data URL) at each [x, y].
+PIXELS = """async ([url, points]) => {
+    const image = await createImageBitmap(await (await fetch(url)).blob());
+    const canvas = new OffscreenCanvas(image.width, image.height);
+    const context = canvas.getContext('2d');
+    context.drawImage(image, 0, 0);
+    return points.map(([x, y]) => [...context.getImageData(x, y, 1, 1).data.slice(0, 3)]);
+}"""
+
+
+def test_the_map_under_simulated_colour_blindness(lesson, artifacts):
+    """Through the filter, the allocated states and every free order in the legend stay apart,
+    and the swatches read as the simulation computed in Python says (the filter works)."""
+    page = lesson
+    playground = page.locator(PLAYGROUND).first
+    legend = playground.locator(".widget-html-content:has-text('free block of order')").first
+    legend.scroll_into_view_if_needed()
+    # [label, x, y] of a point inside each swatch (its corner, clear of the order's number),
+    # relative to the legend
+    swatches = legend.evaluate("""(el) => {
+        const box = el.getBoundingClientRect();
+        return [...el.querySelectorAll('span[style*="min-width"]')].map(s => {
+            const r = s.getBoundingClientRect();
+            return [s.textContent, Math.round(r.left - box.left + 3),
+                    Math.round(r.top - box.top + 3)];
+        });
+    }""")
+    palette = Playground(kit.Zone(64)).map.palette  # free orders 0..10, then the other states
+    for deficiency in (None, *MACHADO):
+        page.evaluate(SIMULATE, [deficiency or "", svg_filter_matrix(deficiency)
+                                 if deficiency else ""])
+        page.wait_for_timeout(300)
+        name = deficiency or "normal"
+        shoot(page, playground, artifacts / f"a11y-map-{name}.png")
+        legend.scroll_into_view_if_needed()
+        url = "data:image/png;base64," + base64.b64encode(legend.screenshot()).decode()
+        pixels = page.evaluate(PIXELS, [url, [[x, y] for _, x, y in swatches]])
+        seen = [lab(tuple(c / 255 for c in rgb)) for rgb in pixels]
+        for colour, measured in zip(palette, seen, strict=False):
+            rgb = hex_rgb(colour)
+            computed = lab(simulate(rgb, deficiency) if deficiency else rgb)
+            assert ciede2000(computed, measured) < 3, (name, colour, computed, measured)
+        orders = [i for i, (label, _, _) in enumerate(swatches) if label.isdigit()]
+        assert len(orders) == len(palette) - 6, swatches  # six states after the free orders
+        for allocated in (orders[-1] + 1, orders[-1] + 2):  # allocated, exact (kept)
+            for order in orders:
+                assert ciede2000(seen[allocated], seen[order]) >= 25, (name, allocated, order)
+        for one, two in itertools.pairwise(orders):
+            assert ciede2000(seen[one], seen[two]) > 1, (name, one, two)
+    page.evaluate(SIMULATE, ["", ""])
+
+
+#: [text, contrast ratio] of every visible text of the outputs' widgets and figures whose
+#: colour contrasts with the background behind it by less than ``min``.
+LOW_CONTRAST = """(min) => {
+    const rgb = s => (s.match(/[\\d.]+/g) || []).map(Number);
+    const lum = ([r, g, b]) => [r, g, b].map(c => c / 255)
+        .map(c => c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4)
+        .reduce((sum, c, i) => sum + c * [0.2126, 0.7152, 0.0722][i], 0);
+    const behind = el => {
+        for (let e = el; e; e = e.parentElement) {
+            if (e instanceof SVGElement && !(e instanceof SVGSVGElement)) continue;
+            const c = rgb(getComputedStyle(e).backgroundColor);
+            if (c.length === 3 || (c.length === 4 && c[3] > 0.5)) return c.slice(0, 3);
+        }
+        return [255, 255, 255];
+    };
+    const low = [];
+    const texts = document.querySelectorAll(
+        '.jp-OutputArea-output .bqplot text, .jp-OutputArea-output .widget-label,'
+        + ' .jp-OutputArea-output .widget-html-content div,'
+        + ' .jp-OutputArea-output .widget-checkbox label, .jp-OutputArea-output th,'
+        + ' .jp-OutputArea-output td');
+    for (const el of texts) {
+        const text = el.textContent.trim();
+        const r = el.getBoundingClientRect();
+        if (!text || r.width === 0 || getComputedStyle(el).visibility === 'hidden') continue;
+        const style = getComputedStyle(el);
+        const fg = rgb(el instanceof SVGElement ? style.fill : style.color).slice(0, 3);
+        if (fg.length < 3) continue;
+        const [a, b] = [lum(fg), lum(behind(el))].sort((x, y) => y - x);
+        const ratio = (a + 0.05) / (b + 0.05);
+        if (ratio < min) low.push([text.slice(0, 40), Math.round(ratio * 10) / 10]);
+    }
+    return low;
+}"""
+
+
+def test_the_dark_theme_keeps_titles_axes_and_labels_legible(lesson, artifacts):
+    page = lesson
+    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme',"
+                  " {theme: 'JupyterLab Dark'})")
+    try:
+        page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'",
+                               timeout=30_000)
+        page.wait_for_timeout(1000)
+        playground = page.locator(PLAYGROUND).first
+        playground.scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
+        shoot(page, playground, artifacts / "a11y-dark-playground.png")
+        low = page.evaluate(LOW_CONTRAST, 4.5)
+        assert low == [], f"text below a 4.5:1 contrast in the dark theme: {low}"
+    finally:
+        page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme',"
+                      " {theme: 'JupyterLab Light'})")
+        page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'",
+                               timeout=30_000)

@@ -1,0 +1,55 @@
+"""The layout checks of ``legibility.assert_laid_out`` find what they look for.
+
+A static page shaped like JupyterLab's output areas (no server, no kernel) holds one widget
+with each fault: a blank gap two lines tall, a row wider than its output, a buddyinfo table
+whose counts stand under the wrong orders and past the output's edge.  Each check must name
+its fault, and a page without them must pass.
+"""
+
+from __future__ import annotations
+
+import pytest
+from legibility import BLANK_GAPS, BUDDYINFO_LAYOUT, LINE, WIDGETS_OVERFLOW, assert_laid_out
+
+pytestmark = pytest.mark.browser
+
+BUDDYINFO = """<table title="Node 0, zone Normal 1 2" style="{table}">
+<tr><th>order</th><th>0</th><th>1</th></tr>
+<tr><td>free blocks</td><td>1</td><td>2</td></tr></table>"""
+
+
+def output(inner: str) -> str:
+    return (f'<div class="jp-OutputArea-output" style="width:600px;overflow:hidden">'
+            f'<div class="jupyter-widgets" style="width:100%">{inner}</div></div>')
+
+
+GOOD = output("<div>first line</div><div style='margin-top:8px'>second line</div>"
+              + BUDDYINFO.format(table=""))
+GAP = output("<div>first line</div><div style='height:60px'></div><div>after the gap</div>")
+WIDE = output("<div style='width:900px'>a row of controls too wide</div>")
+#: the counts shifted one order right (the label spans two columns), and the table past the
+#: output's edge
+MISALIGNED = output(BUDDYINFO.format(table="width:800px").replace(
+    "<td>free blocks</td>", "<td colspan=2>free blocks</td>"))
+
+
+def test_a_clean_widget_passes(page):
+    page.set_content(GOOD)
+    assert_laid_out(page, "clean")
+
+
+def test_a_blank_gap_taller_than_a_line_is_found(page):
+    page.set_content(GAP)
+    gaps = page.evaluate(BLANK_GAPS, LINE)
+    assert [gap[:2] for gap in gaps] == [["first line", "after the gap"]]
+    assert gaps[0][2] >= 60
+
+
+def test_a_widget_wider_than_its_output_is_found(page):
+    page.set_content(WIDE)
+    assert [text for text, _ in page.evaluate(WIDGETS_OVERFLOW)] == ["a row of controls too wide"]
+
+
+def test_counts_not_under_their_orders_are_found(page):
+    page.set_content(MISALIGNED)
+    assert [bad[0] for bad in page.evaluate(BUDDYINFO_LAYOUT)] == ["0", "1", "overflow"]
