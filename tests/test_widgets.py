@@ -572,14 +572,32 @@ def test_playground_predict_first_asks_then_runs():
     assert "Right: the simulator gives 0 too" in play.verdict.value
     assert play.history[0].title == "alloc_pages(2) -> pfn 0"
     np.testing.assert_array_equal(play.chart.bars.y, zone.nr_free())
-    # a wrong prediction is marked, its misconception named, and the call still runs
+    # a first wrong prediction gets a hint naming the mistake, not the answer, and the call
+    # waits; the second wrong one is answered and the call runs
     play.order.value = 1
     play.alloc_button.click()
     mark = play.check_prediction("6")  # the upper half of the order-2 block at 4
     assert not mark.correct and mark.misconception.name == "kept the upper half"
+    assert "kept the upper half" in play.verdict.value and "4" not in play.verdict.value
+    assert play.pending is not None and play.history[0].title == "alloc_pages(2) -> pfn 0"
+    assert play.skip_button.description == "show me the answer"
+    mark = play.check_prediction("6")
     assert "Likely misconception, kept the upper half" in play.verdict.value
     assert "the simulator gives 4" in play.verdict.value
     assert play.history[0].title == "alloc_pages(1) -> pfn 4"
+    assert play.pending is None
+
+
+def test_playground_show_me_after_a_wrong_try_gives_the_answer_and_runs_the_call():
+    play = Playground(kit.Zone(64), predict_first=True)
+    play.press("alloc_pages", 1)
+    play.check_prediction("32")  # the upper half of the first split
+    assert play.pending is not None and play.history == []
+    play.skip_button.click()
+    assert "The answer:" in play.verdict.value and "0" in play.verdict.value
+    assert play.history[0].title == "alloc_pages(1) -> pfn 0"
+    play.press("alloc_pages", 1)  # a new question starts with no tries
+    assert play.skip_button.description == "just do it"
 
 
 def test_playground_predict_first_unreadable_waits():
@@ -590,8 +608,10 @@ def test_playground_predict_first_unreadable_waits():
     assert play.pending is not None and play.history == []  # still waiting, nothing ran
     play.check_button.click()  # an empty input: the same
     assert play.pending is not None and "type an answer first" in play.verdict.value
-    null = play.check_prediction("NULL")  # readable, wrong: marked, and the call runs
+    null = play.check_prediction("NULL")  # readable, wrong: marked, a hint, and it waits
     assert null.misconception.name == "only its own list"
+    assert play.pending is not None and play.history == []
+    play.check_prediction("NULL")  # the second wrong try: answered, and the call runs
     assert play.history[0].title == "alloc_pages(0) -> pfn 0"
 
 

@@ -8,8 +8,10 @@ the same way on every machine; reset brings the zone back to how it started.
 With "predict first" on (as in the lessons), a button does not run its call at once: it asks
 what the call will do (the pfn it returns, nr_free after it, its splits or merges; the reader
 picks which), the kit computing the answer on a copy of the zone (``kit.teaching.predict``).
-Checking the typed prediction marks it, names the likely misconception, and only then runs the call,
-so the map and the log show what the reader just predicted.  "just do it" runs it unasked.
+Checking the typed prediction marks it; a first wrong one gets a hint naming the likely
+misconception and another try, and the call runs once the prediction is right or a second try
+was wrong, so the map and the log show what the reader just predicted.  "just do it" runs it
+unasked.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from kit.core.orders import format_size
 from kit.core.workload import run_workload
 from kit.core.zone import Zone
 from kit.teaching.practice import Mark
-from kit.teaching.predict import Prediction, call_prediction
+from kit.teaching.predict import Attempts, Prediction, call_prediction
 
 from ._base import RunToUse, ZoneListener, beside, fitted, parse_size_text, show_error
 from .free_area import FreeAreaChart
@@ -111,7 +113,8 @@ class Playground(RunToUse, ZoneListener, widgets.VBox):
     ``predict_first`` (the "predict first" checkbox) makes the call buttons ask first:
     ``press(call, arg)`` does what a button does and returns the question (``pending``, a
     ``kit.teaching.predict.Prediction``) or None when the call ran at once;
-    ``check_prediction(text)`` marks a prediction and then runs the call, ``just_do_it()`` runs
+    ``check_prediction(text)`` marks a prediction and runs the call once it is right or a
+    second try was wrong (a first wrong try gets a hint), ``just_do_it()`` runs
     it unchecked.
     """
 
@@ -121,6 +124,7 @@ class Playground(RunToUse, ZoneListener, widgets.VBox):
         self.theme = theme = get_theme(presenter)
         self._initial = self.zone.snapshot()
         self.pending: Prediction | None = None
+        self.attempts: Attempts | None = None  # the reader's tries at the pending question
         #: The call waiting for a prediction: the button's (call, arg) and the run itself.
         self._waiting: tuple[str, int | None, Callable[[], object]] | None = None
         self.predict_first = widgets.Checkbox(value=predict_first, description="predict first",
@@ -299,6 +303,8 @@ class Playground(RunToUse, ZoneListener, widgets.VBox):
         ask = self.ask.value if self.ask.value != "pfn" or name.startswith("alloc") else "nr_free"
         prediction = call_prediction(self.zone, name, args, ask)
         self.pending, self._waiting = prediction, (call, arg, run)
+        self.attempts = Attempts(prediction)
+        self.skip_button.description = "just do it"
         self.question.value = self.theme.text(f"Predict first: {prediction.question}")
         with self.guess.hold_sync():
             self.guess.value = ""
@@ -308,28 +314,31 @@ class Playground(RunToUse, ZoneListener, widgets.VBox):
         return prediction
 
     def check_prediction(self, text: object) -> Mark:
-        """Mark a prediction of the waiting call; a readable one (right or wrong) is answered
-        and the call runs, unreadable text only gets the reason and the call keeps waiting."""
-        if self.pending is None or self._waiting is None:
+        """Mark a prediction of the waiting call.  A right one, or a second wrong one, is
+        answered and the call runs; a first wrong one gets a hint and another try (the call
+        keeps waiting; "just do it", then called "show me the answer", gives up); unreadable
+        text only gets the reason."""
+        if self.pending is None or self._waiting is None or self.attempts is None:
             raise KitError("nothing to predict: press alloc_pages, alloc_pages_exact or free "
                            "with \"predict first\" on")
-        prediction, run = self.pending, self._waiting[2]
-        result = prediction.check(text)
-        if not prediction.readable(text):
-            self.verdict.value = self.theme.text(
-                f"Not read as a prediction: {result.note or 'type an answer first'}", error=True)
-            return result
-        self._cancel(self.theme.text(prediction.explain(text, then=AFTER_CHECK),
-                                     error=not result.correct))
+        run = self._waiting[2]
+        reply = self.attempts.answer(text, then=AFTER_CHECK)
+        if not reply.reveal:  # unreadable, or a first wrong try: the call keeps waiting
+            self.verdict.value = self.theme.text(reply.text, error=True)
+            if self.attempts.tries:
+                self.skip_button.description = "show me the answer"
+            return reply.mark
+        self._cancel(self.theme.text(reply.text, error=not reply.mark.correct))
         run()
-        return result
+        return reply.mark
 
     def just_do_it(self) -> None:
         """Run the waiting call without a prediction."""
         if self._waiting is None:
             raise KitError("no call is waiting: press a call button first")
         run = self._waiting[2]
-        self._cancel("")
+        gave_up = self.attempts.give_up() if self.attempts is not None else ""
+        self._cancel(self.theme.text(gave_up) if gave_up else "")
         run()
 
     def _ask_again(self) -> None:
@@ -339,7 +348,7 @@ class Playground(RunToUse, ZoneListener, widgets.VBox):
 
     def _cancel(self, verdict: str) -> None:
         """No call waits any more; ``verdict`` (HTML) replaces the last verdict."""
-        self.pending = self._waiting = None
+        self.pending = self._waiting = self.attempts = None
         self.asking.layout.display = "none"
         self.verdict.value = verdict
 
