@@ -15,6 +15,7 @@
 #   4. installs configurable-http-proxy, the proxy JupyterHub starts in front of the Hub and the
 #      classroom service (kit.classroom), from npm into .venv/node (an npm package, not on PyPI;
 #      kept inside the venv so nothing is installed system-wide).
+#   5. copies the course's JupyterLab defaults (no news toast) into the venv's overrides.d.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -123,3 +124,10 @@ if [ ! -x "$CHP" ] || ! grep -q "\"version\": \"$CHP_VERSION\"" \
             || echo "setup: WARNING: npm could not install configurable-http-proxy" >&2
     fi
 fi
+
+# 5. The course's JupyterLab defaults (no "Jupyter news" toast, no update check) for every
+#    server run from this venv: lab.sh's and a classroom Hub's students'. A wheel install puts
+#    this file there itself (pyproject's data-files); an editable install does not, hence here.
+OVERRIDES_D="$VENV/share/jupyter/lab/settings/overrides.d"
+mkdir -p "$OVERRIDES_D"
+cp "$REPO_ROOT/jupyter-config/lab/settings/overrides.d/pagealloc-kit.json" "$OVERRIDES_D/"

@@ -126,6 +126,10 @@ def test_distributions_carry_the_package_data(dists: dict[str, Path]) -> None:
         assert needed in in_wheel, needed
         assert needed in in_sdist, needed
     assert {"pyproject.toml", "README.md"} <= in_sdist
+    # The course's JupyterLab defaults (no news toast) land in share/jupyter of the venv or image.
+    overrides = "share/jupyter/lab/settings/overrides.d/pagealloc-kit.json"
+    assert any(name.endswith(".data/data/" + overrides) for name in in_wheel), sorted(in_wheel)[:5]
+    assert "jupyter-config/lab/settings/overrides.d/pagealloc-kit.json" in in_sdist
 
 
 CORE_SCRIPT = textwrap.dedent(
