@@ -32,7 +32,7 @@ from kit.teaching.predict import Prediction, call_prediction
 from ._base import RunToUse, ZoneListener, beside, fitted, parse_size_text, show_error
 from .free_area import FreeAreaChart
 from .memory_map import MemoryMap
-from .theme import get_theme
+from .theme import get_theme, slide_layout
 
 __all__ = ["LogEntry", "Playground"]
 
@@ -53,6 +53,20 @@ FOLDED_STEPS = 16
 #: What "predict first" asks about a call (``kit.teaching.predict.ASKS``), as the selector words it.
 ASK_CHOICES = (("the pfn returned", "pfn"), ("nr_free after it", "nr_free"),
                ("its splits", "splits"), ("its merges", "merges"))
+#: The slide layout's map side, chart height and event log height, in pixels: with the calls
+#: beside them and the map's key below, the whole Playground fits 1280x720 at scale 1.
+COMPACT_FIGURE = 320
+COMPACT_CHART = 300
+COMPACT_LOG = 150
+#: The slide layout's stylesheet: an empty message line takes no room (the presenter theme
+#: gives every line 36 px), and the map's colour key, one long line along the bottom, is in
+#: 18 px type (the projector's text elsewhere is 24 px).
+COMPACT_CSS = """<style>
+.kit-compact .widget-html:has(> .widget-html-content:empty),
+.kit-compact .widget-html:has(> .widget-html-content > style:only-child) {
+  display: none !important; }
+.kit-compact .kit-key div { font-size: 18px !important; }
+</style>"""
 #: Where the verdict sends the reader once the call has run.
 AFTER_CHECK = "The memory map, the chart and the event log now show what it did."
 
@@ -116,9 +130,11 @@ class Playground(RunToUse, ZoneListener, widgets.VBox):
     """
 
     def __init__(self, zone: Zone | None = None, *, presenter: bool | None = None,
-                 cell_budget: int = PLAYGROUND_CELLS, predict_first: bool = False) -> None:
+                 cell_budget: int = PLAYGROUND_CELLS, predict_first: bool = False,
+                 compact: bool | None = None) -> None:
         self.zone = zone if zone is not None else Zone(1024)
         self.theme = theme = get_theme(presenter)
+        self.compact = slide_layout(compact)
         self._initial = self.zone.snapshot()
         self.pending: Prediction | None = None
         #: The call waiting for a prediction: the button's (call, arg) and the run itself.
@@ -161,18 +177,22 @@ class Playground(RunToUse, ZoneListener, widgets.VBox):
                     self.check_button, self.skip_button, self.seed, self.steps,
                     self.random_button, self.reset_button]
         theme.style_controls(controls)
-        left = widgets.VBox([
-            _row([self.predict_first, self.ask]),
-            _row([self.order, self.alloc_button]),
-            _row([self.size, self.exact_button]),
-            _row([self.allocation, self.free_button]),
-            self.asking, self.verdict,
-            _row([self.seed, self.steps]),
-            _row([self.random_button, self.reset_button]),
-            self.error, self.event_log,
-        ], layout=widgets.Layout(flex="0 1 540px", min_width="420px"))
-        super().__init__([widgets.HBox([left, beside(self.chart)],
-                                       layout=widgets.Layout(flex_flow="row wrap")), self.map])
+        if self.compact:
+            super().__init__(self._compact_children())
+        else:
+            left = widgets.VBox([
+                _row([self.predict_first, self.ask]),
+                _row([self.order, self.alloc_button]),
+                _row([self.size, self.exact_button]),
+                _row([self.allocation, self.free_button]),
+                self.asking, self.verdict,
+                _row([self.seed, self.steps]),
+                _row([self.random_button, self.reset_button]),
+                self.error, self.event_log,
+            ], layout=widgets.Layout(flex="0 1 540px", min_width="420px"))
+            super().__init__([widgets.HBox([left, beside(self.chart)],
+                                           layout=widgets.Layout(flex_flow="row wrap")),
+                              self.map])
         self.theme.root(self)
         self.alloc_button.on_click(
             lambda _b: self._guard(lambda: self.press("alloc_pages", self.order.value)))
@@ -190,6 +210,43 @@ class Playground(RunToUse, ZoneListener, widgets.VBox):
         self._listen(self.zone)  # calls made from other cells update the selector too
         self._update_allocations()
         self._show_log()
+
+    def _compact_children(self) -> list[widgets.Widget]:
+        """The slide layout (``compact``): the calls in a narrow column beside a smaller map
+        and chart, the seeded workload left out, only the newest call's steps unfolded in a
+        short log, the map's colour key along the bottom.  Made to fit a 1280x720 slide
+        unscaled in the presenter's large type (tests/browser/test_slides.py)."""
+        for control, width in ((self.order, "150px"), (self.size, "130px"),
+                               (self.allocation, "100%"), (self.guess, "100%")):
+            control.layout.width = width
+            control.layout.min_width = ""
+        side = f"{COMPACT_FIGURE}px"
+        self.map.figure.layout.height = self.map.figure.layout.width = side
+        self.map.children = (self.map.figure, self.map.info)  # the key goes below everything
+        self.map.info.layout.max_width = side
+        self.map.legend.layout = widgets.Layout()  # its own: the map's info keeps the map's width
+        self.map.legend.add_class("kit-key")
+        chart = self.chart.figure
+        chart.layout.height = f"{COMPACT_CHART}px"
+        # room for the bars of every order: a shorter title line, narrower margins
+        chart.title_style = {**chart.title_style, "font-size": "20px"}
+        chart.fig_margin = {"top": 50, "bottom": 80, "left": 100, "right": 20}
+        chart.axes[1].label_offset = "60px"  # the count's title inside the narrower margin
+        self.chart.buddyinfo.layout.display = "none"  # the bars say it; lesson 3 reads it later
+        self.chart.layout.flex = "1 1 300px"
+        self.chart.layout.min_width = "300px"
+        calls = widgets.VBox([
+            _row([self.order, self.alloc_button]),
+            _row([self.size, self.exact_button]),
+            self.allocation,
+            _row([self.free_button, self.reset_button]),
+            _row([self.predict_first, self.ask]),
+            self.asking, self.verdict, self.error, self.event_log,
+        ], layout=widgets.Layout(flex="0 0 420px", width="420px"))
+        self.add_class("kit-compact")
+        return [widgets.HBox([calls, self.map, self.chart],
+                             layout=widgets.Layout(align_items="flex-start", gap="12px")),
+                self.map.legend, widgets.HTML(COMPACT_CSS)]
 
     def refresh(self) -> None:
         """Re-list the allocations from the zone (after calls made outside the playground)."""
@@ -386,7 +443,7 @@ class Playground(RunToUse, ZoneListener, widgets.VBox):
                            for index, entry in enumerate(self.history))
         self.event_log.value = self.theme.html(
             "<b>event log</b> (newest first; click a call to show or hide its steps)<br>" + body,
-            scroll="320px")
+            scroll=f"{COMPACT_LOG}px" if self.compact else "320px")
 
     def close(self) -> None:
         """Close the playground and stop its views following the zone."""

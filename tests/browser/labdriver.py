@@ -194,7 +194,7 @@ class VoilaServer(ServerProcess):
         from kit.cli.present import voila_command, voila_environment
 
         self.port = free_port()
-        env = voila_environment()
+        env = voila_environment(slides=self.slides)
         env["JUPYTER_RUNTIME_DIR"] = str(self.state / "runtime")
         command = voila_command(self.notebook, self.port, slides=self.slides)
         self.spawn("voila", command, cwd=self.notebook.parent,
