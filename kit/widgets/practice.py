@@ -19,7 +19,7 @@ from kit.teaching.practice import KINDS, LEVELS, Problem, Verdict, generate
 
 from ._base import RunToUse, fitted, show_error
 from .memory_map import MemoryMap
-from .theme import get_theme
+from .theme import get_theme, slide_layout
 
 __all__ = ["Practice"]
 
@@ -36,9 +36,12 @@ class Practice(RunToUse, widgets.VBox):
     """
 
     def __init__(self, zone: Zone | None = None, kind: str = "sequence", seed: int = 0,
-                 level: int = 1, *, presenter: bool | None = None) -> None:
+                 level: int = 1, *, presenter: bool | None = None,
+                 compact: bool | None = None) -> None:
         self.preset = zone.preset.name if zone is not None else None
         self.theme = theme = get_theme(presenter)
+        #: The slide layout (``kit present --slides``): the problem beside its answer boxes.
+        self.compact = slide_layout(compact)
         self.kind = widgets.Dropdown(options=list(KINDS), value=kind, description="kind",
                                      layout=widgets.Layout(width="230px"))
         self.level = widgets.Dropdown(options=list(LEVELS), value=level, description="level",
@@ -60,12 +63,19 @@ class Practice(RunToUse, widgets.VBox):
         self.problem: Problem | None = None
         theme.style_controls([self.kind, self.level, self.seed, self.new_button,
                               self.check_button, self.solution_button])
+        buttons = widgets.HBox([self.check_button, self.solution_button])
+        if self.compact:
+            self.question.layout = widgets.Layout(flex="1 1 0", min_width="0")
+            answers = widgets.VBox([self.form, buttons], layout=widgets.Layout(flex="0 0 510px"))
+            problem: list[widgets.Widget] = [widgets.HBox(
+                [self.question, answers],
+                layout=widgets.Layout(align_items="flex-start", gap="24px"))]
+        else:
+            problem = [self.question, self.form, buttons]
         super().__init__([
             widgets.HBox([self.kind, self.level, self.seed, self.new_button],
                          layout=widgets.Layout(flex_flow="row wrap")),
-            self.error, self.question, self.form,
-            widgets.HBox([self.check_button, self.solution_button]),
-            self.verdict, self.solution, self.map_box,
+            self.error, *problem, self.verdict, self.solution, self.map_box,
         ])
         theme.root(self)
         for control in (self.kind, self.level, self.seed):
@@ -91,9 +101,10 @@ class Practice(RunToUse, widgets.VBox):
         self.inputs = {}
         rows = []
         for field in problem.fields:
-            box = widgets.Text(placeholder=field.example, layout=widgets.Layout(width="420px"))
+            box = widgets.Text(placeholder=field.example,
+                               layout=widgets.Layout(width="280px" if self.compact else "420px"))
             label = widgets.HTML(self.theme.text(field.label),
-                                 layout=widgets.Layout(width="300px"))
+                                 layout=widgets.Layout(width="220px" if self.compact else "300px"))
             self.theme.style_controls([box])
             self.inputs[field.key] = box
             rows.append(widgets.HBox([label, box]))
