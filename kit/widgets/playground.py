@@ -170,6 +170,10 @@ class Playground(RunToUse, ZoneListener, widgets.VBox):
         self.error = widgets.HTML()
         self.event_log = widgets.HTML()
         self.history: list[LogEntry] = []
+        #: The calls made since the zone was last reset, replayable by a follower
+        #: (``kit.classroom.follow.CALLS`` names them); ``on_call`` hears each change.
+        self.calls: list[tuple[int | str, ...]] = []
+        self._call_listeners: list[Callable[[list[tuple[int | str, ...]]], None]] = []
         self.chart = FreeAreaChart(self.zone, presenter=presenter)
         self.map = MemoryMap(self.zone, presenter=presenter, cell_budget=cell_budget)
         controls = [self.predict_first, self.ask, self.order, self.alloc_button, self.size,
@@ -275,17 +279,33 @@ class Playground(RunToUse, ZoneListener, widgets.VBox):
 
     def alloc(self, order: int) -> object:
         """``alloc_pages(order)``; returns the Page or None."""
-        return self._call(
+        result = self._call(
             lambda page: f"alloc_pages({order}) -> "
             + ("NULL (no free block big enough)" if page is None else f"pfn {page.pfn}"),
             lambda: self.zone.alloc_pages(order))
+        self._record(("alloc_pages", order))
+        return result
 
     def alloc_exact(self, size: int) -> object:
         """``alloc_pages_exact(size)``; returns the address or None."""
-        return self._call(
+        result = self._call(
             lambda addr: f"alloc_pages_exact({size}) -> "
             + ("NULL" if addr is None else f"pfn {self.zone.virt_to_pfn(addr)}"),
             lambda: self.zone.alloc_pages_exact(size))
+        self._record(("alloc_pages_exact", size))
+        return result
+
+    def free(self, call: str, pfn: int, amount: int) -> None:
+        """``free_pages`` of the order-``amount`` block at ``pfn``, or ``free_pages_exact``
+        of ``amount`` bytes from ``pfn`` (what "free selected" does with its choice)."""
+        addr = self.zone.pfn_to_virt(pfn)
+        if call == "free_pages":
+            self._call(f"free_pages(pfn {pfn}, order {amount})",
+                       lambda: self.zone.free_pages(addr, amount))
+        else:
+            self._call(f"free_pages_exact(pfn {pfn}, {amount})",
+                       lambda: self.zone.free_pages_exact(addr, amount))
+        self._record((call, pfn, amount))
 
     def live(self) -> list[tuple[str, tuple[str, int, int]]]:
         """The allocations that can be freed: (label, (kind, pfn, order or pages)), by pfn."""
@@ -325,15 +345,10 @@ class Playground(RunToUse, ZoneListener, widgets.VBox):
         if choice is None:
             raise KitError("nothing to free: allocate something first")
         kind, pfn, amount = choice
-        addr = self.zone.pfn_to_virt(pfn)
         if kind == "pages":
-            return "free_pages", (pfn, amount), lambda: self._call(
-                f"free_pages(pfn {pfn}, order {amount})",
-                lambda: self.zone.free_pages(addr, amount))
+            return "free_pages", (pfn, amount), lambda: self.free("free_pages", pfn, amount)
         size = amount * self.zone.page_size
-        return "free_pages_exact", (pfn, size), lambda: self._call(
-            f"free_pages_exact(pfn {pfn}, {size})",
-            lambda: self.zone.free_pages_exact(addr, size))
+        return "free_pages_exact", (pfn, size), lambda: self.free("free_pages_exact", pfn, size)
 
     # ------------------------------------------------------------------- predict first
     def press(self, call: str, arg: int | None = None) -> Prediction | None:
@@ -410,6 +425,7 @@ class Playground(RunToUse, ZoneListener, widgets.VBox):
         self._log(LogEntry(f"random workload, seed {seed}, {steps} steps: "
                            f"{result.allocations} allocations, {result.failures} failed, "
                            f"{result.frees} freed, {len(result.live)} still allocated"))
+        self._record(("run_workload", seed, steps))
 
     def reset(self) -> None:
         """Bring the zone back to its state when the playground was built."""
@@ -419,6 +435,42 @@ class Playground(RunToUse, ZoneListener, widgets.VBox):
         self.chart.refresh()
         self._update_allocations()
         self._log(LogEntry("reset: the zone is back to its initial state"))
+        self.calls = []
+        self._tell_listeners()
+
+    # ------------------------------------------------------------- follow the instructor
+    def on_call(self, listener: Callable[[list[tuple[int | str, ...]]], None]) -> None:
+        """Call ``listener(calls)`` after every call and reset (a presenter's ``Follow``
+        publishes the list)."""
+        self._call_listeners.append(listener)
+
+    def _record(self, call: tuple[int | str, ...]) -> None:
+        self.calls.append(call)
+        self._tell_listeners()
+
+    def _tell_listeners(self) -> None:
+        for listener in self._call_listeners:
+            listener(list(self.calls))
+
+    def follow_calls(self, calls: list[tuple[int | str, ...]]) -> None:
+        """Make this Playground's zone what ``calls`` make of the initial zone: only the new
+        calls when they continue this one's list, else a reset and the whole list (a
+        follower who joins late or after a reconnect)."""
+        calls = [tuple(call) for call in calls]
+        if calls[:len(self.calls)] != self.calls:
+            self.reset()
+        for call in calls[len(self.calls):]:
+            name, *args = call
+            if name == "alloc_pages":
+                self.alloc(int(args[0]))
+            elif name == "alloc_pages_exact":
+                self.alloc_exact(int(args[0]))
+            elif name in ("free_pages", "free_pages_exact"):
+                self.free(str(name), int(args[0]), int(args[1]))
+            elif name == "run_workload":
+                self.run_random(int(args[0]), int(args[1]))
+            else:
+                raise KitError(f"a Playground cannot replay {name!r}")
 
     def _quiet(self, call):  # noqa: ANN001, ANN202
         with self.hold(), self.chart.hold(), self.map.hold():
