@@ -24,6 +24,12 @@ from .theme import get_theme, slide_layout
 __all__ = ["Practice"]
 
 
+#: On a slide the problem's text is set in 20 px (the answers keep the presenter's 24 px), so a
+#: level-2 problem and its answer boxes fit 1280x720 side by side unscaled.
+SLIDE_QUESTION_CSS = ("<style>.kit-slide-question div, .kit-slide-question pre "
+                      "{ font-size: 20px !important; line-height: 1.25 !important; }</style>")
+
+
 class Practice(RunToUse, widgets.VBox):
     """One problem at a time: kind, level and seed pick it; "new problem" moves to the next seed.
 
@@ -66,6 +72,7 @@ class Practice(RunToUse, widgets.VBox):
         buttons = widgets.HBox([self.check_button, self.solution_button])
         if self.compact:
             self.question.layout = widgets.Layout(flex="1 1 0", min_width="0")
+            self.question.add_class("kit-slide-question")
             answers = widgets.VBox([self.form, buttons], layout=widgets.Layout(flex="0 0 510px"))
             problem: list[widgets.Widget] = [widgets.HBox(
                 [self.question, answers],
@@ -95,7 +102,7 @@ class Practice(RunToUse, widgets.VBox):
             return
         show_error(self.error, self.theme, None)
         self.problem = problem
-        self.question.value = self.theme.html(
+        self.question.value = (SLIDE_QUESTION_CSS if self.compact else "") + self.theme.html(
             f"<b>{html.escape(problem.title)}</b> <i>({html.escape(problem.command)})</i>"
         ) + self.theme.text(problem.text, pre=True)
         self.inputs = {}
