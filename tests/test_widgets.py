@@ -981,14 +981,15 @@ def test_playground_takes_its_slide_layout_when_the_slide_mode_asks(monkeypatch)
 def test_the_slide_mode_switch_reaches_practice_and_the_order_explorer(monkeypatch):
     monkeypatch.setenv("KIT_SLIDES", "1")
     practice = Practice(kind="sequence", seed=3, level=2)
-    row = practice.children[2]  # the problem beside its answer boxes
-    assert practice.question in row.children and practice.form in row.children[1].children
+    assert practice.question in practice.children and practice.form not in practice.children
     assert "kit-slide-question" in practice.question._dom_classes
+    practice.reveal()  # the presenter shows the solution
+    assert "Solution" in practice.solution.value
     assert "font-size: 20px" in practice.question.value
     explorer = OrderExplorer(size="132K")
     assert explorer.compact and explorer.figure.layout.height == "300px"
     monkeypatch.delenv("KIT_SLIDES")
     plain = Practice(kind="sequence", seed=3, level=2)
-    assert not plain.compact and plain.question in plain.children
+    assert not plain.compact and plain.form in plain.children
     assert "font-size: 20px" not in plain.question.value
     assert OrderExplorer(size="132K").figure.layout.height != "300px"

@@ -24,9 +24,10 @@ from .theme import get_theme, slide_layout
 __all__ = ["Practice"]
 
 
-#: On a slide the problem's text is set in 20 px (the answers keep the presenter's 24 px), so a
-#: level-2 problem and its answer boxes fit 1280x720 side by side unscaled.
-SLIDE_QUESTION_CSS = ("<style>.kit-slide-question div, .kit-slide-question pre "
+#: On a slide the problem's text runs in two columns in 20 px, so that the longest level-2
+#: problem fits 1280x720 unscaled.
+SLIDE_QUESTION_CSS = ("<style>.kit-slide-question pre { column-count: 2; column-gap: 40px; } "
+                      ".kit-slide-question div, .kit-slide-question pre "
                       "{ font-size: 20px !important; line-height: 1.25 !important; }</style>")
 
 
@@ -46,7 +47,7 @@ class Practice(RunToUse, widgets.VBox):
                  compact: bool | None = None) -> None:
         self.preset = zone.preset.name if zone is not None else None
         self.theme = theme = get_theme(presenter)
-        #: The slide layout (``kit present --slides``): the problem beside its answer boxes.
+        #: The slide layout (``kit present --slides``): the problem and its solution only.
         self.compact = slide_layout(compact)
         self.kind = widgets.Dropdown(options=list(KINDS), value=kind, description="kind",
                                      layout=widgets.Layout(width="230px"))
@@ -69,16 +70,14 @@ class Practice(RunToUse, widgets.VBox):
         self.problem: Problem | None = None
         theme.style_controls([self.kind, self.level, self.seed, self.new_button,
                               self.check_button, self.solution_button])
-        buttons = widgets.HBox([self.check_button, self.solution_button])
         if self.compact:
-            self.question.layout = widgets.Layout(flex="1 1 0", min_width="0")
+            # On a projector the room works the problem out loud (or in their own notebooks)
+            # and the presenter shows the solution: the problem in two columns, no answer boxes.
             self.question.add_class("kit-slide-question")
-            answers = widgets.VBox([self.form, buttons], layout=widgets.Layout(flex="0 0 510px"))
-            problem: list[widgets.Widget] = [widgets.HBox(
-                [self.question, answers],
-                layout=widgets.Layout(align_items="flex-start", gap="24px"))]
+            problem: list[widgets.Widget] = [self.question, widgets.HBox([self.solution_button])]
         else:
-            problem = [self.question, self.form, buttons]
+            problem = [self.question, self.form,
+                       widgets.HBox([self.check_button, self.solution_button])]
         super().__init__([
             widgets.HBox([self.kind, self.level, self.seed, self.new_button],
                          layout=widgets.Layout(flex_flow="row wrap")),
