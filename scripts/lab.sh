@@ -11,13 +11,8 @@ bash "$REPO_ROOT/scripts/setup.sh"
 cd "$REPO_ROOT"
 export KIT_COURSE_ROOT="$REPO_ROOT" KIT_VENV="$VENV" VIRTUAL_ENV="$VENV"
 export PATH="$VENV/bin:$PATH"
-# No "would you like news?" toast over the first lesson (a student's own overrides win).
-overrides="$VENV/share/jupyter/lab/settings/overrides.json"
-if [ ! -f "$overrides" ]; then
-    mkdir -p "$(dirname "$overrides")"
-    printf '%s\n' '{"@jupyterlab/apputils-extension:notification":' \
-        '  {"fetchNews": "false", "checkForUpdates": false}}' > "$overrides"
-fi
+# No "would you like news?" toast over the first lesson: the kit installs that default into
+# the venv (pyproject's data-files: share/jupyter/lab/settings/overrides.d/pagealloc-kit.json).
 extra=()
 if [ "$(id -u)" -eq 0 ]; then
     extra+=(--allow-root)

@@ -10,12 +10,13 @@
 #      rfc3987-syntax (2 s of CPU in every Jupyter process, see below); skipped while
 #      .venv/.install-stamp is newer than pyproject.toml;
 #   3. installs Debian's chromium (for the browser tests), bubblewrap and libseccomp2 (the
-#      sandbox of `kit grade` and its seccomp filter) and nodejs + npm (which run JupyterHub's
-#      proxy) when absent, with apt-get as root, through sudo otherwise. Never `playwright install`: Playwright's own browser
+#      sandbox of `kit grade` and its seccomp filter), nodejs + npm (which run JupyterHub's
+#      proxy) and postgresql (the classroom store's tests run on it too) when absent, with apt-get as root, through sudo otherwise. Never `playwright install`: Playwright's own browser
 #      download cannot work here; the tests launch /usr/bin/chromium instead;
 #   4. installs configurable-http-proxy, the proxy JupyterHub starts in front of the Hub and the
 #      classroom service (kit.classroom), from npm into .venv/node (an npm package, not on PyPI;
 #      kept inside the venv so nothing is installed system-wide).
+#   5. copies the course's JupyterLab defaults (no news toast) into the venv's overrides.d.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -99,6 +100,8 @@ command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 # libseccomp compiles the sandbox's seccomp filter (through pyseccomp, a ctypes binding).
 ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2' || missing+=(libseccomp2)
+# PostgreSQL's server: the classroom store's tests start a throwaway one (tests/postgres.py).
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "setup: installing Debian's ${missing[*]} (browser tests, grading sandbox)"
     if [ "$(id -u)" -eq 0 ]; then
@@ -132,3 +135,10 @@ if [ ! -x "$CHP" ] || ! grep -q "\"version\": \"$CHP_VERSION\"" \
             || echo "setup: WARNING: npm could not install configurable-http-proxy" >&2
     fi
 fi
+
+# 5. The course's JupyterLab defaults (no "Jupyter news" toast, no update check) for every
+#    server run from this venv: lab.sh's and a classroom Hub's students'. A wheel install puts
+#    this file there itself (pyproject's data-files); an editable install does not, hence here.
+OVERRIDES_D="$VENV/share/jupyter/lab/settings/overrides.d"
+mkdir -p "$OVERRIDES_D"
+cp "$REPO_ROOT/jupyter-config/lab/settings/overrides.d/pagealloc-kit.json" "$OVERRIDES_D/"

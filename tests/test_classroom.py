@@ -66,9 +66,29 @@ def test_pairs_join_different_answers_as_far_as_the_votes_allow() -> None:
 # -- the store ----------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def postgres():
+    """One throwaway PostgreSQL server for this module's store tests (tests/postgres.py)."""
+    from postgres import postgres_server, unavailable
+
+    if unavailable():
+        pytest.skip(unavailable())
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The store's tests run on SQLite (the default) and on PostgreSQL (a database of its
+    own on a throwaway server)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'classroom.sqlite'}"
+    return str(request.getfixturevalue("postgres").new_database())
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    made = Store(f"sqlite:///{tmp_path / 'classroom.sqlite'}")
+def store(database_url: str) -> Store:
+    made = Store(database_url)
     yield made
     made.close()
 
@@ -101,8 +121,8 @@ def test_the_last_vote_counts_and_changes_are_counted(store: Store) -> None:
     assert [v.user for v in store.votes(user="bob")] == ["bob"]
 
 
-def test_follow_state_has_versions_and_survives_a_restart(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'f.sqlite'}"
+def test_follow_state_has_versions_and_survives_a_restart(database_url: str) -> None:
+    url = database_url
     first = Store(url)
     assert first.follow_state() == (0, {})
     assert first.publish_follow({"section": 1}) == 1
@@ -113,8 +133,10 @@ def test_follow_state_has_versions_and_survives_a_restart(tmp_path: Path) -> Non
     again.close()
 
 
-def test_sqlite_runs_in_wal_mode(store: Store, tmp_path: Path) -> None:
+def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'classroom.sqlite'}")
     store.open_round("q")
+    store.close()
     mode = sqlite3.connect(tmp_path / "classroom.sqlite").execute("PRAGMA journal_mode").fetchone()
     assert mode == ("wal",)
 

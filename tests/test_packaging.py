@@ -35,6 +35,7 @@ def dists(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / name, src / name)
     shutil.copytree(REPO / "kit", src / "kit", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "jupyter-config", src / "jupyter-config")  # pyproject's data-files
     out = root / "dist"
     subprocess.run(
         [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(src)],
@@ -126,6 +127,10 @@ def test_distributions_carry_the_package_data(dists: dict[str, Path]) -> None:
         assert needed in in_wheel, needed
         assert needed in in_sdist, needed
     assert {"pyproject.toml", "README.md"} <= in_sdist
+    # The course's JupyterLab defaults (no news toast) land in share/jupyter of the venv or image.
+    overrides = "share/jupyter/lab/settings/overrides.d/pagealloc-kit.json"
+    assert any(name.endswith(".data/data/" + overrides) for name in in_wheel), sorted(in_wheel)[:5]
+    assert "jupyter-config/lab/settings/overrides.d/pagealloc-kit.json" in in_sdist
 
 
 CORE_SCRIPT = textwrap.dedent(

@@ -48,3 +48,9 @@ def test_the_environment_finds_the_template_and_turns_presenter_style_on():
     env = voila_environment({"JUPYTER_PATH": "/elsewhere"})
     assert env["JUPYTER_PATH"].split(os.pathsep) == [str(TEMPLATE_ROOT), "/elsewhere"]
     assert env["KIT_PRESENTER"] == "1"
+
+
+def test_slide_mode_asks_the_widgets_for_their_compact_layout():
+    assert voila_environment({}, slides=True)["KIT_SLIDES"] == "1"
+    # the plain presenter view never inherits it from the shell that started it
+    assert "KIT_SLIDES" not in voila_environment({"KIT_SLIDES": "1"})

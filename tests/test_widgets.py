@@ -992,3 +992,48 @@ def test_buddyinfo_counts_stand_under_their_orders():
     assert counts == [str(count) for count in zone.nr_free()]
     assert "<code>Node 0, zone Normal</code>" in text
     assert "not a buddyinfo line" in buddyinfo_html(get_theme(False), "not a buddyinfo line")
+
+
+def _descendants(widget) -> list:
+    found = [widget]
+    for child in getattr(widget, "children", ()):
+        found += _descendants(child)
+    return found
+
+
+def test_playground_takes_its_slide_layout_when_the_slide_mode_asks(monkeypatch):
+    monkeypatch.delenv("KIT_SLIDES", raising=False)
+    assert not Playground(kit.Zone(64)).compact  # a student's notebook: the full layout
+    monkeypatch.setenv("KIT_SLIDES", "1")  # kit present --slides
+    slide = Playground(kit.Zone(64), presenter=True)
+    assert slide.compact and "kit-compact" in slide._dom_classes
+    shown = _descendants(slide)
+    # the calls beside the map and the chart in one row, the map's key below them all
+    row = slide.children[0]
+    assert slide.map in row.children and slide.chart in row.children
+    assert slide.map.legend in slide.children and slide.map.legend not in slide.map.children
+    assert slide.seed not in shown and slide.random_button not in shown
+    assert {id(slide.alloc_button), id(slide.free_button), id(slide.reset_button)} <= {
+        id(widget) for widget in shown}
+    assert slide.map.figure.layout.height == slide.map.figure.layout.width == "320px"
+    slide.alloc(3)
+    assert "max-height:150px" in slide.event_log.value  # the call list kept short
+    # the same call from the lesson's code, with the slide mode's switch overridden
+    assert not Playground(kit.Zone(64), compact=False).compact
+
+
+def test_the_slide_mode_switch_reaches_practice_and_the_order_explorer(monkeypatch):
+    monkeypatch.setenv("KIT_SLIDES", "1")
+    practice = Practice(kind="sequence", seed=3, level=2)
+    assert practice.question in practice.children and practice.form not in practice.children
+    assert "kit-slide-question" in practice.question._dom_classes
+    practice.reveal()  # the presenter shows the solution
+    assert "Solution" in practice.solution.value
+    assert "font-size: 20px" in practice.question.value
+    explorer = OrderExplorer(size="132K")
+    assert explorer.compact and explorer.figure.layout.height == "300px"
+    monkeypatch.delenv("KIT_SLIDES")
+    plain = Practice(kind="sequence", seed=3, level=2)
+    assert not plain.compact and plain.form in plain.children
+    assert "font-size: 20px" not in plain.question.value
+    assert OrderExplorer(size="132K").figure.layout.height != "300px"

@@ -20,7 +20,7 @@ from kit.core.orders import format_size
 from kit.core.zone import Zone
 
 from ._base import RunToUse, bar_figure, parse_size_text, show_error
-from .theme import get_theme
+from .theme import get_theme, slide_layout
 
 __all__ = ["OrderExplorer"]
 
@@ -40,8 +40,11 @@ class OrderExplorer(RunToUse, widgets.VBox):
     page_size = traitlets.Int(4096)
 
     def __init__(self, zone: Zone | None = None, *, size: int | str = DEFAULT_SIZE,
-                 presenter: bool | None = None) -> None:
+                 presenter: bool | None = None, compact: bool | None = None) -> None:
         theme = self.theme = get_theme(presenter)
+        #: The slide layout (``kit present --slides``): a lower chart, so that the explorer
+        #: fits a 1280x720 slide unscaled in large type.
+        self.compact = slide_layout(compact)
         self.max_order = zone.max_order if zone is not None else 10
         page_size = zone.page_size if zone is not None else 4096
         options = list(PAGE_SIZES)
@@ -65,6 +68,8 @@ class OrderExplorer(RunToUse, widgets.VBox):
             labels=["used", "wasted"], legend=False,
         )
         self.figure.layout.width = "780px" if theme.presenter else "460px"
+        if self.compact:
+            self.figure.layout.height = "300px"
         self.results: dict[str, Wastage] = {}
         self._syncing = False
         theme.style_controls([self.page_size_choice, self.slider, self.text])

@@ -34,7 +34,7 @@ from kit.teaching.predict import Attempts, Prediction, call_prediction
 from ._base import RunToUse, ZoneListener, beside, fitted, parse_size_text, show_error
 from .free_area import FreeAreaChart
 from .memory_map import MemoryMap
-from .theme import get_theme
+from .theme import get_theme, slide_layout
 
 __all__ = ["LogEntry", "Playground"]
 
@@ -55,6 +55,20 @@ FOLDED_STEPS = 16
 #: What "predict first" asks about a call (``kit.teaching.predict.ASKS``), as the selector words it.
 ASK_CHOICES = (("the pfn returned", "pfn"), ("nr_free after it", "nr_free"),
                ("its splits", "splits"), ("its merges", "merges"))
+#: The slide layout's map side, chart height and event log height, in pixels: with the calls
+#: beside them and the map's key below, the whole Playground fits 1280x720 at scale 1.
+COMPACT_FIGURE = 320
+COMPACT_CHART = 300
+COMPACT_LOG = 150
+#: The slide layout's stylesheet: an empty message line takes no room (the presenter theme
+#: gives every line 36 px), and the map's colour key, one long line along the bottom, is in
+#: 18 px type (the projector's text elsewhere is 24 px).
+COMPACT_CSS = """<style>
+.kit-compact .widget-html:has(> .widget-html-content:empty),
+.kit-compact .widget-html:has(> .widget-html-content > style:only-child) {
+  display: none !important; }
+.kit-compact .kit-key div { font-size: 18px !important; }
+</style>"""
 #: Where the verdict sends the reader once the call has run.
 AFTER_CHECK = "The memory map, the chart and the event log now show what it did."
 
@@ -119,9 +133,11 @@ class Playground(RunToUse, ZoneListener, widgets.VBox):
     """
 
     def __init__(self, zone: Zone | None = None, *, presenter: bool | None = None,
-                 cell_budget: int = PLAYGROUND_CELLS, predict_first: bool = False) -> None:
+                 cell_budget: int = PLAYGROUND_CELLS, predict_first: bool = False,
+                 compact: bool | None = None) -> None:
         self.zone = zone if zone is not None else Zone(1024)
         self.theme = theme = get_theme(presenter)
+        self.compact = slide_layout(compact)
         self._initial = self.zone.snapshot()
         self.pending: Prediction | None = None
         self.attempts: Attempts | None = None  # the reader's tries at the pending question
@@ -158,6 +174,10 @@ class Playground(RunToUse, ZoneListener, widgets.VBox):
         self.error = widgets.HTML()
         self.event_log = widgets.HTML()
         self.history: list[LogEntry] = []
+        #: The calls made since the zone was last reset, replayable by a follower
+        #: (``kit.classroom.follow.CALLS`` names them); ``on_call`` hears each change.
+        self.calls: list[tuple[int | str, ...]] = []
+        self._call_listeners: list[Callable[[list[tuple[int | str, ...]]], None]] = []
         self.chart = FreeAreaChart(self.zone, presenter=presenter)
         self.map = MemoryMap(self.zone, presenter=presenter, cell_budget=cell_budget)
         controls = [self.predict_first, self.ask, self.order, self.alloc_button, self.size,
@@ -165,18 +185,22 @@ class Playground(RunToUse, ZoneListener, widgets.VBox):
                     self.check_button, self.skip_button, self.seed, self.steps,
                     self.random_button, self.reset_button]
         theme.style_controls(controls)
-        left = widgets.VBox([
-            _row([self.predict_first, self.ask]),
-            _row([self.order, self.alloc_button]),
-            _row([self.size, self.exact_button]),
-            _row([self.allocation, self.free_button]),
-            self.asking, self.verdict,
-            _row([self.seed, self.steps]),
-            _row([self.random_button, self.reset_button]),
-            self.error, self.event_log,
-        ], layout=widgets.Layout(flex="0 1 540px", min_width="420px"))
-        super().__init__([widgets.HBox([left, beside(self.chart)],
-                                       layout=widgets.Layout(flex_flow="row wrap")), self.map])
+        if self.compact:
+            super().__init__(self._compact_children())
+        else:
+            left = widgets.VBox([
+                _row([self.predict_first, self.ask]),
+                _row([self.order, self.alloc_button]),
+                _row([self.size, self.exact_button]),
+                _row([self.allocation, self.free_button]),
+                self.asking, self.verdict,
+                _row([self.seed, self.steps]),
+                _row([self.random_button, self.reset_button]),
+                self.error, self.event_log,
+            ], layout=widgets.Layout(flex="0 1 540px", min_width="420px"))
+            super().__init__([widgets.HBox([left, beside(self.chart)],
+                                           layout=widgets.Layout(flex_flow="row wrap")),
+                              self.map])
         self.theme.root(self)
         self.alloc_button.on_click(
             lambda _b: self._guard(lambda: self.press("alloc_pages", self.order.value)))
@@ -198,6 +222,43 @@ class Playground(RunToUse, ZoneListener, widgets.VBox):
         self._listen(self.zone)  # calls made from other cells update the selector too
         self._update_allocations()
         self._show_log()
+
+    def _compact_children(self) -> list[widgets.Widget]:
+        """The slide layout (``compact``): the calls in a narrow column beside a smaller map
+        and chart, the seeded workload left out, only the newest call's steps unfolded in a
+        short log, the map's colour key along the bottom.  Made to fit a 1280x720 slide
+        unscaled in the presenter's large type (tests/browser/test_slides.py)."""
+        for control, width in ((self.order, "150px"), (self.size, "130px"),
+                               (self.allocation, "100%"), (self.guess, "100%")):
+            control.layout.width = width
+            control.layout.min_width = ""
+        side = f"{COMPACT_FIGURE}px"
+        self.map.figure.layout.height = self.map.figure.layout.width = side
+        self.map.children = (self.map.figure, self.map.info)  # the key goes below everything
+        self.map.info.layout.max_width = side
+        self.map.legend.layout = widgets.Layout()  # its own: the map's info keeps the map's width
+        self.map.legend.add_class("kit-key")
+        chart = self.chart.figure
+        chart.layout.height = f"{COMPACT_CHART}px"
+        # room for the bars of every order: a shorter title line, narrower margins
+        chart.title_style = {**chart.title_style, "font-size": "20px"}
+        chart.fig_margin = {"top": 50, "bottom": 80, "left": 100, "right": 20}
+        chart.axes[1].label_offset = "60px"  # the count's title inside the narrower margin
+        self.chart.buddyinfo.layout.display = "none"  # the bars say it; lesson 3 reads it later
+        self.chart.layout.flex = "1 1 300px"
+        self.chart.layout.min_width = "300px"
+        calls = widgets.VBox([
+            _row([self.order, self.alloc_button]),
+            _row([self.size, self.exact_button]),
+            self.allocation,
+            _row([self.free_button, self.reset_button]),
+            _row([self.predict_first, self.ask]),
+            self.asking, self.verdict, self.error, self.event_log,
+        ], layout=widgets.Layout(flex="0 0 420px", width="420px"))
+        self.add_class("kit-compact")
+        return [widgets.HBox([calls, self.map, self.chart],
+                             layout=widgets.Layout(align_items="flex-start", gap="12px")),
+                self.map.legend, widgets.HTML(COMPACT_CSS)]
 
     def refresh(self) -> None:
         """Re-list the allocations from the zone (after calls made outside the playground)."""
@@ -226,17 +287,33 @@ class Playground(RunToUse, ZoneListener, widgets.VBox):
 
     def alloc(self, order: int) -> object:
         """``alloc_pages(order)``; returns the Page or None."""
-        return self._call(
+        result = self._call(
             lambda page: f"alloc_pages({order}) -> "
             + ("NULL (no free block big enough)" if page is None else f"pfn {page.pfn}"),
             lambda: self.zone.alloc_pages(order))
+        self._record(("alloc_pages", order))
+        return result
 
     def alloc_exact(self, size: int) -> object:
         """``alloc_pages_exact(size)``; returns the address or None."""
-        return self._call(
+        result = self._call(
             lambda addr: f"alloc_pages_exact({size}) -> "
             + ("NULL" if addr is None else f"pfn {self.zone.virt_to_pfn(addr)}"),
             lambda: self.zone.alloc_pages_exact(size))
+        self._record(("alloc_pages_exact", size))
+        return result
+
+    def free(self, call: str, pfn: int, amount: int) -> None:
+        """``free_pages`` of the order-``amount`` block at ``pfn``, or ``free_pages_exact``
+        of ``amount`` bytes from ``pfn`` (what "free selected" does with its choice)."""
+        addr = self.zone.pfn_to_virt(pfn)
+        if call == "free_pages":
+            self._call(f"free_pages(pfn {pfn}, order {amount})",
+                       lambda: self.zone.free_pages(addr, amount))
+        else:
+            self._call(f"free_pages_exact(pfn {pfn}, {amount})",
+                       lambda: self.zone.free_pages_exact(addr, amount))
+        self._record((call, pfn, amount))
 
     def live(self) -> list[tuple[str, tuple[str, int, int]]]:
         """The allocations that can be freed: (label, (kind, pfn, order or pages)), by pfn."""
@@ -276,15 +353,10 @@ class Playground(RunToUse, ZoneListener, widgets.VBox):
         if choice is None:
             raise KitError("nothing to free: allocate something first")
         kind, pfn, amount = choice
-        addr = self.zone.pfn_to_virt(pfn)
         if kind == "pages":
-            return "free_pages", (pfn, amount), lambda: self._call(
-                f"free_pages(pfn {pfn}, order {amount})",
-                lambda: self.zone.free_pages(addr, amount))
+            return "free_pages", (pfn, amount), lambda: self.free("free_pages", pfn, amount)
         size = amount * self.zone.page_size
-        return "free_pages_exact", (pfn, size), lambda: self._call(
-            f"free_pages_exact(pfn {pfn}, {size})",
-            lambda: self.zone.free_pages_exact(addr, size))
+        return "free_pages_exact", (pfn, size), lambda: self.free("free_pages_exact", pfn, size)
 
     # ------------------------------------------------------------------- predict first
     def press(self, call: str, arg: int | None = None) -> Prediction | None:
@@ -366,6 +438,7 @@ class Playground(RunToUse, ZoneListener, widgets.VBox):
         self._log(LogEntry(f"random workload, seed {seed}, {steps} steps: "
                            f"{result.allocations} allocations, {result.failures} failed, "
                            f"{result.frees} freed, {len(result.live)} still allocated"))
+        self._record(("run_workload", seed, steps))
 
     def reset(self) -> None:
         """Bring the zone back to its state when the playground was built."""
@@ -375,6 +448,42 @@ class Playground(RunToUse, ZoneListener, widgets.VBox):
         self.chart.refresh()
         self._update_allocations()
         self._log(LogEntry("reset: the zone is back to its initial state"))
+        self.calls = []
+        self._tell_listeners()
+
+    # ------------------------------------------------------------- follow the instructor
+    def on_call(self, listener: Callable[[list[tuple[int | str, ...]]], None]) -> None:
+        """Call ``listener(calls)`` after every call and reset (a presenter's ``Follow``
+        publishes the list)."""
+        self._call_listeners.append(listener)
+
+    def _record(self, call: tuple[int | str, ...]) -> None:
+        self.calls.append(call)
+        self._tell_listeners()
+
+    def _tell_listeners(self) -> None:
+        for listener in self._call_listeners:
+            listener(list(self.calls))
+
+    def follow_calls(self, calls: list[tuple[int | str, ...]]) -> None:
+        """Make this Playground's zone what ``calls`` make of the initial zone: only the new
+        calls when they continue this one's list, else a reset and the whole list (a
+        follower who joins late or after a reconnect)."""
+        calls = [tuple(call) for call in calls]
+        if calls[:len(self.calls)] != self.calls:
+            self.reset()
+        for call in calls[len(self.calls):]:
+            name, *args = call
+            if name == "alloc_pages":
+                self.alloc(int(args[0]))
+            elif name == "alloc_pages_exact":
+                self.alloc_exact(int(args[0]))
+            elif name in ("free_pages", "free_pages_exact"):
+                self.free(str(name), int(args[0]), int(args[1]))
+            elif name == "run_workload":
+                self.run_random(int(args[0]), int(args[1]))
+            else:
+                raise KitError(f"a Playground cannot replay {name!r}")
 
     def _quiet(self, call):  # noqa: ANN001, ANN202
         with self.hold(), self.chart.hold(), self.map.hold():
@@ -399,7 +508,7 @@ class Playground(RunToUse, ZoneListener, widgets.VBox):
                            for index, entry in enumerate(self.history))
         self.event_log.value = self.theme.html(
             "<b>event log</b> (newest first; click a call to show or hide its steps)<br>" + body,
-            scroll="320px")
+            scroll=f"{COMPACT_LOG}px" if self.compact else "320px")
 
     def close(self) -> None:
         """Close the playground and stop its views following the zone."""

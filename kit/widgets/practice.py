@@ -19,9 +19,16 @@ from kit.teaching.practice import KINDS, LEVELS, Problem, Verdict, generate
 
 from ._base import RunToUse, fitted, on_enter, show_error
 from .memory_map import MemoryMap
-from .theme import get_theme
+from .theme import get_theme, slide_layout
 
 __all__ = ["Practice"]
+
+
+#: On a slide the problem's text runs in two columns in 20 px, so that the longest level-2
+#: problem fits 1280x720 unscaled.
+SLIDE_QUESTION_CSS = ("<style>.kit-slide-question pre { column-count: 2; column-gap: 40px; } "
+                      ".kit-slide-question div, .kit-slide-question pre "
+                      "{ font-size: 20px !important; line-height: 1.25 !important; }</style>")
 
 
 class Practice(RunToUse, widgets.VBox):
@@ -37,9 +44,12 @@ class Practice(RunToUse, widgets.VBox):
     """
 
     def __init__(self, zone: Zone | None = None, kind: str = "sequence", seed: int = 0,
-                 level: int = 1, *, presenter: bool | None = None) -> None:
+                 level: int = 1, *, presenter: bool | None = None,
+                 compact: bool | None = None) -> None:
         self.preset = zone.preset.name if zone is not None else None
         self.theme = theme = get_theme(presenter)
+        #: The slide layout (``kit present --slides``): the problem and its solution only.
+        self.compact = slide_layout(compact)
         self.kind = widgets.Dropdown(options=list(KINDS), value=kind, description="kind",
                                      layout=widgets.Layout(width="230px"))
         self.level = widgets.Dropdown(options=list(LEVELS), value=level, description="level",
@@ -62,12 +72,18 @@ class Practice(RunToUse, widgets.VBox):
         self.problem: Problem | None = None
         theme.style_controls([self.kind, self.level, self.seed, self.new_button,
                               self.check_button, self.solution_button])
+        if self.compact:
+            # On a projector the room works the problem out loud (or in their own notebooks)
+            # and the presenter shows the solution: the problem in two columns, no answer boxes.
+            self.question.add_class("kit-slide-question")
+            problem: list[widgets.Widget] = [self.question, widgets.HBox([self.solution_button])]
+        else:
+            problem = [self.question, self.form,
+                       widgets.HBox([self.check_button, self.solution_button])]
         super().__init__([
             widgets.HBox([self.kind, self.level, self.seed, self.new_button],
                          layout=widgets.Layout(flex_flow="row wrap")),
-            self.error, self.question, self.form,
-            widgets.HBox([self.check_button, self.solution_button]),
-            self.verdict, self.solution, self.map_box,
+            self.error, *problem, self.verdict, self.solution, self.map_box,
         ])
         theme.root(self)
         for control in (self.kind, self.level, self.seed):
@@ -87,15 +103,16 @@ class Practice(RunToUse, widgets.VBox):
             return
         show_error(self.error, self.theme, None)
         self.problem = problem
-        self.question.value = self.theme.html(
+        self.question.value = (SLIDE_QUESTION_CSS if self.compact else "") + self.theme.html(
             f"<b>{html.escape(problem.title)}</b> <i>({html.escape(problem.command)})</i>"
         ) + self.theme.text(problem.text, pre=True)
         self.inputs = {}
         rows = []
         for field in problem.fields:
-            box = widgets.Text(placeholder=field.example, layout=widgets.Layout(width="420px"))
+            box = widgets.Text(placeholder=field.example,
+                               layout=widgets.Layout(width="280px" if self.compact else "420px"))
             label = widgets.HTML(self.theme.text(field.label),
-                                 layout=widgets.Layout(width="300px"))
+                                 layout=widgets.Layout(width="220px" if self.compact else "300px"))
             self.theme.style_controls([box])
             on_enter(box, self.check)  # Enter in any box checks, as the button does
             self.inputs[field.key] = box

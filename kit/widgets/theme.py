@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import bqplot as bq
 import ipywidgets as widgets
 
-__all__ = ["Theme", "get_theme"]
+__all__ = ["Theme", "get_theme", "slide_layout"]
 
 
 @dataclass(frozen=True)
@@ -218,6 +218,18 @@ def rgb(color: str) -> tuple[int, int, int]:
     color = color.lstrip("#")
     red, green, blue = (int(color[i:i + 2], 16) for i in (0, 2, 4))
     return red, green, blue
+
+
+def slide_layout(compact: bool | None = None) -> bool:
+    """Whether a widget should take its compact layout, made to fit one 1280x720 slide.
+
+    ``None`` follows the ``KIT_SLIDES`` environment variable, which ``kit present --slides``
+    sets to 1: the presenter's slide mode chooses the layout, never the lesson's code, so the
+    same cell is the full widget in a student's notebook and the compact one on a slide.
+    """
+    if compact is None:
+        compact = os.environ.get("KIT_SLIDES", "") == "1"
+    return compact
 
 
 def get_theme(presenter: bool | None) -> Theme:

@@ -90,8 +90,12 @@ class ServerProcess:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{name} exited early:\n{self.log_tail()}")
+            # One request waits as long as it takes: a Voila page runs the whole notebook in
+            # a new kernel for every request, so a short timeout and a retry would start
+            # kernel after kernel on a loaded machine.
+            wait = max(2.0, deadline - time.monotonic())
             try:
-                with urllib.request.urlopen(ready_url, timeout=2) as response:
+                with urllib.request.urlopen(ready_url, timeout=wait) as response:
                     if response.status == 200:
                         return
             except (urllib.error.URLError, ConnectionError, TimeoutError):
@@ -189,12 +193,12 @@ class VoilaServer(ServerProcess):
     notebook: Path = field(default_factory=Path)
     slides: bool = False  # kit present --slides
 
-    def start(self, timeout: float = 90.0) -> None:
+    def start(self, timeout: float = 180.0) -> None:
         """Start Voila exactly as ``kit present`` does and wait for the page."""
         from kit.cli.present import voila_command, voila_environment
 
         self.port = free_port()
-        env = voila_environment()
+        env = voila_environment(slides=self.slides)
         env["JUPYTER_RUNTIME_DIR"] = str(self.state / "runtime")
         command = voila_command(self.notebook, self.port, slides=self.slides)
         self.spawn("voila", command, cwd=self.notebook.parent,

@@ -1,7 +1,11 @@
-"""A live poll in real browsers: the instructor and two students, each in their own JupyterLab
-behind a real classroom Hub (``kit.classroom.localhub``), log in, run the same ``Poll`` cell;
-the instructor opens round 1, each student clicks a choice, and the presenter's histogram counts
-both votes.  Screenshots: ``tests/artifacts/classroom-{instructor,student1,student2}.png``.
+"""A live classroom in real browsers: the instructor and two students, each in their own
+JupyterLab behind a real classroom Hub (``kit.classroom.localhub``), log in and run the same
+cells.  A poll: the instructor opens round 1, each student clicks a choice, and the presenter's
+histogram counts both votes.  Follow the instructor: the instructor picks a section and presses
+alloc_pages in a Playground; a following student's notebook scrolls to that section and the
+student's own Playground shows the call.  No "Jupyter news" toast on any page (the kit's
+JupyterLab defaults).  Screenshots: ``tests/artifacts/classroom-{instructor,student1,student2}.png``
+and ``classroom-follow-{instructor,student1}.png``.
 """
 
 from __future__ import annotations
@@ -26,6 +30,20 @@ NOTEBOOK = {
                                 "name": "python3"}},
     "nbformat": 4, "nbformat_minor": 5,
 }
+#: A notebook long enough to scroll: a Follow and a Playground, then three long sections.
+FILLER = "\n\n".join(f"Paragraph {i}: text that makes the section taller than the screen."
+                       for i in range(30))
+FOLLOW_NOTEBOOK = {
+    "cells": [
+        {"cell_type": "markdown", "id": "top", "metadata": {}, "source": "# Follow demo"},
+        {"cell_type": "code", "execution_count": None, "id": "follow", "metadata": {},
+         "outputs": [], "source": "import kit\nfrom kit.widgets import Follow, Playground\n"
+         "pg = Playground(kit.Zone(64))\ndisplay(Follow('follow', playground=pg))\npg"},
+        *({"cell_type": "markdown", "id": f"s{n}", "metadata": {},
+           "source": f"## Section {name}\n\n{FILLER}"} for n, name in enumerate("ABC")),
+    ],
+    "metadata": NOTEBOOK["metadata"], "nbformat": 4, "nbformat_minor": 5,
+}
 
 
 @pytest.fixture(scope="module")
@@ -36,10 +54,11 @@ def classroom(tmp_path_factory: pytest.TempPathFactory):
         home.mkdir(parents=True)
         (home / "notebooks").mkdir()  # no lesson copy: this test needs only its notebook
         (home / "poll.ipynb").write_text(json.dumps(NOTEBOOK))
+        (home / "follow.ipynb").write_text(json.dumps(FOLLOW_NOTEBOOK))
+    # No news setting here: the servers must get it from the kit's JupyterLab defaults.
     hub = LocalHub(workdir, [USERS["student1"], USERS["student2"]], [USERS["instructor"]],
                    environment={"KIT_QUIZ_SEED": "1"},
-                   server_args=["--LabApp.expose_app_in_browser=True",
-                                "--LabApp.news_url=None"])
+                   server_args=["--LabApp.expose_app_in_browser=True"])
     hub.start()
     try:
         hub.start_servers(USERS.values())
@@ -48,12 +67,13 @@ def classroom(tmp_path_factory: pytest.TempPathFactory):
         hub.stop()
 
 
-def log_in_and_run(browser, hub: LocalHub, user: str):  # noqa: ANN001, ANN201
+def log_in_and_run(browser, hub: LocalHub, user: str,  # noqa: ANN001, ANN201
+                   notebook: str = "poll.ipynb"):
     context = browser.new_context(viewport={"width": 1366, "height": 768})
     page = context.new_page()
     requests = RequestLog()
     page.on("request", requests)
-    page.goto(f"{hub.url}/hub/login?next=/hub/user/{user}/lab/tree/poll.ipynb")
+    page.goto(f"{hub.url}/hub/login?next=/hub/user/{user}/lab/tree/{notebook}")
     page.fill("#username_input", user)
     page.fill("#password_input", hub.password)
     page.click("#login_submit")
@@ -98,6 +118,57 @@ def test_a_vote_clicked_in_each_student_page_reaches_the_presenter(classroom, ar
             for role, (context, page, requests) in pages.items():
                 page.screenshot(path=str(artifacts / f"classroom-{role}.png"))
                 assert not requests.foreign, requests.foreign
+                assert page.locator(".Toastify__toast").count() == 0, (
+                    f"a notification toast on the {role}'s page: "
+                    f"{page.locator('.Toastify__toast').all_inner_texts()}")
+                context.close()
+        finally:
+            browser.close()
+
+
+HEADING_TOP = """(title) => {
+    const heading = [...document.querySelectorAll('.jp-MarkdownOutput h2')]
+        .find(h => h.textContent.includes(title));
+    const panel = document.querySelector('.jp-NotebookPanel .jp-WindowedPanel-outer')
+        || document.querySelector('.jp-NotebookPanel .jp-Notebook');
+    return heading.getBoundingClientRect().top - panel.getBoundingClientRect().top;
+}"""
+
+
+@pytest.mark.browser
+def test_a_following_student_scrolls_and_replays_the_presenters_playground(classroom,
+                                                                           artifacts):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                             headless=True)
+        try:
+            pages = {role: log_in_and_run(browser, classroom, USERS[role], "follow.ipynb")
+                     for role in ("instructor", "student1")}
+            teacher, ann = pages["instructor"][1], pages["student1"][1]
+            picker = teacher.locator(".widget-dropdown", has_text="Presenting:").locator("select")
+            picker.wait_for(timeout=120_000)
+            ann.locator("button", has_text="Follow the instructor").click(timeout=120_000)
+            ann.get_by_text("Following:", exact=False).wait_for(timeout=30_000)
+            assert ann.evaluate(HEADING_TOP, "Section C") > 768  # far below at first
+            picker.select_option(label="4. Section C")
+            ann.get_by_text("section 4: Section C", exact=False).wait_for(timeout=30_000)
+            ann.wait_for_function(f"() => ({HEADING_TOP})('Section C') < 200", timeout=15_000)
+            assert -5 < ann.evaluate(HEADING_TOP, "Section C") < 200
+            teacher.locator("button", has_text="alloc_pages(order)").click()
+            teacher.get_by_text("alloc_pages(0) -> pfn", exact=False).first.wait_for(
+                timeout=30_000)
+            # the student's own Playground (off screen, above) logs the same call
+            ann.wait_for_function(
+                "() => [...document.querySelectorAll('.widget-html')]"
+                ".some(n => n.textContent.includes('alloc_pages(0) -> pfn 0'))",
+                timeout=30_000)
+            ann.locator(".jp-NotebookPanel .jp-Cell").first.scroll_into_view_if_needed()
+            for role, (context, page, requests) in pages.items():
+                page.screenshot(path=str(artifacts / f"classroom-follow-{role}.png"))
+                assert not requests.foreign, requests.foreign
+                assert page.locator(".Toastify__toast").count() == 0
                 context.close()
         finally:
             browser.close()
