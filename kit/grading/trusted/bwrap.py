@@ -50,6 +50,7 @@ from kit.core.errors import KitError
 from kit.grading.boundary import wire
 from kit.grading.trusted import seccomp
 from kit.grading.trusted.cgroups import Cgroups, WorkerGroup, open_cgroups
+from kit.grading.trusted.phases import NO_PHASES, Phases
 
 WORKER_MODULE = "kit.grading.sandboxed.worker"
 #: Where the worker lives inside the sandbox: its home and working folder.
@@ -104,15 +105,19 @@ class Sandbox:
             text += "; not enforced here: " + "; ".join(self.not_enforced)
         return text
 
-    def command(self, fd: int, limits: Limits, seccomp_fd: int | None = None) -> list[str]:
-        """The command line that starts one worker replying on ``fd`` (its system calls
+    def command(self, fd: int, limits: Limits, seccomp_fd: int | None = None,
+                control: tuple[int, int] = (-1, -1)) -> list[str]:
+        """The command line that starts one worker replying on ``fd``, told to move on to the
+        next notebook on ``control[0]`` and answering on ``control[1]`` (its system calls
         filtered by the program readable from ``seccomp_fd``, when given)."""
         # The worker imports the very kit the grader runs, from the folder that holds it
         # (-I: no environment variable, user site or current folder reaches its sys.path).
         start = (f"import sys; sys.path.insert(0, {str(_kit_folder().parent)!r}); "
                  f"from {WORKER_MODULE} import main; main()")
         python = [sys.executable, "-I", "-c", start, f"--reply-fd={fd}",
-                  *limits.worker_arguments()]
+                  f"--control={control[0]},{control[1]}", *limits.worker_arguments()]
+        if self.bwrap is not None:
+            python.append("--sandboxed")
         if self.bwrap is None:
             return python
         binds: list[str] = []
@@ -244,17 +249,23 @@ _JOIN = ('while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shif
 class Worker:
     """One sandboxed worker process: requests in, replies out, limits enforced from outside."""
 
-    def __init__(self, sandbox: Sandbox, limits: Limits) -> None:
+    def __init__(self, sandbox: Sandbox, limits: Limits, phases: Phases = NO_PHASES) -> None:
         self.limits = limits
         self.sandbox = sandbox
+        self.phases = phases
         self.output = 0
+        self._started = time.perf_counter()
+        self._starting = "sandbox: start, until ready"  # the phase that ends at "ready"
         self._stopped: WorkerStopped | None = None
         self._group: WorkerGroup | None = None
         reply_read, reply_write = os.pipe()
         out_read, out_write = os.pipe()
+        next_read, self._next = os.pipe()  # "next": the grader moves on to another notebook
+        self._ready, ready_write = os.pipe()  # "ready": the worker's fresh process is there
         seccomp_fd = seccomp.filter_fd() if sandbox.seccomp else None
-        passed = (reply_write,) if seccomp_fd is None else (reply_write, seccomp_fd)
-        command = sandbox.command(reply_write, limits, seccomp_fd)
+        passed = (reply_write, next_read, ready_write, *(() if seccomp_fd is None
+                                                          else (seccomp_fd,)))
+        command = sandbox.command(reply_write, limits, seccomp_fd, (next_read, ready_write))
         if sandbox.cgroups is not None and sandbox.cgroups.hierarchies:
             # The cgroups are joined by a shell that then becomes bwrap: nothing of the
             # answer's runs before it is in them (and no preexec_fn, unsafe with threads).
@@ -271,7 +282,7 @@ class Worker:
                 self._group.remove()
             raise
         finally:
-            for fd in (reply_write, out_write, *passed[1:]):
+            for fd in (out_write, *passed):
                 os.close(fd)
         assert self.process.stdin is not None
         os.set_blocking(self.process.stdin.fileno(), False)  # writes wait in select, bounded
@@ -280,6 +291,39 @@ class Worker:
         self._sent = 0  # requests sent: each reply must carry its request's number
         self._drain = threading.Thread(target=self._count_output, args=(out_read,), daemon=True)
         self._drain.start()
+
+    def next_notebook(self, timeout: float) -> bool:
+        """Have the worker replace its notebook's process by a fresh one (see the worker's
+        ``main``), for another notebook of the same student; False when that cannot be (the
+        worker was stopped or has ended): start a new worker then."""
+        if self._stopped is not None or self.process.poll() is not None:
+            return False
+        try:
+            os.write(self._next, b"next\n")
+            self._started, self._starting = time.perf_counter(), "sandbox: next notebook"
+            self._await_ready(time.monotonic() + timeout)
+            # Whatever the old process wrote after its last reply is no reply of the new one.
+            self._buffer = b""
+            while select.select([self._replies], [], [], 0)[0]:
+                if not os.read(self._replies, 1 << 20):
+                    return False
+        except (OSError, WorkerStopped):
+            return False
+        self.output = 0
+        return True
+
+    def _await_ready(self, deadline: float) -> None:
+        """Wait (by ``deadline``) for the worker's fresh notebook process: its start counts
+        against the time of the request that needs it."""
+        if not self._starting:
+            return
+        ready, _, _ = select.select([self._ready], [], [], max(deadline - time.monotonic(), 0))
+        if not ready:
+            self._stop(self._timeout())
+        if os.read(self._ready, 64) != b"ready\n":
+            self._stop(self._ended())
+        self.phases.add(self._starting, time.perf_counter() - self._started, 0.0)
+        self._starting = ""
 
     def _count_output(self, fd: int) -> None:
         """Read and drop what the student's code prints; past the cap, end the worker."""
@@ -298,7 +342,11 @@ class Worker:
         """Send one request and wait at most ``timeout`` seconds for its reply."""
         if self._stopped is not None:
             raise self._stopped
-        deadline = time.monotonic() + max(timeout, 0.0)
+        with self.phases("sandbox: requests (cells, calls)"):
+            return self._request(message, time.monotonic() + max(timeout, 0.0))
+
+    def _request(self, message: dict[str, Any], deadline: float) -> dict[str, Any]:
+        self._await_ready(deadline)
         self._sent += 1
         self._send(wire.dumps({**message, "id": self._sent}), deadline)
         # Chunks are kept apart until the line ends: a pipe hands over 64 KiB at a time, and
@@ -423,7 +471,43 @@ class Worker:
                 self.process.stdin.close()
             except OSError:
                 pass
-        os.close(self._replies)
+        for fd in (self._replies, self._next, self._ready):
+            os.close(fd)
         self._drain.join(timeout=5)
         if self._group is not None:
             self._group.remove()
+
+
+class SandboxSession:
+    """One student's sandbox, kept for all their notebooks.
+
+    Each notebook still runs in a process of its own that has run nothing before it
+    (:meth:`Worker.next_notebook`); what the session saves is starting bubblewrap, an
+    interpreter and the kit again for every notebook.  Nothing is kept from one student to the
+    next: a session belongs to one student and is closed when they are done.
+    """
+
+    def __init__(self, sandbox: Sandbox, limits: Limits, phases: Phases = NO_PHASES) -> None:
+        self.sandbox, self.limits, self.phases = sandbox, limits, phases
+        self._worker: Worker | None = None
+        self._used = False  # the worker's current process has served a notebook
+
+    def worker(self) -> Worker:
+        """A worker whose notebook process has run nothing yet."""
+        worker = self._worker
+        if worker is not None and self._used and \
+                not worker.next_notebook(self.limits.timeout):
+            self.close()
+            worker = None
+        if worker is None:
+            with self.phases("sandbox: cgroup and spawn"):
+                worker = self._worker = Worker(self.sandbox, self.limits, self.phases)
+        self._used = True
+        return worker
+
+    def close(self) -> None:
+        """End the sandbox (every process of it) and release its pipes and cgroup."""
+        if self._worker is not None:
+            with self.phases("sandbox: end"):
+                self._worker.close()
+            self._worker = None

@@ -3,8 +3,9 @@
 The trust boundary, and why it is where it is:
 
 * **Student code runs only in a sandboxed worker** (:mod:`kit.grading.trusted.bwrap`, bubblewrap),
-  one per submitted notebook.  The worker receives the set-up cells and the student's answer
-  cells, nothing else: not the test cells, not the hidden tests, not the solutions.
+  one sandbox per student, each of their notebooks in a fresh process of its own.  The worker
+  receives the set-up cells and the student's answer cells, nothing else: not the test cells,
+  not the hidden tests, not the solutions.
 * **Test cells run here, in the grader's process**, with the kit untouched.  The names the
   answer cells define are :class:`~kit.grading.trusted.remote.RemoteFunction` proxies: a check calls
   the student's function in the worker and gets back plain data only.  Expected values, the
@@ -58,6 +59,7 @@ from kit.grading.trusted.bwrap import (
     DEFAULT_JOBS,
     Limits,
     Sandbox,
+    SandboxSession,
     Worker,
     WorkerStopped,
     open_sandbox,
@@ -73,6 +75,7 @@ from kit.grading.trusted.collection import (
 )
 from kit.grading.trusted.delegation import declared_forbid, used_names
 from kit.grading.trusted.gradebook import COLUMNS, Gradebook, Row, printable
+from kit.grading.trusted.phases import NO_PHASES, Phases
 from kit.grading.trusted.release import source_notebooks, validate_source
 from kit.grading.trusted.remote import (
     AnswerError,
@@ -375,12 +378,19 @@ class ExerciseRun:
 
 
 class NotebookGrader:
-    """Grades one submitted notebook: one worker for the answers, the tests run here."""
+    """Grades one submitted notebook: one worker for the answers, the tests run here.
+
+    The worker comes from ``session``, the student's sandbox (one of its own when not given).
+    """
 
     def __init__(self, source: Source, student: str, name: str, rebuilt: Rebuilt,
                  sandbox: Sandbox, limits: Limits, cases: HiddenCases | None = None,
-                 broken: dict[str, str] | None = None, watch: Watch | None = None) -> None:
+                 broken: dict[str, str] | None = None, watch: Watch | None = None,
+                 session: SandboxSession | None = None) -> None:
         self.source, self.student, self.name = source, student, name
+        self.session = session or SandboxSession(sandbox, limits)
+        self._own_session = session is None
+        self.phases = self.session.phases
         self.watch = watch or Watch()
         self.cases = cases or HiddenCases(secrets.token_bytes(SECRET_BYTES))
         self.broken = broken or {}  # grade_id -> why the instructor's test is broken
@@ -408,8 +418,9 @@ class NotebookGrader:
         try:
             for step in self.rebuilt.steps:
                 if step.kind == "setup":
-                    exec(compile(step.source, f"<setup {step.grade_id}>", "exec"),
-                         self.namespace)
+                    with self.phases("grader: set-up cells"):
+                        exec(compile(step.source, f"<setup {step.grade_id}>", "exec"),
+                             self.namespace)
                     self.ran.append(step)
                 elif step.kind in ("answer", "added"):
                     self.ran.append(step)
@@ -417,6 +428,8 @@ class NotebookGrader:
                     rows.append(self.exercise(exercises[step.grade_id], step))
         finally:
             self._end_worker()
+            if self._own_session:
+                self.session.close()
         return rows
 
     def exercise(self, exercise: Exercise, test: Step) -> Row:
@@ -440,7 +453,8 @@ class NotebookGrader:
         if missing:
             return "missing-answer", f"answer cell {', '.join(missing)} is missing from the " \
                                      "notebook", []
-        delegated = self._delegation(exercise)
+        with self.phases("grader: delegation check (source)"):
+            delegated = self._delegation(exercise)
         if delegated:
             return "delegated", delegated, []
         deadline = time.monotonic() + self.limits.timeout
@@ -456,7 +470,8 @@ class NotebookGrader:
             namespace[HIDDEN_MARKER[:-2]] = report.mark_hidden
             token = checks.reporter.set(report)
             try:
-                exec(compile(test.source, f"<test {test.grade_id}>", "exec"), namespace)
+                with self.phases("grader: test cells (with calls)"):
+                    exec(compile(test.source, f"<test {test.grade_id}>", "exec"), namespace)
             finally:
                 checks.reporter.reset(token)
         except WorkerStopped as stopped:
@@ -538,7 +553,7 @@ class NotebookGrader:
         its own or no exercise's.
         """
         if self.worker is None:
-            self.worker = Worker(self.sandbox, self.limits)
+            self.worker = self.session.worker()
             self.watch.worker = self.worker
             self.done = 0
         while self.done < len(self.ran):
@@ -564,9 +579,9 @@ class NotebookGrader:
                     f"{error_kind(reply)}: {str(reply.get('error', ''))[:300]}", 300)
 
     def _end_worker(self) -> None:
-        if self.worker is not None:
-            self.worker.close()
-            self.worker = None
+        """Done with the worker: the session ends it, or gives the next notebook a fresh
+        process of it."""
+        self.worker = None
 
 
 def request_forbids(source: Source, name: str) -> tuple[dict[str, frozenset[str]],
@@ -624,6 +639,7 @@ class ClassPlan:
     limits: Limits
     cases: HiddenCases
     broken: dict[str, dict[str, str]]  # notebook -> grade_id -> why its test is broken
+    phases: Phases = NO_PHASES
 
 
 def grade_student(source: Source, submission: Submission, names: list[str],
@@ -655,19 +671,24 @@ def _grade_student(source: Source, submission: Submission, names: list[str],
             source, student, name, "invalid-submission", submission.problem)]
     owner = submission.folder.stat().st_uid
     rows: list[Row] = []
-    for name in names:
-        path = submission.files.get(name)
-        if path is None:
-            rows += _invalid_rows(source, student, name, "not-submitted",
-                                  f"{name} was not submitted")
-            continue
-        try:
-            rebuilt = rebuild(source, name, read_submitted(path, name, owner))
-        except KitError as exc:
-            rows += _invalid_rows(source, student, name, "invalid-notebook", str(exc))
-            continue
-        rows += NotebookGrader(source, student, name, rebuilt, plan.sandbox, plan.limits,
-                               plan.cases, plan.broken.get(name), watch).grade()
+    session = SandboxSession(plan.sandbox, plan.limits, plan.phases)  # one for all notebooks
+    try:
+        for name in names:
+            path = submission.files.get(name)
+            if path is None:
+                rows += _invalid_rows(source, student, name, "not-submitted",
+                                      f"{name} was not submitted")
+                continue
+            try:
+                with plan.phases("grader: read and rebuild notebooks"):
+                    rebuilt = rebuild(source, name, read_submitted(path, name, owner))
+            except KitError as exc:
+                rows += _invalid_rows(source, student, name, "invalid-notebook", str(exc))
+                continue
+            rows += NotebookGrader(source, student, name, rebuilt, plan.sandbox, plan.limits,
+                                   plan.cases, plan.broken.get(name), watch, session).grade()
+    finally:
+        session.close()
     return rows
 
 
@@ -696,6 +717,7 @@ class GradingRun:
     roster: Path | None = None
     student_budget: float | None = None
     exports: list[str] = field(default_factory=list)
+    phases: Phases = NO_PHASES  # where the run's time goes (bench/bench_grading.py --phases)
 
 
 def grade(submissions: list[Path], source_folder: Path, out: Path,
@@ -705,7 +727,8 @@ def grade(submissions: list[Path], source_folder: Path, out: Path,
     run = run or GradingRun()
     out = Path(out)
     prepare_out(out, [Path(p) for p in submissions], Path(source_folder))
-    source = load_source(Path(source_folder))
+    with run.phases("grader: load source"):
+        source = load_source(Path(source_folder))
     names = list(source.notebooks)
     if run.notebooks:
         unknown = sorted(set(run.notebooks) - set(names))
@@ -737,11 +760,12 @@ def grade(submissions: list[Path], source_folder: Path, out: Path,
         run.log(f"removed {len(sandbox.cgroups.removed_stale)} cgroup(s) left by a grader that "
                 "was killed")
     cases = HiddenCases(load_secret(run.secret or out / SECRET_FILE), run.per_student_cases)
-    broken = check_solutions(source, names, cases, out / reference.CACHE_FILE)
+    with run.phases("grader: reference check"):
+        broken = check_solutions(source, names, cases, out / reference.CACHE_FILE)
     for name in names:
         for gid, why in sorted(broken.get(name, {}).items()):
             run.log(f"the test of {gid} is broken, not the answers: {why}")
-    plan = ClassPlan(sandbox, run.limits, cases, broken)
+    plan = ClassPlan(sandbox, run.limits, cases, broken, run.phases)
     exercises = sum(len(source.exercises[name]) for name in names)
     budget = run.student_budget or 2 * run.limits.timeout * exercises + 60
     unsandboxed = "graded without a sandbox (--sandbox none)" if sandbox.bwrap is None else ""
@@ -758,8 +782,8 @@ def grade(submissions: list[Path], source_folder: Path, out: Path,
 
     order = {name: index for index, name in enumerate(source.notebooks)}
     book = ClassRun(out, students, kept, order, regrade=regrade, exports=run.exports,
-                    everyone=everyone).grade(grade_one, unfinished, jobs=jobs, budget=budget,
-                                             progress=run.progress)
+                    everyone=everyone, phases=run.phases).grade(
+        grade_one, unfinished, jobs=jobs, budget=budget, progress=run.progress)
     if sandbox.cgroups is not None:
         sandbox.cgroups.remove_run_folders()
     return book
