@@ -161,6 +161,11 @@ def _read_only_paths() -> list[str]:
     return paths
 
 
+def sandbox_readable() -> list[Path]:
+    """Every folder of this machine that a sandboxed worker can read."""
+    return [Path("/usr"), *map(Path, _read_only_paths())]
+
+
 #: Parts of the kit the worker has no use for: the grader's own side (the harness, the
 #: reference answers), the command line and the teaching tools.  Hidden inside the sandbox.
 HIDDEN_KIT_FOLDERS = ("grading/trusted", "cli", "widgets", "teaching", "classroom")

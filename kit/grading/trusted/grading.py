@@ -63,6 +63,7 @@ from kit.grading.trusted.bwrap import (
     Worker,
     WorkerStopped,
     open_sandbox,
+    sandbox_readable,
 )
 from kit.grading.trusted.classrun import ClassRun, Watch, prepare_out
 from kit.grading.trusted.collection import (
@@ -718,6 +719,7 @@ class GradingRun:
     student_budget: float | None = None
     exports: list[str] = field(default_factory=list)
     phases: Phases = NO_PHASES  # where the run's time goes (bench/bench_grading.py --phases)
+    shared_cache: bool = True  # solution verdicts also kept in the instructor's cache folder
 
 
 def grade(submissions: list[Path], source_folder: Path, out: Path,
@@ -761,7 +763,8 @@ def grade(submissions: list[Path], source_folder: Path, out: Path,
                 "was killed")
     cases = HiddenCases(load_secret(run.secret or out / SECRET_FILE), run.per_student_cases)
     with run.phases("grader: reference check"):
-        broken = check_solutions(source, names, cases, out / reference.CACHE_FILE)
+        shared = reference.shared_cache(sandbox_readable()) if run.shared_cache else None
+        broken = check_solutions(source, names, cases, out / reference.CACHE_FILE, shared)
     for name in names:
         for gid, why in sorted(broken.get(name, {}).items()):
             run.log(f"the test of {gid} is broken, not the answers: {why}")
@@ -790,7 +793,7 @@ def grade(submissions: list[Path], source_folder: Path, out: Path,
 
 
 def check_solutions(source: Source, names: list[str], cases: HiddenCases,
-                    cache: Path) -> dict[str, dict[str, str]]:
+                    cache: Path, shared: Path | None = None) -> dict[str, dict[str, str]]:
     """notebook -> grade_id -> why the instructor's own solution fails that test, with the
     class's seeds (per-student cases are checked with the class's seeds too)."""
     class_cases = HiddenCases(cases.secret)
@@ -799,7 +802,7 @@ def check_solutions(source: Source, names: list[str], cases: HiddenCases,
         def seed(gid: str, base: int, name: str = name) -> int:
             return class_cases.seed("", name, gid, base)
 
-        failures = reference.cached_failures(source.notebooks[name], name, seed, cache)
+        failures = reference.cached_failures(source.notebooks[name], name, seed, cache, shared)
         if failures:
             broken[name] = failures
     return broken
