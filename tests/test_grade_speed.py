@@ -5,6 +5,7 @@ solution verdicts, shared by out folders, out of every sandbox's reach."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -138,3 +139,14 @@ def test_no_shared_cache_where_a_sandbox_could_read_it(tmp_path: Path,
     assert reference.shared_cache([tmp_path / "venv"]) is None
     assert reference.shared_cache([tmp_path / "elsewhere"]) == \
         (tmp_path / "venv" / "cache" / "pagealloc-kit" / reference.CACHE_FILE).resolve()
+
+
+@pytest.mark.parametrize(("source", "reason"), [
+    ("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)", "killed by signal 9 (SIGKILL)"),
+    ("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)", "killed by signal 11 (SIGSEGV)"),
+])
+def test_the_zygote_ends_as_its_notebooks_process_did(session: SandboxSession, source: str,
+                                                      reason: str) -> None:
+    worker = session.worker()
+    with pytest.raises(WorkerStopped, match=re.escape(reason)):
+        run(worker, source)

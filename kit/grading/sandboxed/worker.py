@@ -7,7 +7,8 @@ grader only counts them.  Requests:
 * ``{"op": "run", "cell": ID, "source": TEXT, "forbid": [...]}`` -- run an answer (or set-up)
   cell in the notebook's namespace;
 * ``{"op": "call", "name": NAME, "args": [...], "forbid": [...]}`` -- call the student's
-  ``NAME(*args)``.  A zone argument arrives as its state and is handed over as a
+  ``NAME(*args)`` (``"call_each"`` with ``"cases": [args, ...]``: one call per case, one reply
+  each, see :func:`call_each`).  A zone argument arrives as its state and is handed over as a
   :class:`RecordingZone`; the reply lists the calls made on it so the grader can replay them.
 
 ``forbid`` names the kit functions the request refuses (:mod:`kit.grading.sandboxed.guard`,
@@ -250,7 +251,8 @@ def _end_like(status: int) -> NoReturn:
     """End this process as the child ended: by the same signal, or with the same exit code."""
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
-        signal.signal(number, signal.SIG_DFL)
+        with contextlib.suppress(OSError, ValueError):  # SIGKILL's cannot be set, nor need be
+            signal.signal(number, signal.SIG_DFL)
         os.kill(os.getpid(), number)
         os._exit(128 + number)  # a signal that does not end a process when sent to it
     os._exit(os.waitstatus_to_exitcode(status))
@@ -299,11 +301,37 @@ def serve(reply_fd: int) -> None:
             try:
                 message = wire.loads(line)
                 number = message.get("id")
+                if message.get("op") == "call_each":
+                    call_each(message, namespace, replies)
+                    continue
                 data = wire.dumps({**handle(message, namespace), "id": number})
             except wire.WireError as exc:
                 data = wire.dumps({"ok": False, "exc": "WireError", "error": str(exc),
                                    "id": number})
             replies.write(data)
+
+
+def call_each(message: dict[str, Any], namespace: dict[str, Any], replies: Any) -> None:
+    """``{"op": "call_each", "name": NAME, "cases": [args, ...], "forbid": [...]}``: call the
+    student's ``NAME(*args)`` for each case in turn, each call a request of its own (its own
+    guard, its own reply, tagged ``"case": i``), written as soon as it is done; stop after the
+    first call that raised, as the grader's checks stop there.  (A value that is wrong does
+    not stop it: only the grader knows what is right, and it replaces this process when it
+    stops reading before the last reply.)"""
+    cases = message.get("cases")
+    if type(cases) is not list:
+        raise wire.WireError("cases that are not a list")
+    for index, args in enumerate(cases):
+        reply = handle({"op": "call", "name": message.get("name"), "args": args,
+                        "forbid": message.get("forbid", [])}, namespace)
+        try:
+            data = wire.dumps({**reply, "id": message.get("id"), "case": index})
+        except wire.WireError as exc:
+            reply = {"ok": False, "exc": "WireError", "error": str(exc)}
+            data = wire.dumps({**reply, "id": message.get("id"), "case": index})
+        replies.write(data)
+        if reply.get("ok") is not True:
+            return
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -354,6 +355,31 @@ class Worker:
         self._await_ready(deadline)
         self._sent += 1
         self._send(wire.dumps({**message, "id": self._sent}), deadline)
+        return self._reply(deadline)
+
+    def stream(self, message: dict[str, Any], count: int,
+               time_left: Callable[[], float]) -> Iterator[dict[str, Any]]:
+        """Send one request that has up to ``count`` replies (``call_each``: one per case, in
+        order) and yield them as they come, each waited for at most ``time_left()`` seconds.
+        The replies end early after one that is not ``ok``.  Whoever stops reading before the
+        end must not use this worker's notebook process again: it may still be running."""
+        if self._stopped is not None:
+            raise self._stopped
+        deadline = time.monotonic() + max(time_left(), 0.0)
+        with self.phases("sandbox: requests (cells, calls)"):
+            self._await_ready(deadline)
+            self._sent += 1
+            self._send(wire.dumps({**message, "id": self._sent}), deadline)
+        for case in range(count):
+            with self.phases("sandbox: batched calls, per reply"):
+                reply = self._reply(time.monotonic() + max(time_left(), 0.0), case)
+            yield reply
+            if reply.get("ok") is not True:
+                return
+
+    def _reply(self, deadline: float, case: int | None = None) -> dict[str, Any]:
+        """The next reply, by ``deadline``: the one to the request sent last (and for its
+        ``case``, in a stream), or the worker is stopped."""
         # Chunks are kept apart until the line ends: a pipe hands over 64 KiB at a time, and
         # joining them as they come would copy a long reply over and over.
         chunks, size, ended = [self._buffer], len(self._buffer), b"\n" in self._buffer
@@ -379,7 +405,7 @@ class Worker:
         except wire.WireError as exc:
             self._stop(WorkerStopped("crashed", f"the answer process sent an unreadable reply "
                                                 f"({exc})"))
-        if reply.get("id") != self._sent:
+        if reply.get("id") != self._sent or reply.get("case") != case:
             self._stop(WorkerStopped("crashed", "the answer process sent a reply out of turn "
                                                 "(written to the grader's channel by hand?)"))
         # A process of the answer the kernel ended for the cgroup's memory limit (a forked

@@ -412,6 +412,8 @@ class NotebookGrader:
                 added.append(step.grade_id)
         self.guarded, self.unowned = request_forbids(source, name)
         self.refused: dict[str, str] = {}  # exercise -> why a cell run for it was refused
+        self.replace_process = False  # the worker's process ran calls no check asked for
+        self.running: tuple[float, Exercise] | None = None  # the exercise's deadline, itself
 
     def grade(self) -> list[Row]:
         exercises = {e.grade_id: e for e in self.source.exercises[self.name]}
@@ -459,7 +461,9 @@ class NotebookGrader:
         if delegated:
             return "delegated", delegated, []
         deadline = time.monotonic() + self.limits.timeout
-        call = CallContext(self.guarded[exercise.grade_id], lambda: deadline - time.monotonic())
+        call = CallContext(self.guarded[exercise.grade_id], lambda: deadline - time.monotonic(),
+                           self._replace_process)
+        self.running = (deadline, exercise)
         report = ExerciseRun(self._seeder(exercise))
         try:
             self._start_worker(deadline, exercise)
@@ -476,6 +480,7 @@ class NotebookGrader:
             finally:
                 checks.reporter.reset(token)
         except WorkerStopped as stopped:
+            self.session.close()  # now, not on the next exercise's clock
             self._end_worker()
             return stopped.status, stopped.reason, []
         # The student's function raised where the test cell called it outside a Checks block:
@@ -542,7 +547,13 @@ class NotebookGrader:
     def _seeder(self, exercise: Exercise) -> Callable[[int], int]:
         return lambda base: self.cases.seed(self.student, self.name, exercise.grade_id, base)
 
+    def _replace_process(self) -> None:
+        self.replace_process = True
+
     def _current_worker(self) -> Worker:
+        if self.replace_process:
+            assert self.running is not None
+            self._start_worker(*self.running)
         assert self.worker is not None
         return self.worker
 
@@ -553,6 +564,8 @@ class NotebookGrader:
         for a cell of no exercise; a refusal is recorded against ``exercise`` when the cell is
         its own or no exercise's.
         """
+        if self.replace_process:  # a fresh process of the sandbox, the cells run again in it
+            self.replace_process, self.worker = False, None
         if self.worker is None:
             self.worker = self.session.worker()
             self.watch.worker = self.worker
