@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 
+from kit.grading.boundary import checks
 from kit.grading.trusted import notebooks as nbs
 from kit.grading.trusted import reference
 from kit.grading.trusted.bwrap import Limits, SandboxSession, WorkerStopped, open_sandbox
 from kit.grading.trusted.phases import Phases
+from kit.grading.trusted.remote import AnswerError, CallContext, RemoteFunction
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -150,3 +152,68 @@ def test_the_zygote_ends_as_its_notebooks_process_did(session: SandboxSession, s
     worker = session.worker()
     with pytest.raises(WorkerStopped, match=re.escape(reason)):
         run(worker, source)
+
+
+def remote(session: SandboxSession, replaced: list[bool]) -> RemoteFunction:
+    worker = session.worker()
+    assert run(worker, "calls = []\n\ndef f(x):\n    calls.append(x)\n"
+                       "    if x < 0:\n        raise ValueError(x)\n    return x * x\n")["ok"]
+    context = CallContext(frozenset(), lambda: 20.0, lambda: replaced.append(True))
+    return RemoteFunction("f", lambda: worker, context)
+
+
+def test_call_each_gives_what_calls_one_by_one_give_in_one_request(
+        session: SandboxSession) -> None:
+    replaced: list[bool] = []
+    f = remote(session, replaced)
+    sent = f._worker()._sent
+    assert list(f.call_each([(1,), (2,), (3,)])) == [1, 4, 9]
+    assert f._worker()._sent == sent + 1  # one request
+    assert f(4) == 16
+    assert value(f._worker(), "calls") == [1, 2, 3, 4]
+    assert replaced == []
+
+
+def test_call_each_stops_at_the_first_call_that_raises(session: SandboxSession) -> None:
+    replaced: list[bool] = []
+    f = remote(session, replaced)
+    results = f.call_each([(1,), (-2,), (3,)])
+    assert next(results) == 1
+    with pytest.raises(AnswerError, match="ValueError|-2"):
+        next(results)
+    assert value(f._worker(), "calls") == [1, -2]  # the third was never called
+    assert replaced == []
+
+
+def test_a_reader_that_stops_early_has_the_process_replaced(session: SandboxSession) -> None:
+    replaced: list[bool] = []
+    f = remote(session, replaced)
+    results = f.call_each([(1,), (2,), (3,), (4,)])
+    assert next(results) == 1
+    results.close()  # a wrong value: the check reads no further, the worker may go on
+    assert replaced == [True]
+
+
+def test_expect_each_reports_the_first_wrong_case_as_before(session: SandboxSession) -> None:
+    replaced: list[bool] = []
+    f = remote(session, replaced)
+    outcomes: list[str] = []
+
+    class Reporter:
+        def outcome(self, block: object, outcome: checks.Outcome) -> None:
+            outcomes.append(outcome.text)
+
+        def finished(self, block: object, unanswered: object, error: object) -> None:
+            pass
+
+        def seed(self, base: int) -> int:
+            return base
+
+    token = checks.reporter.set(Reporter())  # type: ignore[arg-type]
+    try:
+        with checks.Checks("squares") as t:
+            t.expect_each("squares", f, [(1,), (2,), (3,), (5,)],
+                          lambda x: 5 if x == 2 else x * x)
+    finally:
+        checks.reporter.reset(token)
+    assert "f(2,)" in outcomes[0] and "✘" in outcomes[0] and replaced == [True]
