@@ -56,10 +56,12 @@ from kit.grading.trusted.phases import NO_PHASES, Phases
 WORKER_MODULE = "kit.grading.sandboxed.worker"
 #: Where the worker lives inside the sandbox: its home and working folder.
 SANDBOX_HOME = "/home/student"
-#: Submissions graded at once unless --jobs says otherwise: the fastest measured on 2 cores
-#: (``bench/bench_grading.py --jobs 4 6 3 2``, 50 submissions, on a shared machine at load
-#: 10-17: 334 s, 337 s, 496 s, 386 s).  A worker waits on its sandbox's start and on the
-#: grader much of the time, so more jobs than cores pay.
+#: Submissions graded at once unless --jobs says otherwise.  On 2 cores shared with other
+#: work (``bench/bench_grading.py --students 50 --jobs 4 2 3 6``, one sandbox per student):
+#: 465 s, 576 s, 241 s, 165 s while the load average fell from 22 to 12; again with 20
+#: students, ``--jobs 6 4 3 2``: 135 s (load 15), 79 s (12), 75 s (9).  The differences
+#: between 3, 4 and 6 are smaller than the load's drift and CPU per submission is the same
+#: (2.5-2.8 s), so the default stays 4; 2 was the slowest both times it was measured before.
 DEFAULT_JOBS = 4
 
 
