@@ -119,9 +119,10 @@ def test_ctrl_c_keeps_what_was_recorded_and_restores_the_state(tmp_path: Path) -
     before = tracing_state()
     script = (
         "import sys\nfrom kit.core.tracefs import record_trace\n"
-        "try:\n    record_trace(sys.argv[1], seconds=60)\n"
+        "try:\n    record_trace(sys.argv[1], seconds=60, max_events=10**9)\n"
         "except KeyboardInterrupt:\n    sys.exit(130)\n"
     )
+    # No event cap: a busy machine can reach the default one before the signal comes.
     child = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)])
     try:
         deadline = time.monotonic() + 30

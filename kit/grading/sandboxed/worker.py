@@ -2,10 +2,13 @@
 
 Requests come on standard input and replies go to file descriptor 3, one JSON line each
 (:mod:`kit.grading.boundary.wire`); standard output and error are the student's, and the
-grader only counts them.  Requests:
+grader only counts them.  Once set up, and before any request, it replies
+``{"ok": true, "id": 0}`` (ready).  Requests:
 
 * ``{"op": "run", "cell": ID, "source": TEXT, "forbid": [...]}`` -- run an answer (or set-up)
   cell in the notebook's namespace;
+* ``{"op": "ipython"}`` -- import IPython's input transformer now, before any cell runs (the
+  grader asks when a cell is not plain Python, so the import is not an exercise's time);
 * ``{"op": "call", "name": NAME, "args": [...], "forbid": [...]}`` -- call the student's
   ``NAME(*args)`` (``"call_each"`` with ``"cases": [args, ...]``: one call per case, one reply
   each, see :func:`call_each`).  A zone argument arrives as its state and is handed over as a
@@ -37,7 +40,7 @@ from kit.core.zone import Zone
 from kit.grading.boundary import wire
 from kit.grading.boundary.checks import delegation_message
 from kit.grading.sandboxed import guard
-from kit.grading.sandboxed.shell import NotebookShell, cell_code, kernel_names
+from kit.grading.sandboxed.shell import NotebookShell, cell_code, kernel_names, load_reader
 
 #: File names given to the student's compiled cells (an error's line is looked up in them).
 ANSWER_FILE_PREFIX = "<answer "
@@ -146,6 +149,9 @@ def _serve(message: dict[str, Any], namespace: dict[str, Any], args: list[Any]) 
             shell.filename = filename
         exec(code, namespace)
         return {"ok": True}
+    if message.get("op") == "ipython":  # before any cell: IPython's reader, imported
+        load_reader()
+        return {"ok": True}
     if message.get("op") == "call":
         name = str(message["name"])
         if name not in namespace:
@@ -184,14 +190,16 @@ def main() -> None:
     """Set the limits, load the kit once, then serve each notebook in a process of its own.
 
     The process the grader starts is a *zygote*: it never runs a student's code.  It imports
-    the kit, then forks one child per notebook (and says "ready" on the control pipe); the
-    child installs the guard and serves the notebook's requests (:func:`serve`).  When the
-    grader moves on to the student's next notebook it says "next" on the control pipe, which
-    no child holds: the zygote kills the child
+    the kit, then forks one child per notebook; the child installs the guard, says it is
+    ready and serves the notebook's requests (:func:`serve`).  When the grader moves on to
+    the student's next notebook it says "next" on the control pipe, which no child holds:
+    the zygote kills the child
     and everything it started, empties the sandbox's tmpfs folders, throws away what is left
     in the request pipe and forks a fresh child from its own untouched state.  So every
     notebook starts as clean as in a sandbox of its own, without paying again for a new
-    interpreter and a new import of the kit (most of what a sandbox's start costs).
+    interpreter and a new import of the kit (most of what a sandbox's start costs).  The
+    zygote says "ready" on the control pipe when the old child is gone (the grader then drops
+    what is left in the reply pipe) and forks the new one on "go".
 
     When a child ends by itself (standard input closed, a crash, a signal, a limit), the
     zygote ends the same way, so the grader sees the worker's end and its cause as before.
@@ -214,10 +222,12 @@ def main() -> None:
                 traceback.print_exc()
                 os._exit(1)
             os._exit(0)
-        os.write(control_out, b"ready\n")
         if not _wait_for_next(child, control_in):
             return
         _end_notebook(child, sandboxed="sandboxed" in options)
+        os.write(control_out, b"ready\n")  # the old one is gone: the grader drains its pipes
+        if os.read(control_in, 64) != b"go\n":
+            return
 
 
 def _not_dumpable() -> None:
@@ -289,6 +299,9 @@ def serve(reply_fd: int) -> None:
     replies = os.fdopen(reply_fd, "wb", buffering=0, closefd=False)
     namespace: dict[str, Any] = {"__name__": "__main__", "kit": kit}
     namespace.update(kernel_names(namespace))
+    # Ready: the grader's clock for the first exercise starts now, not at the process start
+    # (on a busy machine starting the sandbox can take seconds, and they are not the answer's).
+    replies.write(wire.dumps({"ok": True, "id": 0}))
     buffer = b""
     while True:
         chunk = requests.read(1 << 16)

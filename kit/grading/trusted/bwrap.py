@@ -63,6 +63,9 @@ SANDBOX_HOME = "/home/student"
 #: between 3, 4 and 6 are smaller than the load's drift and CPU per submission is the same
 #: (2.5-2.8 s), so the default stays 4; 2 was the slowest both times it was measured before.
 DEFAULT_JOBS = 4
+#: How long a worker may take to start (sandbox, interpreter, kit) before the grader gives up
+#: on it as its own fault: not part of any exercise's timeout.
+START_SECONDS = 120.0
 
 
 class SandboxUnavailable(KitError):
@@ -71,7 +74,8 @@ class SandboxUnavailable(KitError):
 
 @dataclass(frozen=True)
 class Limits:
-    """What one worker may use.  ``timeout`` is wall-clock seconds per exercise."""
+    """What one worker may use.  ``timeout`` is wall-clock seconds per exercise, counted from
+    the worker's ready reply (its start is the grader's, see :data:`START_SECONDS`)."""
 
     timeout: float = 10.0
     memory_mib: int = 1024
@@ -263,13 +267,13 @@ class Worker:
         self.phases = phases
         self.output = 0
         self._started = time.perf_counter()
-        self._starting = "sandbox: start, until ready"  # the phase that ends at "ready"
+        self._starting = "sandbox: start, until ready"  # the phase that ends at ready
         self._stopped: WorkerStopped | None = None
         self._group: WorkerGroup | None = None
         reply_read, reply_write = os.pipe()
         out_read, out_write = os.pipe()
         next_read, self._next = os.pipe()  # "next": the grader moves on to another notebook
-        self._ready, ready_write = os.pipe()  # "ready": the worker's fresh process is there
+        self._acks, ready_write = os.pipe()  # "ready": the last notebook's process is gone
         seccomp_fd = seccomp.filter_fd() if sandbox.seccomp else None
         passed = (reply_write, next_read, ready_write, *(() if seccomp_fd is None
                                                           else (seccomp_fd,)))
@@ -297,6 +301,7 @@ class Worker:
         self._replies = reply_read
         self._buffer = b""
         self._sent = 0  # requests sent: each reply must carry its request's number
+        self._ready = False  # the worker's ready reply (number 0) read
         self._drain = threading.Thread(target=self._count_output, args=(out_read,), daemon=True)
         self._drain.start()
 
@@ -308,30 +313,20 @@ class Worker:
             return False
         try:
             os.write(self._next, b"next\n")
-            self._started, self._starting = time.perf_counter(), "sandbox: next notebook"
-            self._await_ready(time.monotonic() + timeout)
-            # Whatever the old process wrote after its last reply is no reply of the new one.
+            ready, _, _ = select.select([self._acks], [], [], timeout)
+            if not ready or os.read(self._acks, 64) != b"ready\n":
+                return False
+            # The old process is gone: whatever it wrote after its last reply is no reply.
             self._buffer = b""
             while select.select([self._replies], [], [], 0)[0]:
                 if not os.read(self._replies, 1 << 20):
                     return False
-        except (OSError, WorkerStopped):
+            os.write(self._next, b"go\n")  # now the fresh process may start, and say ready
+        except OSError:
             return False
-        self.output = 0
+        self._ready, self.output, self._sent = False, 0, 0  # a new process: numbers anew
+        self._started, self._starting = time.perf_counter(), "sandbox: next notebook"
         return True
-
-    def _await_ready(self, deadline: float) -> None:
-        """Wait (by ``deadline``) for the worker's fresh notebook process: its start counts
-        against the time of the request that needs it."""
-        if not self._starting:
-            return
-        ready, _, _ = select.select([self._ready], [], [], max(deadline - time.monotonic(), 0))
-        if not ready:
-            self._stop(self._timeout())
-        if os.read(self._ready, 64) != b"ready\n":
-            self._stop(self._ended())
-        self.phases.add(self._starting, time.perf_counter() - self._started, 0.0)
-        self._starting = ""
 
     def _count_output(self, fd: int) -> None:
         """Read and drop what the student's code prints; past the cap, end the worker."""
@@ -346,18 +341,41 @@ class Worker:
         finally:
             os.close(fd)
 
+    def wait_ready(self, ipython: bool = False) -> None:
+        """Wait for the worker's ready reply (id 0), and with ``ipython`` for it to import
+        IPython's cell reader, at most :data:`START_SECONDS` in all.
+
+        No student code has run yet, so a worker that is slow here is the machine's doing: it
+        ends as ``grader-error``, never as the answer's timeout.  Call it before starting the
+        clock of an exercise; :meth:`request` calls it when nobody has.
+        """
+        if self._ready:
+            return
+        deadline = time.monotonic() + START_SECONDS
+        try:
+            self._receive(deadline)
+            self._ready = True
+            self.phases.add(self._starting, time.perf_counter() - self._started, 0.0)
+            if ipython:
+                self.request({"op": "ipython"}, deadline - time.monotonic())
+        except WorkerStopped as stopped:
+            if stopped.status != "timeout":
+                raise
+            self._stopped = WorkerStopped(
+                "grader-error", f"the sandbox did not start within {START_SECONDS:g} s "
+                "(is the machine overloaded? grade again with fewer --jobs)")
+            raise self._stopped from None
+
     def request(self, message: dict[str, Any], timeout: float) -> dict[str, Any]:
         """Send one request and wait at most ``timeout`` seconds for its reply."""
         if self._stopped is not None:
             raise self._stopped
+        self.wait_ready()
         with self.phases("sandbox: requests (cells, calls)"):
-            return self._request(message, time.monotonic() + max(timeout, 0.0))
-
-    def _request(self, message: dict[str, Any], deadline: float) -> dict[str, Any]:
-        self._await_ready(deadline)
-        self._sent += 1
-        self._send(wire.dumps({**message, "id": self._sent}), deadline)
-        return self._reply(deadline)
+            deadline = time.monotonic() + max(timeout, 0.0)
+            self._sent += 1
+            self._send(wire.dumps({**message, "id": self._sent}), deadline)
+            return self._receive(deadline)
 
     def stream(self, message: dict[str, Any], count: int,
                time_left: Callable[[], float]) -> Iterator[dict[str, Any]]:
@@ -367,21 +385,21 @@ class Worker:
         end must not use this worker's notebook process again: it may still be running."""
         if self._stopped is not None:
             raise self._stopped
-        deadline = time.monotonic() + max(time_left(), 0.0)
+        self.wait_ready()
         with self.phases("sandbox: requests (cells, calls)"):
-            self._await_ready(deadline)
             self._sent += 1
-            self._send(wire.dumps({**message, "id": self._sent}), deadline)
+            self._send(wire.dumps({**message, "id": self._sent}),
+                       time.monotonic() + max(time_left(), 0.0))
         for case in range(count):
             with self.phases("sandbox: batched calls, per reply"):
-                reply = self._reply(time.monotonic() + max(time_left(), 0.0), case)
+                reply = self._receive(time.monotonic() + max(time_left(), 0.0), case)
             yield reply
             if reply.get("ok") is not True:
                 return
 
-    def _reply(self, deadline: float, case: int | None = None) -> dict[str, Any]:
-        """The next reply, by ``deadline``: the one to the request sent last (and for its
-        ``case``, in a stream), or the worker is stopped."""
+    def _receive(self, deadline: float, case: int | None = None) -> dict[str, Any]:
+        """The reply to the last request (or the ready reply), read by ``deadline`` (in a
+        stream, the one for its ``case``)."""
         # Chunks are kept apart until the line ends: a pipe hands over 64 KiB at a time, and
         # joining them as they come would copy a long reply over and over.
         chunks, size, ended = [self._buffer], len(self._buffer), b"\n" in self._buffer
@@ -504,7 +522,7 @@ class Worker:
                 self.process.stdin.close()
             except OSError:
                 pass
-        for fd in (self._replies, self._next, self._ready):
+        for fd in (self._replies, self._next, self._acks):
             os.close(fd)
         self._drain.join(timeout=5)
         if self._group is not None:

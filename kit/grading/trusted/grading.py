@@ -178,6 +178,15 @@ def defined_functions(source: str, where: str) -> list[str]:
     return [node.name for node in tree.body if isinstance(node, ast.FunctionDef)]
 
 
+def is_plain_python(source: str) -> bool:
+    """Whether a cell parses as Python (else only IPython reads it, or nothing does)."""
+    try:
+        ast.parse(source)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
 def defined_names(source: str) -> set[str]:
     """The functions and classes a cell defines itself (a ``def``, not an assignment, which
     could bind the kit's function under its own name)."""
@@ -414,6 +423,10 @@ class NotebookGrader:
         self.refused: dict[str, str] = {}  # exercise -> why a cell run for it was refused
         self.replace_process = False  # the worker's process ran calls no check asked for
         self.running: tuple[float, Exercise] | None = None  # the exercise's deadline, itself
+        # A cell only IPython reads (%timeit, !ls...): the worker imports IPython's reader
+        # while it starts, not on an exercise's clock.
+        self.ipython = any(not is_plain_python(s.source) for s in rebuilt.steps
+                           if s.kind in ("answer", "added"))
 
     def grade(self) -> list[Row]:
         exercises = {e.grade_id: e for e in self.source.exercises[self.name]}
@@ -460,13 +473,14 @@ class NotebookGrader:
             delegated = self._delegation(exercise)
         if delegated:
             return "delegated", delegated, []
-        deadline = time.monotonic() + self.limits.timeout
-        call = CallContext(self.guarded[exercise.grade_id], lambda: deadline - time.monotonic(),
-                           self._replace_process)
-        self.running = (deadline, exercise)
         report = ExerciseRun(self._seeder(exercise))
         try:
-            self._start_worker(deadline, exercise)
+            self._ready_worker()  # the exercise's clock starts once the worker is up
+            deadline = time.monotonic() + self.limits.timeout
+            call = CallContext(self.guarded[exercise.grade_id],
+                               lambda: deadline - time.monotonic(), self._replace_process)
+            self.running = (deadline, exercise)
+            self._run_cells(deadline, exercise)
             if exercise.grade_id in self.refused:
                 return "delegated", self.refused[exercise.grade_id], []
             namespace = self.namespace  # test cells share it, as in the notebook
@@ -553,23 +567,29 @@ class NotebookGrader:
     def _current_worker(self) -> Worker:
         if self.replace_process:
             assert self.running is not None
-            self._start_worker(*self.running)
+            self._ready_worker()
+            self._run_cells(*self.running)
         assert self.worker is not None
         return self.worker
 
-    def _start_worker(self, deadline: float, exercise: Exercise) -> None:
-        """A worker that has run every set-up and answer cell so far (once each).
-
-        A cell's run is guarded like a call: its exercise's refusals, or the whole notebook's
-        for a cell of no exercise; a refusal is recorded against ``exercise`` when the cell is
-        its own or no exercise's.
-        """
+    def _ready_worker(self) -> None:
+        """A started worker (a new one after a limit ended the last), ready for requests."""
         if self.replace_process:  # a fresh process of the sandbox, the cells run again in it
             self.replace_process, self.worker = False, None
         if self.worker is None:
             self.worker = self.session.worker()
             self.watch.worker = self.worker
             self.done = 0
+        self.worker.wait_ready(ipython=self.ipython)
+
+    def _run_cells(self, deadline: float, exercise: Exercise) -> None:
+        """Run every set-up and answer cell so far in the worker, once each.
+
+        A cell's run is guarded like a call: its exercise's refusals, or the whole notebook's
+        for a cell of no exercise; a refusal is recorded against ``exercise`` when the cell is
+        its own or no exercise's.
+        """
+        assert self.worker is not None
         while self.done < len(self.ran):
             step = self.ran[self.done]
             self.done += 1
