@@ -28,9 +28,10 @@ class SlowStart:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.sandbox, name)
 
-    def command(self, fd: int, limits: Limits, seccomp_fd: int | None = None) -> list[str]:
+    def command(self, fd: int, limits: Limits, seccomp_fd: int | None = None,
+                control: tuple[int, int] = (-1, -1)) -> list[str]:
         return ["/bin/sh", "-c", f'sleep {self.delay}; exec "$@"', "sh",
-                *self.sandbox.command(fd, limits, seccomp_fd)]
+                *self.sandbox.command(fd, limits, seccomp_fd, control)]
 
 
 @pytest.fixture

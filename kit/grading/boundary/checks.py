@@ -57,7 +57,7 @@ import contextvars
 import dis
 import math
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass
 from types import CodeType, FunctionType, TracebackType
 from typing import Protocol
@@ -331,6 +331,19 @@ def check(
     raise CheckFailed(failure_text(what, got, expected, inputs=inputs, hint=hint))
 
 
+
+def _calls(function: Callable[..., object],
+           cases: list[tuple[object, ...]]) -> Generator[object, None, None]:
+    """``function(*case)`` for each case in turn, lazily.  The grader's proxy of a student's
+    function calls them all in one request (``call_each``: one round trip into the sandbox,
+    not one per case); anything else is called case by case."""
+    each = getattr(function, "call_each", None)
+    if callable(each) and not isinstance(function, FunctionType):
+        yield from each(cases)
+    else:
+        for case in cases:
+            yield function(*case)
+
 class Checks:
     """A test cell's group of checks for one exercise (see the module docstring)."""
 
@@ -432,27 +445,30 @@ class Checks:
         if (delegated := self._delegation(function)) is not None:
             return self._fail(what, f"✘ {what}\n  {delegated}", hint)
         count = 0
-        for case in cases:
-            count += 1
-            expected = reference(*case)
-            inputs = {f"arg{i + 1}": value for i, value in enumerate(case)}
-            name = getattr(function, "__name__", "<lambda>")
-            call = f"input {describe(tuple(case))}" if name == "<lambda>" else \
-                f"{name}{describe(tuple(case))}"
-            try:
-                got = function(*case)
-            except NotImplementedError as exc:
-                raise _Unanswered(str(exc) or self.hint) from None
-            except Exception as exc:
-                wrong = misconceptions(*case) if misconceptions is not None else ()
-                hint = misconception_hint(None, wrong, hint, exc)
-                return self._fail(what, failure_text(f"{what}: {call}", None, expected,
-                                                     inputs=inputs, hint=hint, error=exc), hint)
-            if not same(got, expected):
-                wrong = misconceptions(*case) if misconceptions is not None else ()
-                hint = misconception_hint(got, wrong, hint)
-                return self._fail(what, failure_text(f"{what}: {call}", got, expected,
-                                                     inputs=inputs, hint=hint), hint)
+        cases = [tuple(case) for case in cases]
+        with contextlib.closing(_calls(function, cases)) as calls:
+            for case in cases:
+                count += 1
+                expected = reference(*case)
+                inputs = {f"arg{i + 1}": value for i, value in enumerate(case)}
+                name = getattr(function, "__name__", "<lambda>")
+                call = f"input {describe(case)}" if name == "<lambda>" else \
+                    f"{name}{describe(case)}"
+                try:
+                    got = next(calls)
+                except NotImplementedError as exc:
+                    raise _Unanswered(str(exc) or self.hint) from None
+                except Exception as exc:
+                    wrong = misconceptions(*case) if misconceptions is not None else ()
+                    hint = misconception_hint(None, wrong, hint, exc)
+                    return self._fail(what, failure_text(f"{what}: {call}", None, expected,
+                                                         inputs=inputs, hint=hint, error=exc),
+                                      hint)
+                if not same(got, expected):
+                    wrong = misconceptions(*case) if misconceptions is not None else ()
+                    hint = misconception_hint(got, wrong, hint)
+                    return self._fail(what, failure_text(f"{what}: {call}", got, expected,
+                                                         inputs=inputs, hint=hint), hint)
         return self._pass(what, f"✔ {what} ({count} cases)", hint)
 
     def _delegation(self, *functions: object) -> str | None:

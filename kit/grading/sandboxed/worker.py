@@ -10,7 +10,8 @@ grader only counts them.  Once set up, and before any request, it replies
 * ``{"op": "ipython"}`` -- import IPython's input transformer now, before any cell runs (the
   grader asks when a cell is not plain Python, so the import is not an exercise's time);
 * ``{"op": "call", "name": NAME, "args": [...], "forbid": [...]}`` -- call the student's
-  ``NAME(*args)``.  A zone argument arrives as its state and is handed over as a
+  ``NAME(*args)`` (``"call_each"`` with ``"cases": [args, ...]``: one call per case, one reply
+  each, see :func:`call_each`).  A zone argument arrives as its state and is handed over as a
   :class:`RecordingZone`; the reply lists the calls made on it so the grader can replay them.
 
 ``forbid`` names the kit functions the request refuses (:mod:`kit.grading.sandboxed.guard`,
@@ -25,11 +26,17 @@ has anything else (:func:`kit.grading.trusted.remote.read_reply`).
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import resource
+import select
+import shutil
+import signal
 import sys
 import traceback
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 
 import kit
 from kit.core.zone import Zone
@@ -40,7 +47,11 @@ from kit.grading.sandboxed.shell import NotebookShell, cell_code, kernel_names, 
 
 #: File names given to the student's compiled cells (an error's line is looked up in them).
 ANSWER_FILE_PREFIX = "<answer "
-#: The guard against delegation, installed by :func:`main` before the first request.
+#: The sandbox's tmpfs folders (see kit.grading.trusted.bwrap), emptied between notebooks.
+SCRATCH_FOLDERS = ("/tmp", "/home/student", "/dev/shm")
+#: prctl's option that makes a process (not) dumpable.
+PR_SET_DUMPABLE = 4
+#: The guard against delegation, installed by :func:`serve` before the first request.
 GUARD: guard.Guard | None = None
 
 
@@ -158,13 +169,13 @@ def _serve(message: dict[str, Any], namespace: dict[str, Any], args: list[Any]) 
     return {"ok": False, "exc": "ProtocolError", "error": "unknown request"}
 
 
-def limit_myself(argv: list[str]) -> int:
-    """Set the resource limits the grader asked for (soft = hard); return the reply fd.
+def limit_myself(options: dict[str, str]) -> None:
+    """Set the resource limits the grader asked for (soft = hard).
 
     Done before the first request, so no student code runs without them; a process without
-    privileges cannot raise a hard limit again.
+    privileges cannot raise a hard limit again.  The zygote sets them and every notebook's
+    process inherits them (its CPU time counts from zero).
     """
-    options = dict(arg[2:].split("=", 1) for arg in argv if arg.startswith("--") and "=" in arg)
     limits = {
         resource.RLIMIT_AS: int(options["memory"]) << 20,
         resource.RLIMIT_CPU: int(options["cpu"]),
@@ -176,16 +187,119 @@ def limit_myself(argv: list[str]) -> int:
     for which, value in limits.items():
         hard = value + 1 if which == resource.RLIMIT_CPU else value  # SIGXCPU first, then KILL
         resource.setrlimit(which, (value, hard))
-    return int(options["reply-fd"])
 
 
 def main() -> None:
-    """Serve requests until standard input closes."""
+    """Set the limits, load the kit once, then serve each notebook in a process of its own.
+
+    The process the grader starts is a *zygote*: it never runs a student's code.  It imports
+    the kit, then forks one child per notebook; the child installs the guard, says it is
+    ready and serves the notebook's requests (:func:`serve`).  When the grader moves on to
+    the student's next notebook it says "next" on the control pipe, which no child holds:
+    the zygote kills the child
+    and everything it started, empties the sandbox's tmpfs folders, throws away what is left
+    in the request pipe and forks a fresh child from its own untouched state.  So every
+    notebook starts as clean as in a sandbox of its own, without paying again for a new
+    interpreter and a new import of the kit (most of what a sandbox's start costs).  The
+    zygote says "ready" on the control pipe when the old child is gone (the grader then drops
+    what is left in the reply pipe) and forks the new one on "go".
+
+    When a child ends by itself (standard input closed, a crash, a signal, a limit), the
+    zygote ends the same way, so the grader sees the worker's end and its cause as before.
+    """
+    options = dict((arg[2:] + "=").split("=")[:2] for arg in sys.argv[1:]
+                   if arg.startswith("--"))
+    limit_myself(options)
+    reply_fd = int(options["reply-fd"])
+    control_in, control_out = (int(fd) for fd in options["control"].split(","))
+    guard.preload()
+    _not_dumpable()
+    while True:
+        child = os.fork()
+        if child == 0:  # the notebook's process: the zygote's control pipe does not reach it
+            os.close(control_in)
+            os.close(control_out)
+            try:
+                serve(reply_fd)
+            except BaseException:  # noqa: BLE001 - said on stderr, then the exit status
+                traceback.print_exc()
+                os._exit(1)
+            os._exit(0)
+        if not _wait_for_next(child, control_in):
+            return
+        _end_notebook(child, sandboxed="sandboxed" in options)
+        os.write(control_out, b"ready\n")  # the old one is gone: the grader drains its pipes
+        if os.read(control_in, 64) != b"go\n":
+            return
+
+
+def _not_dumpable() -> None:
+    """Keep the zygote out of its children's reach: a process that is not dumpable cannot be
+    traced, nor its memory or file descriptors opened through /proc, by another process of
+    the same user (so the control pipe stays the grader's)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE) failed")
+
+
+def _wait_for_next(child: int, control_in: int) -> bool:
+    """Wait until the grader asks for the next notebook (True) or closes the control pipe
+    (False); when the child ends first, end this process the same way."""
+    watch = os.pidfd_open(child)
+    try:
+        while True:
+            ready, _, _ = select.select([control_in, watch], [], [])
+            if watch in ready:
+                _end_like(os.waitpid(child, 0)[1])
+            line = os.read(control_in, 64)
+            if line == b"next\n":
+                return True
+            if not line:
+                return False
+    finally:
+        os.close(watch)
+
+
+def _end_like(status: int) -> NoReturn:
+    """End this process as the child ended: by the same signal, or with the same exit code."""
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        with contextlib.suppress(OSError, ValueError):  # SIGKILL's cannot be set, nor need be
+            signal.signal(number, signal.SIG_DFL)
+        os.kill(os.getpid(), number)
+        os._exit(128 + number)  # a signal that does not end a process when sent to it
+    os._exit(os.waitstatus_to_exitcode(status))
+
+
+def _end_notebook(child: int, *, sandboxed: bool) -> None:
+    """Kill the child and whatever it started, and leave nothing of it behind.
+
+    A file that cannot be removed (the child made it so) ends the zygote: the grader then
+    starts a new sandbox for the next notebook.
+    """
+    # In the sandbox's own PID namespace, -1 is every process but bubblewrap's and mine.
+    # (Unsandboxed, what the child started lives on until the grader ends the worker.)
+    os.kill(-1 if sandboxed else child, signal.SIGKILL)
+    os.waitpid(child, 0)
+    os.set_blocking(0, False)
+    with contextlib.suppress(BlockingIOError):
+        while os.read(0, 1 << 16):
+            pass  # requests a child wrote into its own standard input: never served
+    os.set_blocking(0, True)
+    for folder in SCRATCH_FOLDERS if sandboxed else ():
+        for entry in Path(folder).iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+
+
+def serve(reply_fd: int) -> None:
+    """Serve one notebook's requests until standard input closes."""
     global GUARD
-    reply_fd = limit_myself(sys.argv[1:])
     GUARD = guard.install(handle.__code__, lambda name: delegation_message([name]))
-    requests = os.fdopen(0, "rb", buffering=0)
-    replies = os.fdopen(reply_fd, "wb", buffering=0)
+    requests = os.fdopen(0, "rb", buffering=0, closefd=False)
+    replies = os.fdopen(reply_fd, "wb", buffering=0, closefd=False)
     namespace: dict[str, Any] = {"__name__": "__main__", "kit": kit}
     namespace.update(kernel_names(namespace))
     # Ready: the grader's clock for the first exercise starts now, not at the process start
@@ -203,11 +317,37 @@ def main() -> None:
             try:
                 message = wire.loads(line)
                 number = message.get("id")
+                if message.get("op") == "call_each":
+                    call_each(message, namespace, replies)
+                    continue
                 data = wire.dumps({**handle(message, namespace), "id": number})
             except wire.WireError as exc:
                 data = wire.dumps({"ok": False, "exc": "WireError", "error": str(exc),
                                    "id": number})
             replies.write(data)
+
+
+def call_each(message: dict[str, Any], namespace: dict[str, Any], replies: Any) -> None:
+    """``{"op": "call_each", "name": NAME, "cases": [args, ...], "forbid": [...]}``: call the
+    student's ``NAME(*args)`` for each case in turn, each call a request of its own (its own
+    guard, its own reply, tagged ``"case": i``), written as soon as it is done; stop after the
+    first call that raised, as the grader's checks stop there.  (A value that is wrong does
+    not stop it: only the grader knows what is right, and it replaces this process when it
+    stops reading before the last reply.)"""
+    cases = message.get("cases")
+    if type(cases) is not list:
+        raise wire.WireError("cases that are not a list")
+    for index, args in enumerate(cases):
+        reply = handle({"op": "call", "name": message.get("name"), "args": args,
+                        "forbid": message.get("forbid", [])}, namespace)
+        try:
+            data = wire.dumps({**reply, "id": message.get("id"), "case": index})
+        except wire.WireError as exc:
+            reply = {"ok": False, "exc": "WireError", "error": str(exc)}
+            data = wire.dumps({**reply, "id": message.get("id"), "case": index})
+        replies.write(data)
+        if reply.get("ok") is not True:
+            return
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,14 +54,17 @@ from kit.core.errors import KitError
 from kit.grading.boundary import wire
 from kit.grading.trusted import seccomp
 from kit.grading.trusted.cgroups import Cgroups, WorkerGroup, open_cgroups
+from kit.grading.trusted.phases import NO_PHASES, Phases
 
 WORKER_MODULE = "kit.grading.sandboxed.worker"
 #: Where the worker lives inside the sandbox: its home and working folder.
 SANDBOX_HOME = "/home/student"
-#: Submissions graded at once unless --jobs says otherwise: the fastest measured on 2 cores
-#: (``bench/bench_grading.py --jobs 4 6 3 2``, 50 submissions, on a shared machine at load
-#: 10-17: 334 s, 337 s, 496 s, 386 s).  A worker waits on its sandbox's start and on the
-#: grader much of the time, so more jobs than cores pay.
+#: Submissions graded at once unless --jobs says otherwise.  On 2 cores shared with other
+#: work (``bench/bench_grading.py --students 50 --jobs 4 2 3 6``, one sandbox per student):
+#: 465 s, 576 s, 241 s, 165 s while the load average fell from 22 to 12; again with 20
+#: students, ``--jobs 6 4 3 2``: 135 s (load 15), 79 s (12), 75 s (9).  The differences
+#: between 3, 4 and 6 are smaller than the load's drift and CPU per submission is the same
+#: (2.5-2.8 s), so the default stays 4; 2 was the slowest both times it was measured before.
 DEFAULT_JOBS = 4
 #: How long a worker may take to start (sandbox, interpreter, kit) before the grader gives up
 #: on it as its own fault: not part of any exercise's timeout.
@@ -116,15 +120,19 @@ class Sandbox:
             text += "; not enforced here: " + "; ".join(self.not_enforced)
         return text
 
-    def command(self, fd: int, limits: Limits, seccomp_fd: int | None = None) -> list[str]:
-        """The command line that starts one worker replying on ``fd`` (its system calls
+    def command(self, fd: int, limits: Limits, seccomp_fd: int | None = None,
+                control: tuple[int, int] = (-1, -1)) -> list[str]:
+        """The command line that starts one worker replying on ``fd``, told to move on to the
+        next notebook on ``control[0]`` and answering on ``control[1]`` (its system calls
         filtered by the program readable from ``seccomp_fd``, when given)."""
         # The worker imports the very kit the grader runs, from the folder that holds it
         # (-I: no environment variable, user site or current folder reaches its sys.path).
         start = (f"import sys; sys.path.insert(0, {str(_kit_folder().parent)!r}); "
                  f"from {WORKER_MODULE} import main; main()")
         python = [sys.executable, "-I", "-c", start, f"--reply-fd={fd}",
-                  *limits.worker_arguments()]
+                  f"--control={control[0]},{control[1]}", *limits.worker_arguments()]
+        if self.bwrap is not None:
+            python.append("--sandboxed")
         if self.bwrap is None:
             return python
         binds: list[str] = []
@@ -167,6 +175,11 @@ def _read_only_paths() -> list[str]:
     paths = sorted(p for p in wanted | real if Path(p).exists() and not p.startswith("/usr"))
     # A folder inside another one already bound comes after it (sorted), so it stays visible.
     return paths
+
+
+def sandbox_readable() -> list[Path]:
+    """Every folder of this machine that a sandboxed worker can read."""
+    return [Path("/usr"), *map(Path, _read_only_paths())]
 
 
 #: Parts of the kit the worker has no use for: the grader's own side (the harness, the
@@ -257,17 +270,23 @@ _JOIN = ('while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shif
 class Worker:
     """One sandboxed worker process: requests in, replies out, limits enforced from outside."""
 
-    def __init__(self, sandbox: Sandbox, limits: Limits) -> None:
+    def __init__(self, sandbox: Sandbox, limits: Limits, phases: Phases = NO_PHASES) -> None:
         self.limits = limits
         self.sandbox = sandbox
+        self.phases = phases
         self.output = 0
+        self._started = time.perf_counter()
+        self._starting = "sandbox: start, until ready"  # the phase that ends at ready
         self._stopped: WorkerStopped | None = None
         self._group: WorkerGroup | None = None
         reply_read, reply_write = os.pipe()
         out_read, out_write = os.pipe()
+        next_read, self._next = os.pipe()  # "next": the grader moves on to another notebook
+        self._acks, ready_write = os.pipe()  # "ready": the last notebook's process is gone
         seccomp_fd = seccomp.filter_fd() if sandbox.seccomp else None
-        passed = (reply_write,) if seccomp_fd is None else (reply_write, seccomp_fd)
-        command = sandbox.command(reply_write, limits, seccomp_fd)
+        passed = (reply_write, next_read, ready_write, *(() if seccomp_fd is None
+                                                          else (seccomp_fd,)))
+        command = sandbox.command(reply_write, limits, seccomp_fd, (next_read, ready_write))
         if sandbox.cgroups is not None and sandbox.cgroups.hierarchies:
             # The cgroups are joined by a shell that then becomes bwrap: nothing of the
             # answer's runs before it is in them (and no preexec_fn, unsafe with threads).
@@ -284,7 +303,7 @@ class Worker:
                 self._group.remove()
             raise
         finally:
-            for fd in (reply_write, out_write, *passed[1:]):
+            for fd in (out_write, *passed):
                 os.close(fd)
         assert self.process.stdin is not None
         os.set_blocking(self.process.stdin.fileno(), False)  # writes wait in select, bounded
@@ -294,6 +313,29 @@ class Worker:
         self._ready = False  # the worker's ready reply (number 0) read
         self._drain = threading.Thread(target=self._count_output, args=(out_read,), daemon=True)
         self._drain.start()
+
+    def next_notebook(self, timeout: float) -> bool:
+        """Have the worker replace its notebook's process by a fresh one (see the worker's
+        ``main``), for another notebook of the same student; False when that cannot be (the
+        worker was stopped or has ended): start a new worker then."""
+        if self._stopped is not None or self.process.poll() is not None:
+            return False
+        try:
+            os.write(self._next, b"next\n")
+            ready, _, _ = select.select([self._acks], [], [], timeout)
+            if not ready or os.read(self._acks, 64) != b"ready\n":
+                return False
+            # The old process is gone: whatever it wrote after its last reply is no reply.
+            self._buffer = b""
+            while select.select([self._replies], [], [], 0)[0]:
+                if not os.read(self._replies, 1 << 20):
+                    return False
+            os.write(self._next, b"go\n")  # now the fresh process may start, and say ready
+        except OSError:
+            return False
+        self._ready, self.output, self._sent = False, 0, 0  # a new process: numbers anew
+        self._started, self._starting = time.perf_counter(), "sandbox: next notebook"
+        return True
 
     def _count_output(self, fd: int) -> None:
         """Read and drop what the student's code prints; past the cap, end the worker."""
@@ -322,6 +364,7 @@ class Worker:
         try:
             self._receive(deadline)
             self._ready = True
+            self.phases.add(self._starting, time.perf_counter() - self._started, 0.0)
             if ipython:
                 self.request({"op": "ipython"}, deadline - time.monotonic())
         except WorkerStopped as stopped:
@@ -337,13 +380,35 @@ class Worker:
         if self._stopped is not None:
             raise self._stopped
         self.wait_ready()
-        deadline = time.monotonic() + max(timeout, 0.0)
-        self._sent += 1
-        self._send(wire.dumps({**message, "id": self._sent}), deadline)
-        return self._receive(deadline)
+        with self.phases("sandbox: requests (cells, calls)"):
+            deadline = time.monotonic() + max(timeout, 0.0)
+            self._sent += 1
+            self._send(wire.dumps({**message, "id": self._sent}), deadline)
+            return self._receive(deadline)
 
-    def _receive(self, deadline: float) -> dict[str, Any]:
-        """The reply to the last request (or the ready reply), read by ``deadline``."""
+    def stream(self, message: dict[str, Any], count: int,
+               time_left: Callable[[], float]) -> Iterator[dict[str, Any]]:
+        """Send one request that has up to ``count`` replies (``call_each``: one per case, in
+        order) and yield them as they come, each waited for at most ``time_left()`` seconds.
+        The replies end early after one that is not ``ok``.  Whoever stops reading before the
+        end must not use this worker's notebook process again: it may still be running."""
+        if self._stopped is not None:
+            raise self._stopped
+        self.wait_ready()
+        with self.phases("sandbox: requests (cells, calls)"):
+            self._sent += 1
+            self._send(wire.dumps({**message, "id": self._sent}),
+                       time.monotonic() + max(time_left(), 0.0))
+        for case in range(count):
+            with self.phases("sandbox: batched calls, per reply"):
+                reply = self._receive(time.monotonic() + max(time_left(), 0.0), case)
+            yield reply
+            if reply.get("ok") is not True:
+                return
+
+    def _receive(self, deadline: float, case: int | None = None) -> dict[str, Any]:
+        """The reply to the last request (or the ready reply), read by ``deadline`` (in a
+        stream, the one for its ``case``)."""
         # Chunks are kept apart until the line ends: a pipe hands over 64 KiB at a time, and
         # joining them as they come would copy a long reply over and over.
         chunks, size, ended = [self._buffer], len(self._buffer), b"\n" in self._buffer
@@ -369,7 +434,7 @@ class Worker:
         except wire.WireError as exc:
             self._stop(WorkerStopped("crashed", f"the answer process sent an unreadable reply "
                                                 f"({exc})"))
-        if reply.get("id") != self._sent:
+        if reply.get("id") != self._sent or reply.get("case") != case:
             self._stop(WorkerStopped("crashed", "the answer process sent a reply out of turn "
                                                 "(written to the grader's channel by hand?)"))
         # A process of the answer the kernel ended for the cgroup's memory limit (a forked
@@ -377,6 +442,7 @@ class Worker:
         # grader reads that in the cgroup itself: no reply can claim it.
         if self._group is not None and self._group.oom_killed():
             self._stop(self._memory_stop())
+        reply.pop("case", None)  # checked above: what the reply says is read without it
         return reply
 
     def _send(self, data: bytes, deadline: float) -> None:
@@ -464,7 +530,43 @@ class Worker:
                 self.process.stdin.close()
             except OSError:
                 pass
-        os.close(self._replies)
+        for fd in (self._replies, self._next, self._acks):
+            os.close(fd)
         self._drain.join(timeout=5)
         if self._group is not None:
             self._group.remove()
+
+
+class SandboxSession:
+    """One student's sandbox, kept for all their notebooks.
+
+    Each notebook still runs in a process of its own that has run nothing before it
+    (:meth:`Worker.next_notebook`); what the session saves is starting bubblewrap, an
+    interpreter and the kit again for every notebook.  Nothing is kept from one student to the
+    next: a session belongs to one student and is closed when they are done.
+    """
+
+    def __init__(self, sandbox: Sandbox, limits: Limits, phases: Phases = NO_PHASES) -> None:
+        self.sandbox, self.limits, self.phases = sandbox, limits, phases
+        self._worker: Worker | None = None
+        self._used = False  # the worker's current process has served a notebook
+
+    def worker(self) -> Worker:
+        """A worker whose notebook process has run nothing yet."""
+        worker = self._worker
+        if worker is not None and self._used and \
+                not worker.next_notebook(self.limits.timeout):
+            self.close()
+            worker = None
+        if worker is None:
+            with self.phases("sandbox: cgroup and spawn"):
+                worker = self._worker = Worker(self.sandbox, self.limits, self.phases)
+        self._used = True
+        return worker
+
+    def close(self) -> None:
+        """End the sandbox (every process of it) and release its pipes and cgroup."""
+        if self._worker is not None:
+            with self.phases("sandbox: end"):
+                self._worker.close()
+            self._worker = None

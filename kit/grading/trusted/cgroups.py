@@ -143,19 +143,32 @@ class WorkerGroup:
     folders: list[Path]
     memory: Path | None
     memory_v2: bool
+    _events: int | None = field(default=None, init=False)  # the OOM count's file, kept open
 
     def procs_files(self) -> list[str]:
         return [str(folder / "cgroup.procs") for folder in self.folders]
 
     def oom_killed(self) -> bool:
-        """Did the kernel end a process of this worker for going over the memory limit?"""
+        """Did the kernel end a process of this worker for going over the memory limit?
+
+        Asked after every reply, so the file stays open and is read again from its start.
+        """
         if self.memory is None:
             return False
-        text = _read(self.memory / ("memory.events" if self.memory_v2 else "memory.oom_control"))
+        try:
+            if self._events is None:
+                self._events = os.open(self.memory / ("memory.events" if self.memory_v2
+                                                      else "memory.oom_control"), os.O_RDONLY)
+            text = os.pread(self._events, 4096, 0).decode()
+        except OSError:
+            return False
         counts = dict(line.split() for line in text.splitlines() if len(line.split()) == 2)
         return int(counts.get("oom_kill", "0")) > 0
 
     def remove(self) -> None:
+        if self._events is not None:
+            os.close(self._events)
+            self._events = None
         for folder in self.folders:
             _kill_and_remove(folder)
 

@@ -35,6 +35,7 @@ from kit.grading.trusted.gradebook import (
 )
 from kit.grading.trusted.lms import CANVAS_FILE, canvas_csv
 from kit.grading.trusted.notebooks import atomic_write
+from kit.grading.trusted.phases import NO_PHASES, Phases
 
 #: The reason of a row whose student the run has not graded (yet).
 NOT_GRADED = "not graded: the grading run stopped before this student (run kit grade again)"
@@ -86,8 +87,10 @@ class ClassRun:
 
     def __init__(self, out: Path, students: dict[str, Submission], kept: list[Row],
                  order: dict[str, int], *, regrade: bool, exports: list[str] | None = None,
-                 everyone: dict[str, Submission] | None = None) -> None:
+                 everyone: dict[str, Submission] | None = None,
+                 phases: Phases = NO_PHASES) -> None:
         self.out, self.students, self.kept, self.order = out, students, kept, order
+        self.phases = phases
         self.regrade, self.exports = regrade, exports or []
         self.everyone = everyone or students  # the whole class, for the exports' identities
         self.rows: dict[str, list[Row]] = {}
@@ -150,8 +153,9 @@ class ClassRun:
     def _done(self, name: str, rows: list[Row], pending: dict[str, list[Row]],
               progress: Callable[[int, int, str], None]) -> None:
         self.rows[name] = rows
-        write_gradebook(self._book(pending), self.out)
-        write_feedback(self.out, name, rows)
+        with self.phases("grader: gradebook and feedback writes"):
+            write_gradebook(self._book(pending), self.out)
+            write_feedback(self.out, name, rows)
         progress(len(self.rows), len(self.students), name)
 
     def _book(self, pending: dict[str, list[Row]]) -> Gradebook:

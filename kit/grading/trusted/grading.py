@@ -3,8 +3,9 @@
 The trust boundary, and why it is where it is:
 
 * **Student code runs only in a sandboxed worker** (:mod:`kit.grading.trusted.bwrap`, bubblewrap),
-  one per submitted notebook.  The worker receives the set-up cells and the student's answer
-  cells, nothing else: not the test cells, not the hidden tests, not the solutions.
+  one sandbox per student, each of their notebooks in a fresh process of its own.  The worker
+  receives the set-up cells and the student's answer cells, nothing else: not the test cells,
+  not the hidden tests, not the solutions.
 * **Test cells run here, in the grader's process**, with the kit untouched.  The names the
   answer cells define are :class:`~kit.grading.trusted.remote.RemoteFunction` proxies: a check calls
   the student's function in the worker and gets back plain data only.  Expected values, the
@@ -58,9 +59,11 @@ from kit.grading.trusted.bwrap import (
     DEFAULT_JOBS,
     Limits,
     Sandbox,
+    SandboxSession,
     Worker,
     WorkerStopped,
     open_sandbox,
+    sandbox_readable,
 )
 from kit.grading.trusted.classrun import ClassRun, Watch, prepare_out
 from kit.grading.trusted.collection import (
@@ -73,6 +76,7 @@ from kit.grading.trusted.collection import (
 )
 from kit.grading.trusted.delegation import declared_forbid, used_names
 from kit.grading.trusted.gradebook import COLUMNS, Gradebook, Row, printable
+from kit.grading.trusted.phases import NO_PHASES, Phases
 from kit.grading.trusted.release import source_notebooks, validate_source
 from kit.grading.trusted.remote import (
     PROTOCOL_ERROR,
@@ -385,12 +389,19 @@ class ExerciseRun:
 
 
 class NotebookGrader:
-    """Grades one submitted notebook: one worker for the answers, the tests run here."""
+    """Grades one submitted notebook: one worker for the answers, the tests run here.
+
+    The worker comes from ``session``, the student's sandbox (one of its own when not given).
+    """
 
     def __init__(self, source: Source, student: str, name: str, rebuilt: Rebuilt,
                  sandbox: Sandbox, limits: Limits, cases: HiddenCases | None = None,
-                 broken: dict[str, str] | None = None, watch: Watch | None = None) -> None:
+                 broken: dict[str, str] | None = None, watch: Watch | None = None,
+                 session: SandboxSession | None = None) -> None:
         self.source, self.student, self.name = source, student, name
+        self.session = session or SandboxSession(sandbox, limits)
+        self._own_session = session is None
+        self.phases = self.session.phases
         self.watch = watch or Watch()
         self.cases = cases or HiddenCases(secrets.token_bytes(SECRET_BYTES))
         self.broken = broken or {}  # grade_id -> why the instructor's test is broken
@@ -415,6 +426,8 @@ class NotebookGrader:
         answers = [s.source for s in rebuilt.steps if s.kind in ("answer", "added")]
         self.stubbed = stubs.left_as_stubs(source.notebooks[name], answers,
                                            source.functions[name], name)
+        self.replace_process = False  # the worker's process ran calls no check asked for
+        self.running: tuple[float, Exercise] | None = None  # the exercise's deadline, itself
         # A cell only IPython reads (%timeit, !ls...): the worker imports IPython's reader
         # while it starts, not on an exercise's clock.
         self.ipython = any(not is_plain_python(cell) for cell in answers)
@@ -425,8 +438,9 @@ class NotebookGrader:
         try:
             for step in self.rebuilt.steps:
                 if step.kind == "setup":
-                    exec(compile(step.source, f"<setup {step.grade_id}>", "exec"),
-                         self.namespace)
+                    with self.phases("grader: set-up cells"):
+                        exec(compile(step.source, f"<setup {step.grade_id}>", "exec"),
+                             self.namespace)
                     self.ran.append(step)
                 elif step.kind in ("answer", "added"):
                     self.ran.append(step)
@@ -434,6 +448,8 @@ class NotebookGrader:
                     rows.append(self.exercise(exercises[step.grade_id], step))
         finally:
             self._end_worker()
+            if self._own_session:
+                self.session.close()
         return rows
 
     def exercise(self, exercise: Exercise, test: Step) -> Row:
@@ -457,7 +473,8 @@ class NotebookGrader:
         if missing:
             return "missing-answer", f"answer cell {', '.join(missing)} is missing from the " \
                                      "notebook", []
-        delegated = self._delegation(exercise)
+        with self.phases("grader: delegation check (source)"):
+            delegated = self._delegation(exercise)
         if delegated:
             return "delegated", delegated, []
         report = ExerciseRun(self._seeder(exercise))
@@ -465,7 +482,9 @@ class NotebookGrader:
             self._ready_worker()  # the exercise's clock starts once the worker is up
             deadline = time.monotonic() + self.limits.timeout
             call = CallContext(self.guarded[exercise.grade_id],
-                               lambda: deadline - time.monotonic(), self.stubbed)
+                               lambda: deadline - time.monotonic(), self.stubbed,
+                               self._replace_process)
+            self.running = (deadline, exercise)
             self._run_cells(deadline, exercise)
             if exercise.grade_id in self.protocol_errors:
                 return "failed", PROTOCOL_ERROR, []
@@ -477,10 +496,12 @@ class NotebookGrader:
             namespace[HIDDEN_MARKER[:-2]] = report.mark_hidden
             token = checks.reporter.set(report)
             try:
-                exec(compile(test.source, f"<test {test.grade_id}>", "exec"), namespace)
+                with self.phases("grader: test cells (with calls)"):
+                    exec(compile(test.source, f"<test {test.grade_id}>", "exec"), namespace)
             finally:
                 checks.reporter.reset(token)
         except WorkerStopped as stopped:
+            self.session.close()  # now, not on the next exercise's clock
             self._end_worker()
             return stopped.status, stopped.reason, []
         # The student's function raised where the test cell called it outside a Checks block:
@@ -551,14 +572,23 @@ class NotebookGrader:
     def _seeder(self, exercise: Exercise) -> Callable[[int], int]:
         return lambda base: self.cases.seed(self.student, self.name, exercise.grade_id, base)
 
+    def _replace_process(self) -> None:
+        self.replace_process = True
+
     def _current_worker(self) -> Worker:
+        if self.replace_process:
+            assert self.running is not None
+            self._ready_worker()
+            self._run_cells(*self.running)
         assert self.worker is not None
         return self.worker
 
     def _ready_worker(self) -> None:
         """A started worker (a new one after a limit ended the last), ready for requests."""
+        if self.replace_process:  # a fresh process of the sandbox, the cells run again in it
+            self.replace_process, self.worker = False, None
         if self.worker is None:
-            self.worker = Worker(self.sandbox, self.limits)
+            self.worker = self.session.worker()
             self.watch.worker = self.worker
             self.done = 0
         self.worker.wait_ready(ipython=self.ipython)
@@ -600,9 +630,9 @@ class NotebookGrader:
                     f"{said.kind}: {said.text[:300]}", 300)
 
     def _end_worker(self) -> None:
-        if self.worker is not None:
-            self.worker.close()
-            self.worker = None
+        """Done with the worker: the session ends it, or gives the next notebook a fresh
+        process of it."""
+        self.worker = None
 
 
 def not_answered(call: CallContext, unanswered: str) -> tuple[str, str, list[str]]:
@@ -671,6 +701,7 @@ class ClassPlan:
     limits: Limits
     cases: HiddenCases
     broken: dict[str, dict[str, str]]  # notebook -> grade_id -> why its test is broken
+    phases: Phases = NO_PHASES
 
 
 def grade_student(source: Source, submission: Submission, names: list[str],
@@ -702,19 +733,24 @@ def _grade_student(source: Source, submission: Submission, names: list[str],
             source, student, name, "invalid-submission", submission.problem)]
     owner = submission.folder.stat().st_uid
     rows: list[Row] = []
-    for name in names:
-        path = submission.files.get(name)
-        if path is None:
-            rows += _invalid_rows(source, student, name, "not-submitted",
-                                  f"{name} was not submitted")
-            continue
-        try:
-            rebuilt = rebuild(source, name, read_submitted(path, name, owner))
-        except KitError as exc:
-            rows += _invalid_rows(source, student, name, "invalid-notebook", str(exc))
-            continue
-        rows += NotebookGrader(source, student, name, rebuilt, plan.sandbox, plan.limits,
-                               plan.cases, plan.broken.get(name), watch).grade()
+    session = SandboxSession(plan.sandbox, plan.limits, plan.phases)  # one for all notebooks
+    try:
+        for name in names:
+            path = submission.files.get(name)
+            if path is None:
+                rows += _invalid_rows(source, student, name, "not-submitted",
+                                      f"{name} was not submitted")
+                continue
+            try:
+                with plan.phases("grader: read and rebuild notebooks"):
+                    rebuilt = rebuild(source, name, read_submitted(path, name, owner))
+            except KitError as exc:
+                rows += _invalid_rows(source, student, name, "invalid-notebook", str(exc))
+                continue
+            rows += NotebookGrader(source, student, name, rebuilt, plan.sandbox, plan.limits,
+                                   plan.cases, plan.broken.get(name), watch, session).grade()
+    finally:
+        session.close()
     return rows
 
 
@@ -743,6 +779,8 @@ class GradingRun:
     roster: Path | None = None
     student_budget: float | None = None
     exports: list[str] = field(default_factory=list)
+    phases: Phases = NO_PHASES  # where the run's time goes (bench/bench_grading.py --phases)
+    shared_cache: bool = True  # solution verdicts also kept in the instructor's cache folder
 
 
 def grade(submissions: list[Path], source_folder: Path, out: Path,
@@ -752,7 +790,8 @@ def grade(submissions: list[Path], source_folder: Path, out: Path,
     run = run or GradingRun()
     out = Path(out)
     prepare_out(out, [Path(p) for p in submissions], Path(source_folder))
-    source = load_source(Path(source_folder))
+    with run.phases("grader: load source"):
+        source = load_source(Path(source_folder))
     names = list(source.notebooks)
     if run.notebooks:
         unknown = sorted(set(run.notebooks) - set(names))
@@ -784,11 +823,13 @@ def grade(submissions: list[Path], source_folder: Path, out: Path,
         run.log(f"removed {len(sandbox.cgroups.removed_stale)} cgroup(s) left by a grader that "
                 "was killed")
     cases = HiddenCases(load_secret(run.secret or out / SECRET_FILE), run.per_student_cases)
-    broken = check_solutions(source, names, cases, out / reference.CACHE_FILE)
+    with run.phases("grader: reference check"):
+        shared = reference.shared_cache(sandbox_readable()) if run.shared_cache else None
+        broken = check_solutions(source, names, cases, out / reference.CACHE_FILE, shared)
     for name in names:
         for gid, why in sorted(broken.get(name, {}).items()):
             run.log(f"the test of {gid} is broken, not the answers: {why}")
-    plan = ClassPlan(sandbox, run.limits, cases, broken)
+    plan = ClassPlan(sandbox, run.limits, cases, broken, run.phases)
     exercises = sum(len(source.exercises[name]) for name in names)
     budget = run.student_budget or 2 * run.limits.timeout * exercises + 60
     unsandboxed = "graded without a sandbox (--sandbox none)" if sandbox.bwrap is None else ""
@@ -805,15 +846,15 @@ def grade(submissions: list[Path], source_folder: Path, out: Path,
 
     order = {name: index for index, name in enumerate(source.notebooks)}
     book = ClassRun(out, students, kept, order, regrade=regrade, exports=run.exports,
-                    everyone=everyone).grade(grade_one, unfinished, jobs=jobs, budget=budget,
-                                             progress=run.progress)
+                    everyone=everyone, phases=run.phases).grade(
+        grade_one, unfinished, jobs=jobs, budget=budget, progress=run.progress)
     if sandbox.cgroups is not None:
         sandbox.cgroups.remove_run_folders()
     return book
 
 
 def check_solutions(source: Source, names: list[str], cases: HiddenCases,
-                    cache: Path) -> dict[str, dict[str, str]]:
+                    cache: Path, shared: Path | None = None) -> dict[str, dict[str, str]]:
     """notebook -> grade_id -> why the instructor's own solution fails that test, with the
     class's seeds (per-student cases are checked with the class's seeds too)."""
     class_cases = HiddenCases(cases.secret)
@@ -822,7 +863,7 @@ def check_solutions(source: Source, names: list[str], cases: HiddenCases,
         def seed(gid: str, base: int, name: str = name) -> int:
             return class_cases.seed("", name, gid, base)
 
-        failures = reference.cached_failures(source.notebooks[name], name, seed, cache)
+        failures = reference.cached_failures(source.notebooks[name], name, seed, cache, shared)
         if failures:
             broken[name] = failures
     return broken

@@ -11,8 +11,10 @@ hidden tests in, each test cell's checks reported to a :class:`Tally` instead of
   student's self-check and nbgrader use, and refuses to release when a check fails or raises.
 * ``kit grade`` checks with the seeds it is about to grade with (the class's hidden cases) and
   reports a test its solution does not pass as ``grader-error`` for everyone.  The verdict is
-  cached by content (the notebook's cells and the seeds) in the out folder, so re-grading one
-  student does not run every solution again.
+  cached by content (the notebook's cells, the seeds and the kit's code) in the out folder,
+  so re-grading one student does not run every solution again, and in the instructor's own
+  cache folder (:func:`shared_cache`), so grading into another out folder with the same
+  secret does not either.  That folder is never one a sandbox can read.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import functools
 import hashlib
 import io
 import json
+import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +37,8 @@ from kit.grading.trusted import notebooks as nbs
 HIDDEN_MARKER = "__kit_hidden__()"
 #: The file in the out folder that remembers which solutions passed, by content.
 CACHE_FILE = "reference-checks.json"
+#: The most verdicts the instructor's shared cache keeps (the oldest go first).
+SHARED_ENTRIES = 256
 
 #: seed(grade_id, base) -> the seed of that test cell's hidden cases
 Seeder = Callable[[str, int], int]
@@ -120,22 +125,56 @@ def _check_test_cell(cell: Any, gid: str, label: str, namespace: dict[str, Any],
     return {}
 
 
-def cached_failures(nb: Any, where: str, seed: Seeder, cache: Path | None) -> dict[str, str]:
-    """:func:`solution_failures`, remembered in ``cache`` by the notebook's content and seeds."""
+def cached_failures(nb: Any, where: str, seed: Seeder, cache: Path | None,
+                    shared: Path | None = None) -> dict[str, str]:
+    """:func:`solution_failures`, remembered by the notebook's content and seeds in ``cache``
+    (the out folder's) and in ``shared`` (the instructor's, see :func:`shared_cache`)."""
     key = content_key(nb, seed)
-    known: dict[str, Any] = {}
-    if cache is not None and cache.is_file():
-        with contextlib.suppress(OSError, ValueError):
-            loaded = json.loads(cache.read_text(encoding="utf-8"))
-            known = loaded if isinstance(loaded, dict) else {}
-    entry = known.get(key)
+    files = [path for path in (cache, shared) if path is not None]
+    known = [_read_cache(path) for path in files]
+    failures = next((entry for entries in known if (entry := _verdict(entries.get(key)))
+                     is not None), None)
+    if failures is None:
+        failures = solution_failures(nb, where, seed)
+    for path, entries in zip(files, known, strict=True):
+        if entries.get(key) != failures:
+            entries.pop(key, None)  # a new or renewed entry goes last: the newest
+            entries[key] = failures
+            ordered = path == shared  # oldest first; the out folder's file sorted, stable
+            if ordered:
+                entries = dict(list(entries.items())[-SHARED_ENTRIES:])
+            with contextlib.suppress(OSError):  # a cache that cannot be written is no cache
+                path.parent.mkdir(parents=True, exist_ok=True)
+                nbs.atomic_write(path, json.dumps(entries, indent=1, sort_keys=not ordered)
+                                 + "\n")
+    return failures
+
+
+def _read_cache(path: Path) -> dict[str, Any]:
+    with contextlib.suppress(OSError, ValueError):
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(loaded, dict):
+            return loaded
+    return {}
+
+
+def _verdict(entry: Any) -> dict[str, str] | None:
     if isinstance(entry, dict) and all(isinstance(v, str) for v in entry.values()):
         return {str(k): v for k, v in entry.items()}
-    failures = solution_failures(nb, where, seed)
-    if cache is not None:
-        known[key] = failures
-        nbs.atomic_write(cache, json.dumps(known, indent=1, sort_keys=True) + "\n")
-    return failures
+    return None
+
+
+def shared_cache(readable_in_sandbox: list[Path]) -> Path | None:
+    """The instructor's cache of solution verdicts: ``$XDG_CACHE_HOME/pagealloc-kit/`` (or
+    ``~/.cache/pagealloc-kit/``), or None where that folder lies inside one the sandbox can
+    read (``readable_in_sandbox``): a verdict's text may show a hidden case."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    folder = (Path(base) / "pagealloc-kit").resolve()
+    for path in readable_in_sandbox:
+        inside = path.resolve()
+        if folder == inside or inside in folder.parents:
+            return None
+    return folder / CACHE_FILE
 
 
 def content_key(nb: Any, seed: Seeder) -> str:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,10 +54,43 @@ class RemoteFunction:
         self._call = call
 
     def __call__(self, *args: Any) -> Any:
-        forbid = sorted(self._call.forbid)
         message = {"op": "call", "name": self.__name__, "args": wire.encode(list(args)),
-                   "forbid": forbid}
-        reply = self._worker().request(message, self._call.time_left())
+                   "forbid": sorted(self._call.forbid)}
+        return self._result(self._worker().request(message, self._call.time_left()), args)
+
+    def call_each(self, cases: list[tuple[Any, ...]]) -> Iterator[Any]:
+        """``self(*case)`` for each case in turn, as a generator, in one request: the worker
+        calls the student's function case after case and replies to each as it is done, so
+        a check over 200 seeded cases costs one round trip, not 200 (each a wake-up of both
+        processes).  What each call gives, raises or changes is the same as one by one, with
+        one difference: a check that stops reading early (at the first wrong value) leaves
+        the worker still running the later cases, so its notebook process is replaced (the
+        cells run again in a fresh one: :attr:`CallContext.replace_process`) before the
+        student's code is used again.  Cases that hold a zone are called one by one (the
+        grader replays each call's zone changes before the next call is sent).
+        """
+        encoded = [wire.encode(list(case)) for case in cases]
+        if len(cases) < 2 or any(_carries_zone(args) for args in encoded):
+            for case in cases:
+                yield self(*case)
+            return
+        message = {"op": "call_each", "name": self.__name__, "cases": encoded,
+                   "forbid": sorted(self._call.forbid)}
+        running = False  # the worker may still be calling: the reader stopped early
+        try:
+            for index, reply in enumerate(self._worker().stream(message, len(cases),
+                                                                  self._call.time_left)):
+                running = reply.get("ok") is True and index + 1 < len(cases)
+                yield self._result(reply, cases[index])
+            running = False
+        finally:
+            if running and self._call.replace_process is not None:
+                self._call.replace_process()
+
+    def _result(self, reply: dict[str, Any], args: tuple[Any, ...]) -> Any:
+        """What a call gave: its value (zone changes replayed), or what it raised, read by
+        :func:`read_reply` (a reply chooses no status and writes no reason)."""
+        forbid = sorted(self._call.forbid)
         try:
             said = read_reply(reply, forbid)
         except ProtocolViolation:
@@ -151,16 +184,26 @@ def refusal_text(index: object, forbid: Sequence[str]) -> str:
     return checks.delegation_message([wire.refused_name(forbid[index])])
 
 
+def _carries_zone(encoded: Any) -> bool:
+    if type(encoded) is dict:
+        return "zone" in encoded or any(_carries_zone(v) for v in encoded.values())
+    return type(encoded) is list and any(_carries_zone(v) for v in encoded)
+
+
 class CallContext:
     """What every remote call of one exercise shares: its forbidden names, its clock, the
     student's functions that are still release stubs (read from their source by the grader),
-    and what its replies showed (a refusal, a reply outside the protocol)."""
+    what its replies showed (a refusal, a reply outside the protocol), and
+    ``replace_process``, called when the worker's notebook process must not be used again
+    (see :meth:`RemoteFunction.call_each`)."""
 
     def __init__(self, forbid: frozenset[str], time_left: Callable[[], float],
-                 stubs: Mapping[str, str] | None = None) -> None:
+                 stubs: Mapping[str, str] | None = None,
+                 replace_process: Callable[[], None] | None = None) -> None:
         self.forbid = forbid
         self.time_left = time_left
         self.stubs = stubs or {}  # function -> the hint of its release stub, still unanswered
+        self.replace_process = replace_process
         self.delegated: str | None = None
         self.protocol_error = False
         self.stub_called = False

@@ -1,0 +1,219 @@
+"""What makes grading faster keeps every guarantee: one sandbox per student, each notebook in a
+fresh process of it (nothing of one notebook reaches the next), and the instructor's cache of
+solution verdicts, shared by out folders, out of every sandbox's reach."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kit.grading.boundary import checks
+from kit.grading.trusted import notebooks as nbs
+from kit.grading.trusted import reference
+from kit.grading.trusted.bwrap import Limits, SandboxSession, WorkerStopped, open_sandbox
+from kit.grading.trusted.phases import Phases
+from kit.grading.trusted.remote import AnswerError, CallContext, RemoteFunction
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def session(sandbox_available: None) -> Iterator[SandboxSession]:
+    started = SandboxSession(open_sandbox(), Limits(timeout=20), Phases())
+    yield started
+    started.close()
+
+
+def run(session_or_worker: Any, source: str) -> dict[str, Any]:
+    worker = session_or_worker.worker() if isinstance(session_or_worker, SandboxSession) \
+        else session_or_worker
+    return worker.request({"op": "run", "cell": "c", "source": source, "forbid": []}, 20)
+
+
+def value(worker: Any, source: str) -> Any:
+    reply = run(worker, f"def probe():\n    return {source}\n")
+    assert reply["ok"], reply
+    answer = worker.request({"op": "call", "name": "probe", "args": [], "forbid": []}, 20)
+    assert answer["ok"], answer
+    return answer["value"]
+
+
+def test_each_notebook_gets_a_fresh_process_of_the_students_one_sandbox(
+        session: SandboxSession) -> None:
+    first = session.worker()
+    assert run(first, "import os, sys\nleft = 'from notebook 1'\nsys.modules['os'].marker = 1\n"
+                      "open('/tmp/left', 'w').write('x')\n"
+                      "open(os.path.expanduser('~/also'), 'w').write('x')\n")["ok"]
+    pid = value(first, "os.getpid()")
+    second = session.worker()
+    assert second is first  # the same sandbox: no new bubblewrap, interpreter or kit import
+    assert value(second, "__import__('os').getpid()") != pid
+    assert value(second, "'left' in globals()") is False
+    assert value(second, "hasattr(__import__('os'), 'marker')") is False
+    assert value(second, "sorted(__import__('os').listdir('/tmp'))") == []
+    home = "__import__('os').path.expanduser('~')"
+    assert value(second, f"sorted(__import__('os').listdir({home}))") \
+        == []
+    assert session.phases.spent["sandbox: next notebook"].count == 1
+    assert session.phases.spent["sandbox: start, until ready"].count == 1
+
+
+def test_what_a_notebook_leaves_in_the_pipes_never_reaches_the_next(
+        session: SandboxSession) -> None:
+    first = session.worker()
+    # Its last request's reply forged, with a reply for the next request behind it, and a
+    # request written into its own standard input for whoever reads it next.
+    forged = json.dumps({"ok": True, "id": 1}) + "\n" + \
+        json.dumps({"ok": True, "value": 42, "id": 2}) + "\n"
+    planted = json.dumps({"op": "run", "cell": "x", "source": "planted = 1", "id": 2}) + "\n"
+    assert run(first, "import os, sys\n"
+                      "reply = int([a for a in sys.argv if a.startswith('--reply-fd=')][0][11:])\n"
+                      "fd = os.open('/proc/self/fd/0', os.O_WRONLY)\n"
+                      f"os.write(fd, {planted!r}.encode())\n"
+                      f"os.write(reply, {forged!r}.encode())\n") == {"ok": True, "id": 1}
+    second = session.worker()
+    assert value(second, "'planted' in globals()") is False
+    assert value(second, "6 * 7") == 42
+
+
+def test_only_the_notebooks_own_process_runs_beside_the_zygote(session: SandboxSession) -> None:
+    first = session.worker()
+    assert value(first, "1") == 1
+    second = session.worker()
+    # bubblewrap's init, the zygote and this notebook's process: the last one is gone
+    assert value(second, "[p for p in __import__('os').listdir('/proc') if p.isdigit()]") \
+        == ["1", "2", str(value(second, "__import__('os').getpid()"))]
+
+
+def test_a_notebook_process_that_dies_is_the_workers_end_and_the_next_gets_a_new_sandbox(
+        session: SandboxSession) -> None:
+    first = session.worker()
+    with pytest.raises(WorkerStopped, match="exited with status 3") as stopped:
+        run(first, "import os\nos._exit(3)")
+    assert stopped.value.status == "crashed"
+    second = session.worker()
+    assert second is not first
+    assert value(second, "1 + 1") == 2
+
+
+def test_the_shared_cache_serves_another_out_folder(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    nb = nbs.read_notebook(ROOT / "solutions" / "01-orders.ipynb")
+    shared = tmp_path / "cache" / reference.CACHE_FILE
+    assert reference.cached_failures(nb, "01", lambda gid, base: base,
+                                     tmp_path / "out-a" / reference.CACHE_FILE, shared) == {}
+
+    def not_again(*args: object) -> dict[str, str]:
+        raise AssertionError("the solution ran again")
+
+    monkeypatch.setattr(reference, "solution_failures", not_again)
+    other = tmp_path / "out-b" / reference.CACHE_FILE
+    assert reference.cached_failures(nb, "01", lambda gid, base: base, other, shared) == {}
+    assert other.exists()  # the out folder keeps its own copy of the verdict
+    with pytest.raises(AssertionError, match="ran again"):  # another secret's seeds
+        reference.cached_failures(nb, "01", lambda gid, base: base + 7, other, shared)
+
+
+def test_the_shared_cache_keeps_its_newest_entries_only(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    nb = nbs.read_notebook(ROOT / "solutions" / "01-orders.ipynb")
+    shared = tmp_path / reference.CACHE_FILE
+    monkeypatch.setattr(reference, "SHARED_ENTRIES", 3)
+    monkeypatch.setattr(reference, "solution_failures", lambda *args: {})
+    keys = []
+    for offset in range(5):
+        def seed(gid: str, base: int, offset: int = offset) -> int:
+            return base + 10 * offset
+
+        reference.cached_failures(nb, "01", seed, None, shared)
+        keys.append(reference.content_key(nb, seed))
+    assert list(json.loads(shared.read_text())) == keys[-3:]
+
+
+def test_no_shared_cache_where_a_sandbox_could_read_it(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "venv" / "cache"))
+    assert reference.shared_cache([tmp_path / "venv"]) is None
+    assert reference.shared_cache([tmp_path / "elsewhere"]) == \
+        (tmp_path / "venv" / "cache" / "pagealloc-kit" / reference.CACHE_FILE).resolve()
+
+
+@pytest.mark.parametrize(("source", "reason"), [
+    ("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)", "killed by signal 9 (SIGKILL)"),
+    ("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)", "killed by signal 11 (SIGSEGV)"),
+])
+def test_the_zygote_ends_as_its_notebooks_process_did(session: SandboxSession, source: str,
+                                                      reason: str) -> None:
+    worker = session.worker()
+    with pytest.raises(WorkerStopped, match=re.escape(reason)):
+        run(worker, source)
+
+
+def remote(session: SandboxSession, replaced: list[bool]) -> RemoteFunction:
+    worker = session.worker()
+    assert run(worker, "calls = []\n\ndef f(x):\n    calls.append(x)\n"
+                       "    if x < 0:\n        raise ValueError(x)\n    return x * x\n")["ok"]
+    context = CallContext(frozenset(), lambda: 20.0, lambda: replaced.append(True))
+    return RemoteFunction("f", lambda: worker, context)
+
+
+def test_call_each_gives_what_calls_one_by_one_give_in_one_request(
+        session: SandboxSession) -> None:
+    replaced: list[bool] = []
+    f = remote(session, replaced)
+    sent = f._worker()._sent
+    assert list(f.call_each([(1,), (2,), (3,)])) == [1, 4, 9]
+    assert f._worker()._sent == sent + 1  # one request
+    assert f(4) == 16
+    assert value(f._worker(), "calls") == [1, 2, 3, 4]
+    assert replaced == []
+
+
+def test_call_each_stops_at_the_first_call_that_raises(session: SandboxSession) -> None:
+    replaced: list[bool] = []
+    f = remote(session, replaced)
+    results = f.call_each([(1,), (-2,), (3,)])
+    assert next(results) == 1
+    with pytest.raises(AnswerError, match="ValueError|-2"):
+        next(results)
+    assert value(f._worker(), "calls") == [1, -2]  # the third was never called
+    assert replaced == []
+
+
+def test_a_reader_that_stops_early_has_the_process_replaced(session: SandboxSession) -> None:
+    replaced: list[bool] = []
+    f = remote(session, replaced)
+    results = f.call_each([(1,), (2,), (3,), (4,)])
+    assert next(results) == 1
+    results.close()  # a wrong value: the check reads no further, the worker may go on
+    assert replaced == [True]
+
+
+def test_expect_each_reports_the_first_wrong_case_as_before(session: SandboxSession) -> None:
+    replaced: list[bool] = []
+    f = remote(session, replaced)
+    outcomes: list[str] = []
+
+    class Reporter:
+        def outcome(self, block: object, outcome: checks.Outcome) -> None:
+            outcomes.append(outcome.text)
+
+        def finished(self, block: object, unanswered: object, error: object) -> None:
+            pass
+
+        def seed(self, base: int) -> int:
+            return base
+
+    token = checks.reporter.set(Reporter())  # type: ignore[arg-type]
+    try:
+        with checks.Checks("squares") as t:
+            t.expect_each("squares", f, [(1,), (2,), (3,), (5,)],
+                          lambda x: 5 if x == 2 else x * x)
+    finally:
+        checks.reporter.reset(token)
+    assert "f(2,)" in outcomes[0] and "✘" in outcomes[0] and replaced == [True]
