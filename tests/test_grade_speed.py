@@ -158,7 +158,8 @@ def remote(session: SandboxSession, replaced: list[bool]) -> RemoteFunction:
     worker = session.worker()
     assert run(worker, "calls = []\n\ndef f(x):\n    calls.append(x)\n"
                        "    if x < 0:\n        raise ValueError(x)\n    return x * x\n")["ok"]
-    context = CallContext(frozenset(), lambda: 20.0, lambda: replaced.append(True))
+    context = CallContext(frozenset(), lambda: 20.0,
+                          replace_process=lambda: replaced.append(True))
     return RemoteFunction("f", lambda: worker, context)
 
 
