@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from kit.grading.boundary import checks
+from kit.grading.sandboxed import worker
 from kit.grading.trusted import notebooks as nbs
 from kit.grading.trusted import reference
 from kit.grading.trusted.bwrap import Limits, SandboxSession, WorkerStopped, open_sandbox
@@ -55,7 +56,9 @@ def test_each_notebook_gets_a_fresh_process_of_the_students_one_sandbox(
     assert value(second, "__import__('os').getpid()") != pid
     assert value(second, "'left' in globals()") is False
     assert value(second, "hasattr(__import__('os'), 'marker')") is False
-    assert value(second, "sorted(__import__('os').listdir('/tmp'))") == []
+    left_in_tmp = value(second, "sorted(__import__('os').listdir('/tmp'))")
+    # (a checkout under /tmp, a CI clone say, is bound read-only into the sandbox's /tmp)
+    assert [name for name in left_in_tmp if not f"{ROOT}/".startswith(f"/tmp/{name}/")] == []
     home = "__import__('os').path.expanduser('~')"
     assert value(second, f"sorted(__import__('os').listdir({home}))") \
         == []
@@ -218,3 +221,17 @@ def test_expect_each_reports_the_first_wrong_case_as_before(session: SandboxSess
     finally:
         checks.reporter.reset(token)
     assert "f(2,)" in outcomes[0] and "✘" in outcomes[0] and replaced == [True]
+
+
+def test_clearing_a_scratch_folder_keeps_the_mounts_in_it_and_nothing_else(
+        tmp_path: Path) -> None:
+    kit_mount = tmp_path / "clone" / "kit"
+    (kit_mount / "core").mkdir(parents=True)
+    (kit_mount / "core" / "zone.py").write_text("x")
+    (tmp_path / "clone" / "planted").write_text("x")  # beside a mount, on the way to it
+    (tmp_path / "left" / "deep").mkdir(parents=True)
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "link").symlink_to(kit_mount)
+    worker.clear(tmp_path, frozenset({kit_mount}))
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == \
+        ["clone", "clone/kit", "clone/kit/core", "clone/kit/core/zone.py"]

@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import re
 import resource
 import select
 import shutil
@@ -214,6 +215,8 @@ def main() -> None:
     control_in, control_out = (int(fd) for fd in options["control"].split(","))
     guard.preload()
     _not_dumpable()
+    sandboxed = "sandboxed" in options
+    kept = kept_mounts() if sandboxed else frozenset()
     while True:
         child = os.fork()
         if child == 0:  # the notebook's process: the zygote's control pipe does not reach it
@@ -227,7 +230,7 @@ def main() -> None:
             os._exit(0)
         if not _wait_for_next(child, control_in):
             return
-        _end_notebook(child, sandboxed="sandboxed" in options)
+        _end_notebook(child, sandboxed=sandboxed, kept=kept)
         os.write(control_out, b"ready\n")  # the old one is gone: the grader drains its pipes
         if os.read(control_in, 64) != b"go\n":
             return
@@ -271,7 +274,35 @@ def _end_like(status: int) -> NoReturn:
     os._exit(os.waitstatus_to_exitcode(status))
 
 
-def _end_notebook(child: int, *, sandboxed: bool) -> None:
+def kept_mounts() -> frozenset[Path]:
+    """The mount points inside the scratch folders, read before any notebook runs: the kit and
+    the venv, bound read-only there when the checkout lives under /tmp (a CI clone, say).
+    Clearing a scratch folder keeps them and the folders on the way to them."""
+    scratch = [Path(folder) for folder in SCRATCH_FOLDERS]
+    kept = set()
+    with open("/proc/self/mountinfo", encoding="utf-8") as table:
+        for line in table:
+            point = Path(re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)),
+                                line.split()[4]))  # spaces and such are octal escapes
+            if any(folder in point.parents for folder in scratch):
+                kept.add(point)
+    return frozenset(kept)
+
+
+def clear(folder: Path, kept: frozenset[Path]) -> None:
+    """Remove everything in ``folder`` but the ``kept`` mounts (and the way to them)."""
+    for entry in folder.iterdir():
+        if entry in kept:
+            continue
+        if any(entry in point.parents for point in kept):
+            clear(entry, kept)
+        elif entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+def _end_notebook(child: int, *, sandboxed: bool, kept: frozenset[Path]) -> None:
     """Kill the child and whatever it started, and leave nothing of it behind.
 
     A file that cannot be removed (the child made it so) ends the zygote: the grader then
@@ -287,11 +318,7 @@ def _end_notebook(child: int, *, sandboxed: bool) -> None:
             pass  # requests a child wrote into its own standard input: never served
     os.set_blocking(0, True)
     for folder in SCRATCH_FOLDERS if sandboxed else ():
-        for entry in Path(folder).iterdir():
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry)
-            else:
-                entry.unlink()
+        clear(Path(folder), kept)
 
 
 def serve(reply_fd: int) -> None:
