@@ -73,7 +73,11 @@ def log_in_and_run(browser, hub: LocalHub, user: str,  # noqa: ANN001, ANN201
     page = context.new_page()
     requests = RequestLog()
     page.on("request", requests)
-    page.goto(f"{hub.url}/hub/login?next=/hub/user/{user}/lab/tree/{notebook}")
+    # A workspace of the notebook's own: JupyterLab would otherwise reopen the tabs of the
+    # user's earlier test (the module shares one Hub), and run all in whichever is current.
+    workspace = Path(notebook).stem
+    page.goto(f"{hub.url}/hub/login?next=/hub/user/{user}/lab/workspaces/{workspace}/tree/"
+              f"{notebook}")
     page.fill("#username_input", user)
     page.fill("#password_input", hub.password)
     page.click("#login_submit")
@@ -81,10 +85,11 @@ def log_in_and_run(browser, hub: LocalHub, user: str,  # noqa: ANN001, ANN201
                            timeout=120_000)
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=120_000)
     page.wait_for_function(
-        """() => { const p = window.jupyterapp.shell.currentWidget;
+        """(name) => { const p = window.jupyterapp.shell.currentWidget;
                    const k = p && p.sessionContext && p.sessionContext.session
                              && p.sessionContext.session.kernel;
-                   return k && k.status === 'idle'; }""", timeout=120_000)
+                   return k && k.status === 'idle' && p.context.path.endsWith(name); }""",
+        arg=notebook, timeout=120_000)
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
     return context, page, requests
 
