@@ -161,6 +161,19 @@ PRESENTER_CSS = """<style>
   font-size: 24px !important; }
 </style>"""
 
+#: The memory map's colours, one palette for every theme (tests/browser/test_colour_vision.py
+#: checks it under simulated protanopia and deuteranopia).
+MAP_COLOURS = {
+    "free_low": "#a6c8e4",
+    "free_high": "#08306b",
+    "allocated": "#d55e00",
+    "exact": "#8c3b00",
+    "trimmed": "#f0e442",
+    "pcp": "#44aa88",
+    "outside": "#bdbdbd",
+    "taken": "#ffffff",
+}
+
 NORMAL = Theme(
     presenter=False,
     font_size="13px",
@@ -175,15 +188,8 @@ NORMAL = Theme(
     axes_margin=(("top", 50), ("bottom", 60), ("left", 80), ("right", 20)),
     # Okabe and Ito's colour-blind-safe blue, bluish green and vermillion
     strategy_colors=("#0072b2", "#009e73", "#d55e00"),
-    free_low="#a6c8e4",
-    free_high="#08306b",
     free_bar="#2b7bba",
-    allocated="#d55e00",
-    exact="#8c3b00",
-    trimmed="#f0e442",
-    pcp="#44aa88",
-    outside="#bdbdbd",
-    taken="#ffffff",
+    **MAP_COLOURS,
     highlight="#ff00ff",
 )
 
@@ -200,15 +206,8 @@ PRESENTER = Theme(
     label_offsets=("62px", "92px"),
     axes_margin=(("top", 70), ("bottom", 100), ("left", 130), ("right", 30)),
     strategy_colors=("#0060a0", "#008060", "#c04000"),
-    free_low="#a6c8e4",
-    free_high="#08306b",
     free_bar="#08306b",
-    allocated="#d55e00",
-    exact="#8c3b00",
-    trimmed="#f0e442",
-    pcp="#44aa88",
-    outside="#bdbdbd",
-    taken="#ffffff",
+    **MAP_COLOURS,
     highlight="black",
 )
 
