@@ -32,6 +32,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -109,9 +110,19 @@ def run(command: list[str], cwd: Path) -> str:
     env = {**os.environ, "PYTHONPATH": nbs.kit_pythonpath(),
            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])}
     env.pop("NBGRADER_EXECUTION", None)
-    done = subprocess.run([sys.executable, "-m", "nbgrader", *command], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, f"nbgrader {' '.join(command)} failed:\n{done.stderr[-3000:]}"
+    # Kernels talk over Unix sockets, not TCP: jupyter_client picks a TCP port by binding and
+    # releasing it, and the kernels of other processes (the suite's other worker, the other
+    # course folder) can take it in between; the kernel then dies and nbgrader stops.  The
+    # sockets' path is absolute: a relative one is taken from the notebook's folder by the
+    # kernel and from this one by nbgrader.
+    with tempfile.TemporaryDirectory(prefix="nbk-") as sockets:
+        transport = ["--KernelManager.transport=ipc", f"--KernelManager.ip={sockets}/kernel"]
+        done = subprocess.run([sys.executable, "-m", "nbgrader", *command, *transport],
+                              cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    if done.returncode:  # its log from the first traceback or error (the cause) on
+        start = min((i for i in (done.stderr.find("Traceback"), done.stderr.find("ERROR"))
+                     if i >= 0), default=0)
+        pytest.fail(f"nbgrader {' '.join(command)} failed:\n{done.stderr[start:start + 6000]}")
     return done.stdout
 
 

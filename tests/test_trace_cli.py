@@ -25,7 +25,7 @@ def test_summary_of_the_shipped_recording(capsys: pytest.CaptureFixture[str]) ->
     out = capsys.readouterr().out
     assert "# kernel: Linux 6.18" in out and "274647 page-allocator events" in out
     assert "fallbacks: 19 (Unmovable from Movable 19)" in out
-    assert "top processes (pages): python3-32272 77217, dd-32269 5432\n" in out
+    assert "top processes (pages): python3-32272 77804, dd-32269 5457\n" in out
     assert "Normal free 444354 min 12329 low 15411 high 18493 boost 0: above high" in out
     assert "vmstat changes (whole machine): pgalloc_normal +274908, pgfree +206281" in out
     assert "model beside the kernel" not in out

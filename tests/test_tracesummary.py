@@ -51,6 +51,19 @@ def test_drains_are_counted_in_pages_and_extfrag_does_not_break_a_run() -> None:
     assert s.ownership_changes == 1 and s.fragmenting == 0
 
 
+def test_a_process_traced_under_two_names_is_listed_once_by_its_last() -> None:
+    """A command's first allocations after exec carry its parent's name (the tracer's name
+    cache lags): its pid joins them."""
+    stream = [
+        alloc(0.0, 0, 10, comm="python", pid=7),
+        alloc(0.1, 0, 11, comm="dd", pid=7),
+        alloc(0.2, 0, 12, order=1, comm="python", pid=3),
+    ]
+    s = summarise_trace(stream)
+    assert s.processes == {7: 2, 3: 2} and s.names == {7: "dd", 3: "python"}
+    assert "top processes (pages): dd-7 2, python-3 2" in s.lines()
+
+
 def test_orders_gfp_processes_lifetimes_and_failures() -> None:
     stream = [
         alloc(0.0, 0, 10, order=0, gfp="GFP_KERNEL", comm="dd", pid=5),
@@ -64,7 +77,7 @@ def test_orders_gfp_processes_lifetimes_and_failures() -> None:
     assert s.allocations == {0: 1, 2: 1} and s.failed == {4: 1}
     assert s.pages_allocated == 5 and s.pages_freed == 6
     assert s.order_gfp == {(0, "GFP_KERNEL"): 1, (2, "GFP_ATOMIC"): 1}
-    assert s.processes == {("dd", 5): 5}
+    assert s.processes == {5: 5} and s.names == {5: "dd"}
     assert s.lifetimes == {1: 1, 6: 1} and s.freed_unseen == 1 and s.live_at_end == 0
     assert s.duration == 3.0 and s.cpus == {0: 1, 1: 1}
     assert lifetime_label(1) == "10-100 us" and lifetime_label(6) == "1-10 s"

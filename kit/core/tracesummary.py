@@ -93,7 +93,12 @@ class TraceSummary:
     fallback_orders: Counter[tuple[int, int]] = field(default_factory=Counter)
     ownership_changes: int = 0
     fragmenting: int = 0
-    processes: Counter[tuple[str, int]] = field(default_factory=Counter)  # pages allocated
+    processes: Counter[int] = field(default_factory=Counter)  # pid -> pages allocated
+    #: pid -> the last name the trace gives it.  The tracer names a pid from a cache it updates
+    #: when the task is next switched in, so a command started by a program (``dd`` run from
+    #: Python) is traced under its parent's name for its first allocations after exec: keyed by
+    #: name, one process would be listed twice, under two names.
+    names: dict[int, str] = field(default_factory=dict)
     lifetimes: Counter[int] = field(default_factory=Counter)  # decade of us -> count
     live_at_end: int = 0
     freed_unseen: int = 0  # frees of pages allocated before the trace began
@@ -177,7 +182,7 @@ class TraceSummary:
         )
         out.append(
             "top processes (pages): "
-            + ", ".join(f"{c}-{p} {n}" for (c, p), n in self.processes.most_common(top))
+            + ", ".join(f"{self.names[p]}-{p} {n}" for p, n in self.processes.most_common(top))
         )
         freed = sum(self.lifetimes.values())
         if freed:
@@ -295,7 +300,8 @@ class _Summariser:
         s.allocations[order] += n
         s.gfp[gfp] += n
         s.order_gfp[order, gfp] += n
-        s.processes[comm, pid] += n << order
+        s.processes[pid] += n << order
+        s.names[pid] = comm
         s.cpus[cpu] += n
         self.live.update(zip(pfns, times, strict=True))
         if self.zones is not None:
