@@ -47,12 +47,15 @@ def version_difference(preset: str, other: str, *, pcp: bool = False, exact: boo
 
 
 def free_lists_text(blocks: Sequence[tuple[int, int]], max_order: int) -> str:
-    """The free lists, head first, one per line (only the non-empty ones)."""
+    """The free lists, head first, one per line (only the non-empty ones).  Each block is
+    named by its first pfn, and the line says so: "free_area[2]: 16" reads as 16 free blocks
+    (nr_free), the count every other prompt asks for."""
     lines = []
     for order in range(max_order + 1):
         pfns = [str(pfn) for pfn, o in blocks if o == order]
         if pfns:
-            lines.append(f"  free_area[{order}]: {', '.join(pfns)}")
+            what = "block at pfn" if len(pfns) == 1 else f"{len(pfns)} blocks at pfns"
+            lines.append(f"  free_area[{order}]: {what} {', '.join(pfns)}")
     return "\n".join(lines) or "  (every free list is empty)"
 
 
