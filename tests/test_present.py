@@ -54,3 +54,12 @@ def test_slide_mode_asks_the_widgets_for_their_compact_layout():
     assert voila_environment({}, slides=True)["KIT_SLIDES"] == "1"
     # the plain presenter view never inherits it from the shell that started it
     assert "KIT_SLIDES" not in voila_environment({"KIT_SLIDES": "1"})
+
+
+def test_slide_mode_names_its_lesson_for_the_kernel_that_publishes_its_slides(lessons):
+    notebook = lessons / "03-buddy-system.ipynb"
+    env = voila_environment({}, slides=True, notebook=notebook)
+    assert env["KIT_SLIDES_LESSON"] == str(notebook.resolve())
+    # the plain presenter view publishes nothing, whatever the shell had
+    assert "KIT_SLIDES_LESSON" not in voila_environment(
+        {"KIT_SLIDES_LESSON": str(notebook)}, notebook=notebook)

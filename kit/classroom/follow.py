@@ -2,7 +2,8 @@
 
 A section starts at each markdown cell that opens with a heading, as in the presenter's slide
 mode; its title is the heading's text.  Read from the notebook's JSON with the standard
-library, so the client side needs no Jupyter package.
+library, so the client side needs no Jupyter package.  ``section_of_cell`` is how the slide
+mode publishes its slide: a slide's cell lies in the section of the last heading at or above it.
 
 ``FollowState`` is what the presenter publishes and every follower receives: the lesson, the
 section (its index and title) and the calls the presenter's Playground has made since its zone
@@ -15,13 +16,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..core.errors import InvalidArgument
 
-__all__ = ["CALLS", "MAX_CALLS", "FollowState", "heading_key", "lesson_sections"]
+__all__ = ["CALLS", "MAX_CALLS", "SLIDES_LESSON_VARIABLE", "FollowState", "heading_key",
+           "lesson_cells", "lesson_sections", "section_of_cell", "section_title"]
 
 #: The Playground calls a follower replays, with the names of their integer arguments.
 CALLS: dict[str, tuple[str, ...]] = {
@@ -34,26 +37,56 @@ CALLS: dict[str, tuple[str, ...]] = {
 #: Calls carried at most (a state stays far below the service's 16 KiB body limit); a longer
 #: list is cut and marked incomplete, and followers say so instead of replaying half of it.
 MAX_CALLS = 200
+#: The lesson notebook a slide-mode kernel shows: ``kit present --slides`` sets it, and with a
+#: classroom that kernel publishes each slide's section (``kit.widgets.slidefollow``).
+SLIDES_LESSON_VARIABLE = "KIT_SLIDES_LESSON"
 
 Call = tuple[Any, ...]
 
 
-def lesson_sections(lesson: str | Path) -> list[str]:
-    """The section titles of a lesson notebook (``"03-buddy-system"`` or a path)."""
+def lesson_cells(lesson: str | Path) -> list[dict[str, Any]]:
+    """The cells of a lesson notebook (``"03-buddy-system"`` or a path), as its JSON has them."""
     path = Path(lesson)
     if path.suffix != ".ipynb":
         path = path.with_name(path.name + ".ipynb")
     try:
         cells = json.loads(path.read_text())["cells"]
+        if not isinstance(cells, list) or not all(isinstance(cell, dict) for cell in cells):
+            raise TypeError("its cells are not a list of objects")
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise InvalidArgument(f"cannot read the sections of {path}: {error}") from None
-    titles = []
+    return cells
+
+
+def section_title(cell: Mapping[str, Any]) -> str | None:
+    """The title of the section ``cell`` starts (a markdown cell opening with a heading), or
+    None when it starts none."""
+    source = cell.get("source", "")
+    first = "".join(source).lstrip().split("\n", 1)[0]
+    if cell.get("cell_type") == "markdown" and first.startswith("#"):
+        return first.lstrip("#").strip()
+    return None
+
+
+def lesson_sections(lesson: str | Path) -> list[str]:
+    """The section titles of a lesson notebook (``"03-buddy-system"`` or a path)."""
+    return [title for cell in lesson_cells(lesson)
+            if (title := section_title(cell)) is not None]
+
+
+def section_of_cell(cells: Sequence[Mapping[str, Any]], cell_id: str) -> tuple[int, str] | None:
+    """The section (index, title) the cell with id ``cell_id`` lies in: that of the last
+    heading at or above it.  None for a cell above the first heading or not in ``cells``."""
+    section: tuple[int, str] | None = None
+    count = 0
     for cell in cells:
-        source = "".join(cell.get("source", ""))
-        first = source.lstrip().split("\n", 1)[0]
-        if cell.get("cell_type") == "markdown" and first.startswith("#"):
-            titles.append(first.lstrip("#").strip())
-    return titles
+        title = section_title(cell)
+        if title is not None:
+            section = (count, title)
+            count += 1
+        if cell.get("id") == cell_id:
+            return section
+    return None
 
 
 def heading_key(text: str) -> str:

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from kit.classroom.follow import SLIDES_LESSON_VARIABLE
 from kit.core.errors import InvalidArgument
 
 #: Folder holding ``voila/templates/presenter``; put on JUPYTER_PATH so Voila finds the template.
@@ -63,18 +64,22 @@ def voila_command(notebook: Path, port: int, *, slides: bool = False) -> list[st
     ]
 
 
-def voila_environment(base: dict[str, str] | None = None, *,
-                      slides: bool = False) -> dict[str, str]:
+def voila_environment(base: dict[str, str] | None = None, *, slides: bool = False,
+                      notebook: Path | None = None) -> dict[str, str]:
     """The environment for Voila: the template on JUPYTER_PATH, presenter style on, and in
-    slide mode the widgets' compact layouts (``KIT_SLIDES=1``: a Playground that fits 720p)."""
+    slide mode the widgets' compact layouts (``KIT_SLIDES=1``: a Playground that fits 720p)
+    and the lesson ``notebook`` (``KIT_SLIDES_LESSON``: in a classroom Hub the kernel
+    publishes each slide's section to the students who follow)."""
     env = dict(os.environ if base is None else base)
     paths = [str(TEMPLATE_ROOT)] + [p for p in env.get("JUPYTER_PATH", "").split(os.pathsep) if p]
     env["JUPYTER_PATH"] = os.pathsep.join(paths)
     env["KIT_PRESENTER"] = "1"
+    env.pop("KIT_SLIDES", None)
+    env.pop(SLIDES_LESSON_VARIABLE, None)
     if slides:
         env["KIT_SLIDES"] = "1"
-    else:
-        env.pop("KIT_SLIDES", None)
+        if notebook is not None:
+            env[SLIDES_LESSON_VARIABLE] = str(notebook.resolve())
     return env
 
 
@@ -94,6 +99,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"Presenting {notebook} at http://127.0.0.1:{args.port}/ (Ctrl+C to stop)", flush=True)
     try:
         return subprocess.call(voila_command(notebook, args.port, slides=args.slides),
-                               env=voila_environment(slides=args.slides))
+                               env=voila_environment(slides=args.slides, notebook=notebook))
     except KeyboardInterrupt:
         return 0

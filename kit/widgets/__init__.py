@@ -10,7 +10,8 @@ demo replays identically.  The core (``kit.core``) never imports ipywidgets.
 too, because the lessons import it with the other widgets, and so is ``Predict``, which keeps
 any of them hidden behind a question until the reader has predicted (answers from
 ``kit.teaching.predict``). ``Poll`` is a ``Quiz`` that runs as a live poll of the room in a
-classroom Hub (``kit.classroom``), and ``Follow`` shows students where the instructor is.
+classroom Hub (``kit.classroom``), and ``Follow`` shows students where the instructor is (so
+does the slide mode, through ``kit.widgets.slidefollow``).
 """
 
 from kit.core.extras import require_extra
@@ -30,6 +31,7 @@ from .poll import Poll
 from .practice import Practice
 from .predict import Predict
 from .quiz import Quiz
+from .slidefollow import listen_to_slides
 from .wastage_curve import WastageCurve
 
 __all__ = [
@@ -48,3 +50,6 @@ __all__ = [
     "TracePlayer",
     "WastageCurve",
 ]
+
+# A slide-mode kernel (kit present --slides) publishes its slide to a classroom; elsewhere a no-op.
+listen_to_slides()
