@@ -192,13 +192,16 @@ class VoilaServer(ServerProcess):
 
     notebook: Path = field(default_factory=Path)
     slides: bool = False  # kit present --slides
+    #: The environment ``kit present`` is started in (default: this process's), e.g. that of
+    #: an instructor's server on a classroom Hub, as a terminal in their JupyterLab has it.
+    base_env: dict[str, str] | None = None
 
     def start(self, timeout: float = 180.0) -> None:
         """Start Voila exactly as ``kit present`` does and wait for the page."""
         from kit.cli.present import voila_command, voila_environment
 
         self.port = free_port()
-        env = voila_environment(slides=self.slides)
+        env = voila_environment(self.base_env, slides=self.slides, notebook=self.notebook)
         env["JUPYTER_RUNTIME_DIR"] = str(self.state / "runtime")
         command = voila_command(self.notebook, self.port, slides=self.slides)
         self.spawn("voila", command, cwd=self.notebook.parent,

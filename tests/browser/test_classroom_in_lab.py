@@ -3,9 +3,12 @@ JupyterLab behind a real classroom Hub (``kit.classroom.localhub``), log in and 
 cells.  A poll: the instructor opens round 1, each student clicks a choice, and the presenter's
 histogram counts both votes.  Follow the instructor: the instructor picks a section and presses
 alloc_pages in a Playground; a following student's notebook scrolls to that section and the
-student's own Playground shows the call.  No "Jupyter news" toast on any page (the kit's
-JupyterLab defaults).  Screenshots: ``tests/artifacts/classroom-{instructor,student1,student2}.png``
-and ``classroom-follow-{instructor,student1}.png``.
+student's own Playground shows the call.  The slide mode follows too: the instructor's
+``kit present --slides`` (started with their server's environment, as from a terminal in their
+JupyterLab) moves slides by key, and a following student's notebook scrolls to each slide's
+section.  No "Jupyter news" toast on any page (the kit's JupyterLab defaults).  Screenshots:
+``tests/artifacts/classroom-{instructor,student1,student2}.png``,
+``classroom-follow-{instructor,student1}.png`` and ``classroom-slides-{presenter,student1}.png``.
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ import json
 from pathlib import Path
 
 import pytest
-from labdriver import CHROMIUM, CHROMIUM_ARGS, RequestLog
+from labdriver import CHROMIUM, CHROMIUM_ARGS, RequestLog, VoilaServer
 
 pytest.importorskip("jupyterhub", reason="the [classroom] extra is not installed")
 
+from kit.classroom.client import ClassroomClient  # noqa: E402
 from kit.classroom.localhub import LocalHub  # noqa: E402
 from kit.teaching.quiz_bank import question  # noqa: E402
 
@@ -45,6 +49,19 @@ FOLLOW_NOTEBOOK = {
     "metadata": NOTEBOOK["metadata"], "nbformat": 4, "nbformat_minor": 5,
 }
 
+#: A lesson for the slide mode: its first section holds a Follow (the student's toggle), then
+#: three sections, each too tall for one slide (the slides continue them paragraph by paragraph).
+SLIDES_LESSON = "slides-demo"
+SLIDES_NOTEBOOK = {
+    "cells": [
+        {"cell_type": "markdown", "id": "title", "metadata": {}, "source": "# Slides demo"},
+        {"cell_type": "code", "execution_count": None, "id": "follow", "metadata": {},
+         "outputs": [], "source": f"from kit.widgets import Follow\nFollow({SLIDES_LESSON!r})"},
+        *FOLLOW_NOTEBOOK["cells"][2:],
+    ],
+    "metadata": NOTEBOOK["metadata"], "nbformat": 4, "nbformat_minor": 5,
+}
+
 
 @pytest.fixture(scope="module")
 def classroom(tmp_path_factory: pytest.TempPathFactory):
@@ -55,6 +72,7 @@ def classroom(tmp_path_factory: pytest.TempPathFactory):
         (home / "notebooks").mkdir()  # no lesson copy: this test needs only its notebook
         (home / "poll.ipynb").write_text(json.dumps(NOTEBOOK))
         (home / "follow.ipynb").write_text(json.dumps(FOLLOW_NOTEBOOK))
+        (home / f"{SLIDES_LESSON}.ipynb").write_text(json.dumps(SLIDES_NOTEBOOK))
     # No news setting here: the servers must get it from the kit's JupyterLab defaults.
     hub = LocalHub(workdir, [USERS["student1"], USERS["student2"]], [USERS["instructor"]],
                    environment={"KIT_QUIZ_SEED": "1"},
@@ -177,5 +195,81 @@ def test_a_following_student_scrolls_and_replays_the_presenters_playground(class
                 assert not requests.foreign, requests.foreign
                 assert page.locator(".Toastify__toast").count() == 0
                 context.close()
+        finally:
+            browser.close()
+
+
+def server_environment(hub: LocalHub, user: str) -> dict[str, str]:
+    """The environment of ``user``'s running server on ``hub``: what a terminal in their
+    JupyterLab has, and so what ``kit present`` started there gives Voila's kernels (the
+    server's Hub token, with the instructor scope for an instructor, and the service's URL)."""
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            raw = (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if b"jupyterhub-singleuser" not in cmdline:
+            continue
+        env = dict(item.split("=", 1) for item in raw.decode(errors="replace").split("\0")
+                   if "=" in item)
+        if env.get("JUPYTERHUB_USER") == user and env.get("KIT_CLASSROOM_URL") == (
+                hub.service_url):
+            return env
+    raise AssertionError(f"no running server of {user} on {hub.url}")
+
+
+@pytest.mark.browser
+def test_the_slide_mode_moves_a_following_students_notebook(classroom, artifacts,
+                                                            tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    teacher = USERS["instructor"]
+    lesson = classroom.workdir / "home" / teacher / f"{SLIDES_LESSON}.ipynb"
+    voila = VoilaServer(state=tmp_path, notebook=lesson, slides=True,
+                        base_env=server_environment(classroom, teacher))
+    ann_client = ClassroomClient(classroom.service_url, classroom.token(USERS["student1"]))
+    with voila.running(), sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                             headless=True)
+        try:
+            context, ann, requests = log_in_and_run(browser, classroom, USERS["student1"],
+                                                    f"{SLIDES_LESSON}.ipynb")
+            ann.locator("button", has_text="Follow the instructor").click(timeout=300_000)
+            ann.get_by_text("Following:", exact=False).wait_for(timeout=30_000)
+            assert ann.evaluate(HEADING_TOP, "Section C") > 768  # far below at first
+
+            slides_context = browser.new_context(viewport={"width": 1280, "height": 720})
+            slides = slides_context.new_page()
+            slide_requests = RequestLog()
+            slides.on("request", slide_requests)
+            slides.goto(f"{voila.base_url}/", wait_until="domcontentloaded", timeout=180_000)
+            slides.wait_for_function(
+                "() => window.kitSlides && window.kitSlides.count() > 4"
+                " && window.kitSlides.publishing()", timeout=180_000)
+            ann.get_by_text("section 1: Slides demo", exact=False).wait_for(timeout=30_000)
+
+            # End: the last slide continues Section C (its cells are copies without ids)
+            slides.keyboard.press("End")
+            ann.get_by_text("section 4: Section C", exact=False).wait_for(timeout=30_000)
+            ann.wait_for_function(f"() => ({HEADING_TOP})('Section C') < 200", timeout=15_000)
+            assert -5 < ann.evaluate(HEADING_TOP, "Section C") < 200
+            state = ann_client.follow()["state"]
+            assert (state["lesson"], state["section"], state["title"]) == (
+                SLIDES_LESSON, 3, "Section C")
+            slides.screenshot(path=str(artifacts / "classroom-slides-presenter.png"))
+
+            # back by key: Home, then the next slide starts Section A
+            slides.keyboard.press("Home")
+            slides.keyboard.press("ArrowRight")
+            ann.get_by_text("section 2: Section A", exact=False).wait_for(timeout=30_000)
+            ann.wait_for_function(f"() => ({HEADING_TOP})('Section A') < 200", timeout=15_000)
+            assert -5 < ann.evaluate(HEADING_TOP, "Section A") < 200
+            assert slides.evaluate("() => window.kitSlides.current()") == 1
+            ann.screenshot(path=str(artifacts / "classroom-slides-student1.png"))
+            assert not requests.foreign and not slide_requests.foreign, (
+                requests.foreign, slide_requests.foreign)
+            slides_context.close()
+            context.close()
         finally:
             browser.close()
