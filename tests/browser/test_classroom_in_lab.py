@@ -246,7 +246,7 @@ def test_the_slide_mode_moves_a_following_students_notebook(classroom, artifacts
             slides.goto(f"{voila.base_url}/", wait_until="domcontentloaded", timeout=180_000)
             slides.wait_for_function(
                 "() => window.kitSlides && window.kitSlides.count() > 4"
-                " && window.kitSlides.publishing()", timeout=180_000)
+                " && window.kitSlides.follow() === 'publishing'", timeout=180_000)
             ann.get_by_text("section 1: Slides demo", exact=False).wait_for(timeout=30_000)
 
             # End: the last slide continues Section C (its cells are copies without ids)
@@ -257,7 +257,6 @@ def test_the_slide_mode_moves_a_following_students_notebook(classroom, artifacts
             state = ann_client.follow()["state"]
             assert (state["lesson"], state["section"], state["title"]) == (
                 SLIDES_LESSON, 3, "Section C")
-            slides.screenshot(path=str(artifacts / "classroom-slides-presenter.png"))
 
             # back by key: Home, then the next slide starts Section A
             slides.keyboard.press("Home")
@@ -266,6 +265,7 @@ def test_the_slide_mode_moves_a_following_students_notebook(classroom, artifacts
             ann.wait_for_function(f"() => ({HEADING_TOP})('Section A') < 200", timeout=15_000)
             assert -5 < ann.evaluate(HEADING_TOP, "Section A") < 200
             assert slides.evaluate("() => window.kitSlides.current()") == 1
+            slides.screenshot(path=str(artifacts / "classroom-slides-presenter.png"))
             ann.screenshot(path=str(artifacts / "classroom-slides-student1.png"))
             assert not requests.foreign and not slide_requests.foreign, (
                 requests.foreign, slide_requests.foreign)

@@ -4,7 +4,8 @@ At 1280x720 and 1920x1080 every slide of every lesson fits without scrolling at 
 least ``MIN_SCALE`` (widgets take their compact slide layout; a text cell too tall continues on
 the next slide) and keeps large type, no code is shown, the arrow keys move, and the lesson's
 speaker notes (``metadata.kit.notes``) all reach the notes window but never a slide or the
-page's text.  Screenshots: ``tests/artifacts/slides-LESSON-WxH-N.png`` (the first slides, and
+page's text, and without a classroom the kernel declines the page's follow comm (nothing
+is published).  Screenshots: ``tests/artifacts/slides-LESSON-WxH-N.png`` (the first slides, and
 every slide scaled below 1).
 """
 
@@ -54,6 +55,11 @@ def test_every_slide_fits_the_screen_in_large_type(slides, browser, artifacts, w
         page.wait_for_function("() => window.kitSlides && window.kitSlides.count() > 3",
                                timeout=180_000)
         page.wait_for_timeout(7000)  # the widgets have drawn and the slides are split
+        # no classroom here: the kernel declines the slide page's follow comm, nothing is sent
+        page.wait_for_function("() => window.kitSlides.follow() !== 'connecting'",
+                               timeout=60_000)
+        assert page.evaluate("() => [window.kitSlides.follow(), window.kitSlides.told()]") == [
+            "declined", None]
         count = page.evaluate("() => window.kitSlides.count()")
         noted = set()
         for index in range(count):
