@@ -67,9 +67,10 @@ class SlidePublisher:
         comm.on_msg(self._received)
 
     def _received(self, msg: Mapping[str, Any]) -> None:
-        cell = msg.get("content", {}).get("data", {}).get("cell")
-        if isinstance(cell, str):
-            self.show_cell(cell)
+        """A message of the page: ``{"cell": id}``; anything else is ignored."""
+        data = msg.get("content", {}).get("data") if isinstance(msg, Mapping) else None
+        if isinstance(data, Mapping) and isinstance(data.get("cell"), str):
+            self.show_cell(data["cell"])
 
     def _run(self) -> None:
         # done: the section the service has; failed: one that could not be published (tried
