@@ -59,7 +59,8 @@ SHARED_STATE = {
 #: scopes of their own.
 LONGEST_FIRST = (
     "tests/test_nbgrader_parity.py",  # 719 s: nbgrader autogrades 48 notebooks, kit grade too
-    "tests/browser/test_classroom_in_lab.py",  # 225 s: a JupyterHub, three users' servers
+    # 225 s: a JupyterHub, three users' servers; + ~45 s since the slide-mode test (Voila)
+    "tests/browser/test_classroom_in_lab.py",
     "tests/browser/test_lessons_in_lab.py::test_lesson_runs_cleanly_in_jupyterlab[08",  # 190 s
     "tests/browser/test_lessons_in_lab.py::test_lesson_demos_open_after_a_prediction[08",  # 151
     "tests/test_nbgrader_stock.py",  # 136 s
