@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -330,3 +331,34 @@ def test_students_follow_the_instructor_and_catch_up_after_leaving(
     assert shows("section 3: Merging")
     for widget in (presenting, student):
         widget.close()
+
+
+def test_the_slide_mode_publishes_its_section_for_an_instructor_only(
+        hub: LocalHub, teacher: ClassroomClient, student: ClassroomClient) -> None:
+    slidefollow = pytest.importorskip("kit.widgets.slidefollow",
+                                      reason="needs the [widgets] extra")
+    from kit.classroom.follow import lesson_cells, lesson_sections
+
+    lesson = Path(__file__).resolve().parents[1] / "notebooks" / "03-buddy-system.ipynb"
+    cell = lesson_cells(lesson)[-1]["id"]
+    last = len(lesson_sections(lesson)) - 1  # the last cell lies in the last section
+
+    def waits_for(check: Any) -> bool:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if check():
+                return True
+            time.sleep(0.1)
+        return False
+
+    before = student.follow()["version"]
+    refused = slidefollow.SlidePublisher(lesson, student)  # a student's own kit present
+    refused.show_cell(cell)
+    assert waits_for(lambda: "only an instructor" in refused.error)
+    assert student.follow()["version"] == before
+    presenting = slidefollow.SlidePublisher(lesson, teacher)
+    presenting.show_cell(cell)
+    assert waits_for(lambda: student.follow()["version"] > before)
+    state = student.follow()["state"]
+    assert (state["lesson"], state["section"], state["title"]) == (
+        "03-buddy-system", last, lesson_sections(lesson)[last])
