@@ -1,6 +1,7 @@
 """The sandbox caps resources for the whole worker: a memory cgroup that counts its processes
-and its tmpfs files, a sized /dev/shm, a read-only root, no capabilities, a seccomp filter;
-and cgroups left by a grader that was killed are removed by the next run."""
+and its tmpfs files, a sized /dev/shm, a read-only root, no capabilities, a seccomp filter, a
+CPU limit the grader counts in a cgroup itself (so a worker's SIGXCPU is no timeout by its
+word); and cgroups left by a grader that was killed are removed by the next run."""
 
 from __future__ import annotations
 
@@ -247,22 +248,77 @@ HYBRID_MOUNTS = """\
 31 25 0:27 / /sys/fs/cgroup/pids rw,relatime shared:10 - cgroup cgroup rw,pids
 32 25 0:28 / /sys/fs/cgroup/unified rw,relatime shared:11 - cgroup2 cgroup2 rw
 33 25 0:29 / /sys/fs/cgroup/cpuset rw,relatime shared:12 - cgroup cgroup rw,cpuset
+34 25 0:30 / /sys/fs/cgroup/cpu,cpuacct rw,relatime shared:13 - cgroup cgroup rw,cpu,cpuacct
 """
-HYBRID_OWN = "8:pids:/\n4:memory:/session/abc\n0::/\n"
+HYBRID_OWN = "8:pids:/\n4:memory:/session/abc\n2:cpu,cpuacct:/session/abc\n0::/\n"
 
 
 def test_the_grader_finds_its_own_cgroup_in_each_tree(tmp_path: Path) -> None:
     found = cgroups._mounted_hierarchies(HYBRID_MOUNTS, HYBRID_OWN)
     assert [(str(h.base), sorted(h.controllers), h.v2) for h in found] == [
         ("/sys/fs/cgroup/memory/session/abc", ["memory"], False),
-        ("/sys/fs/cgroup/pids", ["pids"], False)]  # the unified tree here has no controller
+        ("/sys/fs/cgroup/pids", ["pids"], False),
+        ("/sys/fs/cgroup/cpu,cpuacct/session/abc", ["cpuacct"], False)]
+    # the unified tree has no controller here, and v1's cpuacct counts CPU time already
     unified = tmp_path / "cg"
     (unified / "grader.slice").mkdir(parents=True)
     (unified / "grader.slice" / "cgroup.controllers").write_text("cpu memory pids\n")
     v2 = f"40 25 0:30 /container {unified} rw - cgroup2 cgroup2 rw\n"
     found = cgroups._mounted_hierarchies(v2, "0::/container/grader.slice\n")
     assert [(h.base, sorted(h.controllers), h.v2) for h in found] == [
-        (unified / "grader.slice", ["memory", "pids"], True)]
+        (unified / "grader.slice", ["cpuacct", "memory", "pids"], True)]
+
+
+def test_without_v1_cpuacct_the_v2_tree_counts_cpu_time_even_without_controllers(
+        tmp_path: Path) -> None:
+    """A hybrid machine without v1's cpuacct: v2's cpu.stat needs no controller, so its tree
+    is used for CPU time alone; and a v2 tree whose memory and pids cannot be delegated (the
+    grader's own cgroup holds processes) is still used for CPU time."""
+    mounts = "\n".join(HYBRID_MOUNTS.splitlines()[:4]).replace(
+        "/sys/fs/cgroup/unified", str(tmp_path / "unified")) + "\n"
+    (tmp_path / "unified").mkdir()
+    found = cgroups._mounted_hierarchies(mounts, "8:pids:/\n4:memory:/session/abc\n0::/\n")
+    assert [(h.base, sorted(h.controllers), h.v2) for h in found] == [
+        (Path("/sys/fs/cgroup/memory/session/abc"), ["memory"], False),
+        (Path("/sys/fs/cgroup/pids"), ["pids"], False),
+        (tmp_path / "unified", ["cpuacct"], True)]
+    base = tmp_path / "grader.slice"
+    base.mkdir()
+    (base / "cgroup.controllers").write_text("cpu memory pids\n")
+    (base / "cgroup.subtree_control").mkdir()  # cannot be written: delegation fails
+    tree = cgroups.Hierarchy(base, frozenset({"memory", "pids", "cpuacct"}), True)
+    assert not cgroups._can_delegate(tree)
+    assert cgroups._usable([tree]) == [cgroups.Hierarchy(base, frozenset({"cpuacct"}), True)]
+
+
+def test_a_worker_groups_cpu_time_is_read_in_v1_and_v2(tmp_path: Path) -> None:
+    """v1: cpuacct.usage in nanoseconds; v2: cpu.stat's usage_usec in microseconds; the file
+    stays open and is read again from its start; nothing to read is None, never 0."""
+    v1 = cgroups.Hierarchy(tmp_path / "cpuacct", frozenset({"cpuacct"}), False)
+    v1.base.mkdir()
+    group = cgroups.Cgroups([v1]).make(200 << 20, 16)
+    assert group.cpu == v1.base / f"{cgroups.PREFIX}{os.getpid()}" / group.cpu.name
+    assert group.memory is None and not group.cpu_v2
+    assert group.cpu_seconds() is None  # no cpuacct.usage: not counted, not "no time"
+    (group.cpu / "cpuacct.usage").write_text("1500000000\n")
+    assert group.cpu_seconds() == 1.5
+    (group.cpu / "cpuacct.usage").write_text("61250000000\n")
+    assert group.cpu_seconds() == 61.25
+    base = tmp_path / "grader.slice"
+    base.mkdir()
+    (base / "cgroup.subtree_control").write_text("\n")
+    v2 = cgroups.Hierarchy(base, frozenset({"cpuacct"}), True)
+    group = cgroups.Cgroups([v2]).make(200 << 20, 16)
+    assert group.cpu is not None and group.cpu_v2
+    assert not (group.cpu.parent / "cgroup.subtree_control").exists()  # nothing to delegate
+    (group.cpu / "cpu.stat").write_text("usage_usec 2500000\nuser_usec 2000000\n"
+                                        "system_usec 500000\n")
+    assert group.cpu_seconds() == 2.5
+    (group.cpu / "cpu.stat").write_text("user_usec 1\n")
+    assert group.cpu_seconds() is None
+    (group.cpu / "cpu.stat").unlink()  # a real group's files go with it
+    group.remove()
+    assert not group._open and not group.cpu.exists()  # its file closed, the group gone
 
 
 def test_a_cgroup_v2_worker_group_gets_its_limits_and_reports_an_oom_kill(
@@ -286,11 +342,78 @@ def test_a_cgroup_v2_worker_group_gets_its_limits_and_reports_an_oom_kill(
     assert (folder / "memory.max").read_text() == str(200 << 20)
     assert (folder / "pids.max").read_text() == "16"
     assert group.procs_files() == [str(folder / "cgroup.procs")]
+    assert group.cpu is None  # no cpuacct asked of this tree
     assert not group.oom_killed()  # no memory.events yet: nothing was killed
     (folder / "memory.events").write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 0\n")
     assert not group.oom_killed()  # the limit was reached, and reclaim kept it under
     (folder / "memory.events").write_text("low 0\nhigh 0\nmax 9\noom 2\noom_kill 1\n")
     assert group.oom_killed()
+
+
+def needs_cpu_cgroup(sandbox: Sandbox) -> None:
+    if not sandbox.counts_cpu():
+        pytest.skip("no writable cpuacct cgroup here: " + "; ".join(sandbox.cgroups.not_enforced))
+
+
+CPU_LIMITS = Limits(timeout=60, cpu_seconds=2)
+#: What an answer that ends its own process as the CPU limit would is told (never "timeout").
+OWN_SIGXCPU = ("answer process killed by signal 24 (SIGXCPU, or it exited with status 152) "
+               "before it had used its 2 s of CPU time: the answer's own doing, not the CPU "
+               "limit")
+ENDS_ITSELF = {
+    "sigxcpu": "import os, signal\nos.kill(os.getpid(), signal.SIGXCPU)\n",
+    "exit-152": "import os\nos._exit(152)\n",
+}
+
+
+def stopped_by(worker: Worker, source: str) -> tuple[WorkerStopped, float | None]:
+    """How the worker running ``source`` was stopped, and the CPU time its sandbox used."""
+    try:
+        with pytest.raises(WorkerStopped) as stopped:
+            worker.request({"op": "run", "cell": "a", "source": source}, CPU_LIMITS.timeout)
+        return stopped.value, worker.notebook_cpu()
+    finally:
+        worker.close()
+
+
+@pytest.mark.parametrize("source", ENDS_ITSELF.values(), ids=ENDS_ITSELF)
+def test_a_worker_that_ends_itself_as_the_cpu_limit_would_has_crashed(
+        sandbox: Sandbox, source: str) -> None:
+    needs_cpu_cgroup(sandbox)
+    stopped, used = stopped_by(Worker(sandbox, CPU_LIMITS), source)
+    assert (stopped.status, stopped.reason) == ("crashed", OWN_SIGXCPU)
+    assert used is not None and used < 1
+
+
+BURNER = "while True:\n    pass\n"
+
+
+def test_the_cpu_limit_is_the_graders_own_count_of_the_sandbox(sandbox: Sandbox) -> None:
+    """The grader ends the worker when the sandbox's cgroup has counted the limit, before the
+    process's own RLIMIT_CPU (the backstop, at twice the limit) sends SIGXCPU."""
+    needs_cpu_cgroup(sandbox)
+    stopped, used = stopped_by(Worker(sandbox, CPU_LIMITS), BURNER)
+    assert (stopped.status, stopped.reason) == ("timeout", "CPU time limit of 2 s used up")
+    assert used is not None and 2 <= used < 2 * CPU_LIMITS.cpu_seconds
+
+
+def test_without_a_cpu_cgroup_a_sigxcpu_end_is_crashed_and_says_the_grader_cannot_tell(
+        sandbox: Sandbox) -> None:
+    """No cgroup counts CPU time (no root, say): the process's own limit is the CPU limit and
+    its SIGXCPU, honest or not, is a crash whose reason says why the grader cannot tell."""
+    trees = [dataclasses.replace(tree, controllers=tree.controllers - {cgroups.CPU_TIME})
+             for tree in sandbox.cgroups.hierarchies]
+    uncounted = dataclasses.replace(sandbox, cgroups=cgroups.Cgroups(
+        [tree for tree in trees if tree.controllers]))
+    assert not uncounted.counts_cpu()
+    for source in (ENDS_ITSELF["sigxcpu"], BURNER):
+        stopped, used = stopped_by(
+            Worker(uncounted, dataclasses.replace(CPU_LIMITS, cpu_seconds=1)), source)
+        assert used is None
+        assert (stopped.status, stopped.reason) == (
+            "crashed", "answer process killed by signal 24 (SIGXCPU, or it exited with status "
+                       "152): the CPU time limit or the answer's own signal (no cgroup here "
+                       "counts the sandbox's CPU time to tell which)")
 
 
 def test_a_stopped_worker_leaves_no_cgroup(sandbox: Sandbox) -> None:

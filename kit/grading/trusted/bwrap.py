@@ -29,6 +29,15 @@ in the answer, which only the worker's reply tells: a failed exercise ("your cod
 MemoryError"), never ``memory-limit``, as the grader saw no limit reached.  Wall time is the
 grader's clock; printed output is counted by the grader and capped.
 
+CPU time is the grader's count too: the kernel's, in the sandbox's cgroup, read while the
+grader waits for each reply; at the CPU limit (every process of the notebook's sandbox since
+its process started) the grader ends the worker and the row says ``timeout``.  How a worker
+ended never says ``timeout``: a process can send itself ``SIGXCPU`` (or exit with status 152,
+what bubblewrap reports for it), so such an end is ``crashed`` unless the count shows the limit
+reached.  Its own RLIMIT_CPU is then a backstop at twice the limit; where no cgroup counts CPU
+time, it is the limit, and a ``SIGXCPU`` end is ``crashed`` with a reason that says the grader
+cannot tell.
+
 Where no sandbox is possible (no ``bwrap``, no user namespaces), :func:`open_sandbox` refuses
 unless the instructor asked for ``--sandbox none``; the worker then runs as a plain subprocess
 and the run says, on every start, what is not enforced.
@@ -53,7 +62,7 @@ import kit
 from kit.core.errors import KitError
 from kit.grading.boundary import wire
 from kit.grading.trusted import seccomp
-from kit.grading.trusted.cgroups import Cgroups, WorkerGroup, open_cgroups
+from kit.grading.trusted.cgroups import CPU_TIME, Cgroups, WorkerGroup, open_cgroups
 from kit.grading.trusted.phases import NO_PHASES, Phases
 
 WORKER_MODULE = "kit.grading.sandboxed.worker"
@@ -69,6 +78,15 @@ DEFAULT_JOBS = 4
 #: How long a worker may take to start (sandbox, interpreter, kit) before the grader gives up
 #: on it as its own fault: not part of any exercise's timeout.
 START_SECONDS = 120.0
+#: How often the grader reads a sandbox's CPU time in its cgroup while it waits for a reply:
+#: the CPU limit is the grader's to enforce, and it may be passed by this much per core.
+CPU_POLL_SECONDS = 0.1
+#: Where the grader counts CPU time, a process's own limit (RLIMIT_CPU) is only a backstop
+#: this many times the CPU limit.  The kernel's SIGXCPU cannot be the measure: it can be faked
+#: (a process sends it to itself), and it comes early under load -- the kernel checks the
+#: limit against tick-sampled CPU time, and with a load of 16 on 2 cores a process was sent
+#: SIGXCPU at a 2 s limit after 1.64-1.79 s of CPU time (its own ``os.times`` and the cgroup).
+CPU_BACKSTOP = 2
 
 
 #: Numerical libraries told to start no thread of their own: the seccomp filter refuses
@@ -93,8 +111,11 @@ class Limits:
     file_bytes: int = 16 << 20
     open_files: int = 64
 
-    def worker_arguments(self) -> list[str]:
-        return [f"--memory={self.memory_mib}", f"--cpu={self.cpu_seconds}",
+    def worker_arguments(self, cpu_counted: bool = False) -> list[str]:
+        """The worker's own limits; ``cpu_counted``: the grader enforces the CPU limit from the
+        sandbox's cgroup, and the process limit is a backstop (:data:`CPU_BACKSTOP`)."""
+        cpu = self.cpu_seconds * CPU_BACKSTOP if cpu_counted else self.cpu_seconds
+        return [f"--memory={self.memory_mib}", f"--cpu={cpu}",
                 f"--processes={self.processes}", f"--file-bytes={self.file_bytes}",
                 f"--open-files={self.open_files}"]
 
@@ -120,6 +141,10 @@ class Sandbox:
             text += "; not enforced here: " + "; ".join(self.not_enforced)
         return text
 
+    def counts_cpu(self) -> bool:
+        """Whether each sandbox's CPU time is counted in a cgroup of its own here."""
+        return self.cgroups is not None and CPU_TIME in self.cgroups.controllers()
+
     def command(self, fd: int, limits: Limits, seccomp_fd: int | None = None,
                 control: tuple[int, int] = (-1, -1)) -> list[str]:
         """The command line that starts one worker replying on ``fd``, told to move on to the
@@ -130,7 +155,8 @@ class Sandbox:
         start = (f"import sys; sys.path.insert(0, {str(_kit_folder().parent)!r}); "
                  f"from {WORKER_MODULE} import main; main()")
         python = [sys.executable, "-I", "-c", start, f"--reply-fd={fd}",
-                  f"--control={control[0]},{control[1]}", *limits.worker_arguments()]
+                  f"--control={control[0]},{control[1]}",
+                  *limits.worker_arguments(self.counts_cpu())]
         if self.bwrap is not None:
             python.append("--sandboxed")
         if self.bwrap is None:
@@ -279,6 +305,7 @@ class Worker:
         self._starting = "sandbox: start, until ready"  # the phase that ends at ready
         self._stopped: WorkerStopped | None = None
         self._group: WorkerGroup | None = None
+        self._cpu_start: float | None = None  # the sandbox's CPU time at the process's start
         reply_read, reply_write = os.pipe()
         out_read, out_write = os.pipe()
         next_read, self._next = os.pipe()  # "next": the grader moves on to another notebook
@@ -330,6 +357,7 @@ class Worker:
             while select.select([self._replies], [], [], 0)[0]:
                 if not os.read(self._replies, 1 << 20):
                     return False
+            self._cpu_start = self._sandbox_cpu()  # the fresh process's CPU counts from here
             os.write(self._next, b"go\n")  # now the fresh process may start, and say ready
         except OSError:
             return False
@@ -364,6 +392,8 @@ class Worker:
         try:
             self._receive(deadline)
             self._ready = True
+            if self._cpu_start is None:  # the first process (a fresh one counts from "go")
+                self._cpu_start = self._sandbox_cpu()
             self.phases.add(self._starting, time.perf_counter() - self._started, 0.0)
             if ipython:
                 self.request({"op": "ipython"}, deadline - time.monotonic())
@@ -416,7 +446,8 @@ class Worker:
             left = deadline - time.monotonic()
             if left <= 0:
                 self._stop(self._timeout())
-            ready, _, _ = select.select([self._replies], [], [], left)
+            self._check_cpu()
+            ready, _, _ = select.select([self._replies], [], [], self._poll(left))
             if not ready:
                 continue
             chunk = os.read(self._replies, 1 << 20)
@@ -454,7 +485,8 @@ class Worker:
             left = deadline - time.monotonic()
             if left <= 0:
                 self._stop(self._timeout())
-            _, ready, _ = select.select([], [fd], [], left)
+            self._check_cpu()
+            _, ready, _ = select.select([], [fd], [], self._poll(left))
             if not ready:
                 continue
             try:
@@ -463,6 +495,32 @@ class Worker:
                 continue
             except OSError:  # a broken pipe: the worker is gone
                 self._stop(self._ended())
+
+    def _sandbox_cpu(self) -> float | None:
+        """The CPU time of every process of the sandbox so far, from its cgroup (None: no
+        cgroup counts it here)."""
+        return None if self._group is None else self._group.cpu_seconds()
+
+    def notebook_cpu(self) -> float | None:
+        """CPU seconds the sandbox has used since the notebook's process started (its
+        ready reply; the whole sandbox, so what the answer's own children used counts)."""
+        now = self._sandbox_cpu()
+        return None if now is None or self._cpu_start is None else now - self._cpu_start
+
+    def _poll(self, left: float) -> float:
+        """How long to wait for the worker before looking at its CPU time again."""
+        counted = self._group is not None and self._group.cpu is not None
+        return min(left, CPU_POLL_SECONDS) if counted else left
+
+    def _check_cpu(self) -> None:
+        """End the worker once the sandbox has used its CPU limit since the notebook's process
+        started, by the grader's own count (the process's RLIMIT_CPU is only a backstop)."""
+        used = self.notebook_cpu()
+        if used is not None and used >= self.limits.cpu_seconds:
+            self._stop(self._cpu_stop())
+
+    def _cpu_stop(self) -> WorkerStopped:
+        return WorkerStopped("timeout", f"CPU time limit of {self.limits.cpu_seconds} s used up")
 
     def _timeout(self) -> WorkerStopped:
         return WorkerStopped("timeout", f"timeout: {self.limits.timeout:g} s per exercise")
@@ -491,10 +549,12 @@ class Worker:
             return self._stopped
         if self._group is not None and self._group.oom_killed():
             return self._memory_stop()
+        used = self.notebook_cpu()
+        if used is not None and used >= self.limits.cpu_seconds:
+            return self._cpu_stop()
         number = -code if code < 0 else code - 128 if code > 128 and self.sandbox.bwrap else 0
-        if number == signal.SIGXCPU:
-            return WorkerStopped("timeout", f"CPU time limit of {self.limits.cpu_seconds} s "
-                                            "used up")
+        if number == signal.SIGXCPU:  # how the worker ended says nothing of what it used
+            return WorkerStopped("crashed", self._sigxcpu_reason(used is not None))
         if number == signal.SIGXFSZ:
             return WorkerStopped("crashed", f"file size limit of {self.limits.file_bytes} "
                                             "bytes exceeded")
@@ -503,6 +563,17 @@ class Worker:
             return WorkerStopped("crashed", f"answer process killed by signal {number} "
                                             f"({name})")
         return WorkerStopped("crashed", f"answer process exited with status {code}")
+
+    def _sigxcpu_reason(self, counted: bool) -> str:
+        """Why a worker that ended by SIGXCPU (or, under bubblewrap, with exit status 152,
+        which says the same) is no ``timeout``: a process can send itself that signal."""
+        how = "answer process killed by signal 24 (SIGXCPU" + \
+            (", or it exited with status 152)" if self.sandbox.bwrap else ")")
+        if counted:
+            return (f"{how} before it had used its {self.limits.cpu_seconds} s of CPU time: "
+                    "the answer's own doing, not the CPU limit")
+        return (f"{how}: the CPU time limit or the answer's own signal (no cgroup here "
+                "counts the sandbox's CPU time to tell which)")
 
     def stop(self, stopped: WorkerStopped) -> None:
         """End the worker from outside (the student's watchdog): what it is doing, or the next

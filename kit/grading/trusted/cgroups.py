@@ -5,14 +5,19 @@ under it together far above it, and a file in ``/tmp`` or ``/dev/shm`` (tmpfs, m
 against none of them.  The kernel's memory controller charges every page of every process in a
 cgroup, tmpfs pages included, to that cgroup; over its limit the kernel's OOM killer ends a
 process *of that cgroup only*.  The pids controller caps processes and threads the same way.
+And the kernel counts the CPU time of every process of a cgroup (v1's ``cpuacct`` controller,
+``cpuacct.usage``; v2's ``cpu.stat``, kept in every group with or without a controller): the
+grader's own measure of what a sandbox used, which no process of it can forge, so a worker
+that ends by ``SIGXCPU`` is a ``timeout`` only when its CPU time says it reached the limit.
 
 Where the groups go: below the cgroup the grader runs in, in every hierarchy that has the
-controller (cgroup v2's unified tree; on a "hybrid" machine, v1's ``memory`` and ``pids``
-trees), as ``<grader's cgroup>/kit-grade-<grader pid>/w<n>``, so the worker's memory is still
-counted in the grader's own group.  With cgroup v2 the grader's cgroup must let its children
-use the memory controller (``cgroup.subtree_control``; a systemd unit with ``Delegate=yes``,
-or a container that gives the grader its own cgroup); where it does not, the run says that the
-memory limit is per process only.
+controller (cgroup v2's unified tree; on a "hybrid" machine, v1's ``memory``, ``pids`` and
+``cpuacct`` trees), as ``<grader's cgroup>/kit-grade-<grader pid>/w<n>``, so the worker's
+memory is still counted in the grader's own group.  With cgroup v2 the grader's cgroup must
+let its children use the memory controller (``cgroup.subtree_control``; a systemd unit with
+``Delegate=yes``, or a container that gives the grader its own cgroup); where it does not, the
+run says that the memory limit is per process only.  CPU time needs no delegation in v2; a v2
+tree is used for it only where no v1 ``cpuacct`` tree counts it already.
 
 A grader killed with ``kill -9`` cannot remove its groups: every run first removes the
 ``kit-grade-<pid>`` groups whose grader is no longer alive (ending whatever is still in them).
@@ -25,12 +30,17 @@ import os
 import re
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 PREFIX = "kit-grade-"
 _RUN_NAME = re.compile(re.escape(PREFIX) + r"(\d+)$")
-CONTROLLERS = ("memory", "pids")
+#: What the CPU time of a group is counted by: v1's controller, and its name here for v2's
+#: ``cpu.stat``, which every v2 group has without any controller.
+CPU_TIME = "cpuacct"
+CONTROLLERS = ("memory", "pids", CPU_TIME)
+#: The controllers a v2 parent must delegate (``cgroup.subtree_control``) to its children.
+DELEGATED = frozenset({"memory", "pids"})
 #: Numbers of this process's worker groups: unique across threads and grading runs (``next``
 #: on a count is atomic in CPython).
 _NUMBERS = itertools.count(1)
@@ -64,15 +74,18 @@ def _mounted_hierarchies(mountinfo: str, own: str) -> list[Hierarchy]:
         root, mount = fields[3], Path(fields[4])
         if fstype == "cgroup2" and "0" in paths:
             base = mount / _relative(paths["0"], root)
-            usable = frozenset(_read(base / "cgroup.controllers").split()) & set(CONTROLLERS)
-            if usable:
-                found.append(Hierarchy(base, usable, True))
+            usable = frozenset(_read(base / "cgroup.controllers").split()) & DELEGATED
+            found.append(Hierarchy(base, usable | {CPU_TIME}, True))
         elif fstype == "cgroup":
             usable = frozenset(options) & set(CONTROLLERS)
             first = sorted(usable)[0] if usable else None
             if first is not None and first in paths:
                 found.append(Hierarchy(mount / _relative(paths[first], root), usable, False))
-    return found
+    if any(CPU_TIME in tree.controllers for tree in found if not tree.v2):
+        # A hybrid machine: v1's cpuacct counts CPU time, its v2 tree is not needed for it.
+        found = [replace(tree, controllers=tree.controllers - {CPU_TIME}) if tree.v2 else tree
+                 for tree in found]
+    return [tree for tree in found if tree.controllers]
 
 
 def _relative(path: str, root: str) -> str:
@@ -143,34 +156,53 @@ class WorkerGroup:
     folders: list[Path]
     memory: Path | None
     memory_v2: bool
-    _events: int | None = field(default=None, init=False)  # the OOM count's file, kept open
+    cpu: Path | None = None  # the group that counts the worker's CPU time
+    cpu_v2: bool = False
+    _open: dict[Path, int] = field(default_factory=dict, init=False)  # files read again
 
     def procs_files(self) -> list[str]:
         return [str(folder / "cgroup.procs") for folder in self.folders]
 
-    def oom_killed(self) -> bool:
-        """Did the kernel end a process of this worker for going over the memory limit?
+    def _read_again(self, path: Path) -> str | None:
+        """The text of a cgroup file that is read after every reply: opened once, then read
+        again from its start (the kernel writes it anew for each read)."""
+        try:
+            if path not in self._open:
+                self._open[path] = os.open(path, os.O_RDONLY)
+            return os.pread(self._open[path], 4096, 0).decode()
+        except OSError:
+            return None
 
-        Asked after every reply, so the file stays open and is read again from its start.
-        """
+    def oom_killed(self) -> bool:
+        """Did the kernel end a process of this worker for going over the memory limit?"""
         if self.memory is None:
             return False
-        try:
-            if self._events is None:
-                self._events = os.open(self.memory / ("memory.events" if self.memory_v2
-                                                      else "memory.oom_control"), os.O_RDONLY)
-            text = os.pread(self._events, 4096, 0).decode()
-        except OSError:
-            return False
-        counts = dict(line.split() for line in text.splitlines() if len(line.split()) == 2)
-        return int(counts.get("oom_kill", "0")) > 0
+        text = self._read_again(self.memory / ("memory.events" if self.memory_v2
+                                               else "memory.oom_control"))
+        return int(_keyed(text or "").get("oom_kill", "0")) > 0
+
+    def cpu_seconds(self) -> float | None:
+        """The CPU time (user and system) every process of this worker has used so far, as
+        the kernel counts it in the cgroup; None where no cgroup counts it."""
+        if self.cpu is None:
+            return None
+        if self.cpu_v2:
+            usec = _keyed(self._read_again(self.cpu / "cpu.stat") or "").get("usage_usec")
+            return int(usec) / 1e6 if usec is not None and usec.isdigit() else None
+        nsec = (self._read_again(self.cpu / "cpuacct.usage") or "").strip()
+        return int(nsec) / 1e9 if nsec.isdigit() else None
 
     def remove(self) -> None:
-        if self._events is not None:
-            os.close(self._events)
-            self._events = None
+        for fd in self._open.values():
+            os.close(fd)
+        self._open.clear()
         for folder in self.folders:
             _kill_and_remove(folder)
+
+
+def _keyed(text: str) -> dict[str, str]:
+    """A flat-keyed cgroup file (``name value`` lines) as a mapping."""
+    return dict(line.split() for line in text.splitlines() if len(line.split()) == 2)
 
 
 @dataclass
@@ -190,15 +222,17 @@ class Cgroups:
         folders: list[Path] = []
         memory: Path | None = None
         memory_v2 = False
+        cpu: Path | None = None
+        cpu_v2 = False
         try:
             for tree in self.hierarchies:
                 run = tree.base / f"{PREFIX}{os.getpid()}"
                 run.mkdir(exist_ok=True)
-                if tree.v2:
-                    wanted = " ".join("+" + name for name in sorted(tree.controllers))
-                    if not set(tree.controllers) <= set(
-                            _read(run / "cgroup.subtree_control").split()):
-                        (run / "cgroup.subtree_control").write_text(wanted)
+                delegated = tree.controllers & DELEGATED
+                if tree.v2 and not delegated <= set(
+                        _read(run / "cgroup.subtree_control").split()):
+                    (run / "cgroup.subtree_control").write_text(
+                        " ".join("+" + name for name in sorted(delegated)))
                 folder = run / f"w{number}"
                 folder.mkdir()
                 folders.append(folder)
@@ -207,10 +241,12 @@ class Cgroups:
                     _limit_memory(folder, memory_bytes, tree.v2)
                 if "pids" in tree.controllers:
                     (folder / "pids.max").write_text(str(processes))
+                if CPU_TIME in tree.controllers:
+                    cpu, cpu_v2 = folder, tree.v2
         except OSError:
             WorkerGroup(folders, None, False).remove()
             raise
-        return WorkerGroup(folders, memory, memory_v2)
+        return WorkerGroup(folders, memory, memory_v2, cpu, cpu_v2)
 
     def remove_run_folders(self) -> None:
         """Remove this run's ``kit-grade-<pid>`` folders once every worker has ended."""
@@ -231,13 +267,11 @@ def _limit_memory(folder: Path, limit: int, v2: bool) -> None:
 
 
 def open_cgroups() -> Cgroups:
-    """The memory and pids trees usable here, after removing groups left by killed graders."""
+    """The memory, pids and CPU-time trees usable here, after removing groups left by killed
+    graders."""
     hierarchies = _mounted_hierarchies(_read(Path("/proc/self/mountinfo")),
                                        _read(Path("/proc/self/cgroup")))
-    usable: list[Hierarchy] = []
-    for tree in hierarchies:
-        if os.access(tree.base, os.W_OK) and _can_delegate(tree):
-            usable.append(tree)
+    usable = _usable(hierarchies)
     cgroups = Cgroups(usable, removed_stale=remove_stale(usable))
     have = cgroups.controllers()
     if "memory" not in have:
@@ -247,19 +281,42 @@ def open_cgroups() -> Cgroups:
     if "pids" not in have:
         cgroups.not_enforced.append("process count (no writable pids cgroup; RLIMIT_NPROC "
                                     "only)")
+    if CPU_TIME not in have:
+        cgroups.not_enforced.append(NO_CPU_TIME)
     return cgroups
+
+
+#: What the run says where no cgroup counts a sandbox's CPU time.
+NO_CPU_TIME = ("CPU time per sandbox (no writable cpuacct cgroup: a worker ended by SIGXCPU "
+               "is 'crashed', not 'timeout', as the grader cannot tell the CPU limit from the "
+               "answer's own signal; the per-exercise wall-clock timeout is unchanged)")
+
+
+def _usable(hierarchies: list[Hierarchy]) -> list[Hierarchy]:
+    """The trees this grader may make groups in, each with what it can use there: a v2 tree
+    whose controllers cannot be delegated still counts CPU time (needing no controller)."""
+    usable: list[Hierarchy] = []
+    for tree in hierarchies:
+        if not os.access(tree.base, os.W_OK):
+            continue
+        if not _can_delegate(tree):
+            tree = replace(tree, controllers=tree.controllers - DELEGATED)
+        if tree.controllers:
+            usable.append(tree)
+    return usable
 
 
 def _can_delegate(tree: Hierarchy) -> bool:
     """cgroup v2 gives children a controller only through the parent's subtree_control, which
     a cgroup holding processes (the grader's own, unless it is the root) cannot enable."""
-    if not tree.v2:
+    wanted = tree.controllers & DELEGATED
+    if not tree.v2 or not wanted:
         return True
     control = tree.base / "cgroup.subtree_control"
-    if set(tree.controllers) <= set(_read(control).split()):
+    if wanted <= set(_read(control).split()):
         return True
     try:
-        control.write_text(" ".join("+" + name for name in sorted(tree.controllers)))
+        control.write_text(" ".join("+" + name for name in sorted(wanted)))
     except OSError:
         return False
     return True
