@@ -71,7 +71,8 @@ def grade_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"address space of an answer process, MiB (default: "
                              f"{limits.memory_mib})")
     parser.add_argument("--cpu", type=int, default=limits.cpu_seconds, metavar="SECONDS",
-                        help=f"CPU seconds of an answer process (default: {limits.cpu_seconds})")
+                        help="CPU seconds of a notebook's sandbox, counted by the grader "
+                             f"(default: {limits.cpu_seconds})")
     parser.add_argument("--output-limit", type=int, default=limits.output_bytes, metavar="BYTES",
                         help=f"what an answer process may print (default: {limits.output_bytes})")
     parser.add_argument("--processes", type=int, default=limits.processes,
