@@ -45,6 +45,7 @@ and the run says, on every start, what is not enforced.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import shutil
@@ -87,6 +88,13 @@ CPU_POLL_SECONDS = 0.1
 #: limit against tick-sampled CPU time, and with a load of 16 on 2 cores a process was sent
 #: SIGXCPU at a 2 s limit after 1.64-1.79 s of CPU time (its own ``os.times`` and the cgroup).
 CPU_BACKSTOP = 2
+#: Where the grader counts CPU time, an exercise's ``--timeout`` is seconds of its sandbox's CPU
+#: time, and by the clock it may take this many times as long before it is stopped anyway (an
+#: answer that sleeps, waits or stops itself uses no CPU time).  Measured (honest answers, the
+#: solutions of every notebook, ``--jobs 6``, load 12-15 on 2 cores): an exercise's wall time
+#: was a median 9 and at most 50 times the CPU time it and the grader used, and the slowest,
+#: 0.6 s of CPU, took 4.5 s: on the wall clock a loaded machine times honest answers out.
+WALL_BACKSTOP = 5
 
 
 #: Numerical libraries told to start no thread of their own: the seccomp filter refuses
@@ -100,8 +108,10 @@ class SandboxUnavailable(KitError):
 
 @dataclass(frozen=True)
 class Limits:
-    """What one worker may use.  ``timeout`` is wall-clock seconds per exercise, counted from
-    the worker's ready reply (its start is the grader's, see :data:`START_SECONDS`)."""
+    """What one worker may use.  ``timeout`` is seconds per exercise, counted from the worker's
+    ready reply (its start is the grader's, see :data:`START_SECONDS`): seconds of the sandbox's
+    CPU time where a cgroup counts it, with :data:`WALL_BACKSTOP` times as many by the clock
+    (:class:`ExerciseClock`), else seconds by the clock."""
 
     timeout: float = 10.0
     memory_mib: int = 1024
@@ -275,6 +285,29 @@ def _probe(sandbox: Sandbox) -> str:
         result.stderr.decode("utf-8", "replace").strip()[:200]
 
 
+@dataclass
+class ExerciseClock:
+    """The time of one exercise: ``cpu_seconds`` of the sandbox's CPU time spent during the
+    exercise's requests (None: not counted here), and a wall-clock ``deadline``.
+
+    CPU time is the kernel's count in the sandbox's cgroup, read before and after each request
+    and while the grader waits for its reply: what the answer spent, however busy the machine
+    (the grader's own work on the test cell, and a fresh process's start, are not the
+    answer's).  The deadline stops what spends no CPU time: a sleep, a wait, a stopped process.
+    """
+
+    cpu_seconds: float | None
+    deadline: float  # time.monotonic()
+    spent: float = 0.0  # CPU seconds of the requests that have ended
+
+    def reason(self, wall: float) -> str:
+        """What a timeout row says, whichever of the two clocks ran out first."""
+        if self.cpu_seconds is None:
+            return f"timeout: {wall:g} s per exercise"
+        return (f"timeout: {self.cpu_seconds:g} s of CPU time per exercise, or {wall:g} s by "
+                "the clock")
+
+
 class WorkerStopped(BaseException):
     """The worker had to be ended: a limit, a crash, or a reply the grader cannot read.
 
@@ -306,6 +339,8 @@ class Worker:
         self._stopped: WorkerStopped | None = None
         self._group: WorkerGroup | None = None
         self._cpu_start: float | None = None  # the sandbox's CPU time at the process's start
+        self.clock: ExerciseClock | None = None  # the exercise whose requests are being sent
+        self._request_cpu: float | None = None  # the sandbox's CPU time when the request went
         reply_read, reply_write = os.pipe()
         out_read, out_write = os.pipe()
         next_read, self._next = os.pipe()  # "next": the grader moves on to another notebook
@@ -388,6 +423,7 @@ class Worker:
         """
         if self._ready:
             return
+        self.clock = None  # a fresh process's start is no exercise's time
         deadline = time.monotonic() + START_SECONDS
         try:
             self._receive(deadline)
@@ -405,12 +441,33 @@ class Worker:
                 "(is the machine overloaded? grade again with fewer --jobs)")
             raise self._stopped from None
 
+    def clock_exercise(self) -> ExerciseClock:
+        """Start the clocks of an exercise whose requests come next (see :class:`Limits`)."""
+        timeout = self.limits.timeout
+        if self._group is None or self._group.cpu is None:
+            self.clock = ExerciseClock(None, time.monotonic() + timeout)
+        else:
+            self.clock = ExerciseClock(timeout, time.monotonic() + timeout * WALL_BACKSTOP)
+        return self.clock
+
+    @contextlib.contextmanager
+    def _counted(self) -> Iterator[None]:
+        """Count the sandbox's CPU time from here to the end of the block as the exercise's."""
+        self._request_cpu = self._sandbox_cpu()
+        try:
+            yield
+        finally:
+            now = self._sandbox_cpu()
+            if self.clock is not None and self._request_cpu is not None and now is not None:
+                self.clock.spent += now - self._request_cpu
+            self._request_cpu = None
+
     def request(self, message: dict[str, Any], timeout: float) -> dict[str, Any]:
         """Send one request and wait at most ``timeout`` seconds for its reply."""
         if self._stopped is not None:
             raise self._stopped
         self.wait_ready()
-        with self.phases("sandbox: requests (cells, calls)"):
+        with self.phases("sandbox: requests (cells, calls)"), self._counted():
             deadline = time.monotonic() + max(timeout, 0.0)
             self._sent += 1
             self._send(wire.dumps({**message, "id": self._sent}), deadline)
@@ -425,16 +482,17 @@ class Worker:
         if self._stopped is not None:
             raise self._stopped
         self.wait_ready()
-        with self.phases("sandbox: requests (cells, calls)"):
-            self._sent += 1
-            self._send(wire.dumps({**message, "id": self._sent}),
-                       time.monotonic() + max(time_left(), 0.0))
-        for case in range(count):
-            with self.phases("sandbox: batched calls, per reply"):
-                reply = self._receive(time.monotonic() + max(time_left(), 0.0), case)
-            yield reply
-            if reply.get("ok") is not True:
-                return
+        with self._counted():
+            with self.phases("sandbox: requests (cells, calls)"):
+                self._sent += 1
+                self._send(wire.dumps({**message, "id": self._sent}),
+                           time.monotonic() + max(time_left(), 0.0))
+            for case in range(count):
+                with self.phases("sandbox: batched calls, per reply"):
+                    reply = self._receive(time.monotonic() + max(time_left(), 0.0), case)
+                yield reply
+                if reply.get("ok") is not True:
+                    return
 
     def _receive(self, deadline: float, case: int | None = None) -> dict[str, Any]:
         """The reply to the last request (or the ready reply), read by ``deadline`` (in a
@@ -514,16 +572,29 @@ class Worker:
 
     def _check_cpu(self) -> None:
         """End the worker once the sandbox has used its CPU limit since the notebook's process
-        started, by the grader's own count (the process's RLIMIT_CPU is only a backstop)."""
-        used = self.notebook_cpu()
-        if used is not None and used >= self.limits.cpu_seconds:
+        started, or the exercise its CPU time, by the grader's own count (the process's
+        RLIMIT_CPU is only a backstop)."""
+        now = self._sandbox_cpu()
+        if now is None or self._cpu_start is None:
+            return
+        if now - self._cpu_start >= self.limits.cpu_seconds:
             self._stop(self._cpu_stop())
+        clock, start = self.clock, self._request_cpu
+        if clock is not None and clock.cpu_seconds is not None and start is not None and \
+                clock.spent + now - start >= clock.cpu_seconds:
+            self._stop(WorkerStopped("timeout", clock.reason(self._wall())))
 
     def _cpu_stop(self) -> WorkerStopped:
         return WorkerStopped("timeout", f"CPU time limit of {self.limits.cpu_seconds} s used up")
 
+    def _wall(self) -> float:
+        """Seconds by the clock an exercise may take."""
+        counted = self.clock is not None and self.clock.cpu_seconds is not None
+        return self.limits.timeout * (WALL_BACKSTOP if counted else 1)
+
     def _timeout(self) -> WorkerStopped:
-        return WorkerStopped("timeout", f"timeout: {self.limits.timeout:g} s per exercise")
+        clock = self.clock or ExerciseClock(None, 0.0)
+        return WorkerStopped("timeout", clock.reason(self._wall()))
 
     def _memory_stop(self) -> WorkerStopped:
         """The kernel ended a process of the sandbox for its cgroup's limit (every process and

@@ -57,6 +57,7 @@ from kit.grading.trusted import delegation, reference, stubs
 from kit.grading.trusted import notebooks as nbs
 from kit.grading.trusted.bwrap import (
     DEFAULT_JOBS,
+    ExerciseClock,
     Limits,
     Sandbox,
     SandboxSession,
@@ -96,7 +97,8 @@ STATUSES = (
     "unanswered",  # the function called is still the release stub (read from its source)
     "missing-answer",  # the answer cell is not in the submitted notebook
     "delegated",  # the answer calls the kit function it was asked to write
-    "timeout",  # the exercise used up its time (or the worker its CPU time)
+    "timeout",  # the exercise used up its CPU time or its time by the clock (or the notebook
+    # its CPU limit): the grader's own clocks, never how the worker ended
     "memory-limit",  # the sandbox went over its memory cgroup (read there, never in a reply)
     "output-limit",  # the answer printed more than the grader allows
     "crashed",  # the answer process died (a signal, os._exit, a file size limit)
@@ -428,6 +430,7 @@ class NotebookGrader:
                                            source.functions[name], name)
         self.replace_process = False  # the worker's process ran calls no check asked for
         self.running: tuple[float, Exercise] | None = None  # the exercise's deadline, itself
+        self.clock: ExerciseClock | None = None  # the running exercise's time (CPU and wall)
         # A cell only IPython reads (%timeit, !ls...): the worker imports IPython's reader
         # while it starts, not on an exercise's clock.
         self.ipython = any(not is_plain_python(cell) for cell in answers)
@@ -480,7 +483,9 @@ class NotebookGrader:
         report = ExerciseRun(self._seeder(exercise))
         try:
             self._ready_worker()  # the exercise's clock starts once the worker is up
-            deadline = time.monotonic() + self.limits.timeout
+            assert self.worker is not None
+            self.clock = self.worker.clock_exercise()
+            deadline = self.clock.deadline
             call = CallContext(self.guarded[exercise.grade_id],
                                lambda: deadline - time.monotonic(), self.stubbed,
                                self._replace_process)
@@ -579,6 +584,8 @@ class NotebookGrader:
         if self.replace_process:
             assert self.running is not None
             self._ready_worker()
+            assert self.worker is not None
+            self.worker.clock = self.clock  # the fresh process spends the same exercise's time
             self._run_cells(*self.running)
         assert self.worker is not None
         return self.worker
