@@ -397,10 +397,56 @@ def test_the_cpu_limit_is_the_graders_own_count_of_the_sandbox(sandbox: Sandbox)
     assert used is not None and 2 <= used < 2 * CPU_LIMITS.cpu_seconds
 
 
+EXERCISE = Limits(timeout=1)
+#: What a timed-out exercise's row says, whichever clock ran out (--timeout 1).
+EXERCISE_TIMEOUT = "timeout: 1 s of CPU time per exercise, or 5 s by the clock"
+
+
+def request(worker: Worker, source: str) -> dict[str, Any]:
+    assert worker.clock is not None
+    return worker.request({"op": "run", "cell": "a", "source": source},
+                          worker.clock.deadline - time.monotonic())
+
+
+def test_an_exercises_time_is_its_sandboxs_cpu_time_not_the_clocks(sandbox: Sandbox) -> None:
+    """1.5 s by the clock that spend no CPU time (a loaded machine stretches an honest answer
+    so) fit in --timeout 1; a loop is stopped once the sandbox has spent 1 s of CPU time."""
+    needs_cpu_cgroup(sandbox)
+    worker = Worker(sandbox, EXERCISE)
+    try:
+        worker.wait_ready()
+        clock = worker.clock_exercise()
+        assert clock.cpu_seconds == 1 and 4.5 < clock.deadline - time.monotonic() <= 5
+        assert request(worker, "import time\ntime.sleep(1.5)\n")["ok"]
+        assert clock.spent < 0.5
+        with pytest.raises(WorkerStopped) as stopped:
+            request(worker, BURNER)
+        assert 1 <= clock.spent < 2  # the grader's count: one poll's worth over at most
+    finally:
+        worker.close()
+    assert (stopped.value.status, stopped.value.reason) == ("timeout", EXERCISE_TIMEOUT)
+
+
+def test_an_exercise_that_spends_no_cpu_time_is_stopped_by_the_clock(sandbox: Sandbox) -> None:
+    needs_cpu_cgroup(sandbox)
+    worker = Worker(sandbox, EXERCISE)
+    try:
+        worker.wait_ready()
+        worker.clock_exercise()
+        started = time.monotonic()
+        with pytest.raises(WorkerStopped) as stopped:
+            request(worker, "import time\ntime.sleep(60)\n")
+        assert 4.5 < time.monotonic() - started < 30
+    finally:
+        worker.close()
+    assert (stopped.value.status, stopped.value.reason) == ("timeout", EXERCISE_TIMEOUT)
+
+
 def test_without_a_cpu_cgroup_a_sigxcpu_end_is_crashed_and_says_the_grader_cannot_tell(
         sandbox: Sandbox) -> None:
     """No cgroup counts CPU time (no root, say): the process's own limit is the CPU limit and
-    its SIGXCPU, honest or not, is a crash whose reason says why the grader cannot tell."""
+    its SIGXCPU, honest or not, is a crash whose reason says why the grader cannot tell; an
+    exercise's time is the wall clock's."""
     trees = [dataclasses.replace(tree, controllers=tree.controllers - {cgroups.CPU_TIME})
              for tree in sandbox.cgroups.hierarchies]
     uncounted = dataclasses.replace(sandbox, cgroups=cgroups.Cgroups(
@@ -414,6 +460,16 @@ def test_without_a_cpu_cgroup_a_sigxcpu_end_is_crashed_and_says_the_grader_canno
             "crashed", "answer process killed by signal 24 (SIGXCPU, or it exited with status "
                        "152): the CPU time limit or the answer's own signal (no cgroup here "
                        "counts the sandbox's CPU time to tell which)")
+    worker = Worker(uncounted, EXERCISE)  # an exercise's time is the clock's alone
+    try:
+        worker.wait_ready()
+        assert worker.clock_exercise().cpu_seconds is None
+        with pytest.raises(WorkerStopped) as timeout:
+            request(worker, "import time\ntime.sleep(60)\n")
+    finally:
+        worker.close()
+    assert (timeout.value.status, timeout.value.reason) == ("timeout",
+                                                            "timeout: 1 s per exercise")
 
 
 def test_a_stopped_worker_leaves_no_cgroup(sandbox: Sandbox) -> None:

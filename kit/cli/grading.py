@@ -65,8 +65,9 @@ def grade_arguments(parser: argparse.ArgumentParser) -> None:
                              "measured on 2 cores)")
     limits = Limits()
     parser.add_argument("--timeout", type=float, default=limits.timeout,
-                        help=f"seconds of wall-clock time per exercise (default: "
-                             f"{limits.timeout:g})")
+                        help=f"seconds of the sandbox's CPU time per exercise, and 5 times "
+                             f"as many by the clock (default: {limits.timeout:g}; where no "
+                             "cgroup counts CPU time, seconds by the clock)")
     parser.add_argument("--memory", type=int, default=limits.memory_mib, metavar="MIB",
                         help=f"address space of an answer process, MiB (default: "
                              f"{limits.memory_mib})")

@@ -26,17 +26,19 @@ the cgroup's OOM count, never in a reply.  The worker also sets process limits o
 it reads the first request (soft = hard, which a process without privileges cannot raise): CPU
 seconds, address space, file size, open files.  Going over the address space is a MemoryError
 in the answer, which only the worker's reply tells: a failed exercise ("your code raised
-MemoryError"), never ``memory-limit``, as the grader saw no limit reached.  Wall time is the
-grader's clock; printed output is counted by the grader and capped.
+MemoryError"), never ``memory-limit``, as the grader saw no limit reached.  Printed output is
+counted by the grader and capped.
 
-CPU time is the grader's count too: the kernel's, in the sandbox's cgroup, read while the
-grader waits for each reply; at the CPU limit (every process of the notebook's sandbox since
-its process started) the grader ends the worker and the row says ``timeout``.  How a worker
-ended never says ``timeout``: a process can send itself ``SIGXCPU`` (or exit with status 152,
-what bubblewrap reports for it), so such an end is ``crashed`` unless the count shows the limit
-reached.  Its own RLIMIT_CPU is then a backstop at twice the limit; where no cgroup counts CPU
-time, it is the limit, and a ``SIGXCPU`` end is ``crashed`` with a reason that says the grader
-cannot tell.
+Time is the grader's count too: the kernel's count of the sandbox's CPU time in its cgroup,
+read while the grader waits for each reply.  An exercise's time is the CPU time of its requests
+(:class:`ExerciseClock`), with a wall-clock backstop, so a loaded machine does not time out an
+honest answer.  At the CPU limit (every process of the notebook's sandbox since its process
+started) the grader ends the worker and the row says ``timeout``.  How a worker ended never
+says ``timeout``: a process can send itself ``SIGXCPU`` (or exit with status 152, what
+bubblewrap reports for it), so such an end is ``crashed`` unless the count shows the limit
+reached.  The process's own RLIMIT_CPU is a backstop at twice the limit.  Where no cgroup
+counts CPU time, an exercise's time is the wall clock's, RLIMIT_CPU is the limit, and a
+``SIGXCPU`` end is ``crashed`` with a reason that says the grader cannot tell.
 
 Where no sandbox is possible (no ``bwrap``, no user namespaces), :func:`open_sandbox` refuses
 unless the instructor asked for ``--sandbox none``; the worker then runs as a plain subprocess
@@ -297,15 +299,19 @@ class ExerciseClock:
     """
 
     cpu_seconds: float | None
-    deadline: float  # time.monotonic()
+    wall_seconds: float
+    deadline: float = field(init=False)  # time.monotonic() + wall_seconds
     spent: float = 0.0  # CPU seconds of the requests that have ended
 
-    def reason(self, wall: float) -> str:
+    def __post_init__(self) -> None:
+        self.deadline = time.monotonic() + self.wall_seconds
+
+    def reason(self) -> str:
         """What a timeout row says, whichever of the two clocks ran out first."""
         if self.cpu_seconds is None:
-            return f"timeout: {wall:g} s per exercise"
-        return (f"timeout: {self.cpu_seconds:g} s of CPU time per exercise, or {wall:g} s by "
-                "the clock")
+            return f"timeout: {self.wall_seconds:g} s per exercise"
+        return (f"timeout: {self.cpu_seconds:g} s of CPU time per exercise, or "
+                f"{self.wall_seconds:g} s by the clock")
 
 
 class WorkerStopped(BaseException):
@@ -445,9 +451,9 @@ class Worker:
         """Start the clocks of an exercise whose requests come next (see :class:`Limits`)."""
         timeout = self.limits.timeout
         if self._group is None or self._group.cpu is None:
-            self.clock = ExerciseClock(None, time.monotonic() + timeout)
+            self.clock = ExerciseClock(None, timeout)
         else:
-            self.clock = ExerciseClock(timeout, time.monotonic() + timeout * WALL_BACKSTOP)
+            self.clock = ExerciseClock(timeout, timeout * WALL_BACKSTOP)
         return self.clock
 
     @contextlib.contextmanager
@@ -582,19 +588,16 @@ class Worker:
         clock, start = self.clock, self._request_cpu
         if clock is not None and clock.cpu_seconds is not None and start is not None and \
                 clock.spent + now - start >= clock.cpu_seconds:
-            self._stop(WorkerStopped("timeout", clock.reason(self._wall())))
+            self._stop(WorkerStopped("timeout", clock.reason()))
 
     def _cpu_stop(self) -> WorkerStopped:
         return WorkerStopped("timeout", f"CPU time limit of {self.limits.cpu_seconds} s used up")
 
-    def _wall(self) -> float:
-        """Seconds by the clock an exercise may take."""
-        counted = self.clock is not None and self.clock.cpu_seconds is not None
-        return self.limits.timeout * (WALL_BACKSTOP if counted else 1)
-
     def _timeout(self) -> WorkerStopped:
-        clock = self.clock or ExerciseClock(None, 0.0)
-        return WorkerStopped("timeout", clock.reason(self._wall()))
+        """A request's time is up: its exercise's, or (no exercise) the ``timeout`` it was
+        given, as the exercise's would be without a CPU count."""
+        clock = self.clock or ExerciseClock(None, self.limits.timeout)
+        return WorkerStopped("timeout", clock.reason())
 
     def _memory_stop(self) -> WorkerStopped:
         """The kernel ended a process of the sandbox for its cgroup's limit (every process and
