@@ -95,7 +95,8 @@ CPU_BACKSTOP = 2
 #: answer that sleeps, waits or stops itself uses no CPU time).  Measured (honest answers, the
 #: solutions of every notebook, ``--jobs 6``, load 12-15 on 2 cores): an exercise's wall time
 #: was a median 9 and at most 50 times the CPU time it and the grader used, and the slowest,
-#: 0.6 s of CPU, took 4.5 s: on the wall clock a loaded machine times honest answers out.
+#: about 0.5 s of CPU time, took 4.5 s: on the wall clock a loaded machine times honest
+#: answers out (``bench/bench_exercise_clock.py``).
 WALL_BACKSTOP = 5
 
 
