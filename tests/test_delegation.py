@@ -127,6 +127,31 @@ def test_a_refusal_in_one_request_does_not_spill_into_the_next(worker: Worker) -
     assert reply == {"ok": True, "value": 1, "logs": {}, "id": 3}
 
 
+def test_a_forbid_list_refuses_again_after_another_list(worker: Worker) -> None:
+    """The guard computes what a list of names refuses once per process and reuses it: the
+    first list refuses as before after a request with another, and that one's refusals stay
+    its own (the private helper is watched only while a list names it)."""
+    source = "import kit\ndef f(s):\n    return kit.get_order(s)\n"
+    private = ["_rmqueue_pcplist", "pages_for"]
+    for _ in range(2):
+        assert refused(answer(worker, source, 4097))
+        reply = worker.request({"op": "call", "name": "f", "args": [4097], "forbid": private}, 20)
+        assert reply.get("ok") is True and reply.get("value") == 1, reply
+
+
+def test_what_a_forbid_list_refuses_is_computed_once_and_read_only() -> None:
+    from kit.grading.sandboxed import guard
+
+    guard.preload()
+    index = guard.CodeIndex(guard.kit_folder())
+    first = index.forbidden(["get_order", "Zone.__init__"])
+    assert index.forbidden(("Zone.__init__", "get_order")) is first  # order does not matter
+    assert set(first[1].values()) == {"get_order", "Zone"}  # as refusals name them
+    assert first == tuple(index._find(frozenset({"get_order", "Zone.__init__"})))
+    with pytest.raises(TypeError):
+        first[1][0] = "changed"  # type: ignore[index]
+
+
 @pytest.mark.parametrize(("source", "value"), [
     pytest.param(HONEST, 1, id="honest"),
     pytest.param("def pages_for(size):\n    return (size + 4095) // 4096\n\n"

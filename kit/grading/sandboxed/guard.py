@@ -40,8 +40,8 @@ import os
 import pkgutil
 import sys
 import threading  # noqa: F401 - loaded now, so that its thread start can be removed
-from collections.abc import Callable, Iterable
-from types import CodeType, FrameType, FunctionType
+from collections.abc import Callable, Iterable, Mapping
+from types import CodeType, FrameType, FunctionType, MappingProxyType
 from typing import Any
 
 import kit
@@ -111,10 +111,17 @@ class CodeIndex:
     alone).  Code compiled from the kit's files is matched by fingerprint as well as identity,
     so a copy made from the kit's source is caught; code generated at run time (a dataclass's
     ``__init__``) only by identity, as another class's generated code may be byte-identical.
+
+    The worker's zygote builds it once, before it forks: each notebook's process inherits
+    it instead of indexing the kit again.
     """
 
     def __init__(self, kit_root: str) -> None:
         self.kit_root = kit_root
+        # names -> what forbidden() gives for them: a request refuses the same few lists again
+        # and again (every call of an expect_each), and fingerprinting them is most of a call's
+        # cost.  Read-only views, never changed once made.
+        self._forbidden: dict[frozenset[str], tuple[Any, Any]] = {}
         self.by_name: dict[str, list[tuple[CodeType, bool]]] = {}
         self.genuine: dict[int, CodeType] = {}  # id -> code, kept alive so ids stay unique
         self.functions: dict[int, FunctionType] = {}  # the kit's function objects, by id
@@ -147,11 +154,19 @@ class CodeIndex:
             self.owners.setdefault(id(code), []).append(function)
         self.functions[id(function)] = function
 
-    def forbidden(self, names: Iterable[str]) -> tuple[dict[Any, str], dict[int, str]]:
-        """(fingerprint -> name, code id -> name) of the code the names stand for."""
+    def forbidden(self, names: Iterable[str]) -> tuple[Mapping[Any, str], Mapping[int, str]]:
+        """(fingerprint -> name, code id -> name) of the code the names stand for, read-only
+        (computed once per set of names: the index does not change)."""
+        key = frozenset(names)
+        found = self._forbidden.get(key)
+        if found is None:
+            found = self._forbidden[key] = tuple(map(MappingProxyType, self._find(key)))
+        return found
+
+    def _find(self, names: frozenset[str]) -> tuple[dict[Any, str], dict[int, str]]:
         by_print: dict[Any, str] = {}
         by_id: dict[int, str] = {}
-        for name in sorted(set(names)):
+        for name in sorted(names):
             shown = refused_name(name)
             for code, from_kit in self.by_name.get(name, ()):
                 by_id.setdefault(id(code), shown)
@@ -204,15 +219,23 @@ class Guard:
         self.end = end
 
 
-def install(handler: CodeType, message: Callable[[str], str]) -> Guard:
-    """Index the kit, start the audit hook and the trace function; return the Guard.
+def kit_folder() -> str:
+    """The kit's folder, as the guard compares paths (real, ending with a separator)."""
+    return os.path.realpath(os.path.dirname(kit.__file__)) + os.sep
+
+
+def install(handler: CodeType, message: Callable[[str], str],
+            index: CodeIndex | None = None) -> Guard:
+    """Start the audit hook and the trace function; return the Guard.
 
     ``handler`` is the code of the worker function allowed to begin and end requests;
-    ``message(name)`` is the refusal's text.
+    ``message(name)`` is the refusal's text; ``index`` the kit's code, indexed before any
+    student code ran (the zygote's, inherited by the fork), else indexed now.
     """
     preload()
-    kit_root = os.path.realpath(os.path.dirname(kit.__file__)) + os.sep
-    index = CodeIndex(kit_root)
+    if index is None:
+        index = CodeIndex(kit_folder())
+    kit_root = index.kit_root
     audit = sys.audit
     getframe = sys._getframe
     state: dict[str, Any] = {"active": False, "token": None, "by_print": {}, "by_id": {},

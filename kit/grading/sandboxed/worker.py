@@ -194,12 +194,12 @@ def main() -> None:
     """Set the limits, load the kit once, then serve each notebook in a process of its own.
 
     The process the grader starts is a *zygote*: it never runs a student's code.  It imports
-    the kit, then forks one child per notebook; the child installs the guard, says it is
-    ready and serves the notebook's requests (:func:`serve`).  When the grader moves on to
-    the student's next notebook it says "next" on the control pipe, which no child holds:
-    the zygote kills the child
-    and everything it started, empties the sandbox's tmpfs folders, throws away what is left
-    in the request pipe and forks a fresh child from its own untouched state.  So every
+    the kit and indexes its code for the guard, then forks one child per notebook; the child
+    installs the guard, says it is ready and serves the notebook's requests (:func:`serve`).
+    When the grader moves on to the student's next notebook it says "next" on the control
+    pipe, which no child holds: the zygote kills the child and everything it started,
+    empties the sandbox's tmpfs folders, throws away what is left in the request pipe and
+    forks a fresh child from its own untouched state.  So every
     notebook starts as clean as in a sandbox of its own, without paying again for a new
     interpreter and a new import of the kit (most of what a sandbox's start costs).  The
     zygote says "ready" on the control pipe when the old child is gone (the grader then drops
@@ -214,6 +214,7 @@ def main() -> None:
     reply_fd = int(options["reply-fd"])
     control_in, control_out = (int(fd) for fd in options["control"].split(","))
     guard.preload()
+    index = guard.CodeIndex(guard.kit_folder())  # once: every notebook's process inherits it
     _not_dumpable()
     sandboxed = "sandboxed" in options
     kept = kept_mounts() if sandboxed else frozenset()
@@ -223,7 +224,7 @@ def main() -> None:
             os.close(control_in)
             os.close(control_out)
             try:
-                serve(reply_fd)
+                serve(reply_fd, index)
             except BaseException:  # noqa: BLE001 - said on stderr, then the exit status
                 traceback.print_exc()
                 os._exit(1)
@@ -321,10 +322,11 @@ def _end_notebook(child: int, *, sandboxed: bool, kept: frozenset[Path]) -> None
         clear(Path(folder), kept)
 
 
-def serve(reply_fd: int) -> None:
-    """Serve one notebook's requests until standard input closes."""
+def serve(reply_fd: int, index: guard.CodeIndex | None = None) -> None:
+    """Serve one notebook's requests until standard input closes (``index``: the kit's code,
+    indexed by the zygote)."""
     global GUARD
-    GUARD = guard.install(handle.__code__, lambda name: delegation_message([name]))
+    GUARD = guard.install(handle.__code__, lambda name: delegation_message([name]), index)
     requests = os.fdopen(0, "rb", buffering=0, closefd=False)
     replies = os.fdopen(reply_fd, "wb", buffering=0, closefd=False)
     namespace: dict[str, Any] = {"__name__": "__main__", "kit": kit}
