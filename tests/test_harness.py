@@ -311,3 +311,30 @@ def test_kernel_trace_references_read_the_shipped_trace_as_the_kit_does() -> Non
     busy = [harness.pages_before_kswapd(harness.zoneinfo_text(seed=s), "Normal")
             for s in range(20)]
     assert 0 in busy and any(0 < pages < 20_000 for pages in busy)
+
+
+@pytest.mark.parametrize("seed", [7, 15, 4242, 99_999])
+def test_the_class_wide_workload_figures_are_a_recording_zones(seed: int) -> None:
+    """The hidden cases of exercises 15 and 20 are measured on zones that record no trace and
+    kept for the class: the figures must be those of the recording zones the visible checks
+    (and a student's kernel) use."""
+    from kit.core.metrics import free_blocks_suitable
+    from kit.grading.trusted.harness import workloads
+
+    for exact in (False, True):
+        zone = kit.Zone(4096)
+        kit.run_workload(zone, seed=seed, steps=300, sizes="mixed", exact=exact)
+        nr_free = zone.nr_free()
+        assert harness.fragmentation_measure(exact, seed) == (
+            zone.free_pages_count, free_blocks_suitable(nr_free, 6),
+            kit.unusable_index(nr_free, 6))
+    plain, exact_ = (harness.fragmentation_measure(e, seed)[1] for e in (False, True))
+    assert harness.more_blocks_reference(seed) == (
+        "same" if plain == exact_ else "alloc_pages_exact" if exact_ > plain else "alloc_pages")
+    batch, high = 1 + seed % 16, 1 + seed % 48
+    zone = kit.Zone(4096, preset="5.10", pcp=True, pcp_batch=batch, pcp_high=high)
+    kit.run_workload(zone, seed=seed, steps=300, sizes="pages")
+    before = (zone.pcp_count, zone.free_pages_count)
+    zone.drain_pages()
+    assert harness.pcp_measure(seed, batch, high) == (*before, zone.free_pages_count)
+    assert workloads.pcp_measure.cache_info().currsize >= 1  # kept for the next student

@@ -31,7 +31,7 @@ import keyword
 import sys
 import tokenize
 from collections.abc import Iterable, Mapping
-from functools import cache
+from functools import cache, lru_cache
 from types import FunctionType
 
 import kit  # noqa: F401 - the kit's modules are searched in sys.modules
@@ -154,7 +154,7 @@ def copied_from_kit(sources: Iterable[str], forbid: Iterable[str]) -> str | None
     """The forbidden name whose kit source the answers copy, or None."""
     answer: set[tuple[str, ...]] = set()
     for source in sources:
-        answer |= _shingles(_tokens(source))
+        answer |= _source_shingles(source)
     if not answer:
         return None
     for name in sorted(set(forbid)):
@@ -163,6 +163,13 @@ def copied_from_kit(sources: Iterable[str], forbid: Iterable[str]) -> str | None
             if shared >= MIN_SHARED * len(shingles):
                 return name
     return None
+
+
+@lru_cache(maxsize=4096)
+def _source_shingles(source: str) -> frozenset[tuple[str, ...]]:
+    """The shingles of one answer cell: every exercise of the notebook compares the same cells
+    again (its own and the others'), and a class shares many cells (the release stubs)."""
+    return frozenset(_shingles(_tokens(source)))
 
 
 @cache

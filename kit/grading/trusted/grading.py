@@ -41,6 +41,7 @@ the same files.
 from __future__ import annotations
 
 import ast
+import functools
 import hmac
 import json
 import os
@@ -140,6 +141,9 @@ class Source:
     exercises: dict[str, list[Exercise]]
     released_locked: dict[str, dict[str, str]]
     functions: dict[str, list[str]]  # notebook -> the functions its answer cells define
+    # notebook -> what its requests refuse (request_forbids), worked out once per run
+    forbids: dict[str, tuple[dict[str, frozenset[str]], frozenset[str]]] = field(
+        default_factory=dict)
 
 
 def load_source(folder: Path) -> Source:
@@ -552,10 +556,16 @@ class NotebookGrader:
                 report.checked
         return "failed", reason, report.checked
 
+    @functools.cached_property
+    def _own_names(self) -> frozenset[str]:
+        """The functions and classes the student's cells define (the same for every exercise
+        of the notebook: read once)."""
+        return frozenset(name for s in self.rebuilt.steps if s.kind in ("answer", "added")
+                         for name in defined_names(s.source))
+
     def _delegation(self, exercise: Exercise) -> str:
         """Why the answers delegate, read from their source: the kit named, or its code copied."""
-        own = frozenset(name for s in self.rebuilt.steps if s.kind in ("answer", "added")
-                        for name in defined_names(s.source))
+        own = self._own_names
         for gid in exercise.answers:
             step = next(s for s in self.rebuilt.steps if s.grade_id == gid)
             used = used_names(step.source, own)
@@ -656,7 +666,15 @@ def not_answered(call: CallContext, unanswered: str) -> tuple[str, str, list[str
 def request_forbids(source: Source, name: str) -> tuple[dict[str, frozenset[str]],
                                                        frozenset[str]]:
     """What each exercise's requests refuse (its test cell's ``forbid=``, complete since
-    release checks it), and a cell of no exercise's (see delegation)."""
+    release checks it), and a cell of no exercise's (see delegation); read from the source
+    once per notebook (every student's grader asks)."""
+    if name not in source.forbids:
+        source.forbids[name] = _request_forbids(source, name)
+    return source.forbids[name]
+
+
+def _request_forbids(source: Source, name: str) -> tuple[dict[str, frozenset[str]],
+                                                         frozenset[str]]:
     cells = {nbs.grade_id(c): c.source for c in source.notebooks[name].cells
              if nbs.grade_id(c) and nbs.is_answer(c)}
     exercises = source.exercises[name]

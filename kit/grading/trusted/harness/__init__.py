@@ -8,7 +8,8 @@ the simulator cannot drift apart.
 One module per job: :mod:`.buddy` (split and merge), :mod:`.exact` (the exact allocator),
 :mod:`.placement` (head or tail), :mod:`.pcp` (per-CPU lists), :mod:`.misconceptions` (known
 wrong answers of the arithmetic exercises), :mod:`.procfs` (/proc files), :mod:`.traces` (which
-kernel wrote a trace), :mod:`.kerneltrace` (a real kernel's trace and zoneinfo) and :mod:`.zones`
+kernel wrote a trace), :mod:`.kerneltrace` (a real kernel's trace and zoneinfo),
+:mod:`.workloads` (figures after a seeded workload, kept for the class) and :mod:`.zones`
 (what several share).  The check cells use them as
 ``harness.<name>``, so every public name is re-exported here.
 """
@@ -84,6 +85,11 @@ from .traces import (
     consistent_presets,
     trace_cases,
 )
+from .workloads import (
+    fragmentation_measure,
+    more_blocks_reference,
+    pcp_measure,
+)
 
 # The exercise notebooks import this module: their self-checks then record the student's
 # progress (only in a kernel a Jupyter server started; see kit.teaching.progress).
@@ -114,6 +120,7 @@ __all__ = [
     "expand_misconceptions",
     "extfrag_lines",
     "format_pagetypeinfo",
+    "fragmentation_measure",
     "free_lists_of",
     "free_pages_by_zone",
     "get_order_misconceptions",
@@ -121,6 +128,7 @@ __all__ = [
     "merge_cases",
     "merge_misconceptions",
     "merged_start_misconceptions",
+    "more_blocks_reference",
     "page_align_misconceptions",
     "page_event_stream",
     "pages_before_kswapd",
@@ -129,6 +137,7 @@ __all__ = [
     "pagetypeinfo_summary",
     "pcp_after_frees",
     "pcp_cases",
+    "pcp_measure",
     "pcp_most_held",
     "pcp_reference",
     "pcp_served",
