@@ -460,3 +460,18 @@ def test_snapshot_keeps_the_per_cpu_scaling_state():
         zone.release(pages[70])
         assert (zone.pcp_lists(), zone.nr_free()) == after
         assert state.pcp_factors != (0, 0, False)
+
+
+def test_the_zones_fast_event_is_the_same_value_as_an_event() -> None:
+    """A recording zone makes its events with ``make_event`` (faster than the dataclass's
+    ``__init__``): each must be the Event those arguments make, frozen like it."""
+    import dataclasses
+
+    from kit.core.events import KINDS, Event, make_event
+
+    for kind in KINDS:
+        for args in ((kind, 8, 3), (kind, 8, 3, "tail"), (kind, 8, 3, "head", 12)):
+            fast, made = make_event(*args), Event(*args)  # type: ignore[arg-type]
+            assert fast == made and hash(fast) == hash(made) and repr(fast) == repr(made)
+            with pytest.raises(dataclasses.FrozenInstanceError):
+                fast.pfn = 9  # type: ignore[misc]

@@ -300,7 +300,7 @@ class Zone:
     def _emit(
         self, kind: str, pfn: int, order: int, where: str = "", other: int | None = None
     ) -> None:
-        event = Event(kind, pfn, order, where, other)
+        event = ev.make_event(kind, pfn, order, where, other)
         if self.trace is not None:
             self.trace.add_event(event)
         for observer in self._observers:
