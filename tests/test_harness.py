@@ -338,3 +338,19 @@ def test_the_class_wide_workload_figures_are_a_recording_zones(seed: int) -> Non
     zone.drain_pages()
     assert harness.pcp_measure(seed, batch, high) == (*before, zone.free_pages_count)
     assert workloads.pcp_measure.cache_info().currsize >= 1  # kept for the next student
+
+
+def test_an_exact_case_zone_restored_from_its_kept_state_is_the_seeded_zone() -> None:
+    """``ExactCase.zone`` restores a snapshot kept per seed instead of running the seeded
+    allocations again: the zone must be the one they make, and behave the same afterwards."""
+    from kit.grading.trusted.harness.zones import random_zone
+
+    for case in harness.exact_cases(2026, 30):
+        seeded, _ = random_zone(random.Random(case.seed), 128, 5, harness.EXACT_PRESET)
+        for _ in range(2):  # the second comes from the kept state
+            restored = case.zone()
+            assert restored.snapshot() == seeded.snapshot()
+            assert restored.config() == seeded.config()
+        addr = restored.alloc_pages_exact(case.size)
+        assert addr == seeded.alloc_pages_exact(case.size)
+        assert harness.zone_state(restored) == harness.zone_state(seeded)
