@@ -59,6 +59,9 @@ INTROSPECTION_EVENTS = frozenset({"gc.get_objects", "gc.get_referrers", "gc.get_
                                   "ctypes.cdata", "ctypes.cdata/buffer", "ctypes.addressof",
                                   "ctypes.string_at", "ctypes.wstring_at",
                                   "ctypes.call_function", "sys._current_frames"})
+#: Audit events the guard lets pass at once: ``sys._getframe`` (the guard reads frames itself)
+#: and ``builtins.id``.  They are its most frequent events, with ``object.__getattr__``.
+QUIET_EVENTS = frozenset({"sys._getframe", "builtins.id"})
 #: Where the interpreter keeps the call that starts a thread: removed once the guard is armed,
 #: as a thread would run without the trace function.
 THREAD_STARTS = (("_thread", "start_new_thread"), ("_thread", "start_new"),
@@ -121,7 +124,7 @@ class CodeIndex:
         # names -> what forbidden() gives for them: a request refuses the same few lists again
         # and again (every call of an expect_each), and fingerprinting them is most of a call's
         # cost.  Read-only views, never changed once made.
-        self._forbidden: dict[frozenset[str], tuple[Any, Any]] = {}
+        self._forbidden: dict[frozenset[str], tuple[Mapping[Any, str], Mapping[int, str]]] = {}
         self.by_name: dict[str, list[tuple[CodeType, bool]]] = {}
         self.genuine: dict[int, CodeType] = {}  # id -> code, kept alive so ids stay unique
         self.functions: dict[int, FunctionType] = {}  # the kit's function objects, by id
@@ -160,7 +163,8 @@ class CodeIndex:
         key = frozenset(names)
         found = self._forbidden.get(key)
         if found is None:
-            found = self._forbidden[key] = tuple(map(MappingProxyType, self._find(key)))
+            by_print, by_id = self._find(key)
+            found = self._forbidden[key] = (MappingProxyType(by_print), MappingProxyType(by_id))
         return found
 
     def _find(self, names: frozenset[str]) -> tuple[dict[Any, str], dict[int, str]]:
@@ -303,6 +307,15 @@ def install(handler: CodeType, message: Callable[[str], str],
         return None
 
     def hook(event: str, args: tuple[Any, ...]) -> None:
+        # First the events that come by the hundred thousand (the guard's own frame reads
+        # among them): each would otherwise be compared with every case below.
+        if event in QUIET_EVENTS:
+            return
+        if event == "object.__getattr__":  # f_code, tb_frame... and the kit's __code__
+            if args[1] == "__code__" and state["armed"] and id(args[0]) in index.functions:
+                raise PermissionError("reading the kit's code objects is not allowed while "
+                                      "grading")
+            return
         if event == "kit.guard":
             if state["active"]:
                 on_call(*args)
@@ -328,8 +341,6 @@ def install(handler: CodeType, message: Callable[[str], str],
                 raise ForbiddenCall(*refusing)
             raise RecursionError("maximum recursion depth exceeded (or sys.settrace, which "
                                  "is not allowed while grading)")
-        if event == "sys._getframe":
-            return
         if event in INTROSPECTION_EVENTS or (event == "import" and args[0] == "_thread"):
             raise PermissionError(f"{event} is not allowed while grading")
         if event in PROCESS_EVENTS:
@@ -337,9 +348,6 @@ def install(handler: CodeType, message: Callable[[str], str],
                                   "while grading")
         if event == "open":
             _check_open(args[0])
-        elif event == "object.__getattr__" and args[1] == "__code__" and \
-                id(args[0]) in index.functions:
-            raise PermissionError("reading the kit's code objects is not allowed while grading")
         elif event == "object.__setattr__" and id(args[0]) in index.functions:
             if getframe(1).f_code is swap_code:
                 return
