@@ -24,7 +24,8 @@ import json
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from kit.grading.trusted import notebooks as nbs
@@ -109,12 +110,27 @@ def _number(value: float) -> float | int:
 
 def write_gradebook(book: Gradebook, out: Path) -> None:
     """Write ``gradebook.csv``, ``gradebook.json`` and ``grades-by-student.csv``, atomically."""
-    records = [{k: (_number(v) if k in ("points", "max_points") else printable(v))
-                for k, v in asdict(r).items() if k in COLUMNS} for r in book.rows]
+    records = [_record(r) for r in book.rows]
     nbs.atomic_write(out / "gradebook.csv", _csv(COLUMNS, records))
     nbs.atomic_write(out / "gradebook.json", json.dumps(records, indent=1, ensure_ascii=False)
                      + "\n")
     nbs.atomic_write(out / "grades-by-student.csv", by_student_csv(book))
+
+
+def _record(row: Row) -> dict[str, object]:
+    """A row's columns as the gradebook files hold them, read straight from the row (not a
+    deep copy of it with its feedback lines: the gradebook is rewritten as each student
+    finishes, every row each time)."""
+    values = {k: getattr(row, k) for k in COLUMNS}
+    return {k: _number(v) if k in ("points", "max_points") else _printable_column(str(v))
+            for k, v in values.items()}
+
+
+@lru_cache(maxsize=1 << 14)
+def _printable_column(text: str) -> str:
+    """:func:`printable` of a column's text, remembered: the same names and reasons are
+    written again at every rewrite of the gradebook."""
+    return printable(text)
 
 
 def write_feedback(out: Path, student: str, rows: list[Row]) -> None:
