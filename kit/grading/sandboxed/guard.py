@@ -209,6 +209,12 @@ def refuser_code(name: str, free: int, text: str) -> CodeType:
     return code.replace(co_consts=tuple(sys if c == "kit.sys" else c for c in code.co_consts))
 
 
+#: What a request refusing a list of names does (see ``install``'s ``plan``): the fingerprints
+#: and code ids refused, the (function, code, refusal) swaps, the private helpers' bytecode.
+Plan = tuple[Mapping[Any, str], Mapping[int, str],
+             tuple[tuple[FunctionType, CodeType, CodeType], ...], frozenset[bytes]]
+
+
 class Guard:
     """The worker's handle on the audit hook: ``begin`` a request, ``end`` it, nothing else.
 
@@ -246,6 +252,7 @@ def install(handler: CodeType, message: Callable[[str], str],
                              "verdicts": {}, "refused": None, "refusing": None,
                              "armed": False, "swapped": [], "tracing": False}
     refusals: dict[tuple[str, int], CodeType] = {}
+    plans: dict[frozenset[str], Plan] = {}
 
     def tracer(frame: FrameType, event: str, arg: object, _audit: Any = audit,
                 _shapes: frozenset[bytes] = frozenset()) -> None:
@@ -316,6 +323,10 @@ def install(handler: CodeType, message: Callable[[str], str],
                 raise PermissionError("reading the kit's code objects is not allowed while "
                                       "grading")
             return
+        if event == "object.__setattr__":
+            if state["armed"]:
+                _check_setattr(args[0])
+            return
         if event == "kit.guard":
             if state["active"]:
                 on_call(*args)
@@ -348,12 +359,16 @@ def install(handler: CodeType, message: Callable[[str], str],
                                   "while grading")
         if event == "open":
             _check_open(args[0])
-        elif event == "object.__setattr__" and id(args[0]) in index.functions:
-            if getframe(1).f_code is swap_code:
+
+    def _check_setattr(target: object) -> None:
+        """An attribute set on ``target`` (the guard's own swaps among them, by the hundred
+        per request: the hook sends this event here first)."""
+        if id(target) in index.functions:
+            if getframe(2).f_code is swap_code:  # 0: here, 1: the hook, 2: who set it
                 return
             raise PermissionError("the kit's functions cannot be changed while grading")
-        elif event == "object.__setattr__" and id(args[0]) in own_functions:
-            if args[0] is tracer and getframe(1).f_code is aim_code:
+        if id(target) in own_functions:
+            if target is tracer and getframe(2).f_code is aim_code:
                 return
             state["refused"] = ("", "the grader's guard was changed")
             raise PermissionError("the grader's guard cannot be changed")
@@ -377,15 +392,32 @@ def install(handler: CodeType, message: Callable[[str], str],
         if state["active"] or not caller_is_handler():
             raise PermissionError("a grading request cannot be started from an answer")
         token = object()
-        by_print, by_id = index.forbidden(names)
+        key = frozenset(names)
+        if key not in plans:
+            plans[key] = plan(key)
+        by_print, by_id, swaps, private = plans[key]
         if not state["armed"]:
             for module, name in THREAD_STARTS:
                 sys.modules[module].__dict__.pop(name, None)
         state["armed"] = True
-        # Public names: their functions' code is swapped for a refusal, wherever they are
-        # referenced from, at no cost to any other call.  Private helpers (the kit's own use
-        # of them stays allowed) are watched by the trace function instead.
-        swapped = []
+        for function, _, refusal in swaps:
+            swap(function, refusal)
+        aim(private)
+        set_tracer(bool(private))  # again each time: an answer may have got round it before
+        state.update(active=True, token=token, by_print=by_print, by_id=by_id, verdicts={},
+                     refused=None, swapped=swaps, tracing=bool(private))
+        return token
+
+    def plan(names: frozenset[str]) -> Plan:
+        """What a request refusing ``names`` does, worked out once per list of names.
+
+        Public names: their functions' code is swapped for a refusal, wherever they are
+        referenced from, at no cost to any other call: (function, its code, the refusal).
+        Private helpers (the kit's own use of them stays allowed) are watched by the trace
+        function instead: the bytecode it looks for.
+        """
+        by_print, by_id = index.forbidden(names)
+        swaps = []
         for code_id, name in by_id.items():
             if name.startswith("_"):
                 continue
@@ -393,22 +425,17 @@ def install(handler: CodeType, message: Callable[[str], str],
             key = (name, len(original.co_freevars))
             if key not in refusals:
                 refusals[key] = refuser_code(name, key[1], message(name))
-            for function in index.owners.get(code_id, []):
-                swapped.append((function, original))
-                swap(function, refusals[key])
+            swaps += [(function, original, refusals[key])
+                      for function in index.owners.get(code_id, [])]
         private = {p[1] for p, n in by_print.items() if n.startswith("_")} | \
             {index.genuine[i].co_code for i, n in by_id.items() if n.startswith("_")}
-        aim(frozenset(private))
-        set_tracer(bool(private))  # again each time: an answer may have got round it before
-        state.update(active=True, token=token, by_print=by_print, by_id=by_id, verdicts={},
-                     refused=None, swapped=swapped, tracing=bool(private))
-        return token
+        return by_print, by_id, tuple(swaps), frozenset(private)
 
     def end(token: object) -> tuple[str, str] | None:
         """Close the request; what was refused in it (name, text), or None."""
         if token is None or token is not state["token"] or not caller_is_handler():
             raise PermissionError("a grading request cannot be ended from an answer")
-        for function, code in state["swapped"]:
+        for function, code, _ in state["swapped"]:
             swap(function, code)
         tracing = state["tracing"]
         state.update(active=False, token=None, by_print={}, by_id={}, verdicts={}, swapped=[])
