@@ -50,6 +50,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import CodeType
 from typing import Any
 
 from kit.core.errors import KitError
@@ -446,7 +447,7 @@ class NotebookGrader:
             for step in self.rebuilt.steps:
                 if step.kind == "setup":
                     with self.phases("grader: set-up cells"):
-                        exec(compile(step.source, f"<setup {step.grade_id}>", "exec"),
+                        exec(compiled(step.source, f"<setup {step.grade_id}>"),
                              self.namespace)
                     self.ran.append(step)
                 elif step.kind in ("answer", "added"):
@@ -506,7 +507,7 @@ class NotebookGrader:
             token = checks.reporter.set(report)
             try:
                 with self.phases("grader: test cells (with calls)"):
-                    exec(compile(test.source, f"<test {test.grade_id}>", "exec"), namespace)
+                    exec(compiled(test.source, f"<test {test.grade_id}>"), namespace)
             finally:
                 checks.reporter.reset(token)
         except WorkerStopped as stopped:
@@ -650,6 +651,13 @@ class NotebookGrader:
         """Done with the worker: the session ends it, or gives the next notebook a fresh
         process of it."""
         self.worker = None
+
+
+@functools.lru_cache(maxsize=1024)
+def compiled(source: str, filename: str) -> CodeType:
+    """A set-up or test cell's code, compiled once per grading run: the cells come from the
+    source, the same for every student (a code object is never changed by running it)."""
+    return compile(source, filename, "exec")
 
 
 def not_answered(call: CallContext, unanswered: str) -> tuple[str, str, list[str]]:
