@@ -165,10 +165,11 @@ def copied_from_kit(sources: Iterable[str], forbid: Iterable[str]) -> str | None
     return None
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=256)
 def _source_shingles(source: str) -> frozenset[tuple[str, ...]]:
     """The shingles of one answer cell: every exercise of the notebook compares the same cells
-    again (its own and the others'), and a class shares many cells (the release stubs)."""
+    again (its own and the others'), and a class shares many cells (the release stubs).  A few
+    notebooks' worth are kept (a long cell's shingles take tens of kilobytes)."""
     return frozenset(_shingles(_tokens(source)))
 
 
