@@ -61,8 +61,8 @@ LONGEST_FIRST = (
     "tests/test_nbgrader_parity.py",  # 719 s: nbgrader autogrades 48 notebooks, kit grade too
     # 225 s: a JupyterHub, three users' servers; + ~45 s since the slide-mode test (Voila)
     "tests/browser/test_classroom_in_lab.py",
-    "tests/browser/test_lessons_in_lab.py::test_lesson_runs_cleanly_in_jupyterlab[08",  # 190 s
-    "tests/browser/test_lessons_in_lab.py::test_lesson_demos_open_after_a_prediction[08",  # 151
+    # lesson 8 run once, then answered (two tests of 190 s and 151 s before they were merged)
+    "tests/browser/test_lessons_in_lab.py::test_lesson_runs_cleanly_then_answered[08",
     "tests/test_nbgrader_stock.py",  # 136 s
     "tests/browser/test_slides.py",  # 129 s: a Voila server
     "tracing",  # 115 s: real kernel traces recorded one at a time

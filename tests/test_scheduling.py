@@ -60,8 +60,8 @@ def test_the_tracing_modules_share_one_scope() -> None:
 
 def test_browser_lessons_spread_over_the_workers() -> None:
     """Each lesson's browser test is a scope of its own (each worker starts its JupyterLab)."""
-    one = "tests/browser/test_lessons_in_lab.py::test_lesson_runs_cleanly_in_jupyterlab[01-x]"
-    two = "tests/browser/test_lessons_in_lab.py::test_lesson_runs_cleanly_in_jupyterlab[02-x]"
+    one = "tests/browser/test_lessons_in_lab.py::test_lesson_runs_cleanly_then_answered[01-x]"
+    two = "tests/browser/test_lessons_in_lab.py::test_lesson_runs_cleanly_then_answered[02-x]"
     assert xdist_scope(one) != xdist_scope(two)
 
 
@@ -70,7 +70,7 @@ def test_longest_scopes_rank_first_and_the_rest_after() -> None:
     assert rank("tests/test_orders.py::test_x") == len(LONGEST_FIRST)
     tracing = [rank(f"{path}::test_x") for path in SHARED_STATE["tracing"]]
     assert tracing == [LONGEST_FIRST.index("tracing")] * len(tracing)  # ranked by its name
-    lessons = "tests/browser/test_lessons_in_lab.py::test_lesson_runs_cleanly_in_jupyterlab"
+    lessons = "tests/browser/test_lessons_in_lab.py::test_lesson_runs_cleanly_then_answered"
     assert rank(f"{lessons}[08-watch-your-kernel.ipynb]") < rank(f"{lessons}[01-start-here.ipynb]")
     # a browser test with no entry of its own comes with the other browser tests
     assert rank(f"{lessons}[01-start-here.ipynb]") == LONGEST_FIRST.index("tests/browser/")

@@ -34,7 +34,10 @@ BAR_HEIGHTS = """(title) => [...document.querySelectorAll('.bqplot.figure')]
     .map(f => [...f.querySelectorAll('rect.bar')].map(r => +r.getAttribute('height')))"""
 
 
-def test_widgets_render_and_respond(page, run_notebook, artifacts):
+def test_widgets_render_are_legible_and_respond(page, run_notebook, artifacts):
+    """The demo notebook runs once: its figures are drawn, every widget is legible as drawn
+    (no cut label, no axis title over tick labels, in either theme; a PNG of each widget),
+    and then the widgets respond to a student's mouse and keyboard."""
     errors = run_notebook(DEMO)
     assert errors == [], f"the demo notebook printed errors: {errors}"
 
@@ -56,6 +59,7 @@ def test_widgets_render_and_respond(page, run_notebook, artifacts):
     assert not empty, f"figures rendered without marks: {empty}"
     assert len(drawn) >= 11, marks
     figures = page.locator(".bqplot.figure")
+
     # Bars really have a height (a wrong bar type once drew every bar flat).
     heights = page.evaluate(BAR_HEIGHTS, "free_area")
     assert heights and all(any(h > 0 for h in figure) for figure in heights), heights
@@ -64,6 +68,13 @@ def test_widgets_render_and_respond(page, run_notebook, artifacts):
     assert page.locator(".bqplot.figure path.line").count() >= 3
     # No traceback anywhere in the rendered outputs.
     assert page.locator(".jp-OutputArea-output[data-mime-type*='error']").count() == 0
+
+    # Legible as drawn, before anything is driven.
+    page.wait_for_function(f"() => ({MARKS_PER_FIGURE})().length >= 12", timeout=60_000)
+    shots = assert_legible(page, artifacts, "demo")
+    assert len(shots) == 12, shots  # every widget of the demo, the presenter one included
+    page.set_viewport_size({"width": 1400, "height": 1000})  # back to the page's own window
+    page.wait_for_timeout(500)
 
     explorer = figures.filter(has_text=EXPLORER_TITLE).first
     explorer.scroll_into_view_if_needed()
@@ -136,12 +147,3 @@ def test_widgets_render_and_respond(page, run_notebook, artifacts):
     )
     assert size == "26px", size
     page.screenshot(path=str(artifacts / "widgets_presenter.png"))
-
-
-def test_every_widget_is_legible(page, run_notebook, artifacts):
-    """No cut label, no axis title over tick labels, in either theme; a PNG of each widget."""
-    errors = run_notebook(DEMO)
-    assert errors == [], f"the demo notebook printed errors: {errors}"
-    page.wait_for_function(f"() => ({MARKS_PER_FIGURE})().length >= 12", timeout=60_000)
-    shots = assert_legible(page, artifacts, "demo")
-    assert len(shots) == 12, shots  # every widget of the demo, the presenter one included
