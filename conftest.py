@@ -8,6 +8,9 @@ Tests go to the workers one by one (each its own *scope*), except what must shar
   100 students, a Voila server, the shipped trace replayed) and must be built once, not once per
   worker.  This is read from the module's source, so a new module with such a fixture is kept
   together without being listed here;
+- except where that fixture is built once per parameter (``BY_PARAMETER``: the slide test's
+  Voila server, one per lesson): there the tests of one parameter stay together, and the
+  parameters spread over the workers;
 - the modules of one entry of ``SHARED_STATE``: they change a state of the machine the others
   check (the tracing tests record real kernel traces and check that the tracefs mount and its
   instances are the same after as before, which two recordings at once would break).
@@ -52,38 +55,48 @@ SHARED_STATE = {
                 "tests/test_kerneltrace_widget.py"),
 }
 
+#: Modules whose shared fixture is built once per parameter, not once per module: module ->
+#: the end of a test id that follows the fixture's parameter (cut off, it leaves the scope).
+#: test_slides.py: a Voila server per lesson, shown at two window sizes ("...[08-x-1280-720]").
+BY_PARAMETER = {
+    "tests/browser/test_slides.py": re.compile(r"-\d+-\d+\]$"),
+}
+
 #: Longest scopes first: test-id prefixes or scope names (a ``SHARED_STATE`` entry).  A scope
 #: takes the rank of the first entry that its first test's id starts with, or that is its name.
-#: Seconds: one run of the whole suite on 2 workers, 2026-12-06, the machine at load 13-28 (so
-#: two to three times an idle machine's); "each" is one test's longest when a module's tests are
-#: scopes of their own.
+#: Seconds: one run of the whole suite on 2 workers, 2026-12-06 13:46-14:18 UTC, the machine
+#: shared (load 5-18, so two to three times an idle machine's); "each" is one test's longest
+#: when a module's tests are scopes of their own.  The lesson test and the widget demo's ran
+#: their notebook twice then (the figure given); run once now, they take about 0.6 of it.
 LONGEST_FIRST = (
-    "tests/test_nbgrader_parity.py",  # 719 s: nbgrader autogrades 48 notebooks, kit grade too
-    # 225 s: a JupyterHub, three users' servers; + ~45 s since the slide-mode test (Voila)
+    "tests/test_nbgrader_parity.py",  # 306 s: nbgrader autogrades 48 notebooks, kit grade too
+    # 267 s: a JupyterHub, three users' servers; + ~45 s since the slide-mode test (Voila)
     "tests/browser/test_classroom_in_lab.py",
-    # lesson 8 run once, then answered (two tests of 190 s and 151 s before they were merged)
-    "tests/browser/test_lessons_in_lab.py::test_lesson_runs_cleanly_then_answered[08",
-    "tests/test_nbgrader_stock.py",  # 136 s
-    "tests/browser/test_slides.py",  # 129 s: a Voila server
-    "tracing",  # 115 s: real kernel traces recorded one at a time
-    "tests/test_grade_collection.py::test_a_killed_grader",  # 106 s
-    "tests/test_grade_class_correctness.py",  # 102 s: a class graded once for the module
-    "tests/test_grade_attackers_2.py",  # 102 s
-    "notebooks/08-watch-your-kernel.ipynb",  # 99 s: the shipped trace summarised and replayed
-    "tests/test_grade.py::test_fixture_class",  # 94 s
-    "tests/browser/",  # the other lessons and widgets in JupyterLab: 85 s each and less
-    "tests/test_map_tells_the_truth.py",  # 71 s
-    "tests/test_release.py",  # 71 s each
-    "tests/test_classroom_hub.py",  # 69 s: a JupyterHub with 100 students
-    "tests/test_memory_map_incremental.py",  # 67 s each
-    "tests/test_grade",  # 67 s each and less
-    "tests/test_packaging.py",  # 61 s: a wheel built and installed in a fresh venv
+    "tests/browser/test_slides.py::test_every_slide_fits_the_screen_in_large_type[08",  # 190 s
+    "tests/browser/test_lessons_in_lab.py::test_lesson_runs_cleanly_then_answered[08",  # 163 s
+    "tests/browser/test_lessons_in_lab.py::test_lesson_runs_cleanly_then_answered[05",  # 110 s
+    "tests/browser/test_lessons_in_lab.py::test_lesson_runs_cleanly_then_answered[03",  # 102 s
+    "tests/browser/test_lab_widgets.py",  # 102 s
+    "tests/browser/test_slides.py",  # the other lessons' slides, a Voila server each: 89 s each
+    "tracing",  # 69 s: real kernel traces recorded one at a time
+    "tests/browser/",  # the other lessons and browser tests: 94 s each and less
+    "tests/test_packaging.py",  # 56 s: a wheel built and installed in a fresh venv
+    "tests/test_grade_class_correctness.py",  # 56 s: a class graded once for the module
+    "tests/test_nbgrader_stock.py",  # 49 s
     "tests/test_tracemodel.py",  # 47 s: the shipped trace replayed once for the module
-    "tests/test_tracesummary.py",  # 46 s each
-    "tests/test_delegation.py",  # 34 s
-    "tests/test_saved_widgets.py",  # 34 s each
-    "tests/test_getting_in.py",  # 24 s: scripts/lab.sh's JupyterLab
-    "tests/test_trace_predictions.py",  # 20 s
+    "tests/test_one_verdict.py",  # 45 s each
+    "tests/test_memory_map_incremental.py",  # 37 s each
+    "tests/test_tracecolumns.py",  # 36 s each
+    "tests/test_map_tells_the_truth.py",  # 35 s
+    "tests/test_grade",  # 32 s each and less
+    "tests/test_classroom_hub.py",  # 29 s: a JupyterHub with 100 students
+    "notebooks/08-watch-your-kernel.ipynb",  # 27 s: the shipped trace summarised and replayed
+    "tests/test_trace_predictions.py",  # 23 s
+    "tests/test_tracesummary.py",  # 20 s each
+    "tests/test_delegation.py",  # 20 s
+    "tests/test_saved_widgets.py",  # 18 s each
+    "tests/test_release.py",  # 16 s each
+    "tests/test_getting_in.py",  # 14 s: scripts/lab.sh's JupyterLab
 )
 
 _SHARED_FIXTURE = re.compile(r"""scope\s*=\s*["'](module|class|package)["']""")
@@ -103,6 +116,8 @@ def xdist_scope(nodeid: str) -> str:
     for name, modules in SHARED_STATE.items():
         if path in modules:
             return name
+    if path in BY_PARAMETER:
+        return BY_PARAMETER[path].sub("", nodeid)
     if path.endswith(".ipynb") or has_shared_fixture(path):
         return path
     return nodeid
