@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 import pytest
+from waiting import eventually
 
 import kit
 from kit.classroom.follow import MAX_CALLS, FollowState, heading_key
@@ -90,14 +91,6 @@ class FakeClient:
             self.service.changed.wait_for(lambda: self.service.version > after, timeout=wait)
             return {"version": self.service.version, "state": json.loads(self.service.state)}
 
-
-def eventually(check, timeout: float = 10.0) -> bool:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.fixture

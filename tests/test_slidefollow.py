@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from waiting import eventually
 
 from kit.classroom.client import ClassroomClient
 from kit.classroom.follow import (
@@ -91,14 +92,6 @@ class FakeClient:
         self.published.append(json.loads(json.dumps(state)))
         return len(self.published)
 
-
-def eventually(check, timeout: float = 10.0) -> bool:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 @pytest.fixture
