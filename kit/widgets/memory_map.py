@@ -139,7 +139,8 @@ class MemoryMap(RunToUse, ZoneListener, widgets.VBox):
             color=self.states.astype(np.float32), row=np.arange(self.rows + 1, dtype=np.float32),
             column=np.arange(self.columns + 1, dtype=np.float32),
             scales={"row": y_scale, "column": x_scale, "color": color_scale},
-            interactions={"click": "select"}, stroke="white" if self.cells <= 1024 else None,
+            interactions={"click": "select"},
+            stroke=theme.cell_stroke if self.cells <= 1024 else None,
             selected_style={"stroke": theme.highlight, "stroke-width": "3"},
         )
         self.outlines = bq.Lines(x=[], y=[], scales={"x": x_scale, "y": y_scale},

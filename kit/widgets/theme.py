@@ -60,6 +60,9 @@ class Theme:
     #: A block taken off the free lists and not yet handed out: only between two steps of
     #: one call, which the step-through player shows.
     taken: str
+    #: The thin lines between the map's cells: a light grey, not white, so that a white
+    #: (taken) cell still shows as a cell on a white page, as its legend swatch does.
+    cell_stroke: str
     highlight: str
 
     def map_palette(self, max_order: int) -> list[str]:
@@ -172,6 +175,7 @@ MAP_COLOURS = {
     "pcp": "#44aa88",
     "outside": "#bdbdbd",
     "taken": "#ffffff",
+    "cell_stroke": "#c8c8c8",
 }
 
 NORMAL = Theme(
