@@ -160,36 +160,44 @@ class WorkerGroup:
     cpu_v2: bool = False
     _open: dict[Path, int] = field(default_factory=dict, init=False)  # files read again
 
+    def __post_init__(self) -> None:
+        # The two files read after every reply, named once: a reply costs a read, not a path.
+        self._oom_file = None if self.memory is None else \
+            self.memory / ("memory.events" if self.memory_v2 else "memory.oom_control")
+        self._cpu_file = None if self.cpu is None else \
+            self.cpu / ("cpu.stat" if self.cpu_v2 else "cpuacct.usage")
+
     def procs_files(self) -> list[str]:
         return [str(folder / "cgroup.procs") for folder in self.folders]
 
     def _read_again(self, path: Path) -> str | None:
         """The text of a cgroup file that is read after every reply: opened once, then read
         again from its start (the kernel writes it anew for each read)."""
+        fd = self._open.get(path)
         try:
-            if path not in self._open:
-                self._open[path] = os.open(path, os.O_RDONLY)
-            return os.pread(self._open[path], 4096, 0).decode()
+            if fd is None:
+                fd = self._open[path] = os.open(path, os.O_RDONLY)
+            return os.pread(fd, 4096, 0).decode()
         except OSError:
             return None
 
     def oom_killed(self) -> bool:
         """Did the kernel end a process of this worker for going over the memory limit?"""
-        if self.memory is None:
+        if self._oom_file is None:
             return False
-        text = self._read_again(self.memory / ("memory.events" if self.memory_v2
-                                               else "memory.oom_control"))
-        return int(_keyed(text or "").get("oom_kill", "0")) > 0
+        found = _OOM_KILL.search(self._read_again(self._oom_file) or "")
+        return found is not None and int(found.group(1)) > 0
 
     def cpu_seconds(self) -> float | None:
         """The CPU time (user and system) every process of this worker has used so far, as
         the kernel counts it in the cgroup; None where no cgroup counts it."""
-        if self.cpu is None:
+        if self._cpu_file is None:
             return None
+        text = self._read_again(self._cpu_file) or ""
         if self.cpu_v2:
-            usec = _keyed(self._read_again(self.cpu / "cpu.stat") or "").get("usage_usec")
+            usec = _keyed(text).get("usage_usec")
             return int(usec) / 1e6 if usec is not None and usec.isdigit() else None
-        nsec = (self._read_again(self.cpu / "cpuacct.usage") or "").strip()
+        nsec = text.strip()
         return int(nsec) / 1e9 if nsec.isdigit() else None
 
     def remove(self) -> None:
@@ -198,6 +206,10 @@ class WorkerGroup:
         self._open.clear()
         for folder in self.folders:
             _kill_and_remove(folder)
+
+
+#: The OOM-kill count's line of v1's ``memory.oom_control`` and v2's ``memory.events``.
+_OOM_KILL = re.compile(r"^oom_kill (\d+)$", re.MULTILINE)
 
 
 def _keyed(text: str) -> dict[str, str]:
