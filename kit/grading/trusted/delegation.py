@@ -78,10 +78,11 @@ def used_names(source: str, own: frozenset[str] = frozenset()) -> dict[str, int]
         tree = ast.parse(source)
     except SyntaxError:
         return {}
-    read = {node.id for node in ast.walk(tree)
+    nodes = list(ast.walk(tree))  # walked once, read twice
+    read = {node.id for node in nodes
             if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Store)}
     found: dict[str, int] = {}
-    for node in ast.walk(tree):
+    for node in nodes:
         names: list[str] = []
         if isinstance(node, ast.Name) and node.id not in own:
             names = [node.id]

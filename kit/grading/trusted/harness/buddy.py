@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from functools import lru_cache
 
 from kit.core import events as ev
 from kit.core.zone import Zone
@@ -100,6 +101,14 @@ def merge_misconceptions(pfn: int, order: int, free_blocks: set[tuple[int, int]]
 
 def merge_cases(seed: int, count: int, max_order: int = 5) -> list[MergeCase]:
     """Seeded frees on random zones, with the merge the Zone performed for each."""
+    return list(_merge_cases(seed, count, max_order))
+
+
+@lru_cache(maxsize=256)
+def _merge_cases(seed: int, count: int, max_order: int) -> tuple[MergeCase, ...]:
+    """The cases of a seed, made once per grader process: every student's test cell asks for
+    the same ones (the class's seeds), and each costs a random zone.  Test cells only read
+    them; what a student's function gets is a copy (it crosses into the sandbox)."""
     rng = random.Random(seed)
     cases: list[MergeCase] = []
     while len(cases) < count:
@@ -126,4 +135,4 @@ def merge_cases(seed: int, count: int, max_order: int = 5) -> list[MergeCase]:
         zone.free_pages(zone.pfn_to_virt(pfn), order)
         cases.append(MergeCase(pfn, order, before, max_order,
                                (final[0][0], final[0][1], removed)))
-    return cases
+    return tuple(cases)

@@ -95,9 +95,11 @@ def biggest_fallback(lines: list[str]) -> tuple[int, int, int]:
     return wanted, stolen, count
 
 
+@lru_cache(maxsize=256)
 def zoneinfo_text(when: str = "before", seed: int | None = None) -> str:
     """The shipped recording's /proc/zoneinfo; with a seed, the Normal zone's free pages and
-    boost changed (above, between and below the watermarks)."""
+    boost changed (above, between and below the watermarks).  Kept per seed, as the reading
+    below: every student's test cell asks for the same ones."""
     text = shipped_recording().proc_path("zoneinfo", when).read_text()
     if seed is None:
         return text
@@ -113,6 +115,7 @@ def zoneinfo_text(when: str = "before", seed: int | None = None) -> str:
     return text[:boost_at] + f"boost    {rng.choice([0, 0, 2000])}" + text[end:]
 
 
+@lru_cache(maxsize=256)
 def pages_before_kswapd(text: str, zone: str) -> int:
     """Pages that can still be allocated from ``zone`` before free pages fall below its low
     watermark (plus boost) and kswapd is woken; 0 when they already have."""

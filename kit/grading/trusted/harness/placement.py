@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from functools import lru_cache
 
 from kit.core import events as ev
 from kit.core.presets import PRESETS
@@ -41,6 +42,12 @@ class PlacementCase:
 def placement_cases(seed: int, count: int, max_order: int = 5) -> list[PlacementCase]:
     """Seeded frees on random zones of every preset, about half of them placed at the tail
     (where the preset has the heuristic), so both outcomes are exercised."""
+    return list(_placement_cases(seed, count, max_order))
+
+
+@lru_cache(maxsize=256)
+def _placement_cases(seed: int, count: int, max_order: int) -> tuple[PlacementCase, ...]:
+    """The cases of a seed, made once per grader process, as ``merge_cases``'s are."""
     rng = random.Random(seed)
     cases: list[PlacementCase] = []
     while len(cases) < count:
@@ -61,7 +68,7 @@ def placement_cases(seed: int, count: int, max_order: int = 5) -> list[Placement
         zone.free_pages(zone.pfn_to_virt(pfn), order)
         cases.append(PlacementCase(preset, max_order, pfn, order, before, free_lists_of(zone),
                                    puts[-1]))
-    return cases
+    return tuple(cases)
 
 
 def _tail_likely(zone: Zone, pfn: int, order: int) -> bool:
