@@ -216,17 +216,21 @@ Plan = tuple[Mapping[Any, str], Mapping[int, str],
 
 
 class Guard:
-    """The worker's handle on the audit hook: ``begin`` a request, ``end`` it, nothing else.
+    """The worker's handle on the audit hook: ``begin`` a request, ``end`` it, nothing else;
+    ``settle`` closes one call of a request that makes many (``call_each``) and readies the
+    next, its refusals still in place.
 
-    The hook accepts ``begin`` and ``end`` only from the worker's own request handler (checked
-    by code identity) and ``end`` only with the token ``begin`` gave, so student code that calls
-    them, or calls the handler again, cannot switch the guard off.
+    The hook accepts them only from the worker's own request handlers (checked by code
+    identity), and ``settle`` and ``end`` only with the token ``begin`` gave, so student code
+    that calls them, or calls a handler again, cannot switch the guard off.
     """
 
     def __init__(self, begin: Callable[[Iterable[str]], object],
-                 end: Callable[[object], tuple[str, str] | None]) -> None:
+                 end: Callable[[object], tuple[str, str] | None],
+                 settle: Callable[[object], tuple[str, str] | None]) -> None:
         self.begin = begin
         self.end = end
+        self.settle = settle
 
 
 def kit_folder() -> str:
@@ -234,11 +238,11 @@ def kit_folder() -> str:
     return os.path.realpath(os.path.dirname(kit.__file__)) + os.sep
 
 
-def install(handler: CodeType, message: Callable[[str], str],
+def install(handlers: tuple[CodeType, ...], message: Callable[[str], str],
             index: CodeIndex | None = None) -> Guard:
     """Start the audit hook and the trace function; return the Guard.
 
-    ``handler`` is the code of the worker function allowed to begin and end requests;
+    ``handlers`` is the code of the worker functions allowed to begin and end requests;
     ``message(name)`` is the refusal's text; ``index`` the kit's code, indexed before any
     student code ran (the zygote's, inherited by the fork), else indexed now.
     """
@@ -250,7 +254,8 @@ def install(handler: CodeType, message: Callable[[str], str],
     getframe = sys._getframe
     state: dict[str, Any] = {"active": False, "token": None, "by_print": {}, "by_id": {},
                              "verdicts": {}, "refused": None, "refusing": None,
-                             "armed": False, "swapped": [], "tracing": False}
+                             "armed": False, "swapped": [], "tracing": False,
+                             "private": frozenset()}
     refusals: dict[tuple[str, int], CodeType] = {}
     plans: dict[frozenset[str], Plan] = {}
 
@@ -386,7 +391,7 @@ def install(handler: CodeType, message: Callable[[str], str],
 
     def caller_is_handler() -> bool:
         frame = getframe(2)  # 0: this function, 1: begin/end, 2: their caller
-        return frame is not None and frame.f_code is handler
+        return frame is not None and any(frame.f_code is code for code in handlers)
 
     def begin(names: Iterable[str]) -> object:
         if state["active"] or not caller_is_handler():
@@ -405,8 +410,23 @@ def install(handler: CodeType, message: Callable[[str], str],
         aim(private)
         set_tracer(bool(private))  # again each time: an answer may have got round it before
         state.update(active=True, token=token, by_print=by_print, by_id=by_id, verdicts={},
-                     refused=None, swapped=swaps, tracing=bool(private))
+                     refused=None, swapped=swaps, tracing=bool(private), private=private)
         return token
+
+    def settle(token: object) -> tuple[str, str] | None:
+        """One call of a request that makes many is done: what it refused (name, text), or
+        None, as ``end`` would say; the next call starts with nothing refused yet and the same
+        refusals in place (the code swaps stay, which is what a call of a request refusing a
+        whole class spends most on, and the trace function is aimed and set again)."""
+        if token is None or token is not state["token"] or not caller_is_handler():
+            raise PermissionError("a grading request cannot be ended from an answer")
+        refused: tuple[str, str] | None = state["refused"]
+        if refused is None and state["tracing"] and sys.gettrace() is not tracer:
+            refused = ("", "the grader's delegation check was switched off")
+        state.update(refused=None, verdicts={})
+        aim(state["private"])
+        set_tracer(state["tracing"])
+        return refused
 
     def plan(names: frozenset[str]) -> Plan:
         """What a request refusing ``names`` does, worked out once per list of names.
@@ -445,4 +465,4 @@ def install(handler: CodeType, message: Callable[[str], str],
         return refused
 
     sys.addaudithook(hook)
-    return Guard(begin, end)
+    return Guard(begin, end, settle)

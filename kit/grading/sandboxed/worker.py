@@ -123,7 +123,7 @@ def handle(message: dict[str, Any], namespace: dict[str, Any]) -> dict[str, Any]
     (numpy's and the numeric tower's numbers converted here, in the sandbox).
     """
     assert GUARD is not None
-    forbid = [n for n in message.get("forbid", []) if isinstance(n, str)]
+    forbid = _forbid(message)
     try:  # the grader's arguments are made into zones before the guard starts
         args = wire.decode(message["args"], zones=True) if message.get("op") == "call" else []
     except (wire.WireError, KeyError) as exc:
@@ -136,12 +136,19 @@ def handle(message: dict[str, Any], namespace: dict[str, Any]) -> dict[str, Any]
             reply = _error(exc)
     finally:
         refused = GUARD.end(token)
-    if refused is not None:  # the index of the name refused (-1: the guard itself)
-        name = refused[0]
-        index = next((i for i, n in enumerate(forbid) if name and wire.refused_name(n) == name),
-                     -1)
-        return {"ok": False, "exc": "ForbiddenCall", "forbidden": index}
-    return reply
+    return reply if refused is None else _refusal(refused, forbid)
+
+
+def _forbid(message: dict[str, Any]) -> list[str]:
+    return [n for n in message.get("forbid", []) if isinstance(n, str)]
+
+
+def _refusal(refused: tuple[str, str], forbid: list[str]) -> dict[str, Any]:
+    """The reply to a request the guard refused: the index of the name refused in the
+    request's ``forbid`` (-1: the guard itself)."""
+    name = refused[0]
+    index = next((i for i, n in enumerate(forbid) if name and wire.refused_name(n) == name), -1)
+    return {"ok": False, "exc": "ForbiddenCall", "forbidden": index}
 
 
 def _serve(message: dict[str, Any], namespace: dict[str, Any], args: list[Any]) -> dict[str, Any]:
@@ -326,7 +333,8 @@ def serve(reply_fd: int, index: guard.CodeIndex | None = None) -> None:
     """Serve one notebook's requests until standard input closes (``index``: the kit's code,
     indexed by the zygote)."""
     global GUARD
-    GUARD = guard.install(handle.__code__, lambda name: delegation_message([name]), index)
+    GUARD = guard.install((handle.__code__, call_each.__code__),
+                          lambda name: delegation_message([name]), index)
     requests = os.fdopen(0, "rb", buffering=0, closefd=False)
     replies = os.fdopen(reply_fd, "wb", buffering=0, closefd=False)
     namespace: dict[str, Any] = {"__name__": "__main__", "kit": kit}
@@ -358,25 +366,52 @@ def serve(reply_fd: int, index: guard.CodeIndex | None = None) -> None:
 
 def call_each(message: dict[str, Any], namespace: dict[str, Any], replies: Any) -> None:
     """``{"op": "call_each", "name": NAME, "cases": [args, ...], "forbid": [...]}``: call the
-    student's ``NAME(*args)`` for each case in turn, each call a request of its own (its own
-    guard, its own reply, tagged ``"case": i``), written as soon as it is done; stop after the
-    first call that raised, as the grader's checks stop there.  (A value that is wrong does
-    not stop it: only the grader knows what is right, and it replaces this process when it
-    stops reading before the last reply.)"""
+    student's ``NAME(*args)`` for each case in turn, each call judged as a request of its own
+    (its own refusal record, its own reply, tagged ``"case": i``), written as soon as it is
+    done; stop after the first call that raised, as the grader's checks stop there.  (A value
+    that is wrong does not stop it: only the grader knows what is right, and it replaces this
+    process when it stops reading before the last reply.)
+
+    The guard is begun once for all the calls and settled after each (``Guard.settle``): the
+    same refusals hold for every call and in between, and a request refusing a whole class
+    (``Zone``: a hundred functions' code swapped in and out) pays for its swaps once, not once
+    per case.  The arguments are read first, outside the guard, as for a single call.
+    """
+    assert GUARD is not None
     cases = message.get("cases")
     if type(cases) is not list:
         raise wire.WireError("cases that are not a list")
-    for index, args in enumerate(cases):
-        reply = handle({"op": "call", "name": message.get("name"), "args": args,
-                        "forbid": message.get("forbid", [])}, namespace)
+    forbid = _forbid(message)
+    calls: list[list[Any] | BaseException] = []
+    for args in cases:
         try:
-            data = wire.dumps({**reply, "id": message.get("id"), "case": index})
+            calls.append(wire.decode(args, zones=True))
         except wire.WireError as exc:
-            reply = {"ok": False, "exc": "WireError", "error": str(exc)}
-            data = wire.dumps({**reply, "id": message.get("id"), "case": index})
-        replies.write(data)
-        if reply.get("ok") is not True:
-            return
+            calls.append(exc)
+            break
+    token = GUARD.begin(forbid)
+    try:
+        for index, args in enumerate(calls):
+            if isinstance(args, BaseException):
+                reply = _error(args)
+            else:
+                try:
+                    reply = _serve({"op": "call", "name": message.get("name")}, namespace, args)
+                except BaseException as exc:  # noqa: BLE001 - the student's exception: data
+                    reply = _error(exc)
+                refused = GUARD.settle(token)
+                if refused is not None:
+                    reply = _refusal(refused, forbid)
+            try:
+                data = wire.dumps({**reply, "id": message.get("id"), "case": index})
+            except wire.WireError as exc:
+                reply = {"ok": False, "exc": "WireError", "error": str(exc)}
+                data = wire.dumps({**reply, "id": message.get("id"), "case": index})
+            replies.write(data)
+            if reply.get("ok") is not True:
+                return
+    finally:
+        GUARD.end(token)
 
 
 if __name__ == "__main__":
