@@ -368,3 +368,19 @@ def test_checks_module_imports_no_jupyter() -> None:
             "('IPython', 'ipykernel', 'nbformat', 'nbclient', 'jupyter_client')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_expect_each_shows_a_case_that_can_change_as_it_was_before_the_call(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import kit
+
+    def take_two(zone: kit.Zone) -> int:
+        zone.alloc_pages(1)  # changes the case's zone before the check reports it
+        return -1
+
+    zone = kit.Zone(64, max_order=4)
+    before = repr(zone)
+    with Checks("zones") as t:
+        t.expect_each("after an allocation", take_two, [(zone,)], lambda z: 0)
+    out = capsys.readouterr().out
+    assert f"take_two({before},)" in out and repr(zone) != before

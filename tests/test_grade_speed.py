@@ -235,3 +235,55 @@ def test_clearing_a_scratch_folder_keeps_the_mounts_in_it_and_nothing_else(
     worker.clear(tmp_path, frozenset({kit_mount}))
     assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == \
         ["clone", "clone/kit", "clone/kit/core", "clone/kit/core/zone.py"]
+
+
+def each(worker: Any, name: str, cases: list[list[Any]], forbid: list[str]) -> list[dict[str, Any]]:
+    """The raw replies to one call_each request."""
+    message = {"op": "call_each", "name": name, "cases": cases, "forbid": forbid}
+    return list(worker.stream(message, len(cases), lambda: 20.0))
+
+
+def test_call_each_refuses_each_case_as_a_request_of_its_own(session: SandboxSession) -> None:
+    worker = session.worker()
+    assert run(worker, "import kit\n"
+                       "def f(x):\n"
+                       "    if x == 2:\n"
+                       "        try:\n"
+                       "            kit.Zone(64)\n"
+                       "        except Exception:\n"
+                       "            pass  # caught: the case is refused all the same\n"
+                       "    return x\n")["ok"]
+    replies = each(worker, "f", [[1], [2], [3]], ["get_order", "Zone"])
+    assert [r.get("value") for r in replies[:1]] == [1] and replies[0]["ok"] is True
+    assert replies[1] == {"ok": False, "exc": "ForbiddenCall", "forbidden": 1, "id": 2}
+    assert len(replies) == 2  # stopped at the refusal, as the grader's check stops there
+    # The refusals ended with the request: the next one refuses only its own names.
+    assert each(worker, "f", [[2], [4]], ["get_order"]) == [
+        {"ok": True, "value": 2, "logs": {}, "id": 3},
+        {"ok": True, "value": 4, "logs": {}, "id": 3}]
+
+
+def test_a_case_after_a_refusal_free_case_starts_with_nothing_refused(
+        session: SandboxSession) -> None:
+    worker = session.worker()
+    assert run(worker, "import kit\n"
+                       "def f(x):\n"
+                       "    return kit.get_order(x) if x > 100 else x\n")["ok"]
+    replies = each(worker, "f", [[1], [2], [4097], [5]], ["get_order"])
+    assert [r["ok"] for r in replies] == [True, True, False]
+    assert replies[2]["exc"] == "ForbiddenCall" and replies[2]["forbidden"] == 0
+
+
+def test_an_answer_cannot_settle_or_end_the_guard(session: SandboxSession) -> None:
+    worker = session.worker()
+    assert run(worker, "import sys\n"
+                       "def f(how):\n"
+                       "    guard = sys.modules['kit.grading.sandboxed.worker'].GUARD\n"
+                       "    try:\n"
+                       "        getattr(guard, how)(None)\n"
+                       "    except PermissionError as exc:\n"
+                       "        return str(exc)\n"
+                       "    return 'not refused'\n")["ok"]
+    replies = each(worker, "f", [["settle"], ["end"]], ["get_order"])
+    assert [r["value"] for r in replies] == [
+        "a grading request cannot be ended from an answer"] * 2

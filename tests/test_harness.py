@@ -354,3 +354,20 @@ def test_an_exact_case_zone_restored_from_its_kept_state_is_the_seeded_zone() ->
         addr = restored.alloc_pages_exact(case.size)
         assert addr == seeded.alloc_pages_exact(case.size)
         assert harness.zone_state(restored) == harness.zone_state(seeded)
+
+
+def test_kept_cases_are_the_cases_a_fresh_run_makes() -> None:
+    from kit.grading.trusted.harness import buddy, kerneltrace, placement
+
+    for cases, fresh in [
+        (harness.merge_cases(31, 12), buddy._merge_cases.__wrapped__(31, 12, 5)),
+        (harness.placement_cases(16, 8), placement._placement_cases.__wrapped__(16, 8, 5)),
+    ]:
+        assert cases == list(fresh)
+    taken = harness.merge_cases(31, 12)
+    taken.clear()  # a caller's list is its own: the kept cases are untouched
+    assert len(harness.merge_cases(31, 12)) == 12
+    text = kerneltrace.zoneinfo_text("before", 7)
+    assert text == kerneltrace.zoneinfo_text.__wrapped__("before", 7)
+    assert kerneltrace.pages_before_kswapd(text, "Normal") == \
+        kerneltrace.pages_before_kswapd.__wrapped__(text, "Normal")

@@ -337,9 +337,9 @@ def check(
 
 def _unchanging(value: object) -> bool:
     """Whether ``value`` cannot change (a plain scalar, or a tuple of them)."""
+    if isinstance(value, tuple):
+        return type(value) is tuple and all(map(_unchanging, value))
     kind = type(value)
-    if kind is tuple:
-        return all(map(_unchanging, value))  # type: ignore[arg-type]
     return value is None or kind is int or kind is str or kind is bool or kind is float
 
 
