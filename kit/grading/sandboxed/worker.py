@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import os
 import re
 import resource
@@ -225,6 +226,10 @@ def main() -> None:
     _not_dumpable()
     sandboxed = "sandboxed" in options
     kept = kept_mounts() if sandboxed else frozenset()
+    # The kit and its index, loaded once, are kept out of the collector's full passes in every
+    # notebook's process (a 300-step workload makes enough objects to start some): a pass then
+    # walks what the notebook made, not the kit again, nor copies the kit's pages to do so.
+    gc.freeze()
     while True:
         child = os.fork()
         if child == 0:  # the notebook's process: the zygote's control pipe does not reach it
