@@ -9,6 +9,7 @@ import pytest
 
 from kit.cli import main
 from kit.grading.trusted import notebooks as nbs
+from kit.grading.trusted import release as releasing
 from kit.grading.trusted.notebooks import NotebookError
 from kit.grading.trusted.release import release_differences, student_version, validate_source
 
@@ -22,8 +23,34 @@ def all_cells(folder: Path) -> list[tuple[str, object]]:
             for cell in nbs.read_notebook(path).cells]
 
 
-def test_exercises_are_what_kit_release_writes() -> None:
+@pytest.fixture(scope="module")
+def released(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """What ``kit release`` writes for solutions/, its solutions checked first: made once for
+    the module (eight kernels), then handed to the tests that compare a folder with it."""
+    return releasing.release(SOLUTIONS, tmp_path_factory.mktemp("released"), check=True)
+
+
+@pytest.fixture()
+def release_once(released: list[Path], monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
+    """``release`` answers with the module's one release, written into the folder it is given,
+    when asked for what it made: solutions/, checked.  Returns the calls it answered."""
+    calls: list[tuple] = []
+
+    def release(source: Path, out: Path, *, execute: bool = True,
+                check: bool = True) -> list[Path]:
+        calls.append((Path(source).resolve(), execute, check))
+        assert calls[-1] == (SOLUTIONS, True, True), "not the release this module made"
+        for path in released:
+            (Path(out) / path.name).write_bytes(path.read_bytes())
+        return [Path(out) / path.name for path in released]
+
+    monkeypatch.setattr(releasing, "release", release)
+    return calls
+
+
+def test_exercises_are_what_kit_release_writes(release_once: list[tuple]) -> None:
     problems = release_differences(SOLUTIONS, EXERCISES)
+    assert release_once, "the comparison is with a release made here"
     assert not problems, (
         "exercises/ is stale: " + "; ".join(problems)
         + ". Run `kit release` (and commit exercises/)."
@@ -187,7 +214,8 @@ def test_release_cli_errors_are_plain(capsys: pytest.CaptureFixture[str],
 
 
 def test_release_check_reports_a_stale_folder(tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+                                              capsys: pytest.CaptureFixture[str],
+                                              release_once: list[tuple]) -> None:
     stale = tmp_path / "exercises"
     stale.mkdir()
     for path in EXERCISES.glob("*.ipynb"):
@@ -200,3 +228,4 @@ def test_release_check_reports_a_stale_folder(tmp_path: Path,
     out = capsys.readouterr().out
     assert f"{first} differs" in out and "99-extra.ipynb has no source" in out
     assert "run `kit release" in out
+    assert len(release_once) == 1  # the CLI compared with one release of solutions/, checked
