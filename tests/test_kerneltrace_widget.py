@@ -6,6 +6,7 @@ import os
 import platform
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,6 +62,33 @@ def test_timeline_bins() -> None:
     assert timeline.refills == [1, 0] and timeline.drained_pages == [0, 8]
     with pytest.raises(InvalidArgument, match="bins must be at least 1"):
         trace_timeline(events, bins=0)
+
+
+def test_timeline_counts_taken_pages_and_refill_runs() -> None:
+    """A failed allocation took nothing; a refill is a run of refill blocks on one CPU, which
+    a fallback event leaves whole and any other event of that CPU ends; a buddy block handed
+    out directly is no refill."""
+    def event(time: float, cpu: int, name: str, pfn: int | None = 8, order: int = 0,
+              **fields: Any) -> PageEvent:
+        return PageEvent(time, cpu, "a", 1, name, pfn, order, **fields)
+
+    refill = {"percpu_refill": True}
+    events = [
+        event(0.0, 0, "mm_page_alloc"),
+        event(0.1, 0, "mm_page_alloc_zone_locked", **refill),  # a refill begins
+        event(0.2, 0, "mm_page_alloc_extfrag", fallback_order=3),
+        event(0.2, 1, "mm_page_alloc_zone_locked"),  # handed out directly, on another CPU
+        event(0.3, 0, "mm_page_alloc_zone_locked", **refill),  # the same refill
+        event(0.6, 0, "mm_page_alloc", pfn=None),  # failed
+        event(0.7, 0, "mm_page_free"),
+        event(0.8, 0, "mm_page_alloc_zone_locked", **refill),  # a second refill
+        event(0.9, 1, "mm_page_pcpu_drain", order=2),
+        event(1.0, 1, "mm_page_alloc"),
+    ]
+    timeline = trace_timeline(events, bins=2)
+    assert timeline.starts == [0.0, 0.5]
+    assert timeline.allocations == [1, 1] and timeline.buddy_blocks == [3, 1]
+    assert timeline.refills == [1, 1] and timeline.drained_pages == [0, 4]
 
 
 def test_without_permission_it_falls_back_and_says_why(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -54,7 +54,9 @@ __all__ = [
     "summarise_columns",
     "summarise_trace",
     "summarise_trace_file",
+    "timeline_columns",
     "trace_timeline",
+    "trace_timeline_file",
 ]
 
 
@@ -407,26 +409,39 @@ def trace_timeline(events: Iterable[PageEvent], bins: int = 60) -> Timeline:
 
     A refill counts in the bin where its first block was taken (as in summarise_trace, a run
     of refill blocks on one CPU); drained pages in the bin of each drain event."""
+    return timeline_columns(event_columns(events), bins)
+
+
+def trace_timeline_file(path: str | os.PathLike[str], bins: int = 60) -> Timeline:
+    """Read and bin a trace file (``.gz`` too): the same timeline as
+    ``trace_timeline(read_trace(path), bins)``, ten times faster (kit.core.tracecolumns)."""
+    return timeline_columns(read_trace_columns(path), bins)
+
+
+def timeline_columns(batches: Iterable[TraceColumns], bins: int = 60) -> Timeline:
+    """Bin batches of columns (see kit.core.tracecolumns) in time, run by run."""
     if bins < 1:
         raise InvalidArgument(f"bins must be at least 1, got {bins}")
     series: dict[str, list[float]] = {"alloc": [], "buddy": [], "refill": [], "drain": []}
     weights: list[int] = []
     in_refill: dict[int, bool] = {}
-    for e in events:
-        name = e.event
-        if name == "mm_page_alloc_extfrag":
-            continue
-        refilling = name == "mm_page_alloc_zone_locked" and e.percpu_refill
-        if refilling and not in_refill.get(e.cpu):
-            series["refill"].append(e.time)
-        in_refill[e.cpu] = refilling
-        if name == "mm_page_alloc" and e.pfn is not None:
-            series["alloc"].append(e.time)
-        elif name == "mm_page_alloc_zone_locked":
-            series["buddy"].append(e.time)
-        elif name == "mm_page_pcpu_drain":
-            series["drain"].append(e.time)
-            weights.append(1 << e.order)
+    for batch in batches:
+        seconds, pfns = batch.times, batch.pfns
+        for start, end, _comm, _pid, cpu, name, fields in batch.runs:
+            if name == "mm_page_alloc_extfrag":
+                continue
+            # a run is one CPU's events of one kind: a refill begins at its first, if any
+            refilling = name == "mm_page_alloc_zone_locked" and fields[2]
+            if refilling and not in_refill.get(cpu):
+                series["refill"].append(float(seconds[start]))
+            in_refill[cpu] = refilling
+            if name == "mm_page_alloc":  # a failed one (no pfn) took nothing
+                series["alloc"] += map(float, compress(seconds[start:end], pfns[start:end]))
+            elif name == "mm_page_alloc_zone_locked":
+                series["buddy"] += map(float, seconds[start:end])
+            elif name == "mm_page_pcpu_drain":
+                series["drain"] += map(float, seconds[start:end])
+                weights += repeat(1 << fields[0], end - start)
     times = [t for values in series.values() for t in values]
     first, last = (min(times), max(times)) if times else (0.0, 0.0)
     width = (last - first) / bins or 1.0

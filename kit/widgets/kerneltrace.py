@@ -23,7 +23,7 @@ from kit.core.tracesummary import (
     TraceSummary,
     migratetype_name,
     summarise_trace_file,
-    trace_timeline,
+    trace_timeline_file,
 )
 
 from ._base import RunToUse, bar_figure
@@ -66,7 +66,7 @@ class KernelTraceView(RunToUse, widgets.VBox):
         report = TraceReport()
         self.summary: TraceSummary = summarise_trace_file(
             self.recording.trace, self.recording.zoneinfo(), report)
-        self.timeline: Timeline = trace_timeline(self.recording.events(), TIME_BINS)
+        self.timeline: Timeline = trace_timeline_file(self.recording.trace, TIME_BINS)
         header = self.recording.header
         whose = ("recorded on this machine just now" if self.own
                  else f"the kit's shipped recording ({html.escape(why_shipped)})")
