@@ -28,7 +28,8 @@ from kit.core.errors import InvalidArgument
 from kit.core.events import Event
 from kit.core.kerneltrace import PageEvent
 from kit.core.recording import Recording
-from kit.core.tracesummary import summarise_trace
+from kit.core.tracecolumns import TraceColumns, event_columns, read_trace_columns
+from kit.core.tracesummary import summarise_columns
 from kit.core.zone import Page, Zone
 from kit.core.zoneinfo import ZoneInfo
 
@@ -145,27 +146,45 @@ def replay_beside_model(
     held: dict[int, Page] = {}  # kernel pfn -> the model's block for the same request
     tally = Counter[str]()  # the model's failures, pfns like the kernel's, frees it never saw
 
-    def zone_events() -> Iterator[PageEvent]:
-        """The zone's events, each also replayed on the model as it passes to the summary."""
-        for e in recording.events() if events is None else events:
-            if e.pfn is None or not start <= e.pfn < end:
-                continue
-            if e.event == "mm_page_alloc":
-                page = model.alloc_pages(e.order)
-                if page is None:
-                    tally["failed"] += 1
-                else:
-                    held[e.pfn] = page
-                    tally["same pfn"] += page.pfn == e.pfn
-            elif e.event in ("mm_page_free", "mm_page_free_batched"):
-                page = held.pop(e.pfn, None)
-                if page is None:
-                    tally["unseen"] += 1
-                else:
-                    model.release(page)
-            yield e
+    def replay(event: str, pfn: int, order: int) -> None:
+        """One of the zone's events, on the model."""
+        if event == "mm_page_alloc":
+            page = model.alloc_pages(order)
+            if page is None:
+                tally["failed"] += 1
+            else:
+                held[pfn] = page
+                tally["same pfn"] += page.pfn == pfn
+        elif event in ("mm_page_free", "mm_page_free_batched"):
+            freed = held.pop(pfn, None)
+            if freed is None:
+                tally["unseen"] += 1
+            else:
+                model.release(freed)
 
-    kernel = summarise_trace(zone_events())
+    def zone_batches() -> Iterator[TraceColumns]:
+        """The zone's events as columns (read in bulk, kit.core.tracecolumns), each replayed
+        on the model as it passes to the summary."""
+        batches = read_trace_columns(recording.trace) if events is None else event_columns(
+            events)
+        for batch in batches:
+            times, pfns = batch.times, batch.pfns
+            kept = TraceColumns([], [], [], [])
+            for run in batch.runs:
+                first = len(kept)
+                for row in range(run.start, run.end):
+                    pfn = int(pfns[row], 16) if pfns[row] else None  # "": a failed allocation
+                    if pfn is None or not start <= pfn < end:
+                        continue
+                    replay(run.event, pfn, run.fields[0])
+                    kept.times.append(times[row])
+                    kept.events.append(run.event)
+                    kept.pfns.append(pfns[row])
+                if len(kept) > first:  # a run cut short is still a run (as at a batch's end)
+                    kept.runs.append(run._replace(start=first, end=len(kept)))
+            yield kept
+
+    kernel = summarise_columns(zone_batches())
     counts(Event(ev.ALLOC, 0, 0))  # closes a refill still open
 
     failed, same_pfn, unseen = tally["failed"], tally["same pfn"], tally["unseen"]
