@@ -83,19 +83,23 @@ LONGEST_FIRST = (
     "tests/test_packaging.py",  # 56 s: a wheel built and installed in a fresh venv
     "tests/test_grade_class_correctness.py",  # 56 s: a class graded once for the module
     "tests/test_nbgrader_stock.py",  # 49 s
-    "tests/test_tracemodel.py",  # 47 s: the shipped trace replayed once for the module
+    # 47 s: the shipped trace replayed once for the module (since read in bulk, half the CPU)
+    "tests/test_tracemodel.py",
     "tests/test_one_verdict.py",  # 45 s each
-    "tests/test_memory_map_incremental.py",  # 37 s each
+    "tests/test_memory_map_incremental.py",  # 37 s each (~0.75 of it since a cheaper oracle)
     "tests/test_tracecolumns.py",  # 36 s each
-    "tests/test_map_tells_the_truth.py",  # 35 s
+    # 35 s (~0.8 of it since one recomputing map per example, not one per check)
+    "tests/test_map_tells_the_truth.py",
     "tests/test_grade",  # 32 s each and less
     "tests/test_classroom_hub.py",  # 29 s: a JupyterHub with 100 students
-    "notebooks/08-watch-your-kernel.ipynb",  # 27 s: the shipped trace summarised and replayed
+    # 27 s: the shipped trace summarised and replayed (the timeline and the replay since read
+    # in bulk: some 4 CPU-s less)
+    "notebooks/08-watch-your-kernel.ipynb",
     "tests/test_trace_predictions.py",  # 23 s
     "tests/test_tracesummary.py",  # 20 s each
     "tests/test_delegation.py",  # 20 s
     "tests/test_saved_widgets.py",  # 18 s each
-    "tests/test_release.py",  # 16 s each
+    "tests/test_release.py",  # 16 s each then; now one scope, one kit release for the module
     "tests/test_getting_in.py",  # 14 s: scripts/lab.sh's JupyterLab
 )
 
