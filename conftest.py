@@ -8,9 +8,6 @@ Tests go to the workers one by one (each its own *scope*), except what must shar
   100 students, a Voila server, the shipped trace replayed) and must be built once, not once per
   worker.  This is read from the module's source, so a new module with such a fixture is kept
   together without being listed here;
-- except where that fixture is built once per parameter (``BY_PARAMETER``: the slide test's
-  Voila server, one per lesson): there the tests of one parameter stay together, and the
-  parameters spread over the workers;
 - the modules of one entry of ``SHARED_STATE``: they change a state of the machine the others
   check (the tracing tests record real kernel traces and check that the tracefs mount and its
   instances are the same after as before, which two recordings at once would break).
@@ -53,13 +50,6 @@ ROOT = Path(__file__).resolve().parent
 SHARED_STATE = {
     "tracing": ("tests/test_tracefs.py", "tests/test_trace_cli.py",
                 "tests/test_kerneltrace_widget.py"),
-}
-
-#: Modules whose shared fixture is built once per parameter, not once per module: module ->
-#: the end of a test id that follows the fixture's parameter (cut off, it leaves the scope).
-#: test_slides.py: a Voila server per lesson, shown at two window sizes ("...[08-x-1280-720]").
-BY_PARAMETER = {
-    "tests/browser/test_slides.py": re.compile(r"-\d+-\d+\]$"),
 }
 
 #: Longest scopes first: test-id prefixes or scope names (a ``SHARED_STATE`` entry).  A scope
@@ -120,8 +110,6 @@ def xdist_scope(nodeid: str) -> str:
     for name, modules in SHARED_STATE.items():
         if path in modules:
             return name
-    if path in BY_PARAMETER:
-        return BY_PARAMETER[path].sub("", nodeid)
     if path.endswith(".ipynb") or has_shared_fixture(path):
         return path
     return nodeid

@@ -25,7 +25,6 @@ def _root_conftest():  # noqa: ANN202 - a module
 
 conftest = _root_conftest()
 LONGEST_FIRST, SHARED_STATE = conftest.LONGEST_FIRST, conftest.SHARED_STATE
-BY_PARAMETER = conftest.BY_PARAMETER
 rank, xdist_scope = conftest.rank, conftest.xdist_scope
 
 
@@ -35,8 +34,6 @@ def test_every_long_scope_entry_names_a_test_file_that_exists() -> None:
             continue
         path = entry.split("::", 1)[0]  # a file, a folder, or the start of file names
         assert list(ROOT.glob(f"{path}*")), f"LONGEST_FIRST names {path}, which is gone"
-    for path in BY_PARAMETER:
-        assert (ROOT / path).is_file(), f"BY_PARAMETER names {path}, which is gone"
     for modules in SHARED_STATE.values():
         for path in modules:
             assert (ROOT / path).is_file(), f"SHARED_STATE names {path}, which is gone"
@@ -56,15 +53,13 @@ def test_a_module_with_a_module_scoped_fixture_stays_in_one_worker() -> None:
     assert xdist_scope("tests/test_orders.py::test_x") == "tests/test_orders.py::test_x"
 
 
-def test_a_fixture_built_per_lesson_keeps_each_lessons_tests_together_and_no_more() -> None:
-    """test_slides.py's Voila server is built once per lesson (a module-scoped fixture with a
-    parameter): one lesson's two window sizes share a worker, two lessons need not."""
+def test_the_slide_tests_lessons_spread_over_the_workers_longest_first() -> None:
+    """test_slides.py checks a lesson at both window sizes in one test (one Voila load), so its
+    lessons share nothing: each is a scope of its own, lesson 8 (the longest) first."""
     test = "tests/browser/test_slides.py::test_every_slide_fits_the_screen_in_large_type"
-    one = {xdist_scope(f"{test}[05-tabi-2008-patch-{size}]") for size in ("1280-720", "1920-1080")}
-    assert one == {f"{test}[05-tabi-2008-patch"}
-    assert xdist_scope(f"{test}[01-start-here-1280-720]") not in one
-    assert conftest.has_shared_fixture("tests/browser/test_slides.py")  # else one per test
-    assert rank(f"{test}[08-watch-your-kernel-1280-720]") < rank(f"{test}[01-start-here-1280-720]")
+    assert not conftest.has_shared_fixture("tests/browser/test_slides.py")
+    assert xdist_scope(f"{test}[05-tabi-2008-patch]") != xdist_scope(f"{test}[01-start-here]")
+    assert rank(f"{test}[08-watch-your-kernel]") < rank(f"{test}[01-start-here]")
 
 
 def test_the_tracing_modules_share_one_scope() -> None:

@@ -5,8 +5,16 @@ least ``MIN_SCALE`` (widgets take their compact slide layout; a text cell too ta
 the next slide) and keeps large type, no code is shown, the arrow keys move, and the lesson's
 speaker notes (``metadata.kit.notes``) all reach the notes window but never a slide or the
 page's text, and without a classroom the kernel declines the page's follow comm (nothing
-is published).  Screenshots: ``tests/artifacts/slides-LESSON-WxH-N.png`` (the first slides, and
-every slide scaled below 1).
+is published).
+
+Each lesson is loaded once (Voila runs the whole lesson on every load) and checked at both sizes:
+at the size it was loaded at, then resized to the other, as a presenter moves the window to the
+projector; the page cuts its slides again for the new size, and the test checks that it did
+(the smaller screen needs more slides).  The lessons alternate which size they load at, so both
+a fresh load and a resize reach each size.  The test waits for the page's own signal that its
+layout has settled (``kitSlides.settled()``: every widget drawn, the slides cut, the slide shown
+fitted), never for a fixed time.  Screenshots: ``tests/artifacts/slides-LESSON-WxH-N.png`` (the
+first slides, and every slide scaled below 1).
 """
 
 from __future__ import annotations
@@ -19,10 +27,39 @@ import pytest
 from labdriver import VoilaServer
 
 LESSONS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+SIZES = ((1280, 720), (1920, 1080))
 #: The smallest scale a slide may be shown at: the screenshots show widget text still >= 18 px
 #: at 0.8 of the presenter's 24 px, and bqplot figures drawn at their size (scaled further,
 #: bqplot lays a figure out at its scaled size and draws it smaller again).
 MIN_SCALE = 0.8
+#: The page's layout settles in seconds; these only bound a page that never does.
+SETTLE_TIMEOUT = 120_000
+
+#: What each slide holds: per cell, its id ("+" for a continuation) and how many paragraphs or
+#: printed lines it shows; two sizes cut alike give the same list.
+CUT = """() => [...document.querySelectorAll('.kit-slide')].map(slide =>
+    [...slide.firstChild.children].map(cell => {
+        const text = cell.querySelector('.jp-MarkdownOutput');
+        const pre = cell.querySelector('.jp-OutputArea-output > pre');
+        const parts = text ? text.children.length
+                           : pre ? pre.textContent.split('\\n').length : 0;
+        return `${cell.dataset.kitCell || '+'}:${parts}`;
+    }).join(' '))"""
+
+STATE = """() => {
+    const slide = document.querySelector('.kit-slide.kit-current');
+    const body = slide.firstChild;
+    const box = body.getBoundingClientRect();
+    const para = slide.querySelector('.jp-MarkdownOutput p');
+    return {current: window.kitSlides.current(), scale: +slide.dataset.scale,
+            bottom: box.bottom, right: box.right,
+            scrolls: document.scrollingElement.scrollHeight > innerHeight,
+            font: para ? parseFloat(getComputedStyle(para).fontSize)
+                         * +slide.dataset.scale : null,
+            notes: window.kitSlides.notes(),
+            code: [...slide.querySelectorAll('.jp-InputArea-editor, .cm-content')]
+                  .some(n => n.offsetParent !== null && n.textContent.trim())};
+}"""
 
 
 def lesson_notes(notebook: Path) -> list[str]:
@@ -31,76 +68,93 @@ def lesson_notes(notebook: Path) -> list[str]:
             if (c["metadata"].get("kit") or {}).get("notes")]
 
 
-@pytest.fixture(scope="module", params=LESSONS, ids=[p.stem for p in LESSONS])
-def slides(request, tmp_path_factory):
-    lesson = request.param
-    folder = tmp_path_factory.mktemp("slides-root")
-    notebook = Path(shutil.copy(lesson, folder / lesson.name))
-    server = VoilaServer(state=tmp_path_factory.mktemp("slides-state"), notebook=notebook,
-                         slides=True)
-    with server.running():
-        yield server, notebook
+def wait_until_cut(page, width: int, height: int) -> None:  # noqa: ANN001 - a playwright Page
+    """Wait until the slides are cut for ``width`` x ``height`` and the layout has settled,
+    every widget drawn (the page's cap on waiting was not what ended it)."""
+    page.wait_for_function(
+        "size => window.kitSlides && window.kitSlides.cutFor() === size"
+        " && window.kitSlides.settled()", arg=f"{width}x{height}", timeout=SETTLE_TIMEOUT)
+    assert page.evaluate("() => window.kitSlides.settledBy()") == "quiet", (
+        f"the layout at {width}x{height} never settled: a widget never drew or never stopped")
+
+
+def show(page, index: int) -> None:  # noqa: ANN001 - a playwright Page
+    """Wait until slide ``index`` is shown, split and fitted."""
+    page.wait_for_function(
+        "i => window.kitSlides.current() === i && window.kitSlides.settled()", arg=index,
+        timeout=SETTLE_TIMEOUT)
+
+
+def check_every_slide(page, stem: str, width: int, height: int, artifacts: Path) -> set[str]:  # noqa: ANN001
+    """Walk from the first slide to the last by key, checking each; return the notes shown."""
+    count = page.evaluate("() => window.kitSlides.count()")
+    noted: set[str] = set()
+    for index in range(count):
+        if index:
+            page.keyboard.press("ArrowRight")
+        show(page, index)
+        state = page.evaluate(STATE)
+        assert state["current"] == index, state
+        where = f"{stem} slide {index + 1}/{count} at {width}x{height}"
+        if index < 3 or state["scale"] < 1:
+            name = f"slides-{stem}-{width}x{height}-{index + 1}.png"
+            page.screenshot(path=str(artifacts / name))
+        assert not state["scrolls"], where
+        assert state["bottom"] <= height + 1 and state["right"] <= width + 1, (where, state)
+        assert state["scale"] >= MIN_SCALE, (where, state["scale"])
+        assert state["font"] is None or state["font"] >= 16, (where, state)
+        assert not state["code"], f"code shown on {where}"
+        noted.update(n for n in state["notes"].split("\n\n") if n)
+    return noted
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("width,height", [(1280, 720), (1920, 1080)])
-def test_every_slide_fits_the_screen_in_large_type(slides, browser, artifacts, width, height):
-    server, notebook = slides
+@pytest.mark.parametrize(
+    "lesson,sizes", [(lesson, SIZES if n % 2 == 0 else SIZES[::-1])
+                     for n, lesson in enumerate(LESSONS)], ids=[p.stem for p in LESSONS])
+def test_every_slide_fits_the_screen_in_large_type(lesson, sizes, browser, artifacts,
+                                                   tmp_path):
+    folder, state = tmp_path / "lesson", tmp_path / "voila"
+    folder.mkdir()
+    state.mkdir()
+    notebook = Path(shutil.copy(lesson, folder / lesson.name))
     notes = lesson_notes(notebook)
     assert notes, f"{notebook.name} has no speaker notes"
-    context = browser.new_context(viewport={"width": width, "height": height})
-    page = context.new_page()
-    try:
-        page.goto(f"{server.base_url}/", wait_until="domcontentloaded", timeout=180_000)
-        page.wait_for_function("() => window.kitSlides && window.kitSlides.count() > 3",
-                               timeout=180_000)
-        page.wait_for_timeout(7000)  # the widgets have drawn and the slides are split
-        # no classroom here: the kernel declines the slide page's follow comm, nothing is sent
-        page.wait_for_function("() => window.kitSlides.follow() !== 'connecting'",
-                               timeout=60_000)
-        assert page.evaluate("() => [window.kitSlides.follow(), window.kitSlides.told()]") == [
-            "declined", None]
-        count = page.evaluate("() => window.kitSlides.count()")
-        noted = set()
-        for index in range(count):
-            if index:
-                page.keyboard.press("ArrowRight")
-            page.wait_for_timeout(600)
-            state = page.evaluate("""() => {
-                const slide = document.querySelector('.kit-slide.kit-current');
-                const body = slide.firstChild;
-                const box = body.getBoundingClientRect();
-                const para = slide.querySelector('.jp-MarkdownOutput p');
-                return {current: window.kitSlides.current(), scale: +slide.dataset.scale,
-                        bottom: box.bottom, right: box.right,
-                        scrolls: document.scrollingElement.scrollHeight > innerHeight,
-                        font: para ? parseFloat(getComputedStyle(para).fontSize)
-                                     * +slide.dataset.scale : null,
-                        notes: window.kitSlides.notes(),
-                        code: [...slide.querySelectorAll('.jp-InputArea-editor, .cm-content')]
-                              .some(n => n.offsetParent !== null && n.textContent.trim())};
-            }""")
-            assert state["current"] == index, state
-            where = f"{notebook.stem} slide {index + 1}/{count} at {width}x{height}"
-            if index < 3 or state["scale"] < 1:
-                name = f"slides-{notebook.stem}-{width}x{height}-{index + 1}.png"
-                page.screenshot(path=str(artifacts / name))
-            assert not state["scrolls"], where
-            assert state["bottom"] <= height + 1 and state["right"] <= width + 1, (where, state)
-            assert state["scale"] >= MIN_SCALE, (where, state["scale"])
-            assert state["font"] is None or state["font"] >= 16, (where, state)
-            assert not state["code"], f"code shown on {where}"
-            noted.update(n for n in state["notes"].split("\n\n") if n)
-        assert noted == set(notes), "every section's notes reach the notes window"
-        # ... and never the slides or the page's text (the notes travel as JSON data)
-        slide_text = page.evaluate(
-            "() => [...document.querySelectorAll('.kit-slide')].map(s => s.textContent).join()")
-        visible = page.inner_text("body")
-        for note in notes:
-            assert note not in slide_text and note not in visible, note[:60]
-        page.keyboard.press("Home")
-        page.wait_for_timeout(300)
-        assert page.evaluate("() => window.kitSlides.current()") == 0
-        assert "from kit.widgets import" not in visible
-    finally:
-        context.close()
+    (width, height), _ = sizes
+    server = VoilaServer(state=state, notebook=notebook, slides=True)
+    with server.running():
+        context = browser.new_context(viewport={"width": width, "height": height})
+        page = context.new_page()
+        try:
+            page.goto(f"{server.base_url}/", wait_until="domcontentloaded", timeout=180_000)
+            wait_until_cut(page, width, height)
+            # no classroom here: the kernel declines the slide page's follow comm, nothing is sent
+            page.wait_for_function("() => window.kitSlides.follow() !== 'connecting'",
+                                   timeout=60_000)
+            assert page.evaluate("() => [window.kitSlides.follow(), window.kitSlides.told()]") \
+                == ["declined", None]
+            cuts = {}
+            for width, height in sizes:
+                if cuts:  # the window moved to the other screen: the slides are cut again
+                    page.set_viewport_size({"width": width, "height": height})
+                    wait_until_cut(page, width, height)
+                    page.keyboard.press("Home")
+                    show(page, 0)
+                cuts[width, height] = page.evaluate(CUT)
+                noted = check_every_slide(page, notebook.stem, width, height, artifacts)
+                assert noted == set(notes), "every section's notes reach the notes window"
+            small, large = (cuts[size] for size in SIZES)
+            assert len(small) > len(large), (
+                f"{notebook.stem}: the slides were not cut again for the new size", small, large)
+            # ... and never the slides or the page's text (the notes travel as JSON data)
+            slide_text = page.evaluate(
+                "() => [...document.querySelectorAll('.kit-slide')].map(s => s.textContent)"
+                ".join()")
+            visible = page.inner_text("body")
+            for note in notes:
+                assert note not in slide_text and note not in visible, note[:60]
+            page.keyboard.press("Home")
+            show(page, 0)
+            assert "from kit.widgets import" not in visible
+        finally:
+            context.close()
