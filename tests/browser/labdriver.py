@@ -197,15 +197,19 @@ class VoilaServer(ServerProcess):
     base_env: dict[str, str] | None = None
 
     def start(self, timeout: float = 180.0) -> None:
-        """Start Voila exactly as ``kit present`` does and wait for the page."""
+        """Start Voila exactly as ``kit present`` does and wait until it serves.
+
+        Ready when it serves its page's script: asking for the page itself would run the whole
+        notebook in a kernel of its own, once more than the test's own load, and leave that
+        kernel running."""
         from kit.cli.present import voila_command, voila_environment
 
         self.port = free_port()
         env = voila_environment(self.base_env, slides=self.slides, notebook=self.notebook)
         env["JUPYTER_RUNTIME_DIR"] = str(self.state / "runtime")
         command = voila_command(self.notebook, self.port, slides=self.slides)
-        self.spawn("voila", command, cwd=self.notebook.parent,
-                   env=env, ready_url=f"{self.base_url}/", timeout=timeout)
+        self.spawn("voila", command, cwd=self.notebook.parent, env=env,
+                   ready_url=f"{self.base_url}/voila/static/voila.js", timeout=timeout)
 
 
 class RequestLog:

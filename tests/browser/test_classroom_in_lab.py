@@ -244,8 +244,10 @@ def test_the_slide_mode_moves_a_following_students_notebook(classroom, artifacts
             slide_requests = RequestLog()
             slides.on("request", slide_requests)
             slides.goto(f"{voila.base_url}/", wait_until="domcontentloaded", timeout=180_000)
+            # the slides cut once the layout has settled (End is then the last slide)
             slides.wait_for_function(
-                "() => window.kitSlides && window.kitSlides.count() > 4"
+                "() => window.kitSlides && window.kitSlides.settled()"
+                " && window.kitSlides.count() > 4"
                 " && window.kitSlides.follow() === 'publishing'", timeout=180_000)
             ann.get_by_text("section 1: Slides demo", exact=False).wait_for(timeout=30_000)
 
