@@ -86,10 +86,12 @@ def show(page, index: int) -> None:  # noqa: ANN001 - a playwright Page
 
 
 def check_every_slide(page, stem: str, width: int, height: int, artifacts: Path) -> set[str]:  # noqa: ANN001
-    """Walk from the first slide to the last by key, checking each; return the notes shown."""
-    count = page.evaluate("() => window.kitSlides.count()")
+    """Walk from the first slide to the last by key, checking each; return the notes shown.
+
+    The count is read again at every slide: a slide split as it is shown adds one."""
     noted: set[str] = set()
-    for index in range(count):
+    index = 0
+    while index < (count := page.evaluate("() => window.kitSlides.count()")):
         if index:
             page.keyboard.press("ArrowRight")
         show(page, index)
@@ -105,6 +107,7 @@ def check_every_slide(page, stem: str, width: int, height: int, artifacts: Path)
         assert state["font"] is None or state["font"] >= 16, (where, state)
         assert not state["code"], f"code shown on {where}"
         noted.update(n for n in state["notes"].split("\n\n") if n)
+        index += 1
     return noted
 
 
@@ -142,7 +145,8 @@ def test_every_slide_fits_the_screen_in_large_type(lesson, sizes, browser, artif
                     show(page, 0)
                 cuts[width, height] = page.evaluate(CUT)
                 noted = check_every_slide(page, notebook.stem, width, height, artifacts)
-                assert noted == set(notes), "every section's notes reach the notes window"
+                assert noted == set(notes), (
+                    f"at {width}x{height} every section's notes reach the notes window")
             small, large = (cuts[size] for size in SIZES)
             assert len(small) > len(large), (
                 f"{notebook.stem}: the slides were not cut again for the new size", small, large)
