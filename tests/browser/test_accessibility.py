@@ -21,7 +21,7 @@ import re
 
 import pytest
 from colourvision import MACHADO, ciede2000, hex_rgb, lab, simulate, svg_filter_matrix
-from labdriver import RequestLog, run_all_cells
+from labdriver import run_all_cells
 from legibility import settle
 
 import kit
@@ -37,18 +37,12 @@ FOCUSABLE = "input, select, button, textarea, summary, a[href], [tabindex]:not([
 
 
 @pytest.fixture(scope="module")
-def lesson(browser, lab_server):
+def lesson(module_tab, lab_server):
     """One tab at 1366x768 with lesson 3 run; fails if it contacted a non-loopback host."""
-    context = browser.new_context(viewport=VIEWPORT)
-    tab = context.new_page()
-    requests = RequestLog()
-    tab.on("request", requests)
-    try:
-        assert run_all_cells(tab, lab_server, LESSON) == []
-        yield tab
-    finally:
-        context.close()
-    assert not requests.foreign, f"requests to non-loopback hosts: {requests.foreign}"
+    module_tab.page.set_viewport_size(VIEWPORT)
+    assert run_all_cells(module_tab.page, lab_server, LESSON) == []
+    yield module_tab.page
+    module_tab.assert_offline()
 
 
 def focused(page) -> str:  # noqa: ANN001 - a playwright Page
