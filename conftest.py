@@ -60,16 +60,19 @@ SHARED_STATE = {
 #: their notebook twice then (the figure given); run once now, they take about 0.6 of it.
 LONGEST_FIRST = (
     "tests/test_nbgrader_parity.py",  # 306 s: nbgrader autogrades 48 notebooks, kit grade too
-    # 267 s: a JupyterHub, three users' servers; + ~45 s since the slide-mode test (Voila)
+    # 267 s: a JupyterHub, three users' servers; + ~45 s since the slide-mode test (Voila);
+    # ~0.6 of it since the users' pages load at once and following answers at once
     "tests/browser/test_classroom_in_lab.py",
-    "tests/browser/test_lessons_in_lab.py::test_lesson_runs_cleanly_then_answered[08",  # 163 s
-    "tests/browser/test_lessons_in_lab.py::test_lesson_runs_cleanly_then_answered[05",  # 110 s
-    "tests/browser/test_lessons_in_lab.py::test_lesson_runs_cleanly_then_answered[03",  # 102 s
-    "tests/browser/test_lab_widgets.py",  # 102 s
     # Slide tests, a lesson (one Voila load, both sizes) each; seconds scaled by the test alone
     # before and after it loaded each lesson once (17:07-17:19): lesson 8, ~85 s (its load
     # replays the shipped trace), the others ~40 s each
     "tests/browser/test_slides.py::test_every_slide_fits_the_screen_in_large_type[08",
+    # 163, 102 and 110 s; since the lessons share one JupyterLab and wait on conditions, not
+    # sleeps, about 0.5, 0.75 and 0.65 of it (the module alone, load 5-7: 257 -> 148 s)
+    "tests/browser/test_lessons_in_lab.py::test_lesson_runs_cleanly_then_answered[08",
+    "tests/browser/test_lab_widgets.py",  # 102 s
+    "tests/browser/test_lessons_in_lab.py::test_lesson_runs_cleanly_then_answered[03",
+    "tests/browser/test_lessons_in_lab.py::test_lesson_runs_cleanly_then_answered[05",
     "tracing",  # 69 s: real kernel traces recorded one at a time
     "tests/browser/test_slides.py",  # here, not by its time: "tests/browser/" would take it
     "tests/browser/",  # the other lessons and browser tests: 94 s each and less

@@ -152,3 +152,21 @@ def test_a_presenters_calls_are_published_as_they_happen(room) -> None:  # noqa:
     assert state.calls == (("alloc_pages", 1), ("run_workload", 3, 20))
     assert state.section == 0 and state.title == "Start"
     assert "2 calls" in teacher.status.value
+
+
+def test_a_student_who_follows_before_the_instructor_starts_is_told_at_once() -> None:
+    """The first request after the toggle asks without holding: a long poll would leave the
+    status blank until it timed out (25 s in a classroom) when nothing is published yet."""
+    service = FakeService()
+    ann = widgets.Follow("03-buddy-system", sections=SECTIONS, wait=60,
+                         client=service.client(False))
+    try:
+        ann.toggle.value = True
+        assert eventually(lambda: "has not started" in ann.status.value, timeout=10)
+        teacher = widgets.Follow("03-buddy-system", sections=SECTIONS,
+                                 client=service.client(True))
+        teacher.picker.value = 1  # the long poll that follows wakes on the first publish
+        assert eventually(lambda: "section 2: Splitting" in ann.status.value, timeout=10)
+        teacher.close()
+    finally:
+        ann.close()

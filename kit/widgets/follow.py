@@ -144,9 +144,10 @@ class Follow(widgets.VBox):
 
     def _follow(self, stop: threading.Event) -> None:
         assert self.client is not None
+        wait = 0.0  # the first answer at once, even when nothing is published yet
         while not stop.is_set():
             try:
-                answer = self.client.follow(self.version, wait=self._wait)
+                answer = self.client.follow(self.version, wait=wait)
             except ClassroomError as error:
                 self.status.value = self._theme.text(f"Reconnecting ({error.reason})",
                                                      error=True)
@@ -154,6 +155,7 @@ class Follow(widgets.VBox):
                 continue
             if stop.is_set():
                 return
+            wait = self._wait  # then hold until the instructor moves
             if answer["version"] > self.version or not self.position:
                 self.version = answer["version"]
                 self.position = answer["state"]

@@ -7,14 +7,19 @@ own (Voila, a JupyterHub) use ``browser`` or ``page`` without starting JupyterLa
 serves a temporary copy of ``tests/browser/*.ipynb`` and of the course notebooks
 (``notebooks/``, ``solutions/``, ``exercises/`` when present) and is stopped at the end of the
 session whatever happens.  ``page`` is a fresh tab whose requests are checked: any request to
-a host other than loopback fails the test.  ``run_notebook(rel_path)`` runs a notebook's cells
+a host other than loopback fails the test; ``shared_page`` is one such tab for all the tests
+of a module.  ``run_notebook(rel_path)`` runs a notebook's cells
 in JupyterLab and returns its error outputs (see ``labdriver.run_all_cells``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from labdriver import CHROMIUM, CHROMIUM_ARGS, LabServer, RequestLog, run_all_cells
@@ -63,18 +68,56 @@ def browser():
             chromium.close()
 
 
-@pytest.fixture
-def page(browser):
-    """A new tab, 1400x1000; fails the test if the page contacted a non-loopback host."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    tab = context.new_page()
-    requests = RequestLog()
-    tab.on("request", requests)
+@dataclass
+class CheckedTab:
+    """A tab and the requests it made."""
+
+    page: Any  # a playwright Page
+    requests: RequestLog
+
+    def assert_offline(self) -> None:
+        """Fail if the page contacted a non-loopback host (since the last call)."""
+        foreign, self.requests.foreign = self.requests.foreign, []
+        assert not foreign, f"requests to non-loopback hosts: {foreign}"
+
+
+@contextlib.contextmanager
+def checked_tab(browser, width: int = 1400, height: int = 1000) -> Iterator[CheckedTab]:  # noqa: ANN001
+    """A new tab (its own context) whose requests are recorded; closed after."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    tab = CheckedTab(context.new_page(), RequestLog())
+    tab.page.on("request", tab.requests)
     try:
         yield tab
     finally:
         context.close()
-    assert not requests.foreign, f"requests to non-loopback hosts: {requests.foreign}"
+
+
+@pytest.fixture
+def page(browser):
+    """A new tab, 1400x1000; fails the test if the page contacted a non-loopback host."""
+    with checked_tab(browser) as tab:
+        yield tab.page
+    tab.assert_offline()
+
+
+@pytest.fixture(scope="module")
+def module_tab(browser):
+    """One tab for all the tests of a module, 1400x1000 (see ``shared_page``)."""
+    with checked_tab(browser) as tab:
+        yield tab
+
+
+@pytest.fixture
+def shared_page(module_tab: CheckedTab):
+    """The module's tab; fails the test if it contacted a non-loopback host meanwhile.
+
+    A module whose tests each run a notebook overrides ``page`` with it: each test then opens
+    its notebook, with a new kernel, in the JupyterLab the first one loaded
+    (``labdriver.open_notebook``) instead of loading the application again.
+    """
+    yield module_tab.page
+    module_tab.assert_offline()
 
 
 @pytest.fixture

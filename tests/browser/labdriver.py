@@ -226,20 +226,64 @@ class RequestLog:
             self.foreign.append(request.url)
 
 
+#: Closes the documents of the JupyterLab in the page that ``keep(widget)`` does not keep,
+#: shutting their kernels down first (a notebook that ran is modified: it is closed without
+#: saving, as no test saves one).
+CLOSE = """async (keep) => {
+    const shell = window.jupyterapp.shell;
+    for (const widget of [...shell.widgets('main')]) {
+        if (keep(widget)) continue;
+        if (widget.sessionContext) await widget.sessionContext.shutdown();
+        if (widget.context) widget.context.model.dirty = false;
+        widget.dispose();
+    }
+}"""
+
+
+def close_documents(page, keep: str) -> None:  # noqa: ANN001 - a playwright Page
+    """Close the documents of the page's JupyterLab except those ``keep`` (a JavaScript
+    function of the widget) keeps (see ``CLOSE``)."""
+    page.evaluate(f"() => ({CLOSE})({keep})")
+
+
 def open_notebook(page, server: LabServer, rel_path: str, timeout: float = 90_000) -> None:  # noqa: ANN001
-    """Open a notebook in JupyterLab and wait for its kernel to be idle."""
-    page.goto(server.url(rel_path), wait_until="domcontentloaded")
-    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell", timeout=timeout)
+    """Open a notebook in JupyterLab and wait for its kernel to be idle.
+
+    A page that already shows this server's JupyterLab keeps it: its documents are closed
+    (their kernels shut down) and the notebook is opened there, with a new kernel, instead of
+    loading the whole application again.
+    """
+    in_app = page.url.startswith(f"{server.base_url}/lab") and page.evaluate(
+        "() => Boolean(window.jupyterapp && window.jupyterapp.shell)")
+    if in_app:
+        # the notebook's own tab first (opening it would show it with its old kernel), the
+        # others once it shows (closing the last tab would open a launcher in its place)
+        path = json.dumps(rel_path)
+        close_documents(page, f"w => !w.context || w.context.path !== {path}")
+        page.evaluate("async (path) => { await window.jupyterapp.commands.execute("
+                      "'docmanager:open', {path, factory: 'Notebook'}); }", rel_path)
+        close_documents(page, f"w => w.context && w.context.path === {path}")
+    else:
+        page.goto(server.url(rel_path), wait_until="domcontentloaded")
+        page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell",
+                               timeout=timeout)
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=timeout)
     page.wait_for_function(
-        """() => {
+        """(path) => {
             const panel = window.jupyterapp.shell.currentWidget;
             const kernel = panel && panel.sessionContext && panel.sessionContext.session
                 && panel.sessionContext.session.kernel;
-            return kernel && kernel.status === 'idle';
+            return kernel && kernel.status === 'idle' && panel.context.path === path;
         }""",
-        timeout=timeout,
+        arg=rel_path, timeout=timeout,
     )
+
+
+def wait_until_idle(page, timeout: float = 30_000) -> None:  # noqa: ANN001 - a playwright Page
+    """Wait until the kernel of the current notebook is idle."""
+    page.wait_for_function(
+        "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
+        " === 'idle'", timeout=timeout)
 
 
 def run_all_cells(page, server: LabServer, rel_path: str, timeout: float = 120_000) -> list[dict]:  # noqa: ANN001

@@ -6,6 +6,8 @@ widgets calls ``assert_legible(page, artifacts, name)``, which also saves a scre
 widget (``tests/artifacts/<name>-widget-<n>.png``) for a person to look at.
 ``assert_laid_out(page, name)`` adds what a window's size changes: a widget wider than its
 output, a ``/proc/buddyinfo`` count not under its order, a blank gap inside a widget.
+``settle(page)`` waits for what a resize or a scroll sets off (bqplot lays a figure out again
+a moment later) instead of a fixed sleep.
 """
 
 from __future__ import annotations
@@ -116,6 +118,76 @@ MARK_WIDGETS = """() => {
 }"""
 
 
+#: bqplot (0.13) lays a figure out again 300 ms after the last change of its size or of its
+#: visibility (a debounced relayout, run in the next animation frame), and only a visible
+#: figure whose size is not the one it was last laid out at; a margin on top.
+FIGURE_RELAYOUT_MS = 350
+
+#: Resolves once the page is still: every figure laid out for its present size and place and,
+#: if ``quiet`` > 0, no change in any output for ``quiet`` ms.  A figure's relayout is due
+#: when it changes size while in view, comes into view at a size other than the one it was
+#: last in view at, or first appears; it is done ``relayout`` ms later, and the animation
+#: frames after.  The observers are installed once per page and kept, so that a resize made
+#: just before a call is seen too.  Fails after ``limit`` ms: a hang detector, not a speed
+#: target.
+SETTLE = """async ([relayout, quiet, limit]) => {
+    const start = performance.now();
+    const frames = async n => {
+        for (let i = 0; i < n; i++) await new Promise(done => requestAnimationFrame(done));
+    };
+    let seen = window.kitLayoutWatch;
+    if (!seen) {
+        seen = window.kitLayoutWatch = {due: 0, output: 0, sizes: new WeakMap(),
+                                         inView: new WeakMap()};
+        const report = entries => {
+            for (const entry of entries) {
+                const fig = entry.target;
+                if ('isIntersecting' in entry) seen.inView.set(fig, entry.isIntersecting);
+                if (!seen.inView.get(fig)) continue;  // laid out when it comes into view
+                const box = fig.getBoundingClientRect();
+                const size = `${box.width}x${box.height}`;
+                if (seen.sizes.get(fig) !== size) seen.due = performance.now();
+                seen.sizes.set(fig, size);
+            }
+        };
+        seen.resized = new ResizeObserver(report);
+        seen.shown = new IntersectionObserver(report, {threshold: 0});  // as bqplot's
+        seen.watched = new WeakSet();
+        const inOutput = node => (node.nodeType === 1 ? node : node.parentElement)
+            ?.closest('.jp-OutputArea-output');
+        new MutationObserver(records => {
+            if (records.some(r => inOutput(r.target))) seen.output = performance.now();
+        }).observe(document.body, {subtree: true, childList: true, attributes: true,
+                                   characterData: true});
+    }
+    for (;;) {
+        for (const fig of document.querySelectorAll('.bqplot.figure')) {
+            if (seen.watched.has(fig)) continue;
+            seen.watched.add(fig);
+            seen.resized.observe(fig);
+            seen.shown.observe(fig);
+        }
+        await frames(3);  // the resize or scroll reaches the observers, a relayout is drawn
+        const now = performance.now();
+        const left = Math.max(seen.due + relayout - now, seen.output + quiet - now);
+        if (left <= 0) return;
+        if (now - start > limit) throw new Error(`the page did not settle within ${limit} ms`);
+        await new Promise(done => setTimeout(done, left));
+    }
+}"""
+
+
+#: Milliseconds without a change in any output after which what the kernel sent counts as
+#: drawn (a demo that replays itself has played to its end).
+DRAWN_MS = 400
+
+
+def settle(page, *, drawn: bool = False) -> None:  # noqa: ANN001 - a playwright Page
+    """Wait until every figure is laid out for the page's present size and scroll (see
+    ``SETTLE``); with ``drawn``, until no output has changed for ``DRAWN_MS`` too."""
+    page.evaluate(SETTLE, [FIGURE_RELAYOUT_MS, DRAWN_MS if drawn else 0, 60_000])
+
+
 def cut_text(page) -> list:  # noqa: ANN001 - a playwright Page
     """The cut texts of the page (see ``CUT_TEXT``)."""
     return page.evaluate(CUT_TEXT, TEXT_PARTS)
@@ -126,36 +198,39 @@ def axis_overlaps(page) -> list:  # noqa: ANN001
     return page.evaluate(AXIS_OVERLAPS)
 
 
-def screenshot_widgets(page, folder: Path, name: str,  # noqa: ANN001
+def screenshot_widgets(page, folder: Path | None, name: str,  # noqa: ANN001
                        width: int = 1400) -> tuple[list[Path], list]:
     """Save one PNG per outermost widget of the page, laid out ``width`` pixels wide; returns
     their paths, and the controls covered by another part of their widget (see ``COVERED``),
-    looked for while in view."""
+    looked for while in view.  Without ``folder`` the widgets are checked, not photographed."""
     paths, covered = [], []
     # tall enough for the tallest widget: JupyterLab scrolls its notebook panel, not the page,
     # so a widget taller than the panel would be photographed cut
     page.set_viewport_size({"width": width, "height": 2600})
-    page.wait_for_timeout(500)
+    settle(page)
     for index in range(page.evaluate(MARK_WIDGETS)):
         widget = page.locator(f'[data-kit-widget="{index}"]')
         widget.scroll_into_view_if_needed()
-        path = folder / f"{name}-widget-{index}.png"
-        widget.screenshot(path=str(path))
-        paths.append(path)
+        settle(page)  # a figure scrolled into view is laid out again
+        if folder is not None:
+            path = folder / f"{name}-widget-{index}.png"
+            widget.screenshot(path=str(path))
+            paths.append(path)
         covered += [[index, text] for text in page.evaluate(COVERED, index)]
     return paths, covered
 
 
-def assert_legible(page, folder: Path, name: str, width: int = 1400) -> list[Path]:  # noqa: ANN001
-    """Screenshot every widget (laid out ``width`` pixels wide), then fail on cut text, a
-    control covered by another part of its widget, a figure cut at the right edge or an axis
-    title over tick labels.
+def assert_legible(page, folder: Path | None, name: str,  # noqa: ANN001
+                   width: int = 1400) -> list[Path]:
+    """Screenshot every widget (laid out ``width`` pixels wide; none without ``folder``), then
+    fail on cut text, a control covered by another part of its widget, a figure cut at the
+    right edge or an axis title over tick labels.
 
     The screenshots come first so that a failure can be looked at.  Figures are scrolled
-    into view before measuring: bqplot lays out a figure's axes once it is visible.
+    into view, and laid out there, before measuring: bqplot lays out a figure's axes once it
+    is visible.
     """
     paths, covered = screenshot_widgets(page, folder, name, width)
-    page.wait_for_timeout(300)  # the last figures scrolled to finish their layout
     cut, axes = cut_text(page), axis_overlaps(page)
     figures = page.evaluate(FIGURES_CUT)
     assert not cut, f"{name}: text cut off (text, scrollWidth, clientWidth): {cut}"

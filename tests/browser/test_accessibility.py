@@ -21,7 +21,8 @@ import re
 
 import pytest
 from colourvision import MACHADO, ciede2000, hex_rgb, lab, simulate, svg_filter_matrix
-from labdriver import RequestLog, run_all_cells
+from labdriver import run_all_cells
+from legibility import settle
 
 import kit
 from kit.widgets import Playground
@@ -36,18 +37,12 @@ FOCUSABLE = "input, select, button, textarea, summary, a[href], [tabindex]:not([
 
 
 @pytest.fixture(scope="module")
-def lesson(browser, lab_server):
+def lesson(module_tab, lab_server):
     """One tab at 1366x768 with lesson 3 run; fails if it contacted a non-loopback host."""
-    context = browser.new_context(viewport=VIEWPORT)
-    tab = context.new_page()
-    requests = RequestLog()
-    tab.on("request", requests)
-    try:
-        assert run_all_cells(tab, lab_server, LESSON) == []
-        yield tab
-    finally:
-        context.close()
-    assert not requests.foreign, f"requests to non-loopback hosts: {requests.foreign}"
+    module_tab.page.set_viewport_size(VIEWPORT)
+    assert run_all_cells(module_tab.page, lab_server, LESSON) == []
+    yield module_tab.page
+    module_tab.assert_offline()
 
 
 def focused(page) -> str:  # noqa: ANN001 - a playwright Page
@@ -76,11 +71,11 @@ def shoot(page, locator, path) -> None:  # noqa: ANN001
     """Screenshot ``locator`` whole: JupyterLab scrolls its notebook panel, not the page, so a
     widget taller than the window is photographed in a window as wide and taller."""
     page.set_viewport_size({"width": VIEWPORT["width"], "height": 2400})
-    page.wait_for_timeout(400)
     locator.scroll_into_view_if_needed()
+    settle(page)
     locator.screenshot(path=str(path))
     page.set_viewport_size(VIEWPORT)
-    page.wait_for_timeout(200)
+    settle(page)
 
 
 def type_into(page, text: str) -> None:  # noqa: ANN001
@@ -195,7 +190,7 @@ def test_the_playground_works_from_the_keyboard_only(lesson, artifacts):
     page.keyboard.press("Enter")
     model.run_random(0, 7)
     assert_zone_matches(page, model)
-    page.wait_for_timeout(500)
+    settle(page, drawn=True)
     shoot(page, playground, artifacts / "a11y-playground-keyboard.png")
 
 
@@ -285,7 +280,6 @@ def test_the_map_under_simulated_colour_blindness(lesson, artifacts):
     for deficiency in (None, *MACHADO):
         page.evaluate(SIMULATE, [deficiency or "", svg_filter_matrix(deficiency)
                                  if deficiency else ""])
-        page.wait_for_timeout(300)
         name = deficiency or "normal"
         shoot(page, playground, artifacts / f"a11y-map-{name}.png")
         legend.scroll_into_view_if_needed()
@@ -349,10 +343,7 @@ def test_the_dark_theme_keeps_titles_axes_and_labels_legible(lesson, artifacts):
     try:
         page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'",
                                timeout=30_000)
-        page.wait_for_timeout(1000)
         playground = page.locator(PLAYGROUND).first
-        playground.scroll_into_view_if_needed()
-        page.wait_for_timeout(500)
         shoot(page, playground, artifacts / "a11y-dark-playground.png")
         low = page.evaluate(LOW_CONTRAST, 4.5)
         assert low == [], f"text below a 4.5:1 contrast in the dark theme: {low}"

@@ -14,6 +14,7 @@ section.  No "Jupyter news" toast on any page (the kit's JupyterLab defaults).  
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -27,9 +28,12 @@ from kit.teaching.quiz_bank import question  # noqa: E402
 
 POLL = "05-gfp-comp"
 USERS = {"instructor": "teacher", "student1": "ann", "student2": "bob"}
+#: The poll asks the service every half second (a lesson's, every 2 s): the pages show a
+#: round opened or a vote counted sooner.
 NOTEBOOK = {
     "cells": [{"cell_type": "code", "execution_count": None, "id": "poll", "metadata": {},
-               "outputs": [], "source": f'from kit.widgets import Poll\nPoll("{POLL}")'}],
+               "outputs": [],
+               "source": f'from kit.widgets import Poll\nPoll("{POLL}", refresh=0.5)'}],
     "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
                                 "name": "python3"}},
     "nbformat": 4, "nbformat_minor": 5,
@@ -85,8 +89,10 @@ def classroom(tmp_path_factory: pytest.TempPathFactory):
         hub.stop()
 
 
-def log_in_and_run(browser, hub: LocalHub, user: str,  # noqa: ANN001, ANN201
-                   notebook: str = "poll.ipynb"):
+def log_in(browser, hub: LocalHub, user: str,  # noqa: ANN001, ANN201
+           notebook: str = "poll.ipynb"):
+    """A new tab logging ``user`` in, on its way to ``notebook`` in their JupyterLab: the
+    login is sent, the page not waited for (several users' pages load at once)."""
     context = browser.new_context(viewport={"width": 1366, "height": 768})
     page = context.new_page()
     requests = RequestLog()
@@ -98,7 +104,13 @@ def log_in_and_run(browser, hub: LocalHub, user: str,  # noqa: ANN001, ANN201
               f"{notebook}")
     page.fill("#username_input", user)
     page.fill("#password_input", hub.password)
-    page.click("#login_submit")
+    page.click("#login_submit", no_wait_after=True)
+    return context, page, requests
+
+
+def run_all_when_open(page, notebook: str) -> None:  # noqa: ANN001
+    """Wait until JupyterLab shows ``notebook`` with an idle kernel, then start running all
+    its cells (not waiting for the end: the test waits for what the cells show)."""
     page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell",
                            timeout=120_000)
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=120_000)
@@ -108,8 +120,24 @@ def log_in_and_run(browser, hub: LocalHub, user: str,  # noqa: ANN001, ANN201
                              && p.sessionContext.session.kernel;
                    return k && k.status === 'idle' && p.context.path.endsWith(name); }""",
         arg=notebook, timeout=120_000)
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+
+
+def log_in_and_run(browser, hub: LocalHub, user: str,  # noqa: ANN001, ANN201
+                   notebook: str = "poll.ipynb"):
+    context, page, requests = log_in(browser, hub, user, notebook)
+    run_all_when_open(page, notebook)
     return context, page, requests
+
+
+def users_log_in_and_run(browser, hub: LocalHub, roles: Iterable[str],  # noqa: ANN001, ANN201
+                         notebook: str = "poll.ipynb"):
+    """``log_in_and_run`` for several users (role -> (context, page, requests)), their pages
+    loading at once."""
+    pages = {role: log_in(browser, hub, USERS[role], notebook) for role in roles}
+    for _context, page, _requests in pages.values():
+        run_all_when_open(page, notebook)
+    return pages
 
 
 @pytest.mark.browser
@@ -123,8 +151,7 @@ def test_a_vote_clicked_in_each_student_page_reaches_the_presenter(classroom, ar
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
                                              headless=True)
         try:
-            pages = {role: log_in_and_run(browser, classroom, user)
-                     for role, user in USERS.items()}
+            pages = users_log_in_and_run(browser, classroom, USERS)
             teacher = pages["instructor"][1]
             teacher.locator("button:has-text('Open round 1')").click(timeout=120_000)
             teacher.locator("button:has-text('Close round 1')").wait_for(timeout=30_000)
@@ -167,8 +194,8 @@ def test_a_following_student_scrolls_and_replays_the_presenters_playground(class
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
                                              headless=True)
         try:
-            pages = {role: log_in_and_run(browser, classroom, USERS[role], "follow.ipynb")
-                     for role in ("instructor", "student1")}
+            pages = users_log_in_and_run(browser, classroom, ("instructor", "student1"),
+                                         "follow.ipynb")
             teacher, ann = pages["instructor"][1], pages["student1"][1]
             picker = teacher.locator(".widget-dropdown", has_text="Presenting:").locator("select")
             # Hang detectors, not speed targets: at the start of the suite the other worker

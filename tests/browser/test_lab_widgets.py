@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from legibility import assert_legible
+from legibility import assert_legible, settle
 
 pytestmark = pytest.mark.browser
 
@@ -74,7 +74,7 @@ def test_widgets_render_are_legible_and_respond(page, run_notebook, artifacts):
     shots = assert_legible(page, artifacts, "demo")
     assert len(shots) == 12, shots  # every widget of the demo, the presenter one included
     page.set_viewport_size({"width": 1400, "height": 1000})  # back to the page's own window
-    page.wait_for_timeout(500)
+    settle(page)
 
     explorer = figures.filter(has_text=EXPLORER_TITLE).first
     explorer.scroll_into_view_if_needed()

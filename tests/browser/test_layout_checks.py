@@ -1,4 +1,5 @@
-"""The layout checks of ``legibility.assert_laid_out`` find what they look for.
+"""The layout checks of ``legibility.assert_laid_out`` find what they look for, and
+``legibility.settle`` waits for a figure's relayout.
 
 A static page shaped like JupyterLab's output areas (no server, no kernel) holds one widget
 with each fault: a blank gap two lines tall, a row wider than its output, a buddyinfo table
@@ -9,7 +10,14 @@ its fault, and a page without them must pass.
 from __future__ import annotations
 
 import pytest
-from legibility import BLANK_GAPS, BUDDYINFO_LAYOUT, LINE, WIDGETS_OVERFLOW, assert_laid_out
+from legibility import (
+    BLANK_GAPS,
+    BUDDYINFO_LAYOUT,
+    LINE,
+    WIDGETS_OVERFLOW,
+    assert_laid_out,
+    settle,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -53,3 +61,32 @@ def test_a_widget_wider_than_its_output_is_found(page):
 def test_counts_not_under_their_orders_are_found(page):
     page.set_content(MISALIGNED)
     assert [bad[0] for bad in page.evaluate(BUDDYINFO_LAYOUT)] == ["0", "1", "overflow"]
+
+
+#: A figure that, like bqplot's, lays itself out 300 ms after its size last changed (then in
+#: an animation frame), writing the width it was laid out at.
+DEBOUNCED_FIGURE = """<div class="jp-OutputArea-output" style="width:80%">
+<div class="bqplot figure" id="fig" style="width:100%;height:100px"></div></div>
+<script>
+const fig = document.getElementById('fig');
+let timer;
+new ResizeObserver(() => {
+    clearTimeout(timer);
+    timer = setTimeout(() => requestAnimationFrame(() => {
+        fig.dataset.laidOutAt = String(fig.getBoundingClientRect().width);
+    }), 300);
+}).observe(fig);
+</script>"""
+
+
+def test_settle_waits_for_a_figures_debounced_relayout(page):
+    laid_out = "() => [fig.dataset.laidOutAt, String(fig.getBoundingClientRect().width)]"
+    page.set_content(DEBOUNCED_FIGURE)
+    settle(page)
+    at, width = page.evaluate(laid_out)
+    assert at == width, "settle returned before the figure's first layout"
+    page.set_viewport_size({"width": 1000, "height": 1000})
+    settle(page)
+    at_now, width_now = page.evaluate(laid_out)
+    assert width_now != width  # the window's resize changed the figure's width
+    assert at_now == width_now, "settle returned before the figure's layout at the new width"

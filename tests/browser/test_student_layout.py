@@ -11,7 +11,8 @@ window resized to a desktop's.
 from __future__ import annotations
 
 import pytest
-from legibility import BUDDYINFO_LAYOUT, FIGURES_CUT, axis_overlaps, cut_text
+from labdriver import wait_until_idle
+from legibility import BUDDYINFO_LAYOUT, FIGURES_CUT, axis_overlaps, cut_text, settle
 
 SIZES = [(1366, 768), (1920, 1080)]
 
@@ -20,7 +21,7 @@ def reads_right(page, playground, artifacts, size: tuple[int, int]) -> None:  # 
     """The Playground after the issue's steps, in a window of ``size``."""
     page.mouse.move(0, 0)  # no tooltip left from a window before: this one must show its own
     page.set_viewport_size({"width": size[0], "height": size[1]})
-    page.wait_for_timeout(500)
+    settle(page)
     playground.scroll_into_view_if_needed()
     assert page.evaluate(BUDDYINFO_LAYOUT) == [], size
     buddyinfo = playground.locator('table[title^="Node"] tr').nth(1).inner_text()
@@ -38,7 +39,7 @@ def reads_right(page, playground, artifacts, size: tuple[int, int]) -> None:  # 
     assert text.startswith("pfn 40: allocated; allocated order-0 block at pfn 40"), text
     page.screenshot(path=str(artifacts / f"student-playground-{size[0]}x{size[1]}.png"))
     playground.scroll_into_view_if_needed()
-    page.wait_for_timeout(500)  # bqplot lays out the axes of a figure once it is in view
+    settle(page)  # bqplot lays out the axes of a figure once it is in view
     assert cut_text(page) == [], f"text cut off (text, scrollWidth, clientWidth) at {size}"
     assert page.evaluate(FIGURES_CUT) == [], f"figures cut at the right edge at {size}"
     assert axis_overlaps(page) == [], f"axis titles over tick labels at {size}"
@@ -54,11 +55,15 @@ def test_playground_after_the_issues_steps_reads_right(run_notebook, page, artif
     playground.locator(".widget-checkbox input").first.uncheck()
     for label in ("alloc_pages(order)", "free selected", "alloc_pages_exact(size)",
                   "random workload"):
+        before = playground.inner_text()
         playground.locator(f"button:has-text('{label}')").click()
-        page.wait_for_timeout(700)
+        # the kernel has made the call (the Playground shows it) and is done with it
+        page.wait_for_function("([root, before]) => root.innerText !== before",
+                               arg=[playground.element_handle(), before], timeout=30_000)
+        wait_until_idle(page)
     page.wait_for_function(
         "() => [...document.querySelectorAll('.jp-OutputArea-output')].some("
         "e => e.textContent.includes('random workload, seed 0, 100 steps'))", timeout=30_000)
-    page.wait_for_timeout(1500)
+    settle(page, drawn=True)  # the map and the charts drawn
     for size in SIZES:
         reads_right(page, playground, artifacts, size)
