@@ -264,7 +264,8 @@ class PartialSummary:
     A part that does not begin the trace (``at_start`` False) cannot know what came before
     it, so it keeps, for :meth:`merge` with the part before: the frees of pages it did not see
     allocated (``open_frees``, each the first event of its pfn in the part: the part before may
-    hold the allocation; ``seen`` the pfns the part allocated or freed so); and per CPU the
+    hold the allocation; ``seen`` the pfns the part allocated or freed so: in the file read
+    in one pass, those replace what the part before left allocated); and per CPU the
     first refill or drain run if nothing ended a run before it (``leading``: it may continue
     the part before's last run; None where the CPU's first event ends a run; an open run that
     began the part has ``leading`` 1).  Line numbers count from the part's first line; merging
@@ -446,9 +447,17 @@ class PartialSummary:
                 self.seen.add(pfn)
                 self.open_frees.append((pfn, time))
         _add_lifetimes(self.s.lifetimes, born, freed)
-        self.live.update(later.live)
+        # An allocation of a pfn in the later part replaces one here, as a trace read in one
+        # pass overwrites it: only what the later part never touched stays.
+        live, seen = self.live, later.seen
+        if len(seen) < len(live):
+            for pfn in seen:
+                live.pop(pfn, None)
+        else:
+            self.live = live = {pfn: t for pfn, t in live.items() if pfn not in seen}
+        live.update(later.live)
         if not self.at_start:
-            self.seen.update(later.seen)
+            self.seen.update(seen)
 
     def _merge_runs(self, later: PartialSummary) -> None:
         """Join each CPU's last run here with its first run in the later part when they are
