@@ -12,6 +12,9 @@ import gzip
 import os
 import random
 import shutil
+import subprocess
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +27,7 @@ from kit.core import traceparts
 from kit.core.errors import InvalidArgument
 from kit.core.kerneltrace import TraceReport, read_trace
 from kit.core.recording import shipped_recording
-from kit.core.traceparts import Span, line_spans, map_spans, part_count
+from kit.core.traceparts import Span, can_fork, line_spans, map_spans, part_count
 from kit.core.tracesummary import (
     PartialSummary,
     TraceSummary,
@@ -149,6 +152,13 @@ def shipped(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def reference(shipped: Path) -> TraceSummary:
+    """The recording's summary in one pass (the bulk one: test_tracecolumns shows it is the
+    careful one)."""
+    return summarise_trace_file(shipped, ZONES, processes=1)
+
+
 def newline_offsets(path: Path, count: int, seed: int) -> list[int]:
     """``count`` offsets just after a newline, spread at random over the file."""
     data = path.read_bytes()
@@ -160,21 +170,53 @@ def newline_offsets(path: Path, count: int, seed: int) -> list[int]:
 
 @pytest.mark.parametrize("count, seed", [(1, 1), (2, 2), (7, 3)])
 def test_the_shipped_recording_cut_anywhere_merges_to_one_pass(
-    shipped: Path, count: int, seed: int
+    shipped: Path, reference: TraceSummary, count: int, seed: int
 ) -> None:
-    reference = summarise_trace_file(shipped, ZONES, processes=1)  # bulk = careful: tested
     assert reference.report.events == 274_647 and reference.lines() != []
     partials = cut(shipped, newline_offsets(shipped, count, seed), ZONES)
     assert len(partials) == count + 1
     same(folded(partials), reference)
 
 
-def test_the_real_worker_processes_give_the_same_summary(shipped: Path) -> None:
-    reference = summarise_trace_file(shipped, ZONES, processes=1)
-    report = TraceReport()
-    whole = summarise_trace_file(shipped, ZONES, report, processes=3)
-    same(whole, reference)
-    assert whole.report is report  # the caller's report is filled
+WORKERS = """
+import resource, sys
+from kit.core.recording import shipped_recording
+from kit.core.tracesummary import summarise_trace_file
+summary = summarise_trace_file(sys.argv[1], shipped_recording().zoneinfo(), processes=3)
+print(repr(summary))
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime)
+"""
+
+
+def test_the_real_worker_processes_give_the_same_summary(
+    shipped: Path, reference: TraceSummary
+) -> None:
+    """In a process of its own: pytest's may run threads (xdist's), where the kit forks no
+    worker."""
+    done = subprocess.run([sys.executable, "-c", WORKERS, str(shipped)], capture_output=True,
+                          text=True, check=True)
+    whole, worker_seconds = done.stdout.splitlines()
+    assert whole == repr(reference)
+    assert float(worker_seconds) > 0.05  # the workers read their parts
+
+
+def test_a_process_running_threads_reads_in_one_process(
+    shipped: Path, reference: TraceSummary
+) -> None:
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert not can_fork()
+        assert map_spans(pid_of, [(0, 1), (1, 2)]) == [os.getpid()] * 2
+        same(summarise_trace_file(shipped, ZONES, processes=2), reference)
+    finally:
+        stop.set()
+        thread.join()
+
+
+def pid_of(span: Span) -> int:
+    return os.getpid()
 
 
 def test_the_file_is_cut_after_newlines_into_spans_that_cover_it(tmp_path: Path) -> None:
@@ -208,7 +250,10 @@ def failing(span: Span, message: str) -> Any:
     return span
 
 
-def test_a_worker_that_fails_is_one_line_naming_its_part(tmp_path: Path) -> None:
+def test_a_worker_that_fails_is_one_line_naming_its_part(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(traceparts, "can_fork", lambda: True)  # xdist's threads are harmless
     with pytest.raises(InvalidArgument, match=r"reading bytes 10-20: ValueError: bad part$"):
         map_spans(failing, [(0, 10), (10, 20)], "bad part")
     assert map_spans(failing, [(0, 10)], "fine") == [(0, 10)]

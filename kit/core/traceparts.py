@@ -8,10 +8,12 @@ back in file order for the caller to merge (kit.core.tracesummary's PartialSumma
 file (under :data:`MIN_PART_BYTES` a part) stays in one process: starting a worker costs more
 than it saves, and the lessons and tests pay nothing.
 
-Workers are forked when this process runs no other thread (the command line, the benchmark):
-a fork costs a few milliseconds and shares the imported kit.  A process with threads (a
-Jupyter kernel) must not fork, so there workers are spawned: each starts a fresh interpreter
-and imports only kit.core (about 0.1 s).
+Workers are forked: a fork costs some 15 ms and shares the imported kit.  Only a process that
+runs no other thread forks (the command line, the benchmark): forking a threaded one (a Jupyter
+kernel) can leave a worker waiting on a lock another thread held.  There the file is read in
+one process: spawning workers instead starts each interpreter afresh (0.4-0.6 s measured here
+at load 10, against 15 ms for a fork) and runs the caller's main module again in each, and the
+lessons read the shipped ``.gz``, which cannot be cut anyway.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from typing import Any, TypeVar
 
 from kit.core.errors import InvalidArgument
 
-__all__ = ["MIN_PART_BYTES", "Span", "line_spans", "map_spans", "part_count", "usable_cpus"]
+__all__ = [
+    "MIN_PART_BYTES", "Span", "can_fork", "line_spans", "map_spans", "part_count", "usable_cpus",
+]
 
 MIN_PART_BYTES = 4 << 20
 """The smallest part worth a process of its own: 4 MiB of raw tracefs text is some 30,000
@@ -44,6 +48,11 @@ def usable_cpus() -> int:
     if hasattr(os, "sched_getaffinity"):
         return max(1, len(os.sched_getaffinity(0)))
     return os.cpu_count() or 1
+
+
+def can_fork() -> bool:
+    """Whether workers can be forked: the system has fork and no other thread runs here."""
+    return threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods()
 
 
 def part_count(size: int, cpus: int | None = None) -> int:
@@ -89,31 +98,25 @@ def _work(connection: Connection, function: Callable[..., Any], span: Span,
         connection.close()
 
 
-def _context() -> multiprocessing.context.BaseContext:
-    """fork where it is safe (no other thread) and available; spawn elsewhere."""
-    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("spawn")
-
-
 def map_spans(
     function: Callable[..., _Result], spans: Sequence[Span], *args: Any
 ) -> list[_Result]:
     """``function(span, *args)`` for every span, in order: the first in this process, each
-    other one in a worker process started first, so all run at once.
+    other one in a forked worker process started first, so all run at once (all in this
+    process where workers cannot be forked).
 
-    ``function`` must be a module-level function (a spawned worker imports it), its arguments
-    and result picklable.  A worker that fails or dies raises InvalidArgument naming its part;
-    every worker is ended before this returns or raises (also on Ctrl-C).
+    ``function``'s result must be picklable.  A worker that fails or dies raises
+    InvalidArgument naming its part; every worker is ended before this returns or raises
+    (also on Ctrl-C).
     """
-    if len(spans) <= 1:
+    if len(spans) <= 1 or not can_fork():
         return [function(span, *args) for span in spans]
-    context = _context()
+    context = multiprocessing.get_context("fork")
     workers = []
     try:
         for span in spans[1:]:
             receiver, sender = context.Pipe(duplex=False)
-            process = context.Process(  # type: ignore[attr-defined]
+            process = context.Process(
                 target=_work, args=(sender, function, span, args), daemon=True
             )
             process.start()

@@ -45,7 +45,7 @@ from kit.core.tracecolumns import (
     event_columns,
     read_trace_columns,
 )
-from kit.core.traceparts import Span, line_spans, map_spans, part_count
+from kit.core.traceparts import Span, can_fork, line_spans, map_spans, part_count
 from kit.core.zoneinfo import ZoneInfo
 
 __all__ = [
@@ -565,13 +565,14 @@ def summarise_trace_file(
     ``summarise_trace(read_trace(path, report), zones, report)``, several times faster:
     raw tracefs lines are cut a chunk at a time (kit.core.tracecolumns), and a big plain file
     is cut into parts summarised at once on every core (kit.core.traceparts; ``processes``
-    sets how many, default one per core for files of at least 4 MiB a part)."""
+    sets how many, default one per core for files of at least 4 MiB a part, where this
+    process runs no other thread)."""
     report = report if report is not None else TraceReport()
     name = os.fspath(path)
     if name.endswith(".gz") or not os.path.isfile(name):  # one stream (or its one-line error)
         return summarise_columns(read_trace_columns(path, report), zones, report)
     size = os.path.getsize(name)
-    parts = processes if processes is not None else part_count(size)
+    parts = processes if processes is not None else part_count(size) if can_fork() else 1
     partials = map_spans(summarise_span, line_spans(name, max(1, parts)), name, zones)
     whole = partials[0]
     for partial in partials[1:]:
