@@ -10,14 +10,18 @@ is its own:
 * ``cat FILE > /dev/null``: the I/O floor (the file is read once before, so both come from the
   page cache);
 * ``summarise_trace_file(FILE)``: read and summarise in bulk, chunk by chunk (what ``kit trace
-  summary`` does; kit.core.tracecolumns);
+  summary`` does; kit.core.tracecolumns), the file cut into one part per core, the first
+  summarised in the process, the others each in a forked worker (kit.core.traceparts);
+* the same in one process (``processes=1``), for comparison;
 * ``summarise_trace(read_trace(FILE))``: the careful way, one typed record per line, for
   comparison (run once: it is slow).
 
-The bulk run is repeated ``REPEATS`` times; the best run is the figure (other load only slows
-a run down), the median is printed beside it, with CPU seconds (wall time on a shared machine
-counts everybody's load), the load average at the time and the peak resident memory of the
-summarising process.
+Each bulk way is repeated ``REPEATS`` times; the best run is the figure (other load only slows
+a run down), the median is printed beside it, with CPU seconds of the process and its workers
+(wall time on a shared machine counts everybody's load), the load average before and after,
+and the peak resident memory: the summarising process's plus each worker's (``ru_maxrss`` of
+the process and of its largest child; pages a forked worker shares with its parent count
+twice, so the sum is an upper bound).
 
 Targets (issue 22): at least 1,000,000 events per second, under 200 MB for 1 M events.
 """
