@@ -91,9 +91,13 @@ def _work(connection: Connection, function: Callable[..., Any], span: Span,
           args: tuple[Any, ...]) -> None:
     """A worker's whole life: one span, its result (or its error, as one line) sent back."""
     try:
-        connection.send((True, function(span, *args)))
-    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it
-        connection.send((False, f"{type(exc).__name__}: {exc}"))
+        try:
+            reply = (True, function(span, *args))
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it
+            reply = (False, f"{type(exc).__name__}: {exc}")
+        connection.send(reply)
+    except OSError:
+        pass  # the parent stopped listening (interrupted itself): nothing to tell
     finally:
         connection.close()
 
