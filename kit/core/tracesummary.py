@@ -20,8 +20,9 @@ events needs memory only for the pages still allocated, for the lifetimes) gives
   zone.
 
 :func:`summarise_trace` takes typed records; :func:`summarise_trace_file` reads a file in bulk
-(kit.core.tracecolumns) to the same summary and report, several times faster.  Both feed the
-same summariser, batches of columns run by run.
+(kit.core.tracecolumns) to the same summary and report, several times faster, a big plain
+file on every core (kit.core.traceparts: each part summarised into a :class:`PartialSummary`,
+the parts merged in file order).  Both feed the same summariser, batches of columns run by run.
 """
 
 from __future__ import annotations
@@ -49,11 +50,11 @@ from kit.core.traceparts import Span, can_fork, line_spans, map_spans, part_coun
 from kit.core.zoneinfo import ZoneInfo
 
 __all__ = [
+    "PartialSummary",
     "Timeline",
     "TraceSummary",
     "lifetime_label",
     "migratetype_name",
-    "PartialSummary",
     "summarise_columns",
     "summarise_part",
     "summarise_span",
