@@ -18,7 +18,8 @@ is its own:
 
 Each bulk way is repeated ``REPEATS`` times; the best run is the figure (other load only slows
 a run down), the median is printed beside it, with CPU seconds of the process and its workers
-(wall time on a shared machine counts everybody's load), the load average before and after,
+(wall time on a shared machine counts everybody's load) and of the busiest process alone (with
+a core each, the wall time would be about that), the load average before and after,
 and the peak resident memory: the summarising process's plus each worker's (``ru_maxrss`` of
 the process and of its largest child; pages a forked worker shares with its parent count
 twice, so the sum is an upper bound).
@@ -61,13 +62,16 @@ wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
 workers = resource.getrusage(resource.RUSAGE_CHILDREN)
 processes = len(line_spans(path, part_count(os.path.getsize(path)))) if way == "bulk" else 1
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+worker_cpu = (workers.ru_utime + workers.ru_stime) / max(processes - 1, 1)
 print(report.events, summary.nr_allocations, report.malformed_count, wall,
-      cpu + workers.ru_utime + workers.ru_stime, peak, workers.ru_maxrss / 1024, processes)
+      cpu + workers.ru_utime + workers.ru_stime, peak, workers.ru_maxrss / 1024, processes,
+      max(cpu, worker_cpu))
 """
 
-Run = tuple[int, int, int, float, float, float, float, int]
+Run = tuple[int, int, int, float, float, float, float, int, float]
 """events, allocations, malformed lines, wall s, CPU s (all processes), the process's peak
-MB, the largest worker's peak MB (0 without workers), processes."""
+MB, the largest worker's peak MB (0 without workers), processes, CPU s of the busiest process
+(the workers' mean for them)."""
 
 
 def build_trace(folder: Path) -> tuple[Path, int]:
@@ -96,9 +100,9 @@ def time_summary(path: Path, way: str) -> Run:
         [sys.executable, "-c", CHILD, str(path), way], capture_output=True, text=True,
         check=True, cwd=REPO,
     )
-    e, a, m, wall, cpu, peak, worker_peak, processes = done.stdout.split()
+    e, a, m, wall, cpu, peak, worker_peak, processes, busiest = done.stdout.split()
     return (int(e), int(a), int(m), float(wall), float(cpu), float(peak), float(worker_peak),
-            int(processes))
+            int(processes), float(busiest))
 
 
 def memory(run: Run) -> float:
@@ -118,6 +122,9 @@ def report_runs(label: str, runs: list[Run], cat: float) -> tuple[float, float]:
     print(f"  {events / best:,.0f} events/s wall (median {events / statistics.median(walls):,.0f}"
           f"), {events / min(cpus):,.0f} events/s of CPU; {best / cat:,.0f}x cat's time; peak "
           f"memory {peak:.0f} MB (process {max(r[5] for r in runs):.0f} MB + workers)")
+    busiest = min(r[8] for r in runs)
+    print(f"  CPU of the busiest process best {busiest:.2f} s: {events / busiest:,.0f} events/s"
+          " if each process had a core to itself (the idle wall time is a little more)")
     return events / best, peak
 
 
