@@ -154,6 +154,24 @@ class TraceReport:
         if len(self.malformed) < MALFORMED_KEPT:
             self.malformed.append((lineno, reason, line[:200]))
 
+    def merge(self, later: TraceReport) -> None:
+        """Add the report of the text that comes right after this one's (a later part of the
+        same file, its lines numbered from 1): its line numbers go on from this one's, the
+        first header value of a key is kept, the first malformed lines stay the ones kept."""
+        offset = self.lines
+        self.lines += later.lines
+        self.events += later.events
+        self.comments += later.comments
+        self.lost_events += later.lost_events
+        self.unknown_events.update(later.unknown_events)
+        self.malformed_count += later.malformed_count
+        room = max(MALFORMED_KEPT - len(self.malformed), 0)
+        self.malformed.extend(
+            (lineno + offset, reason, line) for lineno, reason, line in later.malformed[:room]
+        )
+        for key, value in later.header.items():
+            self.header.setdefault(key, value)
+
     def summary(self) -> str:
         """One line: events read, and everything skipped, with the first bad line's number."""
         parts = [f"{self.lines} lines: {self.events} page-allocator events"]

@@ -24,6 +24,7 @@ from itertools import compress, count, islice
 from operator import ne
 from typing import Any, NamedTuple
 
+from kit.core.errors import InvalidArgument
 from kit.core.kerneltrace import (
     LineReader,
     PageEvent,
@@ -349,12 +350,49 @@ class _ChunkReader:
         return batch
 
 
-def read_trace_columns(
-    path: str | os.PathLike[str], report: TraceReport | None = None
-) -> Iterator[TraceColumns]:
-    """Stream a trace file (``.gz`` too) as batches of columns, filling ``report`` exactly as
-    :func:`kit.core.kerneltrace.read_trace` does."""
-    reader = _ChunkReader(report if report is not None else TraceReport())
+def _text(data: bytes) -> str:
+    """Bytes of whole lines as the text a text-mode file gives: UTF-8 with bad bytes replaced
+    (a piece ends at a newline, which no multi-byte character holds, so pieces decode alone
+    to what the whole file decodes to) and universal newlines (CRLF and a lone CR end a line
+    as LF does)."""
+    text = data.decode("utf-8", "replace")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+def _pieces(path: str | os.PathLike[str], span: tuple[int, int] | None) -> Iterator[str]:
+    """The text of a trace file, or of the bytes ``span`` of a plain one, in pieces of whole
+    lines (a last line without its newline gets one)."""
+    if span is None and os.fspath(path).endswith(".gz"):
+        yield from _gzip_pieces(path)
+        return
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed below; a generator holds it
+    except OSError as exc:
+        raise InvalidArgument(f"cannot read trace {os.fspath(path)}: {exc.strerror or exc}"
+                              ) from None
+    with handle:
+        start, end = span if span is not None else (0, -1)
+        handle.seek(start)
+        left = end - start if end >= 0 else -1  # bytes still to read; -1: up to the end
+        tail = b""
+        while left and (data := handle.read(CHUNK_CHARS if left < 0 else
+                                            min(CHUNK_CHARS, left))):
+            left -= len(data) if left > 0 else 0
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                tail += data
+                continue
+            yield _text(tail + data[:cut] if tail else data[:cut])
+            tail = data[cut:]
+    if tail:
+        text = _text(tail)
+        yield text if text.endswith("\n") else text + "\n"
+
+
+def _gzip_pieces(path: str | os.PathLike[str]) -> Iterator[str]:
+    """The text of a compressed trace in pieces of whole lines (see :func:`_pieces`)."""
     with open_trace_text(path) as handle:
         rest = ""
         while data := handle.read(CHUNK_CHARS):
@@ -362,8 +400,20 @@ def read_trace_columns(
             if cut == 0:
                 rest += data
                 continue
-            text = rest + data[:cut] if rest else data[:cut]
+            yield rest + data[:cut] if rest else data[:cut]
             rest = data[cut:]
-            yield reader.columns(text)
-        if rest:
-            yield reader.columns(rest + "\n")  # a last line without its newline
+    if rest:
+        yield rest + "\n"
+
+
+def read_trace_columns(
+    path: str | os.PathLike[str], report: TraceReport | None = None,
+    span: tuple[int, int] | None = None,
+) -> Iterator[TraceColumns]:
+    """Stream a trace file (``.gz`` too) as batches of columns, filling ``report`` exactly as
+    :func:`kit.core.kerneltrace.read_trace` does.  ``span`` (start, end) reads only those
+    bytes of a plain file, cut at line boundaries (kit.core.traceparts), numbering lines
+    from 1 as if the span were a file of its own."""
+    reader = _ChunkReader(report if report is not None else TraceReport())
+    for text in _pieces(path, span):
+        yield reader.columns(text)

@@ -20,13 +20,15 @@ events needs memory only for the pages still allocated, for the lifetimes) gives
   zone.
 
 :func:`summarise_trace` takes typed records; :func:`summarise_trace_file` reads a file in bulk
-(kit.core.tracecolumns) to the same summary and report, several times faster.  Both feed the
-same summariser, batches of columns run by run.
+(kit.core.tracecolumns) to the same summary and report, several times faster, a big plain
+file on every core (kit.core.traceparts: each part summarised into a :class:`PartialSummary`,
+the parts merged in file order).  Both feed the same summariser, batches of columns run by run.
 """
 
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import math
 import os
 from collections import Counter
@@ -44,14 +46,18 @@ from kit.core.tracecolumns import (
     event_columns,
     read_trace_columns,
 )
+from kit.core.traceparts import Span, can_fork, line_spans, map_spans, part_count
 from kit.core.zoneinfo import ZoneInfo
 
 __all__ = [
+    "PartialSummary",
     "Timeline",
     "TraceSummary",
     "lifetime_label",
     "migratetype_name",
     "summarise_columns",
+    "summarise_part",
+    "summarise_span",
     "summarise_trace",
     "summarise_trace_file",
     "timeline_columns",
@@ -231,27 +237,61 @@ class _Zones:
 
 _MISSING = object()  # what a free of a page allocated before the trace finds in ``live``
 _FREES = ("mm_page_free", "mm_page_free_batched")
+#: The counters of a TraceSummary that parts add up.
+_COUNTERS = tuple(
+    f.name for f in dataclasses.fields(TraceSummary) if str(f.type).startswith("Counter")
+)
 
 
-class _Summariser:
-    """The one pass of :func:`summarise_trace`, batch by batch of columns, run by run of
-    equal (process and CPU, event, fields): counts add a run's length, and what depends on
-    order takes a run at a time, its pfns and times in C: lifetimes (``live`` maps a pfn to
-    the time it was allocated) and the refill and drain runs of each CPU (``runs``: [kind,
-    order, length], kind 1 a refill of ``length`` blocks, 2 a drain of ``length`` pages).
+def _add_lifetimes(lifetimes: Counter[int], born: list[Any], freed: list[Any]) -> None:
+    """Count the lifetimes (in decades of microseconds) of frees at times ``freed`` of pages
+    allocated at times ``born`` (seconds as text or float)."""
+    micros = list(map(mul, map(sub, map(float, freed), map(float, born)), repeat(1e6)))
+    long_lived = list(compress(micros, map(ge, micros, repeat(1.0))))
+    if len(long_lived) < len(micros):  # under a microsecond (or not a number)
+        lifetimes[-1] += len(micros) - len(long_lived)
+    lifetimes.update(map(math.floor, map(math.log10, long_lived)))
+
+
+class PartialSummary:
+    """The summary of one part of a trace, in one pass, batch by batch of columns, run by run
+    of equal (process and CPU, event, fields), and what it must carry to the parts around it.
+
+    Counts add a run's length; what depends on order takes a run at a time, its pfns and times
+    in C: lifetimes (``live`` maps a pfn to the time it was allocated) and the refill and drain
+    runs of each CPU (``runs``: [kind, order, length, leading], kind 1 a refill of ``length``
+    blocks, 2 a drain of ``length`` pages).
+
+    A part that does not begin the trace (``at_start`` False) cannot know what came before
+    it, so it keeps, for :meth:`merge` with the part before: the frees of pages it did not see
+    allocated (``open_frees``, each the first event of its pfn in the part: the part before may
+    hold the allocation; ``seen`` the pfns the part allocated or freed so: in the file read
+    in one pass, those replace what the part before left allocated); and per CPU the
+    first refill or drain run if nothing ended a run before it (``leading``: it may continue
+    the part before's last run; None where the CPU's first event ends a run; an open run that
+    began the part has ``leading`` 1).  Line numbers count from the part's first line; merging
+    adds the lines before.
     """
 
-    def __init__(self, s: TraceSummary, zones: Sequence[ZoneInfo] | None) -> None:
-        self.s = s
+    def __init__(
+        self, zones: Sequence[ZoneInfo] | None = None, report: TraceReport | None = None,
+        at_start: bool = True,
+    ) -> None:
+        self.s = TraceSummary(report=report if report is not None else TraceReport())
         self.zones = _Zones(zones) if zones else None
+        self.at_start = at_start
         self.live: dict[str, str | float] = {}
         self.born: list[Any] = []  # what this batch's frees found in ``live`` (or _MISSING)
         self.freed: list[str | float] = []  # and their times
         self.runs: dict[int, list[int]] = {}
+        self.leading: dict[int, tuple[int, int, int] | None] = {}
+        self.open_frees: list[tuple[str, str | float]] = []
+        self.seen: set[str] = set()
         self.first: str | float | None = None
         self.last: str | float = 0.0
 
     def add(self, batch: TraceColumns) -> None:
+        """Summarise the next batch of the part."""
         if not batch.events:
             return
         if self.first is None:
@@ -267,8 +307,12 @@ class _Summariser:
             elif event in _FREES:
                 self._close(cpu)
                 s.frees[fields[0]] += n
-                self.born.extend(map(self.live.pop, batch.pfns[start:end], repeat(_MISSING)))
-                self.freed.extend(batch.times[start:end])
+                pfns, times = batch.pfns[start:end], batch.times[start:end]
+                found = list(map(self.live.pop, pfns, repeat(_MISSING)))
+                if not self.at_start and _MISSING in found:
+                    found, times = self._open(pfns, times, found)
+                self.born.extend(found)
+                self.freed.extend(times)
             elif event == "mm_page_alloc_zone_locked":
                 s.buddy[fields[0], fields[2]] += n
                 if fields[2]:  # blocks of a per-CPU list's refill
@@ -306,8 +350,26 @@ class _Summariser:
         s.names[pid] = comm
         s.cpus[cpu] += n
         self.live.update(zip(pfns, times, strict=True))
+        if not self.at_start:
+            self.seen.update(pfns)
         if self.zones is not None:
             s.zones.update(self.zones.count(pfns))
+
+    def _open(
+        self, pfns: list[str], times: list[Any], found: list[Any]
+    ) -> tuple[list[Any], list[Any]]:
+        """Set aside the frees whose page the part before may have allocated (the first event
+        of their pfn here); the others stay, with what they found."""
+        kept_found, kept_times = [], []
+        seen = self.seen
+        for pfn, time, born in zip(pfns, times, found, strict=True):
+            if born is _MISSING and pfn not in seen:
+                seen.add(pfn)
+                self.open_frees.append((pfn, time))
+            else:
+                kept_found.append(born)
+                kept_times.append(time)
+        return kept_found, kept_times
 
     def _lifetimes(self) -> None:
         """The lifetimes of the batch's frees: ``born`` holds what each found in ``live``,
@@ -321,11 +383,7 @@ class _Summariser:
         self.s.freed_unseen += len(born) - matched
         if matched < len(born):
             born, freed = list(compress(born, seen)), list(compress(freed, seen))
-        micros = list(map(mul, map(sub, map(float, freed), map(float, born)), repeat(1e6)))
-        long_lived = list(compress(micros, map(ge, micros, repeat(1.0))))
-        if len(long_lived) < len(micros):  # under a microsecond (or not a number)
-            self.s.lifetimes[-1] += len(micros) - len(long_lived)
-        self.s.lifetimes.update(map(math.floor, map(math.log10, long_lived)))
+        _add_lifetimes(self.s.lifetimes, born, freed)
 
     def _extend(self, cpu: int, kind: int, order: int, length: int) -> None:
         """``length`` more blocks of a refill (kind 1) or pages of a drain (kind 2)."""
@@ -333,23 +391,124 @@ class _Summariser:
         if run is not None and run[0] == kind and run[1] == order:
             run[2] += length
             return
-        self._close(cpu)
-        self.runs[cpu] = [kind, order, length]
+        if run is None:
+            leading = not self.at_start and cpu not in self.leading
+            self.runs[cpu] = [kind, order, length, leading]
+        else:
+            self._close(cpu)
+            self.runs[cpu] = [kind, order, length, False]
 
     def _close(self, cpu: int) -> None:
         run = self.runs.pop(cpu, None)
         if run is None:
+            if not self.at_start and cpu not in self.leading:
+                self.leading[cpu] = None  # the CPU's first event here ends any run before
             return
-        kind, order, length = run
-        if kind == 1:
+        self._settle(cpu, run)
+
+    def _settle(self, cpu: int, run: list[int]) -> None:
+        """A run that has ended: counted, or kept as the part's leading run of its CPU."""
+        kind, order, length, leading = run
+        if leading:
+            self.leading[cpu] = (kind, order, length)
+        elif kind == 1:
             self.s.refills[order, length] += 1
         else:
             self.s.drains[length] += 1
 
+    def merge(self, later: PartialSummary) -> None:
+        """Add the summary of the part that comes right after this one in the file."""
+        s, other = self.s, later.s
+        s.report.merge(other.report)
+        for name in _COUNTERS:
+            getattr(s, name).update(getattr(other, name))
+        s.names.update(other.names)
+        s.ownership_changes += other.ownership_changes
+        s.fragmenting += other.fragmenting
+        s.freed_unseen += other.freed_unseen
+        self._merge_frees(later)
+        self._merge_runs(later)
+        if self.first is None:
+            self.first = later.first
+        if later.first is not None:
+            self.last = later.last
+
+    def _merge_frees(self, later: PartialSummary) -> None:
+        """Frees the later part could not match meet this part's allocations; pages still
+        allocated at the end are this part's then the later part's."""
+        born, freed = [], []
+        for pfn, time in later.open_frees:
+            allocated = self.live.pop(pfn, _MISSING)
+            if allocated is not _MISSING:
+                born.append(allocated)
+                freed.append(time)
+            elif self.at_start or pfn in self.seen:
+                self.s.freed_unseen += 1
+            else:  # still open: a part before this one may hold the allocation
+                self.seen.add(pfn)
+                self.open_frees.append((pfn, time))
+        _add_lifetimes(self.s.lifetimes, born, freed)
+        # An allocation of a pfn in the later part replaces one here, as a trace read in one
+        # pass overwrites it: only what the later part never touched stays.
+        live, seen = self.live, later.seen
+        if len(seen) < len(live):
+            for pfn in seen:
+                live.pop(pfn, None)
+        else:
+            self.live = live = {pfn: t for pfn, t in live.items() if pfn not in seen}
+        live.update(later.live)
+        if not self.at_start:
+            self.seen.update(seen)
+
+    def _merge_runs(self, later: PartialSummary) -> None:
+        """Join each CPU's last run here with its first run in the later part when they are
+        one run (same kind and order, nothing in between ended it)."""
+        for cpu, lead in later.leading.items():  # the later part's first run ended there
+            run = self.runs.pop(cpu, None)
+            if run is None:
+                if self.at_start or cpu in self.leading:
+                    if lead is not None:
+                        self._settle(cpu, [*lead, False])
+                else:  # this part never touched the CPU: what is before still decides
+                    self.leading[cpu] = lead
+            elif lead is not None and (run[0], run[1]) == lead[:2]:
+                run[2] += lead[2]
+                self._settle(cpu, run)
+            else:
+                self._settle(cpu, run)
+                if lead is not None:
+                    self._settle(cpu, [*lead, False])
+        for cpu, later_run in later.runs.items():  # runs open at the later part's end
+            run = self.runs.get(cpu)
+            if later_run[3] and run is not None and (run[0], run[1]) == (later_run[0],
+                                                                         later_run[1]):
+                run[2] += later_run[2]  # one run through the whole later part
+                continue
+            if later_run[3]:
+                if run is not None:
+                    del self.runs[cpu]
+                    self._settle(cpu, run)
+                later_run = [*later_run[:3], run is None and not self.at_start
+                             and cpu not in self.leading]
+            self.runs[cpu] = later_run
+
     def finish(self) -> TraceSummary:
+        """The summary, with what is still open counted as it stands: call it on the part
+        that begins the trace (after merging the others into it)."""
+        for cpu, lead in list(self.leading.items()):
+            if lead is not None:
+                self._settle(cpu, [*lead, False])
+        self.leading.clear()
         for cpu in list(self.runs):
-            self._close(cpu)
+            self._settle(cpu, [*self.runs.pop(cpu)[:3], False])
         s = self.s
+        # Runs and lifetimes are counted when they end, which is another order when parts
+        # are merged: keyed in order, the top sizes of equal counts are the same either way.
+        s.refills = Counter(dict(sorted(s.refills.items())))
+        s.drains = Counter(dict(sorted(s.drains.items())))
+        s.lifetimes = Counter(dict(sorted(s.lifetimes.items())))
+        s.freed_unseen += len(self.open_frees)
+        self.open_frees = []
         s.first_time = float(self.first) if self.first is not None else 0.0
         s.last_time = float(self.last)
         s.live_at_end = len(self.live)
@@ -362,11 +521,21 @@ def summarise_columns(
     report: TraceReport | None = None,
 ) -> TraceSummary:
     """Summarise batches of columns (see kit.core.tracecolumns) in one pass."""
-    summariser = _Summariser(TraceSummary(report=report if report is not None
-                                          else TraceReport()), zones)
+    return summarise_part(batches, zones, report).finish()
+
+
+def summarise_part(
+    batches: Iterable[TraceColumns],
+    zones: Sequence[ZoneInfo] | None = None,
+    report: TraceReport | None = None,
+    at_start: bool = True,
+) -> PartialSummary:
+    """The partial summary of batches of columns: a part of a trace, the first one when
+    ``at_start``; merge the parts in file order, then finish the first."""
+    partial = PartialSummary(zones, report, at_start)
     for batch in batches:
-        summariser.add(batch)
-    return summariser.finish()
+        partial.add(batch)
+    return partial
 
 
 def summarise_trace(
@@ -379,16 +548,39 @@ def summarise_trace(
     return summarise_columns(event_columns(events), zones, report)
 
 
+def summarise_span(
+    span: Span, path: str | os.PathLike[str], zones: Sequence[ZoneInfo] | None = None
+) -> PartialSummary:
+    """The partial summary of the bytes ``span`` of a plain trace file (a worker's job)."""
+    report = TraceReport()
+    return summarise_part(read_trace_columns(path, report, span), zones, report, span[0] == 0)
+
+
 def summarise_trace_file(
     path: str | os.PathLike[str],
     zones: Sequence[ZoneInfo] | None = None,
     report: TraceReport | None = None,
+    processes: int | None = None,
 ) -> TraceSummary:
     """Read and summarise a trace file (``.gz`` too): the same summary as
-    ``summarise_trace(read_trace(path, report), zones, report)``, several times faster,
-    because raw tracefs lines are cut a chunk at a time (kit.core.tracecolumns)."""
+    ``summarise_trace(read_trace(path, report), zones, report)``, several times faster:
+    raw tracefs lines are cut a chunk at a time (kit.core.tracecolumns), and a big plain file
+    is cut into parts summarised at once on every core (kit.core.traceparts; ``processes``
+    sets how many, default one per core for files of at least 4 MiB a part, where this
+    process runs no other thread)."""
     report = report if report is not None else TraceReport()
-    return summarise_columns(read_trace_columns(path, report), zones, report)
+    name = os.fspath(path)
+    if name.endswith(".gz") or not os.path.isfile(name):  # one stream (or its one-line error)
+        return summarise_columns(read_trace_columns(path, report), zones, report)
+    size = os.path.getsize(name)
+    parts = processes if processes is not None else part_count(size) if can_fork() else 1
+    partials = map_spans(summarise_span, line_spans(name, max(1, parts)), name, zones)
+    whole = partials[0]
+    for partial in partials[1:]:
+        whole.merge(partial)
+    report.merge(whole.s.report)  # the caller's report: lines go on from what it holds
+    whole.s.report = report
+    return whole.finish()
 
 
 @dataclass
