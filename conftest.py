@@ -82,6 +82,7 @@ LONGEST_FIRST = (
     # 47 s: the shipped trace replayed once for the module (since read in bulk, half the CPU)
     "tests/test_tracemodel.py",
     "tests/test_one_verdict.py",  # 45 s each
+    "tests/test_traceparts.py",  # ~50 s alone at load 4-10: cuts of generated traces, 300 examples
     "tests/test_memory_map_incremental.py",  # 37 s each (~0.75 of it since a cheaper oracle)
     "tests/test_tracecolumns.py",  # 36 s each
     # 35 s (~0.8 of it since one recomputing map per example, not one per check)
