@@ -57,6 +57,16 @@ def test_presenter_uses_large_fonts():
     assert big.text.style.font_size == "24px"
 
 
+def test_order_explorer_bytes_axis_has_round_ticks_above_the_tallest_bar():
+    """bqplot's default ticks stacked their labels in the presenter's large type (lesson 4's
+    'Bytes granted' chart at 1280x720): a few round ticks, the last above the tallest bar."""
+    explorer = OrderExplorer(presenter=True, compact=True)
+    explorer.set_size(132 * 1024)
+    ticks = list(explorer.figure.axes[1].tick_values)
+    assert ticks == [0, 100_000, 200_000, 300_000]
+    assert explorer.bars.scales["y"].max == ticks[-1] >= explorer.bars.y.sum(axis=0).max()
+
+
 @pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
 def test_presenter_widgets_carry_their_stylesheet(cls):
     """Radio buttons and checkboxes have no font size in ipywidgets: CSS scoped to the

@@ -20,6 +20,7 @@ from kit.core.orders import format_size
 from kit.core.zone import Zone
 
 from ._base import RunToUse, bar_figure, parse_size_text, show_error
+from .free_area import nice_ticks
 from .theme import get_theme, slide_layout
 
 __all__ = ["OrderExplorer"]
@@ -166,9 +167,14 @@ class OrderExplorer(RunToUse, widgets.VBox):
         self.table.value = self._table_html()
         used = [0 if w.fails else w.granted - w.wasted for w in self.results.values()]
         wasted = [w.wasted for w in self.results.values()]
+        # round ticks, about five: bqplot's default of ten-odd stacked its labels on each
+        # other in the presenter's large type on a compact slide (lesson 4 at 1280x720)
+        ticks = nice_ticks(max((u + w for u, w in zip(used, wasted, strict=True)), default=0))
         with self.bars.hold_sync():
             self.bars.x = np.array(list(STRATEGIES))
             self.bars.y = np.array([used, wasted], dtype=float)
+        self.bars.scales["y"].max = float(ticks[-1])
+        self.figure.axes[1].tick_values = ticks
 
     def _table_html(self) -> str:
         rows = ["<tr><th>strategy</th><th>order</th><th>pages</th><th>bytes granted</th>"
