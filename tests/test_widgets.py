@@ -1021,6 +1021,10 @@ def test_playground_takes_its_slide_layout_when_the_slide_mode_asks(monkeypatch)
     # the calls beside the map and the chart in one row, the map's key below them all
     row = slide.children[0]
     assert slide.map in row.children and slide.chart in row.children
+    # spaced apart by a CSS rule the slide carries (ipywidgets' Layout has no `gap`)
+    assert "kit-compact-row" in row._dom_classes
+    assert any(".kit-compact-row { gap: 12px; }" in getattr(child, "value", "")
+               for child in slide.children)
     assert slide.map.legend in slide.children and slide.map.legend not in slide.map.children
     assert slide.seed not in shown and slide.random_button not in shown
     assert {id(slide.alloc_button), id(slide.free_button), id(slide.reset_button)} <= {

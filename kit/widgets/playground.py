@@ -68,6 +68,7 @@ COMPACT_CSS = """<style>
 .kit-compact .widget-html:has(> .widget-html-content > style:only-child) {
   display: none !important; }
 .kit-compact .kit-key div { font-size: 18px !important; }
+.kit-compact-row { gap: 12px; }
 </style>"""
 #: Where the verdict sends the reader once the call has run.
 AFTER_CHECK = "The memory map, the chart and the event log now show what it did."
@@ -256,9 +257,10 @@ class Playground(RunToUse, ZoneListener, widgets.VBox):
             self.asking, self.verdict, self.error, self.event_log,
         ], layout=widgets.Layout(flex="0 0 420px", width="420px"))
         self.add_class("kit-compact")
-        return [widgets.HBox([calls, self.map, self.chart],
-                             layout=widgets.Layout(align_items="flex-start", gap="12px")),
-                self.map.legend, widgets.HTML(COMPACT_CSS)]
+        row = widgets.HBox([calls, self.map, self.chart],
+                           layout=widgets.Layout(align_items="flex-start"))
+        row.add_class("kit-compact-row")  # ipywidgets' Layout has no flex `gap`: CSS gives it
+        return [row, self.map.legend, widgets.HTML(COMPACT_CSS)]
 
     def refresh(self) -> None:
         """Re-list the allocations from the zone (after calls made outside the playground)."""
