@@ -50,8 +50,13 @@ if [ ! -f "$STAMP" ] || [ "$REPO_ROOT/pyproject.toml" -nt "$STAMP" ]; then
     echo "setup: installing pagealloc-kit[dev] into .venv"
     # uv installs the ~150 packages of [dev] from its cache in seconds where pip takes minutes
     # (tens of seconds, then, on a fresh clone); pip stays the fallback when uv cannot be had.
+    # --compile-bytecode writes the packages' .pyc files now, as pip does (uv does not by
+    # default): the grading sandbox is read-only and can write none, and where
+    # PYTHONDONTWRITEBYTECODE is set no process would, so IPython's import in a sandbox and
+    # every Jupyter kernel's start compiled their sources again each time.
     if "$PY" -m pip install --quiet --disable-pip-version-check "uv>=0.4" \
-            && "$PY" -m uv pip install --quiet --python "$PY" -e "$REPO_ROOT[dev]"; then
+            && "$PY" -m uv pip install --quiet --compile-bytecode --python "$PY" \
+               -e "$REPO_ROOT[dev]"; then
         :
     else
         echo "setup: uv unavailable or failed; installing with pip (a few minutes)" >&2

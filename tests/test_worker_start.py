@@ -5,6 +5,7 @@ after every limit restarted the worker), so honest answers timed out under load.
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from pathlib import Path
 from typing import Any
@@ -98,3 +99,50 @@ def test_ipython_is_read_in_before_the_clock_when_a_cell_needs_it(sandbox_availa
 ])
 def test_cells_only_ipython_reads_are_told_apart(source: str, plain: bool) -> None:
     assert grading.is_plain_python(source) is plain
+
+
+def valid_bytecode(source: Path) -> bool:
+    """Whether ``source`` has a .pyc that Python would load instead of compiling it again
+    (magic number, timestamp mode, the source's time and size)."""
+    cached = Path(importlib.util.cache_from_source(str(source)))
+    if not cached.is_file():
+        return False
+    header = cached.read_bytes()[:16]
+    info = source.stat()
+    return header[:4] == importlib.util.MAGIC_NUMBER and header[4:8] == bytes(4) and \
+        int.from_bytes(header[8:12], "little") == int(info.st_mtime) & 0xFFFFFFFF and \
+        int.from_bytes(header[12:16], "little") == info.st_size & 0xFFFFFFFF
+
+
+def test_the_kit_the_sandbox_reads_is_compiled_before_grading(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sandbox cannot write bytecode: the grader writes it for every module the worker can
+    load, and only for those (the hidden folders are no sandbox's business)."""
+    copy = tmp_path / "kit"
+    shutil.copytree(ROOT / "kit", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    stale = copy / "core" / "zone.py"
+    monkeypatch.setattr(bwrap, "_kit_folder", lambda: copy)
+    bwrap.compile_kit()
+    stale.write_text(stale.read_text() + "\n# changed after the last compile\n")
+    bwrap.compile_kit()
+    modules = sorted(copy.rglob("*.py"))
+    hidden = [p for p in modules if any(p.is_relative_to(copy / name)
+                                        for name in bwrap.HIDDEN_KIT_FOLDERS)]
+    readable = [p for p in modules if p not in hidden]
+    assert hidden and len(readable) > 20
+    assert [p for p in readable if not valid_bytecode(p)] == []
+    assert [p for p in hidden if Path(importlib.util.cache_from_source(str(p))).exists()] == []
+
+
+def test_every_kit_module_the_worker_loads_has_its_bytecode(sandbox_available: None) -> None:
+    probe = ("import sys, os\ndef uncompiled():\n"
+             "    return sorted(n for n, m in sys.modules.items() if n.split('.')[0] == 'kit'\n"
+             "                  and getattr(m, '__cached__', None)\n"
+             "                  and not os.path.exists(m.__cached__))\n")
+    worker = Worker(open_sandbox(), Limits())
+    try:
+        assert worker.request({"op": "run", "cell": "a", "source": probe}, 10)["ok"]
+        reply = worker.request({"op": "call", "name": "uncompiled", "args": []}, 10)
+    finally:
+        worker.close()
+    assert reply["ok"] is True and reply["value"] == [], reply

@@ -47,8 +47,10 @@ and the run says, on every start, what is not enforced.
 
 from __future__ import annotations
 
+import compileall
 import contextlib
 import os
+import re
 import select
 import shutil
 import signal
@@ -236,12 +238,30 @@ def _kit_folder() -> Path:
     return Path(kit.__file__).resolve().parent
 
 
+def compile_kit() -> None:
+    """Write the bytecode of the kit's modules that the worker loads (``__pycache__``), where
+    it is missing or older than its source.
+
+    The sandbox is read-only and its interpreter writes no bytecode, so without it every
+    student's sandbox compiles the kit from source again: ~0.1 s of CPU a start, a third of
+    it (on a fresh clone, and wherever ``PYTHONDONTWRITEBYTECODE`` is set, nothing has written
+    them).  The trusted side writes them before grading; they are the instructor's files, and
+    Python checks each against its source's time and size before using it.  A kit folder this
+    user cannot write (installed by root) is left as it is: the sandbox then compiles.
+    """
+    folder = _kit_folder()
+    hidden = "|".join(re.escape(str(folder / name)) for name in HIDDEN_KIT_FOLDERS)
+    with contextlib.suppress(OSError):
+        compileall.compile_dir(folder, quiet=2, rx=re.compile(f"^(?:{hidden})(?:/|$)"))
+
+
 def open_sandbox(*, allow_none: bool = False) -> Sandbox:
     """Find out how workers can be isolated here (a real ``bwrap`` start, ~10 ms).
 
     Without a working bubblewrap this refuses (:class:`SandboxUnavailable`) unless
     ``allow_none`` (``--sandbox none``): student code never runs unsandboxed by default.
     """
+    compile_kit()
     cgroups = open_cgroups()
     not_enforced = list(cgroups.not_enforced)
     filtered = True
