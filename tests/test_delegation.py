@@ -270,6 +270,69 @@ def test_a_private_helper_is_refused_to_the_answer_but_not_to_the_kit(worker: Wo
     assert refused(answer(worker, direct, forbid=forbid))
 
 
+PCP_ZONE = "kit.Zone(64, preset='5.10', pcp=True, pcp_batch=2, pcp_high=4)"
+
+
+@pytest.mark.parametrize("source", [
+    pytest.param(f"import kit\ndef f():\n    zone = {PCP_ZONE}\n"
+                 "    return [zone.alloc_pages(0).pfn, zone._rmqueue_pcplist(0)]\n",
+                 id="after-the-kits-own-use"),
+    pytest.param(f"import kit\ndef f():\n    zone = {PCP_ZONE}\n    seen = []\n"
+                 "    zone.subscribe(lambda event: seen or seen.append(zone._rmqueue_pcplist(0)))\n"
+                 "    zone.alloc_pages(0)\n    return seen\n",
+                 id="from-a-callback-inside-the-kits-own-use"),
+    pytest.param(f"import kit, sys\ndef f():\n    zone = {PCP_ZONE}\n"
+                 "    sys.audit = lambda *args: None\n    return zone._rmqueue_pcplist(0)\n",
+                 id="sys-audit-patched"),
+    pytest.param(f"import kit, functools\ndef f():\n    zone = {PCP_ZONE}\n"
+                 "    return functools.partial(kit.Zone._rmqueue_pcplist, zone)(0)\n",
+                 id="called-from-c"),
+])
+def test_a_private_helper_is_refused_at_its_call_however_it_is_reached(
+        worker: Worker, source: str) -> None:
+    """A forbidden private helper's code asks who calls it: the answer, directly or from a
+    callback the kit's own call of it runs, is refused, and patching sys.audit does not help."""
+    assert refused(answer(worker, source, forbid=["_rmqueue_pcplist"]))
+
+
+TRACED = "import sys\ndef traced():\n    return sys.gettrace() is not None\n"
+
+
+def test_a_private_helper_is_checked_at_its_calls_without_tracing_every_call(
+        worker: Worker) -> None:
+    """Tracing every call makes a request's Python ~3 times slower: a request forbidding a
+    private helper checks the helper's own calls instead, and the kit's use of it works."""
+    forbid = ["_rmqueue_pcplist", "_free_unref_page", "_free_pcppages_bulk"]
+    honest = (f"import kit\ndef f():\n    zone = {PCP_ZONE}\n"
+              "    pages = [zone.alloc_pages(0) for _ in range(5)]\n"
+              "    for page in pages:\n        zone.free_pages(zone.pfn_to_virt(page.pfn), 0)\n"
+              "    return [zone.pcp_count, zone.free_pages_count]\n" + TRACED)
+    here: dict[str, object] = {}
+    exec(honest, here)
+    reply = answer(worker, honest, forbid=forbid)
+    assert reply.get("ok") is True and reply["value"] == here["f"](), reply  # type: ignore[operator]
+    traced = worker.request({"op": "call", "name": "traced", "args": [], "forbid": forbid}, 20)
+    assert traced.get("value") is False, traced
+
+
+def test_a_copy_of_a_private_helper_is_refused_where_it_is_forbidden(worker: Worker) -> None:
+    """A copy of a private helper (its source pasted, made where it was not forbidden) runs
+    no checker: from then on the process watches every call, and calling the copy in a
+    request that forbids the helper is refused as before."""
+    pasted = inspect.getsource(kit.Zone._rmqueue_pcplist).replace("\n    ", "\n").strip()
+    source = (f"import kit\nfrom kit.core import events as ev\n{pasted}\n\n"
+              f"def f():\n    zone = {PCP_ZONE}\n"
+              "    return _rmqueue_pcplist(zone, 0)\n" + TRACED)
+    reply = answer(worker, source, forbid=[])
+    assert reply.get("ok") is True and reply["value"] == 0, reply
+    forbid = ["_rmqueue_pcplist"]
+    assert refused(worker.request({"op": "call", "name": "f", "args": [], "forbid": forbid}, 20))
+    traced = worker.request({"op": "call", "name": "traced", "args": [], "forbid": forbid}, 20)
+    assert traced.get("value") is True, traced
+    honest = f"import kit\ndef f():\n    return {PCP_ZONE}.alloc_pages(0).pfn\n"
+    assert answer(worker, honest, forbid=forbid).get("ok") is True
+
+
 # ------------------------------------------------- one verdict: self-check and kit grade agree
 ORDERS = "01-orders.ipynb"
 #: A right get_order that leans on kit.pages_for, which exercise 2 of the notebook asks for.

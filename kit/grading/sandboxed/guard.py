@@ -18,8 +18,14 @@ runs, not how it was reached:
 * a copy of a forbidden function made from the kit's source (``exec``, ``FunctionType``) is
   refused when it is made, by its fingerprint;
 * a forbidden *private* helper (``_rmqueue_pcplist``) stays usable by the kit itself, so its
-  calls are watched by a trace function (``sys.settrace``), installed only for the requests
-  that forbid one: a call from anything but the kit's own code is refused;
+  code is swapped for one that asks the audit hook who called it (the kit's own code may, an
+  answer may not) and then runs the helper's own code: the check costs one audit event per
+  call of the helper, and nothing else runs slower.  A *copy* of a private helper (its
+  fingerprint, made in a request that did not forbid it) runs no swapped code, so once one
+  exists the process falls back to watching every call with a trace function
+  (``sys.settrace``) for the requests that forbid a private helper, as it does for a helper
+  that is a generator; tracing makes every Python call ~3 times slower, which is why it is
+  the fallback only;
 * the decision and its record live in an **audit hook** (``sys.addaudithook``), which Python
   code can neither remove nor reach; the same hook refuses the ways to switch the guard off or
   to go round it: changing the kit's functions or the trace function, reading the kit's
@@ -36,6 +42,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import os
 import pkgutil
 import sys
@@ -129,12 +136,21 @@ class CodeIndex:
         self.genuine: dict[int, CodeType] = {}  # id -> code, kept alive so ids stay unique
         self.functions: dict[int, FunctionType] = {}  # the kit's function objects, by id
         self.owners: dict[int, list[FunctionType]] = {}  # code id -> the functions running it
+        self._private_prints: frozenset[Any] | None = None  # see copies_private
         for module_name, module in sorted(sys.modules.items()):
             if (module_name == "kit" or module_name.startswith("kit.")) and \
                     not module_name.startswith(NOT_LOADED):
                 for name, value in list(vars(module).items()):
                     if getattr(value, "__module__", None) == module_name:
                         self._add(name, value)
+        #: The kit's own code of every name a refusal shows as private (``_rmqueue_pcplist``,
+        #: a dunder), by bytecode: what :meth:`copies_private` looks for.
+        self.private_codes: dict[bytes, list[CodeType]] = {}
+        for name, entries in self.by_name.items():
+            if refused_name(name).startswith("_"):
+                for code, from_kit in entries:
+                    if from_kit:
+                        self.private_codes.setdefault(code.co_code, []).append(code)
 
     def _add(self, name: str, value: object) -> None:
         if not isinstance(value, type):
@@ -156,6 +172,23 @@ class CodeIndex:
         if id(function) not in self.functions:
             self.owners.setdefault(id(code), []).append(function)
         self.functions[id(function)] = function
+
+    def copies_private(self, code: CodeType) -> bool:
+        """Whether ``code`` (or code inside it) is a copy of a private kit function: made
+        anew, with the fingerprint of the kit's own.  Such a copy runs no swapped code, so a
+        request forbidding its name must watch every call (the trace function)."""
+        todo = [code]
+        while todo:
+            current = todo.pop()
+            if current.co_code in self.private_codes and \
+                    self.genuine.get(id(current)) is not current:
+                if self._private_prints is None:
+                    self._private_prints = frozenset(
+                        fingerprint(c) for codes in self.private_codes.values() for c in codes)
+                if fingerprint(current) in self._private_prints:
+                    return True
+            todo += [c for c in current.co_consts if isinstance(c, CodeType)]
+        return False
 
     def forbidden(self, names: Iterable[str]) -> tuple[Mapping[Any, str], Mapping[int, str]]:
         """(fingerprint -> name, code id -> name) of the code the names stand for, read-only
@@ -209,10 +242,55 @@ def refuser_code(name: str, free: int, text: str) -> CodeType:
     return code.replace(co_consts=tuple(sys if c == "kit.sys" else c for c in code.co_consts))
 
 
+def checker_code(name: str, free: int, audit: Callable[..., None],
+                 target: FunctionType) -> CodeType:
+    """Code for a forbidden private kit function with ``free`` closure cells: it tells the
+    audit hook that ``name`` is being called (the hook refuses unless the caller is the kit's
+    own code), then runs ``target``, a function of the helper's own code.
+
+    ``audit`` (``sys.audit`` as the guard found it) and ``target`` are constants of the code:
+    patching ``sys.audit`` afterwards changes nothing here, and only this code's frame holds
+    them.
+    """
+    cells = [f"cell{i}" for i in range(free)]
+    body = "\n".join([
+        "def outer():",
+        *(f"    {c} = None" for c in cells),
+        "    def checked(*args, **kwargs):",
+        *(f"        {c}" for c in cells),
+        f"        'kit.audit'.__call__('kit.private', {name!r})",
+        "        return 'kit.target'.__call__(*args, **kwargs)",
+        "    return checked",
+    ])
+    namespace: dict[str, Any] = {}
+    exec(compile(body, f"<kit check of {name}>", "exec"), namespace)
+    code: CodeType = namespace["outer"]().__code__
+    constants = {"kit.audit": audit, "kit.target": target}
+    return code.replace(co_consts=tuple(constants.get(c, c) if isinstance(c, str) else c
+                                        for c in code.co_consts))
+
+
+def _twin(function: FunctionType, code: CodeType) -> FunctionType:
+    """A function of ``code`` like ``function`` (globals, defaults, closure), for its checker
+    to run while ``function`` itself runs the checker."""
+    twin = FunctionType(code, function.__globals__, function.__name__, function.__defaults__,
+                        function.__closure__)
+    twin.__kwdefaults__ = function.__kwdefaults__
+    twin.__qualname__ = function.__qualname__
+    return twin
+
+
+#: Flags of code that runs again after its call (a generator's next step): a checker sees
+#: only its first call, so a private helper of that kind is watched by the trace function.
+RESUMABLE = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
+
+#: A (function, its code, the code swapped in) triple, undone at the end of the request.
+Swap = tuple[FunctionType, CodeType, CodeType]
 #: What a request refusing a list of names does (see ``install``'s ``plan``): the fingerprints
-#: and code ids refused, the (function, code, refusal) swaps, the private helpers' bytecode.
-Plan = tuple[Mapping[Any, str], Mapping[int, str],
-             tuple[tuple[FunctionType, CodeType, CodeType], ...], frozenset[bytes]]
+#: and code ids refused, the public names' refusal swaps, the private helpers' bytecode (what
+#: the trace function looks for) and their checker swaps (empty: watch them by tracing).
+Plan = tuple[Mapping[Any, str], Mapping[int, str], tuple[Swap, ...], frozenset[bytes],
+             tuple[Swap, ...]]
 
 
 class Guard:
@@ -255,7 +333,8 @@ def install(handlers: tuple[CodeType, ...], message: Callable[[str], str],
     state: dict[str, Any] = {"active": False, "token": None, "by_print": {}, "by_id": {},
                              "verdicts": {}, "refused": None, "refusing": None,
                              "armed": False, "swapped": [], "tracing": False,
-                             "private": frozenset()}
+                             "private": frozenset(), "checked": frozenset(),
+                             "copied": False}
     refusals: dict[tuple[str, int], CodeType] = {}
     plans: dict[frozenset[str], Plan] = {}
 
@@ -331,6 +410,9 @@ def install(handlers: tuple[CodeType, ...], message: Callable[[str], str],
         if event == "object.__setattr__":
             if state["armed"]:
                 _check_setattr(args[0])
+                if args[1] == "__code__" and id(args[0]) not in index.functions and \
+                        isinstance(args[2], CodeType):  # (the kit's: the guard's own swaps)
+                    _note_copies(args[2])
             return
         if event == "kit.guard":
             if state["active"]:
@@ -340,8 +422,16 @@ def install(handlers: tuple[CodeType, ...], message: Callable[[str], str],
             if state["active"] and isinstance(args[0], str):
                 refuse(args[0], message(args[0]))
             return
+        if event == "kit.private":  # a private helper's checker: who is calling it?
+            if state["active"] and args[0] in state["checked"]:
+                caller = getframe(2)  # 0: the hook, 1: the checker, 2: its caller
+                if caller is None or index.genuine.get(id(caller.f_code)) is not caller.f_code:
+                    refuse(args[0], message(args[0]))
+            return
         if not state["armed"]:
             return
+        if event in ("exec", "function.__new__") and isinstance(args[0], CodeType):
+            _note_copies(args[0])
         if event in ("exec", "function.__new__") and state["active"] and \
                 isinstance(args[0], CodeType):
             copied = copies(args[0])
@@ -378,6 +468,11 @@ def install(handlers: tuple[CodeType, ...], message: Callable[[str], str],
             state["refused"] = ("", "the grader's guard was changed")
             raise PermissionError("the grader's guard cannot be changed")
 
+    def _note_copies(code: CodeType) -> None:
+        """Remember for good when a copy of a private kit function is made (see plan)."""
+        if not state["copied"] and index.copies_private(code):
+            state["copied"] = True
+
     def _check_open(path: object) -> None:
         if not isinstance(path, (str, bytes, os.PathLike)):
             return  # a file descriptor: opened earlier, so checked then
@@ -400,17 +495,24 @@ def install(handlers: tuple[CodeType, ...], message: Callable[[str], str],
         key = frozenset(names)
         if key not in plans:
             plans[key] = plan(key)
-        by_print, by_id, swaps, private = plans[key]
+        by_print, by_id, swaps, private, checks = plans[key]
         if not state["armed"]:
             for module, name in THREAD_STARTS:
                 sys.modules[module].__dict__.pop(name, None)
         state["armed"] = True
-        for function, _, refusal in swaps:
-            swap(function, refusal)
+        # Private helpers are checked at their calls, unless a copy of one exists (or one is
+        # a generator): then every call is watched, as the checkers would get in the way.
+        tracing = bool(private) and (state["copied"] or not checks)
+        if private and not tracing:
+            swaps += checks
+        for function, _, replacement in swaps:
+            swap(function, replacement)
         aim(private)
-        set_tracer(bool(private))  # again each time: an answer may have got round it before
+        set_tracer(tracing)  # again each time: an answer may have got round it before
         state.update(active=True, token=token, by_print=by_print, by_id=by_id, verdicts={},
-                     refused=None, swapped=swaps, tracing=bool(private), private=private)
+                     refused=None, swapped=swaps, tracing=tracing, private=private,
+                     checked=frozenset() if tracing else
+                     frozenset(n for n in by_id.values() if n.startswith("_")))
         return token
 
     def settle(token: object) -> tuple[str, str] | None:
@@ -433,23 +535,33 @@ def install(handlers: tuple[CodeType, ...], message: Callable[[str], str],
 
         Public names: their functions' code is swapped for a refusal, wherever they are
         referenced from, at no cost to any other call: (function, its code, the refusal).
-        Private helpers (the kit's own use of them stays allowed) are watched by the trace
-        function instead: the bytecode it looks for.
+        Private helpers (the kit's own use of them stays allowed): their functions' code is
+        swapped for a checker (:func:`checker_code`), and the bytecode the trace function
+        looks for is kept for when the process must watch every call instead (a copy of one
+        exists, or one is a generator: then no checkers).
         """
         by_print, by_id = index.forbidden(names)
-        swaps = []
+        swaps: list[Swap] = []
+        checks: list[Swap] = []
         for code_id, name in by_id.items():
-            if name.startswith("_"):
-                continue
             original = index.genuine[code_id]
-            key = (name, len(original.co_freevars))
+            free = len(original.co_freevars)
+            functions = index.owners.get(code_id, [])
+            if name.startswith("_"):
+                checks += [(function, original,
+                            checker_code(name, free, audit, _twin(function, original)))
+                           for function in functions]
+                continue
+            key = (name, free)
             if key not in refusals:
                 refusals[key] = refuser_code(name, key[1], message(name))
-            swaps += [(function, original, refusals[key])
-                      for function in index.owners.get(code_id, [])]
+            swaps += [(function, original, refusals[key]) for function in functions]
         private = {p[1] for p, n in by_print.items() if n.startswith("_")} | \
             {index.genuine[i].co_code for i, n in by_id.items() if n.startswith("_")}
-        return by_print, by_id, tuple(swaps), frozenset(private)
+        if any(index.genuine[i].co_flags & RESUMABLE for i, n in by_id.items()
+               if n.startswith("_")):
+            checks = []
+        return by_print, by_id, tuple(swaps), frozenset(private), tuple(checks)
 
     def end(token: object) -> tuple[str, str] | None:
         """Close the request; what was refused in it (name, text), or None."""
@@ -458,7 +570,8 @@ def install(handlers: tuple[CodeType, ...], message: Callable[[str], str],
         for function, code, _ in state["swapped"]:
             swap(function, code)
         tracing = state["tracing"]
-        state.update(active=False, token=None, by_print={}, by_id={}, verdicts={}, swapped=[])
+        state.update(active=False, token=None, by_print={}, by_id={}, verdicts={}, swapped=[],
+                     checked=frozenset())
         refused: tuple[str, str] | None = state["refused"]
         if refused is None and tracing and sys.gettrace() is not tracer:
             refused = ("", "the grader's delegation check was switched off")
