@@ -33,9 +33,10 @@ runs, not how it was reached:
   does it is removed), and starting programs or processes (a fresh interpreter has no guard).
 
 What is not enforced here (and why the grader also checks the answer's source): code that walks
-the worker's frames to reach the guard's own objects, or Python's memory through /proc, is out
-of reach of any guard in the same process; the seccomp filter and the grader's similarity check
-against the kit are the other layers.
+the worker's frames to reach the guard's own objects (the hook's state, or a private helper's
+own function in its checker's constants), or Python's memory through /proc, is out of reach of
+any guard in the same process; the seccomp filter and the grader's similarity check against the
+kit are the other layers.
 """
 
 from __future__ import annotations
