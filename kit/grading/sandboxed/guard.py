@@ -337,6 +337,7 @@ def install(handlers: tuple[CodeType, ...], message: Callable[[str], str],
                              "private": frozenset(), "checked": frozenset(),
                              "copied": False}
     refusals: dict[tuple[str, int], CodeType] = {}
+    checkers: dict[tuple[int, str], CodeType] = {}  # (helper's function id, name) -> checker
     plans: dict[frozenset[str], Plan] = {}
 
     def tracer(frame: FrameType, event: str, arg: object, _audit: Any = audit,
@@ -549,9 +550,12 @@ def install(handlers: tuple[CodeType, ...], message: Callable[[str], str],
             free = len(original.co_freevars)
             functions = index.owners.get(code_id, [])
             if name.startswith("_"):
-                checks += [(function, original,
-                            checker_code(name, free, audit, _twin(function, original)))
-                           for function in functions]
+                for function in functions:  # (the index keeps each function alive)
+                    which = (id(function), name)
+                    if which not in checkers:
+                        checkers[which] = checker_code(name, free, audit,
+                                                       _twin(function, original))
+                    checks.append((function, original, checkers[which]))
                 continue
             key = (name, free)
             if key not in refusals:
