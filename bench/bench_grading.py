@@ -8,6 +8,9 @@ deterministically by student number, so the grader does the work a real class gi
 asked, students a minute, and beside them the start of one fresh Jupyter kernel measured in the
 same run (what grading a submission in a kernel of its own, nbgrader's way, costs before any
 cell runs): the goal is a submission graded in at most the time one kernel takes to start.
+Several ``--jobs`` in one run share the grader's class-wide caches (expected values, compiled
+cells, reference checks), so the later ones find them warm: to compare ``--jobs`` values, run
+each in a process of its own.
 
 The machine may be shared, so every figure comes as wall seconds *and* CPU seconds (of this
 process and every process it started: the kernel, the sandboxes), with the load average; the

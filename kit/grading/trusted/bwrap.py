@@ -73,13 +73,13 @@ from kit.grading.trusted.phases import NO_PHASES, Phases
 WORKER_MODULE = "kit.grading.sandboxed.worker"
 #: Where the worker lives inside the sandbox: its home and working folder.
 SANDBOX_HOME = "/home/student"
-#: Submissions graded at once unless --jobs says otherwise.  On 2 cores shared with other
-#: work (``bench/bench_grading.py --students 50 --jobs 4 2 3 6``, one sandbox per student):
-#: 465 s, 576 s, 241 s, 165 s while the load average fell from 22 to 12; again with 20
-#: students, ``--jobs 6 4 3 2``: 135 s (load 15), 79 s (12), 75 s (9).  The differences
-#: between 3, 4 and 6 are smaller than the load's drift and CPU per submission is the same
-#: (2.5-2.8 s), so the default stays 4; 2 was the slowest both times it was measured before.
-DEFAULT_JOBS = 4
+#: Submissions graded at once unless --jobs says otherwise: the fastest measured on 2 cores.
+#: ``bench/bench_grading.py --students 20 --jobs 6`` and ``--jobs 4``, each in a process of its
+#: own, taken in turns three times (2 cores shared with other work, load 8-12): 16.2, 20.2 and
+#: 30.3 s for 6 against 47.0, 46.2 and 31.6 s for 4 run right after each, 6 ahead in every
+#: pair, with no more CPU per submission (1.16-1.28 s against 1.15-1.41).  Earlier, with more
+#: CPU per submission, 3, 4 and 6 differed less than the load drifted, and 2 was the slowest.
+DEFAULT_JOBS = 6
 #: How long a worker may take to start (sandbox, interpreter, kit) before the grader gives up
 #: on it as its own fault: not part of any exercise's timeout.
 START_SECONDS = 120.0
