@@ -55,10 +55,15 @@ LAB_SETTINGS = {
 }
 
 
-def free_port() -> int:
-    """A TCP port free on loopback right now."""
+def free_port(preferred: int = 0) -> int:
+    """A TCP port free on loopback right now: ``preferred`` if it is (a server can bind it as
+    tornado does, with SO_REUSEADDR, after the one before it closed), else any."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", preferred))
+        except OSError:
+            sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
@@ -192,6 +197,9 @@ class VoilaServer(ServerProcess):
 
     notebook: Path = field(default_factory=Path)
     slides: bool = False  # kit present --slides
+    #: The port to serve on if it is free (else any): a browser tab that loaded a Voila page
+    #: from it before has Voila's scripts in its cache.
+    preferred_port: int = 0
     #: The environment ``kit present`` is started in (default: this process's), e.g. that of
     #: an instructor's server on a classroom Hub, as a terminal in their JupyterLab has it.
     base_env: dict[str, str] | None = None
@@ -204,7 +212,7 @@ class VoilaServer(ServerProcess):
         kernel running."""
         from kit.cli.present import voila_command, voila_environment
 
-        self.port = free_port()
+        self.port = free_port(self.preferred_port)
         env = voila_environment(self.base_env, slides=self.slides, notebook=self.notebook)
         env["JUPYTER_RUNTIME_DIR"] = str(self.state / "runtime")
         command = voila_command(self.notebook, self.port, slides=self.slides)

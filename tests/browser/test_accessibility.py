@@ -21,7 +21,7 @@ import re
 
 import pytest
 from colourvision import MACHADO, ciede2000, hex_rgb, lab, simulate, svg_filter_matrix
-from labdriver import run_all_cells
+from labdriver import close_documents, run_all_cells
 from legibility import settle
 
 import kit
@@ -37,12 +37,15 @@ FOCUSABLE = "input, select, button, textarea, summary, a[href], [tabindex]:not([
 
 
 @pytest.fixture(scope="module")
-def lesson(module_tab, lab_server):
-    """One tab at 1366x768 with lesson 3 run; fails if it contacted a non-loopback host."""
-    module_tab.page.set_viewport_size(VIEWPORT)
-    assert run_all_cells(module_tab.page, lab_server, LESSON) == []
-    yield module_tab.page
-    module_tab.assert_offline()
+def lesson(shared_browser, lab_server):
+    """The JupyterLab tab the browser tests share (see conftest.py), at 1366x768 with lesson 3
+    run; fails if it contacted a non-loopback host."""
+    tab = shared_browser.tab("lab")
+    tab.page.set_viewport_size(VIEWPORT)
+    assert run_all_cells(tab.page, lab_server, LESSON) == []
+    yield tab.page
+    close_documents(tab.page, "w => false")  # an idle notebook's page still draws and polls
+    tab.assert_offline()
 
 
 def focused(page) -> str:  # noqa: ANN001 - a playwright Page

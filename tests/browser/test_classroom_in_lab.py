@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
-from labdriver import CHROMIUM, CHROMIUM_ARGS, RequestLog, VoilaServer
+from labdriver import RequestLog, VoilaServer
 
 pytest.importorskip("jupyterhub", reason="the [classroom] extra is not installed")
 
@@ -141,39 +141,30 @@ def users_log_in_and_run(browser, hub: LocalHub, roles: Iterable[str],  # noqa: 
 
 
 @pytest.mark.browser
-def test_a_vote_clicked_in_each_student_page_reaches_the_presenter(classroom, artifacts):
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: scripts/setup.sh installs Debian's chromium")
+def test_a_vote_clicked_in_each_student_page_reaches_the_presenter(classroom, browser,
+                                                                   artifacts):
     item = question(POLL)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                             headless=True)
-        try:
-            pages = users_log_in_and_run(browser, classroom, USERS)
-            teacher = pages["instructor"][1]
-            teacher.locator("button:has-text('Open round 1')").click(timeout=120_000)
-            teacher.locator("button:has-text('Close round 1')").wait_for(timeout=30_000)
-            picks = {"student1": item.texts[0], "student2": item.texts[2]}
-            for role, text in picks.items():
-                page = pages[role][1]
-                page.get_by_text("Round 1 is open", exact=False).wait_for(timeout=60_000)
-                page.locator(".widget-radio-box label", has_text=text).click()
-                page.get_by_text("You can change your vote", exact=False).wait_for(
-                    timeout=30_000)
-            teacher.get_by_text("round 1: 2 answered", exact=False).wait_for(timeout=30_000)
-            counts = teacher.locator(".widget-html table tr td:last-child").all_inner_texts()
-            assert counts == ["1", "0", "1"], counts
-            for role, (context, page, requests) in pages.items():
-                page.screenshot(path=str(artifacts / f"classroom-{role}.png"))
-                assert not requests.foreign, requests.foreign
-                assert page.locator(".Toastify__toast").count() == 0, (
-                    f"a notification toast on the {role}'s page: "
-                    f"{page.locator('.Toastify__toast').all_inner_texts()}")
-                context.close()
-        finally:
-            browser.close()
+    pages = users_log_in_and_run(browser, classroom, USERS)
+    teacher = pages["instructor"][1]
+    teacher.locator("button:has-text('Open round 1')").click(timeout=120_000)
+    teacher.locator("button:has-text('Close round 1')").wait_for(timeout=30_000)
+    picks = {"student1": item.texts[0], "student2": item.texts[2]}
+    for role, text in picks.items():
+        page = pages[role][1]
+        page.get_by_text("Round 1 is open", exact=False).wait_for(timeout=60_000)
+        page.locator(".widget-radio-box label", has_text=text).click()
+        page.get_by_text("You can change your vote", exact=False).wait_for(
+            timeout=30_000)
+    teacher.get_by_text("round 1: 2 answered", exact=False).wait_for(timeout=30_000)
+    counts = teacher.locator(".widget-html table tr td:last-child").all_inner_texts()
+    assert counts == ["1", "0", "1"], counts
+    for role, (context, page, requests) in pages.items():
+        page.screenshot(path=str(artifacts / f"classroom-{role}.png"))
+        assert not requests.foreign, requests.foreign
+        assert page.locator(".Toastify__toast").count() == 0, (
+            f"a notification toast on the {role}'s page: "
+            f"{page.locator('.Toastify__toast').all_inner_texts()}")
+        context.close()
 
 
 HEADING_TOP = """(title) => {
@@ -186,44 +177,36 @@ HEADING_TOP = """(title) => {
 
 
 @pytest.mark.browser
-def test_a_following_student_scrolls_and_replays_the_presenters_playground(classroom,
+def test_a_following_student_scrolls_and_replays_the_presenters_playground(classroom, browser,
                                                                            artifacts):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                             headless=True)
-        try:
-            pages = users_log_in_and_run(browser, classroom, ("instructor", "student1"),
-                                         "follow.ipynb")
-            teacher, ann = pages["instructor"][1], pages["student1"][1]
-            picker = teacher.locator(".widget-dropdown", has_text="Presenting:").locator("select")
-            # Hang detectors, not speed targets: at the start of the suite the other worker
-            # runs nbgrader over a class, and two Hub users' kernels start under that load.
-            picker.wait_for(timeout=300_000)
-            ann.locator("button", has_text="Follow the instructor").click(timeout=300_000)
-            ann.get_by_text("Following:", exact=False).wait_for(timeout=30_000)
-            assert ann.evaluate(HEADING_TOP, "Section C") > 768  # far below at first
-            picker.select_option(label="4. Section C")
-            ann.get_by_text("section 4: Section C", exact=False).wait_for(timeout=30_000)
-            ann.wait_for_function(f"() => ({HEADING_TOP})('Section C') < 200", timeout=15_000)
-            assert -5 < ann.evaluate(HEADING_TOP, "Section C") < 200
-            teacher.locator("button", has_text="alloc_pages(order)").click()
-            teacher.get_by_text("alloc_pages(0) -> pfn", exact=False).first.wait_for(
-                timeout=30_000)
-            # the student's own Playground (off screen, above) logs the same call
-            ann.wait_for_function(
-                "() => [...document.querySelectorAll('.widget-html')]"
-                ".some(n => n.textContent.includes('alloc_pages(0) -> pfn 0'))",
-                timeout=30_000)
-            ann.locator(".jp-NotebookPanel .jp-Cell").first.scroll_into_view_if_needed()
-            for role, (context, page, requests) in pages.items():
-                page.screenshot(path=str(artifacts / f"classroom-follow-{role}.png"))
-                assert not requests.foreign, requests.foreign
-                assert page.locator(".Toastify__toast").count() == 0
-                context.close()
-        finally:
-            browser.close()
+    pages = users_log_in_and_run(browser, classroom, ("instructor", "student1"),
+                                 "follow.ipynb")
+    teacher, ann = pages["instructor"][1], pages["student1"][1]
+    picker = teacher.locator(".widget-dropdown", has_text="Presenting:").locator("select")
+    # Hang detectors, not speed targets: at the start of the suite the other worker
+    # runs nbgrader over a class, and two Hub users' kernels start under that load.
+    picker.wait_for(timeout=300_000)
+    ann.locator("button", has_text="Follow the instructor").click(timeout=300_000)
+    ann.get_by_text("Following:", exact=False).wait_for(timeout=30_000)
+    assert ann.evaluate(HEADING_TOP, "Section C") > 768  # far below at first
+    picker.select_option(label="4. Section C")
+    ann.get_by_text("section 4: Section C", exact=False).wait_for(timeout=30_000)
+    ann.wait_for_function(f"() => ({HEADING_TOP})('Section C') < 200", timeout=15_000)
+    assert -5 < ann.evaluate(HEADING_TOP, "Section C") < 200
+    teacher.locator("button", has_text="alloc_pages(order)").click()
+    teacher.get_by_text("alloc_pages(0) -> pfn", exact=False).first.wait_for(
+        timeout=30_000)
+    # the student's own Playground (off screen, above) logs the same call
+    ann.wait_for_function(
+        "() => [...document.querySelectorAll('.widget-html')]"
+        ".some(n => n.textContent.includes('alloc_pages(0) -> pfn 0'))",
+        timeout=30_000)
+    ann.locator(".jp-NotebookPanel .jp-Cell").first.scroll_into_view_if_needed()
+    for role, (context, page, requests) in pages.items():
+        page.screenshot(path=str(artifacts / f"classroom-follow-{role}.png"))
+        assert not requests.foreign, requests.foreign
+        assert page.locator(".Toastify__toast").count() == 0
+        context.close()
 
 
 def server_environment(hub: LocalHub, user: str) -> dict[str, str]:
@@ -247,58 +230,51 @@ def server_environment(hub: LocalHub, user: str) -> dict[str, str]:
 
 
 @pytest.mark.browser
-def test_the_slide_mode_moves_a_following_students_notebook(classroom, artifacts,
+def test_the_slide_mode_moves_a_following_students_notebook(classroom, browser, artifacts,
                                                             tmp_path):
-    from playwright.sync_api import sync_playwright
-
     teacher = USERS["instructor"]
     lesson = classroom.workdir / "home" / teacher / f"{SLIDES_LESSON}.ipynb"
     voila = VoilaServer(state=tmp_path, notebook=lesson, slides=True,
                         base_env=server_environment(classroom, teacher))
     ann_client = ClassroomClient(classroom.service_url, classroom.token(USERS["student1"]))
-    with voila.running(), sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                             headless=True)
-        try:
-            context, ann, requests = log_in_and_run(browser, classroom, USERS["student1"],
-                                                    f"{SLIDES_LESSON}.ipynb")
-            ann.locator("button", has_text="Follow the instructor").click(timeout=300_000)
-            ann.get_by_text("Following:", exact=False).wait_for(timeout=30_000)
-            assert ann.evaluate(HEADING_TOP, "Section C") > 768  # far below at first
+    with voila.running():
+        context, ann, requests = log_in_and_run(browser, classroom, USERS["student1"],
+                                                f"{SLIDES_LESSON}.ipynb")
+        ann.locator("button", has_text="Follow the instructor").click(timeout=300_000)
+        ann.get_by_text("Following:", exact=False).wait_for(timeout=30_000)
+        assert ann.evaluate(HEADING_TOP, "Section C") > 768  # far below at first
 
-            slides_context = browser.new_context(viewport={"width": 1280, "height": 720})
-            slides = slides_context.new_page()
-            slide_requests = RequestLog()
-            slides.on("request", slide_requests)
-            slides.goto(f"{voila.base_url}/", wait_until="domcontentloaded", timeout=180_000)
-            # the slides cut once the layout has settled (End is then the last slide)
-            slides.wait_for_function(
-                "() => window.kitSlides && window.kitSlides.settled()"
-                " && window.kitSlides.count() > 4"
-                " && window.kitSlides.follow() === 'publishing'", timeout=180_000)
-            ann.get_by_text("section 1: Slides demo", exact=False).wait_for(timeout=30_000)
+        slides_context = browser.new_context(viewport={"width": 1280, "height": 720})
+        slides = slides_context.new_page()
+        slide_requests = RequestLog()
+        slides.on("request", slide_requests)
+        slides.goto(f"{voila.base_url}/", wait_until="domcontentloaded", timeout=180_000)
+        # the slides cut once the layout has settled (End is then the last slide)
+        slides.wait_for_function(
+            "() => window.kitSlides && window.kitSlides.settled()"
+            " && window.kitSlides.count() > 4"
+            " && window.kitSlides.follow() === 'publishing'", timeout=180_000)
+        ann.get_by_text("section 1: Slides demo", exact=False).wait_for(timeout=30_000)
 
-            # End: the last slide continues Section C (its cells are copies without ids)
-            slides.keyboard.press("End")
-            ann.get_by_text("section 4: Section C", exact=False).wait_for(timeout=30_000)
-            ann.wait_for_function(f"() => ({HEADING_TOP})('Section C') < 200", timeout=15_000)
-            assert -5 < ann.evaluate(HEADING_TOP, "Section C") < 200
-            state = ann_client.follow()["state"]
-            assert (state["lesson"], state["section"], state["title"]) == (
-                SLIDES_LESSON, 3, "Section C")
+        # End: the last slide continues Section C (its cells are copies without ids)
+        slides.keyboard.press("End")
+        ann.get_by_text("section 4: Section C", exact=False).wait_for(timeout=30_000)
+        ann.wait_for_function(f"() => ({HEADING_TOP})('Section C') < 200", timeout=15_000)
+        assert -5 < ann.evaluate(HEADING_TOP, "Section C") < 200
+        state = ann_client.follow()["state"]
+        assert (state["lesson"], state["section"], state["title"]) == (
+            SLIDES_LESSON, 3, "Section C")
 
-            # back by key: Home, then the next slide starts Section A
-            slides.keyboard.press("Home")
-            slides.keyboard.press("ArrowRight")
-            ann.get_by_text("section 2: Section A", exact=False).wait_for(timeout=30_000)
-            ann.wait_for_function(f"() => ({HEADING_TOP})('Section A') < 200", timeout=15_000)
-            assert -5 < ann.evaluate(HEADING_TOP, "Section A") < 200
-            assert slides.evaluate("() => window.kitSlides.current()") == 1
-            slides.screenshot(path=str(artifacts / "classroom-slides-presenter.png"))
-            ann.screenshot(path=str(artifacts / "classroom-slides-student1.png"))
-            assert not requests.foreign and not slide_requests.foreign, (
-                requests.foreign, slide_requests.foreign)
-            slides_context.close()
-            context.close()
-        finally:
-            browser.close()
+        # back by key: Home, then the next slide starts Section A
+        slides.keyboard.press("Home")
+        slides.keyboard.press("ArrowRight")
+        ann.get_by_text("section 2: Section A", exact=False).wait_for(timeout=30_000)
+        ann.wait_for_function(f"() => ({HEADING_TOP})('Section A') < 200", timeout=15_000)
+        assert -5 < ann.evaluate(HEADING_TOP, "Section A") < 200
+        assert slides.evaluate("() => window.kitSlides.current()") == 1
+        slides.screenshot(path=str(artifacts / "classroom-slides-presenter.png"))
+        ann.screenshot(path=str(artifacts / "classroom-slides-student1.png"))
+        assert not requests.foreign and not slide_requests.foreign, (
+            requests.foreign, slide_requests.foreign)
+        slides_context.close()
+        context.close()

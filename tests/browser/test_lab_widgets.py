@@ -34,6 +34,13 @@ BAR_HEIGHTS = """(title) => [...document.querySelectorAll('.bqplot.figure')]
     .map(f => [...f.querySelectorAll('rect.bar')].map(r => +r.getAttribute('height')))"""
 
 
+@pytest.fixture
+def page(shared_page):  # noqa: ANN001, ANN201
+    """The JupyterLab tab the browser tests share (see conftest.py), 1400x1000."""
+    shared_page.set_viewport_size({"width": 1400, "height": 1000})
+    return shared_page
+
+
 def test_widgets_render_are_legible_and_respond(page, run_notebook, artifacts):
     """The demo notebook runs once: its figures are drawn, every widget is legible as drawn
     (no cut label, no axis title over tick labels, in either theme; a PNG of each widget),

@@ -1,6 +1,6 @@
 """The presenter view: ``kit present``'s Voila serves a lesson offline, code hidden, widgets live.
 
-The ``page`` fixture fails the test on any request to a host other than loopback, which is
+The ``voila_tab`` fixture fails the test on any request to a host other than loopback, which is
 what Voila's stock template would make (it links its icon font from a CDN).
 """
 
@@ -16,13 +16,24 @@ from kit.teaching.quiz_bank import question
 LESSON = Path(__file__).resolve().parents[2] / "notebooks" / "01-start-here.ipynb"
 
 
-@pytest.fixture(scope="module")
-def voila(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("voila-root")
+@pytest.fixture
+def voila(tmp_path, voila_port):
+    folder, state = tmp_path / "lesson", tmp_path / "voila"
+    folder.mkdir()
+    state.mkdir()
     notebook = Path(shutil.copy(LESSON, folder / LESSON.name))
-    server = VoilaServer(state=tmp_path_factory.mktemp("voila-state"), notebook=notebook)
+    server = VoilaServer(state=state, notebook=notebook, preferred_port=voila_port)
     with server.running():
         yield server
+
+
+@pytest.fixture
+def page(voila_tab, voila):  # noqa: ANN001, ANN201
+    """The tab Voila pages share (see conftest.py), 1400x1000; left blank before the server
+    stops."""
+    voila_tab.page.set_viewport_size({"width": 1400, "height": 1000})
+    yield voila_tab.page
+    voila_tab.page.goto("about:blank")
 
 
 @pytest.mark.browser

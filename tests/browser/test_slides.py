@@ -7,7 +7,9 @@ speaker notes (``metadata.kit.notes``) all reach the notes window but never a sl
 page's text, and without a classroom the kernel declines the page's follow comm (nothing
 is published).
 
-Each lesson is loaded once (Voila runs the whole lesson on every load) and checked at both sizes:
+Each lesson is loaded once (Voila runs the whole lesson on every load), in the tab the lessons
+share (``voila_tab``: Voila's scripts come from its cache after the first), and checked at both
+sizes:
 at the size it was loaded at, then resized to the other, as a presenter moves the window to the
 projector; the page cuts its slides again for the new size, and the test checks that it did
 (the smaller screen needs more slides).  The lessons alternate which size they load at, so both
@@ -115,8 +117,8 @@ def check_every_slide(page, stem: str, width: int, height: int, artifacts: Path)
 @pytest.mark.parametrize(
     "lesson,sizes", [(lesson, SIZES if n % 2 == 0 else SIZES[::-1])
                      for n, lesson in enumerate(LESSONS)], ids=[p.stem for p in LESSONS])
-def test_every_slide_fits_the_screen_in_large_type(lesson, sizes, browser, artifacts,
-                                                   tmp_path):
+def test_every_slide_fits_the_screen_in_large_type(lesson, sizes, voila_tab, voila_port,
+                                                   artifacts, tmp_path):
     folder, state = tmp_path / "lesson", tmp_path / "voila"
     folder.mkdir()
     state.mkdir()
@@ -124,10 +126,10 @@ def test_every_slide_fits_the_screen_in_large_type(lesson, sizes, browser, artif
     notes = lesson_notes(notebook)
     assert notes, f"{notebook.name} has no speaker notes"
     (width, height), _ = sizes
-    server = VoilaServer(state=state, notebook=notebook, slides=True)
+    server = VoilaServer(state=state, notebook=notebook, slides=True, preferred_port=voila_port)
     with server.running():
-        context = browser.new_context(viewport={"width": width, "height": height})
-        page = context.new_page()
+        page = voila_tab.page  # the lessons' tests load their pages in one tab: see conftest.py
+        page.set_viewport_size({"width": width, "height": height})
         try:
             page.goto(f"{server.base_url}/", wait_until="domcontentloaded", timeout=180_000)
             wait_until_cut(page, width, height)
@@ -161,4 +163,4 @@ def test_every_slide_fits_the_screen_in_large_type(lesson, sizes, browser, artif
             show(page, 0)
             assert "from kit.widgets import" not in visible
         finally:
-            context.close()
+            page.goto("about:blank")

@@ -45,6 +45,12 @@ def reads_right(page, playground, artifacts, size: tuple[int, int]) -> None:  # 
     assert axis_overlaps(page) == [], f"axis titles over tick labels at {size}"
 
 
+@pytest.fixture
+def page(shared_page):  # noqa: ANN001, ANN201
+    """The JupyterLab tab the browser tests share (see conftest.py)."""
+    return shared_page
+
+
 @pytest.mark.browser
 def test_playground_after_the_issues_steps_reads_right(run_notebook, page, artifacts):
     page.set_viewport_size({"width": SIZES[0][0], "height": SIZES[0][1]})
