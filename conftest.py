@@ -14,7 +14,8 @@ Tests go to the workers one by one (each its own *scope*), except what must shar
 
 Browser tests are ordinary tests here: each worker that runs one starts its own JupyterLab
 server (a session fixture, ``tests/browser/conftest.py``), so the lessons run in two browsers
-at once instead of one after the other.
+at once instead of one after the other; its Chromium, and the JupyterLab and Voila tabs in it,
+stay open while it runs browser tests one after another, whatever their module.
 
 The scopes start longest first (``LONGEST_FIRST``), so that no long scope is left to run alone
 at the end while the other worker idles; unranked scopes follow in collection order.

@@ -21,7 +21,7 @@ import re
 
 import pytest
 from colourvision import MACHADO, ciede2000, hex_rgb, lab, simulate, svg_filter_matrix
-from labdriver import close_documents, run_all_cells
+from labdriver import POLL_MS, close_documents, run_all_cells
 from legibility import settle
 
 import kit
@@ -94,7 +94,7 @@ def type_into(page, text: str) -> None:  # noqa: ANN001
         page.wait_for_timeout(400)
         page.wait_for_function(
             "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
-            " === 'idle'", timeout=30_000)
+            " === 'idle'", timeout=30_000, polling=POLL_MS)
 
 
 #: The Playground's /proc/buddyinfo line (its table's title), spaces squeezed.
@@ -112,7 +112,7 @@ def assert_zone_matches(page, model: Playground) -> None:  # noqa: ANN001
     try:
         page.wait_for_function(f"([root, want]) => ({BUDDYINFO})(root) === want",
                                arg=[page.locator(PLAYGROUND).first.element_handle(), want],
-                               timeout=20_000)
+                               timeout=20_000, polling=POLL_MS)
     except Exception:  # noqa: BLE001 - the comparison below says what differs
         pass
     assert buddyinfo(page) == want
@@ -345,7 +345,7 @@ def test_the_dark_theme_keeps_titles_axes_and_labels_legible(lesson, artifacts):
                   " {theme: 'JupyterLab Dark'})")
     try:
         page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'",
-                               timeout=30_000)
+                               timeout=30_000, polling=POLL_MS)
         playground = page.locator(PLAYGROUND).first
         shoot(page, playground, artifacts / "a11y-dark-playground.png")
         low = page.evaluate(LOW_CONTRAST, 4.5)
@@ -354,4 +354,4 @@ def test_the_dark_theme_keeps_titles_axes_and_labels_legible(lesson, artifacts):
         page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme',"
                       " {theme: 'JupyterLab Light'})")
         page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'",
-                               timeout=30_000)
+                               timeout=30_000, polling=POLL_MS)

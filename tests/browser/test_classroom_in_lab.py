@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
-from labdriver import RequestLog, VoilaServer
+from labdriver import POLL_MS, RequestLog, VoilaServer
 
 pytest.importorskip("jupyterhub", reason="the [classroom] extra is not installed")
 
@@ -112,14 +112,14 @@ def run_all_when_open(page, notebook: str) -> None:  # noqa: ANN001
     """Wait until JupyterLab shows ``notebook`` with an idle kernel, then start running all
     its cells (not waiting for the end: the test waits for what the cells show)."""
     page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell",
-                           timeout=120_000)
+                           timeout=120_000, polling=POLL_MS)
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=120_000)
     page.wait_for_function(
         """(name) => { const p = window.jupyterapp.shell.currentWidget;
                    const k = p && p.sessionContext && p.sessionContext.session
                              && p.sessionContext.session.kernel;
                    return k && k.status === 'idle' && p.context.path.endsWith(name); }""",
-        arg=notebook, timeout=120_000)
+        arg=notebook, timeout=120_000, polling=POLL_MS)
     page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
 
 
@@ -191,7 +191,8 @@ def test_a_following_student_scrolls_and_replays_the_presenters_playground(class
     assert ann.evaluate(HEADING_TOP, "Section C") > 768  # far below at first
     picker.select_option(label="4. Section C")
     ann.get_by_text("section 4: Section C", exact=False).wait_for(timeout=30_000)
-    ann.wait_for_function(f"() => ({HEADING_TOP})('Section C') < 200", timeout=15_000)
+    ann.wait_for_function(f"() => ({HEADING_TOP})('Section C') < 200", timeout=15_000,
+                          polling=POLL_MS)
     assert -5 < ann.evaluate(HEADING_TOP, "Section C") < 200
     teacher.locator("button", has_text="alloc_pages(order)").click()
     teacher.get_by_text("alloc_pages(0) -> pfn", exact=False).first.wait_for(
@@ -200,7 +201,7 @@ def test_a_following_student_scrolls_and_replays_the_presenters_playground(class
     ann.wait_for_function(
         "() => [...document.querySelectorAll('.widget-html')]"
         ".some(n => n.textContent.includes('alloc_pages(0) -> pfn 0'))",
-        timeout=30_000)
+        timeout=30_000, polling=POLL_MS)
     ann.locator(".jp-NotebookPanel .jp-Cell").first.scroll_into_view_if_needed()
     for role, (context, page, requests) in pages.items():
         page.screenshot(path=str(artifacts / f"classroom-follow-{role}.png"))
@@ -253,13 +254,14 @@ def test_the_slide_mode_moves_a_following_students_notebook(classroom, browser, 
         slides.wait_for_function(
             "() => window.kitSlides && window.kitSlides.settled()"
             " && window.kitSlides.count() > 4"
-            " && window.kitSlides.follow() === 'publishing'", timeout=180_000)
+            " && window.kitSlides.follow() === 'publishing'", timeout=180_000, polling=POLL_MS)
         ann.get_by_text("section 1: Slides demo", exact=False).wait_for(timeout=30_000)
 
         # End: the last slide continues Section C (its cells are copies without ids)
         slides.keyboard.press("End")
         ann.get_by_text("section 4: Section C", exact=False).wait_for(timeout=30_000)
-        ann.wait_for_function(f"() => ({HEADING_TOP})('Section C') < 200", timeout=15_000)
+        ann.wait_for_function(f"() => ({HEADING_TOP})('Section C') < 200", timeout=15_000,
+                              polling=POLL_MS)
         assert -5 < ann.evaluate(HEADING_TOP, "Section C") < 200
         state = ann_client.follow()["state"]
         assert (state["lesson"], state["section"], state["title"]) == (
@@ -269,7 +271,8 @@ def test_the_slide_mode_moves_a_following_students_notebook(classroom, browser, 
         slides.keyboard.press("Home")
         slides.keyboard.press("ArrowRight")
         ann.get_by_text("section 2: Section A", exact=False).wait_for(timeout=30_000)
-        ann.wait_for_function(f"() => ({HEADING_TOP})('Section A') < 200", timeout=15_000)
+        ann.wait_for_function(f"() => ({HEADING_TOP})('Section A') < 200", timeout=15_000,
+                              polling=POLL_MS)
         assert -5 < ann.evaluate(HEADING_TOP, "Section A") < 200
         assert slides.evaluate("() => window.kitSlides.current()") == 1
         slides.screenshot(path=str(artifacts / "classroom-slides-presenter.png"))

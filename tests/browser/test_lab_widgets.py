@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from labdriver import POLL_MS
 from legibility import assert_legible, settle
 
 pytestmark = pytest.mark.browser
@@ -57,6 +58,7 @@ def test_widgets_render_are_legible_and_respond(page, run_notebook, artifacts):
                     && figures.every(([title, n]) => n > 0 || title.includes('/proc'));
             }}""",
             timeout=60_000,
+            polling=POLL_MS,
         )
     except Exception:  # noqa: BLE001 - the assertions below say what is missing
         pass
@@ -77,7 +79,8 @@ def test_widgets_render_are_legible_and_respond(page, run_notebook, artifacts):
     assert page.locator(".jp-OutputArea-output[data-mime-type*='error']").count() == 0
 
     # Legible as drawn, before anything is driven.
-    page.wait_for_function(f"() => ({MARKS_PER_FIGURE})().length >= 12", timeout=60_000)
+    page.wait_for_function(f"() => ({MARKS_PER_FIGURE})().length >= 12", timeout=60_000,
+                           polling=POLL_MS)
     shots = assert_legible(page, artifacts, "demo")
     assert len(shots) == 12, shots  # every widget of the demo, the presenter one included
     page.set_viewport_size({"width": 1400, "height": 1000})  # back to the page's own window
@@ -85,7 +88,7 @@ def test_widgets_render_are_legible_and_respond(page, run_notebook, artifacts):
 
     explorer = figures.filter(has_text=EXPLORER_TITLE).first
     explorer.scroll_into_view_if_needed()
-    page.wait_for_function(f"() => ({BAR_GEOMETRY})({EXPLORER_TITLE!r}) !== null")
+    page.wait_for_function(f"() => ({BAR_GEOMETRY})({EXPLORER_TITLE!r}) !== null", polling=POLL_MS)
     before = page.evaluate(BAR_GEOMETRY, EXPLORER_TITLE)
     assert before and len(before) == 6  # 3 strategies x (used, wasted)
     page.screenshot(path=str(artifacts / "widgets_order_explorer_before.png"))
@@ -104,6 +107,7 @@ def test_widgets_render_are_legible_and_respond(page, run_notebook, artifacts):
     page.wait_for_function(
         f"(before) => JSON.stringify(({BAR_GEOMETRY})({EXPLORER_TITLE!r})) !== before",
         arg=json.dumps(before), timeout=20_000,
+        polling=POLL_MS,
     )
     after_slider = page.evaluate(BAR_GEOMETRY, EXPLORER_TITLE)
     assert after_slider != before
@@ -115,6 +119,7 @@ def test_widgets_render_are_legible_and_respond(page, run_notebook, artifacts):
     page.wait_for_function(
         f"(prev) => JSON.stringify(({BAR_GEOMETRY})({EXPLORER_TITLE!r})) !== prev",
         arg=json.dumps(after_slider), timeout=20_000,
+        polling=POLL_MS,
     )
     explorer.scroll_into_view_if_needed()
     page.screenshot(path=str(artifacts / "widgets_demo.png"))

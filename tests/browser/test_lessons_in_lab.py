@@ -10,7 +10,7 @@ The lessons share one tab: each opens, with a new kernel, in the JupyterLab the 
 from pathlib import Path
 
 import pytest
-from labdriver import wait_until_idle
+from labdriver import POLL_MS, wait_until_idle
 from legibility import assert_laid_out, assert_legible, settle
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
@@ -70,7 +70,8 @@ def answer_every_question(page, artifacts, lesson: str) -> None:  # noqa: ANN001
         page.wait_for_function(
             "n => [...document.querySelectorAll('.jp-OutputArea-output .widget-html-content')]"
             ".filter(e => /^(Right: |Not quite: |Not yet: |The answer: |Not read as)/"
-            ".test(e.textContent.trim())).length >= n", arg=index + 1, timeout=30_000)
+            ".test(e.textContent.trim())).length >= n", arg=index + 1, timeout=30_000,
+            polling=POLL_MS)
         row.locator("xpath=..").screenshot(  # the question with its verdict or hint
             path=str(artifacts / f"lab-{Path(lesson).stem}-first-try-{index}.png"))
         row.locator("button:has-text('show me')").click()
@@ -78,7 +79,7 @@ def answer_every_question(page, artifacts, lesson: str) -> None:  # noqa: ANN001
     page.wait_for_function(
         "n => [...document.querySelectorAll('.jp-OutputArea-output .widget-html-content')]"
         ".filter(e => /^(Right: |Not quite: |The answer: |Not read as)/"
-        ".test(e.textContent.trim())).length >= n", arg=asked, timeout=30_000)
+        ".test(e.textContent.trim())).length >= n", arg=asked, timeout=30_000, polling=POLL_MS)
     # the demos opened by the answers draw their figures: the kernel has sent them, and the
     # outputs have not changed for a while
     wait_until_idle(page)

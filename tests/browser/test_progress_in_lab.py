@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from labdriver import CHROMIUM, CHROMIUM_ARGS, LabServer, run_all_cells
+from labdriver import CHROMIUM, CHROMIUM_ARGS, POLL_MS, LabServer, run_all_cells
 
 from kit.cli import main
 
@@ -38,7 +38,7 @@ def test_jupyterlab_records_progress_and_lesson_1_shows_it(tmp_path, artifacts, 
             page.wait_for_function(
                 "() => [...document.querySelectorAll('.widget-html-content')]"
                 ".some(e => /^(Right: |Not quite: )/.test(e.textContent.trim()))",
-                timeout=30_000)
+                timeout=30_000, polling=POLL_MS)
             page.evaluate("""() => {
                 const panel = window.jupyterapp.shell.currentWidget;
                 const cells = panel.content.model.cells;

@@ -26,7 +26,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from labdriver import VoilaServer
+from labdriver import POLL_MS, VoilaServer
 
 LESSONS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("[0-9][0-9]-*.ipynb"))
 SIZES = ((1280, 720), (1920, 1080))
@@ -75,7 +75,8 @@ def wait_until_cut(page, width: int, height: int) -> None:  # noqa: ANN001 - a p
     every widget drawn (the page's cap on waiting was not what ended it)."""
     page.wait_for_function(
         "size => window.kitSlides && window.kitSlides.cutFor() === size"
-        " && window.kitSlides.settled()", arg=f"{width}x{height}", timeout=SETTLE_TIMEOUT)
+        " && window.kitSlides.settled()", arg=f"{width}x{height}", timeout=SETTLE_TIMEOUT,
+        polling=POLL_MS)
     assert page.evaluate("() => window.kitSlides.settledBy()") == "quiet", (
         f"the layout at {width}x{height} never settled: a widget never drew or never stopped")
 
@@ -84,7 +85,7 @@ def show(page, index: int) -> None:  # noqa: ANN001 - a playwright Page
     """Wait until slide ``index`` is shown, split and fitted."""
     page.wait_for_function(
         "i => window.kitSlides.current() === i && window.kitSlides.settled()", arg=index,
-        timeout=SETTLE_TIMEOUT)
+        timeout=SETTLE_TIMEOUT, polling=POLL_MS)
 
 
 def check_every_slide(page, stem: str, width: int, height: int, artifacts: Path) -> set[str]:  # noqa: ANN001
@@ -135,7 +136,7 @@ def test_every_slide_fits_the_screen_in_large_type(lesson, sizes, voila_tab, voi
             wait_until_cut(page, width, height)
             # no classroom here: the kernel declines the slide page's follow comm, nothing is sent
             page.wait_for_function("() => window.kitSlides.follow() !== 'connecting'",
-                                   timeout=60_000)
+                                   timeout=60_000, polling=POLL_MS)
             assert page.evaluate("() => [window.kitSlides.follow(), window.kitSlides.told()]") \
                 == ["declined", None]
             cuts = {}

@@ -11,7 +11,7 @@ window resized to a desktop's.
 from __future__ import annotations
 
 import pytest
-from labdriver import wait_until_idle
+from labdriver import POLL_MS, wait_until_idle
 from legibility import BUDDYINFO_LAYOUT, FIGURES_CUT, axis_overlaps, cut_text, settle
 
 SIZES = [(1366, 768), (1920, 1080)]
@@ -65,11 +65,13 @@ def test_playground_after_the_issues_steps_reads_right(run_notebook, page, artif
         playground.locator(f"button:has-text('{label}')").click()
         # the kernel has made the call (the Playground shows it) and is done with it
         page.wait_for_function("([root, before]) => root.innerText !== before",
-                               arg=[playground.element_handle(), before], timeout=30_000)
+                               arg=[playground.element_handle(), before], timeout=30_000,
+                               polling=POLL_MS)
         wait_until_idle(page)
     page.wait_for_function(
         "() => [...document.querySelectorAll('.jp-OutputArea-output')].some("
-        "e => e.textContent.includes('random workload, seed 0, 100 steps'))", timeout=30_000)
+        "e => e.textContent.includes('random workload, seed 0, 100 steps'))", timeout=30_000,
+        polling=POLL_MS)
     settle(page, drawn=True)  # the map and the charts drawn
     for size in SIZES:
         reads_right(page, playground, artifacts, size)
