@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from labdriver import CHROMIUM, CHROMIUM_ARGS, POLL_MS, LabServer, run_all_cells
+from labdriver import POLL_MS, LabServer, run_all_cells
 
 from kit.cli import main
 
@@ -18,18 +18,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.mark.browser
 def test_jupyterlab_records_progress_and_lesson_1_shows_it(tmp_path, artifacts, monkeypatch,
-                                                           capsys):
-    from playwright.sync_api import sync_playwright
-
+                                                           capsys, browser):
     root = tmp_path / "course"
     shutil.copytree(REPO / "notebooks", root / "notebooks")
     monkeypatch.delenv("KIT_PROGRESS", raising=False)  # the server's kernels inherit this
-    with LabServer(state=tmp_path / "state", root=root).running() as server, \
-            sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                              headless=True)
+    with LabServer(state=tmp_path / "state", root=root).running() as server:
+        context = browser.new_context(viewport={"width": 1366, "height": 768})
         try:
-            page = chromium.new_context(viewport={"width": 1366, "height": 768}).new_page()
+            page = context.new_page()
             assert run_all_cells(page, server, "notebooks/01-start-here.ipynb") == []
             row = page.locator(".jp-OutputArea-output .widget-hbox"
                                ":has(> button:has-text('show me without predicting'))").first
@@ -55,7 +51,7 @@ def test_jupyterlab_records_progress_and_lesson_1_shows_it(tmp_path, artifacts, 
             page.screenshot(path=str(artifacts / "lab-progress-lesson-1.png"))
             text = shown.inner_text()
         finally:
-            chromium.close()
+            context.close()  # its kernel's page closed before the server stops
     lessons = len(list((REPO / "notebooks").glob("0*.ipynb")))
     assert f"Lessons run: 1 of {lessons}" in text and "✔ 01-start-here" in text
     assert "Predictions made on 1 question, 1 answered right" in text
