@@ -270,7 +270,7 @@ class _ChunkReader:
             return self._careful(text, first)  # a match ran over a newline
         if gap_lines:
             return self._mixed(text, fields, gaps, first)
-        fast = _batch(*fields)  # type: ignore[arg-type]
+        fast = _batch(*fields)
         if fast is None:
             return self._careful(text, first)
         _mark_failed(fast.events, fast.pfns)
