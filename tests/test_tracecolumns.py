@@ -166,6 +166,18 @@ ODD_LINES = [
     "order=1\n",
     "            bash-1       [000] .....   100.000004: mm_page_unknown: page=0 pfn=0x10 "
     "order=1\n",
+    # an event whose page pointer is not hex (the fast pattern leaves it, the careful reads it)
+    "            bash-1       [000] .....   100.000004: mm_page_free: page=(____ptrval____) "
+    "pfn=0x10 order=1\n",
+    # lines cut by a newline where the fast pattern takes any character but a space
+    "            bash-1       [000] .....   100.000004: mm_page_free: page=00\n00 pfn=0x10 "
+    "order=1\n",
+    "            bash-1\n       [000] .....   100.000004: mm_page_free: page=0 pfn=0x10 "
+    "order=1\n",
+    "            bash-1       [000] ..\n...   100.000004: mm_page_free: page=0 pfn=0x10 "
+    "order=1\n",
+    "            bash-1       [000] .....   100.000004: mm_page_fr\nee: page=0 pfn=0x10 "
+    "order=1\n",
 ]
 
 
