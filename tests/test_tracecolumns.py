@@ -86,7 +86,7 @@ def test_tracefs_lines_take_the_fast_path(tmp_path: Path) -> None:
     report = TraceReport()
     batches = list(read_trace_columns(path, report))
     assert sum(len(b) for b in batches) == 300 == report.events == report.lines
-    assert all(isinstance(t, str) for b in batches for t in b.times)  # text, not parsed
+    assert all(isinstance(t, bytes) for b in batches for t in b.times)  # text, not parsed
 
 
 def test_a_fast_line_with_another_events_fields_is_reported_like_the_careful_reader(
@@ -165,6 +165,18 @@ ODD_LINES = [
     "            b\u00e4sh-1       [000] .....   100.000004: mm_page_free: page=0 pfn=0x10 "
     "order=1\n",
     "            bash-1       [000] .....   100.000004: mm_page_unknown: page=0 pfn=0x10 "
+    "order=1\n",
+    # an event whose page pointer is not hex (the fast pattern leaves it, the careful reads it)
+    "            bash-1       [000] .....   100.000004: mm_page_free: page=(____ptrval____) "
+    "pfn=0x10 order=1\n",
+    # lines cut by a newline where the fast pattern takes any character but a space
+    "            bash-1       [000] .....   100.000004: mm_page_free: page=00\n00 pfn=0x10 "
+    "order=1\n",
+    "            bash-1\n       [000] .....   100.000004: mm_page_free: page=0 pfn=0x10 "
+    "order=1\n",
+    "            bash-1       [000] ..\n...   100.000004: mm_page_free: page=0 pfn=0x10 "
+    "order=1\n",
+    "            bash-1       [000] .....   100.000004: mm_page_fr\nee: page=0 pfn=0x10 "
     "order=1\n",
 ]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import pickle
 import random
 import shutil
 import subprocess
@@ -61,11 +62,17 @@ def folded(partials: list[PartialSummary], from_the_right: bool = False) -> Trac
     return whole.finish()
 
 
-def cut(path: Path, offsets: list[int], zones: list[ZoneInfo] | None) -> list[PartialSummary]:
-    """The partial summaries of the file cut at ``offsets`` (byte offsets after newlines)."""
+def cut(
+    path: Path, offsets: list[int], zones: list[ZoneInfo] | None, pickled: bool = False
+) -> list[PartialSummary]:
+    """The partial summaries of the file cut at ``offsets`` (byte offsets after newlines),
+    each through pickle and back if ``pickled`` (as a worker sends it)."""
     bounds = [0, *sorted(set(offsets)), path.stat().st_size]
     spans: list[Span] = [(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
-    return [summarise_span(span, path, zones) for span in spans or [(0, 0)]]
+    partials = [summarise_span(span, path, zones) for span in spans or [(0, 0)]]
+    if pickled:
+        return [pickle.loads(pickle.dumps(partial)) for partial in partials]
+    return partials
 
 
 def same(whole: TraceSummary, reference: TraceSummary) -> None:
@@ -102,17 +109,17 @@ def cut_traces(draw: st.DrawFn) -> tuple[bytes, list[int], bool]:
 
 @settings(max_examples=300, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(trace=cut_traces(), from_the_right=st.booleans())
+@given(trace=cut_traces(), from_the_right=st.booleans(), pickled=st.booleans())
 def test_any_cut_merges_to_the_one_pass_summary(
-    trace: tuple[bytes, list[int], bool], from_the_right: bool, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    trace: tuple[bytes, list[int], bool], from_the_right: bool, pickled: bool,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     data, cuts, with_zones = trace
     monkeypatch.setattr("kit.core.tracecolumns.CHUNK_CHARS", 64)  # lines cut between reads
     path = tmp_path / "trace.txt"
     path.write_bytes(data)
     zones = ZONES if with_zones else None
-    same(folded(cut(path, cuts, zones), from_the_right), serial(path, zones))
+    same(folded(cut(path, cuts, zones, pickled), from_the_right), serial(path, zones))
 
 
 def lines_of(*events: tuple[str, str]) -> bytes:
@@ -168,12 +175,12 @@ def newline_offsets(path: Path, count: int, seed: int) -> list[int]:
     return [offset for offset in chosen if offset < len(data)]
 
 
-@pytest.mark.parametrize("count, seed", [(1, 1), (2, 2), (7, 3)])
+@pytest.mark.parametrize("count, seed, pickled", [(1, 1, False), (2, 2, True), (7, 3, True)])
 def test_the_shipped_recording_cut_anywhere_merges_to_one_pass(
-    shipped: Path, reference: TraceSummary, count: int, seed: int
+    shipped: Path, reference: TraceSummary, count: int, seed: int, pickled: bool
 ) -> None:
     assert reference.report.events == 274_647 and reference.lines() != []
-    partials = cut(shipped, newline_offsets(shipped, count, seed), ZONES)
+    partials = cut(shipped, newline_offsets(shipped, count, seed), ZONES, pickled)
     assert len(partials) == count + 1
     same(folded(partials), reference)
 

@@ -173,7 +173,7 @@ def replay_beside_model(
             for run in batch.runs:
                 first = len(kept)
                 for row in range(run.start, run.end):
-                    pfn = int(pfns[row], 16) if pfns[row] else None  # "": a failed allocation
+                    pfn = int(pfns[row], 16) if pfns[row] else None  # b"": a failed allocation
                     if pfn is None or not start <= pfn < end:
                         continue
                     replay(run.event, pfn, run.fields[0])
