@@ -10,7 +10,9 @@ Tests go to the workers one by one (each its own *scope*), except what must shar
   together without being listed here;
 - the modules of one entry of ``SHARED_STATE``: they change a state of the machine the others
   check (the tracing tests record real kernel traces and check that the tracefs mount and its
-  instances are the same after as before, which two recordings at once would break).
+  instances are the same after as before, which two recordings at once would break), or they
+  share a session-scoped fixture of tests/conftest.py that each worker would build again (the
+  nbgrader tests' generated course).
 
 Browser tests are ordinary tests here: each worker that runs one starts its own JupyterLab
 server (a session fixture, ``tests/browser/conftest.py``), so the lessons run in two browsers
@@ -47,10 +49,14 @@ os.environ["KIT_PROGRESS"] = "off"
 
 ROOT = Path(__file__).resolve().parent
 
-#: Modules that must run in one worker though no fixture says so: name of the scope -> modules.
+#: Modules that must run in one worker though no module-scoped fixture says so: name of the
+#: scope -> modules.
 SHARED_STATE = {
     "tracing": ("tests/test_tracefs.py", "tests/test_trace_cli.py",
                 "tests/test_kerneltrace_widget.py"),
+    # the session fixture ``nbgrader_generated``: nbgrader generates the course once
+    "nbgrader": ("tests/test_nbgrader_parity.py", "tests/test_nbgrader_stock.py",
+                 "tests/test_one_verdict.py"),
 }
 
 #: Longest scopes first: test-id prefixes or scope names (a ``SHARED_STATE`` entry).  A scope
@@ -60,7 +66,9 @@ SHARED_STATE = {
 #: when a module's tests are scopes of their own.  The lesson test and the widget demo's ran
 #: their notebook twice then (the figure given); run once now, they take about 0.6 of it.
 LONGEST_FIRST = (
-    "tests/test_nbgrader_parity.py",  # 306 s: nbgrader autogrades 48 notebooks, kit grade too
+    # 306 + 49 + 45 s: nbgrader autogrades 48 notebooks, kit grade too; a stock nbgrader and the
+    # one-verdict students, since 2026-12-06 in copies of one generated course
+    "nbgrader",
     # 267 s: a JupyterHub, three users' servers; + ~45 s since the slide-mode test (Voila);
     # ~0.6 of it since the users' pages load at once and following answers at once
     "tests/browser/test_classroom_in_lab.py",
@@ -79,10 +87,8 @@ LONGEST_FIRST = (
     "tests/browser/",  # the other lessons and browser tests: 94 s each and less
     "tests/test_packaging.py",  # 56 s: a wheel built and installed in a fresh venv
     "tests/test_grade_class_correctness.py",  # 56 s: a class graded once for the module
-    "tests/test_nbgrader_stock.py",  # 49 s
     # 47 s: the shipped trace replayed once for the module (since read in bulk, half the CPU)
     "tests/test_tracemodel.py",
-    "tests/test_one_verdict.py",  # 45 s each
     "tests/test_traceparts.py",  # ~50 s alone at load 4-10: cuts of generated traces, 300 examples
     "tests/test_memory_map_incremental.py",  # 37 s each (~0.75 of it since a cheaper oracle)
     "tests/test_tracecolumns.py",  # 36 s each

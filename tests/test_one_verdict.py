@@ -4,9 +4,8 @@ import that nothing uses).
 
 The rule: delegation is *reaching* the kit's implementation.  An answer cell that imports a
 forbidden name and never uses it reaches nothing, so it is no delegation in any of the three;
-one that calls it is delegation in all three.  A module of its own (real nbgrader runs here),
-beside tests/test_nbgrader_parity.py whose course set-up it reuses, so pytest-xdist can run it
-while the parity module grades its class.
+one that calls it is delegation in all three.  nbgrader grades in a copy of the course
+tests/test_nbgrader_parity.py grades in (generated once, tests/nbgrader_course.py).
 """
 
 from __future__ import annotations
@@ -15,16 +14,9 @@ import copy
 from pathlib import Path
 
 import pytest
+from nbgrader_course import ASSIGNMENT, CONFIG, SOLUTIONS, course_from, nbgrader_points, run
 from test_delegation import LEANS_ON_PAGES_FOR, ORDERS, self_check
-from test_nbgrader_parity import (
-    ASSIGNMENT,
-    CONFIG,
-    SOLUTIONS,
-    class_of,
-    nbgrader_points,
-    new_course,
-    run,
-)
+from test_nbgrader_parity import class_of
 
 from kit.grading.trusted import notebooks as nbs
 from kit.grading.trusted.grading import GradingRun, grade
@@ -38,8 +30,9 @@ EXERCISE = "orders-get-order-tests"
 pytestmark = pytest.mark.usefixtures("sandbox_available")
 
 
-def test_an_unused_import_is_no_delegation_and_a_call_is_in_all_three(tmp_path: Path) -> None:
-    release = new_course(tmp_path / "course", [ORDERS], CONFIG)[ORDERS]
+def test_an_unused_import_is_no_delegation_and_a_call_is_in_all_three(
+        tmp_path: Path, nbgrader_generated: Path) -> None:
+    release = course_from(nbgrader_generated, tmp_path / "course", CONFIG)[ORDERS]
     full = class_of(release, nbs.read_notebook(SOLUTIONS / ORDERS))["full"]
     students = {}
     for student, change in (("unused-import", None), ("leaning", LEANS_ON_PAGES_FOR)):

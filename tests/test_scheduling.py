@@ -67,6 +67,17 @@ def test_the_tracing_modules_share_one_scope() -> None:
     assert scopes == {"tracing"}
 
 
+def test_the_nbgrader_modules_share_one_scope_ranked_first() -> None:
+    """They share the course nbgrader generates (a session fixture of tests/conftest.py)."""
+    scopes = {xdist_scope(f"{path}::test_x") for path in SHARED_STATE["nbgrader"]}
+    assert scopes == {"nbgrader"}
+    assert {rank(f"{path}::test_x") for path in SHARED_STATE["nbgrader"]} == {0}
+    fixtures = (ROOT / "tests" / "conftest.py").read_text(encoding="utf-8")
+    for path in SHARED_STATE["nbgrader"]:
+        assert "nbgrader_generated" in (ROOT / path).read_text(encoding="utf-8"), path
+    assert "def nbgrader_generated(" in fixtures
+
+
 def test_browser_lessons_spread_over_the_workers() -> None:
     """Each lesson's browser test is a scope of its own (each worker starts its JupyterLab)."""
     one = "tests/browser/test_lessons_in_lab.py::test_lesson_runs_cleanly_then_answered[01-x]"

@@ -1,0 +1,97 @@
+"""A real nbgrader course made from ``solutions/``, for the tests that run nbgrader.
+
+A course on nbgrader takes ``solutions/`` as its source folder and runs ``nbgrader
+generate_assignment`` once (README: "Using these exercises in an nbgrader course").  The tests
+do the same once per pytest worker (the session fixture ``nbgrader_generated``,
+tests/conftest.py) and each grades its students in a copy of that course: a generation costs
+an nbgrader start and a new gradebook (nbgrader runs alembic in a subprocess for it), some 5
+CPU-s, which three modules used to pay each.  A copy is what the course would be had it been
+generated there: ``generate_assignment`` writes the release and the gradebook the same way
+whatever the ``OverwriteCells`` settings, which only ``autograde`` reads.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from kit.grading.trusted import notebooks as nbs
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = ROOT / "solutions"
+NOTEBOOKS = sorted(p.name for p in SOLUTIONS.glob("*.ipynb"))
+ASSIGNMENT = "ps1"
+#: The only setting a course adds to nbgrader's defaults (README: "Using these exercises in an
+#: nbgrader course").
+CONFIG = 'c = get_config()  # noqa: F821\nc.OverwriteCells.add_missing_cells = True\n'
+#: What a course folder holds once ``generate_assignment`` ran, before any student submits.
+GENERATED = ("source", "release", "gradebook.db")
+
+
+def run(command: list[str], cwd: Path) -> str:
+    """Run an nbgrader command the way a course does (failing with its log when it fails);
+    return what it printed."""
+    env = {**os.environ, "PYTHONPATH": nbs.kit_pythonpath(),
+           "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])}
+    env.pop("NBGRADER_EXECUTION", None)
+    # Kernels talk over Unix sockets, not TCP: jupyter_client picks a TCP port by binding and
+    # releasing it, and the kernels of other processes (the suite's other worker, the other
+    # course folder) can take it in between; the kernel then dies and nbgrader stops.  The
+    # sockets' path is absolute: a relative one is taken from the notebook's folder by the
+    # kernel and from this one by nbgrader.
+    with tempfile.TemporaryDirectory(prefix="nbk-") as sockets:
+        transport = ["--KernelManager.transport=ipc", f"--KernelManager.ip={sockets}/kernel"]
+        done = subprocess.run([sys.executable, "-m", "nbgrader", *command, *transport],
+                              cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    if done.returncode:  # its log from the first traceback or error (the cause) on
+        start = min((i for i in (done.stderr.find("Traceback"), done.stderr.find("ERROR"))
+                     if i >= 0), default=0)
+        pytest.fail(f"nbgrader {' '.join(command)} failed:\n{done.stderr[start:start + 6000]}")
+    return done.stdout
+
+
+def new_course(base: Path, names: list[str], config: str) -> dict[str, object]:
+    """An nbgrader course folder with ``names`` as assignment ps1, generated: its releases."""
+    (base / "source" / ASSIGNMENT).mkdir(parents=True)
+    for name in names:
+        shutil.copy(SOLUTIONS / name, base / "source" / ASSIGNMENT / name)
+    (base / "nbgrader_config.py").write_text(config, encoding="utf-8")
+    run(["generate_assignment", ASSIGNMENT], base)
+    return releases_of(base)
+
+
+def course_from(generated: Path, base: Path, config: str) -> dict[str, object]:
+    """A course folder at ``base`` with ``config``, copied from the course ``generated`` (made
+    by :func:`new_course`) before any student submitted: its releases."""
+    base.mkdir(parents=True)
+    for name in GENERATED:
+        copy = shutil.copytree if (generated / name).is_dir() else shutil.copy
+        copy(generated / name, base / name)
+    (base / "nbgrader_config.py").write_text(config, encoding="utf-8")
+    return releases_of(base)
+
+
+def releases_of(course: Path) -> dict[str, object]:
+    return {path.name: nbs.read_notebook(path)
+            for path in sorted((course / "release" / ASSIGNMENT).glob("*.ipynb"))}
+
+
+def nbgrader_points(course: Path, students: list[str],
+                    names: list[str] = NOTEBOOKS) -> dict[tuple[str, str], float]:
+    """The points nbgrader's gradebook holds: (student, grade id) -> score."""
+    from nbgrader.api import Gradebook
+
+    points = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        for student in students:
+            for name in names:
+                found = gradebook.find_submission_notebook(Path(name).stem, ASSIGNMENT, student)
+                points.update({(student, grade.name): float(grade.score)
+                               for grade in found.grades})
+    return points
