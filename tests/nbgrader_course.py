@@ -4,10 +4,11 @@ A course on nbgrader takes ``solutions/`` as its source folder and runs ``nbgrad
 generate_assignment`` once (README: "Using these exercises in an nbgrader course").  The tests
 do the same once per pytest worker (the session fixture ``nbgrader_generated``,
 tests/conftest.py) and each grades its students in a copy of that course: a generation costs
-an nbgrader start and a new gradebook (nbgrader runs alembic in a subprocess for it), some 5
-CPU-s, which three modules used to pay each.  A copy is what the course would be had it been
-generated there: ``generate_assignment`` writes the release and the gradebook the same way
-whatever the ``OverwriteCells`` settings, which only ``autograde`` reads.
+an nbgrader start and a new gradebook (nbgrader runs alembic in a subprocess for it), about 3.5
+CPU-s with the venv byte-compiled (10 without), which three modules used to pay each.  A copy
+is what the course would be had it been generated there: ``generate_assignment`` writes the
+release and the gradebook the same way whatever the ``OverwriteCells`` settings, which only
+``autograde`` reads.
 """
 
 from __future__ import annotations
