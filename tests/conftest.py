@@ -10,13 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from nbgrader_course import CONFIG, NOTEBOOKS, new_course
 
 
 @pytest.fixture(scope="session")
 def nbgrader_generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An nbgrader course with every notebook of solutions/ generated as assignment ps1 and no
     student yet; tests grade in a copy (``nbgrader_course.course_from``)."""
+    from nbgrader_course import CONFIG, NOTEBOOKS, new_course  # only where a test asks for it
+
     course = tmp_path_factory.mktemp("nbgrader-generated") / "course"
     new_course(course, NOTEBOOKS, CONFIG)
     return course
