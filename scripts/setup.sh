@@ -8,7 +8,8 @@
 #      course, grading, plus the test tools and nbgrader), quietly, with uv (pip when uv cannot
 #      be had), with nbgrader's JupyterLab and server extensions turned off and without
 #      rfc3987-syntax (2 s of CPU in every Jupyter process, see below); skipped while
-#      .venv/.install-stamp is newer than pyproject.toml;
+#      .venv/.install-stamp is newer than pyproject.toml; then byte-compiles the kit itself
+#      (each run; 0.1 s when nothing changed);
 #   3. installs Debian's chromium (for the browser tests), bubblewrap and libseccomp2 (the
 #      sandbox of `kit grade` and its seccomp filter), nodejs + npm (which run JupyterHub's
 #      proxy) and postgresql (the classroom store's tests run on it too) when absent, with apt-get as root, through sudo otherwise. Never `playwright install`: Playwright's own browser
@@ -95,6 +96,14 @@ for ext in ("formgrader", "validate_assignment", "assignment_list", "course_list
 PYTHON
     touch "$STAMP"
 fi
+# The kit's own .pyc, all of it (an editable install leaves the kit out of the step above, and
+# the grader writes only the sandbox's part, kit.grading.trusted.bwrap.compile_kit): every
+# kernel (nbval's, nbgrader's, JupyterLab's) imports the kit, its widgets and the harness,
+# ~0.1 CPU-s each to compile from source where no process writes bytecode.  Each run: 0.1 s
+# when nothing changed; a module edited afterwards is compiled again in memory (Python checks
+# the source's time and size).
+"$PY" -m compileall -q "$REPO_ROOT/kit" >/dev/null \
+    || echo "setup: note: the kit is not byte-compiled" >&2
 
 # 3. Debian packages: chromium for the browser tests, bubblewrap (bwrap) for kit grade's sandbox,
 #    node and npm for JupyterHub's proxy (the live classroom).
