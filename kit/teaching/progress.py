@@ -258,7 +258,8 @@ def progress_report() -> str:
     one neutral line (so a lesson's stored output never shows the machine that ran it)."""
     notebook = recording_notebook()
     if notebook is None:
-        return ("Your progress appears here when you run the lessons in JupyterLab "
+        # two short lines: an output area breaks a long line anywhere, even inside a word
+        return ("Your progress appears here when you run the lessons in JupyterLab\n"
                 "(bash scripts/lab.sh); `kit progress` prints it in a terminal.")
     start = notebook.parent if notebook.is_absolute() else Path.cwd()
     path = progress_path(start)
