@@ -120,7 +120,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
-        sys.exit(f"{CHROMIUM} is missing: scripts/setup.sh installs Debian's chromium")
+        sys.exit(f"{CHROMIUM} is missing: scripts/setup.sh installs it (Debian's package)")
     with tempfile.TemporaryDirectory() as tmp:
         root, state = Path(tmp) / "root", Path(tmp) / "state"
         root.mkdir()

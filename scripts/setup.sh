@@ -10,10 +10,10 @@
 #      rfc3987-syntax (2 s of CPU in every Jupyter process, see below); skipped while
 #      .venv/.install-stamp is newer than pyproject.toml; then byte-compiles the kit itself
 #      (each run; 0.1 s when nothing changed);
-#   3. installs Debian's chromium (for the browser tests), bubblewrap and libseccomp2 (the
+#   3. installs Debian's chromium-headless-shell (for the browser tests), bubblewrap and libseccomp2 (the
 #      sandbox of `kit grade` and its seccomp filter), nodejs + npm (which run JupyterHub's
 #      proxy) and postgresql (the classroom store's tests run on it too) when absent, with apt-get as root, through sudo otherwise. Never `playwright install`: Playwright's own browser
-#      download cannot work here; the tests launch /usr/bin/chromium instead;
+#      download cannot work here; the tests launch /usr/bin/chromium-headless-shell instead;
 #   4. installs configurable-http-proxy, the proxy JupyterHub starts in front of the Hub and the
 #      classroom service (kit.classroom), from npm into .venv/node (an npm package, not on PyPI;
 #      kept inside the venv so nothing is installed system-wide).
@@ -105,10 +105,10 @@ fi
 "$PY" -m compileall -q "$REPO_ROOT/kit" >/dev/null \
     || echo "setup: note: the kit is not byte-compiled" >&2
 
-# 3. Debian packages: chromium for the browser tests, bubblewrap (bwrap) for kit grade's sandbox,
+# 3. Debian packages: chromium-headless-shell for the browser tests, bubblewrap (bwrap) for kit grade's sandbox,
 #    node and npm for JupyterHub's proxy (the live classroom).
 missing=()
-[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromium-headless-shell ] || missing+=(chromium-headless-shell)
 [ -x /usr/bin/bwrap ] || missing+=(bubblewrap)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
@@ -130,7 +130,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
                >/dev/null; }; then
         echo "setup: WARNING: could not install Debian's ${missing[*]}." >&2
         echo "setup:   as root run: apt-get update && apt-get install -y ${missing[*]}" >&2
-        echo "setup:   without chromium the browser tests fail; without bubblewrap kit grade" >&2
+        echo "setup:   without chromium-headless-shell the browser tests fail; without bubblewrap kit grade" >&2
         echo "setup:   runs answers unsandboxed (and says so) and its sandbox tests are skipped." >&2
         echo "setup:   without nodejs and npm the live classroom (scripts/classroom.sh) cannot run." >&2
     fi

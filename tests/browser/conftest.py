@@ -110,7 +110,8 @@ class SharedBrowser:
             from playwright.sync_api import sync_playwright
 
             if not Path(CHROMIUM).exists():
-                pytest.fail(f"{CHROMIUM} is missing: scripts/setup.sh installs Debian's chromium")
+                pytest.fail(f"{CHROMIUM} is missing: scripts/setup.sh installs it (Debian's "
+                            "package)")
             playwright = sync_playwright().start()
             try:
                 self._browser = playwright.chromium.launch(
