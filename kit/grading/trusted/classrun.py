@@ -27,6 +27,7 @@ from kit.core.errors import KitError
 from kit.grading.trusted.bwrap import Worker, WorkerStopped
 from kit.grading.trusted.collection import Submission
 from kit.grading.trusted.gradebook import (
+    Encoded,
     Gradebook,
     Row,
     prune_feedback,
@@ -94,6 +95,7 @@ class ClassRun:
         self.regrade, self.exports = regrade, exports or []
         self.everyone = everyone or students  # the whole class, for the exports' identities
         self.rows: dict[str, list[Row]] = {}
+        self.encoded: Encoded = {}  # the rows as the rewrites while grading wrote them
         self.started = time.monotonic()
 
     def grade(self, grade_one: GradeOne, unfinished: Unfinished, *, jobs: int, budget: float,
@@ -154,7 +156,7 @@ class ClassRun:
               progress: Callable[[int, int, str], None]) -> None:
         self.rows[name] = rows
         with self.phases("grader: gradebook and feedback writes"):
-            write_gradebook(self._book(pending), self.out)
+            write_gradebook(self._book(pending), self.out, self.encoded)
             write_feedback(self.out, name, rows)
         progress(len(self.rows), len(self.students), name)
 
