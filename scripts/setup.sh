@@ -10,8 +10,8 @@
 #      rfc3987-syntax (2 s of CPU in every Jupyter process, see below); skipped while
 #      .venv/.install-stamp is newer than pyproject.toml; then byte-compiles the kit itself
 #      (each run; 0.1 s when nothing changed);
-#   3. installs Debian's chromium-headless-shell (for the browser tests), bubblewrap and libseccomp2 (the
-#      sandbox of `kit grade` and its seccomp filter), nodejs + npm (which run JupyterHub's
+#   3. installs Debian's chromium-headless-shell (for the browser tests), bubblewrap and
+#      libseccomp2 (the sandbox of `kit grade` and its seccomp filter), nodejs + npm (which run JupyterHub's
 #      proxy) and postgresql (the classroom store's tests run on it too) when absent, with apt-get as root, through sudo otherwise. Never `playwright install`: Playwright's own browser
 #      download cannot work here; the tests launch /usr/bin/chromium-headless-shell instead;
 #   4. installs configurable-http-proxy, the proxy JupyterHub starts in front of the Hub and the
@@ -105,8 +105,8 @@ fi
 "$PY" -m compileall -q "$REPO_ROOT/kit" >/dev/null \
     || echo "setup: note: the kit is not byte-compiled" >&2
 
-# 3. Debian packages: chromium-headless-shell for the browser tests, bubblewrap (bwrap) for kit grade's sandbox,
-#    node and npm for JupyterHub's proxy (the live classroom).
+# 3. Debian packages: chromium-headless-shell for the browser tests, bubblewrap (bwrap) for
+#    kit grade's sandbox, node and npm for JupyterHub's proxy (the live classroom).
 missing=()
 [ -x /usr/bin/chromium-headless-shell ] || missing+=(chromium-headless-shell)
 [ -x /usr/bin/bwrap ] || missing+=(bubblewrap)
@@ -130,8 +130,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
                >/dev/null; }; then
         echo "setup: WARNING: could not install Debian's ${missing[*]}." >&2
         echo "setup:   as root run: apt-get update && apt-get install -y ${missing[*]}" >&2
-        echo "setup:   without chromium-headless-shell the browser tests fail; without bubblewrap kit grade" >&2
-        echo "setup:   runs answers unsandboxed (and says so) and its sandbox tests are skipped." >&2
+        echo "setup:   without chromium-headless-shell the browser tests fail;" >&2
+        echo "setup:   without bubblewrap kit grade runs no student code (unless given" >&2
+        echo "setup:   --sandbox none, which it warns of) and its sandbox tests are skipped." >&2
         echo "setup:   without nodejs and npm the live classroom (scripts/classroom.sh) cannot run." >&2
     fi
 fi

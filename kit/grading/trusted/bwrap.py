@@ -256,7 +256,8 @@ def compile_kit() -> None:
 
 
 def open_sandbox(*, allow_none: bool = False) -> Sandbox:
-    """Find out how workers can be isolated here (a real ``bwrap`` start, ~10 ms).
+    """Find out how workers can be isolated here (a real ``bwrap`` start, ~10 ms), having
+    written the bytecode the workers will load (:func:`compile_kit`: grading starts here).
 
     Without a working bubblewrap this refuses (:class:`SandboxUnavailable`) unless
     ``allow_none`` (``--sandbox none``): student code never runs unsandboxed by default.
