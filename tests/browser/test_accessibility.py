@@ -125,7 +125,13 @@ def test_the_playground_works_from_the_keyboard_only(lesson, artifacts):
     checkbox = playground.locator(".widget-checkbox input").first
     checkbox.focus()  # where a student's first Tab into the widget lands; keys only from here
     # (bqplot's own toolbar buttons show on hover only: not in the Tab order, and named by a
-    # title)
+    # title).  A keyboard-only student's pointer is not on a chart: the shared tab's may be,
+    # left there by an earlier test, so it goes to the page's corner and the toolbars fade out.
+    page.mouse.move(0, 0)
+    playground.evaluate(
+        "(root) => new Promise(done => { const poll = () => [...root.querySelectorAll("
+        "'.toolbar_div')].every(el => getComputedStyle(el).visibility === 'hidden' || "
+        "getComputedStyle(el).display === 'none') ? done() : setTimeout(poll, 100); poll(); })")
     controls = playground.evaluate(
         f"(root) => [...root.querySelectorAll(`{FOCUSABLE}`)]"
         ".filter(el => el.offsetParent && !el.disabled"
