@@ -1,4 +1,4 @@
-"""How pytest-xdist shares the suite out (scripts/test.sh runs ``pytest -n auto``).
+"""How pytest-xdist shares the suite out (scripts/test.sh runs ``pytest -n`` cores + 1).
 
 Tests go to the workers one by one (each its own *scope*), except what must share a process:
 
@@ -20,7 +20,7 @@ at once instead of one after the other; its Chromium, and the JupyterLab and Voi
 stay open while it runs browser tests one after another, whatever their module.
 
 The scopes start longest first (``LONGEST_FIRST``), so that no long scope is left to run alone
-at the end while the other worker idles; unranked scopes follow in collection order.
+at the end while the other workers idle; unranked scopes follow in collection order.
 
 To add a slow group: if its tests must share a process, give it a module-scoped fixture (or an
 entry in ``SHARED_STATE``); then give it an entry in ``LONGEST_FIRST`` at the place of its
