@@ -38,6 +38,8 @@ from __future__ import annotations
 import functools
 import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -153,9 +155,38 @@ class _Scheduling:
         return ByScope(config, log)
 
 
+def _kernels_on_unix_sockets(folder: str) -> None:
+    """nbval's kernels talk to the worker over Unix sockets in ``folder``, not TCP.
+
+    jupyter_client picks a kernel's five TCP ports by binding and releasing them, and the
+    kernel binds them again when it starts: in between, any other process (the other workers'
+    kernels, JupyterLab's, nbgrader's, the sandboxes) can take one, and the kernel then exits
+    before it answers ("Kernel died before replying to kernel_info": one notebook's cells all
+    errored in one fresh-clone run).  A socket path of its own per kernel cannot be taken.
+    nbval starts its kernels with ``nbval.kernel.KernelManager``, which this swaps for a
+    subclass; the notebooks run exactly as before."""
+    import itertools
+
+    import nbval.kernel
+    from jupyter_client.manager import KernelManager
+
+    numbers = itertools.count()
+
+    class UnixSocketKernelManager(KernelManager):
+        def __init__(self, **kwargs: Any) -> None:
+            # an absolute path: the kernel runs in the notebook's folder, the client here
+            super().__init__(transport="ipc", ip=f"{folder}/k{next(numbers)}", **kwargs)
+
+    nbval.kernel.KernelManager = UnixSocketKernelManager
+
+
 def pytest_configure(config: pytest.Config) -> None:
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_Scheduling(), "kit-xdist-scheduling")
+    if config.pluginmanager.hasplugin("nbval"):
+        folder = tempfile.mkdtemp(prefix="nbval-kernels-")
+        config.add_cleanup(functools.partial(shutil.rmtree, folder, ignore_errors=True))
+        _kernels_on_unix_sockets(folder)
 
 
 @pytest.hookimpl(trylast=True)
