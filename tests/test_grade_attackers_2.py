@@ -4,7 +4,11 @@
 student per way round the delegation check and per way to stall the grader's reading, beside
 honest students.  Every delegating student scored points against the name-based refusal this
 replaces; here each loses exactly the exercise it delegated, and every honest student keeps
-every point.  Short limits keep the stalls quick.
+every point.  Short limits keep the stalls quick: the two ``stall-*`` students who spin after
+their forged reply burn their sandbox's whole ``--timeout`` of CPU time (8 s each at first;
+3 s since 2026-12-06, 10 CPU-s less for the suite).  Honest answers are far from it: on CPU
+time the README's clock figures (the solutions of every notebook, 2 cores) time out none of
+224 honest exercises at ``--timeout 4`` and 1 at ``--timeout 1``, under a load of 15-18.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
 CLASS = FIXTURES / "class-attackers-2"
 EXPECTED = FIXTURES / "expected_attackers_2.csv"
+#: Seconds of CPU time per exercise: what each stall that spins costs (see above).
+TIMEOUT = 3
 #: Each student's points out of 17 (01-orders: 7, 04-exact: 10): what the rows must add up to.
 TOTALS = {
     "honest-perfect": 17, "honest-own-helpers": 17, "honest-wrong-free": 14,
@@ -61,7 +67,7 @@ def test_the_second_attacker_class_gets_its_exact_expected_gradebook(tmp_path: P
     out = tmp_path / "out"
     status = main(["grade", str(CLASS), "--source", str(ROOT / "solutions"), "--out", str(out),
                    "--notebook", "01-orders.ipynb", "--notebook", "04-exact.ipynb",
-                   "--timeout", "8", "--jobs", "2"])
+                   "--timeout", str(TIMEOUT), "--jobs", "2"])
     assert status == 1  # two notebooks cannot be read: the instructor is told
     assert (out / "gradebook.csv").read_text(encoding="utf-8") == \
         EXPECTED.read_text(encoding="utf-8")
