@@ -3,7 +3,9 @@ student for an LMS, feedback a student can read (Markdown and HTML), and re-grad
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import shutil
 from pathlib import Path
 
@@ -21,16 +23,31 @@ ARGS = ["--source", str(SOLUTIONS), "--notebook", "01-orders.ipynb", "--timeout"
 pytestmark = pytest.mark.usefixtures("sandbox_available")
 
 
-@pytest.fixture
-def graded(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, Path, str, str]:
-    klass = tmp_path / "class"
+@pytest.fixture(scope="module")
+def graded_once(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str, str]:
+    """The class graded once for the module (a grading of four students is ~2 CPU-s, which
+    each test paid before); tests read it through :func:`graded`, each in a copy of its own."""
+    base = tmp_path_factory.mktemp("reports")
+    klass = base / "class"
     for name in ("perfect", "partial", "not-json", "attack-copy-visible"):
         shutil.copytree(SUBMISSIONS / name, klass / name)
-    out = tmp_path / "out"
-    status = main(["grade", str(klass), "--out", str(out), *ARGS])
-    said = capsys.readouterr()
+    out = base / "out"
+    said_out, said_err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(said_out), contextlib.redirect_stderr(said_err):
+        status = main(["grade", str(klass), "--out", str(out), *ARGS])
     assert status == 1  # not-json needs attention
-    return klass, out, said.out, said.err
+    return klass, out, said_out.getvalue(), said_err.getvalue()
+
+
+@pytest.fixture
+def graded(graded_once: tuple[Path, Path, str, str],
+           tmp_path: Path) -> tuple[Path, Path, str, str]:
+    """The graded class and its output folder, copied for this test alone (a test that grades
+    again changes its copy, never another test's), and what the grading printed."""
+    klass, out, said_out, said_err = graded_once
+    shutil.copytree(klass, tmp_path / "class", symlinks=True)
+    shutil.copytree(out, tmp_path / "out", symlinks=True)
+    return tmp_path / "class", tmp_path / "out", said_out, said_err
 
 
 def test_the_run_ends_with_a_summary_and_shows_progress(
