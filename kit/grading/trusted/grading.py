@@ -80,6 +80,7 @@ from kit.grading.trusted.collection import (
 )
 from kit.grading.trusted.delegation import declared_forbid, used_names
 from kit.grading.trusted.gradebook import COLUMNS, Gradebook, Row, printable
+from kit.grading.trusted.memo import class_cache
 from kit.grading.trusted.phases import NO_PHASES, Phases
 from kit.grading.trusted.release import source_notebooks, validate_source
 from kit.grading.trusted.remote import (
@@ -654,7 +655,7 @@ class NotebookGrader:
         self.worker = None
 
 
-@functools.lru_cache(maxsize=1024)
+@class_cache(maxsize=1024)
 def compiled(source: str, filename: str) -> CodeType:
     """A set-up or test cell's code, compiled once per grading run: the cells come from the
     source, the same for every student (a code object is never changed by running it)."""
