@@ -3,13 +3,14 @@ computed by one of them (kit.grading.trusted.memo)."""
 
 from __future__ import annotations
 
+import ast
 import threading
 import time
 
 import pytest
 
 from kit.grading.trusted.harness import kerneltrace
-from kit.grading.trusted.memo import class_cache
+from kit.grading.trusted.memo import class_cache, syntax_tree
 
 
 def test_threads_missing_the_same_value_compute_it_once() -> None:
@@ -68,3 +69,12 @@ def test_the_shipped_trace_is_read_once_by_racing_threads() -> None:
         thread.join()
     assert kerneltrace._shipped_lines.cache_info().misses == 1  # type: ignore[attr-defined]
     assert kerneltrace._event_lines.cache_info().misses == 1  # type: ignore[attr-defined]
+
+
+def test_an_answer_cell_is_parsed_once() -> None:
+    source = "def f(x):\n    return x + 1\n"
+    assert syntax_tree(source) is syntax_tree(source)
+    assert ast.dump(syntax_tree(source)) == ast.dump(ast.parse(source))
+    for _ in range(2):  # a cell that does not parse says so every time it is asked
+        with pytest.raises(SyntaxError):
+            syntax_tree("def f(:\n")

@@ -36,7 +36,7 @@ from types import FunctionType
 import kit  # noqa: F401 - the kit's modules are searched in sys.modules
 from kit.grading.trusted import harness  # noqa: F401 - its helpers are forbidden too
 from kit.grading.trusted import notebooks as nbs
-from kit.grading.trusted.memo import class_cache
+from kit.grading.trusted.memo import class_cache, syntax_tree
 from kit.grading.trusted.notebooks import NotebookError
 
 #: Tokens in one shingle, the shortest kit function compared, and how much of it must appear.
@@ -75,7 +75,7 @@ def used_names(source: str, own: frozenset[str] = frozenset()) -> dict[str, int]
     which reads the code the checked function runs, does not count it either.
     """
     try:
-        tree = ast.parse(source)
+        tree = syntax_tree(source)
     except SyntaxError:
         return {}
     nodes = list(ast.walk(tree))  # walked once, read twice

@@ -14,6 +14,7 @@ kept, so the next call tries again, as with ``functools.lru_cache``.
 
 from __future__ import annotations
 
+import ast
 import functools
 import threading
 from collections.abc import Callable, Hashable
@@ -79,3 +80,11 @@ def class_cache(maxsize: int | None = None) -> Callable[[F], F]:
         return cached  # type: ignore[return-value]
 
     return decorate
+
+
+@class_cache(maxsize=256)
+def syntax_tree(source: str) -> ast.Module:
+    """``ast.parse(source)``, kept: the grader reads each answer cell's tree four times (is it
+    plain Python, what it defines, which stubs it leaves, which names it uses).  The tree is
+    shared by every reader: read it, never change it."""
+    return ast.parse(source)
