@@ -58,9 +58,12 @@ class Operation:
 
     def _set(self, name: str, args: tuple[int, ...], result: int | None,
              raw: tuple[RawEvent, ...], events: tuple[Event, ...] | None) -> None:
-        for slot, value in (("name", name), ("args", args), ("result", result), ("_raw", raw),
-                            ("_events", events)):
-            object.__setattr__(self, slot, value)
+        setter = object.__setattr__  # the instance refuses its own __setattr__: frozen
+        setter(self, "name", name)
+        setter(self, "args", args)
+        setter(self, "result", result)
+        setter(self, "_raw", raw)
+        setter(self, "_events", events)
 
     @property
     def events(self) -> tuple[Event, ...]:
