@@ -300,11 +300,12 @@ class Zone:
     def _emit(
         self, kind: str, pfn: int, order: int, where: str = "", other: int | None = None
     ) -> None:
-        event = ev.make_event(kind, pfn, order, where, other)
         if self.trace is not None:
-            self.trace.add_event(event)
-        for observer in self._observers:
-            observer(event)
+            self.trace.record(kind, pfn, order, where, other)
+        if self._observers:
+            event = ev.make_event(kind, pfn, order, where, other)
+            for observer in self._observers:
+                observer(event)
 
     # --------------------------------------------------------------------- the buddy free lists
     def _rmqueue_smallest(self, order: int) -> int | None:

@@ -31,12 +31,12 @@ import keyword
 import sys
 import tokenize
 from collections.abc import Iterable, Mapping
-from functools import cache, lru_cache
 from types import FunctionType
 
 import kit  # noqa: F401 - the kit's modules are searched in sys.modules
 from kit.grading.trusted import harness  # noqa: F401 - its helpers are forbidden too
 from kit.grading.trusted import notebooks as nbs
+from kit.grading.trusted.memo import class_cache, syntax_tree
 from kit.grading.trusted.notebooks import NotebookError
 
 #: Tokens in one shingle, the shortest kit function compared, and how much of it must appear.
@@ -75,7 +75,7 @@ def used_names(source: str, own: frozenset[str] = frozenset()) -> dict[str, int]
     which reads the code the checked function runs, does not count it either.
     """
     try:
-        tree = ast.parse(source)
+        tree = syntax_tree(source)
     except SyntaxError:
         return {}
     nodes = list(ast.walk(tree))  # walked once, read twice
@@ -131,7 +131,7 @@ def _is_class(name: str) -> bool:
     return any(isinstance(value, type) for value in kit_objects(name))
 
 
-@cache
+@class_cache()
 def kit_objects(name: str) -> tuple[object, ...]:
     """The kit's functions, methods and classes called ``name`` (the grader's own kit)."""
     found: list[object] = []
@@ -166,7 +166,7 @@ def copied_from_kit(sources: Iterable[str], forbid: Iterable[str]) -> str | None
     return None
 
 
-@lru_cache(maxsize=256)
+@class_cache(maxsize=256)
 def _source_shingles(source: str) -> frozenset[tuple[str, ...]]:
     """The shingles of one answer cell: every exercise of the notebook compares the same cells
     again (its own and the others'), and a class shares many cells (the release stubs).  A few
@@ -174,7 +174,7 @@ def _source_shingles(source: str) -> frozenset[tuple[str, ...]]:
     return frozenset(_shingles(_tokens(source)))
 
 
-@cache
+@class_cache()
 def _kit_shingles(name: str) -> tuple[frozenset[tuple[str, ...]], ...]:
     """The shingles of each kit function ``name`` stands for (a class: each of its methods)."""
     import inspect

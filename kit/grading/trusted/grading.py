@@ -80,6 +80,7 @@ from kit.grading.trusted.collection import (
 )
 from kit.grading.trusted.delegation import declared_forbid, used_names
 from kit.grading.trusted.gradebook import COLUMNS, Gradebook, Row, printable
+from kit.grading.trusted.memo import class_cache, syntax_tree
 from kit.grading.trusted.phases import NO_PHASES, Phases
 from kit.grading.trusted.release import source_notebooks, validate_source
 from kit.grading.trusted.remote import (
@@ -146,6 +147,8 @@ class Source:
     # notebook -> what its requests refuse (request_forbids), worked out once per run
     forbids: dict[str, tuple[dict[str, frozenset[str]], frozenset[str]]] = field(
         default_factory=dict)
+    # notebook -> its release stubs' hints (stubs.stub_hints), worked out once per run
+    stub_hints: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def load_source(folder: Path) -> Source:
@@ -190,7 +193,7 @@ def defined_functions(source: str, where: str) -> list[str]:
 def is_plain_python(source: str) -> bool:
     """Whether a cell parses as Python (else only IPython reads it, or nothing does)."""
     try:
-        ast.parse(source)
+        syntax_tree(source)
     except (SyntaxError, ValueError):
         return False
     return True
@@ -200,7 +203,7 @@ def defined_names(source: str) -> set[str]:
     """The functions and classes a cell defines itself (a ``def``, not an assignment, which
     could bind the kit's function under its own name)."""
     try:
-        tree = ast.parse(source)
+        tree = syntax_tree(source)
     except SyntaxError:
         return set()
     return {node.name for node in ast.walk(tree)
@@ -432,8 +435,10 @@ class NotebookGrader:
         self.refused: dict[str, str] = {}  # exercise -> why a cell run for it was refused
         self.protocol_errors: set[str] = set()  # exercises a cell's reply broke the protocol of
         answers = [s.source for s in rebuilt.steps if s.kind in ("answer", "added")]
-        self.stubbed = stubs.left_as_stubs(source.notebooks[name], answers,
-                                           source.functions[name], name)
+        if name not in source.stub_hints:  # the same for every student: read once
+            source.stub_hints[name] = stubs.stub_hints(source.notebooks[name], name)
+        self.stubbed = stubs.left_as_stubs(source.stub_hints[name], answers,
+                                           source.functions[name])
         self.replace_process = False  # the worker's process ran calls no check asked for
         self.running: tuple[float, Exercise] | None = None  # the exercise's deadline, itself
         self.clock: ExerciseClock | None = None  # the running exercise's time (CPU and wall)
@@ -654,7 +659,7 @@ class NotebookGrader:
         self.worker = None
 
 
-@functools.lru_cache(maxsize=1024)
+@class_cache(maxsize=1024)
 def compiled(source: str, filename: str) -> CodeType:
     """A set-up or test cell's code, compiled once per grading run: the cells come from the
     source, the same for every student (a code object is never changed by running it)."""

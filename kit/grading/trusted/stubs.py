@@ -12,25 +12,33 @@ points, as the self-check and nbgrader score it, and the row says ``failed``.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from kit.grading.trusted import notebooks as nbs
+from kit.grading.trusted.memo import syntax_tree
 
 
-def left_as_stubs(source: Any, answers: Iterable[str], functions: Iterable[str],
-                  name: str) -> dict[str, str]:
-    """The source notebook's ``functions`` that the student's ``answers`` (the cells the worker
-    runs, in notebook order) leave as release stubs -> the hint of the source's stub.
-
-    A name counts by its last top-level binding in those cells: a stub ``def`` redefined in a
-    later cell, or rebound by an assignment or an import, is no stub.
-    """
+def stub_hints(source: Any, name: str) -> dict[str, str]:
+    """Each function the source notebook's answer cells release as a stub -> its hint.  The
+    same for every student: the grader reads it once per notebook (:func:`left_as_stubs`)."""
     hints: dict[str, str] = {}
     for index, cell in enumerate(source.cells):
         if nbs.is_answer(cell):
             stubbed = nbs.stub_source(cell.source, f"{name} cell {index}")
             hints.update({n: hint for n, hint in stub_defs(stubbed).items() if hint is not None})
+    return hints
+
+
+def left_as_stubs(hints: Mapping[str, str], answers: Iterable[str],
+                  functions: Iterable[str]) -> dict[str, str]:
+    """The source notebook's ``functions`` that the student's ``answers`` (the cells the worker
+    runs, in notebook order) leave as release stubs -> the hint of the source's stub
+    (``hints``: :func:`stub_hints`).
+
+    A name counts by its last top-level binding in those cells: a stub ``def`` redefined in a
+    later cell, or rebound by an assignment or an import, is no stub.
+    """
     left: dict[str, str | None] = {}
     for answer in answers:
         left.update(stub_defs(answer))
@@ -43,7 +51,7 @@ def stub_defs(cell: str) -> dict[str, str | None]:
     only raises NotImplementedError: its message, "" without one), or None for anything else.
     A cell that does not parse as Python binds nothing the grader can tell."""
     try:
-        tree = ast.parse(cell)
+        tree = syntax_tree(cell)
     except SyntaxError:
         return {}
     bound: dict[str, str | None] = {}

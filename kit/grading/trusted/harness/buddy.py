@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from functools import lru_cache
 
 from kit.core import events as ev
 from kit.core.zone import Zone
+from kit.grading.trusted.memo import class_cache
 
 from .zones import random_zone
 
@@ -104,7 +104,7 @@ def merge_cases(seed: int, count: int, max_order: int = 5) -> list[MergeCase]:
     return list(_merge_cases(seed, count, max_order))
 
 
-@lru_cache(maxsize=256)
+@class_cache(maxsize=256)
 def _merge_cases(seed: int, count: int, max_order: int) -> tuple[MergeCase, ...]:
     """The cases of a seed, made once per grader process: every student's test cell asks for
     the same ones (the class's seeds), and each costs a random zone.  Test cells only read

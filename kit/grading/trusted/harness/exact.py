@@ -5,12 +5,12 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from kit.core.orders import get_order
 from kit.core.zone import Page, Zone, ZoneState
 from kit.grading.boundary.checks import Raised
+from kit.grading.trusted.memo import class_cache
 
 from .zones import quietly, random_zone
 
@@ -42,7 +42,7 @@ class ExactCase:
         return zone
 
 
-@lru_cache(maxsize=4096)
+@class_cache(maxsize=4096)
 def _starting_state(seed: int) -> ZoneState:
     """The state of a case's zone, made once per seed: a check builds it for the reference, for
     the student's call and for each known mistake, for every student of the class (the class's

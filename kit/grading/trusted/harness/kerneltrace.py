@@ -9,20 +9,20 @@ from __future__ import annotations
 import gzip
 import random
 from collections import Counter
-from functools import cache, lru_cache
 
 from kit.core.kerneltrace import TraceReport, parse_trace
 from kit.core.recording import shipped_recording
 from kit.core.zoneinfo import parse_zoneinfo
+from kit.grading.trusted.memo import class_cache
 
 
-@lru_cache(maxsize=1)
+@class_cache(maxsize=1)
 def _shipped_lines() -> tuple[str, ...]:
     with gzip.open(shipped_recording().trace, "rt") as handle:
         return tuple(line.rstrip("\n") for line in handle if not line.startswith("#"))
 
 
-@cache
+@class_cache()
 def _event_lines(event: str) -> tuple[str, ...]:
     """The shipped trace's lines of one tracepoint (kept: every student's test cells ask
     again, and filtering 270,000 lines costs a quarter of a second each time)."""
@@ -95,7 +95,7 @@ def biggest_fallback(lines: list[str]) -> tuple[int, int, int]:
     return wanted, stolen, count
 
 
-@lru_cache(maxsize=256)
+@class_cache(maxsize=256)
 def zoneinfo_text(when: str = "before", seed: int | None = None) -> str:
     """The shipped recording's /proc/zoneinfo; with a seed, the Normal zone's free pages and
     boost changed (above, between and below the watermarks).  Kept per seed, as the reading
@@ -115,7 +115,7 @@ def zoneinfo_text(when: str = "before", seed: int | None = None) -> str:
     return text[:boost_at] + f"boost    {rng.choice([0, 0, 2000])}" + text[end:]
 
 
-@lru_cache(maxsize=256)
+@class_cache(maxsize=256)
 def pages_before_kswapd(text: str, zone: str) -> int:
     """Pages that can still be allocated from ``zone`` before free pages fall below its low
     watermark (plus boost) and kswapd is woken; 0 when they already have."""

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from functools import lru_cache
 
 from kit.core import events as ev
 from kit.core.presets import PRESETS
 from kit.core.zone import Zone
+from kit.grading.trusted.memo import class_cache
 
 from .zones import random_zone
 
@@ -45,7 +45,7 @@ def placement_cases(seed: int, count: int, max_order: int = 5) -> list[Placement
     return list(_placement_cases(seed, count, max_order))
 
 
-@lru_cache(maxsize=256)
+@class_cache(maxsize=256)
 def _placement_cases(seed: int, count: int, max_order: int) -> tuple[PlacementCase, ...]:
     """The cases of a seed, made once per grader process, as ``merge_cases``'s are."""
     rng = random.Random(seed)

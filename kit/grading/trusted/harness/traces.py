@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import random
-from functools import lru_cache, partial
+from functools import partial
 
 from kit.core.errors import KitError
 from kit.core.replay import replay
 from kit.core.zone import Zone
+from kit.grading.trusted.memo import class_cache
 
 from .placement import PRESETS_ORDER
 from .zones import quietly
@@ -30,7 +31,7 @@ def consistent_presets(text: str) -> list[str]:
     return list(_consistent_presets(text))
 
 
-@lru_cache(maxsize=1024)
+@class_cache(maxsize=1024)
 def _consistent_presets(text: str) -> tuple[str, ...]:
     header, _, body = text.partition("\n")
     found = []

@@ -9,17 +9,16 @@ zone's (``tests/test_harness.py`` compares them), at a fraction of the cost.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from kit.core.metrics import free_blocks_suitable, unusable_index
 from kit.core.workload import run_workload
 from kit.core.zone import Zone
+from kit.grading.trusted.memo import class_cache
 
 #: How many seeds and settings a grader process keeps the figures of.
 KEPT = 256
 
 
-@lru_cache(maxsize=KEPT)
+@class_cache(maxsize=KEPT)
 def fragmentation_measure(exact: bool, seed: int) -> tuple[int, int, int]:
     """(free pages, order-6 blocks free, unusable index at order 6) after the seeded "mixed"
     workload, with ``alloc_pages_exact`` for every request when ``exact``."""
@@ -36,7 +35,7 @@ def more_blocks_reference(seed: int) -> str:
     return "same" if plain == exact else "alloc_pages_exact" if exact > plain else "alloc_pages"
 
 
-@lru_cache(maxsize=KEPT)
+@class_cache(maxsize=KEPT)
 def pcp_measure(seed: int, batch: int, high: int) -> tuple[int, int, int]:
     """(pages on the per-CPU list, free pages shown, free pages shown after a drain) after the
     seeded "pages" workload on a 5.10 zone with per-CPU lists of ``batch`` and ``high``."""
