@@ -160,24 +160,29 @@ def import_circles(graph: Graph) -> list[list[str]]:
 # --------------------------------------------------------------------------- the kit itself
 
 
-def test_the_kit_has_no_uphill_import_and_keeps_the_trust_boundary() -> None:
-    assert layer_problems(import_graph()) == []
+@pytest.fixture(scope="module")
+def kit_graph() -> Graph:
+    """The kit's import graph, read once for the module's tests (each only reads it)."""
+    return import_graph()
 
 
-def test_the_kit_has_no_import_circle() -> None:
-    assert import_circles(import_graph()) == []
+def test_the_kit_has_no_uphill_import_and_keeps_the_trust_boundary(kit_graph: Graph) -> None:
+    assert layer_problems(kit_graph) == []
 
 
-def test_the_command_line_is_imported_by_nothing_below_it() -> None:
-    graph = import_graph()
+def test_the_kit_has_no_import_circle(kit_graph: Graph) -> None:
+    assert import_circles(kit_graph) == []
+
+
+def test_the_command_line_is_imported_by_nothing_below_it(kit_graph: Graph) -> None:
+    graph = kit_graph
     importers = {m for m, targets in graph.items() for t in targets if within(t, "kit.cli")}
     assert importers <= {m for m in graph if layer_of(m) == "cli"}
 
 
-def test_the_grading_package_and_its_boundary_import_nothing() -> None:
-    graph = import_graph()
+def test_the_grading_package_and_its_boundary_import_nothing(kit_graph: Graph) -> None:
     for package in IMPORT_FREE:
-        assert {t for t in graph[package] if t != "__future__"} == set(), package
+        assert {t for t in kit_graph[package] if t != "__future__"} == set(), package
 
 
 def test_every_layer_package_says_what_it_may_import() -> None:

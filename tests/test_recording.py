@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from kit.core.errors import InvalidArgument
-from kit.core.kerneltrace import PAGE_EVENTS, TraceReport
+from kit.core.kerneltrace import PAGE_EVENTS, PageEvent, TraceReport
 from kit.core.recording import PROC_FILES, SHIPPED, load_recording, shipped_recording
 
 
@@ -23,10 +23,12 @@ def test_the_shipped_trace_is_small_and_says_what_it_is() -> None:
     assert header["traced"] == "the command and its children only"
 
 
-def test_the_shipped_trace_reads_without_a_bad_line() -> None:
-    report = TraceReport()
+def test_the_shipped_trace_reads_without_a_bad_line(
+    shipped_events: tuple[tuple[PageEvent, ...], TraceReport],
+) -> None:
+    events, report = shipped_events  # shipped_recording().events(report), read once
     kinds: dict[str, int] = {}
-    for event in shipped_recording().events(report):
+    for event in events:
         kinds[event.event] = kinds.get(event.event, 0) + 1
     assert report.malformed_count == 0 and report.lost_events == 0
     assert not report.unknown_events

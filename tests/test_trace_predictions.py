@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 
 from kit.core.errors import InvalidArgument
-from kit.core.recording import shipped_recording
+from kit.core.kerneltrace import PageEvent, TraceReport
 from kit.core.tracesummary import TraceSummary, summarise_trace
 from kit.teaching.predict import fallback_count_prediction, refill_size_prediction
 
 
 @pytest.fixture(scope="module")
-def summary() -> TraceSummary:
-    return summarise_trace(shipped_recording().events())
+def summary(shipped_events: tuple[tuple[PageEvent, ...], TraceReport]) -> TraceSummary:
+    return summarise_trace(shipped_events[0])  # shipped_recording().events(), read once
 
 
 def test_refills_larger_than_batch(summary: TraceSummary) -> None:

@@ -8,6 +8,7 @@ at chunk boundaries.  (Speed is bench/bench_trace.py's job.)
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -39,30 +40,43 @@ def plain(value: Any) -> Any:
     return value
 
 
-def both(path: Path, zones: list[ZoneInfo] | None = None) -> tuple[dict[str, Any], ...]:
-    """The careful summary and the bulk one of a file, as plain data."""
-    careful_report, bulk_report = TraceReport(), TraceReport()
-    careful = summarise_trace(read_trace(path, careful_report), zones, careful_report)
-    bulk = summarise_trace_file(path, zones, bulk_report)
+#: The careful reader's events of a file and the report it filled.
+CarefulRead = tuple[Iterable[PageEvent], TraceReport]
+
+
+def both(path: Path, zones: list[ZoneInfo] | None = None,
+         careful_read: CarefulRead | None = None) -> tuple[dict[str, Any], ...]:
+    """The careful summary and the bulk one of a file, as plain data (``careful_read``: the
+    careful reader's events of the file, if already read)."""
+    if careful_read is None:
+        careful_report = TraceReport()
+        careful_read = read_trace(path, careful_report), careful_report
+    events, careful_report = careful_read
+    careful = summarise_trace(events, zones, careful_report)
+    bulk = summarise_trace_file(path, zones, TraceReport())
     return plain(careful), plain(bulk)
 
 
-def binned_both(path: Path, bins: int = 60) -> tuple[dict[str, Any], ...]:
-    """The timeline of a file's careful records and its bulk timeline, as plain data."""
-    return plain(trace_timeline(read_trace(path), bins)), plain(trace_timeline_file(path, bins))
+def binned_both(path: Path, bins: int = 60,
+                events: Iterable[PageEvent] | None = None) -> tuple[dict[str, Any], ...]:
+    """The timeline of a file's careful records and its bulk timeline, as plain data
+    (``events``: the careful reader's events of the file, if already read)."""
+    careful = trace_timeline(read_trace(path) if events is None else events, bins)
+    return plain(careful), plain(trace_timeline_file(path, bins))
 
 
-def test_the_shipped_recording_binned_alike_in_bulk() -> None:
-    careful, bulk = binned_both(shipped_recording().trace)
+def test_the_shipped_recording_binned_alike_in_bulk(shipped_events: CarefulRead) -> None:
+    # the careful reader's events, read once for the session (tests/conftest.py)
+    careful, bulk = binned_both(shipped_recording().trace, events=shipped_events[0])
     assert bulk == careful
     # lesson 8 prints "178 refills took 71414 blocks"; its orders chart, 86,527 allocations
     assert (sum(bulk["allocations"]), sum(bulk["refills"]), sum(bulk["buddy_blocks"])) == (
         86_527, 178, 71_414)
 
 
-def test_the_shipped_recording_summarised_alike_in_bulk() -> None:
+def test_the_shipped_recording_summarised_alike_in_bulk(shipped_events: CarefulRead) -> None:
     recording = shipped_recording()
-    careful, bulk = both(recording.trace, recording.zoneinfo())
+    careful, bulk = both(recording.trace, recording.zoneinfo(), shipped_events)
     assert bulk == careful
     assert bulk["report"]["events"] == 274_647 and bulk["report"]["malformed_count"] == 0
     assert sum(bulk["zones"].values()) == sum(bulk["allocations"].values()) > 0

@@ -85,10 +85,12 @@ def test_orders_gfp_processes_lifetimes_and_failures() -> None:
     assert migratetype_name(0) == "Unmovable" and migratetype_name(7) == "migratetype 7"
 
 
-def test_the_shipped_trace_summarised() -> None:
+def test_the_shipped_trace_summarised(
+    shipped_events: tuple[tuple[PageEvent, ...], TraceReport],
+) -> None:
     recording = shipped_recording()
-    report = TraceReport()
-    s = summarise_trace(recording.events(report), recording.zoneinfo("before"), report)
+    events, report = shipped_events  # recording.events(report), read once
+    s = summarise_trace(events, recording.zoneinfo("before"), report)
     assert s.report is report and report.events == 274647
     assert s.nr_allocations == sum(s.allocations.values()) == s.events["mm_page_alloc"]
     assert s.zones == {"Normal": s.nr_allocations}
