@@ -195,27 +195,33 @@ ODD_LINES = [
 ]
 
 
+# The strategies the generator draws from, built once: a strategy made inside it would be made
+# (and its properties worked out) at every draw, which cost more than the reading it tests.
+LINE_COUNTS, ANY_LINE = st.integers(0, 60), st.sampled_from(GOOD_LINES + ODD_LINES)
+PFNS = st.sampled_from(["0x1072a7", "0x2661f4", "0x10", "0x2dbd71"])
+CPUS, CHUNKS = st.sampled_from(["[000]", "[001]", "[002]"]), st.sampled_from([64, 200, 1 << 16])
+
+
 @st.composite
 def traces(draw: st.DrawFn) -> tuple[str, int]:
     """Trace text of good and odd lines with pfns and CPUs drawn from small sets (so
     allocations meet their frees and runs meet other CPUs), and a chunk size."""
     lines = []
-    for _ in range(draw(st.integers(0, 60))):
-        line = draw(st.sampled_from(GOOD_LINES + ODD_LINES))
+    for _ in range(draw(LINE_COUNTS)):
+        line = draw(ANY_LINE)
         if draw(st.booleans()):
-            pfn = draw(st.sampled_from(["0x1072a7", "0x2661f4", "0x10", "0x2dbd71"]))
+            pfn = draw(PFNS)
             line = line.replace("pfn=0x1072a7", f"pfn={pfn}").replace("pfn=0x2661f4",
                                                                          f"pfn={pfn}")
         if draw(st.booleans()):
-            line = line.replace("[001]", "[000]").replace("[000]", draw(
-                st.sampled_from(["[000]", "[001]", "[002]"])))
+            line = line.replace("[001]", "[000]").replace("[000]", draw(CPUS))
         lines.append(line)
     text = "".join(lines)
     if draw(st.booleans()):
         text = text.replace("\n", "\r\n")
     if text and draw(st.booleans()):
         text = text[:-1]  # no newline at the end
-    return text, draw(st.sampled_from([64, 200, 1 << 16]))
+    return text, draw(CHUNKS)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,

@@ -12,6 +12,7 @@ import gzip
 import os
 import pickle
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -81,28 +82,36 @@ def same(whole: TraceSummary, reference: TraceSummary) -> None:
     assert whole.report.summary() == reference.report.summary()
 
 
+# The strategies the generator draws from, built once: a strategy made inside it would be made
+# (and its properties worked out) at every draw, which cost more than the summaries it tests.
+LINE_COUNTS, RUN_LENGTHS = st.integers(0, 40), st.integers(1, 3)
+PAGE_LINES = st.sampled_from(GOOD_LINES * 3 + ODD_LINES)  # mostly page events
+PFNS, CPUS = st.sampled_from(["0x1072a7", "0x2661f4", "0x10"]), st.sampled_from(["[000]", "[001]"])
+ODD_BYTES = st.sampled_from([b"\xff", b"\xe2\x82", b"\r"])
+
+
 @st.composite
 def cut_traces(draw: st.DrawFn) -> tuple[bytes, list[int], bool]:
     """Trace bytes whose pages are allocated and freed on both sides of the cuts, CPUs whose
     refill and drain runs cross them; the cuts (any line boundaries); whether zones count."""
     lines = []
-    for _ in range(draw(st.integers(0, 40))):
-        line = draw(st.sampled_from(GOOD_LINES * 3 + ODD_LINES))  # mostly page events
-        pfn = draw(st.sampled_from(["0x1072a7", "0x2661f4", "0x10"]))
+    for _ in range(draw(LINE_COUNTS)):
+        line = draw(PAGE_LINES)
+        pfn = draw(PFNS)
         line = line.replace("pfn=0x1072a7", f"pfn={pfn}").replace("pfn=0x2661f4", f"pfn={pfn}")
         if draw(st.booleans()):
-            line = line.replace("[001]", "[000]").replace("[000]", draw(
-                st.sampled_from(["[000]", "[001]"])))
-        lines.extend([line] * draw(st.integers(1, 3)))  # runs of one event on one CPU
+            line = line.replace("[001]", "[000]").replace("[000]", draw(CPUS))
+        lines.extend([line] * draw(RUN_LENGTHS))  # runs of one event on one CPU
     data = "".join(lines).encode()
     if draw(st.booleans()):
         data = data.replace(b"\n", b"\r\n")
     if draw(st.booleans()) and lines:
         where = draw(st.integers(0, len(data) - 1))
-        data = data[:where] + draw(st.sampled_from([b"\xff", b"\xe2\x82", b"\r"])) + data[where:]
+        data = data[:where] + draw(ODD_BYTES) + data[where:]
     if data and draw(st.booleans()):
         data = data[:-1]  # no newline at the end
-    boundaries = [i + 1 for i, byte in enumerate(data[:-1]) if byte == ord("\n")]
+    # every line boundary: the offsets after a newline, but for one ending the data
+    boundaries = [m.end() for m in re.finditer(b"\n", data[:-1])]
     cuts = draw(st.lists(st.sampled_from(boundaries), max_size=4)) if boundaries else []
     return data, cuts, draw(st.booleans())
 
