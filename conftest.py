@@ -31,6 +31,9 @@ still names a test file.
 (``xdist_group`` marks would say this in the tests themselves, but pytest 9.2 drops the node-id
 suffix ``--dist loadgroup`` relies on: pytest-dev/pytest-xdist#1386.)  Without ``-n`` none of
 this applies.
+
+Apart from the sharing out, every pytest process imports hypothesis as Python does, without
+pytest's assert rewriting (``spare_rewriting``).
 """
 
 from __future__ import annotations
@@ -180,7 +183,25 @@ def _kernels_on_unix_sockets(folder: str) -> None:
     nbval.kernel.KernelManager = UnixSocketKernelManager
 
 
+#: Packages pytest would rewrite the asserts of though no test is in them: hypothesis is a pytest
+#: plugin, and pytest rewrites the whole package of every plugin.
+NOT_REWRITTEN = ("hypothesis",)
+
+
+def spare_rewriting(config: pytest.Config) -> None:
+    """Import ``NOT_REWRITTEN`` as Python does, from the bytecode set-up compiled.
+
+    Rewritten, hypothesis's 80 modules are parsed and compiled afresh in every worker (where
+    ``PYTHONDONTWRITEBYTECODE`` is set, pytest keeps no rewritten bytecode): 1.2 CPU-s a worker.
+    Their asserts are hypothesis's own, not the tests', and run alike either way.  (pytest
+    keeps the marks in a private set; a pytest without it just rewrites them as before.)"""
+    marked = getattr(getattr(config.pluginmanager, "rewrite_hook", None), "_must_rewrite", None)
+    if isinstance(marked, set):
+        marked.difference_update(NOT_REWRITTEN)
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    spare_rewriting(config)
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_Scheduling(), "kit-xdist-scheduling")
     if config.pluginmanager.hasplugin("nbval"):

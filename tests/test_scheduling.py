@@ -8,6 +8,7 @@ sum the lines by ``conftest.xdist_scope`` of their test ids.
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,3 +95,14 @@ def test_longest_scopes_rank_first_and_the_rest_after() -> None:
     assert rank(f"{lessons}[08-watch-your-kernel.ipynb]") < rank(f"{lessons}[01-start-here.ipynb]")
     # a browser test with no entry of its own comes with the other browser tests
     assert rank(f"{lessons}[01-start-here.ipynb]") == LONGEST_FIRST.index("tests/browser/")
+
+
+def test_hypothesis_is_imported_without_rewriting_its_asserts() -> None:
+    """The root conftest spares hypothesis's package pytest's assert rewriting (a plugin's whole
+    package is rewritten, in every worker); the test modules' own asserts still are."""
+    import hypothesis.strategies
+    from _pytest.assertion.rewrite import AssertionRewritingHook
+
+    assert "hypothesis" in conftest.NOT_REWRITTEN
+    assert not isinstance(hypothesis.strategies.__loader__, AssertionRewritingHook)
+    assert isinstance(sys.modules[__name__].__loader__, AssertionRewritingHook)
