@@ -225,6 +225,34 @@ def test_drawing_another_source_then_following_the_zone_again():
     assert_same(shown(memory), oracle(memory, zone), ORACLE_KEYS, "after drawing back")
 
 
+def test_outlines_are_worked_out_only_when_their_blocks_change():
+    """An event that leaves every outlined block as it was (a page taken inside a cell of 16)
+    works out no rectangles; outlines changed by anyone but the map are drawn again."""
+    zone = kit.Zone(1 << 16, record=False)
+    memory = MemoryMap(zone)
+    assert memory.pages_per_cell == 16
+    rectangles = memory._rectangles
+
+    def rectangles_worked_out(call) -> int:  # noqa: ANN001 - a zone call
+        worked_out = []
+        memory._rectangles = lambda *ranges: worked_out.append(ranges) or rectangles(*ranges)
+        try:
+            with memory.hold():
+                call()
+        finally:
+            del memory._rectangles
+        return len(worked_out)
+
+    # splitting the first block changes the blocks of 16 pages and more
+    assert rectangles_worked_out(lambda: zone.alloc_pages(0)) == 1
+    # pfn 1, then pfn 2 out of an order-1 block: both inside cell 0
+    assert rectangles_worked_out(lambda: (zone.alloc_pages(0), zone.alloc_pages(0))) == 0
+    assert_same(shown(memory), oracle(memory, zone), ORACLE_KEYS, "after two pages in a cell")
+    memory.outlines.x, memory.outlines.y = [], []  # someone else draws on the mark
+    assert rectangles_worked_out(lambda: zone.alloc_pages(0)) == 1  # pfn 3: the mark changed
+    assert_same(shown(memory), oracle(memory, zone), ORACLE_KEYS, "after the mark was cleared")
+
+
 def test_an_update_sends_nothing_when_no_cell_changes():
     zone = kit.Zone(1 << 16, record=False)
     memory = MemoryMap(zone)

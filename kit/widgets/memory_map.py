@@ -143,6 +143,8 @@ class MemoryMap(RunToUse, ZoneListener, widgets.VBox):
             stroke=theme.cell_stroke if self.cells <= 1024 else None,
             selected_style={"stroke": theme.highlight, "stroke-width": "3"},
         )
+        #: The page ranges the outlines mark was last drawn from, and the data it was given.
+        self._outline_ranges: tuple[np.ndarray, np.ndarray, object] | None = None
         self.outlines = bq.Lines(x=[], y=[], scales={"x": x_scale, "y": y_scale},
                                  colors=[theme.outline], stroke_width=1.5 if
                                  theme.presenter else 1.0, interactions={})
@@ -307,19 +309,31 @@ class MemoryMap(RunToUse, ZoneListener, widgets.VBox):
         states = states.reshape(self.rows, self.columns)
         changed = not _same(self.grid.color, states.astype(np.float32))
         self.states, self.free_fraction = states, free
+        if outlines is not None and self._drew_outlines(*outlines):
+            outlines = None  # most events change no outline: no rectangles worked out again
         if outlines is not None:
+            ranges = outlines
             outline_x, outline_y = (_path(a) for a in self._rectangles(*outlines))
             if _same(self.outlines.x, outline_x) and _same(self.outlines.y, outline_y):
                 outlines = None
+                self._outline_ranges = (*ranges, self.outlines.x)
         # one message per mark (a figure's hold_sync does not hold its marks' traits)
         if changed:
             self.grid.color = self.states.astype(np.float32)
         if outlines is not None:
             with self.outlines.hold_sync():
                 self.outlines.x, self.outlines.y = outline_x, outline_y
+            self._outline_ranges = (*ranges, self.outlines.x)
         if highlights is not None:
             with self.highlights.hold_sync():
                 self.highlights.x, self.highlights.y = (_path(a) for a in highlights)
+
+    def _drew_outlines(self, starts: np.ndarray, lengths: np.ndarray) -> bool:
+        """Whether the outlines mark still shows the outlines of these page ranges (the ranges
+        it was last drawn from, and nothing has set its data since)."""
+        drawn = self._outline_ranges
+        return (drawn is not None and self.outlines.x is drawn[2]
+                and np.array_equal(starts, drawn[0]) and np.array_equal(lengths, drawn[1]))
 
     def _cell_states(self, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each cell's state (the one covering most pages) and free fraction, from its counts."""
