@@ -79,6 +79,19 @@ def test_the_nbgrader_modules_share_one_scope_ranked_first() -> None:
     assert "def nbgrader_generated(" in fixtures
 
 
+def test_the_modules_reading_the_shipped_trace_share_one_scope() -> None:
+    """They share its events as the careful reader reads them (a session fixture of
+    tests/conftest.py), read once in the run."""
+    scopes = {xdist_scope(f"{path}::test_x") for path in SHARED_STATE["shipped-trace"]}
+    assert scopes == {"shipped-trace"}
+    ranks = {rank(f"{path}::test_x") for path in SHARED_STATE["shipped-trace"]}
+    assert ranks == {LONGEST_FIRST.index("shipped-trace")}
+    fixtures = (ROOT / "tests" / "conftest.py").read_text(encoding="utf-8")
+    assert "def shipped_events(" in fixtures
+    for path in SHARED_STATE["shipped-trace"]:
+        assert "shipped_events" in (ROOT / path).read_text(encoding="utf-8"), path
+
+
 def test_browser_lessons_spread_over_the_workers() -> None:
     """Each lesson's browser test is a scope of its own (each worker starts its JupyterLab)."""
     one = "tests/browser/test_lessons_in_lab.py::test_lesson_runs_cleanly_then_answered[01-x]"
