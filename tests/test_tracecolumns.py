@@ -129,7 +129,8 @@ def test_typed_records_as_columns_keep_their_order() -> None:
     events = list(read_trace(DATA / "tracefs-6.18.txt"))
     batches = list(event_columns(events, size=5))
     assert [len(b) for b in batches] == [5, 5, 5, 3]
-    assert [name for b in batches for name in b.events] == [e.event for e in events]
+    assert [r.event for b in batches for r in b.runs for _ in range(r.start, r.end)] == [
+        e.event for e in events]
 
 
 # Lines of every kind, for the generated traces.
@@ -238,3 +239,65 @@ def test_generated_traces_summarised_alike(
     assert bulk == careful
     careful, bulk = binned_both(path, bins=3)
     assert bulk == careful
+
+
+#: What may change in a line of a run, each as (old, new) on the line's text: the ones the fast
+#: pattern must take as the same run, and the ones that must end its match there.
+RUN_CHANGES = [
+    ("pfn=0x1072a7", "pfn=0x2661f4"), ("pfn=0x2661f4", "pfn=0x1072a8"),  # another page
+    ("pfn=0x1072a7", "pfn=0x0"), ("pfn=0x2661f4", "pfn=0x0"),  # failed
+    ("1213.4", "1213.5"), ("1213.4", "99999999.4"), (".489883", ".4898831"),  # other seconds
+    ("page=000000001864868a", "page=1"), ("page=00000000", "page=(ptrval)"),
+    ("            bash", "      bash"), ("   [001]", " [001]"),  # padding
+    ("[001]", "[000]"), ("bash-32268", "bash-32269"), (".....", "d..3."),  # another head
+    ("order=0", "order=1"), ("order=0", "order=0 "), ("GFP_KERNEL_ACCOUNT|", ""),  # fields
+    ("mm_page_free:", "mm_page_free_batched:"), ("pfn=0x1072a7", "pfn=0x01072a7"),
+    ("percpu_refill=1", "percpu_refill=2"), (" order=0\n", " order=0\nb\n"),
+]
+
+
+@st.composite
+def runs_of_lines(draw: st.DrawFn) -> tuple[str, int]:
+    """Trace text of runs: a line repeated up to 20 times, each copy perhaps changed a
+    little (another pfn, seconds, padding, head or fields), so that the fast pattern's
+    matches of several lines meet lines that continue a run and lines that end it."""
+    lines = []
+    for _ in range(draw(st.integers(0, 8))):
+        line = draw(st.sampled_from(GOOD_LINES + ODD_LINES[5:8]))
+        for _ in range(draw(st.integers(1, 20))):
+            copy = line
+            for old, new in draw(st.lists(st.sampled_from(RUN_CHANGES), max_size=2)):
+                copy = copy.replace(old, new)
+            lines.append(copy)
+    return "".join(lines), draw(st.sampled_from([200, 1000, 1 << 16]))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                   HealthCheck.function_scoped_fixture])
+@given(trace=runs_of_lines())
+def test_runs_of_lines_summarised_alike(
+    trace: tuple[str, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text, chunk = trace
+    monkeypatch.setattr(tracecolumns, "CHUNK_CHARS", chunk)
+    path = tmp_path / "trace.txt"
+    path.write_bytes(text.encode())
+    careful, bulk = both(path)
+    assert bulk == careful
+    careful, bulk = binned_both(path, bins=3)
+    assert bulk == careful
+
+
+def test_a_match_takes_the_lines_of_its_run_and_leaves_the_rest(tmp_path: Path) -> None:
+    """Twenty lines of one run and one of another: three matches (8 + 8 + 4 lines), then
+    one; every line's seconds and pfn in order, the runs as long as they are."""
+    path = tmp_path / "t.txt"
+    run = [GOOD_LINES[1].replace("0x1072a7", f"0x{0x1000 + i:x}").replace(
+        "490513", f"{490513 + i}") for i in range(20)]
+    path.write_text("".join(run) + GOOD_LINES[0])
+    assert len(tracecolumns.FAST_LINES.findall(path.read_bytes())) == 4
+    (batch,) = read_trace_columns(path)
+    assert batch.pfns == [b"%x" % (0x1000 + i) for i in range(20)] + [b"1072a7"]
+    assert batch.times == [b"1213.%d" % (490513 + i) for i in range(20)] + [b"1213.489883"]
+    assert [(r.start, r.end, r.event) for r in batch.runs] == [
+        (0, 20, "mm_page_free"), (20, 21, "mm_page_alloc")]

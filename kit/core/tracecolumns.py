@@ -8,7 +8,8 @@ summary does its Python work once per run and per *distinct* value, the rest in 
 
 :func:`read_trace_columns` reads a file in chunks of whole lines and cuts every line of raw
 tracefs text (what ``kit trace record`` writes) with one compiled pattern over the chunk
-(:data:`FAST_LINE`); each line that pattern does not take (comments, other tracepoints,
+(:data:`FAST_LINES`, up to :data:`LINES_PER_MATCH` lines of one run a match); each line that
+pattern does not take (comments, other tracepoints,
 ``trace-cmd``/``perf`` text, malformed lines) goes to the careful reader with its line number,
 in its place, so the report and the events are exactly what :func:`kerneltrace.parse_trace`
 gives.  :func:`event_columns` turns typed records into the same columns.
@@ -21,7 +22,8 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from itertools import accumulate, compress, count, groupby, islice
+from itertools import accumulate, chain, compress, count, groupby, islice, pairwise, repeat
+from operator import countOf, sub
 from typing import Any, NamedTuple
 
 from kit.core.errors import InvalidArgument
@@ -34,9 +36,10 @@ from kit.core.kerneltrace import (
 
 __all__ = [
     "CHUNK_CHARS",
-    "FAST_LINE",
+    "FAST_LINES",
     "Fields",
     "Head",
+    "LINES_PER_MATCH",
     "Run",
     "TraceColumns",
     "event_columns",
@@ -49,27 +52,53 @@ CHUNK_CHARS = 1 << 16
 """Bytes read at a time (whole lines of about 64 KiB, some 450 events): a chunk's
 objects stay in the CPU's cache while the summary goes through them."""
 
-#: One raw tracefs line of a page event (``kit trace record`` writes these), cut into the
-#: columns: the head (``comm-pid [cpu] flags``), seconds, event, pfn and the event's fields.
+LINES_PER_MATCH = 8
+"""Lines of one run (equal head, event and fields) the fast pattern takes in one match."""
+
+#: One raw tracefs line of a page event (``kit trace record`` writes these) and up to
+#: LINES_PER_MATCH - 1 more lines of the same run, cut into the columns.  The first line gives
+#: the head (``comm-pid [cpu] flags`` with the spaces around it), seconds, the event (as
+#: ``: name: page=``), pfn and the event's fields (with the space before and the newline);
+#: each next line is taken only if its head, event and fields are the first line's to the
+#: byte (back references, compared in C), and gives only its seconds and pfn.  Per line that
+#: spares three of five groups (some 400 instructions each) and the comparisons that found
+#: the runs (some 900), for the back references' character compares (five instructions a
+#: character): 6,100 -> 4,300 instructions a line on the shipped recording, whose runs are
+#: some 50 lines long; a trace of runs of one line costs about what one line a match did.
 #: Seconds and pfn are taken only as the careful reader reads them to the same value
 #: (``digits.digits``; lowercase hex without leading zeros, so that a pfn's bytes are its
-#: key), the page pointer only as hex (so no match runs over a newline: counting a chunk's
-#: newlines cost a tenth of the reading).  The rest is loose on purpose (skipping to the next
-#: space costs the regular expression engine some 5 instructions a character, a character
-#: class 25, each group some 400 a line): the reader checks each distinct head
-#: (:data:`_STRICT_HEAD`), event and fields, none of which holds a newline then; a chunk
-#: where a check fails goes through the careful reader.  It reads bytes: a chunk is ASCII or
-#: goes to the careful reader anyway, and bytes spare the decoding and some 700 instructions
-#: a line of cutting.  Every repeat is possessive (``++``, ``*+``): none can give back what it
-#: took and still match, as each stops at a character the next piece must begin with, so the
-#: matches are the same, and the engine keeps no backtracking state (some 800 instructions a
-#: line, 8% of reading and summarising).
-FAST_LINE = re.compile(
-    rb"^ ++([^ ]++ ++[^ ]++ [^ ]++) ++([0-9]++\.[0-9]++): (mm_page_[^:]++): page=[0-9a-f]++ "
-    rb"pfn=0x([1-9a-f][0-9a-f]*+|0) (.*+)\n",
-    re.MULTILINE,
+#: key), the page pointer only as hex (so no line runs over a newline there).  The rest is
+#: loose on purpose (skipping to the next space costs the regular expression engine some 5
+#: instructions a character, a character class 25): the reader checks each distinct head
+#: (:data:`_STRICT_HEAD`), event and fields, none of which holds a newline then, so each
+#: line of a match is one line of the file; a chunk where a check fails goes through the
+#: careful reader.  Every repeat is possessive (``++``, ``*+``, ``?+``): none can give back
+#: what it took and still match, as each stops at a character the next piece must begin
+#: with, so the matches are the same, and the engine keeps no backtracking state.  It reads
+#: bytes: a chunk is ASCII or goes to the careful reader anyway, and bytes spare the
+#: decoding and some 700 instructions a line of cutting.
+_FIRST_LINE = (
+    rb"^( ++[^ ]++ ++[^ ]++ [^ ]++ ++)([0-9]++\.[0-9]++)(: mm_page_[^:]++: page=)[0-9a-f]++"
+    rb" pfn=0x([1-9a-f][0-9a-f]*+|0)( .*+\n)"
 )
-_GROUPS = FAST_LINE.groups + 1  # re.split gives the text between matches, then the groups
+_NEXT_LINE = rb"\1([0-9]++\.[0-9]++)\3[0-9a-f]++ pfn=0x([1-9a-f][0-9a-f]*+|0)\5"
+
+
+def _fast_lines(lines: int) -> re.Pattern[bytes]:
+    """The pattern of a first line and up to ``lines - 1`` next ones, each optional only
+    after the one before it."""
+    more = b""
+    for _ in range(lines - 1):
+        more = b"(?:" + _NEXT_LINE + more + b")?+"
+    return re.compile(_FIRST_LINE + more, re.MULTILINE)
+
+
+FAST_LINES = _fast_lines(LINES_PER_MATCH)
+_STRIDE = FAST_LINES.groups + 1  # re.split gives the text between matches, then the groups
+#: Where each line's seconds and pfn are among a match's groups (numbered from 1).
+_TIME_GROUPS = (2, *range(6, _STRIDE, 2))
+_PFN_GROUPS = (4, *range(7, _STRIDE, 2))
+_FAILED = b" pfn=0x0 "  # in a chunk only if an event in it has pfn 0: a failed allocation
 #: What the careful reader accepts as the head of a tracefs line, once per distinct head.
 _STRICT_HEAD = re.compile(r"(\S+)-([0-9]+) +\[([0-9]+)\] [^\s:]{4,6}")
 #: Whitespace other than space and newline, which the fast pattern would take for a word.
@@ -99,23 +128,24 @@ class Run(NamedTuple):
 class TraceColumns:
     """A batch of events, one list per field, in trace order, and its runs.
 
-    ``times`` are seconds as ASCII bytes (as the trace has them) or float; ``events`` tracepoint
-    names (bytes where read in bulk); ``pfns`` the pfn in lowercase hex ASCII bytes without
-    ``0x`` (b"" for none: a failed allocation).  Heads (process and CPU) and fields are only in
-    ``runs``, read once per run, where names are text.
+    ``times`` are seconds as ASCII bytes (as the trace has them) or float; ``pfns`` the pfn in
+    lowercase hex ASCII bytes without ``0x`` (b"" for none: a failed allocation).  Heads
+    (process and CPU), events and fields are only in ``runs``, read once per run, where names
+    are text.  Consecutive runs may be equal: a run is cut where a fast match or a batch
+    ends, and nothing a summary counts depends on where.
     """
 
     times: list[bytes | float]
-    events: list[bytes | str]
     pfns: list[bytes]
     runs: list[Run]
 
     def __len__(self) -> int:
-        return len(self.events)
+        return len(self.times)
 
 
 _fields: dict[tuple[str, bytes | str], Fields | None] = {}
 _heads: dict[bytes | str, Head | None] = {}
+_known: dict[tuple[bytes, bytes, bytes], tuple[str, int, int, str, Fields] | None] = {}
 
 
 def _bounded(cache: dict[Any, Any]) -> dict[Any, Any]:
@@ -127,13 +157,15 @@ def _bounded(cache: dict[Any, Any]) -> dict[Any, Any]:
 
 def head_of(head: bytes | str | Head) -> Head | None:
     """(comm, pid, cpu) of a tracefs head (``comm-pid [cpu] flags``, the pid after the last
-    '-' of the first word, where the careful reader finds it too) or of a tuple; None if the
-    careful reader would not take it.  Each distinct text is parsed once."""
+    '-' of the first word, where the careful reader finds it too; spaces around it are
+    ignored) or of a tuple; None if the careful reader would not take it.  Each distinct
+    text is parsed once."""
     if isinstance(head, tuple):
         return head
     if head in _heads:
         return _heads[head]
-    match = _STRICT_HEAD.fullmatch(head.decode() if isinstance(head, bytes) else head)
+    text = head.decode() if isinstance(head, bytes) else head
+    match = _STRICT_HEAD.fullmatch(text.strip(" "))
     known = (match[1], int(match[2]), int(match[3])) if match is not None else None
     _bounded(_heads)[head] = known
     return known
@@ -194,61 +226,97 @@ def _cuts(heads: list[Any], events: list[Any], tails: list[Any]) -> list[int]:
     return sorted(cuts)
 
 
-def _batch(
-    heads: list[bytes | Head], times: list[bytes | float], events: list[bytes | str],
-    pfns: list[bytes], tails: list[bytes | Fields],
-) -> TraceColumns | None:
-    """The columns and their runs; None if a run's head or fields are not what the careful
-    reader would take."""
-    if not events:
-        return TraceColumns(times, events, pfns, [])
-    cuts = _cuts(heads, events, tails)
-    runs = []
-    for start, end in zip([0, *cuts], [*cuts, len(events)], strict=True):
-        event = events[start]
-        name = event.decode() if isinstance(event, bytes) else event
-        head = head_of(heads[start])
-        fields = fields_of(name, tails[start])
-        if head is None or fields is None:
-            return None
-        runs.append(Run(start, end, *head, name, fields))
-    return TraceColumns(times, events, pfns, runs)
+def _known_run(lead: bytes, event: bytes, tail: bytes) -> tuple[str, int, int, str, Fields] | None:
+    """(comm, pid, cpu, event, fields) of a fast match's head (with its spaces), event (as
+    ``: name: page=``) and fields (a space before, a newline after); None if the careful
+    reader would not take them.  Each distinct three is looked at once."""
+    key = (lead, event, tail)
+    if key in _known:
+        return _known[key]
+    head = head_of(lead)
+    name = event[2:-7].decode()  # ASCII: checked
+    fields = fields_of(name, tail[1:-1])
+    known = (*head, name, fields) if head is not None and fields is not None else None
+    _bounded(_known)[key] = known
+    return known
 
 
-def _append_events(columns: list[list[Any]], events: Iterable[PageEvent]) -> None:
-    """Append typed records to the five field lists."""
-    heads, times, names, pfns, tails = columns
-    for e in events:
-        heads.append((e.comm, e.pid, e.cpu))
-        times.append(e.time)
-        names.append(e.event)
-        pfns.append(b"" if e.pfn is None else b"%x" % e.pfn)
-        tails.append(_typed_fields(e))
+def _mark_failed(pfns: list[bytes], start: int, end: int) -> None:
+    """Failed allocations (tracefs prints ``pfn=0x0``) among rows ``start`` to ``end`` get
+    pfn b"", as a record's None."""
+    i = start - 1
+    while True:
+        try:
+            i = pfns.index(b"0", i + 1, end)
+        except ValueError:
+            return
+        pfns[i] = b""
+
+
+class _Builder:
+    """A batch put together in trace order from fast matches and typed records."""
+
+    def __init__(self) -> None:
+        self.times: list[bytes | float] = []
+        self.pfns: list[bytes] = []
+        self.runs: list[Run] = []
+
+    def batch(self) -> TraceColumns:
+        return TraceColumns(self.times, self.pfns, self.runs)
+
+    def typed(self, events: Iterable[PageEvent]) -> None:
+        """Append typed records, a run for each stretch of equal head, event and fields."""
+        heads: list[Head] = []
+        names: list[str] = []
+        tails: list[Fields] = []
+        times, pfns, offset = self.times, self.pfns, len(self.times)
+        for e in events:
+            heads.append((e.comm, e.pid, e.cpu))
+            times.append(e.time)
+            names.append(e.event)
+            pfns.append(b"" if e.pfn is None else b"%x" % e.pfn)
+            tails.append(_typed_fields(e))
+        if names:
+            cuts = [0, *_cuts(heads, names, tails), len(names)]
+            self.runs += (Run(offset + start, offset + end, *heads[start], names[start],
+                              tails[start]) for start, end in pairwise(cuts))
+
+    def fast(self, parts: list[Any], first: int, last: int, failed: bool) -> bool:
+        """Append the lines of matches ``first`` to ``last`` of a chunk's ``FAST_LINES.split``
+        (``failed``: some line of the chunk has pfn 0); False if a run's head, event or
+        fields are not what the careful reader would take.  The lines of each match come
+        from its groups in order, None for the lines it did not take; runs are found among
+        the matches, not the lines."""
+        low, high = first * _STRIDE, last * _STRIDE
+        lines = list(zip(*(parts[low + g:high:_STRIDE] for g in _TIME_GROUPS), strict=True))
+        offset = len(self.times)
+        self.times += filter(None, chain.from_iterable(lines))  # times are never b""
+        self.pfns += filter(None, chain.from_iterable(  # nor pfns ("0" at least)
+            zip(*(parts[low + g:high:_STRIDE] for g in _PFN_GROUPS), strict=True)))
+        ends = list(accumulate(
+            map(sub, repeat(LINES_PER_MATCH), map(countOf, lines, repeat(None))),
+            initial=offset))  # the row after each match, the first row before them
+        leads, events, tails = (parts[low + g:high:_STRIDE] for g in (1, 3, 5))
+        cuts = [0, *_cuts(leads, events, tails), last - first]
+        for start, end in pairwise(cuts):
+            known = _known_run(leads[start], events[start], tails[start])
+            if known is None:
+                return False
+            self.runs.append(Run(ends[start], ends[end], *known))
+            if failed and known[3] == "mm_page_alloc":
+                _mark_failed(self.pfns, ends[start], ends[end])
+        return True
 
 
 def event_columns(events: Iterable[PageEvent], size: int = 4096) -> Iterator[TraceColumns]:
     """Typed records as columns, ``size`` at a time (a lazy stream stays lazy)."""
     iterator = iter(events)
     while True:
-        columns: list[list[Any]] = [[], [], [], [], []]
-        _append_events(columns, islice(iterator, size))
-        if not columns[0]:
+        builder = _Builder()
+        builder.typed(islice(iterator, size))
+        if not builder.times:
             return
-        batch = _batch(*columns)
-        assert batch is not None  # typed records are what they are
-        yield batch
-
-
-def _mark_failed(events: list[Any], pfns: list[bytes]) -> None:
-    """Failed allocations (tracefs prints ``pfn=0x0``) get pfn b"", as a record's None."""
-    i = -1
-    while True:
-        try:
-            i = pfns.index(b"0", i + 1)
-        except ValueError:
-            return
-        if events[i] == b"mm_page_alloc":
-            pfns[i] = b""
+        yield builder.batch()
 
 
 class _ChunkReader:
@@ -264,55 +332,47 @@ class _ChunkReader:
         first = self.report.lines + 1  # the number of the chunk's first line
         if not text.isascii() or any(space in text for space in _ODD_SPACE):
             return self._careful(text, first)
-        parts = FAST_LINE.split(text)
-        gaps = parts[0::_GROUPS]
-        gap_lines = sum(gap.count(b"\n") for gap in compress(gaps, gaps))
-        fields = [parts[i::_GROUPS] for i in range(1, _GROUPS)]
-        rows = len(gaps) - 1
-        if gap_lines:
-            return self._mixed(text, fields, gaps, first)
-        fast = _batch(*fields)
-        if fast is None:
+        parts = FAST_LINES.split(text)
+        gaps = parts[0::_STRIDE]
+        if any(gaps):
+            return self._mixed(text, parts, gaps, first)
+        fast = _Builder()
+        if not fast.fast(parts, 0, len(gaps) - 1, _FAILED in text):
             return self._careful(text, first)
-        _mark_failed(fast.events, fast.pfns)
         self.careful.form = 0  # where the careful reader is after a tracefs line
-        self.report.events += rows
-        self.report.lines += rows
-        return fast
+        self.report.events += len(fast.times)
+        self.report.lines += len(fast.times)
+        return fast.batch()
 
-    def _mixed(
-        self, text: bytes, fields: list[list[bytes]], gaps: list[bytes], first: int
-    ) -> TraceColumns:
-        """Fast rows and careful lines interleaved, each in its place."""
-        rows = len(gaps) - 1
-        if _batch(*fields) is None:  # type: ignore[arg-type]
+    def _mixed(self, text: bytes, parts: list[Any], gaps: list[bytes], first: int
+               ) -> TraceColumns:
+        """Fast lines and careful lines interleaved, each in its place."""
+        matches = len(gaps) - 1
+        keys = zip(*(parts[g::_STRIDE] for g in (1, 3, 5)), strict=False)
+        if any(_known_run(*key) is None for key in set(keys)):  # before reading any line
             return self._careful(text, first)
-        _mark_failed(fields[2], fields[3])
-        columns: list[list[Any]] = [[], [], [], [], []]
+        failed = _FAILED in text
+        batch = _Builder()
         lineno = first
-        done = 0  # fast rows taken; gap i comes before fast row i, the last after them all
-
-        def take(row: int) -> None:
-            nonlocal done, lineno
-            if row > done:
-                for column, field in zip(columns, fields, strict=True):
-                    column.extend(field[done:row])
+        done = 0  # matches taken; gap i comes before match i, the last after them all
+        for gap in [*compress(count(), gaps), matches + 1]:
+            upto = min(gap, matches)
+            if upto > done:
+                rows = len(batch.times)
+                batch.fast(parts, done, upto, failed)  # checked above
+                rows = len(batch.times) - rows
+                self.report.events += rows
                 self.careful.form = 0
-                lineno += row - done
-                done = row
-
-        for row in compress(count(), gaps):
-            take(row)
-            lines = gaps[row].decode().split("\n")  # ASCII: checked
+                lineno += rows
+                done = upto
+            if gap > matches:
+                break
+            lines = gaps[gap].decode().split("\n")  # ASCII: checked
             lines.pop()  # the text after the last newline: empty
-            _append_events(columns, self._careful_lines(lines, lineno))
+            batch.typed(self._careful_lines(lines, lineno))
             lineno += len(lines)
-        take(rows)
-        self.report.events += rows
         self.report.lines = lineno - 1
-        batch = _batch(*columns)
-        assert batch is not None  # every part was checked
-        return batch
+        return batch.batch()
 
     def _careful_lines(self, lines: list[str], first: int) -> Iterator[PageEvent]:
         for lineno, line in enumerate(lines, start=first):
@@ -327,12 +387,10 @@ class _ChunkReader:
         multi-byte character holds, so chunks decode alone to what the whole file decodes to)."""
         lines = text.decode("utf-8", "replace").split("\n")
         lines.pop()
-        columns: list[list[Any]] = [[], [], [], [], []]
-        _append_events(columns, self._careful_lines(lines, first))
+        batch = _Builder()
+        batch.typed(self._careful_lines(lines, first))
         self.report.lines = first + len(lines) - 1
-        batch = _batch(*columns)
-        assert batch is not None  # typed records are what they are
-        return batch
+        return batch.batch()
 
 
 def _newlines(data: bytes) -> bytes:

@@ -169,7 +169,7 @@ def replay_beside_model(
             events)
         for batch in batches:
             times, pfns = batch.times, batch.pfns
-            kept = TraceColumns([], [], [], [])
+            kept = TraceColumns([], [], [])
             for run in batch.runs:
                 first = len(kept)
                 for row in range(run.start, run.end):
@@ -178,7 +178,6 @@ def replay_beside_model(
                         continue
                     replay(run.event, pfn, run.fields[0])
                     kept.times.append(times[row])
-                    kept.events.append(run.event)
                     kept.pfns.append(pfns[row])
                 if len(kept) > first:  # a run cut short is still a run (as at a batch's end)
                     kept.runs.append(run._replace(start=first, end=len(kept)))

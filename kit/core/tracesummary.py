@@ -332,7 +332,7 @@ class PartialSummary:
 
     def add(self, batch: TraceColumns) -> None:
         """Summarise the next batch of the part."""
-        if not batch.events:
+        if not batch.times:
             return
         if self.first is None:
             self.first = batch.times[0]
