@@ -98,7 +98,6 @@ _STRIDE = FAST_LINES.groups + 1  # re.split gives the text between matches, then
 #: Where each line's seconds and pfn are among a match's groups (numbered from 1).
 _TIME_GROUPS = (2, *range(6, _STRIDE, 2))
 _PFN_GROUPS = (4, *range(7, _STRIDE, 2))
-_FAILED = b" pfn=0x0 "  # in a chunk only if an event in it has pfn 0: a failed allocation
 #: What the careful reader accepts as the head of a tracefs line, once per distinct head.
 _STRICT_HEAD = re.compile(r"(\S+)-([0-9]+) +\[([0-9]+)\] [^\s:]{4,6}")
 #: Whitespace other than space and newline, which the fast pattern would take for a word.
@@ -281,18 +280,18 @@ class _Builder:
             self.runs += (Run(offset + start, offset + end, *heads[start], names[start],
                               tails[start]) for start, end in pairwise(cuts))
 
-    def fast(self, parts: list[Any], first: int, last: int, failed: bool) -> bool:
-        """Append the lines of matches ``first`` to ``last`` of a chunk's ``FAST_LINES.split``
-        (``failed``: some line of the chunk has pfn 0); False if a run's head, event or
-        fields are not what the careful reader would take.  The lines of each match come
-        from its groups in order, None for the lines it did not take; runs are found among
-        the matches, not the lines."""
+    def fast(self, parts: list[Any], first: int, last: int) -> bool:
+        """Append the lines of matches ``first`` to ``last`` of a chunk's ``FAST_LINES.split``;
+        False if a run's head, event or fields are not what the careful reader would take.
+        The lines of each match come from its groups in order, None for the lines it did not
+        take; runs are found among the matches, not the lines."""
         low, high = first * _STRIDE, last * _STRIDE
         lines = list(zip(*(parts[low + g:high:_STRIDE] for g in _TIME_GROUPS), strict=True))
         offset = len(self.times)
         self.times += filter(None, chain.from_iterable(lines))  # times are never b""
         self.pfns += filter(None, chain.from_iterable(  # nor pfns ("0" at least)
             zip(*(parts[low + g:high:_STRIDE] for g in _PFN_GROUPS), strict=True)))
+        failed = b"0" in self.pfns[offset:]  # some page at pfn 0: perhaps failed allocations
         ends = list(accumulate(
             map(sub, repeat(LINES_PER_MATCH), map(countOf, lines, repeat(None))),
             initial=offset))  # the row after each match, the first row before them
@@ -337,7 +336,7 @@ class _ChunkReader:
         if any(gaps):
             return self._mixed(text, parts, gaps, first)
         fast = _Builder()
-        if not fast.fast(parts, 0, len(gaps) - 1, _FAILED in text):
+        if not fast.fast(parts, 0, len(gaps) - 1):
             return self._careful(text, first)
         self.careful.form = 0  # where the careful reader is after a tracefs line
         self.report.events += len(fast.times)
@@ -351,7 +350,6 @@ class _ChunkReader:
         keys = zip(*(parts[g::_STRIDE] for g in (1, 3, 5)), strict=False)
         if any(_known_run(*key) is None for key in set(keys)):  # before reading any line
             return self._careful(text, first)
-        failed = _FAILED in text
         batch = _Builder()
         lineno = first
         done = 0  # matches taken; gap i comes before match i, the last after them all
@@ -359,7 +357,7 @@ class _ChunkReader:
             upto = min(gap, matches)
             if upto > done:
                 rows = len(batch.times)
-                batch.fast(parts, done, upto, failed)  # checked above
+                batch.fast(parts, done, upto)  # checked above
                 rows = len(batch.times) - rows
                 self.report.events += rows
                 self.careful.form = 0
