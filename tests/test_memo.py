@@ -33,6 +33,33 @@ def test_threads_missing_the_same_value_compute_it_once() -> None:
     assert slow.cache_info().hits == 5 and slow.cache_info().misses == 1  # type: ignore[attr-defined]
 
 
+def test_a_value_being_computed_holds_up_only_the_threads_that_asked_for_it() -> None:
+    """One student's cell that is slow to read must not stall the others' grading."""
+    started, release = threading.Event(), threading.Event()
+
+    @class_cache()
+    def read(source: str) -> str:
+        if source == "huge":
+            started.set()
+            release.wait(10)
+        return source.upper()
+
+    slow = threading.Thread(target=read, args=("huge",))
+    slow.start()
+    try:
+        assert started.wait(10)
+        quick = threading.Thread(target=read, args=("small",))
+        quick.start()
+        quick.join(5)
+        assert not quick.is_alive(), "another student's value waited for the slow one"
+        assert read("small") == "SMALL"
+    finally:
+        release.set()
+        slow.join()
+    assert read("huge") == "HUGE"
+    assert read.cache_info().misses == 2  # type: ignore[attr-defined]
+
+
 def test_values_by_arguments_oldest_dropped_first_errors_not_kept() -> None:
     calls: list[tuple[int, int]] = []
 

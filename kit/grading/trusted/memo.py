@@ -34,44 +34,65 @@ class CacheInfo(NamedTuple):
 
 def class_cache(maxsize: int | None = None) -> Callable[[F], F]:
     """Remember ``function``'s values by its arguments (hashable, as for ``lru_cache``), each
-    computed by one thread while the others that ask for it wait; ``maxsize`` None: no limit.
+    computed by one thread while the others that ask for the same arguments wait; ``maxsize``
+    None: no limit.
 
     The decorated function keeps ``__wrapped__``, ``cache_info()`` and ``cache_clear()``.
-    One lock per function: computations of the same function never run at once (they hold
-    the interpreter's lock anyway, being pure Python), while a hit takes no lock at all.
+    A thread waits only for the arguments it asked for: one lock per value being computed,
+    never one per function, since some of these functions read a student's answer (its syntax
+    tree, its shingles) and one student's huge cell must not hold up every other student's
+    grading.  A hit takes a lock only to be counted.
     """
 
     def decorate(function: F) -> F:
         values: dict[Hashable, Any] = {}
-        lock = threading.RLock()  # re-entrant: a value may ask for another of the same function
+        computing: dict[Hashable, threading.RLock] = {}  # re-entrant: a value may need itself
+        guard = threading.Lock()  # over ``computing`` and the counts, held only briefly
         counts = [0, 0]  # hits, misses
+
+        def done(key: Hashable, lock: threading.RLock) -> None:
+            if computing.get(key) is lock:
+                del computing[key]
+
+        def hit(value: Any) -> Any:
+            with guard:
+                counts[0] += 1
+            return value
 
         @functools.wraps(function)
         def cached(*args: Any, **kwargs: Any) -> Any:
             key: Hashable = (args, tuple(sorted(kwargs.items()))) if kwargs else args
             try:
-                value = values[key]
+                return hit(values[key])
             except KeyError:
                 pass
-            else:
-                counts[0] += 1
-                return value
+            with guard:
+                lock = computing.setdefault(key, threading.RLock())
             with lock:
-                if key in values:  # another thread computed it while this one waited
-                    counts[0] += 1
-                    return values[key]
-                counts[1] += 1
-                value = function(*args, **kwargs)
-                if maxsize is not None and len(values) >= maxsize:
-                    del values[next(iter(values))]
-                values[key] = value
+                try:
+                    return hit(values[key])  # another thread computed it while this one waited
+                except KeyError:
+                    pass
+                with guard:
+                    counts[1] += 1
+                try:
+                    value = function(*args, **kwargs)
+                except BaseException:  # not kept: the next call tries again
+                    with guard:
+                        done(key, lock)
+                    raise
+                with guard:  # kept before its lock goes, so a thread arriving now finds it
+                    if maxsize is not None and len(values) >= maxsize and key not in values:
+                        del values[next(iter(values))]
+                    values[key] = value
+                    done(key, lock)
                 return value
 
         def cache_info() -> CacheInfo:
             return CacheInfo(counts[0], counts[1], maxsize, len(values))
 
         def cache_clear() -> None:
-            with lock:
+            with guard:
                 values.clear()
                 counts[:] = [0, 0]
 
