@@ -3,7 +3,9 @@ only when read (kit.core.trace.Operation): the same values as before, whoever re
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import pickle
 
 import pytest
 
@@ -53,3 +55,16 @@ def test_an_operation_is_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         del operation.name
     assert operation.events == (Event("take", 0, 0),)
+
+
+def test_an_operation_copies_and_pickles_as_the_value_it_is() -> None:
+    """As the frozen dataclass it was: a copied or pickled zone keeps its trace."""
+    zone, _ = recorded_zone(True)
+    assert zone.trace is not None
+    operations = zone.trace.operations[:20]
+    for again in (copy.copy(operations), copy.deepcopy(operations),
+                  pickle.loads(pickle.dumps(operations))):
+        assert again == operations
+        assert [op.events for op in again] == [op.events for op in operations]
+    twin = copy.deepcopy(zone)
+    assert twin.trace is not None and twin.trace.operations == zone.trace.operations

@@ -80,6 +80,11 @@ class Operation:
     def __delattr__(self, name: str) -> None:
         raise FrozenInstanceError(f"cannot delete field {name!r}")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Copied and pickled as the value it is (the default would set the fields one by one,
+        which a frozen instance refuses)."""
+        return (Operation.recorded, (self.name, self.args, self.result, self._raw))
+
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
             return NotImplemented
