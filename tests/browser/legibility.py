@@ -198,28 +198,61 @@ def axis_overlaps(page) -> list:  # noqa: ANN001
     return page.evaluate(AXIS_OVERLAPS)
 
 
+#: Visits the outermost widgets ``indices`` (marked by ``MARK_WIDGETS``) one after another:
+#: each is scrolled into view if it is not in view whole (centred, as Playwright's
+#: ``scroll_into_view_if_needed`` does), the page settles (``SETTLE``: a figure scrolled into
+#: view is laid out again), and its controls are checked (``COVERED``) while in view.  Returns
+#: per widget [its box in the viewport, its covered controls].  One evaluation for many widgets:
+#: each Playwright call costs the JupyterLab page (and Playwright's driver) some 15-45 ms of
+#: CPU, a scroll and a bounding box more than a whole check.
+VISIT = f"""async ([indices, relayout, limit]) => {{
+    const settle = {SETTLE};
+    const covered = {COVERED};
+    const visited = [];
+    for (const index of indices) {{
+        const el = document.querySelector(`[data-kit-widget="${{index}}"]`);
+        const r = el.getBoundingClientRect();
+        if (r.top < 0 || r.left < 0 || r.bottom > innerHeight || r.right > innerWidth) {{
+            el.scrollIntoViewIfNeeded(true);
+        }}
+        await settle([relayout, 0, limit]);
+        const b = el.getBoundingClientRect();
+        visited.push([{{x: b.left, y: b.top, width: b.width, height: b.height}}, covered(index)]);
+    }}
+    return visited;
+}}"""
+
+
 def screenshot_widgets(page, folder: Path | None, name: str,  # noqa: ANN001
                        width: int = 1400) -> tuple[list[Path], list]:
     """Save one PNG per outermost widget of the page, laid out ``width`` pixels wide; returns
     their paths, and the controls covered by another part of their widget (see ``COVERED``),
-    looked for while in view.  Without ``folder`` the widgets are checked, not photographed."""
+    looked for while in view.  Without ``folder`` the widgets are checked, not photographed:
+    all in one evaluation (``VISIT``)."""
     paths, covered = [], []
     # tall enough for the tallest widget: JupyterLab scrolls its notebook panel, not the page,
     # so a widget taller than the panel would be photographed cut
     page.set_viewport_size({"width": width, "height": 2600})
     settle(page)
-    for index in range(page.evaluate(MARK_WIDGETS)):
-        widget = page.locator(f'[data-kit-widget="{index}"]')
-        widget.scroll_into_view_if_needed()
-        settle(page)  # a figure scrolled into view is laid out again
-        if folder is not None:
-            path = folder / f"{name}-widget-{index}.png"
-            # the caret as it is: hiding it restyles the whole page twice per shot, a quarter
-            # of the shot's CPU in a lesson's JupyterLab
-            widget.screenshot(path=str(path), caret="initial")
-            paths.append(path)
-        covered += [[index, text] for text in page.evaluate(COVERED, index)]
+    count = page.evaluate(MARK_WIDGETS)
+    visits = [list(range(count))] if folder is None else [[index] for index in range(count)]
+    for indices in visits:
+        for index, (box, hidden) in zip(indices, page.evaluate(
+                VISIT, [indices, FIGURE_RELAYOUT_MS, 60_000]), strict=True):
+            if folder is not None:
+                path = folder / f"{name}-widget-{index}.png"
+                # the widget's box, as settled and checked; the caret as it is: hiding it
+                # restyles the whole page twice per shot, a quarter of the shot's CPU in a
+                # lesson's JupyterLab
+                page.screenshot(path=str(path), clip=box, caret="initial")
+                paths.append(path)
+            covered += [[index, text] for text in hidden]
     return paths, covered
+
+
+#: The page's cut texts, axis titles over ticks and figures cut at the right edge (see
+#: ``CUT_TEXT``, ``AXIS_OVERLAPS``, ``FIGURES_CUT``), in one evaluation.
+LEGIBILITY = f"""(parts) => [({CUT_TEXT})(parts), ({AXIS_OVERLAPS})(), ({FIGURES_CUT})()]"""
 
 
 def assert_legible(page, folder: Path | None, name: str,  # noqa: ANN001
@@ -233,8 +266,7 @@ def assert_legible(page, folder: Path | None, name: str,  # noqa: ANN001
     is visible.
     """
     paths, covered = screenshot_widgets(page, folder, name, width)
-    cut, axes = cut_text(page), axis_overlaps(page)
-    figures = page.evaluate(FIGURES_CUT)
+    cut, axes, figures = page.evaluate(LEGIBILITY, TEXT_PARTS)
     assert not cut, f"{name}: text cut off (text, scrollWidth, clientWidth): {cut}"
     assert not figures, f"{name}: figures cut at the right edge (title, pixels): {figures}"
     assert not covered, f"{name}: controls clipped or covered (widget, text): {covered}"
@@ -318,12 +350,14 @@ BLANK_GAPS = """(line) => {
 LINE = 24
 
 
+#: ``WIDGETS_OVERFLOW``, ``BUDDYINFO_LAYOUT`` and ``BLANK_GAPS`` in one evaluation.
+LAID_OUT = f"""(line) => [({WIDGETS_OVERFLOW})(), ({BUDDYINFO_LAYOUT})(), ({BLANK_GAPS})(line)]"""
+
+
 def assert_laid_out(page, name: str) -> None:  # noqa: ANN001 - a playwright Page
     """Fail on a widget wider than its output, a buddyinfo count not under its order, or a
     blank gap taller than a line inside a widget, at the page's present size."""
-    wide = page.evaluate(WIDGETS_OVERFLOW)
-    buddyinfo = page.evaluate(BUDDYINFO_LAYOUT)
-    gaps = page.evaluate(BLANK_GAPS, LINE)
+    wide, buddyinfo, gaps = page.evaluate(LAID_OUT, LINE)
     assert not wide, f"{name}: widgets wider than their output (text, pixels): {wide}"
     assert not buddyinfo, f"{name}: buddyinfo counts not under their orders: {buddyinfo}"
     assert not gaps, f"{name}: blank gaps inside widgets (above, below, pixels): {gaps}"
