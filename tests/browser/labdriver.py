@@ -266,6 +266,20 @@ def close_documents(page, keep: str) -> None:  # noqa: ANN001 - a playwright Pag
     page.evaluate(f"() => ({CLOSE})({keep})")
 
 
+def open_in_app(page, rel_path: str) -> None:  # noqa: ANN001 - a playwright Page
+    """Open a notebook, with a new kernel, in the JupyterLab the page shows, as its only
+    document: the others are closed and their kernels shut down (a page loaded once serves
+    notebook after notebook; loading the application again costs Chromium some 3-5 CPU-s).
+    Returns once it is opened; its kernel may still be starting."""
+    # the notebook's own tab first (opening it would show it with its old kernel), the
+    # others once it shows (closing the last tab would open a launcher in its place)
+    path = json.dumps(rel_path)
+    close_documents(page, f"w => !w.context || w.context.path !== {path}")
+    page.evaluate("async (path) => { await window.jupyterapp.commands.execute("
+                  "'docmanager:open', {path, factory: 'Notebook'}); }", rel_path)
+    close_documents(page, f"w => w.context && w.context.path === {path}")
+
+
 def open_notebook(page, server: LabServer, rel_path: str, timeout: float = 90_000) -> None:  # noqa: ANN001
     """Open a notebook in JupyterLab and wait for its kernel to be idle.
 
@@ -276,13 +290,7 @@ def open_notebook(page, server: LabServer, rel_path: str, timeout: float = 90_00
     in_app = page.url.startswith(f"{server.base_url}/lab") and page.evaluate(
         "() => Boolean(window.jupyterapp && window.jupyterapp.shell)")
     if in_app:
-        # the notebook's own tab first (opening it would show it with its old kernel), the
-        # others once it shows (closing the last tab would open a launcher in its place)
-        path = json.dumps(rel_path)
-        close_documents(page, f"w => !w.context || w.context.path !== {path}")
-        page.evaluate("async (path) => { await window.jupyterapp.commands.execute("
-                      "'docmanager:open', {path, factory: 'Notebook'}); }", rel_path)
-        close_documents(page, f"w => w.context && w.context.path === {path}")
+        open_in_app(page, rel_path)
     else:
         page.goto(server.url(rel_path), wait_until="domcontentloaded")
         page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell",
