@@ -1,7 +1,8 @@
 """A live classroom in real browsers: the instructor and two students, each in their own
 JupyterLab behind a real classroom Hub (``kit.classroom.localhub``), log in (once, each in a
-browser context of their own, for the module's tests) and run the same cells.  A poll: the instructor opens round 1, each student clicks a choice, and the presenter's
-histogram counts both votes.  Follow the instructor: the instructor picks a section and presses
+browser context of their own, for the module's tests) and run the same cells.  A poll: the
+instructor opens round 1, each student clicks a choice, and the presenter's histogram counts
+both votes.  Follow the instructor: the instructor picks a section and presses
 alloc_pages in a Playground; a following student's notebook scrolls to that section and the
 student's own Playground shows the call.  The slide mode follows too: the instructor's
 ``kit present --slides`` (started with their server's environment, as from a terminal in their

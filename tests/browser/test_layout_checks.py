@@ -1,5 +1,6 @@
 """The layout checks of ``legibility.assert_laid_out`` find what they look for, and
-``legibility.settle`` waits for a figure's relayout.
+``legibility.settle`` waits for a figure's relayout, and ``legibility.screenshot_widgets``
+scrolls each widget into view before it checks and photographs it.
 
 A static page shaped like JupyterLab's output areas (no server, no kernel) holds one widget
 with each fault: a blank gap two lines tall, a row wider than its output, a buddyinfo table
@@ -16,6 +17,7 @@ from legibility import (
     LINE,
     WIDGETS_OVERFLOW,
     assert_laid_out,
+    screenshot_widgets,
     settle,
 )
 
@@ -90,3 +92,31 @@ def test_settle_waits_for_a_figures_debounced_relayout(page):
     at_now, width_now = page.evaluate(laid_out)
     assert width_now != width  # the window's resize changed the figure's width
     assert at_now == width_now, "settle returned before the figure's layout at the new width"
+
+
+#: Two widgets in a panel that scrolls, as JupyterLab's notebook does: the first in view, the
+#: second far below, with its button under another part of the widget.
+WIDGETS_IN_A_PANEL = """<div id="panel" style="height:500px;overflow:auto">
+<div class="jupyter-widgets" style="width:300px">
+<button class="widget-button">in view</button></div>
+<div style="height:3000px"></div>
+<div class="jupyter-widgets" style="width:240px;position:relative">
+<button class="widget-button">covered</button>
+<div style="position:absolute;top:0;left:0;width:240px;height:40px;background:red"></div></div>
+</div>"""
+
+
+def png_width(path) -> int:  # noqa: ANN001
+    """The width in the PNG's header."""
+    return int.from_bytes(path.read_bytes()[16:20], "big")
+
+
+def test_each_widget_is_scrolled_into_view_checked_and_photographed(page, tmp_path):
+    """``screenshot_widgets`` scrolls the panel to a widget below it before looking for covered
+    controls (out of view, none would be found), and photographs each widget whole."""
+    page.set_content(WIDGETS_IN_A_PANEL)
+    paths, covered = screenshot_widgets(page, tmp_path, "panel", 800)
+    assert covered == [[1, "covered"]]
+    assert [png_width(path) for path in paths] == [300, 240]
+    page.evaluate("() => { panel.scrollTop = 0; }")
+    assert screenshot_widgets(page, None, "panel", 800) == ([], [[1, "covered"]])
