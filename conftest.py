@@ -78,7 +78,8 @@ LONGEST_FIRST = (
     # one-verdict students, since 2026-12-06 in copies of one generated course
     "nbgrader",
     # 267 s: a JupyterHub, three users' servers; + ~45 s since the slide-mode test (Voila);
-    # ~0.6 of it since the users' pages load at once and following answers at once
+    # ~0.6 of it since the users' pages load at once and following answers at once; some 0.8
+    # of that since each user loads JupyterLab once for the module (CPU 93 -> 74 s alone)
     "tests/browser/test_classroom_in_lab.py",
     # Slide tests, a lesson (one Voila load, both sizes) each; seconds scaled by the test alone
     # before and after it loaded each lesson once (17:07-17:19): lesson 8, ~85 s (its load
