@@ -225,12 +225,16 @@ def traces(draw: st.DrawFn) -> tuple[str, int]:
     return text, draw(CHUNKS)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                   HealthCheck.function_scoped_fixture])
-@given(trace=traces())
-def test_generated_traces_summarised_alike(
-    trace: tuple[str, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+#: The property tests' examples: 300 each (a trace file per example, so the function-scoped
+#: tmp_path and monkeypatch are shared by the examples, each writing its own file first).
+READ_ALIKE_EXAMPLES = settings(max_examples=300, deadline=None, suppress_health_check=[
+    HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+
+def assert_read_alike(trace: tuple[str, int], tmp_path: Path,
+                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The trace text, read in chunks of the given size, summarised and binned by the bulk
+    reader exactly as by the careful one."""
     text, chunk = trace
     monkeypatch.setattr(tracecolumns, "CHUNK_CHARS", chunk)  # lines cut at chunk boundaries
     path = tmp_path / "trace.txt"
@@ -239,6 +243,14 @@ def test_generated_traces_summarised_alike(
     assert bulk == careful
     careful, bulk = binned_both(path, bins=3)
     assert bulk == careful
+
+
+@READ_ALIKE_EXAMPLES
+@given(trace=traces())
+def test_generated_traces_summarised_alike(
+    trace: tuple[str, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert_read_alike(trace, tmp_path, monkeypatch)
 
 
 #: What may change in a line of a run, each as (old, new) on the line's text: the ones the fast
@@ -272,20 +284,12 @@ def runs_of_lines(draw: st.DrawFn) -> tuple[str, int]:
     return "".join(lines), draw(st.sampled_from([200, 1000, 1 << 16]))
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                   HealthCheck.function_scoped_fixture])
+@READ_ALIKE_EXAMPLES
 @given(trace=runs_of_lines())
 def test_runs_of_lines_summarised_alike(
     trace: tuple[str, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    text, chunk = trace
-    monkeypatch.setattr(tracecolumns, "CHUNK_CHARS", chunk)
-    path = tmp_path / "trace.txt"
-    path.write_bytes(text.encode())
-    careful, bulk = both(path)
-    assert bulk == careful
-    careful, bulk = binned_both(path, bins=3)
-    assert bulk == careful
+    assert_read_alike(trace, tmp_path, monkeypatch)
 
 
 def test_a_match_takes_the_lines_of_its_run_and_leaves_the_rest(tmp_path: Path) -> None:
