@@ -22,8 +22,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from itertools import accumulate, chain, compress, count, groupby, islice, pairwise, repeat
-from operator import countOf, sub
+from itertools import accumulate, chain, compress, count, groupby, islice, pairwise
 from typing import Any, NamedTuple
 
 from kit.core.errors import InvalidArgument
@@ -287,24 +286,26 @@ class _Builder:
         The lines of each match come from its groups in order, None for the lines it did not
         take; runs are found among the matches, not the lines."""
         low, high = first * _STRIDE, last * _STRIDE
-        lines = list(zip(*(parts[low + g:high:_STRIDE] for g in _TIME_GROUPS), strict=True))
-        offset = len(self.times)
-        self.times += filter(None, chain.from_iterable(lines))  # times are never b""
-        self.pfns += filter(None, chain.from_iterable(  # nor pfns ("0" at least)
-            zip(*(parts[low + g:high:_STRIDE] for g in _PFN_GROUPS), strict=True)))
-        failed = b"0" in self.pfns[offset:]  # some page at pfn 0: perhaps failed allocations
-        ends = list(accumulate(
-            map(sub, repeat(LINES_PER_MATCH), map(countOf, lines, repeat(None))),
-            initial=offset))  # the row after each match, the first row before them
+        # Each match's lines in order, None for the lines it did not take; a run's rows are
+        # the lines of its matches, so one filter per run gives its rows and where it ends.
+        times = list(chain.from_iterable(zip(
+            *(parts[low + g:high:_STRIDE] for g in _TIME_GROUPS), strict=True)))
+        pfns = list(chain.from_iterable(zip(
+            *(parts[low + g:high:_STRIDE] for g in _PFN_GROUPS), strict=True)))
         leads, events, tails = (parts[low + g:high:_STRIDE] for g in (1, 3, 5))
         cuts = [0, *_cuts(leads, events, tails), last - first]
+        row = len(self.times)
         for start, end in pairwise(cuts):
             known = _known_run(leads[start], events[start], tails[start])
             if known is None:
                 return False
-            self.runs.append(Run(ends[start], ends[end], *known))
-            if failed and known[3] == "mm_page_alloc":
-                _mark_failed(self.pfns, ends[start], ends[end])
+            low, high = start * LINES_PER_MATCH, end * LINES_PER_MATCH
+            self.times += filter(None, times[low:high])  # times are never b""
+            self.pfns += filter(None, pfns[low:high])  # nor pfns ("0" at least)
+            self.runs.append(Run(row, len(self.times), *known))
+            if known[3] == "mm_page_alloc":
+                _mark_failed(self.pfns, row, len(self.times))
+            row = len(self.times)
         return True
 
 
