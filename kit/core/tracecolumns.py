@@ -416,19 +416,15 @@ def _pieces(path: str | os.PathLike[str], span: tuple[int, int] | None) -> Itera
         if start:
             handle.seek(start)
         left = end - start if end >= 0 else -1  # bytes still to read; -1: up to the end
-        tail = b""
+        # A chunk and the rest of its last line: one copy of the chunk, where cutting it at
+        # its last newline and prefixing the piece cut off before made two.
         while left and (data := handle.read(CHUNK_CHARS if left < 0 else
                                             min(CHUNK_CHARS, left))):
+            if not data.endswith(b"\n"):
+                data += handle.readline(left - len(data) if left > 0 else -1)
             left -= len(data) if left > 0 else 0
-            cut = data.rfind(b"\n") + 1
-            if cut == 0:
-                tail += data
-                continue
-            yield _newlines(tail + data[:cut] if tail else data[:cut])
-            tail = data[cut:]
-    if tail:
-        text = _newlines(tail)
-        yield text if text.endswith(b"\n") else text + b"\n"
+            text = _newlines(data)
+            yield text if text.endswith(b"\n") else text + b"\n"
 
 
 def read_trace_columns(
