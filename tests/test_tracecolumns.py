@@ -125,6 +125,16 @@ def test_a_page_at_pfn_0_is_a_page_and_a_failed_allocation_is_none() -> None:
     assert s.lifetimes == {6: 1} and s.freed_unseen == 0 and s.live_at_end == 0  # 1 s
 
 
+def test_a_time_of_hundreds_of_digits_is_read_alike(tmp_path: Path) -> None:
+    """A free at a time too large for a float (infinite once parsed) is summarised as the
+    careful reader's record is: a lifetime under a microsecond, no crash."""
+    huge = "9" * 400 + ".000000"
+    path = tmp_path / "t.txt"
+    path.write_text(GOOD_LINES[0] + GOOD_LINES[1].replace("1213.490513", huge))
+    careful, bulk = both(path)
+    assert careful == bulk and bulk["lifetimes"] == {-1: 1}
+
+
 def test_typed_records_as_columns_keep_their_order() -> None:
     events = list(read_trace(DATA / "tracefs-6.18.txt"))
     batches = list(event_columns(events, size=5))

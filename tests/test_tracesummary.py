@@ -85,6 +85,19 @@ def test_orders_gfp_processes_lifetimes_and_failures() -> None:
     assert migratetype_name(0) == "Unmovable" and migratetype_name(7) == "migratetype 7"
 
 
+def test_lifetimes_fall_in_their_decade_and_odd_ones_under_a_microsecond() -> None:
+    """Decades bounded by powers of ten (1 us starts decade 0, 1000 us decade 3); a free
+    at its allocation's time, one logged before it (another CPU's clock) and one at an
+    infinite time count as under a microsecond."""
+    pairs = [(0.0, 1e-6), (0.0, 9.9e-6), (0.0, 0.001), (0.0, 0.0000999), (0.0, 2.5),
+             (1.0, 1.0), (2.0, 1.5), (0.0, 5e-7), (0.0, float("inf")), (0.0, 0.0011)]
+    stream = [alloc(born, 0, pfn) for pfn, (born, _) in enumerate(pairs, start=1)]
+    stream += [free(freed, 1, pfn) for pfn, (_, freed) in enumerate(pairs, start=1)]
+    s = summarise_trace(stream)
+    assert s.lifetimes == {-1: 4, 0: 2, 1: 1, 3: 2, 6: 1}
+    assert list(s.lifetimes) == [-1, 0, 1, 3, 6]  # in order
+
+
 def test_the_shipped_trace_summarised(
     shipped_events: tuple[tuple[PageEvent, ...], TraceReport],
 ) -> None:
