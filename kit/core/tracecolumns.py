@@ -286,8 +286,8 @@ class _Builder:
         The lines of each match come from its groups in order, None for the lines it did not
         take; runs are found among the matches, not the lines."""
         low, high = first * _STRIDE, last * _STRIDE
-        # Each match's lines in order, None for the lines it did not take; a run's rows are
-        # the lines of its matches, so one filter per run gives its rows and where it ends.
+        # LINES_PER_MATCH entries a match; a run's rows are its matches' entries but the
+        # Nones, so one filter per run gives its rows and where it ends.
         times = list(chain.from_iterable(zip(
             *(parts[low + g:high:_STRIDE] for g in _TIME_GROUPS), strict=True)))
         pfns = list(chain.from_iterable(zip(
@@ -299,9 +299,9 @@ class _Builder:
             known = _known_run(leads[start], events[start], tails[start])
             if known is None:
                 return False
-            low, high = start * LINES_PER_MATCH, end * LINES_PER_MATCH
-            self.times += filter(None, times[low:high])  # times are never b""
-            self.pfns += filter(None, pfns[low:high])  # nor pfns ("0" at least)
+            lines = slice(start * LINES_PER_MATCH, end * LINES_PER_MATCH)
+            self.times += filter(None, times[lines])  # times are never b""
+            self.pfns += filter(None, pfns[lines])  # nor pfns ("0" at least)
             self.runs.append(Run(row, len(self.times), *known))
             if known[3] == "mm_page_alloc":
                 _mark_failed(self.pfns, row, len(self.times))
