@@ -299,9 +299,9 @@ class _Builder:
             known = _known_run(leads[start], events[start], tails[start])
             if known is None:
                 return False
-            lines = slice(start * LINES_PER_MATCH, end * LINES_PER_MATCH)
-            self.times += filter(None, times[lines])  # times are never b""
-            self.pfns += filter(None, pfns[lines])  # nor pfns ("0" at least)
+            begin, stop = start * LINES_PER_MATCH, end * LINES_PER_MATCH  # its lines
+            self.times += filter(None, times[begin:stop])  # times are never b""
+            self.pfns += filter(None, pfns[begin:stop])  # nor pfns ("0" at least)
             self.runs.append(Run(row, len(self.times), *known))
             if known[3] == "mm_page_alloc":
                 _mark_failed(self.pfns, row, len(self.times))
