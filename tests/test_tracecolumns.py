@@ -178,6 +178,13 @@ ODD_LINES = [
     "            bash-1       [000] .....   100.000004: mm_page_free: page=0\tpfn=0x10 order=1\n",
     "            bash-1       [000] .....   100.000004: mm_page_free: page=0\x0b0 pfn=0x10 "
     "order=1\n",
+    # whitespace but space and newline where the fast pattern takes any character but a space
+    "            bash-1       [000] .....   100.000004: mm_page_free: page=0 pfn=0x10 order=1\t\n",
+    "            bash-1       [000] .....   100.000004: mm_page_alloc: page=0 pfn=0x10 order=0 "
+    "migratetype=0\x1cgfp_flags=GFP_KERNEL\n",
+    "        ba\x0csh-1       [000] .....   100.000004: mm_page_free: page=0 pfn=0x10 order=1\n",
+    "            bash-1       [000] \x1f....   100.000004: mm_page_free: page=0 pfn=0x10 "
+    "order=1\n",
     "            bash-1       [000] .....   100.00000a: mm_page_free: page=0 pfn=0x10 order=1\n",
     "            bash-1       [000] .....   .5: mm_page_free: page=0 pfn=0x10 order=1\n",
     "    kworker/0:1-12      (     12) [000] d..1.   5.000000: mm_page_alloc: "
