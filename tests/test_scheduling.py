@@ -11,6 +11,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -68,28 +70,18 @@ def test_the_tracing_modules_share_one_scope() -> None:
     assert scopes == {"tracing"}
 
 
-def test_the_nbgrader_modules_share_one_scope_ranked_first() -> None:
-    """They share the course nbgrader generates (a session fixture of tests/conftest.py)."""
-    scopes = {xdist_scope(f"{path}::test_x") for path in SHARED_STATE["nbgrader"]}
-    assert scopes == {"nbgrader"}
-    assert {rank(f"{path}::test_x") for path in SHARED_STATE["nbgrader"]} == {0}
-    fixtures = (ROOT / "tests" / "conftest.py").read_text(encoding="utf-8")
-    for path in SHARED_STATE["nbgrader"]:
-        assert "nbgrader_generated" in (ROOT / path).read_text(encoding="utf-8"), path
-    assert "def nbgrader_generated(" in fixtures
-
-
-def test_the_modules_reading_the_shipped_trace_share_one_scope() -> None:
-    """They share its events as the careful reader reads them (a session fixture of
-    tests/conftest.py), read once in the run."""
-    scopes = {xdist_scope(f"{path}::test_x") for path in SHARED_STATE["shipped-trace"]}
-    assert scopes == {"shipped-trace"}
-    ranks = {rank(f"{path}::test_x") for path in SHARED_STATE["shipped-trace"]}
-    assert ranks == {LONGEST_FIRST.index("shipped-trace")}
-    fixtures = (ROOT / "tests" / "conftest.py").read_text(encoding="utf-8")
-    assert "def shipped_events(" in fixtures
-    for path in SHARED_STATE["shipped-trace"]:
-        assert "shipped_events" in (ROOT / path).read_text(encoding="utf-8"), path
+@pytest.mark.parametrize(("scope", "fixture"), [("nbgrader", "nbgrader_generated"),
+                                                ("shipped-trace", "shipped_events")])
+def test_modules_sharing_a_session_fixture_share_one_scope(scope: str, fixture: str) -> None:
+    """The modules of one SHARED_STATE entry share a session fixture of tests/conftest.py (the
+    course nbgrader generates, the shipped trace as the careful reader reads it), built once
+    in the run because they run in one worker, ranked where the entry stands."""
+    modules = SHARED_STATE[scope]
+    assert {xdist_scope(f"{path}::test_x") for path in modules} == {scope}
+    assert {rank(f"{path}::test_x") for path in modules} == {LONGEST_FIRST.index(scope)}
+    assert f"def {fixture}(" in (ROOT / "tests" / "conftest.py").read_text(encoding="utf-8")
+    for path in modules:
+        assert fixture in (ROOT / path).read_text(encoding="utf-8"), path
 
 
 def test_browser_lessons_spread_over_the_workers() -> None:
