@@ -131,10 +131,6 @@ class Trace:
     operations: list[Operation] = field(default_factory=list)
     _pending: list[RawEvent] = field(default_factory=list, repr=False)
 
-    def add_event(self, event: Event) -> None:
-        """Collect an event of the operation in progress."""
-        self._pending.append((event.kind, event.pfn, event.order, event.where, event.other))
-
     def record(self, kind: str, pfn: int, order: int, where: str, other: int | None) -> None:
         """Collect an event of the operation in progress, given by its fields (what a zone
         does: no Event is made until someone reads the operation's events)."""
