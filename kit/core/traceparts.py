@@ -1,10 +1,9 @@
 """Cut a trace file into parts at line boundaries and summarise the parts on every core.
 
-One CPython process reads and summarises well under a million events a second (600,000-675,000
-measured idle in December 2026; the reader has since lost some 18% of its instructions, then
-another 19% to matches of several lines of a run, a third of what is left being the regular
-expression engine's, kit.core.tracecolumns); the machines the course runs on have two cores
-or more.
+One CPython process reads and summarises under a million events a second (0.71-0.92 M on this
+project's 2-core machine, ``bench/bench_trace.py``, December 2026; about half of its work is the
+regular expression engine's, kit.core.tracecolumns); the machines the course runs on have two
+cores or more.
 So a big file is cut into byte ranges, each ending just after a newline, one per usable core;
 this process takes the first range, a worker process each of the others, and the results come
 back in file order for the caller to merge (kit.core.tracesummary's PartialSummary).  A small
