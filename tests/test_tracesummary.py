@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
+import gzip
+import itertools
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kit.core import tracesummary
+from kit.core.errors import InvalidArgument
 from kit.core.kerneltrace import PageEvent, TraceReport
 from kit.core.recording import shipped_recording
-from kit.core.tracesummary import lifetime_label, migratetype_name, summarise_trace
+from kit.core.tracecolumns import read_trace_columns
+from kit.core.tracesummary import (
+    lifetime_label,
+    migratetype_name,
+    summarise_and_bin_trace_file,
+    summarise_trace,
+    summarise_trace_file,
+    trace_timeline_file,
+)
 
 
 def alloc(t: float, cpu: int, pfn: int | None, order: int = 0, gfp: str = "GFP_KERNEL",
@@ -117,3 +134,36 @@ def test_the_shipped_trace_summarised(
     assert s.fallbacks == {(0, 1): 19} and s.ownership_changes == 19
     text = "\n".join(s.lines())
     assert "Unmovable from Movable 19" in text and "63 blocks" in text
+
+
+def test_one_reading_gives_the_summary_and_the_timeline_of_two(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What the kernel-trace view shows, from one reading of the file: the summary and the
+    timeline the two readings give, for a ``.gz`` (the shipped trace's first 5,000 lines) and
+    the same plain."""
+    recording = shipped_recording()
+    zones = recording.zoneinfo()
+    plain, packed = tmp_path / "trace.txt", tmp_path / "trace.txt.gz"
+    with gzip.open(recording.trace, "rt") as whole:
+        plain.write_text("".join(itertools.islice(whole, 5000)))
+    with gzip.open(packed, "wt") as out:
+        out.write(plain.read_text())
+    reads = []
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        reads.append(args[0])
+        return read_trace_columns(*args, **kwargs)
+
+    for path in (packed, plain):
+        two = summarise_trace_file(path, zones, TraceReport()), trace_timeline_file(path, 60)
+        monkeypatch.setattr(tracesummary, "read_trace_columns", counted)
+        report = TraceReport()
+        summary, timeline = summarise_and_bin_trace_file(path, zones, report, 60)
+        monkeypatch.undo()
+        assert reads == [path]
+        reads.clear()
+        assert (summary, timeline) == two and summary.report is report
+        assert report.events == 4992
+    with pytest.raises(InvalidArgument, match="bins must be at least 1, got 0"):
+        summarise_and_bin_trace_file(plain, bins=0)

@@ -32,7 +32,7 @@ import dataclasses
 import math
 import os
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import compress, repeat
 from operator import is_not, mul, ne, sub
@@ -55,6 +55,7 @@ __all__ = [
     "TraceSummary",
     "lifetime_label",
     "migratetype_name",
+    "summarise_and_bin_trace_file",
     "summarise_columns",
     "summarise_part",
     "summarise_span",
@@ -626,18 +627,54 @@ def summarise_trace_file(
     sets how many, default one per core for files of at least 4 MiB a part, where this
     process runs no other thread)."""
     report = report if report is not None else TraceReport()
-    name = os.fspath(path)
-    if name.endswith(".gz") or not os.path.isfile(name):  # one stream (or its one-line error)
+    parts = _part_count(path, processes)
+    if parts is None:
         return summarise_columns(read_trace_columns(path, report), zones, report)
-    size = os.path.getsize(name)
-    parts = processes if processes is not None else part_count(size) if can_fork() else 1
-    partials = map_spans(summarise_span, line_spans(name, max(1, parts)), name, zones)
+    name = os.fspath(path)
+    partials = map_spans(summarise_span, line_spans(name, parts), name, zones)
     whole = partials[0]
     for partial in partials[1:]:
         whole.merge(partial)
     report.merge(whole.s.report)  # the caller's report: lines go on from what it holds
     whole.s.report = report
     return whole.finish()
+
+
+def _part_count(path: str | os.PathLike[str], processes: int | None) -> int | None:
+    """How many parts summarise_trace_file cuts a plain file into; None for one stream (a
+    ``.gz``, or a path that is no file: its one-line error comes from reading it)."""
+    name = os.fspath(path)
+    if name.endswith(".gz") or not os.path.isfile(name):
+        return None
+    parts = processes if processes is not None else part_count(
+        os.path.getsize(name)) if can_fork() else 1
+    return max(1, parts)
+
+
+def summarise_and_bin_trace_file(
+    path: str | os.PathLike[str],
+    zones: Sequence[ZoneInfo] | None = None,
+    report: TraceReport | None = None,
+    bins: int = 60,
+) -> tuple[TraceSummary, Timeline]:
+    """``summarise_trace_file(path, zones, report)`` and ``trace_timeline_file(path, bins)``
+    from one reading of a file that one process reads whole (a ``.gz``, a small file, a
+    process with other threads, such as a Jupyter kernel): the kernel-trace view shows both,
+    and reading the shipped trace took 0.25 CPU-s each time.  A file cut into parts is
+    summarised on every core and read again for the timeline."""
+    if bins < 1:
+        raise InvalidArgument(f"bins must be at least 1, got {bins}")
+    report = report if report is not None else TraceReport()
+    if (_part_count(path, None) or 1) > 1:
+        return summarise_trace_file(path, zones, report), trace_timeline_file(path, bins)
+    series = _TimelineSeries()
+
+    def binned() -> Iterator[TraceColumns]:
+        for batch in read_trace_columns(path, report):
+            series.add(batch)
+            yield batch
+
+    return summarise_columns(binned(), zones, report), series.bin(bins)
 
 
 @dataclass
@@ -671,10 +708,25 @@ def timeline_columns(batches: Iterable[TraceColumns], bins: int = 60) -> Timelin
     """Bin batches of columns (see kit.core.tracecolumns) in time, run by run."""
     if bins < 1:
         raise InvalidArgument(f"bins must be at least 1, got {bins}")
-    series: dict[str, list[float]] = {"alloc": [], "buddy": [], "refill": [], "drain": []}
-    weights: list[int] = []
-    in_refill: dict[int, bool] = {}
+    series = _TimelineSeries()
     for batch in batches:
+        series.add(batch)
+    return series.bin(bins)
+
+
+class _TimelineSeries:
+    """The times of a trace's allocations, blocks taken from the buddy lists, refills begun and
+    drains (with their pages), gathered batch by batch and binned once all are in."""
+
+    def __init__(self) -> None:
+        self.series: dict[str, list[float]] = {"alloc": [], "buddy": [], "refill": [],
+                                               "drain": []}
+        self.weights: list[int] = []
+        self.in_refill: dict[int, bool] = {}
+
+    def add(self, batch: TraceColumns) -> None:
+        """Take the times of one batch of columns, run by run."""
+        series, weights, in_refill = self.series, self.weights, self.in_refill
         seconds, pfns = batch.times, batch.pfns
         for start, end, _comm, _pid, cpu, name, fields in batch.runs:
             if name == "mm_page_alloc_extfrag":
@@ -691,18 +743,22 @@ def timeline_columns(batches: Iterable[TraceColumns], bins: int = 60) -> Timelin
             elif name == "mm_page_pcpu_drain":
                 series["drain"] += map(float, seconds[start:end])
                 weights += repeat(1 << fields[0], end - start)
-    times = [t for values in series.values() for t in values]
-    first, last = (min(times), max(times)) if times else (0.0, 0.0)
-    width = (last - first) / bins or 1.0
 
-    def histogram(values: list[float], weight: list[int] | None = None) -> list[int]:
-        counts = [0] * bins
-        for i, t in enumerate(values):
-            counts[min(int((t - first) / width), bins - 1)] += weight[i] if weight else 1
-        return counts
+    def bin(self, bins: int) -> Timeline:
+        """The timeline: ``bins`` bins of equal width from the first event to the last."""
+        series = self.series
+        times = [t for values in series.values() for t in values]
+        first, last = (min(times), max(times)) if times else (0.0, 0.0)
+        width = (last - first) / bins or 1.0
 
-    return Timeline(
-        [i * width for i in range(bins)], histogram(series["alloc"]),
-        histogram(series["buddy"]), histogram(series["refill"]),
-        histogram(series["drain"], weights),
-    )
+        def histogram(values: list[float], weight: list[int] | None = None) -> list[int]:
+            counts = [0] * bins
+            for i, t in enumerate(values):
+                counts[min(int((t - first) / width), bins - 1)] += weight[i] if weight else 1
+            return counts
+
+        return Timeline(
+            [i * width for i in range(bins)], histogram(series["alloc"]),
+            histogram(series["buddy"]), histogram(series["refill"]),
+            histogram(series["drain"], self.weights),
+        )

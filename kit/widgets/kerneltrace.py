@@ -22,8 +22,7 @@ from kit.core.tracesummary import (
     Timeline,
     TraceSummary,
     migratetype_name,
-    summarise_trace_file,
-    trace_timeline_file,
+    summarise_and_bin_trace_file,
 )
 
 from ._base import RunToUse, bar_figure
@@ -64,9 +63,10 @@ class KernelTraceView(RunToUse, widgets.VBox):
         self.own = recording is not None and not why_shipped
         self.recording = recording if recording is not None else shipped_recording()
         report = TraceReport()
-        self.summary: TraceSummary = summarise_trace_file(
-            self.recording.trace, self.recording.zoneinfo(), report)
-        self.timeline: Timeline = trace_timeline_file(self.recording.trace, TIME_BINS)
+        self.summary: TraceSummary
+        self.timeline: Timeline
+        self.summary, self.timeline = summarise_and_bin_trace_file(
+            self.recording.trace, self.recording.zoneinfo(), report, TIME_BINS)
         header = self.recording.header
         whose = ("recorded on this machine just now" if self.own
                  else f"the kit's shipped recording ({html.escape(why_shipped)})")
