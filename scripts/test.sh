@@ -67,9 +67,16 @@ else
     fi
 fi
 
+# The test run writes the bytecode of what it imports (PYTHONDONTWRITEBYTECODE unset for it
+# alone): set-up compiles only what no process can write (scripts/setup.sh), so the workers,
+# their kernels and servers write the .pyc of the ~3,000 modules they load once, instead of
+# set-up compiling all ~7,300 of the venv, and pytest keeps the test modules' rewritten
+# bytecode.  Processes that load a module at once each write it, harmlessly: Python and pytest
+# write to a file of their own and rename it over the .pyc (importlib's _write_atomic,
+# _pytest/assertion/rewrite.py's _write_pyc), and a failed write is ignored.
 echo "== pytest ${args[*]}"
 stage=$SECONDS
-"$PY" -m pytest "${args[@]}"
+env -u PYTHONDONTWRITEBYTECODE "$PY" -m pytest "${args[@]}"
 rc=$?
 echo "== pytest: $((SECONDS - stage)) s"
 if [ "$rc" -eq 5 ]; then
