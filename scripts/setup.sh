@@ -33,14 +33,16 @@ STAMP="$VENV/.install-stamp"
 # 1. Virtual environment, without pip: `python -m venv` would run ensurepip, which installs pip
 #    with pip (4 s of one core idle, 8-14 s loaded) before anything else can start; uv installs
 #    pip from its cache with the rest at step 4 (tests/test_packaging.py runs the venv's pip).
-base_python() {
+BASE=""
+base_python() {  # sets BASE: the Python the venv is made from
+    [ -n "$BASE" ] && return 0
     # A pyenv shim can exist for a version that is not selected: check that it really runs.
     local cand
     for cand in python3.11 python3; do
         if command -v "$cand" >/dev/null 2>&1 \
                 && "$cand" -c 'import sys, venv; sys.exit(sys.version_info < (3, 10))' \
                    >/dev/null 2>&1; then
-            echo "$cand"
+            BASE="$cand"
             return 0
         fi
     done
@@ -48,9 +50,9 @@ base_python() {
     return 1
 }
 if [ ! -x "$PY" ]; then
-    base="$(base_python)"
-    echo "setup: creating .venv with $("$base" --version 2>&1)"
-    "$base" -m venv --without-pip "$VENV"
+    base_python
+    echo "setup: creating .venv with $("$BASE" --version 2>&1)"
+    "$BASE" -m venv --without-pip "$VENV"
     rm -f "$STAMP"
 fi
 
@@ -104,19 +106,30 @@ fi
 
 # 4. Python packages.
 # uv installs the ~150 packages of [dev] from its cache in seconds where pip takes minutes:
-# the venv's own uv (a reinstall), else one on PATH, else one the base Python's pip puts in the
-# venv (`pip --python`: pip runs from the base interpreter, so the venv needs none of its own).
+# the venv's own uv (a reinstall), else one on PATH, else the one an earlier set-up on this
+# machine kept beside uv's cache (UV_KEPT), else one the base Python's pip puts in the venv
+# (`pip --python`: pip runs from the base interpreter, so the venv needs none of its own; 4-8 s
+# of one core, asking PyPI).
+UV_KEPT="${XDG_CACHE_HOME:-$HOME/.cache}/pagealloc-kit/uv"
 find_uv() {
-    local cand base
-    for cand in "$VENV/bin/uv" "$(command -v uv || true)"; do
-        if [ -n "$cand" ] && "$cand" --version >/dev/null 2>&1; then
+    local cand
+    for cand in "$VENV/bin/uv" "$(command -v uv || true)" "$UV_KEPT"; do
+        if [ -n "$cand" ] && [ -x "$cand" ] && "$cand" --version >/dev/null 2>&1; then
             echo "$cand"
             return 0
         fi
     done
-    base="$(base_python)" || return 1
-    "$base" -m pip --python "$PY" install --quiet --disable-pip-version-check "uv>=0.4" \
+    base_python || return 1
+    "$BASE" -m pip --python "$PY" install --quiet --disable-pip-version-check "uv>=0.4" \
         >/dev/null 2>&1 && [ -x "$VENV/bin/uv" ] && echo "$VENV/bin/uv"
+}
+# Keeps the venv's uv (a single program) for the next fresh clone's set-up: copied, then
+# renamed into place, so that two set-ups at once never run a half-written one.
+keep_uv() {
+    [ -x "$VENV/bin/uv" ] && ! cmp -s "$VENV/bin/uv" "$UV_KEPT" || return 0
+    mkdir -p "$(dirname "$UV_KEPT")" \
+        && cp "$VENV/bin/uv" "$UV_KEPT.$$" && mv -f "$UV_KEPT.$$" "$UV_KEPT" \
+        || rm -f "$UV_KEPT.$$"
 }
 if [ ! -f "$STAMP" ] || [ "$REPO_ROOT/pyproject.toml" -nt "$STAMP" ]; then
     echo "setup: installing pagealloc-kit[dev] into .venv"
@@ -127,6 +140,7 @@ if [ ! -f "$STAMP" ] || [ "$REPO_ROOT/pyproject.toml" -nt "$STAMP" ]; then
     if uv="$(find_uv)" \
             && "$uv" pip install --quiet --python "$PY" -e "$REPO_ROOT[dev]" pip; then
         uninstall=("$uv" pip uninstall --quiet --python "$PY")
+        keep_uv
     else
         echo "setup: uv unavailable or failed; installing with pip (a few minutes)" >&2
         "$PY" -m ensurepip --upgrade --default-pip >/dev/null
