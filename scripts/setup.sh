@@ -131,6 +131,7 @@ keep_uv() {
         && cp "$VENV/bin/uv" "$UV_KEPT.$$" && mv -f "$UV_KEPT.$$" "$UV_KEPT" \
         || rm -f "$UV_KEPT.$$"
 }
+imports_pid=""
 if [ ! -f "$STAMP" ] || [ "$REPO_ROOT/pyproject.toml" -nt "$STAMP" ]; then
     echo "setup: installing pagealloc-kit[dev] into .venv"
     # Bytecode is not compiled here for the whole venv (uv's --compile-bytecode: ~7,300 files,
@@ -180,15 +181,26 @@ PYTHON
     # The .pyc of what a grading sandbox imports from the venv (IPython's input transformer,
     # which reads a cell's magics, and numpy, which answers may use): the sandbox is read-only
     # and can write none, so without them every student's sandbox compiled those modules again.
-    # And of what a Jupyter kernel imports to start (ipykernel, IPython, zmq, tornado, ...),
-    # where PYTHONDONTWRITEBYTECODE is set (kit grade's, nbgrader's and a lab's kernels).
-    # Imported once with bytecode writing on, so exactly the modules loaded get their .pyc
-    # (~1 CPU-s, where compiling the packages whole costs five times that).
-    PYTHONDONTWRITEBYTECODE='' "$PY" -c '
-import ipykernel.ipkernel, ipykernel.kernelapp, numpy
+    # And of what a Jupyter kernel loads to start and run a cell (ipykernel, IPython, zmq,
+    # tornado, debugpy, ...), where PYTHONDONTWRITEBYTECODE is set (kit grade's, nbgrader's and a
+    # lab's kernels): a kernel's start cost twice the CPU without them.  Loaded here once with
+    # bytecode writing on, so exactly the modules used get their .pyc (~2 CPU-s, in the
+    # background beside the kit's compilation and npm).
+    PYTHONDONTWRITEBYTECODE='' "$PY" - 2>/dev/null <<'PYTHON' &
+import numpy  # noqa: F401
+from jupyter_client.manager import start_new_kernel
+
 from kit.grading.sandboxed.shell import transform
+
 transform("%time 1")
-' || echo "setup: note: the sandbox's and kernels' imports are not byte-compiled" >&2
+manager, client = start_new_kernel()  # on TCP, as kit grade's, nbgrader's and a lab's are
+try:
+    client.execute_interactive("1", timeout=60, output_hook=lambda msg: None)
+finally:
+    client.stop_channels()
+    manager.shutdown_kernel(now=True)
+PYTHON
+    imports_pid=$!
     touch "$STAMP"
 fi
 # The kit's own .pyc, all of it (an editable install leaves the kit out of the step above, and
@@ -200,6 +212,9 @@ fi
 "$PY" -m compileall -q "$REPO_ROOT/kit" >/dev/null \
     || echo "setup: note: the kit is not byte-compiled" >&2
 
+if [ -n "$imports_pid" ] && ! wait "$imports_pid"; then
+    echo "setup: note: the sandbox's and kernels' imports are not byte-compiled" >&2
+fi
 if [ -n "$npm_pid" ] && ! wait "$npm_pid"; then
     echo "setup: WARNING: npm could not install configurable-http-proxy" >&2
 fi
