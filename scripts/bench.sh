@@ -7,6 +7,9 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$REPO_ROOT/.venv"
 PY="$VENV/bin/python"
 bash "$REPO_ROOT/scripts/setup.sh" || { echo "bench.sh: FAILED (set-up)"; exit 1; }
+# Python writes the bytecode of what this run imports, as test.sh lets it: set-up compiles
+# only what no process could write later (scripts/setup.sh).
+unset PYTHONDONTWRITEBYTECODE
 cd "$REPO_ROOT"
 
 shopt -s nullglob

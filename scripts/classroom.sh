@@ -13,4 +13,7 @@
 set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$REPO_ROOT/scripts/setup.sh"
+# Python writes the bytecode of what this run imports, as test.sh lets it: set-up compiles
+# only what no process could write later (scripts/setup.sh).
+unset PYTHONDONTWRITEBYTECODE
 exec "$REPO_ROOT/.venv/bin/python" -m kit.classroom.localhub "$@"

@@ -8,6 +8,9 @@ set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$REPO_ROOT/.venv"
 bash "$REPO_ROOT/scripts/setup.sh"
+# Python writes the bytecode of what this run imports, as test.sh lets it: set-up compiles
+# only what no process could write later (scripts/setup.sh).
+unset PYTHONDONTWRITEBYTECODE
 cd "$REPO_ROOT"
 export KIT_COURSE_ROOT="$REPO_ROOT" KIT_VENV="$VENV" VIRTUAL_ENV="$VENV"
 export PATH="$VENV/bin:$PATH"
