@@ -8,9 +8,12 @@ processes, the Jupyter/Voila/Hub servers, their kernels, the Hub's node proxy, p
 
 Each file runs alone (``pytest -p no:cacheprovider -n 0 FILE``) inside a cpuacct cgroup of the
 bench's own (cgroup v1, as root; bench_grading.py does the same), whose ``cpuacct.usage`` is the
-exact total.  The split by program samples, every ``SAMPLE_S``, the user+system ticks of each
-process in the group (``/proc/PID/stat``) and keeps each process's last figure: CPU a process
-spends after its last sample is missed, and shows as "unsampled" (the total minus the parts).
+exact total.  Chromium's part is split by its process type (the browser, its renderers,
+the GPU process that composites frames even with ``--disable-gpu``, utility processes such as
+the network service).  The split by program samples, every ``SAMPLE_S``, the user+system ticks
+of each process in the group (``/proc/PID/stat``) and keeps each process's last figure: CPU a
+process spends after its last sample is missed, and shows as "unsampled" (the total minus the
+parts).
 """
 
 from __future__ import annotations
@@ -27,9 +30,9 @@ CPUACCT = Path("/sys/fs/cgroup/cpuacct")
 SAMPLE_S = 0.2
 TICKS = os.sysconf("SC_CLK_TCK")
 
-#: Program kinds, the first whose words occur in a process's command line.
+#: Program kinds, the first whose words occur in a process's command line (Chromium's
+#: processes are told by their program, see ``chromium_kind``).
 KINDS = (
-    ("chromium", ("/usr/lib/chromium", "chromium", "chrome")),
     ("kernel", ("ipykernel_launcher", "ipykernel")),
     ("voila", ("voila",)),
     ("hub", ("jupyterhub",)),
@@ -41,9 +44,24 @@ KINDS = (
 )
 
 
+def chromium_kind(cmdline: str, comm: str) -> str | None:
+    """``chromium <type>`` (browser, renderer, gpu-process, utility, zygote) for a process of
+    Chromium, else None.  Told by the program run, not by words anywhere in the command line:
+    a checkout whose path holds "chrome" would put pytest and its servers here."""
+    program = cmdline.split(" ", 1)[0]
+    if not (comm.startswith(("chromium", "chrome")) or "/chromium" in program):
+        return None
+    kind = next((arg.removeprefix("--type=") for arg in cmdline.split()
+                 if arg.startswith("--type=")), "browser")
+    return f"chromium {kind}"
+
+
 def kind_of(cmdline: str, comm: str) -> str:
+    chromium = chromium_kind(cmdline, comm)
+    if chromium:
+        return chromium
     for kind, words in KINDS:
-        if any(word in cmdline for word in words):
+        if any(word in f"{comm} {cmdline}" for word in words):
             return kind
     return f"other ({comm})"
 
@@ -70,7 +88,7 @@ class Sampler(threading.Thread):
             # the latest command line (a child sampled between its fork and its exec still
             # shows its parent's), unless it is gone (a process exiting has none)
             key = (int(pid), start)
-            kind = kind_of(f"{comm} {cmdline.decode(errors='replace')}", comm) \
+            kind = kind_of(cmdline.decode(errors="replace"), comm) \
                 if cmdline.strip() or key not in self.last else self.last[key][0]
             self.last[key] = (kind, ticks)
 

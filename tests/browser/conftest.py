@@ -18,7 +18,10 @@ It keeps two tabs for the tests to share, each in a context of its own: ``lab_ta
 JupyterLab is loaded once and each test opens its notebook, with a new kernel, in it
 (``labdriver.open_notebook``), and ``voila_tab``, where each Voila page is loaded (the slides,
 the presenter view), their servers one after another on one port while it is free
-(``voila_port``), so that the tab's cache serves Voila's scripts again.
+(``voila_port``), so that the tab's cache serves Voila's scripts again.  (V8's code cache would
+not spare more: Chromium keeps it only for a profile on disk, not for these incognito contexts,
+and a lesson's Voila page loaded again in a tab of a persistent profile cost the same, 1.2-1.7
+CPU-s a load either way, measured 2026-12-07.)
 
 ``page`` is a fresh tab (its own context) whose requests are checked: any request to a host
 other than loopback fails the test; ``shared_page`` is the shared JupyterLab tab, checked the

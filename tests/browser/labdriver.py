@@ -40,6 +40,20 @@ from urllib.parse import urlparse
 #: ``bench/bench_browser_cpu.py tests/browser/test_lab_widgets.py+tests/browser/test_presenter.py``
 #: run with each browser here: Chromium 28.3 -> 20.5 CPU-s, the whole run 54.3 -> 43.4).
 CHROMIUM = "/usr/bin/chromium-headless-shell"
+#: Playwright adds its own switches after these (it already turns PaintHolding, the back-forward
+#: cache, MediaRouter, OptimizationHints and renderer backgrounding off; a ``--disable-features``
+#: here would replace its list, not add to it).  Measured (2026-12-07, Chromium 156, per-thread
+#: CPU of each Chromium process) and not kept, as no change stood out of the noise (about 10 %
+#: of a file's Chromium CPU-s between two runs alike): ``--in-process-gpu`` (the GPU process's
+#: compositing moves into the browser process, the sum stays: test_slides 34.3 and 30.4 CPU-s
+#: without, 31.1 and 34.5 with it and ``--disable-software-rasterizer``), other
+#: ``--disable-features``, ``--js-flags=--no-lazy-feedback-allocation``, and Playwright's
+#: ``--disable-dev-shm-usage`` left out (repeated Voila loads: 1.1-1.9 CPU-s each either way).
+#: Chromium's CPU is the pages' own work: in test_lessons_in_lab (59 of its 94 CPU-s) the
+#: renderer's main thread spends 29 (scripts, style, layout, paint; CodeMirror measuring every
+#: editor again after each scroll and resize, about a tenth of it), the GPU process 10
+#: (frames composited in software), the renderer's raster and V8 workers 7, the browser 7.
+#: An idle JupyterLab tab costs about 1 % of a core.
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
