@@ -91,9 +91,13 @@ LONGEST_FIRST = (
     "tests/browser/test_lab_widgets.py",  # 102 s
     "tests/browser/test_lessons_in_lab.py::test_lesson_runs_cleanly_then_answered[03",
     "tests/browser/test_lessons_in_lab.py::test_lesson_runs_cleanly_then_answered[05",
-    "tracing",  # 69 s: real kernel traces recorded one at a time
     "tests/browser/test_slides.py",  # here, not by its time: "tests/browser/" would take it
     "tests/browser/",  # the other lessons and browser tests: 94 s each and less
+    # 14 s in a loaded fresh-clone run (2026-12-07; 69 s once): real kernel traces recorded one
+    # at a time.  After the browser scopes, not by its time among them: a worker that takes a
+    # scope outside tests/browser/ closes its Chromium, and relaunching it for the next browser
+    # scope cost ~5 CPU-s of Chromium and ~1 of the server, with JupyterLab's tab loaded again
+    "tracing",
     "tests/test_packaging.py",  # 56 s: a wheel built and installed in a fresh venv
     "tests/test_grade_class_correctness.py",  # 56 s: a class graded once for the module
     # 47 s: the shipped trace replayed once for the module (since read in bulk, half the CPU)
