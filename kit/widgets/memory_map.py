@@ -636,13 +636,19 @@ class MemoryMap(RunToUse, ZoneListener, widgets.VBox):
         Between two events of one call a taken block is on no list, and the map shows it so;
         once the call has returned every page is on a list or allocated.  A page the actions
         left on no list although the zone has it in a block would be a false state: the
-        zone's word wins.  O(pages changed), numpy.
+        zone's word wins.  O(pages changed): a range with numpy, a single page (most of them:
+        an exact allocation gives its tail back page by page) with one scalar test.
         """
-        base, first = self._base, self.zone.start_pfn
-        stray = {start + page for start, end in self._changed
-                 for page in np.flatnonzero(base[start:end] == self.NONE).tolist()}
+        base, first, none = self._base, self.zone.start_pfn, self.NONE
+        stray: set[int] = set()
+        for start, end in self._changed:
+            if end - start == 1:
+                if base[start] == none:
+                    stray.add(start)
+            else:
+                stray.update((start + np.flatnonzero(base[start:end] == none)).tolist())
         for page in sorted(stray):
-            if base[page] == self.NONE and self.zone.block_at(first + page) is not None:
+            if base[page] == none and self.zone.block_at(first + page) is not None:
                 self._walk(page, page + 1)
 
     def _walk_once(self, start: int, end: int) -> None:
