@@ -10,7 +10,10 @@ block outlines, and the per-page and per-cell bookkeeping behind them.
 from __future__ import annotations
 
 import functools
+import itertools
+import operator
 import random
+from collections.abc import Iterable
 
 import numpy as np
 import pytest
@@ -20,13 +23,13 @@ from kit.widgets import MemoryMap
 from kit.widgets.memory_map import outline_boxes
 
 
-def paint(page: np.ndarray, blocks: list[tuple[int, int, int]]) -> None:
-    """Set every page of each (first page, pages, value) block to its value, all at once."""
-    if blocks:
-        firsts, lengths, values = np.array(blocks, dtype=np.int64).T
+def paint(page: np.ndarray, firsts: np.ndarray, lengths: np.ndarray,
+          values: np.ndarray | int) -> None:
+    """Set every page of each block (first page, pages) to its value, all at once."""
+    if len(firsts):
         ends = np.cumsum(lengths)
         page[np.arange(ends[-1]) - np.repeat(ends - lengths - firsts, lengths)] = \
-            np.repeat(values, lengths)
+            np.repeat(values, lengths) if isinstance(values, np.ndarray) else values
 
 
 @functools.cache
@@ -35,28 +38,46 @@ def cell_keys(total: int, pages_per_cell: int, kinds: int) -> np.ndarray:
     return np.arange(total) // pages_per_cell * kinds
 
 
-def oracle(memory: MemoryMap, zone: kit.Zone, *, outlines: bool = True) -> dict[str, object]:
-    """What the map should show, computed page by page from the zone's public API (block
-    outlines too, unless ``outlines`` is false)."""
+def integers(values: Iterable[int], count: int = -1) -> np.ndarray:
+    """The values as an int64 array, read by numpy one by one (no list of tuples between)."""
+    return np.fromiter(values, dtype=np.int64, count=count)
+
+
+def oracle(memory: MemoryMap, zone: kit.Zone, *, full: bool = True) -> dict[str, object]:
+    """What the map should show, computed page by page from the zone's public API: the cells'
+    states, free fractions and page counts, and unless ``full`` is false (the check after
+    each event compares only those) the block outlines and the kept pages' owners too.
+
+    The blocks are read into numpy arrays (pfn, order) as the zone lists them, each kind of
+    block painted over the pages at once: no Python loop runs per page, nor per block but the
+    zone's own listing and the owners' dictionary."""
     ppc, start = memory.pages_per_cell, zone.start_pfn
     total = memory.rows * memory.columns * ppc
     none = memory.NONE
     page = np.full(total, none, dtype=np.int64)
     page[zone.nr_pages:] = memory.OUTSIDE
-    free = [(pfn - start, 1 << order, order) for pfn, order in zone.free_blocks()]
+    free = integers(itertools.chain.from_iterable(zone.free_blocks())).reshape(-1, 2)
+    free_first, free_order = free[:, 0] - start, free[:, 1]
     allocations = list(zone.allocations())
-    allocated = [(pfn - start, 1 << order, memory.ALLOCATED if owner is None else memory.EXACT)
-                 for pfn, order, owner in allocations]
-    pcp = [(pfn - start, 1 << order, memory.PCP)
-           for order, pfns in zone.pcp_lists().items() for pfn in pfns]
-    paint(page, free)
+    alloc_pfns, alloc_orders, exact_owners = (
+        zip(*allocations, strict=True) if allocations else ((), (), ()))
+    alloc_first = integers(alloc_pfns, len(allocations)) - start
+    alloc_order = integers(alloc_orders, len(allocations))
+    exact = np.fromiter(map(operator.is_not, exact_owners, itertools.repeat(None)),
+                        dtype=bool, count=len(allocations))
+    pcp = integers(itertools.chain.from_iterable(
+        (pfn, order) for order, pfns in zone.pcp_lists().items() for pfn in pfns)).reshape(-1, 2)
+    pcp_first, pcp_order = pcp[:, 0] - start, pcp[:, 1]
+    paint(page, free_first, 1 << free_order, free_order)
     in_free_block = page <= memory.max_order
-    for blocks in (allocated, pcp):  # in this order: a later kind covers an earlier one
-        paint(page, blocks)
-    owners = {pfn: owner for pfn, _, owner in allocations if owner is not None}
-    live = set(owners.values())
-    trimmed = [pfn - start for pfn, owner in memory._trimmed.items()
-               if owner in live and in_free_block[pfn - start]]
+    # in this order: a later kind covers an earlier one
+    paint(page, alloc_first, 1 << alloc_order,
+          np.where(exact, memory.EXACT, memory.ALLOCATED))
+    paint(page, pcp_first, 1 << pcp_order, memory.PCP)
+    live = set(exact_owners)  # the exact allocations that still keep pages
+    live.discard(None)
+    tails = integers([pfn for pfn, owner in memory._trimmed.items() if owner in live]) - start
+    trimmed = tails[in_free_block[tails]]
     page[trimmed] = memory.TRIMMED
     cells = memory.rows * memory.columns
     counts = np.bincount(cell_keys(total, ppc, none + 1) + page,
@@ -65,28 +86,38 @@ def oracle(memory: MemoryMap, zone: kit.Zone, *, outlines: bool = True) -> dict[
         "states": counts.argmax(axis=1).reshape(memory.rows, memory.columns),
         "free_fraction": (counts[:, :memory.max_order + 1].sum(axis=1)
                           + counts[:, memory.TRIMMED]) / ppc,
-        "counts": counts, "owners": owners}
-    if outlines:
-        ranges = [(first, pages) for first, pages, _ in free + allocated + pcp]
-        if total > zone.nr_pages:
-            ranges.append((zone.nr_pages, total - zone.nr_pages))
-        ranges = sorted((s, n) for s, n in ranges if n >= ppc)
+        "counts": counts}
+    if full:
+        expected["owners"] = {pfn: owner for pfn, owner in zip(alloc_pfns, exact_owners,
+                                                              strict=True) if owner is not None}
+        firsts = np.concatenate([free_first, alloc_first, pcp_first, [zone.nr_pages]])
+        lengths = np.concatenate([1 << free_order, 1 << alloc_order, 1 << pcp_order,
+                                  [total - zone.nr_pages]])
+        wide = lengths >= ppc  # the padding outside the zone too, if it fills a cell
+        firsts, lengths = firsts[wide], lengths[wide]
         if ppc == 1:
-            ranges = sorted(ranges + [(first, 1) for first in trimmed])
-        x, y = memory._rectangles(np.array([s for s, _ in ranges], dtype=np.int64),
-                                  np.array([n for _, n in ranges], dtype=np.int64))
+            firsts = np.concatenate([firsts, trimmed])
+            lengths = np.concatenate([lengths, np.ones_like(trimmed)])
+        order = np.lexsort((lengths, firsts))  # by first page, then pages
+        x, y = memory._rectangles(firsts[order], lengths[order])
         expected["outlines_x"], expected["outlines_y"] = x.reshape(-1, 5), y.reshape(-1, 5)
     return expected
 
 
-def shown(memory: MemoryMap) -> dict[str, object]:
-    """What the map shows and keeps, copied."""
-    outlines_x, outlines_y = outline_boxes(memory.outlines)
-    return {"states": memory.states.copy(), "free_fraction": memory.free_fraction.copy(),
-            "outlines_x": outlines_x, "outlines_y": outlines_y,
-            "color": np.array(memory.grid.color).copy(), "counts": memory._counts.copy(),
-            "owners": dict(memory._owners), "base": memory._base.copy(),
-            "tail_live": memory._tail_live.copy()}
+def shown(memory: MemoryMap, keys: tuple[str, ...] | None = None) -> dict[str, object]:
+    """What the map shows and keeps, copied: everything, or only ``keys`` (a check after each
+    event compares three of them and copies only those)."""
+    arrays = {"states": memory.states, "free_fraction": memory.free_fraction,
+              "counts": memory._counts, "base": memory._base, "tail_live": memory._tail_live}
+    copies: dict[str, object] = {key: arrays[key].copy() for key in keys or arrays
+                                 if key in arrays}
+    if keys is None or "outlines_x" in keys or "outlines_y" in keys:
+        copies["outlines_x"], copies["outlines_y"] = outline_boxes(memory.outlines)
+    if keys is None or "color" in keys:
+        copies["color"] = np.array(memory.grid.color).copy()
+    if keys is None or "owners" in keys:
+        copies["owners"] = dict(memory._owners)
+    return copies
 
 
 def assert_same(a: dict, b: dict, keys: tuple[str, ...], context: str) -> None:
@@ -164,8 +195,9 @@ def test_incremental_updates_equal_a_full_recompute(zone_kind, preset, pcp, mode
         # every event redraws at once (no kernel loop); check each one, between two events
         def check(event: kit.Event) -> None:
             mid_operation.append(event)
-            assert_same(shown(memory), oracle(memory, zone, outlines=False),
-                        ("states", "free_fraction", "counts"), f"after the event {event}")
+            keys = ("states", "free_fraction", "counts")
+            assert_same(shown(memory, keys), oracle(memory, zone, full=False), keys,
+                        f"after the event {event}")
         zone.subscribe(check)
     rng = random.Random(f"{zone_kind}-{preset}-{pcp}-{mode}")
     live: list = []

@@ -216,7 +216,7 @@ ODD_LINES = [
 # The strategies the generator draws from, built once: a strategy made inside it would be made
 # (and its properties worked out) at every draw, which cost more than the reading it tests.
 LINE_COUNTS, ANY_LINE = st.integers(0, 60), st.sampled_from(GOOD_LINES + ODD_LINES)
-PFNS = st.sampled_from(["0x1072a7", "0x2661f4", "0x10", "0x2dbd71"])
+PFNS, COIN = st.sampled_from(["0x1072a7", "0x2661f4", "0x10", "0x2dbd71"]), st.booleans()
 CPUS, CHUNKS = st.sampled_from(["[000]", "[001]", "[002]"]), st.sampled_from([64, 200, 1 << 16])
 
 
@@ -227,17 +227,17 @@ def traces(draw: st.DrawFn) -> tuple[str, int]:
     lines = []
     for _ in range(draw(LINE_COUNTS)):
         line = draw(ANY_LINE)
-        if draw(st.booleans()):
+        if draw(COIN):
             pfn = draw(PFNS)
             line = line.replace("pfn=0x1072a7", f"pfn={pfn}").replace("pfn=0x2661f4",
                                                                          f"pfn={pfn}")
-        if draw(st.booleans()):
+        if draw(COIN):
             line = line.replace("[001]", "[000]").replace("[000]", draw(CPUS))
         lines.append(line)
     text = "".join(lines)
-    if draw(st.booleans()):
+    if draw(COIN):
         text = text.replace("\n", "\r\n")
-    if text and draw(st.booleans()):
+    if text and draw(COIN):
         text = text[:-1]  # no newline at the end
     return text, draw(CHUNKS)
 
@@ -256,9 +256,12 @@ def assert_read_alike(trace: tuple[str, int], tmp_path: Path,
     monkeypatch.setattr(tracecolumns, "CHUNK_CHARS", chunk)  # lines cut at chunk boundaries
     path = tmp_path / "trace.txt"
     path.write_bytes(text.encode())
-    careful, bulk = both(path)
+    # the careful reader reads the file once for both comparisons (the same events twice)
+    careful_report = TraceReport()
+    events = list(read_trace(path, careful_report))
+    careful, bulk = both(path, careful_read=(events, careful_report))
     assert bulk == careful
-    careful, bulk = binned_both(path, bins=3)
+    careful, bulk = binned_both(path, bins=3, events=events)
     assert bulk == careful
 
 
@@ -285,20 +288,28 @@ RUN_CHANGES = [
 ]
 
 
+# Built once, as for traces(): made at every draw, the list strategy of a line's changes alone
+# (up to 160 a trace) cost hypothesis more than the reading it tests.
+RUNS, COPIES = st.integers(0, 8), st.integers(1, 20)
+RUN_LINE = st.sampled_from(GOOD_LINES + ODD_LINES[5:8])
+CHANGES = st.lists(st.sampled_from(RUN_CHANGES), max_size=2)
+RUN_CHUNKS = st.sampled_from([200, 1000, 1 << 16])
+
+
 @st.composite
 def runs_of_lines(draw: st.DrawFn) -> tuple[str, int]:
     """Trace text of runs: a line repeated up to 20 times, each copy perhaps changed a
     little (another pfn, seconds, padding, head or fields), so that the fast pattern's
     matches of several lines meet lines that continue a run and lines that end it."""
     lines = []
-    for _ in range(draw(st.integers(0, 8))):
-        line = draw(st.sampled_from(GOOD_LINES + ODD_LINES[5:8]))
-        for _ in range(draw(st.integers(1, 20))):
+    for _ in range(draw(RUNS)):
+        line = draw(RUN_LINE)
+        for _ in range(draw(COPIES)):
             copy = line
-            for old, new in draw(st.lists(st.sampled_from(RUN_CHANGES), max_size=2)):
+            for old, new in draw(CHANGES):
                 copy = copy.replace(old, new)
             lines.append(copy)
-    return "".join(lines), draw(st.sampled_from([200, 1000, 1 << 16]))
+    return "".join(lines), draw(RUN_CHUNKS)
 
 
 @READ_ALIKE_EXAMPLES

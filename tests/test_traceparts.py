@@ -88,6 +88,7 @@ LINE_COUNTS, RUN_LENGTHS = st.integers(0, 40), st.integers(1, 3)
 PAGE_LINES = st.sampled_from(GOOD_LINES * 3 + ODD_LINES)  # mostly page events
 PFNS, CPUS = st.sampled_from(["0x1072a7", "0x2661f4", "0x10"]), st.sampled_from(["[000]", "[001]"])
 ODD_BYTES = st.sampled_from([b"\xff", b"\xe2\x82", b"\r"])
+COIN = st.booleans()
 
 
 @st.composite
@@ -99,21 +100,21 @@ def cut_traces(draw: st.DrawFn) -> tuple[bytes, list[int], bool]:
         line = draw(PAGE_LINES)
         pfn = draw(PFNS)
         line = line.replace("pfn=0x1072a7", f"pfn={pfn}").replace("pfn=0x2661f4", f"pfn={pfn}")
-        if draw(st.booleans()):
+        if draw(COIN):
             line = line.replace("[001]", "[000]").replace("[000]", draw(CPUS))
         lines.extend([line] * draw(RUN_LENGTHS))  # runs of one event on one CPU
     data = "".join(lines).encode()
-    if draw(st.booleans()):
+    if draw(COIN):
         data = data.replace(b"\n", b"\r\n")
-    if draw(st.booleans()) and lines:
+    if draw(COIN) and lines:
         where = draw(st.integers(0, len(data) - 1))
         data = data[:where] + draw(ODD_BYTES) + data[where:]
-    if data and draw(st.booleans()):
+    if data and draw(COIN):
         data = data[:-1]  # no newline at the end
     # every line boundary: the offsets after a newline, but for one ending the data
     boundaries = [m.end() for m in re.finditer(b"\n", data[:-1])]
     cuts = draw(st.lists(st.sampled_from(boundaries), max_size=4)) if boundaries else []
-    return data, cuts, draw(st.booleans())
+    return data, cuts, draw(COIN)
 
 
 @settings(max_examples=300, deadline=None,

@@ -23,6 +23,9 @@ Two ways to compute the map (see bench/bench_memory_map.py for the costs):
 
 from __future__ import annotations
 
+import itertools
+import operator
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Protocol
 
@@ -350,34 +353,53 @@ class MemoryMap(RunToUse, ZoneListener, widgets.VBox):
     def _blocks(self, source: PageSource, trimmed: dict[int, int]
                 ) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, np.ndarray]]:
         """Every block as (page offset, pages, state code) arrays, the padding included; and
-        the tail pages drawn as given back, as (page offset, free order of their block)."""
+        the tail pages drawn as given back, as (page offset, free order of their block).
+
+        Python runs once per block only to list them (the source's iterators); each tail is
+        matched to the free block that holds it by one binary search over all of them (asking
+        the source's ``block_at`` for each tail cost more than the rest of a redraw)."""
+        start = source.start_pfn
         free = np.array(list(source.free_blocks()), dtype=np.int64).reshape(-1, 2)
         allocs = list(source.allocations())
-        self._owners = {pfn: owner for pfn, _, owner in allocs if owner is not None}
-        alloc = np.array([(pfn, order, self.ALLOCATED if owner is None else self.EXACT)
-                          for pfn, order, owner in allocs], dtype=np.int64).reshape(-1, 3)
-        pcp = np.array([(pfn, order, self.PCP) for order, pfns in source.pcp_lists().items()
-                        for pfn in pfns], dtype=np.int64).reshape(-1, 3)
-        self._owner_pages = {}
-        for owner in self._owners.values():
-            self._owner_pages[owner] = self._owner_pages.get(owner, 0) + 1
-        tails = []
-        for pfn, owner in trimmed.items():  # a tail is drawn over the free block it merged into
-            if owner in self._owner_pages:
-                block = source.block_at(pfn)
-                if block is not None and block[0] == "free":
-                    tails.append((pfn - source.start_pfn, block[2]))
-        tail_array = np.array(tails, dtype=np.int64).reshape(-1, 2)
-        start = source.start_pfn
-        starts = np.concatenate([free[:, 0], alloc[:, 0], pcp[:, 0]]) - start
-        lengths = np.left_shift(1, np.concatenate([free[:, 1], alloc[:, 1], pcp[:, 1]]))
-        codes = np.concatenate([free[:, 1], alloc[:, 2], pcp[:, 2]])
+        pfns, orders, owners = zip(*allocs, strict=True) if allocs else ((), (), ())
+        self._owners = {pfn: owner for pfn, owner in zip(pfns, owners, strict=True)
+                        if owner is not None}
+        exact = np.fromiter(map(operator.is_not, owners, itertools.repeat(None)), dtype=bool,
+                            count=len(allocs))
+        alloc_starts = np.array(pfns, dtype=np.int64) - start
+        alloc_orders = np.array(orders, dtype=np.int64)
+        pcp = np.array([(pfn, order) for order, pfns in source.pcp_lists().items()
+                        for pfn in pfns], dtype=np.int64).reshape(-1, 2)
+        self._owner_pages = dict(Counter(self._owners.values()))
+        free_starts, free_orders = free[:, 0] - start, free[:, 1]
+        tail_array = self._tails_on_free_blocks(
+            np.array([pfn for pfn, owner in trimmed.items() if owner in self._owner_pages],
+                     dtype=np.int64) - start, free_starts, free_orders)
+        starts = np.concatenate([free_starts, alloc_starts, pcp[:, 0] - start])
+        lengths = np.left_shift(1, np.concatenate([free_orders, alloc_orders, pcp[:, 1]]))
+        codes = np.concatenate([free_orders, np.where(exact, self.EXACT, self.ALLOCATED),
+                                np.full(len(pcp), self.PCP)])
         padding = self.rows * self.columns * self.pages_per_cell - source.nr_pages
         if padding:
             starts = np.append(starts, source.nr_pages)
             lengths = np.append(lengths, padding)
             codes = np.append(codes, self.OUTSIDE)
-        return (starts, lengths, codes), (tail_array[:, 0], tail_array[:, 1])
+        return (starts, lengths, codes), tail_array
+
+    @staticmethod
+    def _tails_on_free_blocks(tails: np.ndarray, free_starts: np.ndarray,
+                              free_orders: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The tails (page offsets) that lie in a free block, with that block's order: a
+        tail is drawn over the free block it merged into, not while it is allocated or on a
+        per-CPU list.  (Free blocks never overlap, so the one starting last at or before a
+        tail is the only one that can hold it.)"""
+        if not len(tails) or not len(free_starts):
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        by_start = np.argsort(free_starts)
+        before = np.searchsorted(free_starts, tails, side="right", sorter=by_start) - 1
+        block = by_start[np.maximum(before, 0)]
+        held = (before >= 0) & (tails < free_starts[block] + (1 << free_orders[block]))
+        return tails[held], free_orders[block[held]]
 
     def _coverage(self, starts: np.ndarray, lengths: np.ndarray,
                   codes: np.ndarray) -> np.ndarray:
@@ -614,13 +636,19 @@ class MemoryMap(RunToUse, ZoneListener, widgets.VBox):
         Between two events of one call a taken block is on no list, and the map shows it so;
         once the call has returned every page is on a list or allocated.  A page the actions
         left on no list although the zone has it in a block would be a false state: the
-        zone's word wins.  O(pages changed), numpy.
+        zone's word wins.  O(pages changed): a range with numpy, a single page (most of them:
+        an exact allocation gives its tail back page by page) with one scalar test.
         """
-        base, first = self._base, self.zone.start_pfn
-        stray = {start + page for start, end in self._changed
-                 for page in np.flatnonzero(base[start:end] == self.NONE).tolist()}
+        base, first, none = self._base, self.zone.start_pfn, self.NONE
+        stray: set[int] = set()
+        for start, end in self._changed:
+            if end - start == 1:
+                if base[start] == none:
+                    stray.add(start)
+            else:
+                stray.update((start + np.flatnonzero(base[start:end] == none)).tolist())
         for page in sorted(stray):
-            if base[page] == self.NONE and self.zone.block_at(first + page) is not None:
+            if base[page] == none and self.zone.block_at(first + page) is not None:
                 self._walk(page, page + 1)
 
     def _walk_once(self, start: int, end: int) -> None:
