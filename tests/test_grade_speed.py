@@ -17,6 +17,8 @@ from kit.grading.sandboxed import worker
 from kit.grading.trusted import notebooks as nbs
 from kit.grading.trusted import reference
 from kit.grading.trusted.bwrap import Limits, SandboxSession, WorkerStopped, open_sandbox
+from kit.grading.trusted.collection import Submission
+from kit.grading.trusted.grading import prestart
 from kit.grading.trusted.phases import Phases
 from kit.grading.trusted.remote import AnswerError, CallContext, RemoteFunction
 
@@ -287,3 +289,40 @@ def test_an_answer_cannot_settle_or_end_the_guard(session: SandboxSession) -> No
     replies = each(worker, "f", [["settle"], ["end"]], ["get_order"])
     assert [r["value"] for r in replies] == [
         "a grading request cannot be ended from an answer"] * 2
+
+
+class _Session:
+    """Stands in for a SandboxSession: records its start and close."""
+
+    def __init__(self) -> None:
+        self.started = self.closed = False
+
+    def start(self) -> None:
+        self.started = True
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_the_first_students_sandboxes_are_started_before_the_reference_check() -> None:
+    """Only the first --jobs students who have a notebook to grade, each a sandbox of their
+    own (a student with nothing handed in, or a folder that cannot be graded, needs none)."""
+    folder = Path("/nowhere")
+    students = {
+        "absent": Submission("absent", None),
+        "bad": Submission("bad", folder, problem="a link"),
+        "other": Submission("other", folder, files={"99-other.ipynb": folder}),
+        **{f"s{i}": Submission(f"s{i}", folder, files={"01-orders.ipynb": folder})
+           for i in range(4)},
+    }
+    started = prestart(students, ["01-orders.ipynb"], 3, _Session)  # type: ignore[arg-type]
+    assert list(started) == ["s0", "s1", "s2"]
+    assert len({id(s) for s in started.values()}) == 3
+    assert all(s.started for s in started.values())  # type: ignore[attr-defined]
+
+
+def test_a_started_sandbox_is_the_students_first_worker(session: SandboxSession) -> None:
+    session.start()
+    first = session.worker()
+    assert first is session._worker and value(first, "1 + 1") == 2
+    assert session.worker() is first  # the next notebook: a fresh process of the same sandbox

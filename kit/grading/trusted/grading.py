@@ -741,6 +741,8 @@ class ClassPlan:
     cases: HiddenCases
     broken: dict[str, dict[str, str]]  # notebook -> grade_id -> why its test is broken
     phases: Phases = NO_PHASES
+    # student -> their sandbox, started while the reference check ran (see prestart)
+    started: dict[str, SandboxSession] = field(default_factory=dict)
 
 
 def grade_student(source: Source, submission: Submission, names: list[str],
@@ -772,7 +774,8 @@ def _grade_student(source: Source, submission: Submission, names: list[str],
             source, student, name, "invalid-submission", submission.problem)]
     owner = submission.folder.stat().st_uid
     rows: list[Row] = []
-    session = SandboxSession(plan.sandbox, plan.limits, plan.phases)  # one for all notebooks
+    session = plan.started.pop(student, None) or \
+        SandboxSession(plan.sandbox, plan.limits, plan.phases)  # one for all notebooks
     try:
         for name in names:
             path = submission.files.get(name)
@@ -862,16 +865,54 @@ def grade(submissions: list[Path], source_folder: Path, out: Path,
         run.log(f"removed {len(sandbox.cgroups.removed_stale)} cgroup(s) left by a grader that "
                 "was killed")
     cases = HiddenCases(load_secret(run.secret or out / SECRET_FILE), run.per_student_cases)
-    with run.phases("grader: reference check"):
-        shared = reference.shared_cache(sandbox_readable()) if run.shared_cache else None
-        broken = check_solutions(source, names, cases, out / reference.CACHE_FILE, shared)
-    for name in names:
-        for gid, why in sorted(broken.get(name, {}).items()):
-            run.log(f"the test of {gid} is broken, not the answers: {why}")
-    plan = ClassPlan(sandbox, run.limits, cases, broken, run.phases)
+    started = prestart(students, names, jobs, lambda: SandboxSession(sandbox, run.limits,
+                                                                      run.phases))
+    try:
+        with run.phases("grader: reference check"):
+            shared = reference.shared_cache(sandbox_readable()) if run.shared_cache else None
+            broken = check_solutions(source, names, cases, out / reference.CACHE_FILE, shared)
+        for name in names:
+            for gid, why in sorted(broken.get(name, {}).items()):
+                run.log(f"the test of {gid} is broken, not the answers: {why}")
+        plan = ClassPlan(sandbox, run.limits, cases, broken, run.phases, started)
+        book = _grade_class(source, names, students, everyone, kept, regrade, jobs, out, run,
+                            plan)
+    finally:
+        for session in started.values():  # started for a student who needed none
+            session.close()
+    if sandbox.cgroups is not None:
+        sandbox.cgroups.remove_run_folders()
+    return book
+
+
+def prestart(students: dict[str, Submission], names: list[str], jobs: int,
+             session: Callable[[], SandboxSession]) -> dict[str, SandboxSession]:
+    """The sandboxes of the first ``jobs`` students to be graded, started now.
+
+    A sandbox's start (bubblewrap, an interpreter, the kit: ~0.2 s of CPU) is work of other
+    processes: started before the reference check, which runs in the grader's own process,
+    the first students' sandboxes load on the other cores while it runs, instead of after it
+    with those cores idle until then.  Each is the student's own, as it would be otherwise.
+    """
+    started: dict[str, SandboxSession] = {}
+    for student, submission in students.items():
+        if len(started) >= jobs:
+            break
+        if submission.folder is not None and not submission.problem and \
+                any(name in submission.files for name in names):
+            started[student] = session()
+            started[student].start()
+    return started
+
+
+def _grade_class(source: Source, names: list[str], students: dict[str, Submission],
+                 everyone: dict[str, Submission], kept: list[Row], regrade: bool, jobs: int,
+                 out: Path, run: GradingRun, plan: ClassPlan) -> Gradebook:
+    """Grade ``students`` ``jobs`` at a time, writing the out folder as each is done."""
     exercises = sum(len(source.exercises[name]) for name in names)
     budget = run.student_budget or 2 * run.limits.timeout * exercises + 60
-    unsandboxed = "graded without a sandbox (--sandbox none)" if sandbox.bwrap is None else ""
+    unsandboxed = "graded without a sandbox (--sandbox none)" if plan.sandbox.bwrap is None \
+        else ""
 
     def grade_one(submission: Submission, watch: Watch) -> list[Row]:
         rows = grade_student(source, submission, names, plan, watch)
@@ -890,14 +931,11 @@ def grade(submissions: list[Path], source_folder: Path, out: Path,
     # ~40 ms; about 7 % of the grader's CPU time went to collecting).
     gc.freeze()
     try:
-        book = ClassRun(out, students, kept, order, regrade=regrade, exports=run.exports,
+        return ClassRun(out, students, kept, order, regrade=regrade, exports=run.exports,
                         everyone=everyone, phases=run.phases).grade(
             grade_one, unfinished, jobs=jobs, budget=budget, progress=run.progress)
     finally:
         gc.unfreeze()
-    if sandbox.cgroups is not None:
-        sandbox.cgroups.remove_run_folders()
-    return book
 
 
 def check_solutions(source: Source, names: list[str], cases: HiddenCases,
