@@ -215,9 +215,11 @@ def _function_key(function: FunctionType) -> Hashable | None:
     return _code_key(function.__code__)
 
 
+@functools.lru_cache(maxsize=1024)
 def _code_key(code: CodeType) -> Hashable | None:
     """What ``code`` is (bytecode, constants, names, signature) when it reads nothing but its
-    arguments and locals, else None."""
+    arguments and locals, else None; read once per code object (a test cell's code is compiled
+    once for the run, so every student's reference function runs the same one)."""
     if code.co_flags & _RESUMABLE or code.co_freevars or code.co_cellvars:
         return None
     if any(instruction.opname in _OUTSIDE for instruction in dis.get_instructions(code)):
