@@ -14,7 +14,13 @@ from kit.core.orders import get_order
 from kit.grading.boundary import wire
 from kit.grading.trusted import harness
 from kit.grading.trusted.harness import kerneltrace
-from kit.grading.trusted.memo import class_cache, plain_key, syntax_tree, trusted_key
+from kit.grading.trusted.memo import (
+    class_cache,
+    plain_key,
+    syntax_nodes,
+    syntax_tree,
+    trusted_key,
+)
 from kit.grading.trusted.remote import CallContext, RemoteFunction
 
 
@@ -110,6 +116,15 @@ def test_an_answer_cell_is_parsed_once() -> None:
     for _ in range(2):  # a cell that does not parse says so every time it is asked
         with pytest.raises(SyntaxError):
             syntax_tree("def f(:\n")
+
+
+def test_an_answer_cell_is_walked_once_in_walk_order() -> None:
+    source = "import kit\n\ndef f(x):\n    return kit.get_order(x) + g(x)\n"
+    nodes = syntax_nodes(source)
+    assert nodes is syntax_nodes(source)
+    assert [ast.dump(n) for n in nodes] == [ast.dump(n) for n in ast.walk(ast.parse(source))]
+    with pytest.raises(SyntaxError):
+        syntax_nodes("def f(:\n")
 
 
 # ------------------------------------------------------------------ trusted values of the class

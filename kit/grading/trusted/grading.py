@@ -82,7 +82,7 @@ from kit.grading.trusted.collection import (
 )
 from kit.grading.trusted.delegation import declared_forbid, used_names
 from kit.grading.trusted.gradebook import COLUMNS, Gradebook, Row, printable
-from kit.grading.trusted.memo import class_cache, syntax_tree
+from kit.grading.trusted.memo import class_cache, syntax_nodes, syntax_tree
 from kit.grading.trusted.phases import NO_PHASES, Phases
 from kit.grading.trusted.release import source_notebooks, validate_source
 from kit.grading.trusted.remote import (
@@ -205,10 +205,10 @@ def defined_names(source: str) -> set[str]:
     """The functions and classes a cell defines itself (a ``def``, not an assignment, which
     could bind the kit's function under its own name)."""
     try:
-        tree = syntax_tree(source)
+        nodes = syntax_nodes(source)
     except SyntaxError:
         return set()
-    return {node.name for node in ast.walk(tree)
+    return {node.name for node in nodes
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
 
 

@@ -130,6 +130,14 @@ def syntax_tree(source: str) -> ast.Module:
     return ast.parse(source)
 
 
+@class_cache(maxsize=256)
+def syntax_nodes(source: str) -> tuple[ast.AST, ...]:
+    """Every node of ``syntax_tree(source)`` in ``ast.walk``'s order, kept: the grader looks
+    through an answer cell's whole tree twice (the functions it defines, the names it uses),
+    and walking it is most of what each look costs.  Read them, never change them."""
+    return tuple(ast.walk(syntax_tree(source)))
+
+
 # ------------------------------------------------------------------ trusted values of the class
 #: Types of the plain values a trusted key is made of (a bool is not taken for an int: the key
 #: keeps each value's type).
