@@ -329,10 +329,12 @@ def install(handlers: tuple[CodeType, ...], message: Callable[[str], str],
 
     ``handlers`` is the code of the worker functions allowed to begin and end requests;
     ``message(name)`` is the refusal's text; ``index`` the kit's code, indexed before any
-    student code ran (the zygote's, inherited by the fork), else indexed now.
+    student code ran (the zygote's, inherited by the fork: the zygote loaded the kit before
+    indexing it, so a notebook's process has it all already, and loading it again there cost
+    ~2 ms of copied pages per notebook), else the kit is loaded and indexed now.
     """
-    preload()
     if index is None:
+        preload()
         index = CodeIndex(kit_folder())
     kit_root = index.kit_root
     audit = sys.audit
