@@ -720,7 +720,8 @@ class SandboxSession:
 
     def start(self) -> None:
         """Start the sandbox now, unused: its interpreter and the kit load while the grader
-        does other work (the reference check), and the first :meth:`worker` gets it."""
+        does other work (reading the notebooks, checking the solutions), and the first
+        :meth:`worker` gets it."""
         if self._worker is None:
             with self.phases("sandbox: cgroup and spawn"):
                 self._worker = Worker(self.sandbox, self.limits, self.phases)
