@@ -741,8 +741,7 @@ class ClassPlan:
     sandbox: Sandbox
     limits: Limits
     cases: HiddenCases
-    broken: SolutionChecks | dict[str, dict[str, str]]  # notebook -> grade_id -> why its test
-    # is broken (a SolutionChecks' get() waits for that notebook's check)
+    broken: SolutionChecks  # get(notebook): grade_id -> why its test is broken, once checked
     phases: Phases = NO_PHASES
     # student -> their sandbox, started while the reference check ran (see prestart)
     started: dict[str, SandboxSession] = field(default_factory=dict)
