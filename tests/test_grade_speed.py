@@ -330,6 +330,23 @@ def test_the_first_students_sandboxes_are_started_before_the_reference_check() -
     assert all(s.started for s in started.values())  # type: ignore[attr-defined]
 
 
+def test_a_sandbox_that_cannot_start_early_is_left_to_the_students_grading() -> None:
+    class Failing(_Session):
+        def start(self) -> None:
+            raise OSError("no more processes")
+
+    folder = Path("/nowhere")
+    students = {"s": Submission("s", folder, files={"01-orders.ipynb": folder})}
+    made: list[Failing] = []
+
+    def session() -> Failing:
+        made.append(Failing())
+        return made[-1]
+
+    assert prestart(students, ["01-orders.ipynb"], 2, session) == {}  # type: ignore[arg-type]
+    assert made[0].closed
+
+
 def test_a_started_sandbox_is_the_students_first_worker(session: SandboxSession) -> None:
     session.start()
     first = session.worker()

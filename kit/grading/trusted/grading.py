@@ -901,8 +901,13 @@ def prestart(students: dict[str, Submission], names: list[str], jobs: int,
             break
         if submission.folder is not None and not submission.problem and \
                 any(name in submission.files for name in names):
-            started[student] = session()
-            started[student].start()
+            made = session()
+            try:
+                made.start()
+            except Exception:  # (a full process table): the student's grading tries again
+                made.close()  # and reports what fails in their rows, as without a start
+                continue
+            started[student] = made
     return started
 
 
