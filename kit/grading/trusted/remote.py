@@ -55,7 +55,7 @@ class RemoteFunction:
 
     def __call__(self, *args: Any) -> Any:
         message = {"op": "call", "name": self.__name__, "args": wire.encode(list(args)),
-                   "forbid": sorted(self._call.forbid)}
+                   "forbid": self._call.forbid_list}
         return self._result(self._worker().request(message, self._call.time_left()), args)
 
     def call_each(self, cases: list[tuple[Any, ...]]) -> Iterator[Any]:
@@ -75,7 +75,7 @@ class RemoteFunction:
                 yield self(*case)
             return
         message = {"op": "call_each", "name": self.__name__, "cases": encoded,
-                   "forbid": sorted(self._call.forbid)}
+                   "forbid": self._call.forbid_list}
         running = False  # the worker may still be calling: the reader stopped early
         try:
             for index, reply in enumerate(self._worker().stream(message, len(cases),
@@ -90,7 +90,7 @@ class RemoteFunction:
     def _result(self, reply: dict[str, Any], args: tuple[Any, ...]) -> Any:
         """What a call gave: its value (zone changes replayed), or what it raised, read by
         :func:`read_reply` (a reply chooses no status and writes no reason)."""
-        forbid = sorted(self._call.forbid)
+        forbid = self._call.forbid_list
         try:
             said = read_reply(reply, forbid)
         except ProtocolViolation:
@@ -115,7 +115,7 @@ class RemoteFunction:
                 raise wire.WireError("zone call logs that are not a mapping")
             for index, arg in enumerate(args):
                 if isinstance(arg, Zone):
-                    replay(arg, logs.get(str(index), []), frozenset(forbid), deadline)
+                    replay(arg, logs.get(str(index), []), self._call.forbid, deadline)
         except wire.WireError as exc:
             raise AnswerError("WireError", f"your function returned what the grader cannot "
                                            f"accept: {exc}") from None
@@ -201,6 +201,8 @@ class CallContext:
                  stubs: Mapping[str, str] | None = None,
                  replace_process: Callable[[], None] | None = None) -> None:
         self.forbid = forbid
+        # as every request sends it and every reply's refusal index reads it: sorted once
+        self.forbid_list = sorted(forbid)
         self.time_left = time_left
         self.stubs = stubs or {}  # function -> the hint of its release stub, still unanswered
         self.replace_process = replace_process
