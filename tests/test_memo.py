@@ -218,3 +218,16 @@ def test_the_test_cells_reference_is_computed_once_for_the_class() -> None:
     assert harness.after_make_alloc_exact(case, again) is value
     assert harness.after_make_alloc_exact.cache_info().misses == 1  # type: ignore[attr-defined]
     assert value == harness.after_make_alloc_exact.__wrapped__(case, reference)  # type: ignore[attr-defined]
+
+
+def test_seeded_cases_are_made_once_and_each_caller_gets_its_own_list() -> None:
+    """A notebook hands the stream to the student's function, which may change it: the next
+    check (and the next student) must still get the seeded one."""
+    for make in (lambda: harness.page_event_stream(3), lambda: harness.extfrag_lines(5),
+                 lambda: harness.trace_cases(24, 2)):
+        first = make()
+        kept = list(first)
+        first.clear()
+        assert make() == kept and kept
+    harness.random_pagetypeinfo(7)
+    assert harness.random_pagetypeinfo(7) is harness.random_pagetypeinfo(7)
