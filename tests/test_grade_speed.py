@@ -4,8 +4,11 @@ solution verdicts, shared by out folders, out of every sandbox's reach."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,14 @@ from kit.grading.sandboxed import worker
 from kit.grading.trusted import notebooks as nbs
 from kit.grading.trusted import reference
 from kit.grading.trusted.bwrap import Limits, SandboxSession, WorkerStopped, open_sandbox
+from kit.grading.trusted.collection import Submission
+from kit.grading.trusted.grading import (
+    GradingError,
+    HiddenCases,
+    SolutionChecks,
+    load_source,
+    prestart,
+)
 from kit.grading.trusted.phases import Phases
 from kit.grading.trusted.remote import AnswerError, CallContext, RemoteFunction
 
@@ -287,3 +298,113 @@ def test_an_answer_cannot_settle_or_end_the_guard(session: SandboxSession) -> No
     replies = each(worker, "f", [["settle"], ["end"]], ["get_order"])
     assert [r["value"] for r in replies] == [
         "a grading request cannot be ended from an answer"] * 2
+
+
+class _Session:
+    """Stands in for a SandboxSession: records its start and close."""
+
+    def __init__(self) -> None:
+        self.started = self.closed = False
+
+    def start(self) -> None:
+        self.started = True
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_the_first_students_sandboxes_are_started_before_the_reference_check() -> None:
+    """Only the first --jobs students who have a notebook to grade, each a sandbox of their
+    own (a student with nothing handed in, or a folder that cannot be graded, needs none)."""
+    folder = Path("/nowhere")
+    students = {
+        "absent": Submission("absent", None),
+        "bad": Submission("bad", folder, problem="a link"),
+        "other": Submission("other", folder, files={"99-other.ipynb": folder}),
+        **{f"s{i}": Submission(f"s{i}", folder, files={"01-orders.ipynb": folder})
+           for i in range(4)},
+    }
+    started = prestart(students, ["01-orders.ipynb"], 3, _Session)  # type: ignore[arg-type]
+    assert list(started) == ["s0", "s1", "s2"]
+    assert len({id(s) for s in started.values()}) == 3
+    assert all(s.started for s in started.values())  # type: ignore[attr-defined]
+
+
+def test_a_sandbox_that_cannot_start_early_is_left_to_the_students_grading() -> None:
+    class Failing(_Session):
+        def start(self) -> None:
+            raise OSError("no more processes")
+
+    folder = Path("/nowhere")
+    students = {"s": Submission("s", folder, files={"01-orders.ipynb": folder})}
+    made: list[Failing] = []
+
+    def session() -> Failing:
+        made.append(Failing())
+        return made[-1]
+
+    assert prestart(students, ["01-orders.ipynb"], 2, session) == {}  # type: ignore[arg-type]
+    assert made[0].closed
+
+
+def test_a_started_sandbox_is_the_students_first_worker(session: SandboxSession) -> None:
+    session.start()
+    first = session.worker()
+    assert first is session._worker and value(first, "1 + 1") == 2
+    assert session.worker() is first  # the next notebook: a fresh process of the same sandbox
+
+
+BROKEN = ROOT / "tests" / "fixtures" / "class-correctness" / "instructor" / "broken-hidden-test"
+
+
+def test_the_solutions_are_checked_beside_the_grading_each_notebook_before_its_answers(
+        tmp_path: Path) -> None:
+    source = load_source(BROKEN)
+    said: list[str] = []
+    checks_ = SolutionChecks(source, list(source.notebooks), HiddenCases(b"k" * 32),
+                             tmp_path / "cache.json", None, said.append).start()
+    broken = checks_.get("01-orders.ipynb")  # waits for that notebook's check
+    assert broken is not None and set(broken) == {"orders-pages-tests"}
+    assert said == [f"the test of orders-pages-tests is broken, not the answers: "
+                    f"{broken['orders-pages-tests']}"]
+    checks_.done()
+
+
+def test_a_check_that_fails_stops_the_grading_of_its_notebook_and_the_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(*args: object) -> dict[str, str]:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(reference, "cached_failures", fail)
+    source = load_source(BROKEN)
+    checks_ = SolutionChecks(source, list(source.notebooks), HiddenCases(b"k" * 32),
+                             tmp_path / "cache.json", None, print).start()
+    with pytest.raises(GradingError, match="the check of the solutions failed: OSError"):
+        checks_.get("01-orders.ipynb")
+    with pytest.raises(OSError, match="disk full"):
+        checks_.done()
+
+
+def test_a_solutions_prints_are_dropped_and_the_other_threads_kept(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The solution's cells may print; the grader's progress lines, printed meanwhile by
+    another thread, still reach the terminal."""
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    inside, outside = threading.Event(), threading.Event()
+
+    def solution() -> None:
+        with reference.this_thread_quiet():
+            print("a solution's own print")
+            inside.set()
+            assert outside.wait(10)
+            print("and another")
+
+    quiet = threading.Thread(target=solution)
+    quiet.start()
+    assert inside.wait(10)
+    print("student 3 of 20 graded")
+    outside.set()
+    quiet.join()
+    assert out.getvalue() == "student 3 of 20 graded\n"
+    assert sys.stdout is out  # put back once no thread is quiet

@@ -6,11 +6,22 @@ from __future__ import annotations
 import ast
 import threading
 import time
+from typing import Any
 
 import pytest
 
+from kit.core.orders import get_order
+from kit.grading.boundary import wire
+from kit.grading.trusted import harness
 from kit.grading.trusted.harness import kerneltrace
-from kit.grading.trusted.memo import class_cache, syntax_tree
+from kit.grading.trusted.memo import (
+    class_cache,
+    plain_key,
+    syntax_nodes,
+    syntax_tree,
+    trusted_key,
+)
+from kit.grading.trusted.remote import CallContext, RemoteFunction
 
 
 def test_threads_missing_the_same_value_compute_it_once() -> None:
@@ -105,3 +116,118 @@ def test_an_answer_cell_is_parsed_once() -> None:
     for _ in range(2):  # a cell that does not parse says so every time it is asked
         with pytest.raises(SyntaxError):
             syntax_tree("def f(:\n")
+
+
+def test_an_answer_cell_is_walked_once_in_walk_order() -> None:
+    source = "import kit\n\ndef f(x):\n    return kit.get_order(x) + g(x)\n"
+    nodes = syntax_nodes(source)
+    assert nodes is syntax_nodes(source)
+    assert [ast.dump(n) for n in nodes] == [ast.dump(n) for n in ast.walk(ast.parse(source))]
+    with pytest.raises(SyntaxError):
+        syntax_nodes("def f(:\n")
+
+
+# ------------------------------------------------------------------ trusted values of the class
+def _compiled(source: str, filename: str) -> dict[str, Any]:
+    namespace: dict[str, Any] = {}
+    exec(compile(source, filename, "exec"), namespace)
+    return namespace
+
+
+REFERENCE = ("def kit_make(zone, addr, order, size):\n"
+             "    return zone.make_alloc_exact(addr, order, size)\n")
+
+
+def test_a_reference_reading_only_its_arguments_is_keyed_by_its_code() -> None:
+    """The test cell's own reference, compiled by the reference check and again for every
+    student (another file name), gets one key: its value is computed once for the class."""
+    mine = _compiled(REFERENCE, "<test exact-make-tests>")["kit_make"]
+    theirs = _compiled("\n\n" + REFERENCE, "<solutions/04-exact.ipynb cell 7>")["kit_make"]
+    case = harness.ExactCase(11, 5000)
+    assert trusted_key(case, mine) is not None
+    assert trusted_key(case, mine) == trusted_key(case, theirs)
+    assert trusted_key(harness.ExactCase(12, 5000), mine) != trusted_key(case, mine)
+
+
+@pytest.mark.parametrize("source", [
+    "def f(zone, addr, order, size):\n    return my_make(zone, addr, order, size)\n",  # a global
+    "def f(zone, addr, order, size):\n    return len(zone)\n",  # a builtin is a global too
+    "def f(zone, addr, order, size, k=[]):\n    return k\n",  # a default
+    "def f(zone, addr, order, size):\n    import random\n    return random.random()\n",
+    "def f(zone, addr, order, size):\n    yield addr\n",  # a generator
+    "def f(zone, addr, order, size):\n    g = lambda: my_make\n    return g()\n",  # nested
+])
+def test_a_function_reaching_anything_but_its_arguments_is_not_kept(source: str) -> None:
+    function = _compiled(source, "<test cell>")["f"]
+    assert trusted_key(harness.ExactCase(1, 1), function) is None
+
+
+def test_a_closure_and_anything_but_plain_data_is_not_kept() -> None:
+    def outer(student: object) -> object:
+        def f(zone: object) -> object:
+            return student
+        return f
+
+    assert trusted_key(outer(print)) is None
+    assert trusted_key(harness.ExactCase(1, 1), object()) is None  # an object it cannot see into
+    assert trusted_key([1, 2]) is None  # mutable
+    assert plain_key(True) != plain_key(1) and plain_key(1.0) != plain_key(1)  # types kept
+    assert plain_key((1, "a", None), harness.ExactCase(3, 4)) is not None
+
+
+class _Worker:
+    """Stands in for a sandbox whose student function returns something else each call."""
+
+    def __init__(self, replies: list[object]) -> None:
+        self.replies = replies
+        self.requests = 0
+
+    def request(self, message: dict[str, object], timeout: float) -> dict[str, object]:
+        self.requests += 1
+        return {"ok": True, "id": self.requests, "value": wire.encode(self.replies.pop(0))}
+
+
+def test_a_value_that_uses_the_students_reply_is_computed_for_every_call() -> None:
+    """``run(case, my_make_alloc_exact)``: the student's function is a proxy into the sandbox,
+    so every call asks the sandbox again and its reply is what the check sees."""
+    case = harness.exact_cases(11, 1)[0]
+    addr = case.zone().get_free_pages(get_order(case.size))
+    worker = _Worker([None, addr])
+    student = RemoteFunction("my_make_alloc_exact", lambda: worker,  # type: ignore[arg-type, return-value]
+                             CallContext(frozenset(), lambda: 5.0))
+    first = harness.after_make_alloc_exact(case, student)
+    second = harness.after_make_alloc_exact(case, student)
+    assert worker.requests == 2
+    assert first["returned pfn"] is None and second["returned pfn"] is not None
+    # ... and a lambda naming the student's function (a global of the test cell) is not kept
+    namespace = _compiled("def via(zone, addr, order, size):\n"
+                          "    return my_make_alloc_exact(zone, addr, order, size)\n", "<test>")
+    namespace["my_make_alloc_exact"] = student
+    worker.replies += [None, addr]
+    assert harness.after_make_alloc_exact(case, namespace["via"])["returned pfn"] is None
+    assert harness.after_make_alloc_exact(case, namespace["via"])["returned pfn"] is not None
+    assert worker.requests == 4
+
+
+def test_the_test_cells_reference_is_computed_once_for_the_class() -> None:
+    reference = _compiled(REFERENCE, "<test exact-make-tests>")["kit_make"]
+    again = _compiled(REFERENCE, "<test exact-make-tests>")["kit_make"]  # the next student's
+    case = harness.exact_cases(11, 1)[0]
+    harness.after_make_alloc_exact.cache_clear()  # type: ignore[attr-defined]
+    value = harness.after_make_alloc_exact(case, reference)
+    assert harness.after_make_alloc_exact(case, again) is value
+    assert harness.after_make_alloc_exact.cache_info().misses == 1  # type: ignore[attr-defined]
+    assert value == harness.after_make_alloc_exact.__wrapped__(case, reference)  # type: ignore[attr-defined]
+
+
+def test_seeded_cases_are_made_once_and_each_caller_gets_its_own_list() -> None:
+    """A notebook hands the stream to the student's function, which may change it: the next
+    check (and the next student) must still get the seeded one."""
+    for make in (lambda: harness.page_event_stream(3), lambda: harness.extfrag_lines(5),
+                 lambda: harness.trace_cases(24, 2)):
+        first = make()
+        kept = list(first)
+        first.clear()
+        assert make() == kept and kept
+    harness.random_pagetypeinfo(7)
+    assert harness.random_pagetypeinfo(7) is harness.random_pagetypeinfo(7)

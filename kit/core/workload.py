@@ -8,6 +8,7 @@ and every student's laptop show the same zone, and the same seed can be run once
 
 from __future__ import annotations
 
+import itertools
 import random
 from dataclasses import dataclass, field
 
@@ -50,9 +51,19 @@ class WorkloadResult:
         return self.live_granted_bytes - self.live_requested_bytes
 
 
+def _cumulative(mix: tuple[tuple[int, int, int], ...]) -> list[int]:
+    return list(itertools.accumulate(weight for weight, _, _ in mix))
+
+
+#: Each mix's cumulative weights, made once: ``random.choices`` turns weights into these before
+#: every draw, and given them draws the same (its documentation says so).
+_CUMULATIVE = {mix: _cumulative(mix) for mixes in (SIZE_MIXES, LIFETIME_MIXES)
+               for mix in mixes.values()}
+
+
 def _draw(rng: random.Random, mix: tuple[tuple[int, int, int], ...]) -> int:
-    weights = [weight for weight, _, _ in mix]
-    _, low, high = rng.choices(mix, weights)[0]
+    cumulative = _CUMULATIVE.get(mix) or _cumulative(mix)
+    _, low, high = rng.choices(mix, cum_weights=cumulative)[0]
     return rng.randint(low, high)
 
 

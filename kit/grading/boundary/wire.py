@@ -148,6 +148,8 @@ def decode(data: Any, *, zones: bool = False, deadline: float | None = None) -> 
     The work is linear in the message's size: sets and dicts are capped and refused when their
     keys collide, and past ``deadline`` (``time.monotonic()``) decoding stops.
     """
+    if data is None or type(data) in (bool, int, float):  # most replies: nothing to bound
+        return data
     return _Decoder(zones, deadline).value(data, 0)
 
 

@@ -138,6 +138,9 @@ class CodeIndex:
         self.functions: dict[int, FunctionType] = {}  # the kit's function objects, by id
         self.owners: dict[int, list[FunctionType]] = {}  # code id -> the functions running it
         self._private_prints: frozenset[Any] | None = None  # see copies_private
+        # file name -> whether it is the kit's: a few dozen files hold the ~300 functions,
+        # and each real path is a walk of lstat calls (a third of the index's time)
+        self._kit_files: dict[str, bool] = {}
         for module_name, module in sorted(sys.modules.items()):
             if (module_name == "kit" or module_name.startswith("kit.")) and \
                     not module_name.startswith(NOT_LOADED):
@@ -164,7 +167,10 @@ class CodeIndex:
 
     def _add_code(self, names: tuple[str, ...], function: FunctionType) -> None:
         code = function.__code__
-        from_kit = os.path.realpath(code.co_filename).startswith(self.kit_root)
+        from_kit = self._kit_files.get(code.co_filename)
+        if from_kit is None:
+            from_kit = os.path.realpath(code.co_filename).startswith(self.kit_root)
+            self._kit_files[code.co_filename] = from_kit
         if not from_kit and code.co_name not in ("__init__", "__new__"):
             return  # shared code of the standard library (a namedtuple's _replace, say)
         for name in names:
@@ -323,10 +329,12 @@ def install(handlers: tuple[CodeType, ...], message: Callable[[str], str],
 
     ``handlers`` is the code of the worker functions allowed to begin and end requests;
     ``message(name)`` is the refusal's text; ``index`` the kit's code, indexed before any
-    student code ran (the zygote's, inherited by the fork), else indexed now.
+    student code ran (the zygote's, inherited by the fork: the zygote loaded the kit before
+    indexing it, so a notebook's process has it all already, and loading it again there cost
+    ~2 ms of copied pages per notebook), else the kit is loaded and indexed now.
     """
-    preload()
     if index is None:
+        preload()
         index = CodeIndex(kit_folder())
     kit_root = index.kit_root
     audit = sys.audit

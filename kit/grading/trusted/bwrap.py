@@ -718,6 +718,14 @@ class SandboxSession:
         self._worker: Worker | None = None
         self._used = False  # the worker's current process has served a notebook
 
+    def start(self) -> None:
+        """Start the sandbox now, unused: its interpreter and the kit load while the grader
+        does other work (reading the notebooks, checking the solutions), and the first
+        :meth:`worker` gets it."""
+        if self._worker is None:
+            with self.phases("sandbox: cgroup and spawn"):
+                self._worker = Worker(self.sandbox, self.limits, self.phases)
+
     def worker(self) -> Worker:
         """A worker whose notebook process has run nothing yet."""
         worker = self._worker

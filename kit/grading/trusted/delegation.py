@@ -36,7 +36,7 @@ from types import FunctionType
 import kit  # noqa: F401 - the kit's modules are searched in sys.modules
 from kit.grading.trusted import harness  # noqa: F401 - its helpers are forbidden too
 from kit.grading.trusted import notebooks as nbs
-from kit.grading.trusted.memo import class_cache, syntax_tree
+from kit.grading.trusted.memo import class_cache, syntax_nodes
 from kit.grading.trusted.notebooks import NotebookError
 
 #: Tokens in one shingle, the shortest kit function compared, and how much of it must appear.
@@ -75,10 +75,9 @@ def used_names(source: str, own: frozenset[str] = frozenset()) -> dict[str, int]
     which reads the code the checked function runs, does not count it either.
     """
     try:
-        tree = syntax_tree(source)
+        nodes = syntax_nodes(source)  # walked once, read twice (and by defined_names)
     except SyntaxError:
         return {}
-    nodes = list(ast.walk(tree))  # walked once, read twice
     read = {node.id for node in nodes
             if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Store)}
     found: dict[str, int] = {}

@@ -27,8 +27,9 @@ How a submission is graded:
   beside the gradebook, or given with ``--secret``), never from anything a student has or the
   sandbox can read; byte-identical notebooks get the same hidden cases and the same points.
   ``per_student_cases`` (``--per-student-cases``) adds the student's name, an opt-in.
-* **The instructor's mistakes stop the run.**  Each exercise's own solution is checked first
-  with the class's seeds (:mod:`kit.grading.trusted.reference`); a test it does not pass is that
+* **The instructor's mistakes stop the run.**  Each exercise's own solution is checked with
+  the class's seeds (:mod:`kit.grading.trusted.reference`) before any student's answer to it
+  is graded (:class:`SolutionChecks`, beside the grading); a test it does not pass is that
   exercise's ``grader-error`` for everyone.
 * **Nothing vanishes.**  A file that is not a notebook, a folder with a bad name, an endless
   loop, a crash: every exercise gets a row with a status and a reason, and the batch goes on.
@@ -47,6 +48,7 @@ import hmac
 import json
 import os
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -80,7 +82,7 @@ from kit.grading.trusted.collection import (
 )
 from kit.grading.trusted.delegation import declared_forbid, used_names
 from kit.grading.trusted.gradebook import COLUMNS, Gradebook, Row, printable
-from kit.grading.trusted.memo import class_cache, syntax_tree
+from kit.grading.trusted.memo import class_cache, syntax_nodes, syntax_tree
 from kit.grading.trusted.phases import NO_PHASES, Phases
 from kit.grading.trusted.release import source_notebooks, validate_source
 from kit.grading.trusted.remote import (
@@ -203,10 +205,10 @@ def defined_names(source: str) -> set[str]:
     """The functions and classes a cell defines itself (a ``def``, not an assignment, which
     could bind the kit's function under its own name)."""
     try:
-        tree = syntax_tree(source)
+        nodes = syntax_nodes(source)
     except SyntaxError:
         return set()
-    return {node.name for node in ast.walk(tree)
+    return {node.name for node in nodes
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
 
 
@@ -739,8 +741,10 @@ class ClassPlan:
     sandbox: Sandbox
     limits: Limits
     cases: HiddenCases
-    broken: dict[str, dict[str, str]]  # notebook -> grade_id -> why its test is broken
+    broken: SolutionChecks  # get(notebook): grade_id -> why its test is broken, once checked
     phases: Phases = NO_PHASES
+    # student -> their sandbox, started while the reference check ran (see prestart)
+    started: dict[str, SandboxSession] = field(default_factory=dict)
 
 
 def grade_student(source: Source, submission: Submission, names: list[str],
@@ -772,7 +776,8 @@ def _grade_student(source: Source, submission: Submission, names: list[str],
             source, student, name, "invalid-submission", submission.problem)]
     owner = submission.folder.stat().st_uid
     rows: list[Row] = []
-    session = SandboxSession(plan.sandbox, plan.limits, plan.phases)  # one for all notebooks
+    session = plan.started.pop(student, None) or \
+        SandboxSession(plan.sandbox, plan.limits, plan.phases)  # one for all notebooks
     try:
         for name in names:
             path = submission.files.get(name)
@@ -862,16 +867,58 @@ def grade(submissions: list[Path], source_folder: Path, out: Path,
         run.log(f"removed {len(sandbox.cgroups.removed_stale)} cgroup(s) left by a grader that "
                 "was killed")
     cases = HiddenCases(load_secret(run.secret or out / SECRET_FILE), run.per_student_cases)
-    with run.phases("grader: reference check"):
+    started = prestart(students, names, jobs, lambda: SandboxSession(sandbox, run.limits,
+                                                                      run.phases))
+    try:
         shared = reference.shared_cache(sandbox_readable()) if run.shared_cache else None
-        broken = check_solutions(source, names, cases, out / reference.CACHE_FILE, shared)
-    for name in names:
-        for gid, why in sorted(broken.get(name, {}).items()):
-            run.log(f"the test of {gid} is broken, not the answers: {why}")
-    plan = ClassPlan(sandbox, run.limits, cases, broken, run.phases)
+        checked = SolutionChecks(source, names, cases, out / reference.CACHE_FILE, shared,
+                                 run.log, run.phases).start()
+        plan = ClassPlan(sandbox, run.limits, cases, checked, run.phases, started)
+        book = _grade_class(source, names, students, everyone, kept, regrade, jobs, out, run,
+                            plan)
+        checked.done()
+    finally:
+        for session in started.values():  # started for a student who needed none
+            session.close()
+    if sandbox.cgroups is not None:
+        sandbox.cgroups.remove_run_folders()
+    return book
+
+
+def prestart(students: dict[str, Submission], names: list[str], jobs: int,
+             session: Callable[[], SandboxSession]) -> dict[str, SandboxSession]:
+    """The sandboxes of the first ``jobs`` students to be graded, started now.
+
+    A sandbox's start (bubblewrap, an interpreter, the kit: ~0.2 s of CPU) is work of other
+    processes: started first, the first students' sandboxes load on the other cores while the
+    grader's own process starts the check of the solutions and reads the students' notebooks,
+    instead of one by one as each student's first exercise asks for one.  Each is the
+    student's own, as it would be otherwise.
+    """
+    started: dict[str, SandboxSession] = {}
+    for student, submission in students.items():
+        if len(started) >= jobs:
+            break
+        if submission.folder is not None and not submission.problem and \
+                any(name in submission.files for name in names):
+            made = session()
+            try:
+                made.start()
+            except Exception:  # (a full process table): the student's grading tries again
+                made.close()  # and reports what fails in their rows, as without a start
+                continue
+            started[student] = made
+    return started
+
+
+def _grade_class(source: Source, names: list[str], students: dict[str, Submission],
+                 everyone: dict[str, Submission], kept: list[Row], regrade: bool, jobs: int,
+                 out: Path, run: GradingRun, plan: ClassPlan) -> Gradebook:
+    """Grade ``students`` ``jobs`` at a time, writing the out folder as each is done."""
     exercises = sum(len(source.exercises[name]) for name in names)
     budget = run.student_budget or 2 * run.limits.timeout * exercises + 60
-    unsandboxed = "graded without a sandbox (--sandbox none)" if sandbox.bwrap is None else ""
+    unsandboxed = "graded without a sandbox (--sandbox none)" if plan.sandbox.bwrap is None \
+        else ""
 
     def grade_one(submission: Submission, watch: Watch) -> list[Row]:
         rows = grade_student(source, submission, names, plan, watch)
@@ -890,30 +937,73 @@ def grade(submissions: list[Path], source_folder: Path, out: Path,
     # ~40 ms; about 7 % of the grader's CPU time went to collecting).
     gc.freeze()
     try:
-        book = ClassRun(out, students, kept, order, regrade=regrade, exports=run.exports,
+        return ClassRun(out, students, kept, order, regrade=regrade, exports=run.exports,
                         everyone=everyone, phases=run.phases).grade(
             grade_one, unfinished, jobs=jobs, budget=budget, progress=run.progress)
     finally:
         gc.unfreeze()
-    if sandbox.cgroups is not None:
-        sandbox.cgroups.remove_run_folders()
-    return book
 
 
-def check_solutions(source: Source, names: list[str], cases: HiddenCases,
-                    cache: Path, shared: Path | None = None) -> dict[str, dict[str, str]]:
-    """notebook -> grade_id -> why the instructor's own solution fails that test, with the
-    class's seeds (per-student cases are checked with the class's seeds too)."""
-    class_cases = HiddenCases(cases.secret)
-    broken: dict[str, dict[str, str]] = {}
-    for name in names:
-        def seed(gid: str, base: int, name: str = name) -> int:
-            return class_cases.seed("", name, gid, base)
+class SolutionChecks:
+    """The instructor's own solutions checked against their tests with the class's seeds
+    (per-student cases are checked with the class's seeds too), notebook by notebook, in a
+    thread of their own while the class is graded.
 
-        failures = reference.cached_failures(source.notebooks[name], name, seed, cache, shared)
-        if failures:
-            broken[name] = failures
-    return broken
+    ``get(notebook)`` is that notebook's grade_id -> why the solution fails that test (None:
+    it passes them all); it waits until the notebook is checked, so no exercise of it is graded
+    before its verdict is known, as when every check came first.  The first notebooks take
+    milliseconds, so the students' grading starts at once instead of after the whole check
+    (~1 s of the grader's CPU, with the other cores idle).  Each failure is logged as found.
+    """
+
+    def __init__(self, source: Source, names: list[str], cases: HiddenCases, cache: Path,
+                 shared: Path | None, log: Callable[[str], None],
+                 phases: Phases = NO_PHASES) -> None:
+        self._source, self._names, self._cache, self._shared = source, names, cache, shared
+        self._cases = HiddenCases(cases.secret)
+        self._log, self._phases = log, phases
+        self._checked = {name: threading.Event() for name in names}
+        self.broken: dict[str, dict[str, str]] = {}  # notebook -> grade_id -> why
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True, name="kit-reference")
+
+    def start(self) -> SolutionChecks:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            for name in self._names:
+                def seed(gid: str, base: int, name: str = name) -> int:
+                    return self._cases.seed("", name, gid, base)
+
+                with self._phases("grader: reference check"):
+                    failures = reference.cached_failures(self._source.notebooks[name], name,
+                                                         seed, self._cache, self._shared)
+                if failures:
+                    self.broken[name] = failures
+                for gid, why in sorted(failures.items()):
+                    self._log(f"the test of {gid} is broken, not the answers: {why}")
+                self._checked[name].set()
+        except BaseException as exc:  # noqa: BLE001 - raised again by get() and done()
+            self._error = exc
+        finally:
+            for checked in self._checked.values():
+                checked.set()
+
+    def get(self, name: str) -> dict[str, str] | None:
+        """Notebook ``name``'s broken tests, once it is checked."""
+        self._checked[name].wait()
+        if self._error is not None:
+            raise GradingError(f"the check of the solutions failed: "
+                               f"{type(self._error).__name__}: {self._error}")
+        return self.broken.get(name)
+
+    def done(self) -> None:
+        """Wait for the last notebook's check; raise what stopped the check, if anything."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 def previous_rows(out: Path) -> list[Row]:

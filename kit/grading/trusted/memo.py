@@ -10,14 +10,23 @@ first thread to miss computes the value and the others wait for it.
 
 A value is kept until ``maxsize`` newer ones push it out (oldest first); an exception is not
 kept, so the next call tries again, as with ``functools.lru_cache``.
+
+Some of the test cells' expected values are the same for the whole class too: a reference run
+on a seeded case (notebook 04 replays ~45 zone runs per exercise for every student).  Those are
+kept only by the rule of :func:`trusted_key`: a value is shared only when it provably depends on
+nothing a student's code can reach.
 """
 
 from __future__ import annotations
 
 import ast
+import dataclasses
+import dis
 import functools
+import inspect
 import threading
 from collections.abc import Callable, Hashable
+from types import CodeType, FunctionType
 from typing import Any, NamedTuple, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -32,10 +41,12 @@ class CacheInfo(NamedTuple):
     currsize: int
 
 
-def class_cache(maxsize: int | None = None) -> Callable[[F], F]:
+def class_cache(maxsize: int | None = None,
+                key: Callable[..., Hashable | None] | None = None) -> Callable[[F], F]:
     """Remember ``function``'s values by its arguments (hashable, as for ``lru_cache``), each
     computed by one thread while the others that ask for the same arguments wait; ``maxsize``
-    None: no limit.
+    None: no limit.  ``key``, when given, makes the key from the arguments instead; when it
+    gives None the value is computed and not kept (nor counted).
 
     The decorated function keeps ``__wrapped__``, ``cache_info()`` and ``cache_clear()``.
     A thread waits only for the arguments it asked for: one lock per value being computed,
@@ -61,16 +72,24 @@ def class_cache(maxsize: int | None = None) -> Callable[[F], F]:
 
         @functools.wraps(function)
         def cached(*args: Any, **kwargs: Any) -> Any:
-            key: Hashable = (args, tuple(sorted(kwargs.items()))) if kwargs else args
+            if key is None:
+                made: Hashable = (args, tuple(sorted(kwargs.items()))) if kwargs else args
+            else:
+                made = key(*args, **kwargs)
+                if made is None:
+                    return function(*args, **kwargs)
+            return lookup(made, args, kwargs)
+
+        def lookup(made: Hashable, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             try:
-                return hit(values[key])
+                return hit(values[made])
             except KeyError:
                 pass
             with guard:
-                lock = computing.setdefault(key, threading.RLock())
+                lock = computing.setdefault(made, threading.RLock())
             with lock:
                 try:
-                    return hit(values[key])  # another thread computed it while this one waited
+                    return hit(values[made])  # another thread computed it while this one waited
                 except KeyError:
                     pass
                 with guard:
@@ -79,13 +98,13 @@ def class_cache(maxsize: int | None = None) -> Callable[[F], F]:
                     value = function(*args, **kwargs)
                 except BaseException:  # not kept: the next call tries again
                     with guard:
-                        done(key, lock)
+                        done(made, lock)
                     raise
                 with guard:  # kept before its lock goes, so a thread arriving now finds it
-                    if maxsize is not None and len(values) >= maxsize and key not in values:
+                    if maxsize is not None and len(values) >= maxsize and made not in values:
                         del values[next(iter(values))]
-                    values[key] = value
-                    done(key, lock)
+                    values[made] = value
+                    done(made, lock)
                 return value
 
         def cache_info() -> CacheInfo:
@@ -109,3 +128,118 @@ def syntax_tree(source: str) -> ast.Module:
     plain Python, what it defines, which stubs it leaves, which names it uses).  The tree is
     shared by every reader: read it, never change it."""
     return ast.parse(source)
+
+
+@class_cache(maxsize=256)
+def syntax_nodes(source: str) -> tuple[ast.AST, ...]:
+    """Every node of ``syntax_tree(source)`` in ``ast.walk``'s order, kept: the grader looks
+    through an answer cell's whole tree twice (the functions it defines, the names it uses),
+    and walking it is most of what each look costs.  Read them, never change them."""
+    return tuple(ast.walk(syntax_tree(source)))
+
+
+# ------------------------------------------------------------------ trusted values of the class
+#: Types of the plain values a trusted key is made of (a bool is not taken for an int: the key
+#: keeps each value's type).
+_PLAIN = (int, str, float, bool, type(None))
+#: Instructions that read or write something other than the function's own arguments and
+#: locals: a global or builtin name, a closure cell, an import.
+_OUTSIDE = frozenset({"LOAD_GLOBAL", "LOAD_NAME", "STORE_GLOBAL", "STORE_NAME",
+                      "DELETE_GLOBAL", "DELETE_NAME", "LOAD_DEREF", "LOAD_CLASSDEREF",
+                      "LOAD_CLOSURE", "STORE_DEREF", "DELETE_DEREF", "IMPORT_NAME",
+                      "IMPORT_FROM", "IMPORT_STAR", "MAKE_CELL", "COPY_FREE_VARS"})
+#: Code that returns before it is done (a generator): its value is not a value to share.
+_RESUMABLE = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
+
+
+def plain_key(*args: Any) -> Hashable | None:
+    """A key for arguments that are plain immutable data only -- numbers, strings, None, and
+    tuples and frozen dataclasses of them -- each with its type; None for anything else.
+
+    Such arguments carry nothing but their values: a function of the trusted kit or harness
+    called with them gives the same value every time, whoever asks (see :func:`trusted_key`).
+    """
+    parts = []
+    for value in args:
+        part = _plain(value)
+        if part is None:
+            return None
+        parts.append(part)
+    return tuple(parts)
+
+
+def _plain(value: Any) -> Hashable | None:
+    kind = type(value)
+    if kind in _PLAIN:
+        return (kind, value)
+    if kind is tuple:
+        parts = [_plain(item) for item in value]
+        return None if any(p is None for p in parts) else (tuple, tuple(parts))
+    params = getattr(kind, "__dataclass_params__", None)
+    if params is not None and params.frozen:
+        fields = [_plain(getattr(value, f.name)) for f in dataclasses.fields(value)]
+        return None if any(f is None for f in fields) else (kind, tuple(fields))
+    return None
+
+
+def trusted_key(*args: Any) -> Hashable | None:
+    """The class-wide key of a trusted reference value computed from ``args``, or None when
+    the value must be computed for each caller.
+
+    The rule, and why it holds: in the grader, a student's function is never a Python function
+    (the test cells get :class:`~kit.grading.trusted.remote.RemoteFunction` proxies: every call
+    goes to the sandbox and its reply is data), and the seeds of the class's hidden cases come
+    from the instructor's secret.  So a value computed in the grader by the kit or the harness
+    from arguments that are each
+
+    * plain immutable data (:func:`plain_key`: a seeded case, a size), or
+    * a Python function that reads nothing but its own arguments (no global or builtin name,
+      no closure cell, no default, no import; not a generator) -- the reference a test cell
+      defines, ``def kit_make_alloc_exact(zone, addr, order, size): return zone.make_...`` --
+
+    depends on those values and the trusted code alone, never on a reply of the sandbox: it is
+    the same for every student, and computing it once for the class changes nothing.  Anything
+    else -- a proxy of the student's function, a lambda that names one (``lambda c: run(c,
+    my_fn)`` reads the global ``my_fn``), an object the key cannot see into -- gives None:
+    computed for each caller.  A function is keyed by what its code is (bytecode, constants,
+    names), not by where it was compiled, so the reference check's run of a solution and every
+    student's test cell share the values.  The values are shared: read them, never change them.
+    """
+    parts = []
+    for value in args:
+        if type(value) is FunctionType:
+            part = _function_key(value)
+        else:
+            part = _plain(value)
+        if part is None:
+            return None
+        parts.append(part)
+    return tuple(parts)
+
+
+def _function_key(function: FunctionType) -> Hashable | None:
+    if function.__closure__ or function.__defaults__ or function.__kwdefaults__:
+        return None
+    return _code_key(function.__code__)
+
+
+@functools.lru_cache(maxsize=1024)
+def _code_key(code: CodeType) -> Hashable | None:
+    """What ``code`` is (bytecode, constants, names, signature) when it reads nothing but its
+    arguments and locals, else None; read once per code object (a test cell's code is compiled
+    once for the run, so every student's reference function runs the same one)."""
+    if code.co_flags & _RESUMABLE or code.co_freevars or code.co_cellvars:
+        return None
+    if any(instruction.opname in _OUTSIDE for instruction in dis.get_instructions(code)):
+        return None
+    constants = []
+    for constant in code.co_consts:
+        if isinstance(constant, CodeType):
+            nested = _code_key(constant)
+            if nested is None:
+                return None
+            constants.append(("code", nested))
+        else:
+            constants.append((type(constant).__name__, repr(constant)))
+    return (FunctionType, code.co_code, tuple(constants), code.co_names, code.co_varnames,
+            code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount, code.co_flags)

@@ -22,11 +22,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import io
 import json
 import os
+import sys
+import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -83,8 +84,7 @@ def solution_failures(nb: Any, where: str, seed: Seeder) -> dict[str, str]:
     namespace: dict[str, Any] = {"__name__": "__main__"}
     failures: dict[str, str] = {}
     broken = ""  # the first set-up or answer cell that raised: every test after it is moot
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
-            warnings.catch_warnings():
+    with this_thread_quiet(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
@@ -102,6 +102,52 @@ def solution_failures(nb: Any, where: str, seed: Seeder) -> dict[str, str]:
                 continue
             failures.update(_check_test_cell(cell, gid, label, namespace, seed))
     return failures
+
+
+class _Router:
+    """Standard output or error as the threads see it while some are quiet: what a quiet
+    thread writes is dropped, what the others write goes where it went."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        if threading.get_ident() in _QUIET:
+            return len(text)
+        return int(self.stream.write(text))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+#: The threads whose output is dropped (see :func:`this_thread_quiet`), and the streams the
+#: routers replaced.
+_QUIET: set[int] = set()
+_QUIET_LOCK = threading.Lock()
+_REPLACED: list[Any] = []
+
+
+@contextlib.contextmanager
+def this_thread_quiet() -> Iterator[None]:
+    """Drop what this thread prints (a solution's cells may print) and leave what every other
+    thread prints alone: ``kit grade`` checks the solutions while it grades the class, and its
+    progress lines must not vanish meanwhile (``contextlib.redirect_stdout`` would swap the
+    streams of the whole process)."""
+    with _QUIET_LOCK:
+        if not _QUIET:
+            _REPLACED[:] = [sys.stdout, sys.stderr]
+            sys.stdout, sys.stderr = _Router(sys.stdout), _Router(sys.stderr)
+        _QUIET.add(threading.get_ident())
+    try:
+        yield
+    finally:
+        with _QUIET_LOCK:
+            _QUIET.discard(threading.get_ident())
+            if not _QUIET:
+                if isinstance(sys.stdout, _Router):
+                    sys.stdout = _REPLACED[0]
+                if isinstance(sys.stderr, _Router):
+                    sys.stderr = _REPLACED[1]
 
 
 def _check_test_cell(cell: Any, gid: str, label: str, namespace: dict[str, Any],

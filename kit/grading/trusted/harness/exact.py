@@ -10,7 +10,7 @@ from typing import Any
 from kit.core.orders import get_order
 from kit.core.zone import Page, Zone, ZoneState
 from kit.grading.boundary.checks import Raised
-from kit.grading.trusted.memo import class_cache
+from kit.grading.trusted.memo import class_cache, plain_key, trusted_key
 
 from .zones import quietly, random_zone
 
@@ -63,8 +63,11 @@ def _pfn_or_none(zone: Zone, addr: int | None) -> int | None:
     return None if not addr else zone.virt_to_pfn(addr)
 
 
+@class_cache(maxsize=4096, key=trusted_key)
 def after_make_alloc_exact(case: ExactCase, function: Callable[..., Any]) -> dict[str, Any]:
-    """Zone state after ``function(zone, addr, order, size)`` on a fresh get_free_pages block."""
+    """Zone state after ``function(zone, addr, order, size)`` on a fresh get_free_pages block
+    (kept for the class when ``function`` is the test cell's own reference: see
+    :func:`~kit.grading.trusted.memo.trusted_key`)."""
     zone = case.zone()
     order = get_order(case.size)
     addr = quietly(lambda: zone.get_free_pages(order))
@@ -72,6 +75,7 @@ def after_make_alloc_exact(case: ExactCase, function: Callable[..., Any]) -> dic
     return {"returned pfn": _pfn_or_none(zone, result), **zone_state(zone)}
 
 
+@class_cache(maxsize=4096, key=trusted_key)
 def after_free_pages_exact(case: ExactCase, function: Callable[..., Any]) -> dict[str, Any]:
     """Zone state after ``function(zone, addr, size)`` frees an exact allocation of the kit's."""
     zone = case.zone()
@@ -81,6 +85,7 @@ def after_free_pages_exact(case: ExactCase, function: Callable[..., Any]) -> dic
     return zone_state(zone)
 
 
+@class_cache(maxsize=4096, key=trusted_key)
 def after_alloc_pages_exact(case: ExactCase, function: Callable[..., Any]) -> dict[str, Any]:
     """Zone state after ``function(zone, size)``, with the pfn it returned."""
     zone = case.zone()
@@ -104,10 +109,12 @@ def _free_run(zone: Zone, addr: int, count: int) -> None:
         zone.free_pages(addr + i * zone.page_size, 0)
 
 
+@class_cache(maxsize=4096, key=plain_key)
 def exact_misconceptions(case: ExactCase, call: str) -> list[tuple[object, str]]:
     """Wrong outcomes of exercise 11, 12 or 13 (``call`` is "make", "free" or "alloc") on
     one case, each with the rule it missed: the zone state that a version with that one
-    mistake leaves, computed by running it the way the student's version is run."""
+    mistake leaves, computed by running it the way the student's version is run (once per case
+    for the class: the case is plain data, see :func:`~kit.grading.trusted.memo.plain_key`)."""
     rounded_down = case.size // 4096  # the pages a size fills completely
     # crashes of the usual slips: what the zone says names them better than the general hint
     pfn_for_address = (Raised("KernelBUG", "not in the direct map"),

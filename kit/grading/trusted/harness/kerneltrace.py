@@ -13,7 +13,7 @@ from collections import Counter
 from kit.core.kerneltrace import TraceReport, parse_trace
 from kit.core.recording import shipped_recording
 from kit.core.zoneinfo import parse_zoneinfo
-from kit.grading.trusted.memo import class_cache
+from kit.grading.trusted.memo import class_cache, plain_key
 
 
 @class_cache(maxsize=1)
@@ -43,7 +43,14 @@ def alloc_fields(line: str) -> tuple[int, int, int, int, str]:
 
 def page_event_stream(seed: int, length: int = 60) -> list[tuple[str, int, bool]]:
     """A seeded stream of (event, order, percpu_refill) as a trace summary sees it:
-    allocations, frees, and blocks taken from the buddy lists (refills, and a few straight)."""
+    allocations, frees, and blocks taken from the buddy lists (refills, and a few straight).
+    Made once per seed for the class; each caller gets a list of its own (a notebook hands it
+    to the student's function, which may change it)."""
+    return list(_page_event_stream(seed, length))
+
+
+@class_cache(maxsize=256, key=plain_key)
+def _page_event_stream(seed: int, length: int) -> tuple[tuple[str, int, bool], ...]:
     rng = random.Random(seed)
     stream: list[tuple[str, int, bool]] = []
     for _ in range(length):
@@ -56,7 +63,7 @@ def page_event_stream(seed: int, length: int = 60) -> list[tuple[str, int, bool]
             stream += [("mm_page_alloc_zone_locked", order, False), (kind, order, False)]
         else:
             stream.append((kind, order, False))
-    return stream
+    return tuple(stream)
 
 
 def pcp_served(stream: list[tuple[str, int, bool]]) -> tuple[int, int]:
@@ -70,7 +77,13 @@ def pcp_served(stream: list[tuple[str, int, bool]]) -> tuple[int, int]:
 
 def extfrag_lines(seed: int) -> list[str]:
     """Fallback lines: the shipped trace's, plus seeded ones of other migratetype pairs in the
-    same format, shuffled."""
+    same format, shuffled.  Made once per seed for the class; each caller gets a list of its
+    own."""
+    return list(_extfrag_lines(seed))
+
+
+@class_cache(maxsize=256, key=plain_key)
+def _extfrag_lines(seed: int) -> tuple[str, ...]:
     rng = random.Random(seed)
     lines = list(shipped_lines("mm_page_alloc_extfrag", 19, seed))
     template = lines[0]
@@ -84,7 +97,7 @@ def extfrag_lines(seed: int) -> list[str]:
             f" alloc_migratetype={wanted} fallback_migratetype={stolen}"
             f" fragmenting={int(fallback < 9)} change_ownership={int(fallback >= 9)}")
     rng.shuffle(lines)
-    return lines
+    return tuple(lines)
 
 
 def biggest_fallback(lines: list[str]) -> tuple[int, int, int]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from kit.core.errors import KitError
 from kit.core.zone import Page, Zone
+from kit.grading.trusted.memo import class_cache, plain_key
 
 from .placement import free_lists_of
 
@@ -24,6 +25,7 @@ def _order0_page(zone: Zone) -> Page:
     return page
 
 
+@class_cache(maxsize=4096, key=plain_key)
 def pcp_after_frees(count: int, batch: int, high: int) -> tuple[int, int]:
     """(pages on the per-CPU list, pages given back to the buddy lists) after ``count`` order-0
     frees into an empty per-CPU list, as the kit's ``pcp=True`` zone does them."""
@@ -81,6 +83,7 @@ def pcp_cases(seed: int, count: int) -> list[PcpCase]:
     return cases
 
 
+@class_cache(maxsize=4096, key=plain_key)
 def pcp_reference(case: PcpCase) -> dict[str, Any]:
     """What a zone with the kit's per-CPU list does with a case's operations."""
     zone = Zone(case.nr_pages, max_order=case.max_order, preset=PCP_PRESET, pcp=True,
@@ -108,6 +111,7 @@ def after_pcp_run(case: PcpCase, function: Callable[..., Any]) -> dict[str, Any]
     return {"handed out": handed, "per-CPU list": pcp, "free lists": free_lists_of(zone)}
 
 
+@class_cache(maxsize=4096, key=plain_key)
 def pcp_most_held(batch: int, high: int) -> int:
     """The most pages the kit's per-CPU list holds after any operation, measured on a run
     that first refills the list and then frees pages one by one until a drain."""

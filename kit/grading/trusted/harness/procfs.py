@@ -15,6 +15,7 @@ from kit.core.procfs import (
     parse_pagetypeinfo,
 )
 from kit.grading.boundary.checks import Raised
+from kit.grading.trusted.memo import class_cache, plain_key
 
 
 def buddyinfo_rows(text: str) -> list[tuple[int, str, list[int]]]:
@@ -34,6 +35,7 @@ def buddyinfo_misconceptions() -> list[tuple[object, str]]:
                                          "the commas before splitting")]
 
 
+@class_cache(maxsize=256, key=plain_key)  # a text: the same for every student
 def random_buddyinfo(seed: int) -> str:
     """A seeded buddyinfo text in the kernel's format: several nodes, zones, wide counts."""
     rng = random.Random(seed)
@@ -88,6 +90,7 @@ def format_pagetypeinfo(info: PageTypeInfo) -> str:
     return "\n".join(lines) + "\n"
 
 
+@class_cache(maxsize=256, key=plain_key)  # a text: the same for every student
 def random_pagetypeinfo(seed: int) -> str:
     """A seeded pagetypeinfo text: one or two nodes, CMA on or off, some capped counts."""
     rng = random.Random(seed)

@@ -8,7 +8,7 @@ from functools import partial
 from kit.core.errors import KitError
 from kit.core.replay import replay
 from kit.core.zone import Zone
-from kit.grading.trusted.memo import class_cache
+from kit.grading.trusted.memo import class_cache, plain_key
 
 from .placement import PRESETS_ORDER
 from .zones import quietly
@@ -53,7 +53,13 @@ def _drains(text: str) -> list[str]:
 
 def trace_cases(seed: int, count: int) -> list[str]:
     """Seeded anonymous traces of small zones of every preset: allocations of orders 0..3,
-    frees, exact allocations, per-CPU lists on or off, drains; none with a failed allocation."""
+    frees, exact allocations, per-CPU lists on or off, drains; none with a failed allocation.
+    Made once per seed for the class; each caller gets a list of its own."""
+    return list(_trace_cases(seed, count))
+
+
+@class_cache(maxsize=256, key=plain_key)
+def _trace_cases(seed: int, count: int) -> tuple[str, ...]:
     rng = random.Random(seed)
     texts: list[str] = []
     while len(texts) < count:
@@ -86,4 +92,4 @@ def trace_cases(seed: int, count: int) -> list[str]:
         text = anonymous_trace(zone)
         if " failed" not in text:  # every allocation of a case succeeded: nothing to guess
             texts.append(text)
-    return texts
+    return tuple(texts)
