@@ -159,12 +159,17 @@ def plain_key(*args: Any) -> Hashable | None:
     Such arguments carry nothing but their values: a function of the trusted kit or harness
     called with them gives the same value every time, whoever asks (see :func:`trusted_key`).
     """
+    return _key(args, _plain)
+
+
+def _key(args: tuple[Any, ...], part: Callable[[Any], Hashable | None]) -> Hashable | None:
+    """The tuple of each argument's ``part``, or None when any of them has none."""
     parts = []
     for value in args:
-        part = _plain(value)
-        if part is None:
+        made = part(value)
+        if made is None:
             return None
-        parts.append(part)
+        parts.append(made)
     return tuple(parts)
 
 
@@ -205,22 +210,15 @@ def trusted_key(*args: Any) -> Hashable | None:
     names), not by where it was compiled, so the reference check's run of a solution and every
     student's test cell share the values.  The values are shared: read them, never change them.
     """
-    parts = []
-    for value in args:
-        if type(value) is FunctionType:
-            part = _function_key(value)
-        else:
-            part = _plain(value)
-        if part is None:
-            return None
-        parts.append(part)
-    return tuple(parts)
+    return _key(args, _trusted_part)
 
 
-def _function_key(function: FunctionType) -> Hashable | None:
-    if function.__closure__ or function.__defaults__ or function.__kwdefaults__:
+def _trusted_part(value: Any) -> Hashable | None:
+    if type(value) is not FunctionType:
+        return _plain(value)
+    if value.__closure__ or value.__defaults__ or value.__kwdefaults__:
         return None
-    return _code_key(function.__code__)
+    return _code_key(value.__code__)
 
 
 @functools.lru_cache(maxsize=1024)
