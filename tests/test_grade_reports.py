@@ -110,3 +110,19 @@ def test_regrading_one_student_replaces_only_their_rows(
     assert "1 students: 0 graded in full, 1 need attention" in capsys.readouterr().out
     assert main(["grade", str(klass), "--out", str(out), "--student", "nobody", *ARGS]) == 2
     assert "no submission for student nobody" in capsys.readouterr().err
+
+
+def test_a_notebook_name_that_is_no_text_still_makes_a_gradebook(tmp_path: Path) -> None:
+    """A notebook's file name with bytes that are not UTF-8 (read as lone surrogates) or that
+    starts like a formula heads a column of the per-student files: they are written, with
+    the name printable and inert, and two names that print alike keep their own columns."""
+    from kit.grading.trusted.gradebook import Gradebook, Row, write_gradebook
+
+    names = ["=SUM(1).ipynb", "odd\udcff.ipynb", "odd.ipynb"]
+    rows = [Row("ann", name, "ex", float(i + 1), 4, "passed", "") for i, name in enumerate(names)]
+    write_gradebook(Gradebook(rows, 1.0), tmp_path)
+    with (tmp_path / "grades-by-student.csv").open(encoding="utf-8", newline="") as handle:
+        header, ann = list(csv.reader(handle))
+    assert header == ["student", "'=SUM(1).ipynb", "odd.ipynb", "odd.ipynb", "total",
+                      "max_points", "percent"]
+    assert ann == ["ann", "1", "2", "3", "6", "12", "50.0"]

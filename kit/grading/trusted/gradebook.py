@@ -196,11 +196,18 @@ def write_results(book: Gradebook, out: Path, students: set[str] | None = None) 
 
 def _csv(columns: tuple[str, ...] | list[str], records: Sequence[Mapping[str, object]],
          header: bool = True) -> str:
-    """CSV text of the records, with the columns' header line unless ``header`` is False."""
+    """CSV text of the records, with the columns' header line unless ``header`` is False.
+
+    The header's cells are made safe like every other (:func:`csv_cell`): the notebooks'
+    file names are columns of the per-student files, and a name is not always printable
+    UTF-8 (a file name with bytes that are not UTF-8 reads as lone surrogates, which no UTF-8
+    file can hold) nor free of a formula's first character.  The records keep the names as
+    keys, so two names that print alike stay two columns.
+    """
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     if header:
-        writer.writeheader()
+        csv.writer(buffer, lineterminator="\n").writerow([csv_cell(c) for c in columns])
     writer.writerows({k: csv_cell(v) for k, v in record.items()} for record in records)
     return buffer.getvalue()
 
