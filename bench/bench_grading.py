@@ -10,7 +10,10 @@ same run (what grading a submission in a kernel of its own, nbgrader's way, cost
 cell runs): the goal is a submission graded in at most the time one kernel takes to start.
 Several ``--jobs`` in one run share the grader's class-wide caches (expected values, compiled
 cells, reference checks), so the later ones find them warm: to compare ``--jobs`` values, run
-each in a process of its own.
+each in a process of its own.  Each grading is a course's first: it writes into a new out
+folder, so its hidden-case secret is new and the check of every solution runs in full (the
+verdicts an earlier run kept, in its out folder or the instructor's cache, are for other
+seeds), as do the class-wide values' first computations.
 
 The machine may be shared, so every figure comes as wall seconds *and* CPU seconds (of this
 process and every process it started: the kernel, the sandboxes), with the load average; the
@@ -165,7 +168,8 @@ def main() -> None:
                         help="also print where the grader's time went, phase by phase")
     args = parser.parse_args()
     meter = CpuMeter()
-    print(f"CPU seconds from {meter.how}")
+    print(f"CPU seconds from {meter.how}; each grading is a course's first (a new secret: "
+          "the solutions are checked in full)")
     try:
         kernel = kernel_start(meter)
         print(f"one fresh kernel starts in {kernel[0]:.2f} s wall, {kernel[1]:.2f} s CPU "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import io
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -203,6 +204,20 @@ def test_a_function_of_the_students_own_with_a_kit_name_is_no_copy() -> None:
     own = "def pages_for(size):\n    return (size + 4095) // 4096\n\n" \
           "def my_pages_for(size):\n    return pages_for(size)\n"
     assert delegation.copied_from_kit([own], ["pages_for", "page_align"]) is None
+
+
+def test_kit_objects_finds_functions_methods_and_classes_and_modules_loaded_later(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    assert kit.core.orders.get_order in delegation.kit_objects("get_order")
+    assert kit.Zone in delegation.kit_objects("Zone")
+    assert kit.Zone.make_alloc_exact in delegation.kit_objects("make_alloc_exact")
+    assert delegation.kit_objects("no_such_kit_name") == ()
+    later = types.ModuleType("kit.loaded_later")
+    exec("def no_such_kit_name():\n    return 1\n", vars(later))
+    monkeypatch.setitem(sys.modules, "kit.loaded_later", later)
+    assert delegation.kit_objects("no_such_kit_name") == (vars(later)["no_such_kit_name"],)
 
 
 def test_pasted_kit_source_is_delegation_even_renamed() -> None:

@@ -308,6 +308,20 @@ def test_kernel_trace_references_read_the_shipped_trace_as_the_kit_does() -> Non
     assert harness.biggest_fallback(lines)[2] >= 19  # the shipped pair is at least that big
     text = harness.zoneinfo_text()
     assert harness.pages_before_kswapd(text, "Normal") == 577849 - 15411
+
+
+def test_shipped_trace_lines_are_what_reading_the_file_as_text_gives() -> None:
+    import gzip
+
+    from kit.core.recording import shipped_recording
+    from kit.grading.trusted.harness import kerneltrace
+
+    with gzip.open(shipped_recording().trace, "rt") as handle:  # the plain way, line by line
+        expected = tuple(line.rstrip("\n") for line in handle if not line.startswith("#"))
+    assert kerneltrace._shipped_lines() == expected
+    allocs = kerneltrace._event_lines("mm_page_alloc")
+    assert allocs and all(" mm_page_alloc: " in line for line in allocs)
+    assert len(allocs) == sum(" mm_page_alloc: " in line for line in expected)
     busy = [harness.pages_before_kswapd(harness.zoneinfo_text(seed=s), "Normal")
             for s in range(20)]
     assert 0 in busy and any(0 < pages < 20_000 for pages in busy)

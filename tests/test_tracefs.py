@@ -193,3 +193,15 @@ def test_releasing_a_held_command_that_already_died_does_not_raise() -> None:
     command.release()  # no BrokenPipeError
     command.end()
     assert command.go is None
+
+
+def test_the_core_as_a_grading_sandbox_loads_it_imports_neither_subprocess_nor_platform() -> None:
+    # Every sandbox imports the whole core as it starts (its guard indexes it) and never
+    # records: the two modules a recording needs are imported where it uses them.
+    kit_parent = str(Path(tracefs.__file__).resolve().parents[2])
+    code = (f"import sys; sys.path.insert(0, {kit_parent!r}); "
+            "from kit.grading.sandboxed import guard; guard.preload(); "
+            "print(sorted({'subprocess', 'platform'} & set(sys.modules)))")
+    done = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True,
+                          check=True, timeout=60)
+    assert done.stdout.strip() == "[]"

@@ -18,15 +18,21 @@ from kit.grading.trusted.memo import class_cache, plain_key
 
 @class_cache(maxsize=1)
 def _shipped_lines() -> tuple[str, ...]:
-    with gzip.open(shipped_recording().trace, "rt") as handle:
-        return tuple(line.rstrip("\n") for line in handle if not line.startswith("#"))
+    """The shipped trace's lines but its comments, read once per run (every grading run
+    does).  The file (ASCII, newline-ended lines) is decompressed in one piece and split:
+    reading its 270,000 lines one by one through a text stream cost ~0.3 s more."""
+    lines = gzip.decompress(shipped_recording().trace.read_bytes()).decode().split("\n")
+    if lines[-1] == "":  # the newline that ends the last line starts no line
+        lines.pop()
+    return tuple([line for line in lines if not line.startswith("#")])
 
 
 @class_cache()
 def _event_lines(event: str) -> tuple[str, ...]:
     """The shipped trace's lines of one tracepoint (kept: every student's test cells ask
     again, and filtering 270,000 lines costs a quarter of a second each time)."""
-    return tuple(line for line in _shipped_lines() if f" {event}: " in line)
+    needle = f" {event}: "
+    return tuple([line for line in _shipped_lines() if needle in line])
 
 
 def shipped_lines(event: str, count: int, seed: int) -> list[str]:
