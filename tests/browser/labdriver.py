@@ -79,6 +79,17 @@ LAB_SETTINGS = {
 }
 
 
+#: Server extensions installed beside JupyterLab that no browser test uses, off in the test
+#: server: each is imported and started with it, and jupyter_lsp looks for language servers
+#: (``npm prefix -g``, a node process) just after: 3.7-4.4 CPU-s to start a server with them,
+#: 2.4-3.0 and none after without (the server's process tree, two starts each, 2026-12-07).
+#: The pages the tests open need only JupyterLab's own; JupyterLab's front end copes without
+#: the others, as it does in a server without them installed.
+UNUSED_SERVER_EXTENSIONS = {name: False for name in (
+    "jupyter_lsp", "jupyter_server_terminals", "notebook", "notebook_shim",
+    "voila.server_extension")}
+
+
 def free_port(preferred: int = 0) -> int:
     """A TCP port free on loopback right now: ``preferred`` if it is (a server can bind it as
     tornado does, with SO_REUSEADDR, after the one before it closed), else any."""
@@ -198,6 +209,8 @@ class LabServer(ServerProcess):
             path = self.state / sub
             path.mkdir(parents=True, exist_ok=True)
             env[name] = str(path)
+        (self.state / "config" / "jupyter_server_config.json").write_text(json.dumps(
+            {"ServerApp": {"jpserver_extensions": UNUSED_SERVER_EXTENSIONS}}))
         for rel, content in LAB_SETTINGS.items():
             target = self.state / "settings" / rel
             target.parent.mkdir(parents=True, exist_ok=True)
