@@ -255,6 +255,19 @@ FIT_HEIGHT = f"""(tallest) => {{
     return Math.min(tallest, Math.ceil(need));
 }}"""
 
+#: ``FIT_HEIGHT`` for one element: the window height it needs to be seen whole.
+FIT_ELEMENT = f"""(el, tallest) => {{
+    const shown = ({SHOWN})(el);
+    return Math.min(tallest, Math.ceil(Math.max(innerHeight, innerHeight
+        - (shown.bottom - shown.top) + el.getBoundingClientRect().height + 40)));
+}}"""
+
+
+def height_to_show(locator, tallest: int = TALLEST) -> int:  # noqa: ANN001 - a Locator
+    """The window height at which ``locator``'s element can be seen whole (see
+    ``FIT_ELEMENT``): the present height if it fits already, at most ``tallest``."""
+    return locator.evaluate(FIT_ELEMENT, tallest)
+
 
 def screenshot_widgets(page, folder: Path | None, name: str,  # noqa: ANN001
                        width: int = 1400) -> tuple[list[Path], list]:
@@ -266,8 +279,9 @@ def screenshot_widgets(page, folder: Path | None, name: str,  # noqa: ANN001
     # tall enough for the tallest widget: JupyterLab scrolls its notebook panel, not the page,
     # so a widget taller than the panel would be photographed cut.  No taller: the window's
     # whole height is drawn again at every scroll and screenshot.
-    page.set_viewport_size({"width": width, "height": page.viewport_size["height"]})
-    settle(page)
+    if page.viewport_size["width"] != width:
+        page.set_viewport_size({"width": width, "height": page.viewport_size["height"]})
+        settle(page)
     count = page.evaluate(MARK_WIDGETS)
     page.set_viewport_size({"width": width, "height": page.evaluate(FIT_HEIGHT, TALLEST)})
     settle(page)
