@@ -90,6 +90,13 @@ UNUSED_SERVER_EXTENSIONS = {name: False for name in (
     "voila.server_extension")}
 
 
+#: The page's configuration (labconfig/page_config.json): no build check.  A page that loads
+#: asks the server whether JupyterLab needs building (extensions installed since), which runs
+#: node (its version check), for a question no test asks.  (The extension manager's list of
+#: installed extensions still runs node once, for ``yarn config``: 0.7 CPU-s a page load.)
+LAB_PAGE_CONFIG = {"buildCheck": False, "buildAvailable": False}
+
+
 def free_port(preferred: int = 0) -> int:
     """A TCP port free on loopback right now: ``preferred`` if it is (a server can bind it as
     tornado does, with SO_REUSEADDR, after the one before it closed), else any."""
@@ -211,6 +218,9 @@ class LabServer(ServerProcess):
             env[name] = str(path)
         (self.state / "config" / "jupyter_server_config.json").write_text(json.dumps(
             {"ServerApp": {"jpserver_extensions": UNUSED_SERVER_EXTENSIONS}}))
+        (self.state / "config" / "labconfig").mkdir(exist_ok=True)
+        (self.state / "config" / "labconfig" / "page_config.json").write_text(
+            json.dumps(LAB_PAGE_CONFIG))
         for rel, content in LAB_SETTINGS.items():
             target = self.state / "settings" / rel
             target.parent.mkdir(parents=True, exist_ok=True)
