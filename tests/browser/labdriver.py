@@ -53,7 +53,12 @@ CHROMIUM = "/usr/bin/chromium-headless-shell"
 #: renderer's main thread spends 29 (scripts, style, layout, paint; CodeMirror measuring every
 #: editor again after each scroll and resize, about a tenth of it), the GPU process 10
 #: (frames composited in software), the renderer's raster and V8 workers 7, the browser 7.
-#: An idle JupyterLab tab costs about 1 % of a core.
+#: An idle JupyterLab tab costs about 1 % of a core.  The browser process's share (7 of the
+#: lessons' 116 CPU-s, 2026-12-07) is for about 40 % the 118 screenshots (each ~93 ms of CPU
+#: across browser, GPU process and renderer), the rest relaying CDP traffic, mostly the
+#: kernels' websocket frames, which Playwright receives, payload and all, whatever a test
+#: listens to (4,227 frames in the lessons); the ``page.on("request")`` log costs Python about
+#: 0.1 CPU-s a file.
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -77,6 +82,24 @@ LAB_SETTINGS = {
         "fetchNews": "false", "checkForUpdates": False,
     },
 }
+
+
+#: Server extensions installed beside JupyterLab that no browser test uses, off in the test
+#: server: each is imported and started with it, and jupyter_lsp looks for language servers
+#: (``npm prefix -g``, a node process) just after: 3.7-4.4 CPU-s to start a server with them,
+#: 2.4-3.0 and none after without (the server's process tree, two starts each, 2026-12-07).
+#: The pages the tests open need only JupyterLab's own; JupyterLab's front end copes without
+#: the others, as it does in a server without them installed.
+UNUSED_SERVER_EXTENSIONS = {name: False for name in (
+    "jupyter_lsp", "jupyter_server_terminals", "notebook", "notebook_shim",
+    "voila.server_extension")}
+
+
+#: The page's configuration (labconfig/page_config.json): no build check.  A page that loads
+#: asks the server whether JupyterLab needs building (extensions installed since), which runs
+#: node (its version check), for a question no test asks.  (The extension manager's list of
+#: installed extensions still runs node once, for ``yarn config``: 0.7 CPU-s a page load.)
+LAB_PAGE_CONFIG = {"buildCheck": False, "buildAvailable": False}
 
 
 def free_port(preferred: int = 0) -> int:
@@ -198,6 +221,11 @@ class LabServer(ServerProcess):
             path = self.state / sub
             path.mkdir(parents=True, exist_ok=True)
             env[name] = str(path)
+        (self.state / "config" / "jupyter_server_config.json").write_text(json.dumps(
+            {"ServerApp": {"jpserver_extensions": UNUSED_SERVER_EXTENSIONS}}))
+        (self.state / "config" / "labconfig").mkdir(exist_ok=True)
+        (self.state / "config" / "labconfig" / "page_config.json").write_text(
+            json.dumps(LAB_PAGE_CONFIG))
         for rel, content in LAB_SETTINGS.items():
             target = self.state / "settings" / rel
             target.parent.mkdir(parents=True, exist_ok=True)

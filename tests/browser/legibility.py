@@ -198,6 +198,20 @@ def axis_overlaps(page) -> list:  # noqa: ANN001
     return page.evaluate(AXIS_OVERLAPS)
 
 
+#: The part of the window where the element ``el`` can be seen: the window, within the box
+#: that scrolls ``el`` (JupyterLab's notebook panel, below its toolbar), if any.
+SHOWN = """(el) => {
+    let box = el.parentElement;
+    while (box && box !== document.documentElement
+           && !['auto', 'scroll'].includes(getComputedStyle(box).overflowY)) {
+        box = box.parentElement;
+    }
+    const b = box && box !== document.documentElement ? box.getBoundingClientRect()
+        : {top: 0, left: 0, bottom: innerHeight, right: innerWidth};
+    return {top: Math.max(0, b.top), left: Math.max(0, b.left),
+            bottom: Math.min(innerHeight, b.bottom), right: Math.min(innerWidth, b.right)};
+}"""
+
 #: Visits the outermost widgets ``indices`` (marked by ``MARK_WIDGETS``) one after another:
 #: each is scrolled into view if it is not in view whole (centred, as Playwright's
 #: ``scroll_into_view_if_needed`` does), the page settles (``SETTLE``: a figure scrolled into
@@ -212,7 +226,8 @@ VISIT = f"""async ([indices, relayout, limit]) => {{
     for (const index of indices) {{
         const el = document.querySelector(`[data-kit-widget="${{index}}"]`);
         const r = el.getBoundingClientRect();
-        if (r.top < 0 || r.left < 0 || r.bottom > innerHeight || r.right > innerWidth) {{
+        const v = ({SHOWN})(el);
+        if (r.top < v.top || r.left < v.left || r.bottom > v.bottom || r.right > v.right) {{
             el.scrollIntoViewIfNeeded(true);
         }}
         await settle([relayout, 0, limit]);
@@ -223,6 +238,37 @@ VISIT = f"""async ([indices, relayout, limit]) => {{
 }}"""
 
 
+#: The tallest window the widgets are checked and photographed in.
+TALLEST = 2600
+
+#: The window height at which every outermost widget (marked by ``MARK_WIDGETS``) fits whole
+#: in the box that scrolls it (JupyterLab's notebook panel, else the window): the tallest
+#: widget plus the window's height outside that box, and a margin; never less than the
+#: window's present height, nor more than ``tallest``.
+FIT_HEIGHT = f"""(tallest) => {{
+    let need = innerHeight;
+    for (const el of document.querySelectorAll('[data-kit-widget]')) {{
+        const shown = ({SHOWN})(el);
+        need = Math.max(need, innerHeight - (shown.bottom - shown.top)
+                              + el.getBoundingClientRect().height + 40);
+    }}
+    return Math.min(tallest, Math.ceil(need));
+}}"""
+
+#: ``FIT_HEIGHT`` for one element: the window height it needs to be seen whole.
+FIT_ELEMENT = f"""(el, tallest) => {{
+    const shown = ({SHOWN})(el);
+    return Math.min(tallest, Math.ceil(Math.max(innerHeight, innerHeight
+        - (shown.bottom - shown.top) + el.getBoundingClientRect().height + 40)));
+}}"""
+
+
+def height_to_show(locator, tallest: int = TALLEST) -> int:  # noqa: ANN001 - a Locator
+    """The window height at which ``locator``'s element can be seen whole (see
+    ``FIT_ELEMENT``): the present height if it fits already, at most ``tallest``."""
+    return locator.evaluate(FIT_ELEMENT, tallest)
+
+
 def screenshot_widgets(page, folder: Path | None, name: str,  # noqa: ANN001
                        width: int = 1400) -> tuple[list[Path], list]:
     """Save one PNG per outermost widget of the page, laid out ``width`` pixels wide; returns
@@ -231,10 +277,14 @@ def screenshot_widgets(page, folder: Path | None, name: str,  # noqa: ANN001
     all in one evaluation (``VISIT``)."""
     paths, covered = [], []
     # tall enough for the tallest widget: JupyterLab scrolls its notebook panel, not the page,
-    # so a widget taller than the panel would be photographed cut
-    page.set_viewport_size({"width": width, "height": 2600})
-    settle(page)
+    # so a widget taller than the panel would be photographed cut.  No taller: the window's
+    # whole height is drawn again at every scroll and screenshot.
+    if page.viewport_size["width"] != width:
+        page.set_viewport_size({"width": width, "height": page.viewport_size["height"]})
+        settle(page)
     count = page.evaluate(MARK_WIDGETS)
+    page.set_viewport_size({"width": width, "height": page.evaluate(FIT_HEIGHT, TALLEST)})
+    settle(page)
     visits = [list(range(count))] if folder is None else [[index] for index in range(count)]
     for indices in visits:
         for index, (box, hidden) in zip(indices, page.evaluate(

@@ -22,7 +22,7 @@ import re
 import pytest
 from colourvision import MACHADO, ciede2000, hex_rgb, lab, simulate, svg_filter_matrix
 from labdriver import POLL_MS, close_documents, run_all_cells
-from legibility import settle
+from legibility import height_to_show, settle
 
 import kit
 from kit.widgets import Playground
@@ -48,15 +48,19 @@ def lesson(shared_browser, lab_server):
     tab.assert_offline()
 
 
+#: What has the focus: its tag, then its label, text or value.
+FOCUSED = """() => {
+    const el = document.activeElement;
+    const box = el.closest('.widget-inline-hbox');
+    const label = el.closest('label') || (box && box.querySelector('.widget-label'));
+    return `${el.tagName.toLowerCase()}:${(label && label.textContent.trim())
+        || el.textContent.trim().slice(0, 40) || el.value || el.title}`;
+}"""
+
+
 def focused(page) -> str:  # noqa: ANN001 - a playwright Page
-    """What has the focus: its tag, then its label, text or value."""
-    return page.evaluate("""() => {
-        const el = document.activeElement;
-        const box = el.closest('.widget-inline-hbox');
-        const label = el.closest('label') || (box && box.querySelector('.widget-label'));
-        return `${el.tagName.toLowerCase()}:${(label && label.textContent.trim())
-            || el.textContent.trim().slice(0, 40) || el.value || el.title}`;
-    }""")
+    """What has the focus (see ``FOCUSED``)."""
+    return page.evaluate(FOCUSED)
 
 
 def tab_to(page, want: str, *, back: bool = False, limit: int = 25) -> None:  # noqa: ANN001
@@ -72,13 +76,17 @@ def tab_to(page, want: str, *, back: bool = False, limit: int = 25) -> None:  # 
 
 def shoot(page, locator, path) -> None:  # noqa: ANN001
     """Screenshot ``locator`` whole: JupyterLab scrolls its notebook panel, not the page, so a
-    widget taller than the window is photographed in a window as wide and taller."""
-    page.set_viewport_size({"width": VIEWPORT["width"], "height": 2400})
+    widget taller than the window is photographed in a window as wide and as tall as it needs
+    (at most 2400 px)."""
+    height = height_to_show(locator, 2400)
+    if height != VIEWPORT["height"]:
+        page.set_viewport_size({"width": VIEWPORT["width"], "height": height})
     locator.scroll_into_view_if_needed()
     settle(page)
     locator.screenshot(path=str(path))
-    page.set_viewport_size(VIEWPORT)
-    settle(page)
+    if height != VIEWPORT["height"]:
+        page.set_viewport_size(VIEWPORT)
+        settle(page)
 
 
 def type_into(page, text: str) -> None:  # noqa: ANN001
@@ -138,13 +146,15 @@ def test_the_playground_works_from_the_keyboard_only(lesson, artifacts):
         " && getComputedStyle(el).visibility !== 'hidden')"
         ".map(el => `${el.tagName} ${el.title} ${el.textContent.trim().slice(0, 30)}`)")
     reached = [focused(page)]
+    root = playground.element_handle()
     for _ in range(len(controls) + 5):
         page.keyboard.press("Tab")
-        inside = page.evaluate("(root) => root.contains(document.activeElement)",
-                               playground.element_handle())
+        # whether the focus is still in the Playground, and on what: one round trip
+        inside, now = page.evaluate(f"(root) => [root.contains(document.activeElement),"
+                                    f" ({FOCUSED})()]", root)
         if not inside:
             break
-        reached.append(focused(page))
+        reached.append(now)
     assert len(reached) == len(controls), f"Tab reached {reached} of {controls}"
     for control in ("input:predict first", "select:asking for", "input:order",
                     "button:alloc_pages(order)", "input:size", "button:alloc_pages_exact(size)",
