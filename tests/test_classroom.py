@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from traitlets.config import Config
@@ -25,8 +26,14 @@ from kit.classroom.polls import (
     suggest_pairs,
 )
 
-store_module = pytest.importorskip("kit.classroom.store", reason="needs the [classroom] extra")
-Store = store_module.Store
+if TYPE_CHECKING:
+    from kit.classroom.store import Store
+
+
+def store_class() -> type[Store]:
+    """The store, imported by the tests that use it: it imports SQLAlchemy (~0.4 CPU-s), which
+    every pytest worker would otherwise import to collect this module."""
+    return pytest.importorskip("kit.classroom.store", reason="needs the [classroom] extra").Store
 
 
 # -- rules --------------------------------------------------------------------------------
@@ -88,7 +95,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def store(database_url: str) -> Store:
-    made = Store(database_url)
+    made = store_class()(database_url)
     yield made
     made.close()
 
@@ -123,18 +130,18 @@ def test_the_last_vote_counts_and_changes_are_counted(store: Store) -> None:
 
 def test_follow_state_has_versions_and_survives_a_restart(database_url: str) -> None:
     url = database_url
-    first = Store(url)
+    first = store_class()(url)
     assert first.follow_state() == (0, {})
     assert first.publish_follow({"section": 1}) == 1
     assert first.publish_follow({"section": 2}) == 2
     first.close()
-    again = Store(url)
+    again = store_class()(url)
     assert again.follow_state() == (2, {"section": 2})
     again.close()
 
 
 def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'classroom.sqlite'}")
+    store = store_class()(f"sqlite:///{tmp_path / 'classroom.sqlite'}")
     store.open_round("q")
     store.close()
     mode = sqlite3.connect(tmp_path / "classroom.sqlite").execute("PRAGMA journal_mode").fetchone()

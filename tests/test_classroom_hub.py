@@ -24,7 +24,6 @@ pytest.importorskip("jupyterhub", reason="the [classroom] extra is not installed
 from kit.classroom.client import ClassroomClient, ClassroomError  # noqa: E402
 from kit.classroom.hubconfig import access_scope, admin_scope  # noqa: E402
 from kit.classroom.localhub import LocalHub, process_running, proxy_command  # noqa: E402
-from kit.classroom.service import MAX_BODY  # noqa: E402
 
 STUDENTS = [f"s{i:03d}" for i in range(1, 101)]
 INSTRUCTOR = "teacher"
@@ -163,6 +162,10 @@ def test_votes_follow_the_rounds(teacher: ClassroomClient, student: ClassroomCli
 
 def test_bad_requests_get_json_errors(hub: LocalHub, teacher: ClassroomClient,
                                       student: ClassroomClient) -> None:
+    # here, not at the top: the service module imports JupyterHub's auth (~1 CPU-s), which
+    # the Hub's own process needs, and every pytest worker would import it to collect this
+    from kit.classroom.service import MAX_BODY
+
     poll = "02-aligned-start"
     teacher.open_round(poll)
     auth = {"Authorization": f"token {student.token}", "Content-Type": "application/json"}

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import threading
+from collections.abc import Generator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -111,3 +114,72 @@ def test_hypothesis_is_imported_without_rewriting_its_asserts() -> None:
     assert "hypothesis" in conftest.NOT_REWRITTEN
     assert not isinstance(hypothesis.strategies.__loader__, AssertionRewritingHook)
     assert isinstance(sys.modules[__name__].__loader__, AssertionRewritingHook)
+
+
+def _collecting(worker: bool) -> Generator[None, object, object]:
+    """The root conftest's hook around one process's collection, started: it returns once the
+    process may collect (the generator stopped at its ``yield``)."""
+    config = SimpleNamespace(workerinput={}) if worker else SimpleNamespace()
+    hook = conftest.pytest_collection(SimpleNamespace(config=config))
+    next(hook)
+    return hook
+
+
+def _collected(hook: Generator[None, object, object]) -> None:
+    with pytest.raises(StopIteration):
+        hook.send(None)  # the collection is done: the hook lets go of its turn
+
+
+def _starts_collecting(worker: bool, done: threading.Event) -> tuple[threading.Thread,
+                                                                   threading.Event]:
+    """Another process's collection, started in a thread: the event returned is set once it
+    may collect; it has collected once ``done`` is set (the thread then ends)."""
+    may_collect = threading.Event()
+
+    def collect() -> None:
+        hook = _collecting(worker)
+        may_collect.set()
+        done.wait(10)
+        _collected(hook)
+
+    thread = threading.Thread(target=collect)
+    thread.start()
+    return thread, may_collect
+
+
+def test_workers_collect_after_the_first_one_then_together(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a fresh clone the first worker to collect compiles what collecting imports; the
+    others wait for it, then read its bytecode, and do not wait for each other."""
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    done = threading.Event()
+    first = _collecting(worker=True)
+    second, second_may = _starts_collecting(True, done)
+    third, third_may = _starts_collecting(True, done)
+    try:
+        assert not second_may.wait(0.5) and not third_may.wait(0), "collected at once"
+        not_a_worker, its_turn = _starts_collecting(False, done)  # a run without xdist
+        assert its_turn.wait(10), "a run without workers waited"
+    finally:
+        _collected(first)
+    try:
+        # both at once: neither has collected yet
+        assert second_may.wait(10) and third_may.wait(10), "the others waited for each other"
+    finally:
+        done.set()
+        for thread in (second, third, not_a_worker):
+            thread.join(10)
+    assert not second.is_alive() and not third.is_alive()
+
+
+def test_workers_that_write_no_bytecode_collect_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    done = threading.Event()
+    first = _collecting(worker=True)
+    try:
+        second, second_may = _starts_collecting(True, done)
+        assert second_may.wait(10), "waited for a first worker that writes no bytecode"
+    finally:
+        done.set()
+        _collected(first)
+    second.join(10)
