@@ -48,13 +48,23 @@ CUT = """() => [...document.querySelectorAll('.kit-slide')].map(slide =>
         return `${cell.dataset.kitCell || '+'}:${parts}`;
     }).join(' '))"""
 
-STATE = """() => {
+#: Waits in the page until slide ``index`` is shown, split and fitted (``kitSlides.settled()``,
+#: checked every ``POLL_MS``, ``SETTLE_TIMEOUT`` at most), then reads it and the slide count (a
+#: slide split as it is shown adds one): one round trip per slide, not a wait and two reads.
+STATE = """async ([index, poll, timeout]) => {
+    const deadline = performance.now() + timeout;
+    while (!(window.kitSlides.current() === index && window.kitSlides.settled())) {
+        if (performance.now() > deadline) {
+            return {settled: false, current: window.kitSlides.current()};
+        }
+        await new Promise(resolve => setTimeout(resolve, poll));
+    }
     const slide = document.querySelector('.kit-slide.kit-current');
     const body = slide.firstChild;
     const box = body.getBoundingClientRect();
     const para = slide.querySelector('.jp-MarkdownOutput p');
-    return {current: window.kitSlides.current(), scale: +slide.dataset.scale,
-            bottom: box.bottom, right: box.right,
+    return {settled: true, current: window.kitSlides.current(), count: window.kitSlides.count(),
+            scale: +slide.dataset.scale, bottom: box.bottom, right: box.right,
             scrolls: document.scrollingElement.scrollHeight > innerHeight,
             font: para ? parseFloat(getComputedStyle(para).fontSize)
                          * +slide.dataset.scale : null,
@@ -91,15 +101,15 @@ def show(page, index: int) -> None:  # noqa: ANN001 - a playwright Page
 def check_every_slide(page, stem: str, width: int, height: int, artifacts: Path) -> set[str]:  # noqa: ANN001
     """Walk from the first slide to the last by key, checking each; return the notes shown.
 
-    The count is read again at every slide: a slide split as it is shown adds one."""
+    The count is read again at every slide (``STATE``): a slide split as it is shown adds one."""
     noted: set[str] = set()
-    index = 0
-    while index < (count := page.evaluate("() => window.kitSlides.count()")):
+    index, count = 0, 1
+    while index < count:
         if index:
             page.keyboard.press("ArrowRight")
-        show(page, index)
-        state = page.evaluate(STATE)
-        assert state["current"] == index, state
+        state = page.evaluate(STATE, [index, POLL_MS, SETTLE_TIMEOUT])
+        assert state["settled"] and state["current"] == index, state
+        count = state["count"]
         where = f"{stem} slide {index + 1}/{count} at {width}x{height}"
         if index < 3 or state["scale"] < 1:
             name = f"slides-{stem}-{width}x{height}-{index + 1}.png"
