@@ -190,8 +190,8 @@ class ServerProcess:
 
         The kernels are stopped first: jupyter_client starts each in a session of its own, out
         of the server's process group, and a server stopped with its kernels alive asks each to
-        shut down, which costs the kernel some 0.4 CPU-s and the server 0.3 (a Voila lesson,
-        measured 2026-12-07); a kernel sent SIGTERM exits for 0.04."""
+        shut down, which costs the kernel some 0.4 CPU-s (a Voila lesson's, measured
+        2026-12-07); a kernel sent SIGTERM exits for 0.04."""
         process, self.process = self.process, None
         if process is not None and process.poll() is None:
             for pid in descendants(process.pid):
@@ -208,7 +208,7 @@ class ServerProcess:
                 except subprocess.TimeoutExpired:
                     continue
         if process is not None:
-            try:  # kernels live in the same process group; make sure none is left behind
+            try:  # nothing of the server's process group is left behind
                 os.killpg(process.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
