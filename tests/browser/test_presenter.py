@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from labdriver import VoilaServer
+from labdriver import POLL_MS, VoilaServer
 from legibility import assert_legible
 
 from kit.teaching.quiz_bank import question
@@ -38,7 +38,14 @@ def page(voila_tab, voila):  # noqa: ANN001, ANN201
 
 @pytest.mark.browser
 def test_presenter_view_renders_responds_and_stays_offline(voila, page, artifacts):
-    page.goto(f"{voila.base_url}/", wait_until="domcontentloaded")
+    # Voila sends the spinner before it runs the lesson: it turns by the template's timer, not
+    # by a CSS animation (which would draw 60 frames a second while the lesson runs)
+    page.goto(f"{voila.base_url}/", wait_until="commit")
+    page.wait_for_function(
+        "() => document.querySelector('#loading .spinner')"
+        " && document.querySelector('#loading .spinner').style.transform.startsWith('rotate')",
+        timeout=90_000, polling=POLL_MS)
+    assert page.evaluate("() => document.getAnimations().map(a => a.animationName)") == []
     # the order explorer opens once the lesson's question has a prediction
     page.get_by_text("Predict first:", exact=False).wait_for(timeout=90_000)
     asking = page.locator(".widget-hbox:has(> button:has-text('show me without predicting'))")
