@@ -172,6 +172,18 @@ class _Scheduling:
         return ByScope(config, log)
 
 
+#: The kernelspec ``python3`` of the suite's headless kernels (nbval's here, nbgrader's in
+#: tests/nbgrader_course.py): ipykernel's own launcher and arguments, with two differences that no
+#: notebook's output or verdict depends on.  debugpy is not loaded (``sys.modules["debugpy"] =
+#: None``, so ipykernel finds it unavailable): it is the debugger JupyterLab's debug panel talks
+#: to, which no headless run uses, and it is a fifth of a kernel's start (~0.15 of the ~0.7 CPU-s
+#: a kernel costs from start to exit; ~80 such kernels a run).  And IPython keeps the history of
+#: In/Out in memory (``HistoryManager.enabled=False``), not in ``~/.ipython``'s SQLite file that
+#: every kernel of the run would write and lock, one commit per cell.  Lab, Voila and Hub
+#: kernels keep the installed kernelspec: students see the debugger there.
+TEST_JUPYTER_PATH = ROOT / "tests" / "jupyter"
+
+
 def _kernels_on_unix_sockets(folder: str) -> None:
     """nbval's kernels talk to the worker over Unix sockets in ``folder``, not TCP.
 
@@ -181,18 +193,23 @@ def _kernels_on_unix_sockets(folder: str) -> None:
     before it answers ("Kernel died before replying to kernel_info": one notebook's cells all
     errored in one fresh-clone run).  A socket path of its own per kernel cannot be taken.
     nbval starts its kernels with ``nbval.kernel.KernelManager``, which this swaps for a
-    subclass; the notebooks run exactly as before."""
+    subclass; the notebooks run exactly as before, in the suite's ``python3`` kernel
+    (``TEST_JUPYTER_PATH``)."""
     import itertools
 
     import nbval.kernel
+    from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import KernelManager
 
     numbers = itertools.count()
+    specs = KernelSpecManager()
+    specs.kernel_dirs = [str(TEST_JUPYTER_PATH / "kernels"), *specs.kernel_dirs]
 
     class UnixSocketKernelManager(KernelManager):
         def __init__(self, **kwargs: Any) -> None:
             # an absolute path: the kernel runs in the notebook's folder, the client here
-            super().__init__(transport="ipc", ip=f"{folder}/k{next(numbers)}", **kwargs)
+            super().__init__(transport="ipc", ip=f"{folder}/k{next(numbers)}",
+                             kernel_spec_manager=specs, **kwargs)
 
     nbval.kernel.KernelManager = UnixSocketKernelManager
 

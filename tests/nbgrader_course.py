@@ -25,6 +25,8 @@ import pytest
 from kit.grading.trusted import notebooks as nbs
 
 ROOT = Path(__file__).resolve().parents[1]
+#: Where nbgrader finds the kernelspec ``python3`` of its kernels (see the root conftest.py)
+TEST_JUPYTER_PATH = ROOT / "tests" / "jupyter"
 SOLUTIONS = ROOT / "solutions"
 NOTEBOOKS = sorted(p.name for p in SOLUTIONS.glob("*.ipynb"))
 ASSIGNMENT = "ps1"
@@ -38,8 +40,12 @@ GENERATED = ("source", "release", "gradebook.db")
 def run(command: list[str], cwd: Path) -> str:
     """Run an nbgrader command the way a course does (failing with its log when it fails);
     return what it printed."""
+    # JUPYTER_PATH: nbgrader's kernels are the suite's headless ``python3`` (the root
+    # conftest.py's ``TEST_JUPYTER_PATH``: no debugger, history in memory), one per notebook.
     env = {**os.environ, "PYTHONPATH": nbs.kit_pythonpath(),
-           "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])}
+           "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
+           "JUPYTER_PATH": os.pathsep.join([str(TEST_JUPYTER_PATH),
+                                            *filter(None, [os.environ.get("JUPYTER_PATH")])])}
     env.pop("NBGRADER_EXECUTION", None)
     # Kernels talk over Unix sockets, not TCP: jupyter_client picks a TCP port by binding and
     # releasing it, and the kernels of other processes (the suite's other worker, the other
