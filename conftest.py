@@ -173,14 +173,19 @@ class _Scheduling:
 
 
 #: The kernelspec ``python3`` of the suite's headless kernels (nbval's here, nbgrader's in
-#: tests/nbgrader_course.py): ipykernel's own launcher and arguments, with two differences that no
-#: notebook's output or verdict depends on.  debugpy is not loaded (``sys.modules["debugpy"] =
-#: None``, so ipykernel finds it unavailable): it is the debugger JupyterLab's debug panel talks
-#: to, which no headless run uses, and it is a fifth of a kernel's start (~0.15 of the ~0.7 CPU-s
-#: a kernel costs from start to exit; ~80 such kernels a run).  And IPython keeps the history of
-#: In/Out in memory (``HistoryManager.enabled=False``), not in ``~/.ipython``'s SQLite file that
-#: every kernel of the run would write and lock, one commit per cell.  Lab, Voila and Hub
-#: kernels keep the installed kernelspec: students see the debugger there.
+#: tests/nbgrader_course.py): ipykernel's own launcher and arguments, with three differences that
+#: no notebook's output or verdict depends on (tests/test_headless_kernel.py compares it with the
+#: installed kernel).  debugpy is not loaded (``sys.modules["debugpy"] = None``, so ipykernel
+#: finds it unavailable): it is the debugger JupyterLab's debug panel talks to, which no headless
+#: run uses, and a fifth of a kernel's start (~0.15 of the ~0.7 CPU-s a kernel costs from start to
+#: exit; ~75 such kernels a run).  IPython keeps the history of In/Out in memory
+#: (``HistoryManager.enabled=False``), not in ``~/.ipython``'s SQLite file that every kernel of
+#: the run would write and lock, one commit per cell.  And a kernel shut down by request (as
+#: nbgrader's are; nbval kills its own) exits as Python would, its threads joined and its atexit
+#: handlers run (ipykernel's closes the sockets, IPython's clears the namespace), but without the
+#: interpreter's teardown of its ~500 modules (~0.1 CPU-s), as ``os._exit`` ends a forked
+#: worker.  Lab, Voila and Hub kernels keep the installed kernelspec: students see the debugger
+#: there.
 TEST_JUPYTER_PATH = ROOT / "tests" / "jupyter"
 
 

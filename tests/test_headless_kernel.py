@@ -1,5 +1,6 @@
 """The suite's headless ``python3`` kernel (the root conftest.py's ``TEST_JUPYTER_PATH``) is
-ipykernel's own launch, without debugpy and with the history in memory, and nothing else.
+ipykernel's own launch, without debugpy, with the history in memory and an exit that skips only
+the interpreter's teardown, and nothing else.
 
 nbval's and nbgrader's kernels use it; if ipykernel ever loaded debugpy another way, or the
 kernel's ``sys.path``, ``argv`` or language differed from the installed kernel's, a notebook could
@@ -30,7 +31,7 @@ def test_the_spec_is_the_installed_launch_but_for_debugpy_and_the_history() -> N
     assert (ours["display_name"], ours["language"]) == (theirs.display_name, theirs.language)
     assert theirs.argv[1:3] == ["-m", "ipykernel_launcher"]
     launch = "runpy.run_module('ipykernel_launcher', run_name='__main__', alter_sys=True)"
-    assert ours["argv"][:2] == [theirs.argv[0], "-c"] and ours["argv"][2].endswith(launch)
+    assert ours["argv"][:2] == [theirs.argv[0], "-c"] and launch in ours["argv"][2]
     assert ours["argv"][3:] == [*theirs.argv[3:], "--HistoryManager.enabled=False"]
 
 
@@ -41,16 +42,21 @@ def test_nbval_starts_the_headless_kernel() -> None:
     assert manager.kernel_spec.resource_dir == str(SPEC.parent)
 
 
-#: What each kernel reports of itself: where it imports from, how Python runs, what it skips.
-PROBE = ("import json, sys; print(json.dumps([sys.path, sys.argv[0], list(sys.flags), "
-         "sys.modules.get('debugpy') is not None, get_ipython().history_manager.enabled]))")
+#: What each kernel reports of itself: where it imports from, how Python runs, what it skips;
+#: and a file its atexit handler writes, left open for the exit to close.
+PROBE = ("import atexit, json, sys; print(json.dumps([sys.path, sys.argv[0], list(sys.flags), "
+         "sys.modules.get('debugpy') is not None, get_ipython().history_manager.enabled]))\n"
+         "exited = open('exited.txt', 'w')\n"
+         "atexit.register(lambda: print('atexit ran', file=exited))")
 
 
-def run_probe(specs: KernelSpecManager, folder: Path) -> tuple[Any, list[Any]]:
-    """Start ``python3`` from ``specs`` in ``folder``: its kernel_info and what PROBE prints."""
+def run_probe(specs: KernelSpecManager, folder: Path) -> tuple[Any, list[Any], int | None]:
+    """Start ``python3`` from ``specs`` in ``folder`` and shut it down as nbval and nbgrader do:
+    its kernel_info, what PROBE prints and its exit status."""
     manager = KernelManager(kernel_name="python3", kernel_spec_manager=specs, transport="ipc",
                             ip=str(folder / "k"))
     manager.start_kernel(cwd=str(folder))
+    process = manager.provisioner.process  # type: ignore[union-attr]
     client = manager.client()
     client.start_channels()
     try:
@@ -60,8 +66,8 @@ def run_probe(specs: KernelSpecManager, folder: Path) -> tuple[Any, list[Any]]:
             msg["content"].get("text", "")))
     finally:
         client.stop_channels()
-        manager.shutdown_kernel(now=True)
-    return info, json.loads("".join(printed))
+        manager.shutdown_kernel()
+    return info, json.loads("".join(printed)), process.wait(timeout=30)
 
 
 def test_the_kernel_runs_like_the_installed_one_without_debugpy(tmp_path: Path) -> None:
@@ -72,7 +78,11 @@ def test_the_kernel_runs_like_the_installed_one_without_debugpy(tmp_path: Path) 
     with ThreadPoolExecutor(2) as pool:  # both kernels start at once
         mine = pool.submit(run_probe, ours, tmp_path / "ours")
         installed = pool.submit(run_probe, KernelSpecManager(), tmp_path / "theirs")
-        (info, probe), (their_info, their_probe) = mine.result(), installed.result()
+        (info, probe, status), (their_info, their_probe, their_status) = (
+            mine.result(), installed.result())
+    assert status == their_status == 0
+    for folder in ("ours", "theirs"):  # atexit ran, and what it wrote reached the file
+        assert (tmp_path / folder / "exited.txt").read_text() == "atexit ran\n"
     assert probe[:3] == their_probe[:3]  # sys.path, the launcher as __main__, Python's flags
     assert Path(probe[1]).name == "ipykernel_launcher.py"
     assert their_probe[3:] == [True, True]  # the installed kernel loads debugpy, keeps history
