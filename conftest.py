@@ -203,18 +203,17 @@ def _kernels_on_unix_sockets(folder: str) -> None:
     import itertools
 
     import nbval.kernel
-    from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import KernelManager
 
     numbers = itertools.count()
-    specs = KernelSpecManager()
-    specs.kernel_dirs = [str(TEST_JUPYTER_PATH / "kernels"), *specs.kernel_dirs]
+    headless = str(TEST_JUPYTER_PATH / "kernels")
 
     class UnixSocketKernelManager(KernelManager):
         def __init__(self, **kwargs: Any) -> None:
             # an absolute path: the kernel runs in the notebook's folder, the client here
-            super().__init__(transport="ipc", ip=f"{folder}/k{next(numbers)}",
-                             kernel_spec_manager=specs, **kwargs)
+            super().__init__(transport="ipc", ip=f"{folder}/k{next(numbers)}", **kwargs)
+            specs = self.kernel_spec_manager  # nbval's own: it finds the headless one first
+            specs.kernel_dirs = [headless, *specs.kernel_dirs]
 
     nbval.kernel.KernelManager = UnixSocketKernelManager
 

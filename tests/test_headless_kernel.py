@@ -38,7 +38,8 @@ def test_the_spec_is_the_installed_launch_but_for_debugpy_and_the_history() -> N
 def test_nbval_starts_the_headless_kernel() -> None:
     import nbval.kernel  # swapped by the root conftest.py when pytest starts
 
-    manager = nbval.kernel.KernelManager(kernel_name="python3")
+    manager = nbval.kernel.KernelManager(  # as nbval.kernel.start_new_kernel makes it
+        kernel_name="python3", kernel_spec_manager=nbval.kernel.NbvalKernelspecManager())
     assert manager.kernel_spec.resource_dir == str(SPEC.parent)
 
 
