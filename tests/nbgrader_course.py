@@ -37,16 +37,22 @@ CONFIG = 'c = get_config()  # noqa: F821\nc.OverwriteCells.add_missing_cells = T
 GENERATED = ("source", "release", "gradebook.db")
 
 
-def run(command: list[str], cwd: Path) -> str:
-    """Run an nbgrader command the way a course does (failing with its log when it fails);
-    return what it printed."""
-    # JUPYTER_PATH: nbgrader's kernels are the suite's headless ``python3`` (the root
-    # conftest.py's ``TEST_JUPYTER_PATH``: no debugger, history in memory), one per notebook.
+def nbgrader_environment() -> dict[str, str]:
+    """The environment nbgrader runs in: this checkout's kit, this venv's commands, and the
+    suite's headless ``python3`` kernel (the root conftest.py's ``TEST_JUPYTER_PATH``), one
+    per notebook as ever."""
     env = {**os.environ, "PYTHONPATH": nbs.kit_pythonpath(),
            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
            "JUPYTER_PATH": os.pathsep.join([str(TEST_JUPYTER_PATH),
                                             *filter(None, [os.environ.get("JUPYTER_PATH")])])}
     env.pop("NBGRADER_EXECUTION", None)
+    return env
+
+
+def run(command: list[str], cwd: Path) -> str:
+    """Run an nbgrader command the way a course does (failing with its log when it fails);
+    return what it printed."""
+    env = nbgrader_environment()
     # Kernels talk over Unix sockets, not TCP: jupyter_client picks a TCP port by binding and
     # releasing it, and the kernels of other processes (the suite's other worker, the other
     # course folder) can take it in between; the kernel then dies and nbgrader stops.  The

@@ -14,9 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
-from nbgrader_course import TEST_JUPYTER_PATH
+from nbgrader_course import TEST_JUPYTER_PATH, nbgrader_environment
 
 SPEC = TEST_JUPYTER_PATH / "kernels" / "python3" / "kernel.json"
 
@@ -69,6 +70,11 @@ def run_probe(specs: KernelSpecManager, folder: Path) -> tuple[Any, list[Any], i
         client.stop_channels()
         manager.shutdown_kernel()
     return info, json.loads("".join(printed)), process.wait(timeout=30)
+
+
+def test_nbgrader_starts_the_headless_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JUPYTER_PATH", nbgrader_environment()["JUPYTER_PATH"])
+    assert KernelSpecManager().get_kernel_spec("python3").resource_dir == str(SPEC.parent)
 
 
 def test_the_kernel_runs_like_the_installed_one_without_debugpy(tmp_path: Path) -> None:
