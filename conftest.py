@@ -177,15 +177,15 @@ class _Scheduling:
 #: no notebook's output or verdict depends on (tests/test_headless_kernel.py compares it with the
 #: installed kernel).  debugpy is not loaded (``sys.modules["debugpy"] = None``, so ipykernel
 #: finds it unavailable): it is the debugger JupyterLab's debug panel talks to, which no headless
-#: run uses, and a fifth of a kernel's start (~0.15 of the ~0.7 CPU-s a kernel costs from start to
-#: exit; ~75 such kernels a run).  IPython keeps the history of In/Out in memory
-#: (``HistoryManager.enabled=False``), not in ``~/.ipython``'s SQLite file that every kernel of
-#: the run would write and lock, one commit per cell.  And a kernel shut down by request (as
-#: nbgrader's are; nbval kills its own) exits as Python would, its threads joined and its atexit
-#: handlers run (ipykernel's closes the sockets, IPython's clears the namespace), but without the
-#: interpreter's teardown of its ~500 modules (~0.1 CPU-s), as ``os._exit`` ends a forked
-#: worker.  Lab, Voila and Hub kernels keep the installed kernelspec: students see the debugger
-#: there.
+#: run uses, and ~140 of the ~620 modules a kernel loads to start.  IPython keeps the history of
+#: In/Out in memory (``HistoryManager.enabled=False``), not in ``~/.ipython``'s SQLite file that
+#: every kernel of the run would write and lock, one commit per cell.  And a kernel shut down by
+#: request (nbgrader's; nbval kills its own) exits as Python would, its threads joined and its
+#: atexit handlers run (ipykernel's closes the sockets, IPython's clears the namespace), but
+#: without the interpreter's teardown of its modules, as ``os._exit`` ends a forked worker.
+#: Measured (2026-12-07, load 10-17): to its first idle 0.50-0.60 -> 0.37-0.46 CPU-s, start to
+#: exit by request 0.76-0.86 -> 0.46-0.56.  Lab, Voila and Hub kernels keep the installed
+#: kernelspec: students see the debugger there.
 TEST_JUPYTER_PATH = ROOT / "tests" / "jupyter"
 
 
