@@ -13,6 +13,7 @@ release and the gradebook the same way whatever the ``OverwriteCells`` settings,
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -108,8 +109,9 @@ def generated_course(base: Path) -> Path:
     if kept is not None:
         stale = time.time() - STALE_SECONDS  # other checkouts' courses, unused for a day
         for old in kept.parent.glob("*"):
-            if old.stat().st_mtime < stale:
-                shutil.rmtree(old, ignore_errors=True)
+            with contextlib.suppress(OSError):  # another run's removal may come first
+                if old.stat().st_mtime < stale:
+                    shutil.rmtree(old)
         partial = kept.with_name(f"{kept.name}.{os.getpid()}.partial")
         shutil.copytree(base, partial)
         try:

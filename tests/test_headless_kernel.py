@@ -55,8 +55,10 @@ PROBE = ("import atexit, json, sys; print(json.dumps([sys.path, sys.argv[0], lis
 def run_probe(specs: KernelSpecManager, folder: Path) -> tuple[Any, list[Any], int | None]:
     """Start ``python3`` from ``specs`` in ``folder`` and shut it down as nbval and nbgrader do:
     its kernel_info, what PROBE prints and its exit status."""
+    # a kernel asked to shut down is given a minute (not 5 s) to exit on its own, even on a
+    # loaded machine: its exit status is then its own, not the SIGTERM that follows the wait
     manager = KernelManager(kernel_name="python3", kernel_spec_manager=specs, transport="ipc",
-                            ip=str(folder / "k"))
+                            ip=str(folder / "k"), shutdown_wait_time=60)
     manager.start_kernel(cwd=str(folder))
     process = manager.provisioner.process  # type: ignore[union-attr]
     client = manager.client()
