@@ -176,6 +176,23 @@ class _Scheduling:
         return ByScope(config, log)
 
 
+#: The kernelspec ``python3`` of the suite's headless kernels (nbval's here, nbgrader's in
+#: tests/nbgrader_course.py): ipykernel's own launcher and arguments, with three differences that
+#: no notebook's output or verdict depends on (tests/test_headless_kernel.py compares it with the
+#: installed kernel).  debugpy is not loaded (``sys.modules["debugpy"] = None``, so ipykernel
+#: finds it unavailable): it is the debugger JupyterLab's debug panel talks to, which no headless
+#: run uses, and ~140 of the ~620 modules a kernel loads to start.  IPython keeps the history of
+#: In/Out in memory (``HistoryManager.enabled=False``), not in ``~/.ipython``'s SQLite file that
+#: every kernel of the run would write and lock, one commit per cell.  And a kernel shut down by
+#: request (nbgrader's; nbval kills its own) exits as Python would, its threads joined and its
+#: atexit handlers run (ipykernel's closes the sockets, IPython's clears the namespace), but
+#: without the interpreter's teardown of its modules, as ``os._exit`` ends a forked worker.
+#: Measured (2026-12-07, load 10-17): to its first idle 0.50-0.60 -> 0.37-0.46 CPU-s, start to
+#: exit by request 0.76-0.86 -> 0.46-0.56.  Lab, Voila and Hub kernels keep the installed
+#: kernelspec: students see the debugger there.
+TEST_JUPYTER_PATH = ROOT / "tests" / "jupyter"
+
+
 def _kernels_on_unix_sockets(folder: str) -> None:
     """nbval's kernels talk to the worker over Unix sockets in ``folder``, not TCP.
 
@@ -185,18 +202,22 @@ def _kernels_on_unix_sockets(folder: str) -> None:
     before it answers ("Kernel died before replying to kernel_info": one notebook's cells all
     errored in one fresh-clone run).  A socket path of its own per kernel cannot be taken.
     nbval starts its kernels with ``nbval.kernel.KernelManager``, which this swaps for a
-    subclass; the notebooks run exactly as before."""
+    subclass; the notebooks run exactly as before, in the suite's ``python3`` kernel
+    (``TEST_JUPYTER_PATH``)."""
     import itertools
 
     import nbval.kernel
     from jupyter_client.manager import KernelManager
 
     numbers = itertools.count()
+    headless = str(TEST_JUPYTER_PATH / "kernels")
 
     class UnixSocketKernelManager(KernelManager):
         def __init__(self, **kwargs: Any) -> None:
             # an absolute path: the kernel runs in the notebook's folder, the client here
             super().__init__(transport="ipc", ip=f"{folder}/k{next(numbers)}", **kwargs)
+            specs = self.kernel_spec_manager  # nbval's own: it finds the headless one first
+            specs.kernel_dirs = [headless, *specs.kernel_dirs]
 
     nbval.kernel.KernelManager = UnixSocketKernelManager
 
