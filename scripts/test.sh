@@ -26,10 +26,6 @@ unset PYTHONDONTWRITEBYTECODE
 # mypy's incremental cache lives outside the checkout, like pip's and uv's, so a fresh clone
 # checks only what differs from the last run (mypy re-reads any file whose hash changed).
 export MYPY_CACHE_DIR="${MYPY_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pagealloc-kit/mypy}"
-# Likewise the nbgrader course the nbgrader tests generate from solutions/, kept under a key of
-# everything its generation reads (tests/nbgrader_course.py's generated_course): generated
-# again only when a solution, the configuration or a version changed.
-export KIT_TEST_CACHE="${KIT_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pagealloc-kit/tests}"
 
 status=0
 

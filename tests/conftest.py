@@ -22,9 +22,11 @@ if TYPE_CHECKING:
 def nbgrader_generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An nbgrader course with every notebook of solutions/ generated as assignment ps1 and no
     student yet; tests grade in a copy (``nbgrader_course.course_from``)."""
-    from nbgrader_course import generated_course  # only where a test asks for it
+    from nbgrader_course import CONFIG, NOTEBOOKS, new_course  # only where a test asks for it
 
-    return generated_course(tmp_path_factory.mktemp("nbgrader-generated") / "course")
+    course = tmp_path_factory.mktemp("nbgrader-generated") / "course"
+    new_course(course, NOTEBOOKS, CONFIG)
+    return course
 
 
 @pytest.fixture(scope="session")

@@ -13,14 +13,11 @@ release and the gradebook the same way whatever the ``OverwriteCells`` settings,
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -80,59 +77,6 @@ def new_course(base: Path, names: list[str], config: str) -> dict[str, object]:
     (base / "nbgrader_config.py").write_text(config, encoding="utf-8")
     run(["generate_assignment", ASSIGNMENT], base)
     return releases_of(base)
-
-
-#: The folder scripts/test.sh names for what a test run keeps for the next (unset: nothing kept).
-KEEP = "KIT_TEST_CACHE"
-#: A kept course no run used for this long is removed.
-STALE_SECONDS = 24 * 3600
-
-
-def generated_course(base: Path) -> Path:
-    """The course ``new_course(base, NOTEBOOKS, CONFIG)`` makes, at ``base``.
-
-    Where ``$KIT_TEST_CACHE`` names a folder (scripts/test.sh sets it, as it keeps mypy's cache),
-    the course generated from the same inputs by an earlier run is copied instead: what
-    ``generate_assignment`` writes depends only on the solutions, the configuration and the
-    versions of nbgrader and the libraries it writes notebooks with (``inputs_key``), and costs
-    an nbgrader start, a new gradebook and eight notebooks' preprocessing (~4-7 CPU-s) at the
-    start of the suite's longest group.  A changed solution is generated afresh; a course is kept
-    written in full before it is named, so a run never copies half of one, and removed once no
-    run used it for a day."""
-    keep = os.environ.get(KEEP)
-    kept = Path(keep) / "nbgrader-course" / inputs_key() if keep else None
-    if kept is not None and kept.is_dir():
-        kept.touch()  # in use: not a stale one for another run to remove
-        shutil.copytree(kept, base)
-        return base
-    new_course(base, NOTEBOOKS, CONFIG)
-    if kept is not None:
-        stale = time.time() - STALE_SECONDS  # other checkouts' courses, unused for a day
-        for old in kept.parent.glob("*"):
-            with contextlib.suppress(OSError):  # another run's removal may come first
-                if old.stat().st_mtime < stale:
-                    shutil.rmtree(old)
-        partial = kept.with_name(f"{kept.name}.{os.getpid()}.partial")
-        shutil.copytree(base, partial)
-        try:
-            partial.rename(kept)
-        except OSError:  # another run kept the same course meanwhile
-            shutil.rmtree(partial, ignore_errors=True)
-    return base
-
-
-def inputs_key() -> str:
-    """What ``generate_assignment`` reads: the solutions, the configuration, and the versions of
-    Python, nbgrader and the notebook libraries it runs."""
-    from importlib.metadata import version
-
-    digest = hashlib.sha256(CONFIG.encode())
-    for name in NOTEBOOKS:
-        digest.update(f"\0{name}\0".encode() + (SOLUTIONS / name).read_bytes())
-    for package in ("nbgrader", "nbconvert", "nbformat", "traitlets", "sqlalchemy", "alembic"):
-        digest.update(f"\0{package} {version(package)}".encode())
-    digest.update(sys.version.encode())
-    return digest.hexdigest()[:32]
 
 
 def course_from(generated: Path, base: Path, config: str) -> dict[str, object]:
