@@ -6,6 +6,7 @@ These record for real where they can: Linux, root, tracefs available (CI here is
 
 from __future__ import annotations
 
+import gzip
 import os
 import platform
 import signal
@@ -128,6 +129,37 @@ def test_an_error_while_recording_restores_the_state(
         record_trace(tmp_path, seconds=2)
     assert seen and any(name.startswith("kit-") for name in seen[0].instances)
     assert tracing_state() == before
+
+
+@needs_tracing
+@pytest.mark.parametrize("late", ["snapshot", "start"])
+def test_ctrl_c_before_tracing_runs_keeps_an_empty_recording(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, late: str
+) -> None:
+    """Ctrl-C while the first snapshot is taken or tracefs is set up (seconds on a loaded
+    machine): the trace file is still written, with no event, and the state restored."""
+    before = tracing_state()
+    if late == "snapshot":
+        snapshot = tracefs._snapshot
+
+        def interrupted(folder: Path, when: str) -> None:
+            snapshot(folder, when)
+            if when == "before":
+                raise KeyboardInterrupt
+
+        monkeypatch.setattr(tracefs, "_snapshot", interrupted)
+    else:
+        def interrupted(self: object, only_pid: int | None = None) -> None:
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(tracefs._Session, "start", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        record_trace(tmp_path, seconds=60)
+    assert tracing_state() == before
+    with gzip.open(tmp_path / "trace.txt.gz", "rt") as handle:
+        text = handle.read()
+    assert "stopped by: interrupted" in text and ", 0 events" in text
+    assert not [line for line in text.splitlines() if not line.startswith("#")]
 
 
 @needs_tracing

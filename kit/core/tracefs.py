@@ -323,7 +323,6 @@ def record_trace(
     started = time.monotonic()
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        _snapshot(folder, "before")
         with open(body, "wb") as sink:
 
             def take(data: bytes) -> bool:
@@ -341,16 +340,19 @@ def record_trace(
                 events += lines
                 return False
 
-            if command and only_command:  # held until tracing follows its pid
-                runner = _Command(command, held=True)
-                session.start(runner.process.pid)
-                runner.release()
-            else:  # tracing first, so the command's first allocations are in the trace
-                session.start()
-                runner = _Command(command, held=False) if command else None
-            process = runner.process if runner else None
-            deadline = started + seconds
+            # Ctrl-C from the first snapshot on keeps the recording, however little it holds:
+            # on a loaded machine the snapshot and the tracefs set-up take a while
             try:
+                _snapshot(folder, "before")
+                if command and only_command:  # held until tracing follows its pid
+                    runner = _Command(command, held=True)
+                    session.start(runner.process.pid)
+                    runner.release()
+                else:  # tracing first, so the command's first allocations are in the trace
+                    session.start()
+                    runner = _Command(command, held=False) if command else None
+                process = runner.process if runner else None
+                deadline = started + seconds
                 while True:
                     if take(session.read()):
                         stopped_by = "event cap"
@@ -365,10 +367,11 @@ def record_trace(
                     session.wait(min(0.1, deadline - time.monotonic()))
             except KeyboardInterrupt:
                 stopped_by, interrupted = "interrupted", True
-            session.stop()
-            while stopped_by != "event cap" and (data := session.read()):
-                if take(data):
-                    stopped_by = "event cap"
+            if session.pipe is not None:  # tracing started: what its buffer still holds
+                session.stop()
+                while stopped_by != "event cap" and (data := session.read()):
+                    if take(data):
+                        stopped_by = "event cap"
         elapsed = time.monotonic() - started
         _snapshot(folder, "after")
     finally:
