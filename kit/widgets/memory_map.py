@@ -634,10 +634,15 @@ class MemoryMap(RunToUse, ZoneListener, widgets.VBox):
         """Read again from the zone the changed pages left on no list (``NONE``).
 
         Between two events of one call a taken block is on no list, and the map shows it so;
-        once the call has returned every page is on a list or allocated.  A page the actions
-        left on no list although the zone has it in a block would be a false state: the
-        zone's word wins.  O(pages changed): a range with numpy, a single page (most of them:
-        an exact allocation gives its tail back page by page) with one scalar test.
+        every such event (take, free, per-CPU take, merge) is followed in the same call by one
+        that places its pages (a put, a per-CPU put, an allocation), so a call the zone
+        completes never needs this (tests/test_memory_map_incremental.py checks it with the
+        recheck off).  A call an exception cuts short between the zone's step and the map
+        hearing of it (an observer subscribed before the map that raises, an interrupt) loses
+        that event: its pages would stay painted on no list although the zone has them in a
+        block.  The zone's word wins.  O(pages changed): a range with numpy, a single page
+        (most of them: an exact allocation gives its tail back page by page) with one scalar
+        test.
         """
         base, first, none = self._base, self.zone.start_pfn, self.NONE
         stray: set[int] = set()
