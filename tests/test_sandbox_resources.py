@@ -231,6 +231,29 @@ def test_cgroups_left_by_a_killed_grader_are_removed_by_the_next_run(sandbox: Sa
                     folder.rmdir()
 
 
+def test_a_stale_group_another_run_removes_meanwhile_is_no_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two graders starting at once both remove a killed grader's groups: a child group the
+    other run removes while this one walks the tree is gone as wanted, never an error that
+    stops the grading (a fresh-clone run of the suite failed so once).  Plain folders stand in
+    for the groups; the other run's removal comes just before this one lists ``w1``."""
+    group = tmp_path / f"{cgroups.PREFIX}1"
+    (group / "w1" / "x").mkdir(parents=True)
+    (group / "w2").mkdir()
+    scandir = os.scandir
+
+    def other_run_first(path: Any = ".") -> Any:
+        if Path(path) == group / "w1" and (group / "w1").exists():
+            (group / "w1" / "x").rmdir()
+            (group / "w1").rmdir()
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", other_run_first)
+    cgroups._kill_and_remove(group)
+    monkeypatch.undo()
+    assert not group.exists()
+
+
 def test_a_running_graders_cgroups_are_left_alone(sandbox: Sandbox) -> None:
     needs_memory_cgroup(sandbox)
     worker = Worker(sandbox, Limits())

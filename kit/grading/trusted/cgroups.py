@@ -113,9 +113,12 @@ def _alive(pid: int) -> bool:
 
 
 def _kill_and_remove(group: Path) -> None:
-    """End every process of ``group`` and its children, then remove them (deepest first)."""
-    children = sorted((p for p in group.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts))
-    for folder in [*children, group]:
+    """End every process of ``group`` and its children, then remove them (deepest first).
+
+    Another grader starting at the same time may be removing the same stale group: a folder
+    that vanishes meanwhile is gone as wanted (``os.walk`` skips what it cannot list, and
+    lists bottom-up: every child before its parent, ``group`` last)."""
+    for folder in [Path(root) for root, _dirs, _files in os.walk(group, topdown=False)]:
         for _ in range(100):
             pids = [int(p) for p in _read(folder / "cgroup.procs").split()]
             for pid in pids:
