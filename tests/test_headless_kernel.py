@@ -64,6 +64,10 @@ def run_probe(specs: KernelSpecManager, folder: Path) -> tuple[Any, list[Any], i
     client = manager.client()
     client.start_channels()
     try:
+        # ready as nbclient waits: a kernel_info reply alone does not mean the IOPub socket is
+        # subscribed, and what the kernel publishes before it is lost (the probe's output and
+        # its idle status: a fresh-clone run waited out the whole timeout once)
+        client.wait_for_ready(timeout=60)
         info = client.kernel_info(reply=True, timeout=60)["content"]
         printed: list[str] = []
         client.execute_interactive(PROBE, timeout=60, output_hook=lambda msg: printed.append(
