@@ -241,26 +241,21 @@ VISIT = f"""async ([indices, relayout, limit]) => {{
 #: The tallest window the widgets are checked and photographed in.
 TALLEST = 2600
 
-#: The window height at which every outermost widget (marked by ``MARK_WIDGETS``) fits whole
-#: in the box that scrolls it (JupyterLab's notebook panel, else the window): the tallest
-#: widget plus the window's height outside that box, and a margin; never less than the
-#: window's present height, nor more than ``tallest``.
-FIT_HEIGHT = f"""(tallest) => {{
-    let need = innerHeight;
-    for (const el of document.querySelectorAll('[data-kit-widget]')) {{
-        const shown = ({SHOWN})(el);
-        need = Math.max(need, innerHeight - (shown.bottom - shown.top)
-                              + el.getBoundingClientRect().height + 40);
-    }}
-    return Math.min(tallest, Math.ceil(need));
-}}"""
-
-#: ``FIT_HEIGHT`` for one element: the window height it needs to be seen whole.
-FIT_ELEMENT = f"""(el, tallest) => {{
+#: The window height at which the elements ``els`` fit whole, each in the box that scrolls it
+#: (JupyterLab's notebook panel, else the window): the tallest plus the window's height outside
+#: that box, and a margin; never less than the window's present height, nor more than
+#: ``tallest``.
+FIT = f"""(els, tallest) => Math.min(tallest, Math.ceil(Math.max(innerHeight, ...els.map(el => {{
     const shown = ({SHOWN})(el);
-    return Math.min(tallest, Math.ceil(Math.max(innerHeight, innerHeight
-        - (shown.bottom - shown.top) + el.getBoundingClientRect().height + 40)));
-}}"""
+    return innerHeight - (shown.bottom - shown.top) + el.getBoundingClientRect().height + 40;
+}}))))"""
+
+#: ``FIT`` for every outermost widget (marked by ``MARK_WIDGETS``).
+FIT_HEIGHT = f"""(tallest) => ({FIT})([...document.querySelectorAll('[data-kit-widget]')],
+                                      tallest)"""
+
+#: ``FIT`` for one element.
+FIT_ELEMENT = f"""(el, tallest) => ({FIT})([el], tallest)"""
 
 
 def height_to_show(locator, tallest: int = TALLEST) -> int:  # noqa: ANN001 - a Locator
