@@ -114,6 +114,19 @@ def buddyinfo(page) -> str:  # noqa: ANN001
     return page.locator(PLAYGROUND).first.evaluate(BUDDYINFO)
 
 
+def menu_reads(page, menu, count: int, index: int) -> None:  # noqa: ANN001
+    """Wait (up to 20 s) until the menu ``menu`` lists ``count`` options with option ``index``
+    chosen; fail saying what it shows instead."""
+    try:
+        page.wait_for_function(
+            "([el, count, index]) => el.options.length === count && el.selectedIndex === index",
+            arg=[menu, count, index], timeout=20_000, polling=POLL_MS)
+    except Exception:  # noqa: BLE001 - the comparison below says what differs
+        pass
+    shown = menu.evaluate("el => [el.options.length, el.selectedIndex]")
+    assert shown == [count, index], f"the allocation menu shows {shown}, not {[count, index]}"
+
+
 def assert_zone_matches(page, model: Playground) -> None:  # noqa: ANN001
     """Wait (up to 20 s) for the page's buddyinfo to read as ``model``'s, then compare."""
     want = " ".join(model.zone.format_buddyinfo().split())
@@ -194,10 +207,18 @@ def test_the_playground_works_from_the_keyboard_only(lesson, artifacts):
     # (A closed menu's plain arrow keys are JupyterLab's: in command mode Up and Down move
     # between cells, and ipywidgets cannot mark a control to keep them; Alt+Down opens the
     # menu, whose keys are the menu's own.)
+    # The menu's options and choice come from the kernel after the buddyinfo line does: the
+    # keys choose only once the menu lists both allocations with the newest chosen (a late
+    # update would otherwise choose the newest again under them), and the button is pressed
+    # only once the older one is chosen.
+    menu = playground.locator(
+        ".widget-inline-hbox:has(> .widget-label:text-is('allocation')) select").element_handle()
+    menu_reads(page, menu, len(model.allocation.options), model.allocation.index)
     tab_to(page, "select:allocation")
     page.keyboard.press("Alt+ArrowDown")
     page.keyboard.press("ArrowUp")
     page.keyboard.press("Enter")
+    menu_reads(page, menu, len(model.allocation.options), 0)
     tab_to(page, "button:free selected")
     page.keyboard.press("Enter")
     model.allocation.value = model.allocation.options[0][1]
