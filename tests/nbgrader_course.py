@@ -25,7 +25,8 @@ import pytest
 from kit.grading.trusted import notebooks as nbs
 
 ROOT = Path(__file__).resolve().parents[1]
-#: Where nbgrader finds the kernelspec ``python3`` of its kernels (see the root conftest.py)
+#: Where nbgrader (and ``kit release`` in tests/test_release.py) find the kernelspec
+#: ``python3`` of their kernels (see the root conftest.py)
 TEST_JUPYTER_PATH = ROOT / "tests" / "jupyter"
 SOLUTIONS = ROOT / "solutions"
 NOTEBOOKS = sorted(p.name for p in SOLUTIONS.glob("*.ipynb"))
@@ -37,14 +38,20 @@ CONFIG = 'c = get_config()  # noqa: F821\nc.OverwriteCells.add_missing_cells = T
 GENERATED = ("source", "release", "gradebook.db")
 
 
+def headless_jupyter_path() -> str:
+    """``JUPYTER_PATH`` with the suite's headless ``python3`` kernelspec (the root conftest.py's
+    ``TEST_JUPYTER_PATH``) found first: a kernel started by that name is the headless one."""
+    return os.pathsep.join([str(TEST_JUPYTER_PATH),
+                            *filter(None, [os.environ.get("JUPYTER_PATH")])])
+
+
 def nbgrader_environment() -> dict[str, str]:
     """The environment nbgrader runs in: this checkout's kit, this venv's commands, and the
-    suite's headless ``python3`` kernel (the root conftest.py's ``TEST_JUPYTER_PATH``), one
-    per notebook as ever."""
+    suite's headless ``python3`` kernel (:func:`headless_jupyter_path`), one per notebook as
+    ever."""
     env = {**os.environ, "PYTHONPATH": nbs.kit_pythonpath(),
            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
-           "JUPYTER_PATH": os.pathsep.join([str(TEST_JUPYTER_PATH),
-                                            *filter(None, [os.environ.get("JUPYTER_PATH")])])}
+           "JUPYTER_PATH": headless_jupyter_path()}
     env.pop("NBGRADER_EXECUTION", None)
     return env
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from nbgrader_course import headless_jupyter_path
 
 from kit.cli import main
 from kit.grading.trusted import notebooks as nbs
@@ -26,8 +27,16 @@ def all_cells(folder: Path) -> list[tuple[str, object]]:
 @pytest.fixture(scope="module")
 def released(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """What ``kit release`` writes for solutions/, its solutions checked first: made once for
-    the module (eight kernels), then handed to the tests that compare a folder with it."""
-    return releasing.release(SOLUTIONS, tmp_path_factory.mktemp("released"), check=True)
+    the module (eight kernels), then handed to the tests that compare a folder with it.
+
+    Its kernels are the suite's headless ``python3`` (nbval's and nbgrader's, held to the
+    installed kernel by tests/test_headless_kernel.py): a release is a batch run whose stored
+    outputs no debugger or input history reaches, and ~0.25 CPU-s less a kernel (installed
+    0.64-0.71 against 0.39-0.42 CPU-s from start to exit, 2026-12-07, load 10-13).  nbval
+    already compares exercises/' stored outputs with a headless run of each notebook."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JUPYTER_PATH", headless_jupyter_path())
+        return releasing.release(SOLUTIONS, tmp_path_factory.mktemp("released"), check=True)
 
 
 @pytest.fixture()
