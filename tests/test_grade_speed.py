@@ -77,6 +77,19 @@ def test_each_notebook_gets_a_fresh_process_of_the_students_one_sandbox(
     assert session.phases.spent["sandbox: start, until ready"].count == 1
 
 
+def test_every_notebooks_process_collects_garbage_as_python_does(
+        session: SandboxSession) -> None:
+    """The worker loads the kit with the collector off (a faster start); every notebook's
+    process has it on again, with Python's thresholds, and the kit frozen out of its passes."""
+    first = session.worker()
+    collector = "[g.isenabled(), list(g.get_threshold()), g.get_freeze_count() > 10_000]"
+    assert value(first, f"(lambda g: {collector})(__import__('gc'))") == \
+        [True, [700, 10, 10], True]
+    second = session.worker()
+    assert value(second, f"(lambda g: {collector})(__import__('gc'))") == \
+        [True, [700, 10, 10], True]
+
+
 def test_what_a_notebook_leaves_in_the_pipes_never_reaches_the_next(
         session: SandboxSession) -> None:
     first = session.worker()

@@ -229,7 +229,10 @@ def main() -> None:
     # The kit and its index, loaded once, are kept out of the collector's full passes in every
     # notebook's process (a 300-step workload makes enough objects to start some): a pass then
     # walks what the notebook made, not the kit again, nor copies the kit's pages to do so.
+    # The grader starts this process with the collector off while the kit loads (see
+    # Sandbox.command): every notebook's process runs with it on, as Python does by default.
     gc.freeze()
+    gc.enable()
     while True:
         child = os.fork()
         if child == 0:  # the notebook's process: the zygote's control pipe does not reach it

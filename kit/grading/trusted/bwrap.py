@@ -74,12 +74,17 @@ WORKER_MODULE = "kit.grading.sandboxed.worker"
 #: Where the worker lives inside the sandbox: its home and working folder.
 SANDBOX_HOME = "/home/student"
 #: Submissions graded at once unless --jobs says otherwise: the fastest measured on 2 cores.
-#: ``bench/bench_grading.py --students 20 --jobs 6`` and ``--jobs 4``, each in a process of its
-#: own, taken in turns three times (2 cores shared with other work, load 8-12): 16.2, 20.2 and
-#: 30.3 s for 6 against 47.0, 46.2 and 31.6 s for 4 run right after each, 6 ahead in every
-#: pair, with no more CPU per submission (1.16-1.28 s against 1.15-1.41).  Earlier, with more
-#: CPU per submission, 3, 4 and 6 differed less than the load drifted, and 2 was the slowest.
-DEFAULT_JOBS = 6
+#: One student's grading alternates between the grader and their sandbox, so it keeps at
+#: most one core busy: a run is slowest at its end, when fewer students than cores are left.
+#: With 6, a class of 8 (the issue's) ended with two students graded after the other six, and
+#: the last one alone; with 8 all start together and end together.  Measured with the bench's
+#: class, one process per value, taken in turns (2 cores shared with other work, load 9-16):
+#: 8 students, 8 ahead in 8 of 11 pairs, median 0.83x the wall time of 6 (0.52-1.22x), CPU
+#: per submission alike (1.01-1.35 s against 1.11-1.30); 20 students, 8 ahead in 4 of 5 pairs
+#: (16.6, 19.9, 26.3, 26.9, 18.5 s against 19.0, 20.3, 25.6, 41.8, 21.9; load 9-19), CPU per
+#: submission alike (0.85-1.07 s against 0.84-1.06).  Before that, 6 finished 20 submissions
+#: ahead of 4 in each of three pairs (16.2-30.3 s against 31.6-47.0), and 2 was the slowest.
+DEFAULT_JOBS = 8
 #: How long a worker may take to start (sandbox, interpreter, kit) before the grader gives up
 #: on it as its own fault: not part of any exercise's timeout.
 START_SECONDS = 120.0
@@ -167,7 +172,12 @@ class Sandbox:
         filtered by the program readable from ``seccomp_fd``, when given)."""
         # The worker imports the very kit the grader runs, from the folder that holds it
         # (-I: no environment variable, user site or current folder reaches its sys.path).
-        start = (f"import sys; sys.path.insert(0, {str(_kit_folder().parent)!r}); "
+        # The collector is off while it loads the kit (the worker's main turns it on before
+        # any notebook's process starts): loading makes tens of thousands of objects that
+        # live as long as the worker, and the ~40 passes over them cost ~10 ms of every
+        # sandbox's start while finding next to nothing to free.
+        start = (f"import gc; gc.disable(); import sys; "
+                 f"sys.path.insert(0, {str(_kit_folder().parent)!r}); "
                  f"from {WORKER_MODULE} import main; main()")
         python = [sys.executable, "-I", "-c", start, f"--reply-fd={fd}",
                   f"--control={control[0]},{control[1]}",
