@@ -342,13 +342,12 @@ class Zone:
     def _raise_observer_failures(self, operation: str) -> None:
         """End a completed call that an observer raised in: one error naming the first cause."""
         failures, self._observer_failures = self._observer_failures, []
-        error = ObserverError(operation, failures)
+        errors = [failure for failure in failures if isinstance(failure.error, Exception)]
         stop = next((f.error for f in failures if not isinstance(f.error, Exception)), None)
-        if stop is not None:  # an interrupt stays an interrupt
-            if any(isinstance(f.error, Exception) for f in failures):
-                stop.__context__ = error
+        if stop is not None:  # an interrupt stays an interrupt; other failures its context
+            stop.__context__ = ObserverError(operation, errors) if errors else None
             raise stop
-        raise error from failures[0].error
+        raise ObserverError(operation, errors) from errors[0].error
 
     # --------------------------------------------------------------------- the buddy free lists
     def _rmqueue_smallest(self, order: int) -> int | None:
