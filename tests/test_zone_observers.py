@@ -111,13 +111,16 @@ def assert_twins(zone: kit.Zone, twin: kit.Zone, context: str) -> None:
 
 
 def run_twins(config: dict, calls: list[tuple], failing: FailingObserver) -> kit.Zone:
-    """Make ``calls`` on a zone with ``failing`` subscribed first and on its twin without it."""
+    """Make ``calls`` on a zone with ``failing`` subscribed between two observers, and on its
+    twin with the two alone."""
     zone, twin = kit.Zone(**config), kit.Zone(**config)
-    seen: list[kit.Event] = []
-    seen_by_twin: list[kit.Event] = []
+    seen: tuple[list[kit.Event], list[kit.Event]] = ([], [])
+    seen_by_twin: tuple[list[kit.Event], list[kit.Event]] = ([], [])
+    zone.subscribe(seen[0].append)
     zone.subscribe(failing)
-    zone.subscribe(seen.append)
-    twin.subscribe(seen_by_twin.append)
+    zone.subscribe(seen[1].append)
+    for events in seen_by_twin:
+        twin.subscribe(events.append)
     held, held_by_twin = Holdings(), Holdings()
     for number, what in enumerate(calls):
         context = f"after call {number} {what}"
@@ -125,7 +128,7 @@ def run_twins(config: dict, calls: list[tuple], failing: FailingObserver) -> kit
         result, error = outcome(zone, what, held)
         expected, expected_error = outcome(twin, what, held_by_twin)
         assert_twins(zone, twin, context)
-        assert seen == seen_by_twin, f"the other observer saw other events {context}"
+        assert seen == seen_by_twin, f"the other observers saw other events {context}"
         if failing.raised > raised_before:
             assert isinstance(error, kit.ObserverError), f"{error!r} {context}"
             assert isinstance(error.__cause__, Failing), context
