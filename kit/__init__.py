@@ -5,7 +5,14 @@ tested, benchmarked and read beside mm/page_alloc.c on its own.  The public name
 contract the notebooks, the exercises and the tests rely on.
 """
 
-from .core.errors import BadPageState, InvalidArgument, KernelBUG, KitError, ProcFileUnavailable
+from .core.errors import (
+    BadPageState,
+    InvalidArgument,
+    KernelBUG,
+    KitError,
+    ObserverError,
+    ProcFileUnavailable,
+)
 from .core.events import Event
 from .core.metrics import (
     compare_wastage,
@@ -37,6 +44,7 @@ __all__ = [
     "InvalidArgument",
     "KernelBUG",
     "KitError",
+    "ObserverError",
     "Page",
     "PageAllocWarning",
     "ProcFileUnavailable",

@@ -237,3 +237,123 @@ def test_the_core_as_a_grading_sandbox_loads_it_imports_neither_subprocess_nor_p
     done = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True,
                           check=True, timeout=60)
     assert done.stdout.strip() == "[]"
+
+
+# ------------------------------------------------ instances left behind by killed recordings
+#: A stand-in recorder: it makes its instance as a recording does, says so, then waits.
+_FAKE_RECORDER = (
+    "import os, sys, time\n"
+    "os.mkdir(f'{sys.argv[1]}/instances/kit-{os.getpid()}-{time.monotonic_ns()}')\n"
+    "print('recording', flush=True)\n"
+    "time.sleep(120)\n"
+)
+
+
+def _killed_recorder(root: Path, reap: bool = True) -> tuple[subprocess.Popen[str], str]:
+    """A stand-in recorder SIGKILLed while it records into the fake tracefs ``root``; the name
+    of the instance it left.  Without ``reap`` it stays a zombie (its parent has not waited)."""
+    before = set(os.listdir(root / "instances"))
+    child = subprocess.Popen([sys.executable, "-c", _FAKE_RECORDER, str(root)],
+                             stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None and child.stdout.readline() == "recording\n"
+    child.send_signal(signal.SIGKILL)
+    if reap:
+        child.wait(timeout=30)
+    else:
+        stat = Path(f"/proc/{child.pid}/stat")
+        deadline = time.monotonic() + 30
+        while stat.read_text().rsplit(")", 1)[1].split()[0] != "Z":
+            assert time.monotonic() < deadline, "the killed recorder never became a zombie"
+            time.sleep(0.01)
+    [left] = set(os.listdir(root / "instances")) - before
+    return child, left
+
+
+@pytest.fixture
+def fake_tracefs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty tracefs tree (its ``instances`` folder) that a recording finds as mounted."""
+    root = tmp_path / "tracing"
+    (root / "instances").mkdir(parents=True)
+    monkeypatch.setattr(tracefs, "find_tracefs", lambda: root)
+    return root
+
+
+@pytest.mark.skipif(platform.system() != "Linux", reason="reads /proc/<pid>/stat (Linux)")
+@pytest.mark.parametrize("reap", [True, False], ids=["reaped", "zombie"])
+def test_a_recording_removes_the_instance_a_killed_recorder_left(
+    fake_tracefs: Path, reap: bool
+) -> None:
+    """A SIGKILLed recorder's ``finally`` never runs: the next recording removes its instance,
+    and only it (not another program's, not a running recorder's), saying so in one line."""
+    child, left = _killed_recorder(fake_tracefs, reap)
+    running = subprocess.Popen(["sleep", "120"])
+    reaped = subprocess.Popen(["true"])
+    reaped.wait()
+    others = [f"kit-{running.pid}-1", f"kit-{os.getpid()}-2",  # recorders still running
+              "kit-notes", f"kit-{reaped.pid}", f"kitten-{reaped.pid}-3", "perf-session"]
+    for name in others:
+        (fake_tracefs / "instances" / name).mkdir()
+    said: list[str] = []
+    try:
+        session = tracefs._Session(64, notice=said.append)
+        session.close()
+    finally:
+        running.kill()
+        running.wait()
+        child.wait()
+    # its own instance stays in a fake tree: a plain folder with its buffer_size_kb file
+    assert sorted(os.listdir(fake_tracefs / "instances")) == sorted(
+        [*others, session.instance.name])
+    assert len(said) == 1 and "\n" not in said[0] and left in said[0], said
+
+
+def test_an_instance_another_recording_removes_meanwhile_is_no_error(
+    fake_tracefs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two recordings starting together both find a killed recorder's instance: the one that
+    comes second finds it gone, which is what it wanted."""
+    instance = fake_tracefs / "instances" / "kit-4194304-1"  # above any pid_max: nobody's
+    instance.mkdir()
+
+    def gone_and_removed_by_another(pid: int) -> bool:
+        instance.rmdir()  # the other recording, between this one's listing and its removal
+        return True
+
+    monkeypatch.setattr(tracefs, "_process_gone", gone_and_removed_by_another)
+    assert tracefs.remove_stale_instances(fake_tracefs) == []
+    assert not instance.exists()
+
+
+@needs_tracing
+def test_a_recording_removes_what_a_sigkilled_recording_left(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """For real: ``kit trace record`` SIGKILLed while it records leaves its instance (events
+    on); the next recording removes it, says so on standard error, and leaves the tracing
+    state as it was before the killed one."""
+    before = tracing_state()
+    killed = tmp_path / "killed"
+    child = subprocess.Popen([sys.executable, "-m", "kit", "trace", "record", "--seconds",
+                              "120", "--out", str(killed)], stderr=subprocess.DEVNULL)
+    ours = f"kit-{child.pid}-"
+    try:
+        deadline = time.monotonic() + 60
+        while not (killed / "zoneinfo-before.txt").exists():
+            assert time.monotonic() < deadline and child.poll() is None
+            time.sleep(0.05)
+        time.sleep(0.5)  # tracing is on
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+        [left] = [name for name in tracing_state().instances if name.startswith(ours)]
+        enabled = tracefs.find_tracefs() / "instances" / left / "events" / "kmem" / \
+            PAGE_EVENTS[0] / "enable"
+        assert enabled.read_text().strip() == "1"  # left with its events on
+        record_trace(tmp_path / "next", seconds=0.5)
+        said = capsys.readouterr().err.splitlines()
+        assert [line for line in said if left in line] == said and len(said) == 1, said
+        assert tracing_state() == before
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        tracefs.remove_stale_instances(tracefs.find_tracefs() or tracefs.TRACEFS)

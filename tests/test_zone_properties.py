@@ -9,25 +9,23 @@ frees, split_page and (with PCP) drains, the zone must satisfy:
 - replaying the trace's text gives the same state;
 - a zone that records nothing (so takes the fast paths of get_free_pages and free_pages) and is
   given the same calls returns the same addresses and ends in the same state.
+The checks themselves are in zone_invariants.py (test_zone_observers.py uses them too).
 """
 
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from zone_invariants import (
+    check_blocks_tile_the_zone,
+    check_no_free_buddies_left_unmerged,
+    check_nr_free_matches_the_lists,
+    check_replaying_the_trace_gives_the_same_state,
+    full_state,
+)
 
-from kit import Page, Zone, replay
+from kit import Page, Zone
 
 ZONE_PAGES = 300  # not a power of two, so the zone has blocks of several orders at boot
-
-
-def full_state(zone):
-    return (
-        zone.nr_free(),
-        [list(area) for area in zone.free_area],
-        sorted(zone.allocations()),
-        zone.pcp_lists(),
-        zone.free_pages_count,
-    )
 
 
 class ZoneMachine(RuleBasedStateMachine):
@@ -97,38 +95,18 @@ class ZoneMachine(RuleBasedStateMachine):
 
     @invariant()
     def blocks_do_not_overlap_and_pages_add_up(self):
-        zone = self.zone
-        if zone is None:
-            return
-        extents = [(pfn, order) for pfn, order in zone.free_blocks()]
-        extents += [(pfn, order) for pfn, order, _ in zone.allocations()]
-        extents += [(pfn, order) for order, pfns in zone.pcp_lists().items() for pfn in pfns]
-        covered = set()
-        for pfn, order in extents:
-            assert pfn % (1 << order) == 0, f"block at {pfn} is not aligned to order {order}"
-            pages = set(range(pfn, pfn + (1 << order)))
-            assert not covered & pages, f"block {pfn}/{order} overlaps another block"
-            covered |= pages
-        assert covered == set(range(zone.start_pfn, zone.end_pfn))
-        pcp_pages = sum(len(pfns) << order for order, pfns in zone.pcp_lists().items())
-        assert zone.pcp_count == pcp_pages
-        assert zone.free_pages_count == sum(n << o for o, n in enumerate(zone.nr_free()))
+        if self.zone is not None:
+            check_blocks_tile_the_zone(self.zone)
 
     @invariant()
     def nr_free_matches_the_lists(self):
-        if self.zone is None:
-            return
-        assert self.zone.nr_free() == [len(list(area)) for area in self.zone.free_area]
+        if self.zone is not None:
+            check_nr_free_matches_the_lists(self.zone)
 
     @invariant()
     def no_free_buddies_left_unmerged_without_pcp(self):
-        zone = self.zone
-        if zone is None or zone.pcp_enabled:
-            return
-        free = set(zone.free_blocks())
-        for pfn, order in free:
-            if order < zone.max_order:
-                assert (pfn ^ (1 << order), order) not in free, f"{pfn}/{order} has a free buddy"
+        if self.zone is not None:
+            check_no_free_buddies_left_unmerged(self.zone)
 
     @invariant()
     def a_zone_that_records_nothing_agrees(self):
@@ -137,9 +115,8 @@ class ZoneMachine(RuleBasedStateMachine):
 
     @invariant()
     def replaying_the_trace_gives_the_same_state(self):
-        if self.zone is None:
-            return
-        assert full_state(replay(self.zone.trace.to_text())) == full_state(self.zone)
+        if self.zone is not None:
+            check_replaying_the_trace_gives_the_same_state(self.zone)
 
 
 ZoneMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=30, deadline=None)

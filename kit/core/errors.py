@@ -6,6 +6,14 @@ kit turns both into Python exceptions that say what was wrong, so a student sees
 instead of a silently corrupted simulation.  Every kit exception derives from ``KitError``.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from .events import Event
+
 
 class KitError(Exception):
     """Base class of every error the kit raises on purpose."""
@@ -29,3 +37,34 @@ class KernelBUG(KitError):
 
 class ProcFileUnavailable(KitError):
     """A ``/proc`` file could not be read (absent on macOS and Windows, or not permitted)."""
+
+
+class ObserverFailure(NamedTuple):
+    """An observer's first exception during one zone operation, and how often it raised."""
+
+    observer: Callable[[Event], None]
+    event: Event
+    error: BaseException
+    times: int
+
+
+class ObserverError(KitError):
+    """An observer (``Zone.subscribe``) raised; the zone operation completed all the same.
+
+    Raised once the operation has finished, so the zone is as it would be without observers
+    and every other observer saw every event.  The first failure is the ``__cause__``;
+    ``failures`` holds the first exception of each observer that raised during the operation.
+    """
+
+    def __init__(self, operation: str, failures: Sequence[ObserverFailure]) -> None:
+        first = failures[0]
+        name = getattr(first.observer, "__qualname__", None) or repr(first.observer)
+        more = sum(failure.times for failure in failures) - 1
+        others = f"; {more} more observer failure(s) in this call (see .failures)" if more else ""
+        super().__init__(
+            f"observer {name} raised {first.error!r} during {operation}, at its "
+            f"{first.event.kind} event ({first.event.describe()}); {operation} completed all "
+            f"the same and every observer saw every event{others}"
+        )
+        self.operation = operation
+        self.failures = tuple(failures)

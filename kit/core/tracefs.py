@@ -2,11 +2,14 @@
 
 Recording needs root and tracefs (Linux; ``mount -t tracefs nodev /sys/kernel/tracing`` when it
 is not mounted, which this module does for the time of the recording only).  It works in a
-tracefs *instance* of its own (``instances/kit-<pid>``): a private ring buffer with its own
+tracefs *instance* of its own (``instances/kit-<pid>-<ns>``): a private ring buffer with its own
 event switches and ``tracing_on``, so the machine's top-level tracing (another tool's session,
 ``set_event``, the main buffer) is never touched.  Whatever happens (the end of the time, the
 event cap, an error, Ctrl-C) the ``finally`` path switches the events it enabled off, stops
 the instance, removes it (which frees its buffer) and unmounts tracefs if it mounted it.
+Only SIGKILL (or a crash of the machine's power) skips that path and leaves the instance
+behind, events on, its buffer read by nobody; so a recording removes, as it starts, every
+``kit-<pid>-<ns>`` instance whose recorder process is gone, and says so in one line.
 
 Nothing here changes how the kernel manages memory: no compaction, no drop_caches, no sysctl.
 The recording itself costs a little (the ring buffer, the reader's own allocations, which show
@@ -22,9 +25,11 @@ from __future__ import annotations
 import errno
 import gzip
 import os
+import re
 import select
 import shlex
 import shutil
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -40,10 +45,13 @@ __all__ = [
     "TracingUnavailable",
     "find_tracefs",
     "record_trace",
+    "remove_stale_instances",
     "tracing_state",
 ]
 
 TRACEFS = Path("/sys/kernel/tracing")
+#: The name of a recording's instance: ``kit-<the recorder's pid>-<time.monotonic_ns()>``.
+_INSTANCE_NAME = re.compile(r"kit-([0-9]+)-[0-9]+")
 _MOUNTS = Path("/proc/mounts")
 _READ_SIZE = 1 << 20
 
@@ -132,10 +140,55 @@ def _machine() -> str:
     )
 
 
+def _process_gone(pid: int) -> bool:
+    """Whether no process ``pid`` runs: none has it, or it has died and awaits its parent's
+    ``wait`` (a zombie holds no file of tracefs open).  Unreadable means running: when in
+    doubt, an instance is left alone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    state = stat[stat.rfind(")") + 2:][:1]  # after "pid (comm) ": comm may hold anything
+    return state in ("Z", "X")
+
+
+def remove_stale_instances(root: Path) -> list[str]:
+    """Remove the instances of recordings whose recorder is gone (SIGKILLed: its ``finally``
+    never ran); return their names.
+
+    Only names this module makes (``kit-<pid>-<ns>``) whose pid no process has: never
+    another program's instance, nor one of a recorder still running (this one's included).
+    Removing an instance frees its buffer and its event switches with it.  Another recording
+    starting at the same time may remove the same instance first: gone is what is wanted.  One
+    that cannot be removed (busy: a reader still has its pipe open) is left as it is.
+    """
+    try:
+        names = sorted(os.listdir(root / "instances"))
+    except OSError:
+        return []
+    removed = []
+    for name in names:
+        match = _INSTANCE_NAME.fullmatch(name)
+        if match is None or not _process_gone(int(match.group(1))):
+            continue
+        try:
+            (root / "instances" / name).rmdir()
+        except OSError:
+            continue  # removed meanwhile by another recording, or busy: not ours to force
+        removed.append(name)
+    return removed
+
+
+def _say_on_stderr(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
 class _Session:
     """One recording's tracefs instance, undone by :meth:`close` whatever happened."""
 
-    def __init__(self, buffer_kb: int) -> None:
+    def __init__(self, buffer_kb: int, notice: Callable[[str], None] = _say_on_stderr) -> None:
         self.mounted_here = False
         root = find_tracefs()
         if root is None:
@@ -152,6 +205,12 @@ class _Session:
                 raise _unavailable(f"mounting tracefs failed: {done.stderr.strip()}")
             self.mounted_here, root = True, TRACEFS
         self.root = root
+        stale = remove_stale_instances(root)
+        if stale:
+            notice(
+                f"removed {len(stale)} tracefs instance(s) left by recordings that were killed "
+                f"(events still on, nobody reading): {', '.join(stale)}"
+            )
         self.instance = root / "instances" / f"kit-{os.getpid()}-{time.monotonic_ns()}"
         self.enabled: list[Path] = []
         self.pipe: int | None = None
@@ -294,6 +353,7 @@ def record_trace(
     buffer_kb: int = 4096,
     compress: bool = True,
     progress: Callable[[int], None] | None = None,
+    notice: Callable[[str], None] = _say_on_stderr,
 ) -> Recording:
     """Record the page-allocator tracepoints for at most ``seconds`` and ``max_events`` into
     the folder ``out`` (a recording: the trace and the /proc files before and after).
@@ -303,6 +363,8 @@ def record_trace(
     processes it starts (the machine's other processes go unrecorded).  Ctrl-C ends the
     recording early and keeps what was recorded (the header says ``stopped by:
     interrupted``), then raises KeyboardInterrupt.
+    As it starts it removes the instances of killed recordings (``remove_stale_instances``),
+    saying so in one line to ``notice`` (standard error by default).
     Raises TracingUnavailable (one line naming the shipped recording) where tracing cannot be
     used, KitError when the command cannot start.  The tracing state found is restored in
     every case.
@@ -315,7 +377,7 @@ def record_trace(
         raise _unavailable(f"this is {platform.system()}, and kernel tracing is Linux's")
     folder = Path(out)
     body = folder / "trace.body.tmp"
-    session = _Session(buffer_kb)  # raises TracingUnavailable before anything is written
+    session = _Session(buffer_kb, notice)  # raises TracingUnavailable before anything is written
     events = 0
     stopped_by = "time limit"
     interrupted = False

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from . import events as ev
-from .errors import BadPageState, InvalidArgument, KernelBUG
+from .errors import BadPageState, InvalidArgument, KernelBUG, ObserverError, ObserverFailure
 from .events import Event
 from .orders import _require_int, get_order, page_shift, pages_for
 from .presets import DEFAULT_MAX_ORDER, Preset, get_preset
@@ -183,7 +183,11 @@ class Zone:
                 self.preset.pcp_high_factor * self.pcp_batch)
         self.pcp_high = _require_int(pcp_high, "pcp_high", 0)
         self.free_area = tuple(FreeArea(self, o) for o in range(self.max_order + 1))
-        self._observers: list[Callable[[Event], None]] = []
+        #: Replaced, never changed in place: an event goes to the observers subscribed when it
+        #: began, even if one of them unsubscribes (itself or another) while it is called.
+        self._observers: tuple[Callable[[Event], None], ...] = ()
+        #: What observers raised during the current operation, raised once it completes.
+        self._observer_failures: list[ObserverFailure] = []
         self._warned_order = False
         self._emitting: bool  # whether steps are reported as events (_set_emitting)
         self.trace: Trace | None = Trace(self.config()) if record else None
@@ -279,13 +283,27 @@ class Zone:
 
     # ----------------------------------------------------------------------------- observers
     def subscribe(self, observer: Callable[[Event], None]) -> Callable[[], None]:
-        """Call ``observer(event)`` for every step from now on; returns an unsubscribe function."""
-        self._observers.append(observer)
+        """Call ``observer(event)`` for every step from now on; returns an unsubscribe function.
+
+        Observers are called as each step happens, in the order they subscribed.  One that
+        raises does not stop the operation (the kernel has no such callbacks, so a call must
+        never be left half done): the zone completes the call, every observer (the failed one
+        included) gets every event, and only then ``ObserverError`` is raised, its
+        ``__cause__`` the first exception.  Further failures in the same call are reported,
+        not chained: ``ObserverError.failures`` holds each failed observer's first exception
+        and how often it raised.  ``KeyboardInterrupt`` and other exceptions that are not
+        ``Exception`` are re-raised as they are once the call completes.  A failed observer
+        stays subscribed.  An observer may unsubscribe itself or another while it is called: the
+        event under way still reaches every observer subscribed when it began, the next do not.
+        """
+        self._observers = (*self._observers, observer)
         self._set_emitting(True)
 
         def unsubscribe() -> None:
             if observer in self._observers:
-                self._observers.remove(observer)
+                remaining = list(self._observers)
+                remaining.remove(observer)
+                self._observers = tuple(remaining)
             self._set_emitting(bool(self._observers) or self.trace is not None)
 
         return unsubscribe
@@ -305,7 +323,31 @@ class Zone:
         if self._observers:
             event = ev.make_event(kind, pfn, order, where, other)
             for observer in self._observers:
-                observer(event)
+                try:
+                    observer(event)
+                except BaseException as error:  # the step goes on; raised after the call
+                    self._observer_failed(observer, event, error)
+
+    def _observer_failed(
+        self, observer: Callable[[Event], None], event: Event, error: BaseException
+    ) -> None:
+        """Keep an observer's first exception of this call, count the ones after it."""
+        failures = self._observer_failures
+        for index, failure in enumerate(failures):
+            if failure.observer is observer:
+                failures[index] = failure._replace(times=failure.times + 1)
+                return
+        failures.append(ObserverFailure(observer, event, error, 1))
+
+    def _raise_observer_failures(self, operation: str) -> None:
+        """End a completed call that an observer raised in: one error naming the first cause."""
+        failures, self._observer_failures = self._observer_failures, []
+        errors = [failure for failure in failures if isinstance(failure.error, Exception)]
+        stop = next((f.error for f in failures if not isinstance(f.error, Exception)), None)
+        if stop is not None:  # an interrupt stays an interrupt; other failures its context
+            stop.__context__ = ObserverError(operation, errors) if errors else None
+            raise stop
+        raise ObserverError(operation, errors) from errors[0].error
 
     # --------------------------------------------------------------------- the buddy free lists
     def _rmqueue_smallest(self, order: int) -> int | None:
@@ -755,8 +797,11 @@ class Zone:
         self._record("free_pages_exact", (pfn, size), None)
 
     def _record(self, name: str, args: tuple[int, ...], result: int | None) -> None:
+        """End a public call: close its trace entry, then raise what observers raised in it."""
         if self.trace is not None:
             self.trace.end_operation(name, args, result)
+        if self._observer_failures:
+            self._raise_observer_failures(name)
 
     # ------------------------------------------------------------------------------ metrics
     def nr_free(self) -> list[int]:

@@ -638,11 +638,11 @@ class MemoryMap(RunToUse, ZoneListener, widgets.VBox):
         that places its pages (a put, a per-CPU put, an allocation), so a call the zone
         completes never needs this (tests/test_memory_map_incremental.py checks it with the
         recheck off).  A call an exception cuts short between the zone's step and the map
-        hearing of it (an observer subscribed before the map that raises, an interrupt) loses
-        that event: its pages would stay painted on no list although the zone has them in a
-        block.  The zone's word wins.  O(pages changed): a range with numpy, a single page
-        (most of them: an exact allocation gives its tail back page by page) with one scalar
-        test.
+        hearing of it (an interrupt: an observer that raises does not, the zone completes the
+        call and every observer hears every event) loses that event: its pages would stay
+        painted on no list although the zone has them in a block.  The zone's word wins.
+        O(pages changed): a range with numpy, a single page (most of them: an exact allocation
+        gives its tail back page by page) with one scalar test.
         """
         base, first, none = self._base, self.zone.start_pfn, self.NONE
         stray: set[int] = set()
