@@ -319,7 +319,7 @@ def test_an_instance_another_recording_removes_meanwhile_is_no_error(
         instance.rmdir()  # the other recording, between this one's listing and its removal
         return True
 
-    monkeypatch.setattr(tracefs, "_process_gone", gone_and_removed_by_another)
+    monkeypatch.setattr(tracefs, "process_gone", gone_and_removed_by_another)
     assert tracefs.remove_stale_instances(fake_tracefs) == []
     assert not instance.exists()
 

@@ -37,6 +37,7 @@ from pathlib import Path
 
 from kit.core.errors import KitError
 from kit.core.kerneltrace import PAGE_EVENTS
+from kit.core.pids import process_gone
 from kit.core.recording import PROC_FILES, SHIPPED, Recording, load_recording
 
 __all__ = [
@@ -140,20 +141,6 @@ def _machine() -> str:
     )
 
 
-def _process_gone(pid: int) -> bool:
-    """Whether no process ``pid`` runs: none has it, or it has died and awaits its parent's
-    ``wait`` (a zombie holds no file of tracefs open).  Unreadable means running: when in
-    doubt, an instance is left alone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    except OSError:
-        return False
-    state = stat[stat.rfind(")") + 2:][:1]  # after "pid (comm) ": comm may hold anything
-    return state in ("Z", "X")
-
-
 def remove_stale_instances(root: Path) -> list[str]:
     """Remove the instances of recordings whose recorder is gone (SIGKILLed: its ``finally``
     never ran); return their names.
@@ -171,7 +158,7 @@ def remove_stale_instances(root: Path) -> list[str]:
     removed = []
     for name in names:
         match = _INSTANCE_NAME.fullmatch(name)
-        if match is None or not _process_gone(int(match.group(1))):
+        if match is None or not process_gone(int(match.group(1))):
             continue
         try:
             (root / "instances" / name).rmdir()

@@ -33,6 +33,8 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from kit.core.pids import process_gone
+
 PREFIX = "kit-grade-"
 _RUN_NAME = re.compile(re.escape(PREFIX) + r"(\d+)$")
 #: What the CPU time of a group is counted by: v1's controller, and its name here for v2's
@@ -102,16 +104,6 @@ def _read(path: Path) -> str:
         return ""
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _kill_and_remove(group: Path) -> None:
     """End every process of ``group`` and its children, then remove them (deepest first).
 
@@ -136,7 +128,8 @@ def _kill_and_remove(group: Path) -> None:
 
 
 def remove_stale(hierarchies: list[Hierarchy]) -> list[Path]:
-    """Remove the groups of graders that are no longer running; return what was removed."""
+    """Remove the groups of graders that are no longer running (killed: a grader removes its
+    own as it ends); return what was removed."""
     removed: list[Path] = []
     for tree in hierarchies:
         try:
@@ -145,7 +138,7 @@ def remove_stale(hierarchies: list[Hierarchy]) -> list[Path]:
             continue
         for entry in entries:
             match = _RUN_NAME.match(entry.name)
-            if match and entry.is_dir() and not _alive(int(match.group(1))):
+            if match and entry.is_dir() and process_gone(int(match.group(1))):
                 _kill_and_remove(entry)
                 if not entry.exists():
                     removed.append(entry)
