@@ -20,7 +20,14 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
-from labdriver import POLL_MS, RequestLog, VoilaServer, close_documents, open_in_app
+from labdriver import (
+    POLL_MS,
+    UNUSED_SERVER_EXTENSIONS,
+    RequestLog,
+    VoilaServer,
+    close_documents,
+    open_in_app,
+)
 
 pytest.importorskip("jupyterhub", reason="the [classroom] extra is not installed")
 
@@ -82,7 +89,8 @@ def classroom(tmp_path_factory: pytest.TempPathFactory):
     # No news setting here: the servers must get it from the kit's JupyterLab defaults.
     hub = LocalHub(workdir, [USERS["student1"], USERS["student2"]], [USERS["instructor"]],
                    environment={"KIT_QUIZ_SEED": "1"},
-                   server_args=["--LabApp.expose_app_in_browser=True"])
+                   server_args=["--LabApp.expose_app_in_browser=True",
+                                f"--ServerApp.jpserver_extensions={UNUSED_SERVER_EXTENSIONS!r}"])
     hub.start()
     try:
         hub.start_servers(USERS.values())
