@@ -86,7 +86,10 @@ def classroom(tmp_path_factory: pytest.TempPathFactory):
         (home / "poll.ipynb").write_text(json.dumps(NOTEBOOK))
         (home / "follow.ipynb").write_text(json.dumps(FOLLOW_NOTEBOOK))
         (home / f"{SLIDES_LESSON}.ipynb").write_text(json.dumps(SLIDES_NOTEBOOK))
-    # No news setting here: the servers must get it from the kit's JupyterLab defaults.
+    # No news setting here: the servers must get it from the kit's JupyterLab defaults.  The
+    # users' servers start without the server extensions no browser test uses, as the test
+    # JupyterLab does (see labdriver): the Hub's processes 18.0 -> 14.8 CPU-s for the module,
+    # no npm run by jupyter_lsp (bench_browser_cpu.py, 2026-12-07).
     hub = LocalHub(workdir, [USERS["student1"], USERS["student2"]], [USERS["instructor"]],
                    environment={"KIT_QUIZ_SEED": "1"},
                    server_args=["--LabApp.expose_app_in_browser=True",
