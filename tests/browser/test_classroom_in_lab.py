@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from labdriver import (
+    LAB_PAGE_CONFIG,
     POLL_MS,
     UNUSED_SERVER_EXTENSIONS,
     RequestLog,
@@ -76,6 +77,18 @@ SLIDES_NOTEBOOK = {
 }
 
 
+#: The users' servers' arguments beyond the Hub's: the JupyterLab app exposed to the page (the
+#: tests drive it), and, as in the test JupyterLab (see labdriver), none of the server
+#: extensions no browser test uses, and pages that skip the build check.  (The Hub's processes
+#: 18.0 -> 14.8 CPU-s for the module without the extensions, jupyter_lsp's npm run gone,
+#: bench_browser_cpu.py; a build check runs node for 0.8-0.9 CPU-s; 2026-12-07.)
+SERVER_ARGS = [
+    "--LabApp.expose_app_in_browser=True",
+    f"--ServerApp.jpserver_extensions={UNUSED_SERVER_EXTENSIONS!r}",
+    f"--ServerApp.tornado_settings={ {'page_config_data': LAB_PAGE_CONFIG}!r}",
+]
+
+
 @pytest.fixture(scope="module")
 def classroom(tmp_path_factory: pytest.TempPathFactory):
     workdir = tmp_path_factory.mktemp("classroom-hub")
@@ -86,14 +99,10 @@ def classroom(tmp_path_factory: pytest.TempPathFactory):
         (home / "poll.ipynb").write_text(json.dumps(NOTEBOOK))
         (home / "follow.ipynb").write_text(json.dumps(FOLLOW_NOTEBOOK))
         (home / f"{SLIDES_LESSON}.ipynb").write_text(json.dumps(SLIDES_NOTEBOOK))
-    # No news setting here: the servers must get it from the kit's JupyterLab defaults.  The
-    # users' servers start without the server extensions no browser test uses, as the test
-    # JupyterLab does (see labdriver): the Hub's processes 18.0 -> 14.8 CPU-s for the module,
-    # no npm run by jupyter_lsp (bench_browser_cpu.py, 2026-12-07).
+    # No news setting here: the servers must get it from the kit's JupyterLab defaults.
     hub = LocalHub(workdir, [USERS["student1"], USERS["student2"]], [USERS["instructor"]],
                    environment={"KIT_QUIZ_SEED": "1"},
-                   server_args=["--LabApp.expose_app_in_browser=True",
-                                f"--ServerApp.jpserver_extensions={UNUSED_SERVER_EXTENSIONS!r}"])
+                   server_args=SERVER_ARGS)
     hub.start()
     try:
         hub.start_servers(USERS.values())
