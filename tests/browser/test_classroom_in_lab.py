@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from labdriver import (
+    KERNEL_SHUTDOWN_ARGS,
     LAB_PAGE_CONFIG,
     POLL_MS,
     UNUSED_SERVER_EXTENSIONS,
@@ -79,11 +80,12 @@ SLIDES_NOTEBOOK = {
 
 #: The users' servers' arguments beyond the Hub's: the JupyterLab app exposed to the page (the
 #: tests drive it), and, as in the test JupyterLab (see labdriver), none of the server
-#: extensions no browser test uses, and pages that skip the build check.  (The Hub's processes
-#: 18.0 -> 14.8 CPU-s for the module without the extensions, jupyter_lsp's npm run gone,
-#: bench_browser_cpu.py; a build check runs node for 0.8-0.9 CPU-s; 2026-12-07.)
+#: extensions no browser test uses, pages that skip the build check, and kernels stopped at
+#: once when a test closes their notebook.  (The Hub's processes 18.0 -> 14.8 CPU-s for the
+#: module without the extensions, jupyter_lsp's npm run gone, bench_browser_cpu.py; a build
+#: check runs node for 0.8-0.9 CPU-s; 2026-12-07.)
 SERVER_ARGS = [
-    "--LabApp.expose_app_in_browser=True",
+    "--LabApp.expose_app_in_browser=True", *KERNEL_SHUTDOWN_ARGS,
     f"--ServerApp.jpserver_extensions={UNUSED_SERVER_EXTENSIONS!r}",
     f"--ServerApp.tornado_settings={ {'page_config_data': LAB_PAGE_CONFIG}!r}",
 ]
