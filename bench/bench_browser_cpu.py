@@ -34,8 +34,9 @@ TICKS = os.sysconf("SC_CLK_TCK")
 #: processes are told by their program, see ``chromium_kind``).
 KINDS = (
     ("kernel", ("ipykernel_launcher", "ipykernel")),
-    ("voila", ("voila",)),
+    # before "voila": a Hub user's server may be told of Voila's extension in its arguments
     ("hub", ("jupyterhub",)),
+    ("voila", ("voila",)),
     ("jupyter-server", ("jupyter-lab", "jupyter lab", "jupyter_server", "jupyter-server",
                         "-m jupyter")),
     ("playwright", ("playwright",)),

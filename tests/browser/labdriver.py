@@ -102,6 +102,14 @@ UNUSED_SERVER_EXTENSIONS = {name: False for name in (
 LAB_PAGE_CONFIG = {"buildCheck": False, "buildAvailable": False}
 
 
+#: A test server's kernel is sent SIGTERM as soon as it is asked to shut down (a test closes
+#: its notebook, ``close_documents``), instead of being given 5 s to exit by itself: exiting by
+#: itself, a lesson's kernel spends some 0.4 CPU-s (its interpreter's teardown; lesson 2 run,
+#: then shut down by jupyter_client, 0.38-0.42 CPU-s, SIGTERM 0.02-0.03, 2026-12-07).  No test
+#: reads anything a kernel writes as it exits (their progress files are written as they run).
+KERNEL_SHUTDOWN_ARGS = ["--KernelManager.shutdown_wait_time=0"]
+
+
 def free_port(preferred: int = 0) -> int:
     """A TCP port free on loopback right now: ``preferred`` if it is (a server can bind it as
     tornado does, with SO_REUSEADDR, after the one before it closed), else any."""
@@ -255,7 +263,7 @@ class LabServer(ServerProcess):
             "--LabApp.news_url=None",
             "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate",
             "--LabApp.extension_manager=readonly", "--LabApp.expose_app_in_browser=True",
-            "--ServerApp.open_browser=False",
+            "--ServerApp.open_browser=False", *KERNEL_SHUTDOWN_ARGS,
         ]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             command.append("--allow-root")

@@ -20,7 +20,16 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
-from labdriver import POLL_MS, RequestLog, VoilaServer, close_documents, open_in_app
+from labdriver import (
+    KERNEL_SHUTDOWN_ARGS,
+    LAB_PAGE_CONFIG,
+    POLL_MS,
+    UNUSED_SERVER_EXTENSIONS,
+    RequestLog,
+    VoilaServer,
+    close_documents,
+    open_in_app,
+)
 
 pytest.importorskip("jupyterhub", reason="the [classroom] extra is not installed")
 
@@ -69,6 +78,19 @@ SLIDES_NOTEBOOK = {
 }
 
 
+#: The users' servers' arguments beyond the Hub's: the JupyterLab app exposed to the page (the
+#: tests drive it), and, as in the test JupyterLab (see labdriver), none of the server
+#: extensions no browser test uses, pages that skip the build check, and kernels stopped at
+#: once when a test closes their notebook.  (The Hub's processes 18.0 -> 14.8 CPU-s for the
+#: module without the extensions, jupyter_lsp's npm run gone, bench_browser_cpu.py; a build
+#: check runs node for 0.8-0.9 CPU-s; 2026-12-07.)
+SERVER_ARGS = [
+    "--LabApp.expose_app_in_browser=True", *KERNEL_SHUTDOWN_ARGS,
+    f"--ServerApp.jpserver_extensions={UNUSED_SERVER_EXTENSIONS!r}",
+    f"--ServerApp.tornado_settings={ {'page_config_data': LAB_PAGE_CONFIG}!r}",
+]
+
+
 @pytest.fixture(scope="module")
 def classroom(tmp_path_factory: pytest.TempPathFactory):
     workdir = tmp_path_factory.mktemp("classroom-hub")
@@ -82,7 +104,7 @@ def classroom(tmp_path_factory: pytest.TempPathFactory):
     # No news setting here: the servers must get it from the kit's JupyterLab defaults.
     hub = LocalHub(workdir, [USERS["student1"], USERS["student2"]], [USERS["instructor"]],
                    environment={"KIT_QUIZ_SEED": "1"},
-                   server_args=["--LabApp.expose_app_in_browser=True"])
+                   server_args=SERVER_ARGS)
     hub.start()
     try:
         hub.start_servers(USERS.values())

@@ -1,6 +1,7 @@
 """The layout checks of ``legibility.assert_laid_out`` find what they look for, and
 ``legibility.settle`` waits for a figure's relayout, and ``legibility.screenshot_widgets``
-scrolls each widget into view before it checks and photographs it.
+scrolls each widget into view before it checks and photographs it, with
+``legibility.fast_camera``, which saves the pixels ``page.screenshot`` saves.
 
 A static page shaped like JupyterLab's output areas (no server, no kernel) holds one widget
 with each fault: a blank gap two lines tall, a row wider than its output, a buddyinfo table
@@ -10,6 +11,8 @@ its fault, and a page without them must pass.
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from legibility import (
     BLANK_GAPS,
@@ -17,6 +20,7 @@ from legibility import (
     LINE,
     WIDGETS_OVERFLOW,
     assert_laid_out,
+    fast_camera,
     screenshot_widgets,
     settle,
 )
@@ -120,3 +124,49 @@ def test_each_widget_is_scrolled_into_view_checked_and_photographed(page, tmp_pa
     assert [png_width(path) for path in paths] == [300, 240]
     page.evaluate("() => { panel.scrollTop = 0; }")
     assert screenshot_widgets(page, None, "panel", 800) == ([], [[1, "covered"]])
+
+
+#: Stripes one pixel apart in both directions and text, so that a capture shifted, scaled or
+#: cut by a pixel differs; below a text field with the focus (its caret left as it is).
+STRIPES = """<div style="width:600px;height:300px;background:repeating-linear-gradient(90deg,
+#c00 0 1px,#fff 1px 2px),repeating-linear-gradient(#00c 0 1px,transparent 1px 3px);
+background-blend-mode:multiply;font:13px sans-serif">stripes 0123456789</div>
+<input id="field" value="a field">"""
+
+#: The number of differing bytes of two PNGs' pixels (both data URLs), or their sizes if these
+#: differ, as the page decodes them.
+PIXEL_DIFFERENCES = """async ([a, b]) => {
+    const pixels = async url => {
+        const image = new Image();
+        image.src = url;
+        await image.decode();
+        const canvas = document.createElement('canvas');
+        [canvas.width, canvas.height] = [image.width, image.height];
+        const context = canvas.getContext('2d');
+        context.drawImage(image, 0, 0);
+        return [image.width, image.height,
+                context.getImageData(0, 0, image.width, image.height).data];
+    };
+    const [[w1, h1, d1], [w2, h2, d2]] = [await pixels(a), await pixels(b)];
+    if (w1 !== w2 || h1 !== h2) return `${w1}x${h1} against ${w2}x${h2}`;
+    return d1.filter((value, i) => value !== d2[i]).length;
+}"""
+
+
+@pytest.mark.parametrize("clip", [
+    {"x": 0, "y": 0, "width": 800, "height": 600},  # the whole window
+    {"x": 10.5, "y": 20.25, "width": 100.6, "height": 50.4},  # a widget's fractional box
+    {"x": 700, "y": -30, "width": 300, "height": 200},  # a box past the window's edges
+])
+def test_the_fast_camera_saves_what_page_screenshot_saves(page, tmp_path, clip):
+    """``fast_camera`` photographs a box as ``page.screenshot(clip=..., caret="initial")`` does:
+    the same size, trimmed and rounded alike, and the same pixels."""
+    page.set_viewport_size({"width": 800, "height": 600})
+    page.set_content(STRIPES)
+    page.focus("#field")
+    with fast_camera(page) as shoot:
+        shoot(tmp_path / "fast.png", clip)
+    slow = page.screenshot(clip=clip, caret="initial")
+    urls = ["data:image/png;base64," + base64.b64encode(png).decode()
+            for png in ((tmp_path / "fast.png").read_bytes(), slow)]
+    assert page.evaluate(PIXEL_DIFFERENCES, urls) == 0
