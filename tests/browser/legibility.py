@@ -301,6 +301,14 @@ def fast_camera(page) -> Iterator[Callable[[Path, dict], None]]:  # noqa: ANN001
         cdp.detach()
 
 
+def save_window(page, path: Path) -> None:  # noqa: ANN001 - a Page
+    """Save what the window shows as a PNG by :func:`fast_camera` (the caret as it is: callers
+    shoot pages where no editor has the focus)."""
+    size = page.viewport_size
+    with fast_camera(page) as shoot:
+        shoot(path, {"x": 0, "y": 0, "width": size["width"], "height": size["height"]})
+
+
 def screenshot_widgets(page, folder: Path | None, name: str,  # noqa: ANN001
                        width: int = 1400) -> tuple[list[Path], list]:
     """Save one PNG per outermost widget of the page, laid out ``width`` pixels wide; returns

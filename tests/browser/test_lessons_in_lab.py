@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from labdriver import POLL_MS, wait_until_idle
-from legibility import assert_laid_out, assert_legible, fast_camera, settle
+from legibility import assert_laid_out, assert_legible, save_window, settle
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 LESSONS = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
@@ -45,9 +45,7 @@ def at_both_sizes(page, artifacts, lesson: str, state: str) -> None:  # noqa: AN
         page.set_viewport_size({"width": width, "height": height})
         settle(page)
         if not state:  # the page as it ran, before any answer (Run All leaves no caret)
-            with fast_camera(page) as shoot:
-                shoot(artifacts / f"lab-{stem}-{width}x{height}.png",
-                      {"x": 0, "y": 0, "width": width, "height": height})
+            save_window(page, artifacts / f"lab-{stem}-{width}x{height}.png")
         assert_laid_out(page, f"{lesson}{' ' + state if state else ''} at {width}x{height}")
         assert_legible(page, artifacts if width == SIZES[0][0] else None,
                        f"lab-{stem}{'-' + state if state else ''}-{width}", width)

@@ -21,13 +21,13 @@ first slides, and every slide scaled below 1).
 
 from __future__ import annotations
 
-import base64
 import json
 import shutil
 from pathlib import Path
 
 import pytest
 from labdriver import POLL_MS, VoilaServer
+from legibility import save_window
 
 LESSONS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("[0-9][0-9]-*.ipynb"))
 SIZES = ((1280, 720), (1920, 1080))
@@ -99,18 +99,6 @@ def show(page, index: int) -> None:  # noqa: ANN001 - a playwright Page
         timeout=SETTLE_TIMEOUT, polling=POLL_MS)
 
 
-def save_screenshot(page, path: Path) -> None:  # noqa: ANN001 - a playwright Page
-    """Save what the page shows as a PNG: Chromium's own capture with its fast PNG encoding
-    (``optimizeForSpeed``), the same pixels as ``page.screenshot``'s in a file about 40 % larger,
-    for some 0.06 CPU-s less a screenshot (mostly the browser's encoding; measured 2026-12-07)."""
-    cdp = page.context.new_cdp_session(page)
-    try:
-        shot = cdp.send("Page.captureScreenshot", {"format": "png", "optimizeForSpeed": True})
-    finally:
-        cdp.detach()
-    path.write_bytes(base64.b64decode(shot["data"]))
-
-
 def check_every_slide(page, stem: str, width: int, height: int, artifacts: Path) -> set[str]:  # noqa: ANN001
     """Walk from the first slide to the last by key, checking each; return the notes shown.
 
@@ -126,7 +114,7 @@ def check_every_slide(page, stem: str, width: int, height: int, artifacts: Path)
         where = f"{stem} slide {index + 1}/{count} at {width}x{height}"
         if index < 3 or state["scale"] < 1:
             name = f"slides-{stem}-{width}x{height}-{index + 1}.png"
-            save_screenshot(page, artifacts / name)
+            save_window(page, artifacts / name)
         assert not state["scrolls"], where
         assert state["bottom"] <= height + 1 and state["right"] <= width + 1, (where, state)
         assert state["scale"] >= MIN_SCALE, (where, state["scale"])
