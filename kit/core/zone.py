@@ -744,16 +744,16 @@ class Zone:
             raise InvalidArgument(
                 f"size {size} needs {keep} pages, more than the order-{order} block holds"
             )
-        if self.preset.exact_trim == "split_page":
+        split = self.preset.exact_trim == "split_page"
+        if split:
             self._split_page(pfn, order)
         else:
             self._mark_allocated(pfn, 0, 1 << order)
-        for i in range(keep):
-            self._exact_owner[pfn + i] = pfn
+        self._exact_owner.update(dict.fromkeys(range(pfn, pfn + keep), pfn))
         for tail in range(pfn + keep, pfn + (1 << order)):
             if self._emitting:
                 self._emit(ev.TRIM, tail, 0)
-            if self.preset.exact_trim == "split_page":
+            if split:
                 self._free(tail, 0)
             else:
                 self._allocated[tail - self.start_pfn] = 0
@@ -790,8 +790,10 @@ class Zone:
             raise KernelBUG(
                 f"free_pages_exact: {count} pages from pfn {pfn} run past the zone's end"
             )
-        for page in range(pfn, pfn + count):
-            self._check_allocated(page, 0)
+        index = pfn - self.start_pfn
+        if self._allocated.count(1, index, index + count) != count:  # not all order-0 pages:
+            for page in range(pfn, pfn + count):  # find the first bad one and say what it is
+                self._check_allocated(page, 0)
         for page in range(pfn, pfn + count):
             self._free(page, 0)
         self._record("free_pages_exact", (pfn, size), None)
