@@ -7,6 +7,11 @@ on the machine only ever slows a run down) and the median is printed beside it.
 
 Targets (issue 2): at least 1,000,000 mixed alloc/free operations per second on one core with
 CPython 3.11, set-up of a 4,194,304-page zone under 1 s and under 300 MB.
+
+The last lines time the seeded workloads as exercise notebook 05's ``measure`` runs them (a
+recording ``Zone(4096)``, 300 steps of ``run_workload``), what every student's answer costs the
+grader's sandbox, in CPU milliseconds per run: recorded (the default) and not, with an observer
+subscribed (as a widget does), with per-CPU lists under each preset.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from collections.abc import Callable
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
 
-from kit import PAGE_OFFSET, Zone  # noqa: E402
+from kit import PAGE_OFFSET, Zone, run_workload  # noqa: E402
 
 OPS = 1_000_000
 ZONE_PAGES = 1 << 20
@@ -135,6 +140,33 @@ def bench_setup(pages: int = 1 << 22) -> tuple[float, float]:
     return elapsed, peak / 1e6
 
 
+#: Notebook 05's workload under the settings a lesson, widget or test may give it: (label,
+#: alloc_pages_exact?, Zone keyword arguments, subscribe an observer?).
+WORKLOADS: tuple[tuple[str, bool, dict[str, object], bool], ...] = (
+    ("get_free_pages, recorded", False, {}, False),
+    ("alloc_pages_exact, recorded", True, {}, False),
+    ("get_free_pages, record=False", False, {"record": False}, False),
+    ("alloc_pages_exact, record=False", True, {"record": False}, False),
+    ("alloc_pages_exact, observer", True, {}, True),
+    ("alloc_pages_exact, 2.6.27 pcp", True, {"preset": "2.6.27", "pcp": True}, False),
+    ("alloc_pages_exact, 5.10 pcp", True, {"preset": "5.10", "pcp": True}, False),
+    ("alloc_pages_exact, 6.1 pcp", True, {"preset": "6.1", "pcp": True}, False),
+    ("alloc_pages_exact, 6.8 pcp", True, {"preset": "6.8", "pcp": True}, False),
+)
+
+
+def bench_workload(exact: bool, settings: dict[str, object], observe: bool,
+                   runs: int = 10) -> float:
+    """CPU milliseconds per 300-step seeded workload on a new Zone(4096), seeds 0..runs-1."""
+    start = time.process_time()
+    for seed in range(runs):
+        zone = Zone(4096, **settings)  # type: ignore[arg-type]
+        if observe:
+            zone.subscribe(lambda event: None)
+        run_workload(zone, seed=seed, steps=300, sizes="mixed", exact=exact)
+    return (time.process_time() - start) / runs * 1000
+
+
 def main() -> None:
     print(f"Python {sys.version.split()[0]}; zone of {ZONE_PAGES:,} pages (4 KiB each); "
           f"rates are the best of {REPEATS} runs (median in brackets)")
@@ -150,6 +182,11 @@ def main() -> None:
     seconds, megabytes = bench_setup()
     print(f"set-up of 4,194,304 pages: {seconds:.3f} s, peak {megabytes:.1f} MB traced "
           "(targets < 1 s, < 300 MB)")
+    print("notebook 05's workload (Zone(4096), 300 steps), CPU ms per run, best of "
+          f"{REPEATS} (median):")
+    for label, exact, settings, observe in WORKLOADS:
+        times = [bench_workload(exact, settings, observe) for _ in range(REPEATS)]
+        print(f"  {label:<34} {min(times):7.2f} ({statistics.median(times):.2f})")
 
 
 if __name__ == "__main__":

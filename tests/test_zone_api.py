@@ -182,6 +182,20 @@ def test_failed_exact_free_frees_nothing():
     assert state_of(zone) == before
 
 
+@pytest.mark.parametrize("pcp", [False, True])
+def test_failed_exact_free_names_its_first_bad_page(pcp):
+    # Pages 2 and 4 of an exact allocation freed on their own: the exact free names page 2,
+    # the first bad one, and frees none of the others.
+    zone = Zone(256, pcp=pcp)
+    addr = zone.alloc_pages_exact(5 * 4096)
+    zone.free_pages(addr + 4 * 4096, 0)
+    zone.free_pages(addr + 2 * 4096, 0)
+    before = state_of(zone)
+    with pytest.raises(BadPageState, match=rf"double free of pfn {zone.virt_to_pfn(addr) + 2}\b"):
+        zone.free_pages_exact(addr, 5 * 4096)
+    assert state_of(zone) == before
+
+
 def test_bad_frees_are_also_bad_page_state_for_pcp_pages():
     zone = Zone(256, pcp=True)
     addr = zone.get_free_pages(0)

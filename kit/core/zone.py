@@ -230,6 +230,11 @@ class Zone:
             o: deque() for o in range(min(self.preset.pcp_max_order, self.max_order) + 1)
         }
         self._pcp_count = 0
+        #: For each order freed, the order in which ``_free_pcppages_bulk`` visits the per-CPU
+        #: lists: that order's first, then upwards, wrapping round.  Made once here: below
+        #: 32 MiB, 2.6.27 and 5.10 drain at every free.
+        orders = sorted(self._pcp)
+        self._pcp_drain_turns = {o: orders[i:] + orders[:i] for i, o in enumerate(orders)}
         #: free_factor (6.0/6.1) or free_count (6.8), alloc_factor (6.8), and 6.8's
         #: PCPF_PREV_FREE_HIGH_ORDER flag; the "batch" era keeps none.
         self._pcp_free_factor = 0
@@ -499,9 +504,8 @@ class Zone:
         5.14 (6.0 and later presets) the list of ``first_order`` (the page just freed) drains
         first, as far as ``count`` goes, then the next order up, wrapping round.
         """
-        orders = sorted(self._pcp)
-        start = orders.index(first_order) if first_order in self._pcp else 0
-        turn = orders[start:] + orders[:start]
+        turns = self._pcp_drain_turns
+        turn = turns[first_order] if first_order in turns else turns[0]
         while count > 0 and self._pcp_count:
             for order in turn:
                 pages = self._pcp[order]
@@ -744,16 +748,16 @@ class Zone:
             raise InvalidArgument(
                 f"size {size} needs {keep} pages, more than the order-{order} block holds"
             )
-        if self.preset.exact_trim == "split_page":
+        split = self.preset.exact_trim == "split_page"
+        if split:
             self._split_page(pfn, order)
         else:
             self._mark_allocated(pfn, 0, 1 << order)
-        for i in range(keep):
-            self._exact_owner[pfn + i] = pfn
+        self._exact_owner.update(dict.fromkeys(range(pfn, pfn + keep), pfn))
         for tail in range(pfn + keep, pfn + (1 << order)):
             if self._emitting:
                 self._emit(ev.TRIM, tail, 0)
-            if self.preset.exact_trim == "split_page":
+            if split:
                 self._free(tail, 0)
             else:
                 self._allocated[tail - self.start_pfn] = 0
@@ -790,8 +794,10 @@ class Zone:
             raise KernelBUG(
                 f"free_pages_exact: {count} pages from pfn {pfn} run past the zone's end"
             )
-        for page in range(pfn, pfn + count):
-            self._check_allocated(page, 0)
+        index = pfn - self.start_pfn
+        if self._allocated.count(1, index, index + count) != count:  # not all order-0 pages:
+            for page in range(pfn, pfn + count):  # find the first bad one and say what it is
+                self._check_allocated(page, 0)
         for page in range(pfn, pfn + count):
             self._free(page, 0)
         self._record("free_pages_exact", (pfn, size), None)
