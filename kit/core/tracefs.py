@@ -448,14 +448,17 @@ def record_trace(
 
 
 def _finish(folder: Path, body: Path, header: dict[str, str], compress: bool) -> Path:
-    """Write the trace file: the header lines, then the recorded text."""
+    """Write the trace file: the header lines, then the recorded text.  A value is kept on its
+    line: a line break in it (a ``python -c`` script as the command, a workload described on
+    two lines) is written as ``\\n``, else the lines after it would end the header."""
     for stale in ("trace.txt", "trace.txt.gz"):
         (folder / stale).unlink(missing_ok=True)
     trace = folder / ("trace.txt.gz" if compress else "trace.txt")
     opener = gzip.open if compress else open
     with opener(trace, "wb") as sink, open(body, "rb") as source:
         for key, value in header.items():
-            sink.write(f"# {key}: {value}\n".encode())
+            one_line = value.replace("\r", "\\r").replace("\n", "\\n")
+            sink.write(f"# {key}: {one_line}\n".encode())
         shutil.copyfileobj(source, sink)
     body.unlink()
     return trace
