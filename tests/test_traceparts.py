@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_tracecolumns import GOOD_LINES, ODD_LINES, plain
+from test_tracecolumns import GOOD_LINES, ODD_LINES, line_variants, plain
 
 from kit.core import traceparts
 from kit.core.errors import InvalidArgument
@@ -85,8 +85,9 @@ def same(whole: TraceSummary, reference: TraceSummary) -> None:
 # The strategies the generator draws from, built once: a strategy made inside it would be made
 # (and its properties worked out) at every draw, which cost more than the summaries it tests.
 LINE_COUNTS, RUN_LENGTHS = st.integers(0, 40), st.integers(1, 3)
-PAGE_LINES = st.sampled_from(GOOD_LINES * 3 + ODD_LINES)  # mostly page events
-PFNS, CPUS = st.sampled_from(["0x1072a7", "0x2661f4", "0x10"]), st.sampled_from(["[000]", "[001]"])
+PAGE_LINES = st.sampled_from(line_variants(  # mostly page events, the pfn always drawn
+    GOOD_LINES * 3 + ODD_LINES, ["0x1072a7", "0x2661f4", "0x10"], ["[000]", "[001]"],
+    pfn_kept=0))
 ODD_BYTES = st.sampled_from([b"\xff", b"\xe2\x82", b"\r"])
 COIN = st.booleans()
 
@@ -97,12 +98,7 @@ def cut_traces(draw: st.DrawFn) -> tuple[bytes, list[int], bool]:
     refill and drain runs cross them; the cuts (any line boundaries); whether zones count."""
     lines = []
     for _ in range(draw(LINE_COUNTS)):
-        line = draw(PAGE_LINES)
-        pfn = draw(PFNS)
-        line = line.replace("pfn=0x1072a7", f"pfn={pfn}").replace("pfn=0x2661f4", f"pfn={pfn}")
-        if draw(COIN):
-            line = line.replace("[001]", "[000]").replace("[000]", draw(CPUS))
-        lines.extend([line] * draw(RUN_LENGTHS))  # runs of one event on one CPU
+        lines.extend([draw(PAGE_LINES)] * draw(RUN_LENGTHS))  # runs of one event on one CPU
     data = "".join(lines).encode()
     if draw(COIN):
         data = data.replace(b"\n", b"\r\n")

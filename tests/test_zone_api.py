@@ -410,6 +410,32 @@ def test_block_at_reports_free_allocated_and_pcp_pages():
     assert zone.block_at(40) == ("free", 32, 5)
 
 
+def blocks_listed(zone: Zone) -> dict[int, tuple[str, int, int]]:
+    """Each page of a block, read from the zone's listings (not ``block_at``)."""
+    listed = [("free", pfn, order) for pfn, order in zone.free_blocks()]
+    listed += [("allocated", pfn, order) for pfn, order, _owner in zone.allocations()]
+    listed += [("pcp", pfn, order) for order, pfns in zone.pcp_lists().items() for pfn in pfns]
+    return {pfn: block for block in listed
+            for pfn in range(block[1], block[1] + (1 << block[2]))}
+
+
+def test_block_at_agrees_with_the_listings_page_by_page_and_between_steps():
+    """Every pfn of an unaligned zone and around it, after each call of a workload and
+    between the steps of each call (where a taken block is on no list: None)."""
+    zone = Zone(96, start_pfn=5, pcp=True, pcp_batch=3)
+    pfns = range(zone.start_pfn - 40, zone.end_pfn + 40)
+
+    def agree(_event: object = None) -> None:
+        listed = blocks_listed(zone)
+        assert [zone.block_at(pfn) for pfn in pfns] == [listed.get(pfn) for pfn in pfns]
+
+    zone.subscribe(agree)
+    result = run_workload(zone, seed=5, steps=16, exact=True)
+    agree()
+    free_workload(zone, result)
+    agree()
+
+
 # ---------------------------------------------------------------------------- workloads
 def test_workload_is_deterministic_for_a_seed_and_frees_cleanly():
     results = []

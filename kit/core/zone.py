@@ -606,14 +606,19 @@ class Zone:
         raise BadPageState(f"Bad page state: pfn {pfn} is not allocated")
 
     def block_at(self, pfn: int) -> tuple[str, int, int] | None:
-        """Which block holds a pfn: ("free" | "allocated" | "pcp", first pfn, order), or None."""
-        for order in range(self.max_order + 1):
+        """Which block holds a pfn: ("free" | "allocated" | "pcp", first pfn, order), or None.
+
+        The allocation mark is read in place (``_allocated_order`` inlined): the memory map
+        asks this for every page it reads again and every tooltip, and a page on no list
+        (between two steps of a call) is looked for at every order."""
+        marks, start, nr_pages, pcp = self._allocated, self.start_pfn, self.nr_pages, self._pcp
+        for order, free_list in enumerate(self._free_lists):
             head = pfn & ~((1 << order) - 1)
-            if head in self._free_lists[order]:
+            if head in free_list:
                 return ("free", head, order)
-            if self._allocated_order(head) == order:
+            if 0 <= head - start < nr_pages and marks[head - start] == order + 1:
                 return ("allocated", head, order)
-            if order in self._pcp and head in self._pcp[order]:
+            if order in pcp and head in pcp[order]:
                 return ("pcp", head, order)
         return None
 
