@@ -127,6 +127,24 @@ def menu_reads(page, menu, count: int, index: int) -> None:  # noqa: ANN001
     assert shown == [count, index], f"the allocation menu shows {shown}, not {[count, index]}"
 
 
+#: Notes the index a menu's ``change`` event carried (``data-chosen``): ipywidgets sends a
+#: menu's choice to the kernel on that event, not when the menu shows it chosen.
+NOTE_CHANGES = """el => { el.dataset.chosen = '';
+    el.addEventListener('change', () => { el.dataset.chosen = String(el.selectedIndex); }); }"""
+
+
+def menu_sent(page, menu, index: int) -> None:  # noqa: ANN001
+    """Wait (up to 20 s) until the menu's ``change`` event has carried option ``index`` (see
+    ``NOTE_CHANGES``); fail saying what it carried instead."""
+    try:
+        page.wait_for_function("([el, index]) => el.dataset.chosen === String(index)",
+                               arg=[menu, index], timeout=20_000, polling=POLL_MS)
+    except Exception:  # noqa: BLE001 - the comparison below says what differs
+        pass
+    sent = menu.evaluate("el => el.dataset.chosen")
+    assert sent == str(index), f"the allocation menu's change event carried {sent!r}, not {index}"
+
+
 def assert_zone_matches(page, model: Playground) -> None:  # noqa: ANN001
     """Wait (up to 20 s) for the page's buddyinfo to read as ``model``'s, then compare."""
     want = " ".join(model.zone.format_buddyinfo().split())
@@ -210,15 +228,19 @@ def test_the_playground_works_from_the_keyboard_only(lesson, artifacts):
     # The menu's options and choice come from the kernel after the buddyinfo line does: the
     # keys choose only once the menu lists both allocations with the newest chosen (a late
     # update would otherwise choose the newest again under them), and the button is pressed
-    # only once the older one is chosen.
+    # only once the older one is chosen and the menu's change event has sent it to the
+    # kernel: a menu can show the choice before that event (an idle fresh-clone run freed the
+    # newest so, its click in the kernel ahead of the choice).
     menu = playground.locator(
         ".widget-inline-hbox:has(> .widget-label:text-is('allocation')) select").element_handle()
     menu_reads(page, menu, len(model.allocation.options), model.allocation.index)
+    menu.evaluate(NOTE_CHANGES)
     tab_to(page, "select:allocation")
     page.keyboard.press("Alt+ArrowDown")
     page.keyboard.press("ArrowUp")
     page.keyboard.press("Enter")
     menu_reads(page, menu, len(model.allocation.options), 0)
+    menu_sent(page, menu, 0)
     tab_to(page, "button:free selected")
     page.keyboard.press("Enter")
     model.allocation.value = model.allocation.options[0][1]
