@@ -102,9 +102,9 @@ TREE = (
 def test_only_the_command_and_its_children(tmp_path: Path) -> None:
     """Every event is the command's or its child's, told by pid: a process's name in a trace is
     looked up when the trace is read, in the kernel's cache of names by pid, which can still
-    hold an earlier process's name for a reused pid (pid_max is 32768 on a 2-CPU machine, and
-    a busy one wraps it: a fresh-clone run once saw a kernel thread's name on the command's
-    events)."""
+    hold an earlier process's name for a reused pid (/proc/sys/kernel/pid_max reads 32768 on
+    these 2-CPU machines, and a busy one wraps it: a fresh-clone run once saw a Python thread's
+    name, ZMQbg/IO/0, on the command's events)."""
     before = tracing_state()
     pids = tmp_path / "pids"
     command = [sys.executable, "-c", TREE, str(pids)]
