@@ -350,7 +350,12 @@ def test_a_recording_removes_what_a_sigkilled_recording_left(
 ) -> None:
     """For real: ``kit trace record`` SIGKILLed while it records leaves its instance (events
     on); the next recording removes it, says so on standard error, and leaves the tracing
-    state as it was before the killed one."""
+    state as it was before the killed one.  Tracefs is mounted first: a killed recording that
+    mounted it leaves it mounted, and nothing tells the next one who mounted it (a fresh
+    machine, where nothing had mounted it yet, failed this test on the mount alone)."""
+    mounted_here = tracefs.find_tracefs() is None
+    if mounted_here:
+        subprocess.run(["mount", "-t", "tracefs", "nodev", str(tracefs.TRACEFS)], check=True)
     before = tracing_state()
     killed = tmp_path / "killed"
     child = subprocess.Popen([sys.executable, "-m", "kit", "trace", "record", "--seconds",
@@ -377,3 +382,5 @@ def test_a_recording_removes_what_a_sigkilled_recording_left(
             child.kill()
             child.wait()
         tracefs.remove_stale_instances(tracefs.find_tracefs() or tracefs.TRACEFS)
+        if mounted_here:
+            subprocess.run(["umount", str(tracefs.TRACEFS)], check=True)

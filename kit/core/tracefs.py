@@ -9,7 +9,9 @@ event cap, an error, Ctrl-C) the ``finally`` path switches the events it enabled
 the instance, removes it (which frees its buffer) and unmounts tracefs if it mounted it.
 Only SIGKILL (or a crash of the machine's power) skips that path and leaves the instance
 behind, events on, its buffer read by nobody; so a recording removes, as it starts, every
-``kit-<pid>-<ns>`` instance whose recorder process is gone, and says so in one line.
+``kit-<pid>-<ns>`` instance whose recorder process is gone, and says so in one line.  A mount
+a killed recording made stays: nothing tells the next one who mounted tracefs, and a mounted
+tracefs changes nothing (systemd mounts it at boot on most distributions).
 
 Nothing here changes how the kernel manages memory: no compaction, no drop_caches, no sysctl.
 The recording itself costs a little (the ring buffer, the reader's own allocations, which show
