@@ -4,42 +4,47 @@ Importing bqplot imports pandas and numpy: ~0.35 of the ~0.45 CPU-s that ``impor
 took in a lesson's kernel, though five of the eight lessons build no chart when they run (a
 ``Predict`` builds its demo only when the reader has answered; quizzes, polls and practice sets
 draw none).  Every student's kernel and every run of a lesson in the suite paid for it.  The
-widgets use ``bq`` and ``np`` from here, modules whose code runs at the first use of one of
-their names (the standard library's ``importlib.util.LazyLoader``), so a lesson that draws no
-chart never loads them, and one that does loads them at its first chart, as it did before.
+widgets use ``bq`` and ``np`` from here: stand-ins that import their module at the first use of
+one of its names, so a lesson that draws no chart never loads them, and one that does loads
+them at its first chart, as it did before.
+
+The stand-ins are not put in ``sys.modules``: code that asks whether a module is loaded there
+must not be told yes and load it (IPython's display hook, at a cell's first result, sets up
+numpy's float printing when it finds ``"numpy"`` in ``sys.modules``; a lazily loaded module
+from ``importlib.util.LazyLoader`` sitting there made every lesson load numpy that way).
 Names the widgets' modules use at import time (decorators, defaults, class bodies) would load
 them at once: none do.  Annotations are not evaluated (``from __future__ import annotations``).
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from types import ModuleType
-from typing import TYPE_CHECKING
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["bq", "deferred", "np"]
+__all__ = ["Deferred", "bq", "np"]
 
 
-def deferred(name: str) -> ModuleType:
-    """The module ``name``, imported now if it was already, else at the first use of one of its
-    attributes; it is in ``sys.modules`` at once, so a later ``import name`` anywhere gets the
-    same module (and loads it at its first use too)."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None:  # require_extra has named the extra to install
-        raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-    spec.loader = importlib.util.LazyLoader(spec.loader)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+class Deferred:
+    """A module, imported by its name at the first use of one of its attributes.
+
+    The module's names are then copied onto the stand-in, so that later uses are plain
+    attribute reads (a name the module gains later is still found through it)."""
+
+    def __init__(self, name: str) -> None:
+        self.__module_name = name
+
+    def __getattr__(self, attr: str) -> Any:  # only for names not copied here yet
+        module = importlib.import_module(self.__module_name)
+        vars(self).update(vars(module))
+        return getattr(module, attr)
+
+    def __repr__(self) -> str:
+        return f"<deferred module {self.__module_name!r}>"
 
 
 if TYPE_CHECKING:
     import bqplot as bq
     import numpy as np
 else:
-    bq = deferred("bqplot")
-    np = deferred("numpy")
+    bq = Deferred("bqplot")
+    np = Deferred("numpy")
