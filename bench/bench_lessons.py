@@ -7,9 +7,10 @@ slides) and again for every student, so a second of its kernel's CPU is paid man
 
 Each lesson is executed as ``kit execute`` does (nbclient, ``KIT_PROGRESS=off``), in a fresh
 kernel of the suite's headless kernelspec (``tests/jupyter``, as nbval's kernels: no debugger,
-history in memory, over Unix sockets), ``REPEATS`` times.  The figures are the kernel process's
-own CPU seconds (user + system, from ``/proc/<pid>/stat``; wall time on a shared machine counts
-everybody's load): at start-up (the kernel ready, before any cell), per code cell, and in all.
+history in memory, over Unix sockets), ``REPEATS`` times (``--repeats N``).  The figures are
+the kernel process's own CPU seconds (user + system, from ``/proc/<pid>/stat``; wall time on a
+shared machine counts everybody's load): at start-up (the kernel ready, before any cell), per
+code cell, and in all.
 The best run is the figure (other load only slows a run down), the median beside it; cells that
 took at least ``SHOWN_CELL`` CPU-s in the best run are listed with their first line.  The load
 average before and after is printed.  Linux only (``/proc``).
@@ -115,21 +116,24 @@ def main() -> None:
     parser.add_argument("lessons", nargs="*", help="lessons by number or name (default: all)")
     parser.add_argument("--against", type=Path, metavar="DIR",
                         help="a checkout whose kit to compare with, in pairs of runs")
+    parser.add_argument("--repeats", type=int, default=REPEATS, metavar="N",
+                        help=f"runs (or pairs) a lesson (default {REPEATS})")
     args = parser.parse_args()
+    repeats = max(args.repeats, 1)
     if args.against is not None and not (args.against / "kit" / "__init__.py").is_file():
         raise SystemExit(f"bench_lessons: no kit/__init__.py in {args.against}")
     if args.against is not None:  # its bytecode, as set-up compiles this kit's: not in a run
         compileall.compile_dir(args.against / "kit", quiet=1)
     os.environ["KIT_PROGRESS"] = "off"  # as kit execute: the stored outputs, no records
-    print(f"load average before: {os.getloadavg()[0]:.2f}; {REPEATS} runs a lesson, "
+    print(f"load average before: {os.getloadavg()[0]:.2f}; {repeats} runs a lesson, "
           "kernel CPU-s (best, median)")
     for path in lessons(args.lessons):
         if args.against is None:
-            runs = [run_lesson(path) for _ in range(REPEATS)]
+            runs = [run_lesson(path) for _ in range(repeats)]
             print(f"{path.name}: {describe(runs)}")
             print("\n".join(costly_cells(runs)))
             continue
-        pairs = [(run_lesson(path, args.against), run_lesson(path)) for _ in range(REPEATS)]
+        pairs = [(run_lesson(path, args.against), run_lesson(path)) for _ in range(repeats)]
         before, after = [p[0] for p in pairs], [p[1] for p in pairs]
         print(f"{path.name}: against {describe(before)}; this kit {describe(after)}; "
               "pairs " + " ".join(f"{b[2]:.2f}->{a[2]:.2f}" for b, a in pairs))
