@@ -1051,3 +1051,39 @@ def test_the_slide_mode_switch_reaches_practice_and_the_order_explorer(monkeypat
     assert not plain.compact and plain.form in plain.children
     assert "font-size: 20px" not in plain.question.value
     assert OrderExplorer(size="132K").figure.layout.height != "300px"
+
+
+#: Lesson 1's widgets, as its cells make them (a Predict keeps its demo unbuilt until answered),
+#: then the demo revealed; prints what was loaded before and after the reveal.
+NO_CHART_YET = """
+import sys
+from kit.widgets import OrderExplorer, Poll, Practice, Predict, Quiz
+predict = Predict(demo=lambda: OrderExplorer(size="132K"))
+made = [Quiz("01-allocation-unit"), Poll("01-what-the-default-zone-leaves-out"),
+        Practice(kind="order", seed=1, level=1)]
+def loaded():
+    return sorted(n for n in sys.modules if n.split(".")[0] in ("bqplot", "pandas", "numpy"))
+print(loaded())
+predict.reveal()
+print(type(predict.demo.figure).__module__, "bqplot.figure" in loaded(), "pandas" in loaded())
+"""
+
+
+def test_widgets_load_bqplot_at_their_first_chart_not_at_import(tmp_path):
+    """bqplot (with pandas and numpy, ~0.35 CPU-s) loads when a widget first draws a chart, not
+    when kit.widgets is imported: five lessons draw none when run.  In a fresh interpreter, as
+    a lesson's kernel is: none of them is in sys.modules before the reveal, not even as a
+    placeholder (IPython's display hook loads numpy when it finds it there), and bqplot's
+    figure is made by bqplot after it (fails when any widget module imports them at its top
+    again)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "KIT_PROGRESS": "off"}
+    run = subprocess.run([sys.executable, "-c", NO_CHART_YET], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    before, after = run.stdout.splitlines()
+    assert before == "[]"
+    assert after == "bqplot.figure True True"

@@ -35,7 +35,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import compress, repeat
-from operator import is_not, mul, ne, sub
+from operator import is_not, mul, ne, sub, truediv
 from typing import Any
 
 from kit.core.errors import InvalidArgument
@@ -747,14 +747,23 @@ class _TimelineSeries:
     def bin(self, bins: int) -> Timeline:
         """The timeline: ``bins`` bins of equal width from the first event to the last."""
         series = self.series
-        times = [t for values in series.values() for t in values]
-        first, last = (min(times), max(times)) if times else (0.0, 0.0)
+        filled = [values for values in series.values() if values]
+        first = min(map(min, filled)) if filled else 0.0
+        last = max(map(max, filled)) if filled else 0.0
         width = (last - first) / bins or 1.0
 
         def histogram(values: list[float], weight: list[int] | None = None) -> list[int]:
+            """Each time in bin ``int((t - first) / width)``, the last bin taking the end: the
+            bins are found by map (in C), not a Python loop over the ~170,000 times of the
+            shipped trace (a view of it spent 0.05 CPU-s here)."""
+            found = map(int, map(truediv, map(sub, values, repeat(first)), repeat(width)))
             counts = [0] * bins
-            for i, t in enumerate(values):
-                counts[min(int((t - first) / width), bins - 1)] += weight[i] if weight else 1
+            if weight:
+                for index, pages in zip(found, weight, strict=True):
+                    counts[min(index, bins - 1)] += pages
+                return counts
+            for index, times in Counter(found).items():
+                counts[min(index, bins - 1)] += times
             return counts
 
         return Timeline(

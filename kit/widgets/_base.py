@@ -14,7 +14,6 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 
-import bqplot as bq
 import ipywidgets as widgets
 from IPython import get_ipython  # ipywidgets depends on IPython
 
@@ -23,6 +22,7 @@ from kit.core.events import Event
 from kit.core.orders import parse_size
 from kit.core.zone import Zone
 
+from ._deferred import bq
 from .theme import Theme
 
 __all__ = ["FRAME", "RUN_TO_USE", "Redraw", "RunToUse", "ZoneListener", "bar_figure", "beside",

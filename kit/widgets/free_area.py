@@ -12,15 +12,14 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-import bqplot as bq
 import ipywidgets as widgets
-import numpy as np
 
 from kit.core.procfs import format_buddyinfo
 from kit.core.replay import nr_free_history
 from kit.core.zone import Zone
 
 from ._base import RunToUse, ZoneListener, bar_figure
+from ._deferred import bq, np
 from .playcontrols import PlayControls, labelled_button
 from .theme import Theme, get_theme
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import html
 
-import bqplot as bq
 import ipywidgets as widgets
 
 from kit.core.errors import InvalidArgument
@@ -26,6 +25,7 @@ from kit.core.tracesummary import (
 )
 
 from ._base import RunToUse, bar_figure
+from ._deferred import bq
 from .theme import get_theme
 
 __all__ = ["KernelTraceView"]

@@ -29,15 +29,14 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Protocol
 
-import bqplot as bq
 import ipywidgets as widgets
-import numpy as np
 
 from kit.core import events as ev
 from kit.core.events import Event
 from kit.core.zone import Zone
 
 from ._base import Redraw, RunToUse, ZoneListener
+from ._deferred import bq, np
 from .theme import Theme, get_theme, rgb
 
 __all__ = ["MemoryMap", "PageSource", "outline_boxes"]

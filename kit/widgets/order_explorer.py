@@ -11,7 +11,6 @@ from __future__ import annotations
 import html
 
 import ipywidgets as widgets
-import numpy as np
 import traitlets
 
 from kit.core.errors import KitError
@@ -20,6 +19,7 @@ from kit.core.orders import format_size
 from kit.core.zone import Zone
 
 from ._base import RunToUse, bar_figure, parse_size_text, show_error
+from ._deferred import np
 from .free_area import nice_ticks
 from .theme import get_theme, slide_layout
 

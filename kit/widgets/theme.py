@@ -12,9 +12,12 @@ import html
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import bqplot as bq
 import ipywidgets as widgets
+
+if TYPE_CHECKING:  # only named in hints: bqplot loads at a widget's first chart (_deferred)
+    import bqplot as bq
 
 __all__ = ["Theme", "get_theme", "slide_layout"]
 

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import math
 
-import bqplot as bq
 import ipywidgets as widgets
-import numpy as np
 import traitlets
 
 from kit.core.errors import KitError
@@ -20,6 +18,7 @@ from kit.core.orders import format_size
 from kit.core.zone import Zone
 
 from ._base import RunToUse, parse_size_text, show_error
+from ._deferred import bq, np
 from .order_explorer import OrderExplorer
 from .theme import get_theme
 
