@@ -7,6 +7,9 @@ import contextlib
 import csv
 import io
 import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -126,3 +129,37 @@ def test_a_notebook_name_that_is_no_text_still_makes_a_gradebook(tmp_path: Path)
     assert header == ["student", "'=SUM(1).ipynb", "odd.ipynb", "odd.ipynb", "total",
                       "max_points", "percent"]
     assert ann == ["ann", "1", "2", "3", "6", "12", "50.0"]
+
+
+def test_ctrl_c_ends_the_run_in_one_line_keeping_what_was_graded(tmp_path: Path) -> None:
+    """An instructor's Ctrl-C mid-run: no traceback, one line saying what is kept and how to
+    finish, status 130 (a shell's for SIGINT), the graded student's rows in the gradebook, and
+    none of the run's cgroups left behind for the next run to clear."""
+    klass = tmp_path / "class"
+    # graded in this order, one at a time: the loop keeps the run going past the first
+    for name, fixture in (("a-first", "perfect"), ("b-second", "infinite-loop")):
+        shutil.copytree(SUBMISSIONS / fixture, klass / name)
+    out = tmp_path / "out"
+    kit = Path(sys.executable).parent / "kit"
+    run = subprocess.Popen([str(kit), "grade", str(klass), "--out", str(out), *ARGS,
+                            "--jobs", "1"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert run.stderr is not None
+    said = []
+    for line in run.stderr:  # one plain line per student graded
+        said.append(line)
+        if line.startswith("graded 1/2: a-first "):
+            break
+    run.send_signal(signal.SIGINT)
+    rest_out, rest_err = run.communicate(timeout=60)
+    err = "".join(said) + rest_err
+    assert run.returncode == 130, err
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("interrupted: ") and str(out) in last, err
+    rows = list(csv.DictReader((out / "gradebook.csv").open(encoding="utf-8")))
+    assert {r["status"] for r in rows if r["student"] == "a-first"} == {"passed"}
+    assert all(r["reason"].startswith("not graded: the grading run stopped")
+               for r in rows if r["student"] == "b-second")
+    left = [p for p in Path("/sys/fs/cgroup").glob(f"*/kit-grade-{run.pid}")]
+    assert left == []

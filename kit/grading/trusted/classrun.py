@@ -126,24 +126,28 @@ class ClassRun:
         for _ in range(min(jobs, len(self.students))):
             start_thread()
         reason = f"the student's grading took longer than its budget of {budget:g} s: stopped"
-        while len(self.rows) < len(self.students):
-            try:
-                name, rows = results.get(timeout=0.25)
-            except queue.Empty:
-                now = time.monotonic()
-                with lock:
-                    late = [(n, t, w) for n, (t, w) in watching.items() if n not in self.rows]
-                for name, began, watch in late:
-                    if not watch.cancelled and now - began > budget:
-                        watch.cancel(reason)
-                    elif watch.cancelled and now - began > budget + GRACE:
-                        # Stalled in the grader itself: give it up, and keep the class going.
-                        self._done(name, unfinished(self.students[name], "timeout", reason),
-                                   pending, progress)
-                        start_thread()
-                continue
-            if name not in self.rows:  # a student given up on may still come back: too late
-                self._done(name, rows, pending, progress)
+        try:
+            while len(self.rows) < len(self.students):
+                try:
+                    name, rows = results.get(timeout=0.25)
+                except queue.Empty:
+                    now = time.monotonic()
+                    with lock:
+                        late = [(n, t, w) for n, (t, w) in watching.items() if n not in self.rows]
+                    for name, began, watch in late:
+                        if not watch.cancelled and now - began > budget:
+                            watch.cancel(reason)
+                        elif watch.cancelled and now - began > budget + GRACE:
+                            # Stalled in the grader itself: give it up, and keep the class going.
+                            self._done(name, unfinished(self.students[name], "timeout", reason),
+                                       pending, progress)
+                            start_thread()
+                    continue
+                if name not in self.rows:  # a student given up on may still come back: too late
+                    self._done(name, rows, pending, progress)
+        finally:  # stopped early too (Ctrl-C): no thread takes another student
+            while not tasks.empty():
+                tasks.get_nowait()
         book = self._book({})
         write_gradebook(book, self.out)
         if "canvas" in self.exports:

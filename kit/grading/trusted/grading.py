@@ -880,8 +880,8 @@ def grade(submissions: list[Path], source_folder: Path, out: Path,
     finally:
         for session in started.values():  # started for a student who needed none
             session.close()
-    if sandbox.cgroups is not None:
-        sandbox.cgroups.remove_run_folders()
+        if sandbox.cgroups is not None:  # also when the run stops early (Ctrl-C): ends
+            sandbox.cgroups.remove_run_folders()  # whatever workers are still at work
     return book
 
 
