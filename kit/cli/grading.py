@@ -94,8 +94,9 @@ def grade_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: twice every exercise's --timeout, plus a minute)")
     parser.add_argument("--sandbox", choices=("required", "none"), default="required",
                         help="required (default): answers run only inside bubblewrap, and "
-                             "grading is refused where it cannot work; none: run them as plain "
-                             "processes (a warning on every run, every row marked)")
+                             "grading is refused where it cannot work; none: where it cannot, "
+                             "run them as plain processes (a warning at the start and end, "
+                             "every row marked)")
     parser.add_argument("--secret", type=Path, metavar="FILE",
                         help="the instructor's secret behind the hidden cases (default: "
                              "OUT/hidden-cases.key, made on first use; keep it, never share it)")
@@ -150,7 +151,7 @@ def grade_run(args: argparse.Namespace) -> int:
         print("noticed while collecting:")
     for student, notes in sorted(noted.items()):
         print(f"  {student}: {'; '.join(notes)}")
-    if args.sandbox == "none":
+    if book.unsandboxed:
         print("WARNING: graded without a sandbox (--sandbox none): every row says so")
     return 1 if attention or noted else 0
 

@@ -59,6 +59,9 @@ class Gradebook:
     seconds: float
     graded: list[str] = field(default_factory=list)  # the students this run graded
     notes: dict[str, list[str]] = field(default_factory=dict)  # student -> what was noticed
+    #: The answers ran as plain processes (``--sandbox none`` where bubblewrap cannot run):
+    #: what the run's last words warn of, not the flag, which only allows it.
+    unsandboxed: bool = False
 
     @property
     def complete(self) -> bool:

@@ -882,6 +882,7 @@ def grade(submissions: list[Path], source_folder: Path, out: Path,
             session.close()
         if sandbox.cgroups is not None:  # also when the run stops early (Ctrl-C): ends
             sandbox.cgroups.remove_run_folders()  # whatever workers are still at work
+    book.unsandboxed = sandbox.bwrap is None
     return book
 
 
