@@ -115,6 +115,28 @@ def test_regrading_one_student_replaces_only_their_rows(
     assert "no submission for student nobody" in capsys.readouterr().err
 
 
+def test_a_regrade_with_other_hidden_cases_than_the_class_is_refused(
+        graded: tuple[Path, Path, str, str], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Re-grading one student must draw the hidden cases the rest of the class was graded
+    with: a mistyped --secret (a new one would be made), a lost OUT/hidden-cases.key or a
+    changed --per-student-cases would grade them on other cases than everyone else, so the
+    re-grade stops, in one line, before any row changes."""
+    klass, out, _, _ = graded
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    regrade = ["grade", str(klass), "--out", str(out), "--student", "partial", *ARGS]
+    for extra in (["--secret", str(tmp_path / "mistyped.key")], ["--per-student-cases"]):
+        assert main([*regrade, *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and "other hidden cases" in err and \
+            len(err.strip().splitlines()) == 1, err
+        assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    (out / "hidden-cases.key").unlink()  # lost: a new one would be made
+    assert main(regrade) == 2
+    assert "other hidden cases" in capsys.readouterr().err
+    assert not (out / "hidden-cases.key").exists()
+
+
 def test_a_notebook_name_that_is_no_text_still_makes_a_gradebook(tmp_path: Path) -> None:
     """A notebook's file name with bytes that are not UTF-8 (read as lone surrogates) or that
     starts like a formula heads a column of the per-student files: they are written, with

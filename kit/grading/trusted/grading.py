@@ -247,6 +247,31 @@ def load_secret(path: Path) -> bytes:
     return secret
 
 
+#: What names the hidden cases OUT's rows were drawn with (see :meth:`HiddenCases.identity`).
+CASES_ID_FILE = "hidden-cases.id"
+
+
+def same_cases(out: Path, secret: Path, per_student: bool, *, keeping: bool) -> HiddenCases:
+    """The run's hidden cases, recorded in ``out``; refused when the run keeps rows of other
+    students (a re-grade) that were drawn with other cases: a mistyped ``--secret`` (which
+    would make a new one), a lost ``OUT/hidden-cases.key``, a changed ``--per-student-cases``.
+    """
+    recorded_file = out / CASES_ID_FILE
+    recorded = recorded_file.read_text(encoding="ascii").strip() \
+        if keeping and recorded_file.is_file() else None
+    refusal = GradingError(
+        f"this re-grade would draw other hidden cases than the rest of the class in {out} was "
+        f"graded with (--secret {secret} is not their secret, or --per-student-cases differs): "
+        "give the secret and mode they were graded with, or grade the whole class again")
+    if recorded is not None and not Path(secret).exists():
+        raise refusal  # rather than a new secret made for it
+    cases = HiddenCases(load_secret(secret), per_student)
+    if recorded is not None and recorded != cases.identity():
+        raise refusal
+    nbs.atomic_write(recorded_file, cases.identity() + "\n")
+    return cases
+
+
 @dataclass(frozen=True)
 class HiddenCases:
     """The seeds of the hidden cases: one per exercise for the class (the default), or one per
@@ -254,6 +279,13 @@ class HiddenCases:
 
     secret: bytes
     per_student: bool = False
+
+    def identity(self) -> str:
+        """Which cases these are, as a name that tells nothing of the secret (an HMAC keyed
+        with it): kept in OUT, so a re-grade of some students on other cases than the rest of
+        the class is refused."""
+        what = b"kit grade hidden cases, " + (b"per student" if self.per_student else b"per class")
+        return hmac.new(self.secret, what, "sha256").hexdigest()[:32]
 
     def seed(self, student: str, notebook: str, grade_id: str, base: int) -> int:
         who = student if self.per_student else ""
@@ -866,7 +898,8 @@ def grade(submissions: list[Path], source_folder: Path, out: Path,
     if sandbox.cgroups is not None and sandbox.cgroups.removed_stale:
         run.log(f"removed {len(sandbox.cgroups.removed_stale)} cgroup(s) left by a grader that "
                 "was killed")
-    cases = HiddenCases(load_secret(run.secret or out / SECRET_FILE), run.per_student_cases)
+    cases = same_cases(out, run.secret or out / SECRET_FILE, run.per_student_cases,
+                       keeping=bool(kept))
     started = prestart(students, names, jobs, lambda: SandboxSession(sandbox, run.limits,
                                                                       run.phases))
     try:
