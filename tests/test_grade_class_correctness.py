@@ -198,3 +198,22 @@ def test_the_sandbox_cannot_read_the_secret(tmp_path: Path) -> None:
     finally:
         worker.close()
     assert reply["ok"] is False and reply["exc"] == "FileNotFoundError"
+
+
+def test_get_order_wrong_on_every_whole_block_loses_the_hidden_points_too(
+        tmp_path: Path) -> None:
+    """A get_order one order too high whenever the size fills its block exactly (4096 bytes
+    give order 1: the misconception its check names) fails three of eight visible checks;
+    the hidden checks, 80 % of the points, must see it too, or it earns 2.78 of 3 (random
+    sizes up to 16 GiB are almost never a whole block)."""
+    build = build_module()
+    wrong = build.GET_ORDER.replace("((size - 1) >> page_shift)", "(size >> page_shift)")
+    assert wrong != build.GET_ORDER
+    nbs.write_notebook(build.student({"orders-get-order": wrong}),
+                       tmp_path / "class" / "off-by-one" / NAME)
+    book = grading.grade([tmp_path / "class"], SOLUTIONS, tmp_path / "out",
+                         GradingRun(jobs=1, secret=SECRET, notebooks=[NAME],
+                                    log=lambda line: None))
+    row = next(r for r in book.rows if r.exercise == "orders-get-order-tests")
+    assert "✘ a hidden check failed: random sizes" in row.details, row.details
+    assert row.points < 0.2 * 3 * 5 / 8 + 0.8 * 3 / 2 + 0.01, row
