@@ -71,6 +71,9 @@ def test_the_fixture_class_covers_every_collection_case() -> None:
     reasons = " ".join(row[6] for row in rows)
     assert "graded '01-orders (1).ipynb', a copy named differently" in reasons
     assert "graded '01-orders-Copy1.ipynb'" in reasons
+    eve = [row[6] for row in rows if row[0] == "eve"]  # her copy lost to the right name
+    assert eve and all(reason.startswith("graded 01-orders.ipynb, not '01-orders (1).ipynb', "
+                                         "a copy of it, which was not graded") for reason in eve)
     assert "not submitted: on the roster" in reasons and "not on the roster" in reasons
     assert "at the top of the class folder" in reasons
     submitted = COLLECTION / "submitted"

@@ -7,7 +7,8 @@ Classes hand in the way their tools make them, and every case gets a row, never 
   given one by one;
 * a notebook renamed by a browser's download or Jupyter's "Duplicate" (``01-orders (1).ipynb``,
   ``03-buddy-Copy1.ipynb``) is matched to its source notebook by the exercise ids in it and
-  graded, with a note on its rows; a notebook that matches none is listed as extra;
+  graded, with a note on its rows; a copy beside the notebook of its name is not graded, and
+  that notebook's rows say so; a notebook that matches none is listed as extra;
 * what operating systems leave behind (``.DS_Store``, ``__MACOSX/``, ``.ipynb_checkpoints/``,
   ``._*`` files, ``Thumbs.db``) is never a student and never a notebook;
 * a notebook beside student folders, at the top of the class folder, is a stray file;
@@ -207,6 +208,14 @@ def match_files(folder: Path, source: SourceIds) -> tuple[dict[str, Path], dict[
             left.remove(chosen)
             notes[name] = (f"graded {printable(str(chosen.relative_to(folder)))!r}, a copy "
                            f"named differently, matched to {name} by its exercise ids")
+    for copy in left:  # a copy that lost to the notebook of its name: its rows say so
+        shared = [(-len(ids[copy] & wanted), name) for name, wanted in source.ids.items()
+                  if ids[copy] & wanted]
+        kept = min(shared)[1] if shared else None
+        if kept is not None and kept not in notes:
+            notes[kept] = (f"graded {kept}, not {printable(str(copy.relative_to(folder)))!r}, "
+                           "a copy of it, which was not graded (the notebook of the right "
+                           "name wins)")
     extra = [printable(str(p.relative_to(folder))) for p in left]
     return files, notes, extra
 
