@@ -20,6 +20,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import pytest
 
 from kit.cli import main
@@ -217,3 +218,31 @@ def test_get_order_wrong_on_every_whole_block_loses_the_hidden_points_too(
     row = next(r for r in book.rows if r.exercise == "orders-get-order-tests")
     assert "✘ a hidden check failed: random sizes" in row.details, row.details
     assert row.points < 0.2 * 3 * 5 / 8 + 0.8 * 3 / 2 + 0.01, row
+
+
+def test_an_answer_retyped_in_a_cell_without_its_metadata_is_graded(tmp_path: Path) -> None:
+    """A student who deleted the answer cell of exercise 3 and wrote the function again in a
+    new cell (which has no nbgrader metadata) has a notebook that runs, whose self-check
+    passes and which nbgrader grades in full: that cell is the answer, graded where it
+    stands and saying so, not 'missing' with a stub run over it. An answer cell deleted
+    with nothing in its place is still missing."""
+    build = build_module()
+    for name, retyped in (("retyped", build.FITS), ("deleted", None)):
+        nb = build.student({"orders-get-order": build.GET_ORDER, "orders-pages": build.PAGES})
+        at = next(i for i, c in enumerate(nb.cells) if nbs.grade_id(c) == "orders-fits")
+        if retyped is None:
+            del nb.cells[at]
+        else:
+            new = nbformat.v4.new_code_cell(retyped)
+            new["id"] = "retyped-fits"
+            nb.cells[at] = new
+        nbs.write_notebook(nb, tmp_path / "class" / name / NAME)
+    book = grading.grade([tmp_path / "class"], SOLUTIONS, tmp_path / "out",
+                         GradingRun(jobs=1, secret=SECRET, notebooks=[NAME],
+                                    log=lambda line: None))
+    fits = {r.student: r for r in book.rows if r.exercise == "orders-fits-tests"}
+    assert (fits["retyped"].status, fits["retyped"].points) == ("passed", 2), fits["retyped"]
+    assert fits["retyped"].reason == ("answer cell orders-fits is missing: graded your cell "
+                                      "that defines fits_one_block")
+    assert fits["deleted"].status == "missing-answer"
+    assert {r.status for r in book.rows if r.exercise != "orders-fits-tests"} == {"passed"}

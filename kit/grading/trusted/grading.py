@@ -311,6 +311,8 @@ class Rebuilt:
     missing_answers: set[str]
     tampering: dict[str, str]  # grade_id -> what was done to it
     tests: set[str]  # grade_ids of the test cells
+    #: grade_id of a missing answer cell -> the note of the student's cell graded in its place
+    retyped: dict[str, str] = field(default_factory=dict)
 
 
 def rebuild(source: Source, name: str, submitted: Any) -> Rebuilt:
@@ -327,14 +329,40 @@ def rebuild(source: Source, name: str, submitted: Any) -> Rebuilt:
     ids = [nbs.grade_id(cell) or f"cell-{index}"
            for index, cell in enumerate(source.notebooks[name].cells)]
     added = added_cells(submitted, set(ids))
+    retyped = _retyped_answers(source, name, theirs, added)
     steps: list[Step] = list(added.get(None, []))
     missing: set[str] = set()
     tampering: dict[str, str] = {}
     for index, cell in enumerate(source.notebooks[name].cells):
-        _rebuild_cell(source, name, index, cell, theirs, steps, missing, tampering)
+        if nbs.grade_id(cell) not in retyped:  # else the student's own cell stands for it
+            _rebuild_cell(source, name, index, cell, theirs, steps, missing, tampering)
         steps += added.get(ids[index], [])
     tests = {s.grade_id for s in steps if s.kind == "test"}
-    return Rebuilt(steps, missing, tampering, tests)
+    return Rebuilt(steps, missing, tampering, tests, retyped)
+
+
+def _retyped_answers(source: Source, name: str, theirs: dict[str, Any],
+                     added: dict[str | None, list[Step]]) -> dict[str, str]:
+    """Answer cells missing from the submission whose every function one cell the student
+    added defines (the answer deleted and written again in a new cell, which has no nbgrader
+    metadata): that cell becomes the answer, where it stands, as the notebook, its self-check
+    and nbgrader run it; grade_id -> the note its rows carry.  ``added`` is changed."""
+    notes: dict[str, str] = {}
+    for index, cell in enumerate(source.notebooks[name].cells):
+        gid = nbs.grade_id(cell)
+        if not gid or not nbs.is_answer(cell) or (
+                gid in theirs and theirs[gid].cell_type == "code"):
+            continue
+        wanted = set(defined_functions(cell.source, f"{name} cell {index}"))
+        for steps in added.values():
+            at = next((i for i, step in enumerate(steps) if step.kind == "added" and wanted
+                       and wanted <= defined_names(step.source)), None)
+            if at is not None:
+                steps[at] = Step("answer", gid, steps[at].source)
+                notes[gid] = (f"answer cell {gid} is missing: graded your cell that defines "
+                              f"{', '.join(sorted(wanted))}")
+                break
+    return notes
 
 
 def added_cells(submitted: Any, known: set[str]) -> dict[str | None, list[Step]]:
@@ -506,11 +534,13 @@ class NotebookGrader:
                  if g == exercise.grade_id or g not in self.rebuilt.tests]
         tamper = ("tampering: " + "; ".join(notes) + " (graded with the original). ") \
             if notes else ""
+        retyped = "; ".join(self.rebuilt.retyped[g] for g in exercise.answers
+                            if g in self.rebuilt.retyped)
         if self.watch.cancelled:  # the student's whole budget is used up: run nothing more
             row.status, reason = "timeout", self.watch.cancelled
         else:
             row.status, reason, row.details = self._run(exercise, test, row)
-        row.reason = (tamper + reason).strip()
+        row.reason = (tamper + "; ".join(part for part in (retyped, reason) if part)).strip()
         return row
 
     def _run(self, exercise: Exercise, test: Step, row: Row) -> tuple[str, str, list[str]]:
