@@ -160,6 +160,8 @@ def test_grade_reports_a_broken_test_as_the_graders_error_for_everyone(tmp_path:
                              "it (cell 4, orders-get-order-tests) has 3"),
     ("incomplete-forbid", "cell 4 (orders-get-order-tests): forbid= lacks 'pages_for', which "
                           "the notebook forbids and this exercise's solution does not use"),
+    ("solution-syntax-error", "cell 9 (orders-fits): the solution does not parse: invalid "
+                              "syntax (line 6)"),
 ])
 def test_release_and_grade_refuse_a_malformed_source(
         case: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
