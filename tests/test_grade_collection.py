@@ -188,6 +188,37 @@ def test_a_notebook_beside_student_folders_is_a_stray_file(tmp_path: Path) -> No
     assert found["ann"].files == {"01-orders.ipynb": klass / "ann" / "01-orders.ipynb"}
 
 
+def test_what_a_student_handed_in_instead_of_a_notebook_is_named_in_their_rows(
+        tmp_path: Path) -> None:
+    """A zip of the notebooks (an LMS upload), a notebook two folders down, a PDF: each is
+    named in the 'not submitted' rows and in the summary, with what to do about an archive,
+    never a bare 'was not submitted' for a student who handed something in. nbgrader's
+    timestamp.txt and what file managers leave are not hand-ins."""
+    import zipfile
+
+    klass = tmp_path / "class"
+    (klass / "zipper").mkdir(parents=True)
+    with zipfile.ZipFile(klass / "zipper" / "hw.zip", "w") as archive:
+        archive.write(PERFECT, "01-orders.ipynb")
+    (klass / "deep" / "a" / "b").mkdir(parents=True)
+    shutil.copy(PERFECT, klass / "deep" / "a" / "b")
+    (klass / "ann" / "ps1").mkdir(parents=True)
+    shutil.copy(PERFECT, klass / "ann" / "ps1")
+    (klass / "ann" / "ps1" / "timestamp.txt").write_text("2026-12-07 08:00:00")
+    (klass / "ann" / ".DS_Store").write_bytes(b"\0")
+    book = grading.grade([klass], SOLUTIONS, tmp_path / "out",
+                         GradingRun(jobs=1, notebooks=["01-orders.ipynb"], log=lambda _: None))
+    reasons = {r.student: r.reason for r in book.rows}
+    assert reasons["zipper"] == ("01-orders.ipynb was not submitted; the folder holds hw.zip, "
+                                 "which was not graded (archives are not unpacked: unpack it "
+                                 "into the folder and grade again)")
+    assert reasons["deep"] == ("01-orders.ipynb was not submitted; the folder holds "
+                               "a/b/01-orders.ipynb, which was not graded")
+    assert {r.status for r in book.rows if r.student == "ann"} == {"passed"}
+    assert book.notes["zipper"] == ["other files, not graded: hw.zip"]
+    assert "ann" not in book.notes
+
+
 def test_hard_links_and_files_of_other_owners_are_refused(tmp_path: Path) -> None:
     folder = tmp_path / "ann"
     folder.mkdir()

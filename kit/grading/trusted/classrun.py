@@ -177,4 +177,6 @@ def _notes(submission: Submission) -> list[str]:
     notes = ["not on the roster"] if submission.off_roster else []
     if submission.extra:
         notes.append("extra notebooks, not graded: " + ", ".join(submission.extra))
+    if submission.unread:
+        notes.append("other files, not graded: " + ", ".join(submission.unread))
     return notes

@@ -78,6 +78,7 @@ from kit.grading.trusted.collection import (
     file_problem,
     find_submissions,
     is_student_folder,
+    not_submitted,
     read_roster,
 )
 from kit.grading.trusted.delegation import declared_forbid, used_names
@@ -845,7 +846,7 @@ def _grade_student(source: Source, submission: Submission, names: list[str],
             path = submission.files.get(name)
             if path is None:
                 rows += _invalid_rows(source, student, name, "not-submitted",
-                                      f"{name} was not submitted")
+                                      not_submitted(name, submission.unread))
                 continue
             try:
                 with plan.phases("grader: read and rebuild notebooks"):
