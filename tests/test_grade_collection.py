@@ -206,6 +206,9 @@ def test_what_a_student_handed_in_instead_of_a_notebook_is_named_in_their_rows(
     shutil.copy(PERFECT, klass / "ann" / "ps1")
     (klass / "ann" / "ps1" / "timestamp.txt").write_text("2026-12-07 08:00:00")
     (klass / "ann" / ".DS_Store").write_bytes(b"\0")
+    (klass / "bo").mkdir()  # everything handed in, and a README beside it: nothing to say
+    shutil.copy(PERFECT, klass / "bo")
+    (klass / "bo" / "README.md").write_text("my notes")
     book = grading.grade([klass], SOLUTIONS, tmp_path / "out",
                          GradingRun(jobs=1, notebooks=["01-orders.ipynb"], log=lambda _: None))
     reasons = {r.student: r.reason for r in book.rows}
@@ -216,7 +219,7 @@ def test_what_a_student_handed_in_instead_of_a_notebook_is_named_in_their_rows(
                                "a/b/01-orders.ipynb, which was not graded")
     assert {r.status for r in book.rows if r.student == "ann"} == {"passed"}
     assert book.notes["zipper"] == ["other files, not graded: hw.zip"]
-    assert "ann" not in book.notes
+    assert "ann" not in book.notes and "bo" not in book.notes
 
 
 def test_hard_links_and_files_of_other_owners_are_refused(tmp_path: Path) -> None:

@@ -168,15 +168,17 @@ class ClassRun:
         rows = self.kept + [row for name in self.students
                             for row in self.rows.get(name, pending.get(name, []))]
         rows.sort(key=lambda r: (r.student, self.order.get(r.notebook, len(self.order))))
-        notes = {name: note for name, s in self.students.items() if (note := _notes(s))}
+        notes = {name: note for name, s in self.students.items()
+                 if (note := _notes(s, self.rows.get(name, [])))}
         return Gradebook(rows, time.monotonic() - self.started, list(self.students), notes)
 
 
-def _notes(submission: Submission) -> list[str]:
-    """What the summary says of a student beyond their rows."""
+def _notes(submission: Submission, rows: list[Row]) -> list[str]:
+    """What the summary says of a student beyond their rows (the files not read only where a
+    notebook was not submitted: a README beside every notebook is no one's concern)."""
     notes = ["not on the roster"] if submission.off_roster else []
     if submission.extra:
         notes.append("extra notebooks, not graded: " + ", ".join(submission.extra))
-    if submission.unread:
+    if submission.unread and any(row.status == "not-submitted" for row in rows):
         notes.append("other files, not graded: " + ", ".join(submission.unread))
     return notes
