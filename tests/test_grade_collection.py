@@ -157,6 +157,24 @@ def test_without_a_roster_canvas_rows_carry_the_folder_as_the_login(
     assert canvas_problems(text, {"01-orders"}) == []
 
 
+def test_a_roster_of_folders_only_still_gives_canvas_a_login_per_row(
+        sandbox_available: None, tmp_path: Path) -> None:
+    """A roster with a 'folder' column and no Canvas identity (the README's first kind): the
+    folder is the login, as without a roster; the rows had no ID, SIS User ID or SIS Login ID,
+    so Canvas could place none of them."""
+    klass = tmp_path / "class"
+    shutil.copytree(SUBMISSIONS / "perfect", klass / "ann")
+    roster = tmp_path / "roster.csv"
+    roster.write_text("folder,name\nann,Ann Lovelace\ngus,Gus Grissom\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["grade", str(klass), "--out", str(out), *ARGS, "--export", "canvas",
+                 "--roster", str(roster)]) == 1  # gus handed in nothing
+    text = (out / "canvas-import.csv").read_text(encoding="utf-8")
+    assert read_csv(text)[2:] == [["ann", "", "", "ann", "", "7"],
+                                  ["gus", "", "", "gus", "", "0"]]
+    assert canvas_problems(text, {"01-orders"}) == []
+
+
 # ------------------------------------------------------------------------ names and files
 def source_ids() -> SourceIds:
     return SourceIds({"01-orders.ipynb": frozenset({"orders-get-order", "orders-pages"})})
