@@ -314,7 +314,23 @@ def test_without_a_sandbox_grading_is_refused_unless_sandbox_none(
     said = capsys.readouterr().out
     assert said.startswith("WARNING: sandbox: NONE (--sandbox none; bubblewrap (bwrap) is not "
                            "installed; file-system isolation; network isolation")
+    assert said.rstrip().endswith("WARNING: graded without a sandbox (--sandbox none): every "
+                                  "row says so")
     assert {r["status"] for r in read_csv(tmp_path / "o" / "gradebook.csv")} == {"passed"}
+
+
+def test_sandbox_none_where_bubblewrap_works_grades_in_it_and_says_so(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--sandbox none`` only allows grading without a sandbox where bubblewrap cannot run;
+    here it can, so the answers run in it, and nothing the run prints or writes may say they
+    did not (the end of the run warned "graded without a sandbox" after a sandboxed run)."""
+    assert main(["grade", str(SUBMISSIONS / "perfect"), "--source", str(SOLUTIONS), "--out",
+                 str(tmp_path / "o"), "--notebook", "01-orders.ipynb", "--sandbox", "none"]) == 0
+    said = capsys.readouterr().out
+    assert said.startswith("sandbox: bubblewrap (")
+    assert "without a sandbox" not in said and "NONE" not in said
+    rows = read_csv(tmp_path / "o" / "gradebook.csv")
+    assert {(r["status"], r["reason"]) for r in rows} == {("passed", "")}
 
 
 def test_a_student_error_outside_a_checks_block_is_the_students_not_the_graders(

@@ -20,6 +20,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import pytest
 
 from kit.cli import main
@@ -159,6 +160,8 @@ def test_grade_reports_a_broken_test_as_the_graders_error_for_everyone(tmp_path:
                              "it (cell 4, orders-get-order-tests) has 3"),
     ("incomplete-forbid", "cell 4 (orders-get-order-tests): forbid= lacks 'pages_for', which "
                           "the notebook forbids and this exercise's solution does not use"),
+    ("solution-syntax-error", "cell 9 (orders-fits): the solution does not parse: invalid "
+                              "syntax (line 6)"),
 ])
 def test_release_and_grade_refuse_a_malformed_source(
         case: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -198,3 +201,50 @@ def test_the_sandbox_cannot_read_the_secret(tmp_path: Path) -> None:
     finally:
         worker.close()
     assert reply["ok"] is False and reply["exc"] == "FileNotFoundError"
+
+
+def test_get_order_wrong_on_every_whole_block_loses_the_hidden_points_too(
+        tmp_path: Path) -> None:
+    """A get_order one order too high whenever the size fills its block exactly (4096 bytes
+    give order 1: the misconception its check names) fails three of eight visible checks;
+    the hidden checks, 80 % of the points, must see it too, or it earns 2.78 of 3 (random
+    sizes up to 16 GiB are almost never a whole block)."""
+    build = build_module()
+    wrong = build.GET_ORDER.replace("((size - 1) >> page_shift)", "(size >> page_shift)")
+    assert wrong != build.GET_ORDER
+    nbs.write_notebook(build.student({"orders-get-order": wrong}),
+                       tmp_path / "class" / "off-by-one" / NAME)
+    book = grading.grade([tmp_path / "class"], SOLUTIONS, tmp_path / "out",
+                         GradingRun(jobs=1, secret=SECRET, notebooks=[NAME],
+                                    log=lambda line: None))
+    row = next(r for r in book.rows if r.exercise == "orders-get-order-tests")
+    assert "✘ a hidden check failed: random sizes" in row.details, row.details
+    assert row.points < 0.2 * 3 * 5 / 8 + 0.8 * 3 / 2 + 0.01, row
+
+
+def test_an_answer_retyped_in_a_cell_without_its_metadata_is_graded(tmp_path: Path) -> None:
+    """A student who deleted the answer cell of exercise 3 and wrote the function again in a
+    new cell (which has no nbgrader metadata) has a notebook that runs, whose self-check
+    passes and which nbgrader grades in full: that cell is the answer, graded where it
+    stands and saying so, not 'missing' with a stub run over it. An answer cell deleted
+    with nothing in its place is still missing."""
+    build = build_module()
+    for name, retyped in (("retyped", build.FITS), ("deleted", None)):
+        nb = build.student({"orders-get-order": build.GET_ORDER, "orders-pages": build.PAGES})
+        at = next(i for i, c in enumerate(nb.cells) if nbs.grade_id(c) == "orders-fits")
+        if retyped is None:
+            del nb.cells[at]
+        else:
+            new = nbformat.v4.new_code_cell(retyped)
+            new["id"] = "retyped-fits"
+            nb.cells[at] = new
+        nbs.write_notebook(nb, tmp_path / "class" / name / NAME)
+    book = grading.grade([tmp_path / "class"], SOLUTIONS, tmp_path / "out",
+                         GradingRun(jobs=1, secret=SECRET, notebooks=[NAME],
+                                    log=lambda line: None))
+    fits = {r.student: r for r in book.rows if r.exercise == "orders-fits-tests"}
+    assert (fits["retyped"].status, fits["retyped"].points) == ("passed", 2), fits["retyped"]
+    assert fits["retyped"].reason == ("answer cell orders-fits is missing: graded your cell "
+                                      "that defines fits_one_block")
+    assert fits["deleted"].status == "missing-answer"
+    assert {r.status for r in book.rows if r.exercise != "orders-fits-tests"} == {"passed"}

@@ -71,6 +71,9 @@ def test_the_fixture_class_covers_every_collection_case() -> None:
     reasons = " ".join(row[6] for row in rows)
     assert "graded '01-orders (1).ipynb', a copy named differently" in reasons
     assert "graded '01-orders-Copy1.ipynb'" in reasons
+    eve = [row[6] for row in rows if row[0] == "eve"]  # her copy lost to the right name
+    assert eve and all(reason.startswith("graded 01-orders.ipynb, not '01-orders (1).ipynb', "
+                                         "a copy of it, which was not graded") for reason in eve)
     assert "not submitted: on the roster" in reasons and "not on the roster" in reasons
     assert "at the top of the class folder" in reasons
     submitted = COLLECTION / "submitted"
@@ -154,6 +157,24 @@ def test_without_a_roster_canvas_rows_carry_the_folder_as_the_login(
     assert canvas_problems(text, {"01-orders"}) == []
 
 
+def test_a_roster_of_folders_only_still_gives_canvas_a_login_per_row(
+        sandbox_available: None, tmp_path: Path) -> None:
+    """A roster with a 'folder' column and no Canvas identity (the README's first kind): the
+    folder is the login, as without a roster; the rows had no ID, SIS User ID or SIS Login ID,
+    so Canvas could place none of them."""
+    klass = tmp_path / "class"
+    shutil.copytree(SUBMISSIONS / "perfect", klass / "ann")
+    roster = tmp_path / "roster.csv"
+    roster.write_text("folder,name\nann,Ann Lovelace\ngus,Gus Grissom\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["grade", str(klass), "--out", str(out), *ARGS, "--export", "canvas",
+                 "--roster", str(roster)]) == 1  # gus handed in nothing
+    text = (out / "canvas-import.csv").read_text(encoding="utf-8")
+    assert read_csv(text)[2:] == [["ann", "", "", "ann", "", "7"],
+                                  ["gus", "", "", "gus", "", "0"]]
+    assert canvas_problems(text, {"01-orders"}) == []
+
+
 # ------------------------------------------------------------------------ names and files
 def source_ids() -> SourceIds:
     return SourceIds({"01-orders.ipynb": frozenset({"orders-get-order", "orders-pages"})})
@@ -183,6 +204,40 @@ def test_a_notebook_beside_student_folders_is_a_stray_file(tmp_path: Path) -> No
     assert list(found) == ["01-orders.ipynb", "ann"]
     assert "is a notebook at the top of the class folder" in found["01-orders.ipynb"].problem
     assert found["ann"].files == {"01-orders.ipynb": klass / "ann" / "01-orders.ipynb"}
+
+
+def test_what_a_student_handed_in_instead_of_a_notebook_is_named_in_their_rows(
+        tmp_path: Path) -> None:
+    """A zip of the notebooks (an LMS upload), a notebook two folders down, a PDF: each is
+    named in the 'not submitted' rows and in the summary, with what to do about an archive,
+    never a bare 'was not submitted' for a student who handed something in. nbgrader's
+    timestamp.txt and what file managers leave are not hand-ins."""
+    import zipfile
+
+    klass = tmp_path / "class"
+    (klass / "zipper").mkdir(parents=True)
+    with zipfile.ZipFile(klass / "zipper" / "hw.zip", "w") as archive:
+        archive.write(PERFECT, "01-orders.ipynb")
+    (klass / "deep" / "a" / "b").mkdir(parents=True)
+    shutil.copy(PERFECT, klass / "deep" / "a" / "b")
+    (klass / "ann" / "ps1").mkdir(parents=True)
+    shutil.copy(PERFECT, klass / "ann" / "ps1")
+    (klass / "ann" / "ps1" / "timestamp.txt").write_text("2026-12-07 08:00:00")
+    (klass / "ann" / ".DS_Store").write_bytes(b"\0")
+    (klass / "bo").mkdir()  # everything handed in, and a README beside it: nothing to say
+    shutil.copy(PERFECT, klass / "bo")
+    (klass / "bo" / "README.md").write_text("my notes")
+    book = grading.grade([klass], SOLUTIONS, tmp_path / "out",
+                         GradingRun(jobs=1, notebooks=["01-orders.ipynb"], log=lambda _: None))
+    reasons = {r.student: r.reason for r in book.rows}
+    assert reasons["zipper"] == ("01-orders.ipynb was not submitted; the folder holds hw.zip, "
+                                 "which was not graded (archives are not unpacked: unpack it "
+                                 "into the folder and grade again)")
+    assert reasons["deep"] == ("01-orders.ipynb was not submitted; the folder holds "
+                               "a/b/01-orders.ipynb, which was not graded")
+    assert {r.status for r in book.rows if r.student == "ann"} == {"passed"}
+    assert book.notes["zipper"] == ["other files, not graded: hw.zip"]
+    assert "ann" not in book.notes and "bo" not in book.notes
 
 
 def test_hard_links_and_files_of_other_owners_are_refused(tmp_path: Path) -> None:

@@ -7,6 +7,9 @@ import contextlib
 import csv
 import io
 import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -112,6 +115,28 @@ def test_regrading_one_student_replaces_only_their_rows(
     assert "no submission for student nobody" in capsys.readouterr().err
 
 
+def test_a_regrade_with_other_hidden_cases_than_the_class_is_refused(
+        graded: tuple[Path, Path, str, str], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Re-grading one student must draw the hidden cases the rest of the class was graded
+    with: a mistyped --secret (a new one would be made), a lost OUT/hidden-cases.key or a
+    changed --per-student-cases would grade them on other cases than everyone else, so the
+    re-grade stops, in one line, before any row changes."""
+    klass, out, _, _ = graded
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    regrade = ["grade", str(klass), "--out", str(out), "--student", "partial", *ARGS]
+    for extra in (["--secret", str(tmp_path / "mistyped.key")], ["--per-student-cases"]):
+        assert main([*regrade, *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and "other hidden cases" in err and \
+            len(err.strip().splitlines()) == 1, err
+        assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    (out / "hidden-cases.key").unlink()  # lost: a new one would be made
+    assert main(regrade) == 2
+    assert "other hidden cases" in capsys.readouterr().err
+    assert not (out / "hidden-cases.key").exists()
+
+
 def test_a_notebook_name_that_is_no_text_still_makes_a_gradebook(tmp_path: Path) -> None:
     """A notebook's file name with bytes that are not UTF-8 (read as lone surrogates) or that
     starts like a formula heads a column of the per-student files: they are written, with
@@ -126,3 +151,37 @@ def test_a_notebook_name_that_is_no_text_still_makes_a_gradebook(tmp_path: Path)
     assert header == ["student", "'=SUM(1).ipynb", "odd.ipynb", "odd.ipynb", "total",
                       "max_points", "percent"]
     assert ann == ["ann", "1", "2", "3", "6", "12", "50.0"]
+
+
+def test_ctrl_c_ends_the_run_in_one_line_keeping_what_was_graded(tmp_path: Path) -> None:
+    """An instructor's Ctrl-C mid-run: no traceback, one line saying what is kept and how to
+    finish, status 130 (a shell's for SIGINT), the graded student's rows in the gradebook, and
+    none of the run's cgroups left behind for the next run to clear."""
+    klass = tmp_path / "class"
+    # graded in this order, one at a time: the loop keeps the run going past the first
+    for name, fixture in (("a-first", "perfect"), ("b-second", "infinite-loop")):
+        shutil.copytree(SUBMISSIONS / fixture, klass / name)
+    out = tmp_path / "out"
+    kit = Path(sys.executable).parent / "kit"
+    run = subprocess.Popen([str(kit), "grade", str(klass), "--out", str(out), *ARGS,
+                            "--jobs", "1"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert run.stderr is not None
+    said = []
+    for line in run.stderr:  # one plain line per student graded
+        said.append(line)
+        if line.startswith("graded 1/2: a-first "):
+            break
+    run.send_signal(signal.SIGINT)
+    rest_out, rest_err = run.communicate(timeout=60)
+    err = "".join(said) + rest_err
+    assert run.returncode == 130, err
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("interrupted: ") and str(out) in last, err
+    rows = list(csv.DictReader((out / "gradebook.csv").open(encoding="utf-8")))
+    assert {r["status"] for r in rows if r["student"] == "a-first"} == {"passed"}
+    assert all(r["reason"].startswith("not graded: the grading run stopped")
+               for r in rows if r["student"] == "b-second")
+    left = [p for p in Path("/sys/fs/cgroup").glob(f"*/kit-grade-{run.pid}")]
+    assert left == []

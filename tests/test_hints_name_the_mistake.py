@@ -159,3 +159,14 @@ def test_counting_blocks_still_gets_count_pages():
                      "zone_free_pages": zone_free_pages})
     assert "✔ my_parse_buddyinfo(the sample)" in out
     assert "hint:     count pages, not blocks" in out
+
+
+def test_the_full_block_hint_counts_one_page_in_the_singular():
+    """Exercise 1's hint for 4096 bytes given order 1 is read by a student: "1 page fills",
+    not "1 pages fill"; the plural stays for more pages."""
+    def hint(size: int) -> str:
+        return next(text for wrong, text in harness.get_order_misconceptions(size)
+                    if "a full block does not fit" in text)
+
+    assert "1 page fills an order-0 block exactly" in hint(4096)
+    assert "2 pages fill an order-1 block exactly" in hint(8192)

@@ -16,6 +16,9 @@ from kit.core.errors import InvalidArgument
 from kit.grading.trusted.bwrap import DEFAULT_JOBS, Limits
 from kit.teaching.progress import SWITCH as PROGRESS_SWITCH
 
+#: The exit status of a run ended by Ctrl-C: what a shell reports for a command killed by SIGINT.
+INTERRUPTED = 128 + 2
+
 
 def release_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", type=Path, default=Path("solutions"),
@@ -91,8 +94,9 @@ def grade_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: twice every exercise's --timeout, plus a minute)")
     parser.add_argument("--sandbox", choices=("required", "none"), default="required",
                         help="required (default): answers run only inside bubblewrap, and "
-                             "grading is refused where it cannot work; none: run them as plain "
-                             "processes (a warning on every run, every row marked)")
+                             "grading is refused where it cannot work; none: where it cannot, "
+                             "run them as plain processes (a warning at the start and end, "
+                             "every row marked)")
     parser.add_argument("--secret", type=Path, metavar="FILE",
                         help="the instructor's secret behind the hidden cases (default: "
                              "OUT/hidden-cases.key, made on first use; keep it, never share it)")
@@ -116,11 +120,20 @@ def grade_run(args: argparse.Namespace) -> int:
     limits = Limits(timeout=args.timeout, memory_mib=args.memory, cpu_seconds=args.cpu,
                     output_bytes=args.output_limit, processes=args.processes)
     progress = Progress(sys.stderr)
-    book = grade(args.submissions, args.source, args.out,
-                 GradingRun(limits, args.sandbox, args.jobs, args.notebooks, args.students,
-                            progress=progress.update, secret=args.secret,
-                            per_student_cases=args.per_student_cases, roster=args.roster,
-                            student_budget=args.student_timeout, exports=args.exports))
+    try:
+        book = grade(args.submissions, args.source, args.out,
+                     GradingRun(limits, args.sandbox, args.jobs, args.notebooks, args.students,
+                                progress=progress.update, secret=args.secret,
+                                per_student_cases=args.per_student_cases, roster=args.roster,
+                                student_budget=args.student_timeout, exports=args.exports))
+    except KeyboardInterrupt:  # the instructor's Ctrl-C: what was graded is already written
+        progress.close()
+        kept = args.out / "gradebook.csv"
+        print(f"interrupted: {kept} keeps the students graded so far (the others' rows say "
+              "\"not graded\"); run the same command again to grade them" if kept.exists()
+              else "interrupted before any student was graded; run the same command again",
+              file=sys.stderr)
+        return INTERRUPTED
     progress.close()
     graded = set(book.graded)  # a re-grade speaks of its students only
     for student, (got, most) in book.totals().items():
@@ -138,7 +151,7 @@ def grade_run(args: argparse.Namespace) -> int:
         print("noticed while collecting:")
     for student, notes in sorted(noted.items()):
         print(f"  {student}: {'; '.join(notes)}")
-    if args.sandbox == "none":
+    if book.unsandboxed:
         print("WARNING: graded without a sandbox (--sandbox none): every row says so")
     return 1 if attention or noted else 0
 

@@ -29,6 +29,7 @@ import itertools
 import os
 import re
 import signal
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -220,12 +221,24 @@ class Cgroups:
     hierarchies: list[Hierarchy]
     not_enforced: list[str] = field(default_factory=list)
     removed_stale: list[Path] = field(default_factory=list)
+    #: Held while a group is made and while the run's folders are removed, so a worker thread
+    #: still starting a sandbox when the run stops (Ctrl-C) cannot make a folder again after
+    #: they are gone; ``closed`` once they are.
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _closed: bool = field(default=False, init=False, repr=False)
 
     def controllers(self) -> set[str]:
         return {name for tree in self.hierarchies for name in tree.controllers}
 
     def make(self, memory_bytes: int, processes: int) -> WorkerGroup:
-        """A new group for one worker, its limits set (raises OSError when one cannot be)."""
+        """A new group for one worker, its limits set (raises OSError when one cannot be, or
+        when the run's folders are already removed)."""
+        with self._lock:
+            if self._closed:
+                raise OSError("the grading run has ended: no new worker cgroup")
+            return self._make(memory_bytes, processes)
+
+    def _make(self, memory_bytes: int, processes: int) -> WorkerGroup:
         number = next(_NUMBERS)
         folders: list[Path] = []
         memory: Path | None = None
@@ -257,9 +270,12 @@ class Cgroups:
         return WorkerGroup(folders, memory, memory_v2, cpu, cpu_v2)
 
     def remove_run_folders(self) -> None:
-        """Remove this run's ``kit-grade-<pid>`` folders once every worker has ended."""
-        for tree in self.hierarchies:
-            _kill_and_remove(tree.base / f"{PREFIX}{os.getpid()}")
+        """Remove this run's ``kit-grade-<pid>`` folders, ending any worker still in them; no
+        group is made after."""
+        with self._lock:
+            self._closed = True
+            for tree in self.hierarchies:
+                _kill_and_remove(tree.base / f"{PREFIX}{os.getpid()}")
 
 
 def _limit_memory(folder: Path, limit: int, v2: bool) -> None:

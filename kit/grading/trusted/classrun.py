@@ -126,24 +126,28 @@ class ClassRun:
         for _ in range(min(jobs, len(self.students))):
             start_thread()
         reason = f"the student's grading took longer than its budget of {budget:g} s: stopped"
-        while len(self.rows) < len(self.students):
-            try:
-                name, rows = results.get(timeout=0.25)
-            except queue.Empty:
-                now = time.monotonic()
-                with lock:
-                    late = [(n, t, w) for n, (t, w) in watching.items() if n not in self.rows]
-                for name, began, watch in late:
-                    if not watch.cancelled and now - began > budget:
-                        watch.cancel(reason)
-                    elif watch.cancelled and now - began > budget + GRACE:
-                        # Stalled in the grader itself: give it up, and keep the class going.
-                        self._done(name, unfinished(self.students[name], "timeout", reason),
-                                   pending, progress)
-                        start_thread()
-                continue
-            if name not in self.rows:  # a student given up on may still come back: too late
-                self._done(name, rows, pending, progress)
+        try:
+            while len(self.rows) < len(self.students):
+                try:
+                    name, rows = results.get(timeout=0.25)
+                except queue.Empty:
+                    now = time.monotonic()
+                    with lock:
+                        late = [(n, t, w) for n, (t, w) in watching.items() if n not in self.rows]
+                    for name, began, watch in late:
+                        if not watch.cancelled and now - began > budget:
+                            watch.cancel(reason)
+                        elif watch.cancelled and now - began > budget + GRACE:
+                            # Stalled in the grader itself: give it up, and keep the class going.
+                            self._done(name, unfinished(self.students[name], "timeout", reason),
+                                       pending, progress)
+                            start_thread()
+                    continue
+                if name not in self.rows:  # a student given up on may still come back: too late
+                    self._done(name, rows, pending, progress)
+        finally:  # stopped early too (Ctrl-C): no thread takes another student
+            while not tasks.empty():
+                tasks.get_nowait()
         book = self._book({})
         write_gradebook(book, self.out)
         if "canvas" in self.exports:
@@ -164,13 +168,17 @@ class ClassRun:
         rows = self.kept + [row for name in self.students
                             for row in self.rows.get(name, pending.get(name, []))]
         rows.sort(key=lambda r: (r.student, self.order.get(r.notebook, len(self.order))))
-        notes = {name: note for name, s in self.students.items() if (note := _notes(s))}
+        notes = {name: note for name, s in self.students.items()
+                 if (note := _notes(s, self.rows.get(name, [])))}
         return Gradebook(rows, time.monotonic() - self.started, list(self.students), notes)
 
 
-def _notes(submission: Submission) -> list[str]:
-    """What the summary says of a student beyond their rows."""
+def _notes(submission: Submission, rows: list[Row]) -> list[str]:
+    """What the summary says of a student beyond their rows (the files not read only where a
+    notebook was not submitted: a README beside every notebook is no one's concern)."""
     notes = ["not on the roster"] if submission.off_roster else []
     if submission.extra:
         notes.append("extra notebooks, not graded: " + ", ".join(submission.extra))
+    if submission.unread and any(row.status == "not-submitted" for row in rows):
+        notes.append("other files, not graded: " + ", ".join(submission.unread))
     return notes

@@ -7,7 +7,8 @@ Classes hand in the way their tools make them, and every case gets a row, never 
   given one by one;
 * a notebook renamed by a browser's download or Jupyter's "Duplicate" (``01-orders (1).ipynb``,
   ``03-buddy-Copy1.ipynb``) is matched to its source notebook by the exercise ids in it and
-  graded, with a note on its rows; a notebook that matches none is listed as extra;
+  graded, with a note on its rows; a copy beside the notebook of its name is not graded, and
+  that notebook's rows say so; a notebook that matches none is listed as extra;
 * what operating systems leave behind (``.DS_Store``, ``__MACOSX/``, ``.ipynb_checkpoints/``,
   ``._*`` files, ``Thumbs.db``) is never a student and never a notebook;
 * a notebook beside student folders, at the top of the class folder, is a stray file;
@@ -43,6 +44,11 @@ ROSTER_IDENTITY = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 ROSTER_FOLDER_COLUMNS = ("folder", "SIS Login ID", "login", "username")
 #: The longest folder name used as a student's name as it is.
 MAX_NAME = 200
+#: Files nbgrader's own layout keeps beside the notebooks (``nbgrader collect``): no hand-in.
+NBGRADER_FILES = frozenset({"timestamp.txt"})
+#: How deep, and how many, of a student's files that are not graded are looked for and named.
+UNREAD_DEPTH, UNREAD_LISTED = 4, 5
+ARCHIVES = (".zip", ".tar", ".tgz", ".gz", ".bz2", ".xz", ".7z", ".rar")
 #: The largest notebook read to find out which source notebook a renamed file is.
 MAX_PROBE_BYTES = 20 << 20
 
@@ -65,6 +71,8 @@ class Submission:
     files: dict[str, Path] = field(default_factory=dict)  # source notebook -> file
     notes: dict[str, str] = field(default_factory=dict)  # source notebook -> note on its rows
     extra: list[str] = field(default_factory=list)  # notebooks that are no source notebook
+    #: Other files of the folder, not graded (a zip of the notebooks, a notebook too deep)
+    unread: list[str] = field(default_factory=list)
     roster: dict[str, str] | None = None  # the roster's identity columns, when rostered
     off_roster: bool = False  # a roster was given and this folder is not on it
 
@@ -109,6 +117,38 @@ def _subfolders(folder: Path) -> list[Path]:
                       if p.is_dir() and not p.is_symlink() and not is_junk(p.name))
     except OSError:
         return []
+
+
+def unread_files(folder: Path) -> list[str]:
+    """The files of a student's folder the collection does not read (at most
+    ``UNREAD_LISTED``, down to ``UNREAD_DEPTH`` folders), as paths inside it: what a student
+    handed in instead of notebooks, such as a zip of them, a PDF, or a notebook in a folder
+    deeper than an assignment folder.  Links are not followed; junk is left out."""
+    read = set(_notebooks(folder)) | {p for sub in _subfolders(folder) for p in _notebooks(sub)}
+    found: list[str] = []
+    for root, dirs, files in os.walk(folder):
+        here = Path(root)
+        depth = len(here.relative_to(folder).parts)
+        dirs[:] = sorted(d for d in dirs if not is_junk(d) and depth < UNREAD_DEPTH)
+        for name in sorted(files):
+            path = here / name
+            if is_junk(name) or path in read or path.is_symlink() or \
+                    (name in NBGRADER_FILES and depth == 1):
+                continue
+            found.append(printable(str(path.relative_to(folder))))
+            if len(found) >= UNREAD_LISTED:
+                return found
+    return found
+
+
+def not_submitted(name: str, unread: list[str]) -> str:
+    """The reason of a notebook's rows that nothing was graded for, naming what was there."""
+    if not unread:
+        return f"{name} was not submitted"
+    archive = any(path.lower().endswith(ARCHIVES) for path in unread)
+    return (f"{name} was not submitted; the folder holds {', '.join(unread)}, which was not "
+            "graded" + (" (archives are not unpacked: unpack it into the folder and grade "
+                        "again)" if archive else ""))
 
 
 def holds_notebooks(folder: Path) -> bool:
@@ -207,6 +247,14 @@ def match_files(folder: Path, source: SourceIds) -> tuple[dict[str, Path], dict[
             left.remove(chosen)
             notes[name] = (f"graded {printable(str(chosen.relative_to(folder)))!r}, a copy "
                            f"named differently, matched to {name} by its exercise ids")
+    for copy in left:  # a copy that lost to the notebook of its name: its rows say so
+        shared = [(-len(ids[copy] & wanted), name) for name, wanted in source.ids.items()
+                  if ids[copy] & wanted]
+        kept = min(shared)[1] if shared else None
+        if kept is not None and kept not in notes:
+            notes[kept] = (f"graded {kept}, not {printable(str(copy.relative_to(folder)))!r}, "
+                           "a copy of it, which was not graded (the notebook of the right "
+                           "name wins)")
     extra = [printable(str(p.relative_to(folder))) for p in left]
     return files, notes, extra
 
@@ -267,6 +315,7 @@ def find_submissions(paths: list[Path], source: SourceIds,
         submission = Submission(names[entry], entry, _folder_problem(entry))
         if not submission.problem:
             submission.files, submission.notes, submission.extra = match_files(entry, source)
+            submission.unread = unread_files(entry) if entry.is_dir() else []
         if roster is not None:
             submission.roster = roster.get(entry.name)
             # A stray file is reported as one; a folder not on the roster is flagged.

@@ -7,8 +7,9 @@ returned, the messages their exceptions carried.  Before any of it is written:
 * a CSV cell that begins with ``=``, ``+``, ``-``, ``@`` (or a tab or carriage return) gets a
   leading apostrophe, so a spreadsheet shows it as text instead of running it as a formula;
 * feedback is Markdown in which a student's text only appears inside a code fence longer than
-  any run of backticks in it, and HTML special characters are escaped, so a ``<script>`` or a
-  fake "Total: 44 / 44" heading stays visibly the student's text; the student's name in a
+  any run of backticks in it, and whatever could start an HTML tag is escaped, so a
+  ``<script>`` or a fake "Total: 44 / 44" heading stays visibly the student's text (and a
+  hint's ``<<`` reads as written); the student's name in a
   heading has every Markdown mark escaped, so a folder named ``[x](javascript:...)`` is text,
   not a link.
 
@@ -59,6 +60,9 @@ class Gradebook:
     seconds: float
     graded: list[str] = field(default_factory=list)  # the students this run graded
     notes: dict[str, list[str]] = field(default_factory=dict)  # student -> what was noticed
+    #: The answers ran as plain processes (``--sandbox none`` where bubblewrap cannot run):
+    #: what the run's last words warn of, not the flag, which only allows it.
+    unsandboxed: bool = False
 
     @property
     def complete(self) -> bool:
@@ -234,9 +238,18 @@ def by_student_csv(book: Gradebook) -> str:
     return _csv(["student", *notebooks, "total", "max_points", "percent"], records)
 
 
+#: What could begin an HTML tag, comment or declaration, up to its end if it has one.
+_TAG_LIKE = re.compile(r"<[A-Za-z/!?][^<>]*>?")
+
+
 def fenced(lines: list[str]) -> list[str]:
-    """A code fence around a student's text, longer than any backtick run inside it."""
-    clean = [html.escape(printable(line, 400), quote=False) for line in lines]
+    """A code fence around a student's text, longer than any backtick run inside it.
+
+    A fence shows its text as it is, so the text is written as it is (``PAGE_SIZE << n >=
+    size``, not ``&lt;&lt;``), except what could start an HTML tag, escaped for a renderer that
+    knows no fences: no ``<`` followed by a letter, ``/``, ``!`` or ``?`` is left."""
+    clean = [_TAG_LIKE.sub(lambda tag: html.escape(tag.group(), quote=False),
+                           printable(line, 400)) for line in lines]
     longest = max((len(run) for line in clean for run in re.findall(r"`+", line)), default=0)
     fence = "`" * max(3, longest + 1)
     return [fence, *clean, fence]

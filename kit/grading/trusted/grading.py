@@ -78,6 +78,7 @@ from kit.grading.trusted.collection import (
     file_problem,
     find_submissions,
     is_student_folder,
+    not_submitted,
     read_roster,
 )
 from kit.grading.trusted.delegation import declared_forbid, used_names
@@ -247,6 +248,31 @@ def load_secret(path: Path) -> bytes:
     return secret
 
 
+#: What names the hidden cases OUT's rows were drawn with (see :meth:`HiddenCases.identity`).
+CASES_ID_FILE = "hidden-cases.id"
+
+
+def same_cases(out: Path, secret: Path, per_student: bool, *, keeping: bool) -> HiddenCases:
+    """The run's hidden cases, recorded in ``out``; refused when the run keeps rows of other
+    students (a re-grade) that were drawn with other cases: a mistyped ``--secret`` (which
+    would make a new one), a lost ``OUT/hidden-cases.key``, a changed ``--per-student-cases``.
+    """
+    recorded_file = out / CASES_ID_FILE
+    recorded = recorded_file.read_text(encoding="ascii").strip() \
+        if keeping and recorded_file.is_file() else None
+    refusal = GradingError(
+        f"this re-grade would draw other hidden cases than the rest of the class in {out} was "
+        f"graded with (--secret {secret} is not their secret, or --per-student-cases differs): "
+        "give the secret and mode they were graded with, or grade the whole class again")
+    if recorded is not None and not Path(secret).exists():
+        raise refusal  # rather than a new secret made for it
+    cases = HiddenCases(load_secret(secret), per_student)
+    if recorded is not None and recorded != cases.identity():
+        raise refusal
+    nbs.atomic_write(recorded_file, cases.identity() + "\n")
+    return cases
+
+
 @dataclass(frozen=True)
 class HiddenCases:
     """The seeds of the hidden cases: one per exercise for the class (the default), or one per
@@ -254,6 +280,13 @@ class HiddenCases:
 
     secret: bytes
     per_student: bool = False
+
+    def identity(self) -> str:
+        """Which cases these are, as a name that tells nothing of the secret (an HMAC keyed
+        with it): kept in OUT, so a re-grade of some students on other cases than the rest of
+        the class is refused."""
+        what = b"kit grade hidden cases, " + (b"per student" if self.per_student else b"per class")
+        return hmac.new(self.secret, what, "sha256").hexdigest()[:32]
 
     def seed(self, student: str, notebook: str, grade_id: str, base: int) -> int:
         who = student if self.per_student else ""
@@ -279,6 +312,8 @@ class Rebuilt:
     missing_answers: set[str]
     tampering: dict[str, str]  # grade_id -> what was done to it
     tests: set[str]  # grade_ids of the test cells
+    #: grade_id of a missing answer cell -> the note of the student's cell graded in its place
+    retyped: dict[str, str] = field(default_factory=dict)
 
 
 def rebuild(source: Source, name: str, submitted: Any) -> Rebuilt:
@@ -295,14 +330,40 @@ def rebuild(source: Source, name: str, submitted: Any) -> Rebuilt:
     ids = [nbs.grade_id(cell) or f"cell-{index}"
            for index, cell in enumerate(source.notebooks[name].cells)]
     added = added_cells(submitted, set(ids))
+    retyped = _retyped_answers(source, name, theirs, added)
     steps: list[Step] = list(added.get(None, []))
     missing: set[str] = set()
     tampering: dict[str, str] = {}
     for index, cell in enumerate(source.notebooks[name].cells):
-        _rebuild_cell(source, name, index, cell, theirs, steps, missing, tampering)
+        if nbs.grade_id(cell) not in retyped:  # else the student's own cell stands for it
+            _rebuild_cell(source, name, index, cell, theirs, steps, missing, tampering)
         steps += added.get(ids[index], [])
     tests = {s.grade_id for s in steps if s.kind == "test"}
-    return Rebuilt(steps, missing, tampering, tests)
+    return Rebuilt(steps, missing, tampering, tests, retyped)
+
+
+def _retyped_answers(source: Source, name: str, theirs: dict[str, Any],
+                     added: dict[str | None, list[Step]]) -> dict[str, str]:
+    """Answer cells missing from the submission whose every function one cell the student
+    added defines (the answer deleted and written again in a new cell, which has no nbgrader
+    metadata): that cell becomes the answer, where it stands, as the notebook, its self-check
+    and nbgrader run it; grade_id -> the note its rows carry.  ``added`` is changed."""
+    notes: dict[str, str] = {}
+    for index, cell in enumerate(source.notebooks[name].cells):
+        gid = nbs.grade_id(cell)
+        if not gid or not nbs.is_answer(cell) or (
+                gid in theirs and theirs[gid].cell_type == "code"):
+            continue
+        wanted = set(defined_functions(cell.source, f"{name} cell {index}"))
+        for steps in added.values():
+            at = next((i for i, step in enumerate(steps) if step.kind == "added" and wanted
+                       and wanted <= defined_names(step.source)), None)
+            if at is not None:
+                steps[at] = Step("answer", gid, steps[at].source)
+                notes[gid] = (f"answer cell {gid} is missing: graded your cell that defines "
+                              f"{', '.join(sorted(wanted))}")
+                break
+    return notes
 
 
 def added_cells(submitted: Any, known: set[str]) -> dict[str | None, list[Step]]:
@@ -474,11 +535,13 @@ class NotebookGrader:
                  if g == exercise.grade_id or g not in self.rebuilt.tests]
         tamper = ("tampering: " + "; ".join(notes) + " (graded with the original). ") \
             if notes else ""
+        retyped = "; ".join(self.rebuilt.retyped[g] for g in exercise.answers
+                            if g in self.rebuilt.retyped)
         if self.watch.cancelled:  # the student's whole budget is used up: run nothing more
             row.status, reason = "timeout", self.watch.cancelled
         else:
             row.status, reason, row.details = self._run(exercise, test, row)
-        row.reason = (tamper + reason).strip()
+        row.reason = (tamper + "; ".join(part for part in (retyped, reason) if part)).strip()
         return row
 
     def _run(self, exercise: Exercise, test: Step, row: Row) -> tuple[str, str, list[str]]:
@@ -783,7 +846,7 @@ def _grade_student(source: Source, submission: Submission, names: list[str],
             path = submission.files.get(name)
             if path is None:
                 rows += _invalid_rows(source, student, name, "not-submitted",
-                                      f"{name} was not submitted")
+                                      not_submitted(name, submission.unread))
                 continue
             try:
                 with plan.phases("grader: read and rebuild notebooks"):
@@ -866,7 +929,8 @@ def grade(submissions: list[Path], source_folder: Path, out: Path,
     if sandbox.cgroups is not None and sandbox.cgroups.removed_stale:
         run.log(f"removed {len(sandbox.cgroups.removed_stale)} cgroup(s) left by a grader that "
                 "was killed")
-    cases = HiddenCases(load_secret(run.secret or out / SECRET_FILE), run.per_student_cases)
+    cases = same_cases(out, run.secret or out / SECRET_FILE, run.per_student_cases,
+                       keeping=bool(kept))
     started = prestart(students, names, jobs, lambda: SandboxSession(sandbox, run.limits,
                                                                       run.phases))
     try:
@@ -880,8 +944,9 @@ def grade(submissions: list[Path], source_folder: Path, out: Path,
     finally:
         for session in started.values():  # started for a student who needed none
             session.close()
-    if sandbox.cgroups is not None:
-        sandbox.cgroups.remove_run_folders()
+        if sandbox.cgroups is not None:  # also when the run stops early (Ctrl-C): ends
+            sandbox.cgroups.remove_run_folders()  # whatever workers are still at work
+    book.unsandboxed = sandbox.bwrap is None
     return book
 
 

@@ -35,6 +35,10 @@ def assignment_title(notebook: str) -> str:
     return notebook[: -len(".ipynb")] if notebook.endswith(".ipynb") else notebook
 
 
+#: The columns Canvas finds a student by; a row without any of them is placed nowhere.
+CANVAS_KEYS = ("ID", "SIS User ID", "SIS Login ID")
+
+
 def canvas_csv(book: Gradebook, students: dict[str, Submission]) -> str:
     """Canvas's gradebook import file for ``book``: one row per student, one column per
     notebook, points as numbers."""
@@ -60,6 +64,8 @@ def canvas_csv(book: Gradebook, students: dict[str, Submission]) -> str:
             {"Student": student, "SIS Login ID": student}
         if not identity.get("Student"):
             identity["Student"] = student
+        if not any(identity.get(c) for c in CANVAS_KEYS):  # a roster of folders only: the
+            identity["SIS Login ID"] = student  # folder is the login, as without a roster
         record: dict[str, object] = {c: identity.get(c, "") for c in ROSTER_IDENTITY}
         record.update({t: _number(round(points[student].get(n, 0.0), 2))
                        for n, t in titles.items()})

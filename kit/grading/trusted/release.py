@@ -55,6 +55,8 @@ def validate_source(nb: Any, where: str) -> None:
         seen.add(gid)
         if nbs.is_answer(cell) and nbs.BEGIN_SOLUTION not in cell.source:
             raise NotebookError(f"{label} ({gid}): answer cell without {nbs.BEGIN_SOLUTION!r}")
+        if nbs.is_answer(cell):
+            check_solution_parses(cell.source, f"{label} ({gid})")
         if nbs.is_test(cell) and (nbs.points(cell) <= 0 or not meta.get("locked")):
             raise NotebookError(f"{label} ({gid}): a test cell needs points > 0 and locked")
         if nbs.is_test(cell):
@@ -64,6 +66,16 @@ def validate_source(nb: Any, where: str) -> None:
             nbs.strip_hidden(nbs.stub_source(cell.source, label), label)  # markers must pair
     check_points_headings(nb, where)
     check_forbid_lists(nb, where)
+
+
+def check_solution_parses(source: str, where: str) -> None:
+    """A solution is Python: else every later check that reads it (which kit functions it
+    uses, against forbid=) finds nothing in it and names another cell for another reason."""
+    try:
+        ast.parse(source)
+    except SyntaxError as exc:
+        raise NotebookError(f"{where}: the solution does not parse: {exc.msg} (line "
+                            f"{exc.lineno})") from None
 
 
 #: "(3 points)", "(1 point)", "(2.5 points)" in a task's heading.

@@ -112,6 +112,11 @@ def nr_free_misconceptions(op: str, order: int, events: Sequence[Event],
     return found
 
 
+def _pages_fill(pages: int) -> str:
+    """"1 page fills", "2 pages fill": the hint is read by a student."""
+    return "1 page fills" if pages == 1 else f"{pages} pages fill"
+
+
 def order_misconceptions(size: int, order: int, pages: int, page_size: int
                          ) -> list[Misconception]:
     """The wrong orders a reader gives for ``size`` (``order`` and ``pages`` are the right
@@ -124,9 +129,9 @@ def order_misconceptions(size: int, order: int, pages: int, page_size: int
                                    "counts pages of PAGE_SIZE, whatever their size."))
     if pages == 1 << order:
         found.append(Misconception(order + 1, "a full block does not fit",
-                                   f"{pages} pages fill an order-{order} block exactly: get_order "
-                                   "gives the smallest n with PAGE_SIZE << n >= size, so an exact "
-                                   "power of two pages needs no larger block."))
+                                   f"{_pages_fill(pages)} an order-{order} block exactly: "
+                                   "get_order gives the smallest n with PAGE_SIZE << n >= size, "
+                                   "so an exact power of two pages needs no larger block."))
     elif order:
         found.append(Misconception(order - 1, "rounded down",
                                    f"get_order rounds UP: the block must hold all {pages} pages, "
