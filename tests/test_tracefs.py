@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from recorders import recorder, wait_until_recording
 
 from kit.core import tracefs
 from kit.core.errors import KitError
@@ -191,19 +192,11 @@ def test_ctrl_c_keeps_what_was_recorded_and_restores_the_state(tmp_path: Path) -
         "except KeyboardInterrupt:\n    sys.exit(130)\n"
     )
     # No event cap: a busy machine can reach the default one before the signal comes.
-    child = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)])
-    try:
-        deadline = time.monotonic() + 30
-        while not (tmp_path / "zoneinfo-before.txt").exists():
-            assert time.monotonic() < deadline and child.poll() is None
-            time.sleep(0.05)
-        time.sleep(0.5)
+    with recorder([sys.executable, "-c", script, str(tmp_path)]) as child:
+        wait_until_recording(child)
         assert tracing_state() != before  # it is recording in an instance of its own
         child.send_signal(signal.SIGINT)
         assert child.wait(timeout=30) == 130
-    finally:
-        if child.poll() is None:
-            child.kill()
     assert tracing_state() == before
     recording = load_recording(tmp_path)
     assert "stopped by: interrupted" in recording.header["recorded"]
@@ -358,18 +351,13 @@ def test_a_recording_removes_what_a_sigkilled_recording_left(
         subprocess.run(["mount", "-t", "tracefs", "nodev", str(tracefs.TRACEFS)], check=True)
     before = tracing_state()
     killed = tmp_path / "killed"
-    child = subprocess.Popen([sys.executable, "-m", "kit", "trace", "record", "--seconds",
-                              "120", "--out", str(killed)], stderr=subprocess.DEVNULL)
-    ours = f"kit-{child.pid}-"
     try:
-        deadline = time.monotonic() + 60
-        while not (killed / "zoneinfo-before.txt").exists():
-            assert time.monotonic() < deadline and child.poll() is None
-            time.sleep(0.05)
-        time.sleep(0.5)  # tracing is on
-        child.send_signal(signal.SIGKILL)
-        child.wait(timeout=30)
-        [left] = [name for name in tracing_state().instances if name.startswith(ours)]
+        with recorder([sys.executable, "-m", "kit", "trace", "record", "--seconds", "120",
+                       "--out", str(killed)], stderr=subprocess.DEVNULL) as child:
+            left = wait_until_recording(child)
+            child.send_signal(signal.SIGKILL)
+            child.wait(timeout=30)
+        assert left.startswith(f"kit-{child.pid}-") and left in tracing_state().instances
         enabled = tracefs.find_tracefs() / "instances" / left / "events" / "kmem" / \
             PAGE_EVENTS[0] / "enable"
         assert enabled.read_text().strip() == "1"  # left with its events on
@@ -378,9 +366,6 @@ def test_a_recording_removes_what_a_sigkilled_recording_left(
         assert [line for line in said if left in line] == said and len(said) == 1, said
         assert tracing_state() == before
     finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
         tracefs.remove_stale_instances(tracefs.find_tracefs() or tracefs.TRACEFS)
         if mounted_here:
             subprocess.run(["umount", str(tracefs.TRACEFS)], check=True)
