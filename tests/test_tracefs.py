@@ -320,6 +320,38 @@ def test_a_recording_removes_the_instance_a_killed_recorder_left(
     assert len(said) == 1 and "\n" not in said[0] and left in said[0], said
 
 
+@pytest.mark.parametrize("meanwhile", [True, False], ids=["mounted-meanwhile", "not-mounted"])
+def test_a_mount_another_recording_made_meanwhile_is_used_not_unmounted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, meanwhile: bool
+) -> None:
+    """Two recordings starting together where tracefs is not mounted both find it unmounted;
+    the second one's mount then fails ("already mounted": two ``kit trace record`` started at
+    once failed so, one in five tries).  That one records in the other's mount and leaves it
+    mounted for it.  A mount that fails with nothing mounted still says why."""
+    root = tmp_path / "tracing"
+    (root / "instances").mkdir(parents=True)
+    looks = iter([None, root if meanwhile else None])
+    monkeypatch.setattr(tracefs, "find_tracefs", lambda: next(looks))
+    monkeypatch.setattr(os, "geteuid", lambda: 0)  # the mount is faked: no root needed
+    ran: list[list[str]] = []
+
+    def mount(argv: list[str], **_options: object) -> subprocess.CompletedProcess[str]:
+        ran.append(argv)
+        return subprocess.CompletedProcess(
+            argv, 32, "", f"mount: {tracefs.TRACEFS}: nodev already mounted on {tracefs.TRACEFS}.")
+
+    monkeypatch.setattr(subprocess, "run", mount)
+    if not meanwhile:
+        with pytest.raises(TracingUnavailable, match="mounting tracefs failed: .*already mounted"):
+            tracefs._Session(64, notice=print)
+        return
+    session = tracefs._Session(64, notice=print)
+    assert session.root == root and session.instance.parent == root / "instances"
+    assert not session.mounted_here
+    session.close()
+    assert [argv[0] for argv in ran] == ["mount"]  # no umount: the mount is the other's
+
+
 def test_an_instance_another_recording_removes_meanwhile_is_no_error(
     fake_tracefs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
