@@ -71,7 +71,10 @@ def wait_until_recording(child: subprocess.Popen[Any], timeout: float = 60.0) ->
         return bool(found[0]) or child.poll() is not None
 
     assert eventually(recording_or_gone, timeout=timeout), f"no recording in {timeout} s"
-    assert found[0], f"the recorder exited with {child.returncode} before it recorded"
+    if not found[0]:
+        said = child.communicate()[1] if child.stderr is not None else "(not captured)"
+        raise AssertionError(f"the recorder exited with {child.returncode} before it "
+                             f"recorded; its standard error: {said!r}")
     return found[0]
 
 
