@@ -13,11 +13,16 @@ Ctrl-C at a terminal (SIGINT), ``kill`` (SIGTERM) or SIGKILL.  Shared by the tes
   is on: the pipe is opened last), not a fixed time after its first file is written.
 - ``recorder`` leaves nothing behind when a test fails: a child still running is killed, then
   its instance removed and tracefs unmounted if it was not mounted before the child started.
+- ``tracing_state`` is the machine's tracing state less the instances of recordings other
+  processes are making meanwhile: the tests compare it before and after a recording of
+  theirs, and two test runs side by side (two checkouts on one machine) failed 13 of them on
+  the other run's recorder, which came or went in between.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import subprocess
 import sys
@@ -28,6 +33,7 @@ from typing import Any
 from waiting import eventually
 
 from kit.core import tracefs
+from kit.core.pids import process_gone
 
 #: Python code that sets SIGINT to its default action and executes its arguments: the program
 #: run then has SIGINT as at a terminal (Python makes it KeyboardInterrupt), with this pid.
@@ -97,3 +103,19 @@ def recorder(argv: Sequence[str], **popen: Any) -> Iterator[subprocess.Popen[Any
                 tracefs.remove_stale_instances(root)
                 if not mounted_before:
                     subprocess.run(["umount", str(root)], check=True)
+
+
+def tracing_state() -> tracefs.TracingState:
+    """``kit.core.tracefs.tracing_state()`` less the instances of the recordings that other
+    processes are making now (``kit-<pid>-<ns>``, the pid running and not this process's):
+    another test run's or a user's, which come and go as they please.  A recording of this
+    process, and one whose recorder is gone (killed, its instance left behind), still count."""
+    state = tracefs.tracing_state()
+
+    def someone_elses(name: str) -> bool:
+        match = tracefs._INSTANCE_NAME.fullmatch(name)
+        return match is not None and int(match.group(1)) != os.getpid() and not process_gone(
+            int(match.group(1)))
+
+    return dataclasses.replace(state, instances=tuple(
+        name for name in state.instances if not someone_elses(name)))

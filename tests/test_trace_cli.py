@@ -10,10 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from recorders import recorder, wait_until_recording
+from recorders import recorder, tracing_state, wait_until_recording
 
 from kit.cli import main
-from kit.core.tracefs import tracing_state
 
 can_record = platform.system() == "Linux" and os.geteuid() == 0 and "tracefs" in Path(
     "/proc/filesystems").read_text()

@@ -16,13 +16,13 @@ import time
 from pathlib import Path
 
 import pytest
-from recorders import recorder, wait_until_recording
+from recorders import recorder, tracing_state, wait_until_recording
 
 from kit.core import tracefs
 from kit.core.errors import KitError
 from kit.core.kerneltrace import PAGE_EVENTS, TraceReport
 from kit.core.recording import PROC_FILES, SHIPPED, load_recording
-from kit.core.tracefs import TracingUnavailable, record_trace, tracing_state
+from kit.core.tracefs import TracingUnavailable, record_trace
 
 
 def _can_record() -> str:
@@ -193,8 +193,8 @@ def test_ctrl_c_keeps_what_was_recorded_and_restores_the_state(tmp_path: Path) -
     )
     # No event cap: a busy machine can reach the default one before the signal comes.
     with recorder([sys.executable, "-c", script, str(tmp_path)]) as child:
-        wait_until_recording(child)
-        assert tracing_state() != before  # it is recording in an instance of its own
+        # it is recording in an instance of its own
+        assert wait_until_recording(child) in tracefs.tracing_state().instances
         child.send_signal(signal.SIGINT)
         assert child.wait(timeout=30) == 130
     assert tracing_state() == before
@@ -389,7 +389,7 @@ def test_a_recording_removes_what_a_sigkilled_recording_left(
             left = wait_until_recording(child)
             child.send_signal(signal.SIGKILL)
             child.wait(timeout=30)
-        assert left.startswith(f"kit-{child.pid}-") and left in tracing_state().instances
+        assert left.startswith(f"kit-{child.pid}-") and left in tracefs.tracing_state().instances
         enabled = tracefs.find_tracefs() / "instances" / left / "events" / "kmem" / \
             PAGE_EVENTS[0] / "enable"
         assert enabled.read_text().strip() == "1"  # left with its events on
