@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -209,6 +210,28 @@ def test_class_lists_name_their_mistakes(tmp_path: Path) -> None:
     bad.write_text("alice teacher\n")
     with pytest.raises(SystemExit):
         read_class_list(bad, parser)
+
+
+@pytest.mark.parametrize("tmpdir", ["/tmp", "/tmp/flakes/r4-head-fresh-hog/tmp"])
+def test_a_users_kernel_sockets_fit_a_socket_path_whatever_the_name_and_tmpdir(
+        tmpdir: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Hub's kernels talk over ipc sockets in the user's runtime folder; a socket path
+    over 107 bytes cannot be bound, and the kernel never starts.  A long user name (an e-mail
+    address) under /tmp, or a short one under a long TMPDIR (a test run's: the instructor's
+    kernels failed with "File name too long"), still fits; two users never share a folder."""
+    from types import SimpleNamespace
+
+    from kit.classroom import localhub
+
+    monkeypatch.setattr(localhub.tempfile, "tempdir", tmpdir)
+    names = ["teacher", "ann", "firstname.lastname@university.example", "x" * 200]
+    folders = [localhub._runtime_dir(47453, SimpleNamespace(user=SimpleNamespace(name=name)))
+               for name in names]
+    assert len(set(folders)) == len(names)
+    for folder in folders:
+        assert len(os.fsencode(folder + localhub.IPC_SOCKET_NAME)) <= localhub.IPC_PATH_MAX
+    if tmpdir == "/tmp":  # the temporary folder is kept where it is short enough
+        assert all(folder.startswith("/tmp/kit-classroom-47453/") for folder in folders)
 
 
 def test_on_kubernetes_the_service_listens_where_the_proxy_pod_reaches_it() -> None:

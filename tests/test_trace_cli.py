@@ -7,13 +7,12 @@ import platform
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from recorders import recorder, tracing_state, wait_until_recording
 
 from kit.cli import main
-from kit.core.tracefs import tracing_state
 
 can_record = platform.system() == "Linux" and os.geteuid() == 0 and "tracefs" in Path(
     "/proc/filesystems").read_text()
@@ -84,20 +83,12 @@ def test_record_refused_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_record_interrupted_keeps_the_trace(tmp_path: Path, sig: signal.Signals) -> None:
     before = tracing_state()
     # No event cap: a busy machine can reach the default one before the signal comes.
-    child = subprocess.Popen(
-        [sys.executable, "-m", "kit", "trace", "record", "--out", str(tmp_path), "--seconds",
-         "60", "--max-events", str(10**9)], stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 30
-        while not (tmp_path / "zoneinfo-before.txt").exists():
-            assert time.monotonic() < deadline and child.poll() is None
-            time.sleep(0.05)
-        time.sleep(0.3)
+    with recorder([sys.executable, "-m", "kit", "trace", "record", "--out", str(tmp_path),
+                   "--seconds", "60", "--max-events", str(10**9)],
+                  stderr=subprocess.PIPE, text=True) as child:
+        wait_until_recording(child)
         child.send_signal(sig)
         _, err = child.communicate(timeout=30)
-    finally:
-        if child.poll() is None:
-            child.kill()
     assert child.returncode == 130
     assert "interrupted: tracing state restored" in err
     assert tracing_state() == before

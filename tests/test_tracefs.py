@@ -16,12 +16,13 @@ import time
 from pathlib import Path
 
 import pytest
+from recorders import recorder, tracing_state, wait_until_recording
 
 from kit.core import tracefs
 from kit.core.errors import KitError
 from kit.core.kerneltrace import PAGE_EVENTS, TraceReport
 from kit.core.recording import PROC_FILES, SHIPPED, load_recording
-from kit.core.tracefs import TracingUnavailable, record_trace, tracing_state
+from kit.core.tracefs import TracingUnavailable, record_trace
 
 
 def _can_record() -> str:
@@ -191,19 +192,11 @@ def test_ctrl_c_keeps_what_was_recorded_and_restores_the_state(tmp_path: Path) -
         "except KeyboardInterrupt:\n    sys.exit(130)\n"
     )
     # No event cap: a busy machine can reach the default one before the signal comes.
-    child = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)])
-    try:
-        deadline = time.monotonic() + 30
-        while not (tmp_path / "zoneinfo-before.txt").exists():
-            assert time.monotonic() < deadline and child.poll() is None
-            time.sleep(0.05)
-        time.sleep(0.5)
-        assert tracing_state() != before  # it is recording in an instance of its own
+    with recorder([sys.executable, "-c", script, str(tmp_path)]) as child:
+        # it is recording in an instance of its own
+        assert wait_until_recording(child) in tracefs.tracing_state().instances
         child.send_signal(signal.SIGINT)
         assert child.wait(timeout=30) == 130
-    finally:
-        if child.poll() is None:
-            child.kill()
     assert tracing_state() == before
     recording = load_recording(tmp_path)
     assert "stopped by: interrupted" in recording.header["recorded"]
@@ -327,6 +320,38 @@ def test_a_recording_removes_the_instance_a_killed_recorder_left(
     assert len(said) == 1 and "\n" not in said[0] and left in said[0], said
 
 
+@pytest.mark.parametrize("meanwhile", [True, False], ids=["mounted-meanwhile", "not-mounted"])
+def test_a_mount_another_recording_made_meanwhile_is_used_not_unmounted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, meanwhile: bool
+) -> None:
+    """Two recordings starting together where tracefs is not mounted both find it unmounted;
+    the second one's mount then fails ("already mounted": two ``kit trace record`` started at
+    once failed so, one in five tries).  That one records in the other's mount and leaves it
+    mounted for it.  A mount that fails with nothing mounted still says why."""
+    root = tmp_path / "tracing"
+    (root / "instances").mkdir(parents=True)
+    looks = iter([None, root if meanwhile else None])
+    monkeypatch.setattr(tracefs, "find_tracefs", lambda: next(looks))
+    monkeypatch.setattr(os, "geteuid", lambda: 0)  # the mount is faked: no root needed
+    ran: list[list[str]] = []
+
+    def mount(argv: list[str], **_options: object) -> subprocess.CompletedProcess[str]:
+        ran.append(argv)
+        return subprocess.CompletedProcess(
+            argv, 32, "", f"mount: {tracefs.TRACEFS}: nodev already mounted on {tracefs.TRACEFS}.")
+
+    monkeypatch.setattr(subprocess, "run", mount)
+    if not meanwhile:
+        with pytest.raises(TracingUnavailable, match="mounting tracefs failed: .*already mounted"):
+            tracefs._Session(64, notice=print)
+        return
+    session = tracefs._Session(64, notice=print)
+    assert session.root == root and session.instance.parent == root / "instances"
+    assert not session.mounted_here
+    session.close()
+    assert [argv[0] for argv in ran] == ["mount"]  # no umount: the mount is the other's
+
+
 def test_an_instance_another_recording_removes_meanwhile_is_no_error(
     fake_tracefs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -358,18 +383,13 @@ def test_a_recording_removes_what_a_sigkilled_recording_left(
         subprocess.run(["mount", "-t", "tracefs", "nodev", str(tracefs.TRACEFS)], check=True)
     before = tracing_state()
     killed = tmp_path / "killed"
-    child = subprocess.Popen([sys.executable, "-m", "kit", "trace", "record", "--seconds",
-                              "120", "--out", str(killed)], stderr=subprocess.DEVNULL)
-    ours = f"kit-{child.pid}-"
     try:
-        deadline = time.monotonic() + 60
-        while not (killed / "zoneinfo-before.txt").exists():
-            assert time.monotonic() < deadline and child.poll() is None
-            time.sleep(0.05)
-        time.sleep(0.5)  # tracing is on
-        child.send_signal(signal.SIGKILL)
-        child.wait(timeout=30)
-        [left] = [name for name in tracing_state().instances if name.startswith(ours)]
+        with recorder([sys.executable, "-m", "kit", "trace", "record", "--seconds", "120",
+                       "--out", str(killed)], stderr=subprocess.DEVNULL) as child:
+            left = wait_until_recording(child)
+            child.send_signal(signal.SIGKILL)
+            child.wait(timeout=30)
+        assert left.startswith(f"kit-{child.pid}-") and left in tracefs.tracing_state().instances
         enabled = tracefs.find_tracefs() / "instances" / left / "events" / "kmem" / \
             PAGE_EVENTS[0] / "enable"
         assert enabled.read_text().strip() == "1"  # left with its events on
@@ -378,9 +398,6 @@ def test_a_recording_removes_what_a_sigkilled_recording_left(
         assert [line for line in said if left in line] == said and len(said) == 1, said
         assert tracing_state() == before
     finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
         tracefs.remove_stale_instances(tracefs.find_tracefs() or tracefs.TRACEFS)
         if mounted_here:
             subprocess.run(["umount", str(tracefs.TRACEFS)], check=True)

@@ -15,6 +15,7 @@ authenticator and spawner and adds the service with ``kit.classroom.hubconfig.ad
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import secrets
@@ -109,8 +110,24 @@ def configure_local(c: Any, settings: dict[str, Any]) -> None:
     c.Spawner.pre_spawn_hook = _copy_lessons
 
 
+#: The longest path of a unix socket (``sockaddr_un.sun_path``, less its NUL byte).
+IPC_PATH_MAX = 107
+#: What jupyter_client appends to the runtime folder for a kernel's ipc socket.
+IPC_SOCKET_NAME = "/kernel-00000000-0000-0000-0000-000000000000-ipc-9"
+
+
 def _runtime_dir(port: int, spawner: Any) -> str:
-    return os.path.join(tempfile.gettempdir(), f"kit-classroom-{port}", spawner.user.name)
+    """A user's Jupyter runtime folder, where their kernels' ipc sockets go: short enough for
+    a socket path whatever the user's name and the temporary folder.  Named by a digest of the
+    name (a name can be long: an e-mail address, 33 characters, made the socket paths under
+    /tmp 108 bytes), under the temporary folder, or under /tmp where that folder's own path
+    is too long (a TMPDIR of 33 characters left a 7-letter name's kernels unstartable)."""
+    name = hashlib.sha256(spawner.user.name.encode()).hexdigest()[:16]
+    for base in (tempfile.gettempdir(), "/tmp"):
+        folder = os.path.join(base, f"kit-classroom-{port}", name)
+        if len(os.fsencode(folder + IPC_SOCKET_NAME)) <= IPC_PATH_MAX:
+            break
+    return folder
 
 
 def _copy_lessons(spawner: Any) -> None:

@@ -190,9 +190,15 @@ class _Session:
                 ["mount", "-t", "tracefs", "nodev", str(TRACEFS)],
                 capture_output=True, text=True, check=False,
             )
-            if done.returncode != 0:
-                raise _unavailable(f"mounting tracefs failed: {done.stderr.strip()}")
-            self.mounted_here, root = True, TRACEFS
+            if done.returncode == 0:
+                self.mounted_here, root = True, TRACEFS
+            else:
+                # Another recording starting at the same time may have mounted it between
+                # this one's look and its mount ("already mounted"): this one records in
+                # that mount and leaves it to the one that made it.
+                root = find_tracefs()
+                if root is None:
+                    raise _unavailable(f"mounting tracefs failed: {done.stderr.strip()}")
         self.root = root
         stale = remove_stale_instances(root)
         if stale:

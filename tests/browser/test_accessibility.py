@@ -89,20 +89,37 @@ def shoot(page, locator, path) -> None:  # noqa: ANN001
         settle(page)
 
 
+#: Whether the kernel has answered every change of every widget drawn in the current
+#: notebook.  ipywidgets sends a model's first change at once and holds the later ones back
+#: (``_msg_buffer``) until the kernel is idle after it, counting the changes sent and not yet
+#: answered (``_pending_msgs``).  The views are found through the notebook's Lumino widgets
+#: (a widget view's Lumino widget keeps it as ``_view``).
+CHANGES_ANSWERED = """() => {
+    const models = new Set();
+    const walk = widget => {
+        if (widget._view) models.add(widget._view.model);
+        for (const child of widget.children()) walk(child);
+    };
+    walk(window.jupyterapp.shell.currentWidget.content);
+    return models.size > 0
+        && [...models].every(model => model._pending_msgs === 0 && model._msg_buffer === null);
+}"""
+
+
 def type_into(page, text: str) -> None:  # noqa: ANN001
-    """Replace a field's text, then let the kernel take it in.
+    """Replace a field's text, then wait until the kernel has taken it in.
 
     ipywidgets holds back a field's later updates while the kernel has not answered the
     earlier ones, but sends a button press at once: a press a few milliseconds after typing
     (no person is that quick) could reach a busy kernel before the field's last characters.
+    The kernel's status alone does not tell: it still reads idle while the first update is on
+    its way, and again between an answer and the held-back update it releases.
     """
     page.keyboard.press("Control+a")
     page.keyboard.type(text)
-    for _ in range(2):  # idle twice, the held-back update sent and answered in between
-        page.wait_for_timeout(400)
-        page.wait_for_function(
-            "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
-            " === 'idle'", timeout=30_000, polling=POLL_MS)
+    page.wait_for_function(
+        f"(text) => document.activeElement.value === text && ({CHANGES_ANSWERED})()",
+        arg=text, timeout=30_000, polling=POLL_MS)
 
 
 #: The Playground's /proc/buddyinfo line (its table's title), spaces squeezed.

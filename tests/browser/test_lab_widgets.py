@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from labdriver import POLL_MS
 from legibility import assert_legible, settle
@@ -23,6 +21,13 @@ BAR_GEOMETRY = """(title) => {
 }"""
 
 
+#: Whether the bars of the figure titled ``title`` are drawn otherwise than ``before`` (a
+#: ``BAR_GEOMETRY``), both serialised alike in the page (Python's json.dumps puts a space
+#: after each comma, JSON.stringify none: compared as texts, any two differ).
+BARS_CHANGED = f"""(title, before) => JSON.stringify(({BAR_GEOMETRY})(title))
+    !== JSON.stringify(before)"""
+
+
 #: [figure title, number of drawn mark elements] for every bqplot figure in the page.
 MARKS_PER_FIGURE = """() => [...document.querySelectorAll('.bqplot.figure')].map(f => [
     (f.querySelector('.mainheading') || {}).textContent || '',
@@ -33,6 +38,12 @@ MARKS_PER_FIGURE = """() => [...document.querySelectorAll('.bqplot.figure')].map
 BAR_HEIGHTS = """(title) => [...document.querySelectorAll('.bqplot.figure')]
     .filter(f => ((f.querySelector('.mainheading') || {}).textContent || '').includes(title))
     .map(f => [...f.querySelectorAll('rect.bar')].map(r => +r.getAttribute('height')))"""
+
+
+#: Whether the kernel has applied the size the slider shows: the order explorer sets its text
+#: box to the size it applied (in bytes), and the slider's readout shows its own value.
+SLIDER_APPLIED = """(slider, box) => box.value
+    === slider.querySelector('.widget-readout').textContent.trim()"""
 
 
 @pytest.fixture
@@ -104,23 +115,26 @@ def test_widgets_render_are_legible_and_respond(page, run_notebook, artifacts):
     page.mouse.down()
     page.mouse.move(box["x"] + box["width"] * 0.25, start["y"] + start["height"] / 2, steps=8)
     page.mouse.up()
-    page.wait_for_function(
-        f"(before) => JSON.stringify(({BAR_GEOMETRY})({EXPLORER_TITLE!r})) !== before",
-        arg=json.dumps(before), timeout=20_000,
-        polling=POLL_MS,
-    )
+    # The drag sends the kernel several sizes, the last one after the mouse is up: the chart
+    # first changes for one on the way.  The kernel has taken the last once the text box,
+    # which it sets to the size it applied, reads as the slider's own readout.
+    text = page.locator(".widget-text input").first
+    page.wait_for_function(f"([slider, box]) => ({SLIDER_APPLIED})(slider, box)",
+                           arg=[slider.element_handle(), text.element_handle()],
+                           timeout=20_000, polling=POLL_MS)
+    page.wait_for_function(f"(before) => ({BARS_CHANGED})({EXPLORER_TITLE!r}, before)",
+                           arg=before, timeout=20_000, polling=POLL_MS)
     after_slider = page.evaluate(BAR_GEOMETRY, EXPLORER_TITLE)
     assert after_slider != before
 
-    # Type a size into the text box: the chart changes again (4 MiB: no waste at all).
-    text = page.locator(".widget-text input").first
+    # Type a size into the text box: the kernel takes it (its summary says so), and the chart
+    # changes again (4 MiB: no waste at all).
     text.fill("4MiB")
     text.press("Enter")
-    page.wait_for_function(
-        f"(prev) => JSON.stringify(({BAR_GEOMETRY})({EXPLORER_TITLE!r})) !== prev",
-        arg=json.dumps(after_slider), timeout=20_000,
-        polling=POLL_MS,
-    )
+    page.get_by_text("4 MiB (4194304 bytes) with 4 KiB pages: get_order = 10").wait_for(
+        timeout=20_000)
+    page.wait_for_function(f"(before) => ({BARS_CHANGED})({EXPLORER_TITLE!r}, before)",
+                           arg=after_slider, timeout=20_000, polling=POLL_MS)
     explorer.scroll_into_view_if_needed()
     page.screenshot(path=str(artifacts / "widgets_demo.png"))
 
