@@ -21,6 +21,7 @@ first slides, and every slide scaled below 1).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 from pathlib import Path
@@ -179,6 +180,23 @@ def test_every_slide_fits_the_screen_in_large_type(lesson, sizes, voila_tab, voi
             page.goto("about:blank")
 
 
+@contextlib.contextmanager
+def slides_at_720p(voila_tab, voila_port: int, notebook: Path, state: Path):  # noqa: ANN001
+    """``notebook`` as slides in the lessons' tab at 1280x720, once cut and settled; the tab
+    goes back to a blank page after."""
+    state.mkdir()
+    server = VoilaServer(state=state, notebook=notebook, slides=True, preferred_port=voila_port)
+    with server.running():
+        page = voila_tab.page
+        page.set_viewport_size({"width": 1280, "height": 720})
+        try:
+            page.goto(f"{server.base_url}/", wait_until="domcontentloaded", timeout=180_000)
+            wait_until_cut(page, 1280, 720)
+            yield page
+        finally:
+            page.goto("about:blank")
+
+
 #: The first slide showing printed text and no widget: its index, or -1.
 FIRST_TEXT_SLIDE = """() => [...document.querySelectorAll('.kit-slide')].findIndex(s =>
     s.querySelector('.jp-RenderedText > pre') && !s.querySelector('.jupyter-widgets'))"""
@@ -192,30 +210,20 @@ def test_a_text_slide_that_grows_once_shown_is_split_not_shrunk(voila_tab, voila
     type."""
     lesson = next(p for p in LESSONS if p.stem.startswith("05-"))
     notebook = Path(shutil.copy(lesson, tmp_path / lesson.name))
-    (tmp_path / "voila").mkdir()
-    server = VoilaServer(state=tmp_path / "voila", notebook=notebook, slides=True,
-                         preferred_port=voila_port)
-    with server.running():
-        page = voila_tab.page
-        page.set_viewport_size({"width": 1280, "height": 720})
-        try:
-            page.goto(f"{server.base_url}/", wait_until="domcontentloaded", timeout=180_000)
-            wait_until_cut(page, 1280, 720)
-            index = page.evaluate(FIRST_TEXT_SLIDE)
-            assert index >= 0, "lesson 5 has no slide of printed text"
-            page.evaluate("i => window.kitSlides.show(i)", index)
-            show(page, index)
-            count = page.evaluate("() => window.kitSlides.count()")
-            page.evaluate("""() => { const pre = document.querySelector(
-                '.kit-slide.kit-current .jp-RenderedText > pre');
-                pre.style.fontSize = '200%'; pre.style.lineHeight = '2'; }""")
-            page.wait_for_function("n => window.kitSlides.count() > n", arg=count,
-                                   timeout=20_000, polling=POLL_MS)
-            scale = page.evaluate(
-                "() => +document.querySelector('.kit-slide.kit-current').dataset.scale")
-            assert scale >= MIN_SCALE, scale
-        finally:
-            page.goto("about:blank")
+    with slides_at_720p(voila_tab, voila_port, notebook, tmp_path / "voila") as page:
+        index = page.evaluate(FIRST_TEXT_SLIDE)
+        assert index >= 0, "lesson 5 has no slide of printed text"
+        page.evaluate("i => window.kitSlides.show(i)", index)
+        show(page, index)
+        count = page.evaluate("() => window.kitSlides.count()")
+        page.evaluate("""() => { const pre = document.querySelector(
+            '.kit-slide.kit-current .jp-RenderedText > pre');
+            pre.style.fontSize = '200%'; pre.style.lineHeight = '2'; }""")
+        page.wait_for_function("n => window.kitSlides.count() > n", arg=count,
+                               timeout=20_000, polling=POLL_MS)
+        scale = page.evaluate(
+            "() => +document.querySelector('.kit-slide.kit-current').dataset.scale")
+        assert scale >= MIN_SCALE, scale
 
 
 @pytest.mark.browser
@@ -237,26 +245,16 @@ def test_printed_text_sent_in_several_messages_is_split_like_one(voila_tab, voil
                    "source": "# A long log"},
                   {"cell_type": "code", "id": "log", "metadata": {}, "execution_count": None,
                    "outputs": [], "source": source}]}))
-    (tmp_path / "voila").mkdir()
-    server = VoilaServer(state=tmp_path / "voila", notebook=notebook, slides=True,
-                         preferred_port=voila_port)
-    with server.running():
-        page = voila_tab.page
-        page.set_viewport_size({"width": 1280, "height": 720})
-        try:
-            page.goto(f"{server.base_url}/", wait_until="domcontentloaded", timeout=180_000)
-            wait_until_cut(page, 1280, 720)
-            shown: list[str] = []
-            for index in range(page.evaluate("() => window.kitSlides.count()")):
-                page.evaluate("i => window.kitSlides.show(i)", index)
-                show(page, index)
-                slide = page.evaluate("""() => {
-                    const slide = document.querySelector('.kit-slide.kit-current');
-                    return {scale: +slide.dataset.scale, text: [...slide.querySelectorAll(
-                        '.jp-RenderedText > pre')].map(pre => pre.textContent).join('\\n')};
-                }""")
-                assert slide["scale"] >= MIN_SCALE, (index, slide["scale"])
-                shown += [line for line in slide["text"].split("\n") if line]
-            assert shown == lines
-        finally:
-            page.goto("about:blank")
+    shown: list[str] = []
+    with slides_at_720p(voila_tab, voila_port, notebook, tmp_path / "voila") as page:
+        for index in range(page.evaluate("() => window.kitSlides.count()")):
+            page.evaluate("i => window.kitSlides.show(i)", index)
+            show(page, index)
+            slide = page.evaluate("""() => {
+                const slide = document.querySelector('.kit-slide.kit-current');
+                return {scale: +slide.dataset.scale, text: [...slide.querySelectorAll(
+                    '.jp-RenderedText > pre')].map(pre => pre.textContent).join('\\n')};
+            }""")
+            assert slide["scale"] >= MIN_SCALE, (index, slide["scale"])
+            shown += [line for line in slide["text"].split("\n") if line]
+    assert shown == lines
