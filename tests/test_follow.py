@@ -143,6 +143,37 @@ def test_a_follower_who_leaves_and_comes_back_catches_up(room) -> None:  # noqa:
     assert eventually(lambda: "section 2: Splitting" in ann.status.value)
 
 
+def test_leaving_is_final_even_when_an_answer_is_already_on_its_way(
+        room, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """The follow thread can hold the instructor's newest position when the student presses
+    leave: it must not then write "Following: ..." over "Not following." nor replay the calls on
+    the student's own Playground.  The thread is held where it reads the answer, before any
+    write; leave is pressed; the thread is let go and runs to its end."""
+    teacher, teacher_pg, ann, ann_pg = room
+    ann.toggle.value = True
+    teacher.picker.value = 1
+    assert eventually(lambda: "section 2: Splitting" in ann.status.value)
+    reached, release = threading.Event(), threading.Event()
+    read = FollowState.from_json
+
+    def held(data: Any) -> FollowState:
+        reached.set()
+        assert release.wait(10), "the test never let the follow thread go"
+        return read(data)
+
+    monkeypatch.setattr(FollowState, "from_json", staticmethod(held))
+    teacher_pg.alloc(0)  # published: the follow thread wakes with it and is held
+    assert reached.wait(10), "the follow thread never received the new position"
+    follower = ann._worker
+    ann.toggle.value = False  # leaves while the answer is on its way
+    assert "Not following" in ann.status.value
+    release.set()
+    follower.join(10)
+    assert not follower.is_alive()
+    assert "Not following" in ann.status.value
+    assert ann_pg.calls == []  # the student's own Playground, untouched
+
+
 def test_a_presenters_calls_are_published_as_they_happen(room) -> None:  # noqa: ANN001
     teacher, teacher_pg, _ann, _ann_pg = room
     teacher.picker.value = 0
