@@ -385,6 +385,35 @@ def test_a_student_stalled_in_the_grader_itself_is_given_up_and_reported(
     assert statuses == {("ann", "passed"), ("stuck", "timeout")}
 
 
+def test_a_run_whose_cgroups_cannot_be_removed_says_which(
+        sandbox_available: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run's end removes its ``kit-grade-<pid>`` groups; one that stays (a process in it
+    that does not end) is named in the run's log, not left behind in silence.  The removal is
+    the real one; it then reports the run's folder as stuck, as it would after giving up."""
+    (tmp_path / "class" / "ann").mkdir(parents=True)
+    shutil.copy(PERFECT, tmp_path / "class" / "ann" / "01-orders.ipynb")
+    remove = cgroups._kill_and_remove
+    stuck: list[Path] = []
+
+    def gives_up_on_the_run(group: Path) -> list[Path]:
+        left = remove(group)
+        if group.name == f"{cgroups.PREFIX}{os.getpid()}":
+            stuck.append(group)
+            return [*left, group]
+        return left
+
+    monkeypatch.setattr(cgroups, "_kill_and_remove", gives_up_on_the_run)
+    said: list[str] = []
+    book = grading.grade([tmp_path / "class"], SOLUTIONS, tmp_path / "out", GradingRun(
+        notebooks=["01-orders.ipynb"], log=said.append))
+    assert {r.status for r in book.rows} == {"passed"}
+    warnings = [line for line in said if "could not be removed" in line]
+    assert stuck and warnings == [
+        f"WARNING: {len(stuck)} cgroup folder(s) of this run could not be removed (a process "
+        f"in them did not end): {', '.join(map(str, stuck))}; the next grading run removes "
+        "them once their processes end"]
+
+
 def test_a_killed_grader_keeps_what_it_graded_and_the_rerun_cleans_up(
         sandbox_available: None, tmp_path: Path) -> None:
     klass = tmp_path / "class"
