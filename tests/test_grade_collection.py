@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
+from waiting import eventually
 
 from kit.cli import main
 from kit.grading.trusted import cgroups, classrun, grading
@@ -429,10 +430,16 @@ def test_a_killed_grader_keeps_what_it_graded_and_the_rerun_cleans_up(
     for line in grader.stderr:
         if line.startswith("graded 4/5"):
             break
-    time.sleep(1.0)  # the slow student's worker is running now
     # This grader's groups, named before the kill (while it lives, nothing of it is stale).
     run_folders = [tree.base / f"{cgroups.PREFIX}{grader.pid}"
                    for tree in open_sandbox().cgroups.hierarchies]  # type: ignore[union-attr]
+    # Killed while the slow student's worker is at work: a process in a worker group of this
+    # grader (s0-s3's groups went before "graded 4/5": a student's result comes after their
+    # sandbox is closed), which the rerun has to end and remove; killed earlier, the check
+    # after the rerun would hold whatever the rerun did.
+    assert not run_folders or eventually(lambda: any(
+        cgroups._read(worker / "cgroup.procs").split()
+        for folder in run_folders for worker in folder.glob("w*")), timeout=60)
     grader.send_signal(signal.SIGKILL)
     grader.wait(timeout=30)
     rows = read_csv((out / "gradebook.csv").read_text(encoding="utf-8"))[1:]
