@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from typing import Any
 
 import pytest
@@ -129,12 +128,14 @@ def test_a_follower_who_leaves_and_comes_back_catches_up(room) -> None:  # noqa:
     ann.toggle.value = True
     teacher_pg.alloc(0)
     assert eventually(lambda: ann_pg.calls == [("alloc_pages", 0)])
+    follower = ann._worker
     ann.toggle.value = False  # leaves; plays on their own
     ann_pg.alloc(3)
     teacher.picker.value = 1
     teacher_pg.reset()
     teacher_pg.alloc(1)
-    time.sleep(0.3)
+    follower.join(10)  # woken by those publishes, it has ended: nothing more can come of it
+    assert not follower.is_alive()
     assert ann_pg.calls == [("alloc_pages", 0), ("alloc_pages", 3)]
     assert "Not following" in ann.status.value
     ann.toggle.value = True  # back: the presenter's zone as it is now, from the start
