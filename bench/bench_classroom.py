@@ -90,7 +90,11 @@ def fan_out(hub: LocalHub, students: list[ClassroomClient], teacher: ClassroomCl
     for thread in threads:
         thread.start()
     ready.wait()
-    time.sleep(1.0)  # every long-poll is held by the service
+    deadline = time.monotonic() + 60
+    while teacher.follow()["followers"] < len(students):  # every long-poll held by the service
+        if time.monotonic() > deadline:
+            raise RuntimeError("the followers' long-polls were not all held within 60 s")
+        time.sleep(0.05)
     published = time.perf_counter()
     teacher.publish({"lesson": "03-buddy-system", "section": 2})
     for thread in threads:

@@ -234,6 +234,56 @@ def test_a_users_kernel_sockets_fit_a_socket_path_whatever_the_name_and_tmpdir(
         assert all(folder.startswith("/tmp/kit-classroom-47453/") for folder in folders)
 
 
+@pytest.mark.parametrize("stop", ["clean", "cannot remove", "hub died before"])
+def test_a_clean_stop_removes_the_users_runtime_folders(
+        stop: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The runtime folders (``kit-classroom-<port>`` under the temporary folder, the users'
+    kernel sockets and connection files) go with the Hub that made them: none are left in the
+    temporary folder after a stop with nothing left running; another port's are not touched.
+    One that cannot be removed is named; after a Hub that died by itself (its servers may
+    live on, no longer its children) they are kept.  A sleeping process stands in for the
+    Hub; the temporary folder is a short one of the test's own (under a long one the folders
+    would go to /tmp itself)."""
+    import shutil
+    import subprocess
+    import tempfile
+    from types import SimpleNamespace
+
+    from kit.classroom import localhub
+
+    short = tempfile.mkdtemp(prefix="kc", dir="/tmp")
+    monkeypatch.setattr(localhub.tempfile, "tempdir", short)
+    try:
+        hub = localhub.LocalHub(tmp_path / "hub", ["ann"], ["teacher"])
+        other = hub.port + 1 if hub.port < 65535 else hub.port - 1
+        made = [Path(localhub._runtime_dir(port, SimpleNamespace(user=SimpleNamespace(
+            name=name)))) for port in (hub.port, other) for name in ("ann", "teacher")]
+        assert all(folder.is_relative_to(short) for folder in made)
+        for folder in made:
+            folder.mkdir(parents=True)
+            (folder / "kernel-1.json").write_text("{}")
+        hub.process = subprocess.Popen(["sleep", "60"], start_new_session=True)
+        if stop == "hub died before":
+            hub.process.kill()
+            hub.process.wait()
+        with monkeypatch.context() as patch:
+            if stop == "cannot remove":
+                patch.setattr(localhub.shutil, "rmtree", lambda *_a, **_k: None)
+            hub.stop(grace=5)
+        ours = os.path.join(short, f"kit-classroom-{hub.port}")
+        assert all(folder.exists() for folder in made[2:])  # another Hub's
+        if stop == "clean":
+            assert sorted(os.listdir(short)) == [f"kit-classroom-{other}"]
+        else:
+            assert all(folder.exists() for folder in made[:2])
+        said = capsys.readouterr().err
+        assert said == (f"kit.classroom: could not remove {ours} (the users' runtime "
+                        "folders)\n" if stop == "cannot remove" else "")
+    finally:
+        shutil.rmtree(short)
+
+
 def test_on_kubernetes_the_service_listens_where_the_proxy_pod_reaches_it() -> None:
     c = Config()
     add_classroom(c, host="hub")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from waiting import eventually
 
 pytest.importorskip("jupyterhub", reason="the [classroom] extra is not installed")
 
@@ -195,12 +196,18 @@ def test_bad_requests_get_json_errors(hub: LocalHub, teacher: ClassroomClient,
 
 def test_follow_the_instructor(teacher: ClassroomClient, student: ClassroomClient) -> None:
     before = student.follow()["version"]
+    idle = teacher.follow()["followers"]
+    assert "followers" not in student.follow()  # the instructor's figure
     with ThreadPoolExecutor(1) as pool:
-        waiting = pool.submit(student.follow, before, wait=10)
-        time.sleep(0.3)
+        waiting = pool.submit(student.follow, before, wait=25)
+        # Published once the service holds the student's long-poll (not before it arrives:
+        # then it would be answered at once, and the wake-up would go untested).
+        assert eventually(lambda: teacher.follow()["followers"] > idle or waiting.done())
+        assert not waiting.done()
         version = teacher.publish({"lesson": "03-buddy-system", "section": 4})
-        woke = waiting.result(timeout=10)
+        woke = waiting.result(timeout=10)  # woken by the publish, long before its 25 s
     assert woke == {"version": version, "state": {"lesson": "03-buddy-system", "section": 4}}
+    assert teacher.follow()["followers"] == idle
     assert student.follow(0) == woke  # a follower that reconnects catches up at once
     started = time.monotonic()
     assert student.follow(version, wait=0.5)["version"] == version  # nothing new: times out

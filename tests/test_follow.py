@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from typing import Any
 
 import pytest
@@ -129,18 +128,51 @@ def test_a_follower_who_leaves_and_comes_back_catches_up(room) -> None:  # noqa:
     ann.toggle.value = True
     teacher_pg.alloc(0)
     assert eventually(lambda: ann_pg.calls == [("alloc_pages", 0)])
+    follower = ann._worker
     ann.toggle.value = False  # leaves; plays on their own
     ann_pg.alloc(3)
     teacher.picker.value = 1
     teacher_pg.reset()
     teacher_pg.alloc(1)
-    time.sleep(0.3)
+    follower.join(10)  # woken by those publishes, it has ended: nothing more can come of it
+    assert not follower.is_alive()
     assert ann_pg.calls == [("alloc_pages", 0), ("alloc_pages", 3)]
     assert "Not following" in ann.status.value
     ann.toggle.value = True  # back: the presenter's zone as it is now, from the start
     assert eventually(lambda: ann_pg.calls == [("alloc_pages", 1)])
     assert ann_pg.zone.nr_free() == teacher_pg.zone.nr_free()
     assert eventually(lambda: "section 2: Splitting" in ann.status.value)
+
+
+def test_leaving_is_final_even_when_an_answer_is_already_on_its_way(
+        room, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """The follow thread can hold the instructor's newest position when the student presses
+    leave: it must not then write "Following: ..." over "Not following." nor replay the calls on
+    the student's own Playground.  The thread is held where it reads the answer, before any
+    write; leave is pressed; the thread is let go and runs to its end."""
+    teacher, teacher_pg, ann, ann_pg = room
+    ann.toggle.value = True
+    teacher.picker.value = 1
+    assert eventually(lambda: "section 2: Splitting" in ann.status.value)
+    reached, release = threading.Event(), threading.Event()
+    read = FollowState.from_json
+
+    def held(data: Any) -> FollowState:
+        reached.set()
+        assert release.wait(10), "the test never let the follow thread go"
+        return read(data)
+
+    monkeypatch.setattr(FollowState, "from_json", staticmethod(held))
+    teacher_pg.alloc(0)  # published: the follow thread wakes with it and is held
+    assert reached.wait(10), "the follow thread never received the new position"
+    follower = ann._worker
+    ann.toggle.value = False  # leaves while the answer is on its way
+    assert "Not following" in ann.status.value
+    release.set()
+    follower.join(10)
+    assert not follower.is_alive()
+    assert "Not following" in ann.status.value
+    assert ann_pg.calls == []  # the student's own Playground, untouched
 
 
 def test_a_presenters_calls_are_published_as_they_happen(room) -> None:  # noqa: ANN001

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
+from waiting import eventually
 
 from kit.cli import main
 from kit.grading.trusted import cgroups, classrun, grading
@@ -385,6 +386,35 @@ def test_a_student_stalled_in_the_grader_itself_is_given_up_and_reported(
     assert statuses == {("ann", "passed"), ("stuck", "timeout")}
 
 
+def test_a_run_whose_cgroups_cannot_be_removed_says_which(
+        sandbox_available: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run's end removes its ``kit-grade-<pid>`` groups; one that stays (a process in it
+    that does not end) is named in the run's log, not left behind in silence.  The removal is
+    the real one; it then reports the run's folder as stuck, as it would after giving up."""
+    (tmp_path / "class" / "ann").mkdir(parents=True)
+    shutil.copy(PERFECT, tmp_path / "class" / "ann" / "01-orders.ipynb")
+    remove = cgroups._kill_and_remove
+    stuck: list[Path] = []
+
+    def gives_up_on_the_run(group: Path) -> list[Path]:
+        left = remove(group)
+        if group.name == f"{cgroups.PREFIX}{os.getpid()}":
+            stuck.append(group)
+            return [*left, group]
+        return left
+
+    monkeypatch.setattr(cgroups, "_kill_and_remove", gives_up_on_the_run)
+    said: list[str] = []
+    book = grading.grade([tmp_path / "class"], SOLUTIONS, tmp_path / "out", GradingRun(
+        notebooks=["01-orders.ipynb"], log=said.append))
+    assert {r.status for r in book.rows} == {"passed"}
+    warnings = [line for line in said if "could not be removed" in line]
+    assert stuck and warnings == [
+        f"WARNING: {len(stuck)} cgroup folder(s) of this run could not be removed (a process "
+        f"in them did not end): {', '.join(map(str, stuck))}; the next grading run removes "
+        "them once their processes end"]
+
+
 def test_a_killed_grader_keeps_what_it_graded_and_the_rerun_cleans_up(
         sandbox_available: None, tmp_path: Path) -> None:
     klass = tmp_path / "class"
@@ -400,10 +430,16 @@ def test_a_killed_grader_keeps_what_it_graded_and_the_rerun_cleans_up(
     for line in grader.stderr:
         if line.startswith("graded 4/5"):
             break
-    time.sleep(1.0)  # the slow student's worker is running now
     # This grader's groups, named before the kill (while it lives, nothing of it is stale).
     run_folders = [tree.base / f"{cgroups.PREFIX}{grader.pid}"
                    for tree in open_sandbox().cgroups.hierarchies]  # type: ignore[union-attr]
+    # Killed while the slow student's worker is at work: a process in a worker group of this
+    # grader (s0-s3's groups went before "graded 4/5": a student's result comes after their
+    # sandbox is closed), which the rerun has to end and remove; killed earlier, the check
+    # after the rerun would hold whatever the rerun did.
+    assert not run_folders or eventually(lambda: any(
+        cgroups._read(worker / "cgroup.procs").split()
+        for folder in run_folders for worker in folder.glob("w*")), timeout=60)
     grader.send_signal(signal.SIGKILL)
     grader.wait(timeout=30)
     rows = read_csv((out / "gradebook.csv").read_text(encoding="utf-8"))[1:]

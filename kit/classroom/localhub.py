@@ -123,11 +123,18 @@ def _runtime_dir(port: int, spawner: Any) -> str:
     /tmp 108 bytes), under the temporary folder, or under /tmp where that folder's own path
     is too long (a TMPDIR of 33 characters left a 7-letter name's kernels unstartable)."""
     name = hashlib.sha256(spawner.user.name.encode()).hexdigest()[:16]
-    for base in (tempfile.gettempdir(), "/tmp"):
-        folder = os.path.join(base, f"kit-classroom-{port}", name)
+    for root in _runtime_roots(port):
+        folder = os.path.join(root, name)
         if len(os.fsencode(folder + IPC_SOCKET_NAME)) <= IPC_PATH_MAX:
             break
     return folder
+
+
+def _runtime_roots(port: int) -> list[str]:
+    """Where the runtime folders of the Hub on ``port`` go: under the temporary folder, else
+    (a path too long for a socket) under /tmp; ``stop()`` removes them."""
+    return [os.path.join(base, f"kit-classroom-{port}")
+            for base in dict.fromkeys((tempfile.gettempdir(), "/tmp"))]
 
 
 def _copy_lessons(spawner: Any) -> None:
@@ -233,9 +240,13 @@ class LocalHub:
     def stop(self, grace: float = 15) -> None:
         """SIGTERM to the Hub (``grace`` seconds to stop its servers, service and proxy), then
         SIGKILL by pid to whatever it started that is left (the proxy too when the Hub died
-        before it could stop it)."""
+        before it could stop it); then, when the Hub was running and nothing of it is left,
+        the users' runtime folders in the temporary folder are removed."""
         started = [] if self.process is None else _descendants(self.process.pid)
-        if self.process is not None and self.process.poll() is None:
+        # A Hub that died by itself may have left its servers running (no longer its
+        # descendants): their kernels' runtime folders are then kept.
+        clean = self.process is not None and self.process.poll() is None
+        if self.process is not None and clean:
             self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout=grace)
@@ -252,7 +263,21 @@ class LocalHub:
         deadline = time.monotonic() + 10
         while any(process_running(pid) for pid in leftover) and time.monotonic() < deadline:
             time.sleep(0.05)  # a killed process takes a moment to go
+        if clean and not any(process_running(pid) for pid in leftover):
+            self._remove_runtime_folders()  # no kernel of this Hub is left to use them
         self.process = None
+
+    def _remove_runtime_folders(self) -> None:
+        """Remove the users' runtime folders (their kernels' sockets and connection files),
+        which would otherwise stay in the temporary folder after the class; say which could
+        not be removed."""
+        roots = _runtime_roots(self.port)
+        for root in roots:
+            shutil.rmtree(root, ignore_errors=True)
+        left = [root for root in roots if os.path.lexists(root)]
+        if left:
+            print(f"kit.classroom: could not remove {', '.join(left)} (the users' runtime "
+                  "folders)", file=sys.stderr)
 
     def __enter__(self) -> LocalHub:
         self.start()

@@ -73,6 +73,8 @@ class Classroom:
         self.admin_scope = f"custom:{name}:admin"
         self.seen: dict[str, float] = {}
         self.follow_changed = locks.Condition()
+        #: Follow long-polls held now (students waiting for the presenter's next move).
+        self.followers = 0
 
     def present(self) -> int:
         horizon = time.time() - PRESENT_SECONDS
@@ -277,9 +279,16 @@ class FollowHandler(ApiHandler):
             raise ApiError(400, "'after' must be an integer and 'wait' a number") from None
         version, state = self.classroom.store.follow_state()
         if version <= after and wait > 0:
-            await self.classroom.follow_changed.wait(timeout=time.time() + wait)
+            self.classroom.followers += 1
+            try:
+                await self.classroom.follow_changed.wait(timeout=time.time() + wait)
+            finally:
+                self.classroom.followers -= 1
             version, state = self.classroom.store.follow_state()
-        self.send({"version": version, "state": state})
+        answer: dict[str, Any] = {"version": version, "state": state}
+        if self.instructor:  # how many students wait for the next move
+            answer["followers"] = self.classroom.followers
+        self.send(answer)
 
     def put(self) -> None:
         self.require_instructor()

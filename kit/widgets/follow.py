@@ -64,6 +64,9 @@ class Follow(widgets.VBox):
         self._wait = wait
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
+        #: Held by a follow thread's writes (status, scroll, replay) and by leaving: a thread
+        #: writes only while its ``stop`` is not set, so nothing shows "Following" after leave.
+        self._writing = threading.Lock()
         self.version = 0
         self.position: dict[str, Any] = {}
         self.state = FollowState(lesson)
@@ -101,7 +104,8 @@ class Follow(widgets.VBox):
         return f"Follow({self.lesson!r})"
 
     def close(self) -> None:
-        self._stop.set()
+        with self._writing:
+            self._stop.set()
         super().close()
 
     # -- the instructor ---------------------------------------------------------------------
@@ -133,12 +137,14 @@ class Follow(widgets.VBox):
 
     def _on_toggle(self, change: dict[str, Any]) -> None:
         if not change["new"]:
-            self._stop.set()
-            self.status.value = self._theme.text("Not following.")
+            with self._writing:  # after a write in progress; none after this one
+                self._stop.set()
+                self.status.value = self._theme.text("Not following.")
             return
-        self._stop = threading.Event()
-        self.version = 0  # catch up with the newest position at once
-        self._shown_section = None
+        with self._writing:
+            self._stop = threading.Event()
+            self.version = 0  # catch up with the newest position at once
+            self._shown_section = None
         self._worker = threading.Thread(target=self._follow, args=(self._stop,), daemon=True)
         self._worker.start()
 
@@ -149,28 +155,39 @@ class Follow(widgets.VBox):
             try:
                 answer = self.client.follow(self.version, wait=wait)
             except ClassroomError as error:
-                self.status.value = self._theme.text(f"Reconnecting ({error.reason})",
-                                                     error=True)
+                with self._writing:
+                    if stop.is_set():
+                        return
+                    self.status.value = self._theme.text(f"Reconnecting ({error.reason})",
+                                                         error=True)
                 stop.wait(2.0)
                 continue
-            if stop.is_set():
-                return
             wait = self._wait  # then hold until the instructor moves
             if answer["version"] > self.version or not self.position:
-                self.version = answer["version"]
-                self.position = answer["state"]
-                self._show()
+                self._show(stop, answer["version"], answer["state"])
 
-    def _show(self) -> None:
+    def _show(self, stop: threading.Event, version: int, position: dict[str, Any]) -> None:
+        """Show the instructor's ``position`` (and replay its calls), unless ``stop`` is set:
+        a student who left (or left and came back, with a new thread) sees nothing of it."""
         try:
-            state = FollowState.from_json(self.position)
+            state: FollowState | None = FollowState.from_json(position)
+            problem = ""
         except KitError as error:
-            self.status.value = self._theme.text(f"Cannot follow: {error}", error=True)
-            return
-        self.state = state
+            state, problem = None, f"Cannot follow: {error}"
+        with self._writing:
+            if stop.is_set():
+                return
+            self.version, self.position = version, position
+            if state is None:
+                self.status.value = self._theme.text(problem, error=True)
+                return
+            self.state = state
+            self.status.value = self._following(state)
+
+    def _following(self, state: FollowState) -> str:
+        """Scroll to ``state``'s section and replay its calls; the status line that says so."""
         if not state.lesson:
-            self.status.value = self._theme.text("Following: the instructor has not started.")
-            return
+            return self._theme.text("Following: the instructor has not started.")
         where = (state.lesson if state.section is None
                  else f"section {state.section + 1}: {state.title}")
         if state.lesson != self.lesson and state.section is not None:
@@ -184,7 +201,7 @@ class Follow(widgets.VBox):
                                                    scroll_script(state.title)}},)
             if self.playground is not None:
                 note = self._replay(state)
-        self.status.value = self._theme.html(
+        return self._theme.html(
             f"Following: the instructor is at <b>{html.escape(where)}</b>{note}")
 
     def _replay(self, state: FollowState) -> str:

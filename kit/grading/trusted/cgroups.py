@@ -105,14 +105,26 @@ def _read(path: Path) -> str:
         return ""
 
 
-def _kill_and_remove(group: Path) -> None:
-    """End every process of ``group`` and its children, then remove them (deepest first).
+#: How long a group's removal is tried again while its killed processes leave it (each
+#: leaves once reaped); past it the group is given up and named (``_kill_and_remove``).
+REMOVE_SECONDS = 2.0
+
+
+def _kill_and_remove(group: Path) -> list[Path]:
+    """End every process of ``group`` and its children, then remove them (deepest first);
+    return the folders still there after ``REMOVE_SECONDS`` each (a process that does not
+    die, stuck in the kernel), so that the caller can say so.
 
     Another grader starting at the same time may be removing the same stale group: a folder
     that vanishes meanwhile is gone as wanted (``os.walk`` skips what it cannot list, and
     lists bottom-up: every child before its parent, ``group`` last)."""
+    left: list[Path] = []
     for folder in [Path(root) for root, _dirs, _files in os.walk(group, topdown=False)]:
-        for _ in range(100):
+        if any(child.parent == folder for child in left):
+            left.append(folder)  # cannot be removed before its child
+            continue
+        deadline = time.monotonic() + REMOVE_SECONDS
+        while True:
             pids = [int(p) for p in _read(folder / "cgroup.procs").split()]
             for pid in pids:
                 try:
@@ -125,12 +137,17 @@ def _kill_and_remove(group: Path) -> None:
             except FileNotFoundError:
                 break
             except OSError:
+                if time.monotonic() > deadline:
+                    left.append(folder)
+                    break
                 time.sleep(0.02)  # a killed process leaves its cgroup once it is reaped
+    return left
 
 
-def remove_stale(hierarchies: list[Hierarchy]) -> list[Path]:
+def remove_stale(hierarchies: list[Hierarchy],
+                 left: list[Path] | None = None) -> list[Path]:
     """Remove the groups of graders that are no longer running (killed: a grader removes its
-    own as it ends); return what was removed."""
+    own as it ends); return what was removed, and add to ``left`` what could not be."""
     removed: list[Path] = []
     for tree in hierarchies:
         try:
@@ -140,9 +157,11 @@ def remove_stale(hierarchies: list[Hierarchy]) -> list[Path]:
         for entry in entries:
             match = _RUN_NAME.match(entry.name)
             if match and entry.is_dir() and process_gone(int(match.group(1))):
-                _kill_and_remove(entry)
+                stuck = _kill_and_remove(entry)
                 if not entry.exists():
                     removed.append(entry)
+                elif left is not None:
+                    left.extend(stuck)
     return removed
 
 
@@ -197,12 +216,13 @@ class WorkerGroup:
         nsec = text.strip()
         return int(nsec) / 1e9 if nsec.isdigit() else None
 
-    def remove(self) -> None:
+    def remove(self) -> list[Path]:
+        """End the worker's processes and remove its groups; the folders that could not be
+        (the run's end tries them again, with ``Cgroups.remove_run_folders``)."""
         for fd in self._open.values():
             os.close(fd)
         self._open.clear()
-        for folder in self.folders:
-            _kill_and_remove(folder)
+        return [left for folder in self.folders for left in _kill_and_remove(folder)]
 
 
 #: The OOM-kill count's line of v1's ``memory.oom_control`` and v2's ``memory.events``.
@@ -221,6 +241,9 @@ class Cgroups:
     hierarchies: list[Hierarchy]
     not_enforced: list[str] = field(default_factory=list)
     removed_stale: list[Path] = field(default_factory=list)
+    #: Folders of killed graders' groups that could not be removed (a process in them did
+    #: not end): the run says so.
+    stale_left: list[Path] = field(default_factory=list)
     #: Held while a group is made and while the run's folders are removed, so a worker thread
     #: still starting a sandbox when the run stops (Ctrl-C) cannot make a folder again after
     #: they are gone; ``closed`` once they are.
@@ -269,13 +292,13 @@ class Cgroups:
             raise
         return WorkerGroup(folders, memory, memory_v2, cpu, cpu_v2)
 
-    def remove_run_folders(self) -> None:
+    def remove_run_folders(self) -> list[Path]:
         """Remove this run's ``kit-grade-<pid>`` folders, ending any worker still in them; no
-        group is made after."""
+        group is made after.  Returns the folders that could not be removed."""
         with self._lock:
             self._closed = True
-            for tree in self.hierarchies:
-                _kill_and_remove(tree.base / f"{PREFIX}{os.getpid()}")
+            return [left for tree in self.hierarchies
+                    for left in _kill_and_remove(tree.base / f"{PREFIX}{os.getpid()}")]
 
 
 def _limit_memory(folder: Path, limit: int, v2: bool) -> None:
@@ -296,7 +319,9 @@ def open_cgroups() -> Cgroups:
     hierarchies = _mounted_hierarchies(_read(Path("/proc/self/mountinfo")),
                                        _read(Path("/proc/self/cgroup")))
     usable = _usable(hierarchies)
-    cgroups = Cgroups(usable, removed_stale=remove_stale(usable))
+    stale_left: list[Path] = []
+    cgroups = Cgroups(usable, removed_stale=remove_stale(usable, stale_left),
+                      stale_left=stale_left)
     have = cgroups.controllers()
     if "memory" not in have:
         cgroups.not_enforced.append("memory per sandbox (no writable memory cgroup here: "

@@ -929,6 +929,10 @@ def grade(submissions: list[Path], source_folder: Path, out: Path,
     if sandbox.cgroups is not None and sandbox.cgroups.removed_stale:
         run.log(f"removed {len(sandbox.cgroups.removed_stale)} cgroup(s) left by a grader that "
                 "was killed")
+    if sandbox.cgroups is not None and sandbox.cgroups.stale_left:
+        run.log(f"WARNING: {len(sandbox.cgroups.stale_left)} cgroup folder(s) left by a grader "
+                "that was killed could not be removed (a process in them did not end): "
+                + ", ".join(map(str, sandbox.cgroups.stale_left)))
     cases = same_cases(out, run.secret or out / SECRET_FILE, run.per_student_cases,
                        keeping=bool(kept))
     started = prestart(students, names, jobs, lambda: SandboxSession(sandbox, run.limits,
@@ -945,7 +949,11 @@ def grade(submissions: list[Path], source_folder: Path, out: Path,
         for session in started.values():  # started for a student who needed none
             session.close()
         if sandbox.cgroups is not None:  # also when the run stops early (Ctrl-C): ends
-            sandbox.cgroups.remove_run_folders()  # whatever workers are still at work
+            left = sandbox.cgroups.remove_run_folders()  # whatever workers are still at work
+            if left:
+                run.log(f"WARNING: {len(left)} cgroup folder(s) of this run could not be "
+                        f"removed (a process in them did not end): {', '.join(map(str, left))}"
+                        "; the next grading run removes them once their processes end")
     book.unsandboxed = sandbox.bwrap is None
     return book
 
