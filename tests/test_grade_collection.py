@@ -308,6 +308,15 @@ def test_an_out_that_cannot_be_one_is_refused_before_any_grading(
     assert not (SOLUTIONS / "out").exists()
 
 
+def test_export_moodle_is_refused_naming_the_file_always_written(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["grade", "class", "--export", "moodle"])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "grades-by-student.csv" in err[-1] and "always written" in err[-1], err
+
+
 # ------------------------------------------------------------------------- sandbox by default
 def test_without_bubblewrap_nothing_runs_unless_sandbox_none(tmp_path: Path) -> None:
     """bwrap is taken off PATH, as on a machine without it."""

@@ -20,6 +20,16 @@ from kit.teaching.progress import SWITCH as PROGRESS_SWITCH
 INTERRUPTED = 128 + 2
 
 
+def _export_format(name: str) -> str:
+    """An ``--export`` name; Moodle's is refused with where its file already is (an instructor
+    who reads "Moodle and Canvas" asks for both)."""
+    if name.lower() == "moodle":
+        raise argparse.ArgumentTypeError(
+            "Moodle's file needs no --export: grades-by-student.csv (Moodle's CSV grade "
+            "import) is always written")
+    return name
+
+
 def release_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", type=Path, default=Path("solutions"),
                         help="the instructor's notebooks (default: solutions)")
@@ -87,8 +97,10 @@ def grade_arguments(parser: argparse.ArgumentParser) -> None:
                              "a CSV with a 'folder' (or 'SIS Login ID') column, such as Canvas's "
                              "gradebook export")
     parser.add_argument("--export", action="append", dest="exports", choices=("canvas",),
+                        type=_export_format,
                         default=[], help="also write an LMS import file: canvas -> "
-                                         "canvas-import.csv (Grades > Import in Canvas)")
+                                         "canvas-import.csv (Grades > Import in Canvas); "
+                                         "Moodle's, grades-by-student.csv, is always written")
     parser.add_argument("--student-timeout", type=float, metavar="SECONDS",
                         help="seconds one student may take in all before they are stopped "
                              "(default: twice every exercise's --timeout, plus a minute)")
