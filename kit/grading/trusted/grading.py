@@ -20,8 +20,9 @@ How a submission is graded:
   are taken from the submission; set-up and test cells come from the source.  A locked cell
   that differs from the released one is reported as tampering (graded with the original).
 * **Delegation is refused.**  A test cell's ``Checks(..., forbid=(...))`` names the kit
-  functions the exercise asks the student to write; an answer cell that names one scores 0
-  ("delegated"), and the worker refuses a call to one at run time.
+  functions the exercise asks the student to write; an answer whose graded function names
+  one (itself, or through the student's own helpers) scores 0 ("delegated"), and the worker
+  refuses a call to one at run time.
 * **The same work gets the same grade.**  ``t.seed(n)`` is one seed per exercise for the whole
   class, derived from the instructor's secret (:func:`load_secret`: a random key kept in a file
   beside the gradebook, or given with ``--secret``), never from anything a student has or the
@@ -553,7 +554,7 @@ class NotebookGrader:
             return "missing-answer", f"answer cell {', '.join(missing)} is missing from the " \
                                      "notebook", []
         with self.phases("grader: delegation check (source)"):
-            delegated = self._delegation(exercise)
+            delegated = self._delegation(exercise, test)
         if delegated:
             return "delegated", delegated, []
         report = ExerciseRun(self._seeder(exercise))
@@ -635,16 +636,13 @@ class NotebookGrader:
         return frozenset(name for s in self.rebuilt.steps if s.kind in ("answer", "added")
                          for name in defined_names(s.source))
 
-    def _delegation(self, exercise: Exercise) -> str:
+    def _delegation(self, exercise: Exercise, test: Step) -> str:
         """Why the answers delegate, read from their source: the kit named, or its code copied."""
-        own = self._own_names
-        for gid in exercise.answers:
-            step = next(s for s in self.rebuilt.steps if s.grade_id == gid)
-            used = used_names(step.source, own)
+        for gid, used in self._reached(exercise, test).items():
             hits = sorted(set(used) & checks.spellings(exercise.forbid))
             if hits:
-                return f"{checks.delegation_message(hits)} (answer cell {gid}, line " \
-                       f"{used[hits[0]]})"
+                where = f"answer cell {gid}" if gid in self.owner else f"a cell you added ({gid})"
+                return f"{checks.delegation_message(hits)} ({where}, line {used[hits[0]]})"
         # Its own cells may copy nothing its requests refuse; another cell (a helper kept
         # there) nothing its own forbid= names.
         mine = [s.source for s in self.rebuilt.steps if s.grade_id in exercise.answers]
@@ -655,6 +653,16 @@ class NotebookGrader:
         if copied:
             return f"write {copied} yourself: your answer copies the kit's own {copied}"
         return ""
+
+    def _reached(self, exercise: Exercise, test: Step) -> dict[str, dict[str, int]]:
+        """Cell -> the names used by the code the exercise's checks can run (the functions its
+        test cell calls and what they reach, and its own answer cells' top-level code): not
+        every name of a cell that also holds another exercise's answer."""
+        at = next(i for i, step in enumerate(self.rebuilt.steps) if step is test)
+        cells = {s.grade_id: s.source for s in self.rebuilt.steps[:at]
+                 if s.kind in ("answer", "added")}
+        graded = set(self.source.functions[self.name]) & set(used_names(test.source))
+        return delegation.reached_names(cells, graded, exercise.answers, self._own_names)
 
     def _seeder(self, exercise: Exercise) -> Callable[[int], int]:
         return lambda base: self.cases.seed(self.student, self.name, exercise.grade_id, base)
