@@ -919,7 +919,9 @@ def grade(submissions: list[Path], source_folder: Path, out: Path,
     students = everyone = find_submissions([Path(p) for p in submissions], ids, roster)
     kept: list[Row] = []
     # A re-grade: --student names, or student folders given into an out folder already graded.
-    regrade = bool(run.students) or (all(is_student_folder(p) for p in submissions)
+    # (a stray file given beside them, by ``kit grade class/*``, makes it no class run)
+    folders = [Path(p) for p in submissions if not Path(p).is_file()]
+    regrade = bool(run.students) or (bool(folders) and all(map(is_student_folder, folders))
                                      and (out / "gradebook.json").exists())
     if run.students:
         unknown = sorted(set(run.students) - set(students))
