@@ -585,7 +585,7 @@ class NotebookGrader:
         except WorkerStopped as stopped:
             self.session.close()  # now, not on the next exercise's clock
             self._end_worker()
-            return stopped.status, stopped.reason, []
+            return stopped.status, self._stopped_reason(stopped, test), []
         # The student's function raised where the test cell called it outside a Checks block:
         # the student's doing, not the grader's.
         except AnswerNotImplemented as exc:
@@ -597,6 +597,22 @@ class NotebookGrader:
         except Exception as exc:  # the instructor's test cell itself failed
             return "grader-error", f"the test cell raised {type(exc).__name__}: {exc}", []
         return self._verdict(exercise, report, call, row)
+
+    def _stopped_reason(self, stopped: WorkerStopped, test: Step) -> str:
+        """Why the worker was stopped; for the output limit, with where it was passed (the
+        request the grader sent last), as the other reasons name their cell."""
+        if stopped.status != "output-limit" or stopped.during is None:
+            return stopped.reason
+        op, what = stopped.during
+        if op == "run":
+            kind = next((s.kind for s in self.rebuilt.steps if s.grade_id == what), "")
+            where = {"answer": f"answer cell {what}", "added": f"a cell you added ({what})",
+                     "setup": f"set-up cell {what}"}.get(kind, f"cell {what}")
+        elif op in ("call", "call_each"):
+            where = f"{what}, called by test cell {test.grade_id}"
+        else:
+            return stopped.reason
+        return f"{stopped.reason}, in {where}"
 
     def _verdict(self, exercise: Exercise, report: ExerciseRun, call: CallContext,
                  row: Row) -> tuple[str, str, list[str]]:
