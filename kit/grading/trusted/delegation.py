@@ -33,6 +33,7 @@ import keyword
 import sys
 import tokenize
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from types import FunctionType
 
 import kit  # noqa: F401 - the kit's modules are searched in sys.modules
@@ -115,31 +116,49 @@ def reached_names(cells: Mapping[str, str], graded: Iterable[str], whole: Iterab
     refusals).  A function defined beside the graded one, in the same cell, and never called
     by it is not reached: another exercise's answer typed into this cell is judged there.
     """
-    top: list[tuple[str, ast.stmt]] = []
-    for cell, source in cells.items():
-        try:
-            top += [(cell, statement) for statement in syntax_tree(source).body]
-        except SyntaxError:
-            continue  # read by IPython: what it names is refused at run time
+    top = [(cell, statement) for cell, source in cells.items()
+           for statement in _statements(source)]
     binders: dict[str, list[int]] = {}
     for index, (_, statement) in enumerate(top):
-        for name in _bound(statement):
+        for name in statement.bound:
             binders.setdefault(name, []).append(index)
     whole = set(whole)
     todo = [i for i, (cell, statement) in enumerate(top)
-            if cell in whole and not isinstance(statement, _DEFINITIONS)]
+            if cell in whole and not statement.definition]
     todo += [i for name in set(graded) for i in binders.get(name, ())]
     reached: set[int] = set()
     while todo:
         index = todo.pop()
         if index not in reached:
             reached.add(index)
-            todo += [i for name in _global_reads(top[index][1]) for i in binders.get(name, ())]
+            todo += [i for name in top[index][1].reads for i in binders.get(name, ())]
     nodes: dict[str, list[ast.AST]] = {}
     for index in sorted(reached):
         cell, statement = top[index]
-        nodes.setdefault(cell, []).extend(ast.walk(statement))
+        nodes.setdefault(cell, []).extend(statement.nodes)
     return {cell: _names_in(nodes[cell], own) for cell in cells if cell in nodes}
+
+
+@dataclass(frozen=True)
+class _Statement:
+    """A top-level statement of a cell, as :func:`reached_names` follows it."""
+
+    definition: bool  # a def or class: reached only through its name
+    bound: frozenset[str]  # the global names it binds
+    reads: frozenset[str]  # the names it reads that can be globals
+    nodes: tuple[ast.AST, ...]  # all of it, walked
+
+
+@class_cache(maxsize=256)
+def _statements(source: str) -> tuple[_Statement, ...]:
+    """A cell's top-level statements, read once: every exercise of the notebook reaches
+    through the same cells again, and a class shares many cells (the release stubs)."""
+    try:
+        body = syntax_tree(source).body
+    except SyntaxError:
+        return ()  # read by IPython: what it names is refused at run time
+    return tuple(_Statement(isinstance(s, _DEFINITIONS), frozenset(_bound(s)),
+                            frozenset(_global_reads(s)), tuple(ast.walk(s))) for s in body)
 
 
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)

@@ -677,7 +677,7 @@ class NotebookGrader:
         at = next(i for i, step in enumerate(self.rebuilt.steps) if step is test)
         cells = {s.grade_id: s.source for s in self.rebuilt.steps[:at]
                  if s.kind in ("answer", "added")}
-        graded = set(self.source.functions[self.name]) & set(used_names(test.source))
+        graded = called_functions(test.source, tuple(self.source.functions[self.name]))
         return delegation.reached_names(cells, graded, exercise.answers, self._own_names)
 
     def _seeder(self, exercise: Exercise) -> Callable[[int], int]:
@@ -746,6 +746,13 @@ class NotebookGrader:
         """Done with the worker: the session ends it, or gives the next notebook a fresh
         process of it."""
         self.worker = None
+
+
+@class_cache(maxsize=1024)
+def called_functions(test: str, functions: tuple[str, ...]) -> frozenset[str]:
+    """The student's functions a test cell names (it calls them): the same for every student,
+    read once per grading run."""
+    return frozenset(functions) & frozenset(used_names(test))
 
 
 @class_cache(maxsize=1024)
