@@ -206,6 +206,41 @@ def test_a_function_of_the_students_own_with_a_kit_name_is_no_copy() -> None:
     assert delegation.copied_from_kit([own], ["pages_for", "page_align"]) is None
 
 
+#: Two exercises' answers in one cell: f leans on nothing, g on the kit's get_order; both have
+#: a local named ``order``, which is no global a reach follows.
+TWO_IN_ONE = ("import kit\n\n\ndef f(size):\n    order = size\n    return order\n\n\n"
+              "def g(size):\n    order = kit.get_order(size)\n    return order\n")
+
+
+@pytest.mark.parametrize(("cells", "graded", "reached"), [
+    ({"a": TWO_IN_ONE}, "f", set()),
+    ({"a": TWO_IN_ONE}, "g", {"get_order"}),
+    # a helper of the student's, in a cell they added, a table made there, an alias of it
+    ({"a": "def f(size):\n    return helper(size)\n",
+      "added-1": "import kit\n\ndef helper(size):\n    return kit.pages_for(size)\n"},
+     "f", {"pages_for"}),
+    ({"a": "def f(size):\n    return TABLE[size]\n",
+      "added-1": "import kit\nTABLE = {s: kit.get_order(s) for s in range(9)}\n"},
+     "f", {"get_order"}),
+    ({"a": "from kit import get_order as order_of\n\ndef f(size):\n    return order_of(size)\n"},
+     "f", {"get_order"}),
+    ({"a": "from kit import get_order\nf = get_order\n"}, "f", {"get_order"}),
+    # the exercise's own cell runs under its refusals: its top-level code counts in full;
+    # an import nothing reached reads is no use
+    ({"a": "import kit\nprint(kit.get_order(1))\n\ndef f(size):\n    return 1\n"},
+     "f", {"get_order"}),
+    ({"a": "from kit import get_order\n\ndef f(size):\n    return 1\n"}, "f", set()),
+    # another cell's code that the graded function never reaches
+    ({"a": "def f(size):\n    return 1\n", "added-1": "import kit\nX = kit.get_order(1)\n"},
+     "f", set()),
+])
+def test_the_names_checked_are_those_the_graded_function_reaches(
+        cells: dict[str, str], graded: str, reached: set[str]) -> None:
+    used = delegation.reached_names(cells, {graded}, ["a"], frozenset({"f", "g", "helper"}))
+    found = {name for names in used.values() for name in names}
+    assert found & {"get_order", "pages_for"} == reached, used
+
+
 def test_kit_objects_finds_functions_methods_and_classes_and_modules_loaded_later(
         monkeypatch: pytest.MonkeyPatch) -> None:
     import types

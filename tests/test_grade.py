@@ -8,6 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from kit.cli import main
@@ -374,3 +375,42 @@ def test_a_student_error_outside_a_checks_block_is_the_students_not_the_graders(
                     "not-a-stub": ("failed", "your code raised NotImplementedError: not yet "
                                              "answered"),
                     "right": ("passed", "")}
+
+
+def test_the_output_limit_names_the_cell_that_printed_too_much(tmp_path: Path) -> None:
+    """The output-limit reason says where the limit was passed, as the other reasons name
+    their cell: an answer cell printing as it runs, a cell the student added, or the student's
+    function while a test cell called it.  Written from the request the grader sent, never
+    from what the answer printed."""
+    from test_delegation import OWN_ARITHMETIC as GET_ORDER
+
+    flood = "print('x' * 3_000_000)\n"
+    students = {
+        "in-the-cell": {"orders-get-order": flood + GET_ORDER},
+        "in-the-function": {"orders-get-order": GET_ORDER.replace(
+            "    page_shift =", "    " + flood + "    page_shift =")},
+    }
+    for student, answers in students.items():
+        nb = nbs.read_notebook(EXERCISES / "01-orders.ipynb")
+        for cell in nb.cells:
+            cell.source = answers.get(nbs.grade_id(cell) or "", cell.source)
+        nbs.write_notebook(nb, tmp_path / "class" / student / "01-orders.ipynb")
+    added = nbs.read_notebook(EXERCISES / "01-orders.ipynb")
+    at = next(i for i, c in enumerate(added.cells) if nbs.grade_id(c) == "orders-get-order")
+    new = nbformat.v4.new_code_cell(flood)
+    new["id"] = "flood"
+    added.cells.insert(at, new)
+    next(c for c in added.cells if nbs.grade_id(c) == "orders-get-order").source = GET_ORDER
+    nbs.write_notebook(added, tmp_path / "class" / "in-an-added-cell" / "01-orders.ipynb")
+    book = grading.grade([tmp_path / "class"], SOLUTIONS, tmp_path / "out",
+                         GradingRun(jobs=1, notebooks=["01-orders.ipynb"],
+                                    log=lambda line: None))
+    rows = {r.student: (r.status, r.reason) for r in book.rows
+            if r.exercise == "orders-get-order-tests"}
+    limit = "output limit: the answer printed more than 1048576 bytes"
+    assert rows["in-the-cell"] == ("output-limit", f"{limit}, in answer cell orders-get-order")
+    assert rows["in-the-function"] == (
+        "output-limit", f"{limit}, in my_get_order, called by test cell orders-get-order-tests")
+    status, reason = rows["in-an-added-cell"]
+    assert status == "output-limit" and reason.startswith(f"{limit}, in a cell you added ("), \
+        reason

@@ -248,3 +248,38 @@ def test_an_answer_retyped_in_a_cell_without_its_metadata_is_graded(tmp_path: Pa
                                       "that defines fits_one_block")
     assert fits["deleted"].status == "missing-answer"
     assert {r.status for r in book.rows if r.exercise != "orders-fits-tests"} == {"passed"}
+
+
+def test_answers_typed_into_one_cell_are_judged_by_what_each_graded_function_reaches(
+        tmp_path: Path) -> None:
+    """A student who typed all three answers of 01-orders into the first answer cell (the
+    other two left empty): fits_one_block, allowed to call kit.get_order, sits in the cell
+    get_order is graded from, but my_get_order never reaches it, so get_order is not
+    delegation.  A my_get_order of the same cell that reaches kit.pages_for through a helper
+    of the student's own still is."""
+    build = build_module()
+    helper = ("def pages_needed(size, page_size):\n"
+              "    return kit.pages_for(size, page_size)\n\n\n")
+    leaning = build.GET_ORDER.replace("((size - 1) >> page_shift).bit_length()",
+                                      "(pages_needed(size, page_size) - 1).bit_length()")
+    assert leaning != build.GET_ORDER
+    for name, get_order in (("all-in-one", build.GET_ORDER),
+                            ("all-in-one-leaning", helper + leaning)):
+        one_cell = "import kit\n\n\n" + "\n\n".join((get_order, build.PAGES, build.FITS))
+        nb = build.student({"orders-get-order": one_cell, "orders-pages": "",
+                            "orders-fits": ""})
+        nbs.write_notebook(nb, tmp_path / "class" / name / NAME)
+    book = grading.grade([tmp_path / "class"], SOLUTIONS, tmp_path / "out",
+                         GradingRun(jobs=1, secret=SECRET, notebooks=[NAME],
+                                    log=lambda line: None))
+    rows = {(r.student, r.exercise): r for r in book.rows}
+    honest = [rows["all-in-one", e] for e in
+              ("orders-get-order-tests", "orders-pages-tests", "orders-fits-tests")]
+    assert [(r.status, r.points) for r in honest] == [("passed", 3), ("passed", 2),
+                                                      ("passed", 2)], honest
+    lean = rows["all-in-one-leaning", "orders-get-order-tests"]
+    assert (lean.status, lean.points) == ("delegated", 0), lean
+    assert lean.reason.startswith("write pages_for yourself") and \
+        "(answer cell orders-get-order, line 5)" in lean.reason, lean.reason
+    assert {rows["all-in-one-leaning", e].status
+            for e in ("orders-pages-tests", "orders-fits-tests")} == {"passed"}

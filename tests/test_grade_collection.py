@@ -207,6 +207,42 @@ def test_a_notebook_beside_student_folders_is_a_stray_file(tmp_path: Path) -> No
     assert found["ann"].files == {"01-orders.ipynb": klass / "ann" / "01-orders.ipynb"}
 
 
+def test_a_notebook_given_for_a_student_folder_is_a_stray_file_not_a_student(
+        sandbox_available: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``kit grade class/*`` (a shell glob) hands the grader the class's stray notebook
+    beside the student folders: it is reported as a stray file, as when ``class/`` is given,
+    and never counted or exported as a student (the summary's count, grades-by-student.csv,
+    canvas-import.csv).  Given beside student folders into a graded class's out folder, it
+    does not turn their re-grade into a run of a class without the others."""
+    klass = tmp_path / "class"
+    for student in ("ann", "bob"):
+        (klass / student).mkdir(parents=True)
+        shutil.copy(PERFECT, klass / student)
+    shutil.copy(PERFECT, klass / "stray.ipynb")
+    globbed = [str(p) for p in sorted(klass.iterdir())]
+    for args, out in ((globbed, tmp_path / "out-glob"), ([str(klass)], tmp_path / "out-class")):
+        status = main(["grade", *args, "--out", str(out), *ARGS, "--export", "canvas"])
+        said = capsys.readouterr().out
+        assert status == 1, said  # a stray file needs the instructor's look
+        assert "2 students: 2 graded in full, 0 need attention" in said, said
+        assert "stray files, not students: stray.ipynb" in said, said
+        by_student = read_csv((out / "grades-by-student.csv").read_text(encoding="utf-8"))
+        assert [row[0] for row in by_student[1:]] == ["ann", "bob"]
+        canvas = read_csv((out / "canvas-import.csv").read_text(encoding="utf-8"))
+        assert [row[0] for row in canvas[2:]] == ["ann", "bob"]
+        stray = [row for row in read_csv((out / "gradebook.csv").read_text(encoding="utf-8"))
+                 if row[0] == "stray.ipynb"]
+        assert stray and {row[5] for row in stray} == {"invalid-submission"}
+        assert all("is a notebook" in row[6] and "not a student's folder" in row[6]
+                   for row in stray), stray
+    out = tmp_path / "out-glob"
+    main(["grade", str(klass / "ann"), str(klass / "stray.ipynb"), "--out", str(out), *ARGS])
+    said = capsys.readouterr().out
+    assert "1 students: 1 graded in full" in said, said  # ann re-graded, bob kept
+    by_student = read_csv((out / "grades-by-student.csv").read_text(encoding="utf-8"))
+    assert [row[0] for row in by_student[1:]] == ["ann", "bob"]
+
+
 def test_what_a_student_handed_in_instead_of_a_notebook_is_named_in_their_rows(
         tmp_path: Path) -> None:
     """A zip of the notebooks (an LMS upload), a notebook two folders down, a PDF: each is

@@ -68,7 +68,8 @@ def release_run(args: argparse.Namespace) -> int:
 def grade_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("submissions", nargs="+", type=Path, metavar="SUBMISSIONS",
                         help="a student's folder of notebooks (named after the student), or a "
-                             "folder of such folders")
+                             "folder of such folders (a file given, as by a shell glob, is a "
+                             "stray file: reported, never a student)")
     parser.add_argument("--source", type=Path, default=Path("solutions"),
                         help="the instructor's notebooks (default: solutions)")
     parser.add_argument("--out", type=Path, required=True,
@@ -147,7 +148,9 @@ def grade_run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return INTERRUPTED
     progress.close()
-    graded = set(book.graded)  # a re-grade speaks of its students only
+    # A re-grade speaks of its students only; a stray file is none (its rows say why).
+    strays = sorted(set(book.graded) & book.strays)
+    graded = set(book.graded) - book.strays
     for student, (got, most) in book.totals().items():
         if student in graded:
             print(f"{student}: {got:g} / {most:g}")
@@ -158,6 +161,8 @@ def grade_run(args: argparse.Namespace) -> int:
           f"({book.seconds:.1f} s; results in {args.out})")
     for student, why in sorted(attention.items()):
         print(f"  {student}: {', '.join(why)}")
+    if strays:
+        print(f"stray files, not students: {', '.join(strays)} (see gradebook.csv)")
     noted = {s: notes for s, notes in book.notes.items() if s in graded}
     if noted:
         print("noticed while collecting:")
@@ -165,7 +170,7 @@ def grade_run(args: argparse.Namespace) -> int:
         print(f"  {student}: {'; '.join(notes)}")
     if book.unsandboxed:
         print("WARNING: graded without a sandbox (--sandbox none): every row says so")
-    return 1 if attention or noted else 0
+    return 1 if attention or noted or strays else 0
 
 
 class Progress:

@@ -353,10 +353,19 @@ class WorkerStopped(BaseException):
     stops there and the grader reports ``status`` with ``reason`` in words.
     """
 
-    def __init__(self, status: str, reason: str) -> None:
+    def __init__(self, status: str, reason: str, during: tuple[str, str] | None = None) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        #: The grader's own last request when a limit ended the worker: (op, the cell it ran
+        #: or the function it called), for the reason to name where; never the answer's word.
+        self.during = during
+
+
+def _described(message: dict[str, Any]) -> tuple[str, str]:
+    """A request as a limit's reason names it: its op, and the cell it runs or the function
+    it calls (both the grader's own)."""
+    return str(message.get("op", "")), str(message.get("cell", message.get("name", "")))
 
 
 #: Join every cgroup named before ``--`` (exit 125 when one cannot be), then run the rest.
@@ -375,6 +384,7 @@ class Worker:
         self._started = time.perf_counter()
         self._starting = "sandbox: start, until ready"  # the phase that ends at ready
         self._stopped: WorkerStopped | None = None
+        self._sending: tuple[str, str] | None = None  # the last request: (op, cell or name)
         self._group: WorkerGroup | None = None
         self._cpu_start: float | None = None  # the sandbox's CPU time at the process's start
         self.clock: ExerciseClock | None = None  # the exercise whose requests are being sent
@@ -446,7 +456,7 @@ class Worker:
                 if self.output > self.limits.output_bytes and self._stopped is None:
                     self._stopped = WorkerStopped(
                         "output-limit", f"output limit: the answer printed more than "
-                        f"{self.limits.output_bytes} bytes")
+                        f"{self.limits.output_bytes} bytes", self._sending)
                     self.kill()
         finally:
             os.close(fd)
@@ -508,6 +518,7 @@ class Worker:
         with self.phases("sandbox: requests (cells, calls)"), self._counted():
             deadline = time.monotonic() + max(timeout, 0.0)
             self._sent += 1
+            self._sending = _described(message)
             self._send(wire.dumps({**message, "id": self._sent}), deadline)
             return self._receive(deadline)
 
@@ -523,6 +534,7 @@ class Worker:
         with self._counted():
             with self.phases("sandbox: requests (cells, calls)"):
                 self._sent += 1
+                self._sending = _described(message)
                 self._send(wire.dumps({**message, "id": self._sent}),
                            time.monotonic() + max(time_left(), 0.0))
             for case in range(count):

@@ -170,7 +170,8 @@ class ClassRun:
         rows.sort(key=lambda r: (r.student, self.order.get(r.notebook, len(self.order))))
         notes = {name: note for name, s in self.students.items()
                  if (note := _notes(s, self.rows.get(name, [])))}
-        return Gradebook(rows, time.monotonic() - self.started, list(self.students), notes)
+        return Gradebook(rows, time.monotonic() - self.started, list(self.students), notes,
+                         strays=frozenset(n for n, s in self.everyone.items() if s.stray))
 
 
 def _notes(submission: Submission, rows: list[Row]) -> list[str]:

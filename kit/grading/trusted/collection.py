@@ -75,6 +75,9 @@ class Submission:
     unread: list[str] = field(default_factory=list)
     roster: dict[str, str] | None = None  # the roster's identity columns, when rostered
     off_roster: bool = False  # a roster was given and this folder is not on it
+    #: A file where a student's folder belongs (a notebook beside the student folders, found
+    #: in the class folder or given by a shell glob): reported, never counted as a student
+    stray: bool = False
 
 
 @dataclass(frozen=True)
@@ -163,14 +166,17 @@ def is_student_folder(path: Path) -> bool:
     return bool(_notebooks(path)) and not any(holds_notebooks(sub) for sub in _subfolders(path))
 
 
-def _folder_problem(entry: Path) -> str:
+def _folder_problem(entry: Path, given: bool = False) -> str:
+    """Why ``entry`` is no student's folder to grade, or "" (``given``: named on the command
+    line rather than found in a class folder)."""
     name = entry.name
     if entry.is_symlink():
         return f"{printable(name)!r} is a symbolic link, not a student's folder"
     if not entry.is_dir():
         kind = "a notebook" if name.endswith(".ipynb") else "a file"
-        return (f"{printable(name)!r} is {kind} at the top of the class folder, beside the "
-                "students' folders: not a student's folder")
+        where = "given where a student's folder is expected" if given else \
+            "at the top of the class folder, beside the students' folders"
+        return f"{printable(name)!r} is {kind} {where}: not a student's folder"
     if name.startswith("."):
         return f"the folder name {printable(name)!r} starts with a dot (a hidden folder)"
     if printable(name) != name:
@@ -294,10 +300,14 @@ def find_submissions(paths: list[Path], source: SourceIds,
                      roster: dict[str, dict[str, str]] | None = None) -> dict[str, Submission]:
     """Student name -> submission, for every folder given and every rostered student."""
     entries: list[Path] = []
+    given_files: set[Path] = set()
     for path in map(Path, paths):
-        if not path.is_dir():
+        if path.is_file():  # ``kit grade class/*``: the class's stray notebook comes along
+            entries.append(path)
+            given_files.add(path)
+        elif not path.is_dir():
             raise CollectionError(f"submission folder {path} does not exist")
-        if is_student_folder(path):
+        elif is_student_folder(path):
             entries.append(path)
         else:
             entries += sorted(p for p in path.iterdir() if not is_junk(p.name))
@@ -312,7 +322,8 @@ def find_submissions(paths: list[Path], source: SourceIds,
     names = _unique_names(entries)
     found: dict[str, Submission] = {}
     for entry in entries:
-        submission = Submission(names[entry], entry, _folder_problem(entry))
+        submission = Submission(names[entry], entry, _folder_problem(entry, entry in given_files),
+                                stray=not entry.is_dir())
         if not submission.problem:
             submission.files, submission.notes, submission.extra = match_files(entry, source)
             submission.unread = unread_files(entry) if entry.is_dir() else []

@@ -5,9 +5,11 @@ layers refuse delegation to it:
 
 * **at run time, by code identity** (the sandboxed worker's guard): every request refuses a
   call into the code of the names its test cell's ``forbid=`` lists;
-* **in the answer's source** (:func:`used_names`): an answer that names a forbidden
-  function is told so with its line, before it runs.  A function of the student's own that
-  merely shares the name (``def pages_for``) is not;
+* **in the answer's source** (:func:`reached_names`): an answer whose graded function names
+  a forbidden function, itself or through the student's helpers and globals it reads, is told
+  so with its line, before it runs; another exercise's answer typed into the same cell is
+  not judged here.  A function of the student's own that merely shares the name
+  (``def pages_for``) is not;
 * **by similarity** (:func:`copied_from_kit`): an answer that pastes the kit's own source of a
   forbidden function, renamed or not, is reported as delegation.  Only kit functions of some
   length are compared, and only long runs of their tokens count, so a short honest answer
@@ -30,13 +32,14 @@ import io
 import keyword
 import sys
 import tokenize
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from types import FunctionType
 
 import kit  # noqa: F401 - the kit's modules are searched in sys.modules
 from kit.grading.trusted import harness  # noqa: F401 - its helpers are forbidden too
 from kit.grading.trusted import notebooks as nbs
-from kit.grading.trusted.memo import class_cache, syntax_nodes
+from kit.grading.trusted.memo import class_cache, syntax_nodes, syntax_tree
 from kit.grading.trusted.notebooks import NotebookError
 
 #: Tokens in one shingle, the shortest kit function compared, and how much of it must appear.
@@ -78,6 +81,11 @@ def used_names(source: str, own: frozenset[str] = frozenset()) -> dict[str, int]
         nodes = syntax_nodes(source)  # walked once, read twice (and by defined_names)
     except SyntaxError:
         return {}
+    return _names_in(nodes, own)
+
+
+def _names_in(nodes: Sequence[ast.AST], own: frozenset[str]) -> dict[str, int]:
+    """:func:`used_names` of some code's nodes (an import counts when they read its name)."""
     read = {node.id for node in nodes
             if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Store)}
     found: dict[str, int] = {}
@@ -94,6 +102,101 @@ def used_names(source: str, own: frozenset[str] = frozenset()) -> dict[str, int]
         for name in names:
             found.setdefault(name, getattr(node, "lineno", 0))
     return found
+
+
+def reached_names(cells: Mapping[str, str], graded: Iterable[str], whole: Iterable[str],
+                  own: frozenset[str] = frozenset()) -> dict[str, dict[str, int]]:
+    """Cell -> what the code an exercise's checks can run uses -> a line (as :func:`used_names`).
+
+    ``cells`` are the student's cells that ran before the test cell, in notebook order (id ->
+    source); ``graded`` the functions the test cell calls.  The code reached is the top-level
+    definitions and bindings of those names, of every global name that code reads (a helper of
+    the student's, a table, an import), and so on; and every top-level statement but a
+    definition of the ``whole`` cells (the exercise's own answer cells, which run under its
+    refusals).  A function defined beside the graded one, in the same cell, and never called
+    by it is not reached: another exercise's answer typed into this cell is judged there.
+    """
+    top = [(cell, statement) for cell, source in cells.items()
+           for statement in _statements(source)]
+    binders: dict[str, list[int]] = {}
+    for index, (_, statement) in enumerate(top):
+        for name in statement.bound:
+            binders.setdefault(name, []).append(index)
+    whole = set(whole)
+    todo = [i for i, (cell, statement) in enumerate(top)
+            if cell in whole and not statement.definition]
+    todo += [i for name in set(graded) for i in binders.get(name, ())]
+    reached: set[int] = set()
+    while todo:
+        index = todo.pop()
+        if index not in reached:
+            reached.add(index)
+            todo += [i for name in top[index][1].reads for i in binders.get(name, ())]
+    nodes: dict[str, list[ast.AST]] = {}
+    for index in sorted(reached):
+        cell, statement = top[index]
+        nodes.setdefault(cell, []).extend(statement.nodes)
+    return {cell: _names_in(nodes[cell], own) for cell in cells if cell in nodes}
+
+
+@dataclass(frozen=True)
+class _Statement:
+    """A top-level statement of a cell, as :func:`reached_names` follows it."""
+
+    definition: bool  # a def or class: reached only through its name
+    bound: frozenset[str]  # the global names it binds
+    reads: frozenset[str]  # the names it reads that can be globals
+    nodes: tuple[ast.AST, ...]  # all of it, walked
+
+
+@class_cache(maxsize=256)
+def _statements(source: str) -> tuple[_Statement, ...]:
+    """A cell's top-level statements, read once: every exercise of the notebook reaches
+    through the same cells again, and a class shares many cells (the release stubs)."""
+    try:
+        body = syntax_tree(source).body
+    except SyntaxError:
+        return ()  # read by IPython: what it names is refused at run time
+    return tuple(_Statement(isinstance(s, _DEFINITIONS), frozenset(_bound(s)),
+                            frozenset(_global_reads(s)), tuple(ast.walk(s))) for s in body)
+
+
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def _bound(statement: ast.stmt) -> set[str]:
+    """The global names a top-level statement binds (a definition: its own name only, not
+    the locals of its body)."""
+    if isinstance(statement, _DEFINITIONS):
+        return {statement.name}
+    names: set[str] = set()
+    todo: list[ast.AST] = [statement]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, _DEFINITIONS) and node is not statement:
+            names.add(node.name)
+            continue
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.add(node.id)
+        elif isinstance(node, ast.alias):
+            names.add(node.asname or node.name.split(".")[0])
+        todo += ast.iter_child_nodes(node)
+    return names
+
+
+def _global_reads(statement: ast.stmt) -> set[str]:
+    """The names a top-level statement reads that can be globals: in a definition, not its
+    parameters nor the names its body assigns (unless declared ``global``)."""
+    nodes = list(ast.walk(statement))
+    reads = {node.id for node in nodes
+             if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Store)}
+    if not isinstance(statement, _DEFINITIONS):
+        return reads
+    local = {node.arg for node in nodes if isinstance(node, ast.arg)}
+    local |= {node.id for node in nodes
+              if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)}
+    declared = {name for node in nodes if isinstance(node, ast.Global) for name in node.names}
+    return reads - (local - declared)
 
 
 def base_name(name: str) -> str:

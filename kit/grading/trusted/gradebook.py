@@ -60,6 +60,9 @@ class Gradebook:
     seconds: float
     graded: list[str] = field(default_factory=list)  # the students this run graded
     notes: dict[str, list[str]] = field(default_factory=dict)  # student -> what was noticed
+    #: Files where a student's folder belongs (:attr:`Submission.stray`): their rows say so
+    #: in the gradebook, and they are no student of the summary or the LMS exports
+    strays: frozenset[str] = frozenset()
     #: The answers ran as plain processes (``--sandbox none`` where bubblewrap cannot run):
     #: what the run's last words warn of, not the flag, which only allows it.
     unsandboxed: bool = False
@@ -230,6 +233,8 @@ def by_student_csv(book: Gradebook) -> str:
         table[r.student][r.notebook] += r.points
     records = []
     for student, (got, most) in sorted(book.totals().items()):
+        if student in book.strays:
+            continue  # no student: an LMS would take the row for an account
         record: dict[str, object] = {"student": student}
         record.update({n: _number(round(table[student].get(n, 0.0), 2)) for n in notebooks})
         record.update(total=_number(got), max_points=_number(most),

@@ -20,8 +20,9 @@ How a submission is graded:
   are taken from the submission; set-up and test cells come from the source.  A locked cell
   that differs from the released one is reported as tampering (graded with the original).
 * **Delegation is refused.**  A test cell's ``Checks(..., forbid=(...))`` names the kit
-  functions the exercise asks the student to write; an answer cell that names one scores 0
-  ("delegated"), and the worker refuses a call to one at run time.
+  functions the exercise asks the student to write; an answer whose graded function names
+  one (itself, or through the student's own helpers) scores 0 ("delegated"), and the worker
+  refuses a call to one at run time.
 * **The same work gets the same grade.**  ``t.seed(n)`` is one seed per exercise for the whole
   class, derived from the instructor's secret (:func:`load_secret`: a random key kept in a file
   beside the gradebook, or given with ``--secret``), never from anything a student has or the
@@ -553,7 +554,7 @@ class NotebookGrader:
             return "missing-answer", f"answer cell {', '.join(missing)} is missing from the " \
                                      "notebook", []
         with self.phases("grader: delegation check (source)"):
-            delegated = self._delegation(exercise)
+            delegated = self._delegation(exercise, test)
         if delegated:
             return "delegated", delegated, []
         report = ExerciseRun(self._seeder(exercise))
@@ -584,7 +585,7 @@ class NotebookGrader:
         except WorkerStopped as stopped:
             self.session.close()  # now, not on the next exercise's clock
             self._end_worker()
-            return stopped.status, stopped.reason, []
+            return stopped.status, self._stopped_reason(stopped, test), []
         # The student's function raised where the test cell called it outside a Checks block:
         # the student's doing, not the grader's.
         except AnswerNotImplemented as exc:
@@ -596,6 +597,22 @@ class NotebookGrader:
         except Exception as exc:  # the instructor's test cell itself failed
             return "grader-error", f"the test cell raised {type(exc).__name__}: {exc}", []
         return self._verdict(exercise, report, call, row)
+
+    def _stopped_reason(self, stopped: WorkerStopped, test: Step) -> str:
+        """Why the worker was stopped; for the output limit, with where it was passed (the
+        request the grader sent last), as the other reasons name their cell."""
+        if stopped.status != "output-limit" or stopped.during is None:
+            return stopped.reason
+        op, what = stopped.during
+        if op == "run":
+            kind = next((s.kind for s in self.rebuilt.steps if s.grade_id == what), "")
+            where = {"answer": f"answer cell {what}", "added": f"a cell you added ({what})",
+                     "setup": f"set-up cell {what}"}.get(kind, f"cell {what}")
+        elif op in ("call", "call_each"):
+            where = f"{what}, called by test cell {test.grade_id}"
+        else:
+            return stopped.reason
+        return f"{stopped.reason}, in {where}"
 
     def _verdict(self, exercise: Exercise, report: ExerciseRun, call: CallContext,
                  row: Row) -> tuple[str, str, list[str]]:
@@ -635,16 +652,13 @@ class NotebookGrader:
         return frozenset(name for s in self.rebuilt.steps if s.kind in ("answer", "added")
                          for name in defined_names(s.source))
 
-    def _delegation(self, exercise: Exercise) -> str:
+    def _delegation(self, exercise: Exercise, test: Step) -> str:
         """Why the answers delegate, read from their source: the kit named, or its code copied."""
-        own = self._own_names
-        for gid in exercise.answers:
-            step = next(s for s in self.rebuilt.steps if s.grade_id == gid)
-            used = used_names(step.source, own)
+        for gid, used in self._reached(exercise, test).items():
             hits = sorted(set(used) & checks.spellings(exercise.forbid))
             if hits:
-                return f"{checks.delegation_message(hits)} (answer cell {gid}, line " \
-                       f"{used[hits[0]]})"
+                where = f"answer cell {gid}" if gid in self.owner else f"a cell you added ({gid})"
+                return f"{checks.delegation_message(hits)} ({where}, line {used[hits[0]]})"
         # Its own cells may copy nothing its requests refuse; another cell (a helper kept
         # there) nothing its own forbid= names.
         mine = [s.source for s in self.rebuilt.steps if s.grade_id in exercise.answers]
@@ -655,6 +669,16 @@ class NotebookGrader:
         if copied:
             return f"write {copied} yourself: your answer copies the kit's own {copied}"
         return ""
+
+    def _reached(self, exercise: Exercise, test: Step) -> dict[str, dict[str, int]]:
+        """Cell -> the names used by the code the exercise's checks can run (the functions its
+        test cell calls and what they reach, and its own answer cells' top-level code): not
+        every name of a cell that also holds another exercise's answer."""
+        at = next(i for i, step in enumerate(self.rebuilt.steps) if step is test)
+        cells = {s.grade_id: s.source for s in self.rebuilt.steps[:at]
+                 if s.kind in ("answer", "added")}
+        graded = called_functions(test.source, tuple(self.source.functions[self.name]))
+        return delegation.reached_names(cells, graded, exercise.answers, self._own_names)
 
     def _seeder(self, exercise: Exercise) -> Callable[[int], int]:
         return lambda base: self.cases.seed(self.student, self.name, exercise.grade_id, base)
@@ -722,6 +746,13 @@ class NotebookGrader:
         """Done with the worker: the session ends it, or gives the next notebook a fresh
         process of it."""
         self.worker = None
+
+
+@class_cache(maxsize=1024)
+def called_functions(test: str, functions: tuple[str, ...]) -> frozenset[str]:
+    """The student's functions a test cell names (it calls them): the same for every student,
+    read once per grading run."""
+    return frozenset(functions) & frozenset(used_names(test))
 
 
 @class_cache(maxsize=1024)
@@ -911,7 +942,9 @@ def grade(submissions: list[Path], source_folder: Path, out: Path,
     students = everyone = find_submissions([Path(p) for p in submissions], ids, roster)
     kept: list[Row] = []
     # A re-grade: --student names, or student folders given into an out folder already graded.
-    regrade = bool(run.students) or (all(is_student_folder(p) for p in submissions)
+    # (a stray file given beside them, by ``kit grade class/*``, makes it no class run)
+    folders = [Path(p) for p in submissions if not Path(p).is_file()]
+    regrade = bool(run.students) or (bool(folders) and all(map(is_student_folder, folders))
                                      and (out / "gradebook.json").exists())
     if run.students:
         unknown = sorted(set(run.students) - set(students))

@@ -58,6 +58,8 @@ def canvas_csv(book: Gradebook, students: dict[str, Submission]) -> str:
                                         for n, t in titles.items()}}]
     for student in sorted(points):
         submission = students.get(student)
+        if student in book.strays:
+            continue  # a file where a student's folder belongs: no one to place
         if rostered and (submission is None or submission.roster is None):
             continue  # not on the roster: Canvas could not place the row
         identity = dict(submission.roster) if submission and submission.roster else \
