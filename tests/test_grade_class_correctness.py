@@ -283,3 +283,57 @@ def test_answers_typed_into_one_cell_are_judged_by_what_each_graded_function_rea
         "(answer cell orders-get-order, line 5)" in lean.reason, lean.reason
     assert {rows["all-in-one-leaning", e].status
             for e in ("orders-pages-tests", "orders-fits-tests")} == {"passed"}
+
+
+def renamed_kit_source(function: Any, renames: dict[str, str]) -> str:
+    """The kit's own source of ``function`` with names changed, as a student pastes it (a new
+    name gives it new code, which the sandbox's fingerprint no longer knows: only the grader's
+    similarity check can see it)."""
+    import inspect
+
+    source = inspect.getsource(function)
+    for old, new in renames.items():
+        source = source.replace(old, new)
+    return source
+
+
+def test_a_paste_in_a_shared_cell_costs_only_the_exercises_that_reach_it(
+        tmp_path: Path) -> None:
+    """A student who typed all of 01-orders into the first answer cell, my_pages_for and
+    my_page_align pasted from the kit (renamed): the pages exercise, whose functions are the
+    paste, is delegation; get_order and fits_one_block, written honestly beside it and never
+    calling it, keep their points.  A paste the graded function reaches through a helper of
+    the same cell is still delegation."""
+    import kit
+
+    build = build_module()
+    imports = ("import kit\n"
+               "from kit.core.orders import InvalidArgument, _require_int, page_shift\n\n\n")
+    pasted_pages = "\n\n".join((
+        renamed_kit_source(kit.pages_for, {"def pages_for": "def my_pages_for"}),
+        renamed_kit_source(kit.page_align, {"def page_align": "def my_page_align"})))
+    order_of = renamed_kit_source(kit.get_order, {"def get_order": "def order_of"})
+    leaning = ("def my_get_order(size, page_size=4096):\n"
+               "    return order_of(size, page_size)\n")
+    for name, get_order in (("pasted-pages", build.GET_ORDER),
+                            ("pasted-helper", order_of + "\n\n" + leaning)):
+        one_cell = imports + "\n\n".join((get_order, pasted_pages, build.FITS))
+        nb = build.student({"orders-get-order": one_cell, "orders-pages": "",
+                            "orders-fits": ""})
+        nbs.write_notebook(nb, tmp_path / "class" / name / NAME)
+    book = grading.grade([tmp_path / "class"], SOLUTIONS, tmp_path / "out",
+                         GradingRun(jobs=1, secret=SECRET, notebooks=[NAME],
+                                    log=lambda line: None))
+    rows = {(r.student, r.exercise): r for r in book.rows}
+    for student in ("pasted-pages", "pasted-helper"):
+        pages = rows[student, "orders-pages-tests"]
+        assert (pages.status, pages.points) == ("delegated", 0), pages
+        assert "your answer copies the kit's own" in pages.reason, pages.reason
+        fits = rows[student, "orders-fits-tests"]
+        assert (fits.status, fits.points) == ("passed", 2), fits
+    honest = rows["pasted-pages", "orders-get-order-tests"]
+    assert (honest.status, honest.points) == ("passed", 3), honest
+    helped = rows["pasted-helper", "orders-get-order-tests"]
+    assert (helped.status, helped.points) == ("delegated", 0), helped
+    assert helped.reason == ("write get_order yourself: your answer copies the kit's own "
+                             "get_order"), helped.reason
