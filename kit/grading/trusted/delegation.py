@@ -11,7 +11,9 @@ layers refuse delegation to it:
   not judged here.  A function of the student's own that merely shares the name
   (``def pages_for``) is not;
 * **by similarity** (:func:`copied_from_kit`): an answer that pastes the kit's own source of a
-  forbidden function, renamed or not, is reported as delegation.  Only kit functions of some
+  forbidden function, renamed or not, is reported as delegation, when the graded function
+  reaches the paste (the same code :func:`reached_names` reads; a paste beside it in the same
+  cell is the exercise's it answers, not this one's).  Only kit functions of some
   length are compared, and only long runs of their tokens count, so a short honest answer
   (``return (size + 4095) // 4096``) can never match.
 
