@@ -25,7 +25,12 @@ from waiting import eventually
 from kit.cli import main
 from kit.grading.trusted import cgroups, classrun, grading
 from kit.grading.trusted.bwrap import Limits, open_sandbox
-from kit.grading.trusted.collection import SourceIds, file_problem, find_submissions
+from kit.grading.trusted.collection import (
+    SourceIds,
+    file_problem,
+    find_submissions,
+    is_stray_reason,
+)
 from kit.grading.trusted.grading import GradingRun
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -205,6 +210,14 @@ def test_a_notebook_beside_student_folders_is_a_stray_file(tmp_path: Path) -> No
     assert list(found) == ["01-orders.ipynb", "ann"]
     assert "is a notebook at the top of the class folder" in found["01-orders.ipynb"].problem
     assert found["ann"].files == {"01-orders.ipynb": klass / "ann" / "01-orders.ipynb"}
+    # a link to a file is one too, a link to a folder is not: a re-grade, which keeps their
+    # rows and not their files, tells a stray file's by its reason alone
+    (klass / "linked-file").symlink_to(klass / "01-orders.ipynb")
+    (klass / "linked-folder").symlink_to(klass / "ann")
+    found = find_submissions([klass], source_ids())
+    assert {name: (s.stray, is_stray_reason(s.problem)) for name, s in found.items()} == {
+        "01-orders.ipynb": (True, True), "linked-file": (True, True),
+        "linked-folder": (False, False), "ann": (False, False)}
 
 
 def test_a_notebook_given_for_a_student_folder_is_a_stray_file_not_a_student(
