@@ -190,13 +190,16 @@ def _statements(source: str) -> tuple[_Statement, ...]:
         body = syntax_tree(source).body
     except SyntaxError:
         return ()  # read by IPython: what it names is refused at run time
-    lines = source.splitlines(keepends=True)
+    # the lines as the parser counts them (str.splitlines also splits at a form feed or a
+    # U+2028 inside a string, and every statement after it would be read off by a line)
+    lines = io.StringIO(source, newline="").readlines()
     return tuple(_Statement(isinstance(s, _DEFINITIONS), frozenset(_bound(s)),
                             frozenset(_global_reads(s)), tuple(ast.walk(s)), _text(lines, s))
                  for s in body)
 
 
 def _parses(source: str) -> bool:
+    """Whether a cell is Python the reach can read (else IPython's: a magic, a ``?``)."""
     try:
         syntax_tree(source)
     except SyntaxError:
