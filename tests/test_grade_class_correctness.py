@@ -27,6 +27,7 @@ from kit.cli import main
 from kit.grading.trusted import grading, reference
 from kit.grading.trusted import notebooks as nbs
 from kit.grading.trusted.bwrap import open_sandbox
+from kit.grading.trusted.gradebook import Row
 from kit.grading.trusted.grading import GradingRun
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -250,6 +251,19 @@ def test_an_answer_retyped_in_a_cell_without_its_metadata_is_graded(tmp_path: Pa
     assert {r.status for r in book.rows if r.exercise != "orders-fits-tests"} == {"passed"}
 
 
+def graded_in_one_cell(tmp_path: Path, build: Any,
+                       one_cell: dict[str, str]) -> dict[tuple[str, str], Row]:
+    """(student, exercise) -> row, for students who typed all of 01-orders into its first
+    answer cell (``one_cell``: student -> that cell), the other two left empty."""
+    for name, source in one_cell.items():
+        nb = build.student({"orders-get-order": source, "orders-pages": "", "orders-fits": ""})
+        nbs.write_notebook(nb, tmp_path / "class" / name / NAME)
+    book = grading.grade([tmp_path / "class"], SOLUTIONS, tmp_path / "out",
+                         GradingRun(jobs=1, secret=SECRET, notebooks=[NAME],
+                                    log=lambda line: None))
+    return {(r.student, r.exercise): r for r in book.rows}
+
+
 def test_answers_typed_into_one_cell_are_judged_by_what_each_graded_function_reaches(
         tmp_path: Path) -> None:
     """A student who typed all three answers of 01-orders into the first answer cell (the
@@ -263,16 +277,10 @@ def test_answers_typed_into_one_cell_are_judged_by_what_each_graded_function_rea
     leaning = build.GET_ORDER.replace("((size - 1) >> page_shift).bit_length()",
                                       "(pages_needed(size, page_size) - 1).bit_length()")
     assert leaning != build.GET_ORDER
-    for name, get_order in (("all-in-one", build.GET_ORDER),
-                            ("all-in-one-leaning", helper + leaning)):
-        one_cell = "import kit\n\n\n" + "\n\n".join((get_order, build.PAGES, build.FITS))
-        nb = build.student({"orders-get-order": one_cell, "orders-pages": "",
-                            "orders-fits": ""})
-        nbs.write_notebook(nb, tmp_path / "class" / name / NAME)
-    book = grading.grade([tmp_path / "class"], SOLUTIONS, tmp_path / "out",
-                         GradingRun(jobs=1, secret=SECRET, notebooks=[NAME],
-                                    log=lambda line: None))
-    rows = {(r.student, r.exercise): r for r in book.rows}
+    rows = graded_in_one_cell(tmp_path, build, {
+        name: "import kit\n\n\n" + "\n\n".join((get_order, build.PAGES, build.FITS))
+        for name, get_order in (("all-in-one", build.GET_ORDER),
+                                ("all-in-one-leaning", helper + leaning))})
     honest = [rows["all-in-one", e] for e in
               ("orders-get-order-tests", "orders-pages-tests", "orders-fits-tests")]
     assert [(r.status, r.points) for r in honest] == [("passed", 3), ("passed", 2),
@@ -283,3 +291,51 @@ def test_answers_typed_into_one_cell_are_judged_by_what_each_graded_function_rea
         "(answer cell orders-get-order, line 5)" in lean.reason, lean.reason
     assert {rows["all-in-one-leaning", e].status
             for e in ("orders-pages-tests", "orders-fits-tests")} == {"passed"}
+
+
+def renamed_kit_source(function: Any, renames: dict[str, str]) -> str:
+    """The kit's own source of ``function`` with names changed, as a student pastes it (a new
+    name gives it new code, which the sandbox's fingerprint no longer knows: only the grader's
+    similarity check can see it)."""
+    import inspect
+
+    source = inspect.getsource(function)
+    for old, new in renames.items():
+        source = source.replace(old, new)
+    return source
+
+
+def test_a_paste_in_a_shared_cell_costs_only_the_exercises_that_reach_it(
+        tmp_path: Path) -> None:
+    """A student who typed all of 01-orders into the first answer cell, my_pages_for and
+    my_page_align pasted from the kit (renamed): the pages exercise, whose functions are the
+    paste, is delegation; get_order and fits_one_block, written honestly beside it and never
+    calling it, keep their points.  A paste the graded function reaches through a helper of
+    the same cell is still delegation."""
+    import kit
+
+    build = build_module()
+    imports = ("import kit\n"
+               "from kit.core.orders import InvalidArgument, _require_int, page_shift\n\n\n")
+    pasted_pages = "\n\n".join((
+        renamed_kit_source(kit.pages_for, {"def pages_for": "def my_pages_for"}),
+        renamed_kit_source(kit.page_align, {"def page_align": "def my_page_align"})))
+    order_of = renamed_kit_source(kit.get_order, {"def get_order": "def order_of"})
+    leaning = ("def my_get_order(size, page_size=4096):\n"
+               "    return order_of(size, page_size)\n")
+    rows = graded_in_one_cell(tmp_path, build, {
+        name: imports + "\n\n".join((get_order, pasted_pages, build.FITS))
+        for name, get_order in (("pasted-pages", build.GET_ORDER),
+                                ("pasted-helper", order_of + "\n\n" + leaning))})
+    for student in ("pasted-pages", "pasted-helper"):
+        pages = rows[student, "orders-pages-tests"]
+        assert (pages.status, pages.points) == ("delegated", 0), pages
+        assert "your answer copies the kit's own" in pages.reason, pages.reason
+        fits = rows[student, "orders-fits-tests"]
+        assert (fits.status, fits.points) == ("passed", 2), fits
+    honest = rows["pasted-pages", "orders-get-order-tests"]
+    assert (honest.status, honest.points) == ("passed", 3), honest
+    helped = rows["pasted-helper", "orders-get-order-tests"]
+    assert (helped.status, helped.points) == ("delegated", 0), helped
+    assert helped.reason == ("write get_order yourself: your answer copies the kit's own "
+                             "get_order"), helped.reason

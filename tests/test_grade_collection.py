@@ -25,7 +25,12 @@ from waiting import eventually
 from kit.cli import main
 from kit.grading.trusted import cgroups, classrun, grading
 from kit.grading.trusted.bwrap import Limits, open_sandbox
-from kit.grading.trusted.collection import SourceIds, file_problem, find_submissions
+from kit.grading.trusted.collection import (
+    SourceIds,
+    file_problem,
+    find_submissions,
+    is_stray_reason,
+)
 from kit.grading.trusted.grading import GradingRun
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -205,6 +210,14 @@ def test_a_notebook_beside_student_folders_is_a_stray_file(tmp_path: Path) -> No
     assert list(found) == ["01-orders.ipynb", "ann"]
     assert "is a notebook at the top of the class folder" in found["01-orders.ipynb"].problem
     assert found["ann"].files == {"01-orders.ipynb": klass / "ann" / "01-orders.ipynb"}
+    # a link to a file is one too, a link to a folder is not: a re-grade, which keeps their
+    # rows and not their files, tells a stray file's by its reason alone
+    (klass / "linked-file").symlink_to(klass / "01-orders.ipynb")
+    (klass / "linked-folder").symlink_to(klass / "ann")
+    found = find_submissions([klass], source_ids())
+    assert {name: (s.stray, is_stray_reason(s.problem)) for name, s in found.items()} == {
+        "01-orders.ipynb": (True, True), "linked-file": (True, True),
+        "linked-folder": (False, False), "ann": (False, False)}
 
 
 def test_a_notebook_given_for_a_student_folder_is_a_stray_file_not_a_student(
@@ -235,12 +248,19 @@ def test_a_notebook_given_for_a_student_folder_is_a_stray_file_not_a_student(
         assert stray and {row[5] for row in stray} == {"invalid-submission"}
         assert all("is a notebook" in row[6] and "not a student's folder" in row[6]
                    for row in stray), stray
-    out = tmp_path / "out-glob"
-    main(["grade", str(klass / "ann"), str(klass / "stray.ipynb"), "--out", str(out), *ARGS])
-    said = capsys.readouterr().out
-    assert "1 students: 1 graded in full" in said, said  # ann re-graded, bob kept
-    by_student = read_csv((out / "grades-by-student.csv").read_text(encoding="utf-8"))
-    assert [row[0] for row in by_student[1:]] == ["ann", "bob"]
+    # re-grades of ann: beside the stray file, and alone (the stray file's rows are kept
+    # from the class's run, and it is still no student)
+    for args, out in (([klass / "ann", klass / "stray.ipynb"], tmp_path / "out-glob"),
+                      ([klass / "ann"], tmp_path / "out-class")):
+        main(["grade", *map(str, args), "--out", str(out), *ARGS, "--export", "canvas"])
+        said = capsys.readouterr().out
+        assert "1 students: 1 graded in full" in said, said  # ann re-graded, bob kept
+        by_student = read_csv((out / "grades-by-student.csv").read_text(encoding="utf-8"))
+        assert [row[0] for row in by_student[1:]] == ["ann", "bob"], by_student
+        canvas = read_csv((out / "canvas-import.csv").read_text(encoding="utf-8"))
+        assert [row[0] for row in canvas[2:]] == ["ann", "bob"], canvas
+        gradebook = read_csv((out / "gradebook.csv").read_text(encoding="utf-8"))
+        assert "stray.ipynb" in {row[0] for row in gradebook}  # its rows are kept
 
 
 def test_what_a_student_handed_in_instead_of_a_notebook_is_named_in_their_rows(

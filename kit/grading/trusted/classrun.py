@@ -25,7 +25,7 @@ from pathlib import Path
 
 from kit.core.errors import KitError
 from kit.grading.trusted.bwrap import Worker, WorkerStopped
-from kit.grading.trusted.collection import Submission
+from kit.grading.trusted.collection import Submission, is_stray_reason
 from kit.grading.trusted.gradebook import (
     Encoded,
     Gradebook,
@@ -94,6 +94,11 @@ class ClassRun:
         self.phases = phases
         self.regrade, self.exports = regrade, exports or []
         self.everyone = everyone or students  # the whole class, for the exports' identities
+        #: Stray files, no students: this run's, and those whose rows a re-grade keeps (which
+        #: this run's arguments may not name: ``kit grade class/ann`` after ``kit grade class``)
+        self.strays = frozenset(n for n, s in self.everyone.items() if s.stray) | frozenset(
+            r.student for r in kept
+            if r.status == "invalid-submission" and is_stray_reason(r.reason))
         self.rows: dict[str, list[Row]] = {}
         self.encoded: Encoded = {}  # the rows as the rewrites while grading wrote them
         self.started = time.monotonic()
@@ -171,7 +176,7 @@ class ClassRun:
         notes = {name: note for name, s in self.students.items()
                  if (note := _notes(s, self.rows.get(name, [])))}
         return Gradebook(rows, time.monotonic() - self.started, list(self.students), notes,
-                         strays=frozenset(n for n, s in self.everyone.items() if s.stray))
+                         strays=self.strays)
 
 
 def _notes(submission: Submission, rows: list[Row]) -> list[str]:

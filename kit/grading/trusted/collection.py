@@ -166,17 +166,28 @@ def is_student_folder(path: Path) -> bool:
     return bool(_notebooks(path)) and not any(holds_notebooks(sub) for sub in _subfolders(path))
 
 
+#: How the reason of a stray file's rows (:attr:`Submission.stray`) ends, and no other's: a
+#: re-grade keeps the earlier run's rows from its gradebook, and tells a stray file's by it.
+NOT_A_FOLDER = ": not a student's folder"
+
+
+def is_stray_reason(reason: str) -> bool:
+    """Whether an ``invalid-submission`` row's reason is a stray file's (not a student's)."""
+    return reason.endswith(NOT_A_FOLDER)
+
+
 def _folder_problem(entry: Path, given: bool = False) -> str:
     """Why ``entry`` is no student's folder to grade, or "" (``given``: named on the command
     line rather than found in a class folder)."""
     name = entry.name
-    if entry.is_symlink():
-        return f"{printable(name)!r} is a symbolic link, not a student's folder"
+    if entry.is_symlink():  # a link to a file (or to nothing) is a stray file too
+        return f"{printable(name)!r} is a symbolic link" + \
+            (", not a student's folder" if entry.is_dir() else NOT_A_FOLDER)
     if not entry.is_dir():
         kind = "a notebook" if name.endswith(".ipynb") else "a file"
         where = "given where a student's folder is expected" if given else \
             "at the top of the class folder, beside the students' folders"
-        return f"{printable(name)!r} is {kind} {where}: not a student's folder"
+        return f"{printable(name)!r} is {kind} {where}{NOT_A_FOLDER}"
     if name.startswith("."):
         return f"the folder name {printable(name)!r} starts with a dot (a hidden folder)"
     if printable(name) != name:

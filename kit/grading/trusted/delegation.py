@@ -11,7 +11,9 @@ layers refuse delegation to it:
   not judged here.  A function of the student's own that merely shares the name
   (``def pages_for``) is not;
 * **by similarity** (:func:`copied_from_kit`): an answer that pastes the kit's own source of a
-  forbidden function, renamed or not, is reported as delegation.  Only kit functions of some
+  forbidden function, renamed or not, is reported as delegation, when the graded function
+  reaches the paste (the same code :func:`reached_names` reads; a paste beside it in the same
+  cell is the exercise's it answers, not this one's).  Only kit functions of some
   length are compared, and only long runs of their tokens count, so a short honest answer
   (``return (size + 4095) // 4096``) can never match.
 
@@ -106,7 +108,13 @@ def _names_in(nodes: Sequence[ast.AST], own: frozenset[str]) -> dict[str, int]:
 
 def reached_names(cells: Mapping[str, str], graded: Iterable[str], whole: Iterable[str],
                   own: frozenset[str] = frozenset()) -> dict[str, dict[str, int]]:
-    """Cell -> what the code an exercise's checks can run uses -> a line (as :func:`used_names`).
+    """Cell -> what the code an exercise's checks can run uses -> a line (as :func:`used_names`;
+    the code is :func:`reach`'s)."""
+    return reach(cells, graded, whole).names(own)
+
+
+def reach(cells: Mapping[str, str], graded: Iterable[str], whole: Iterable[str]) -> Reach:
+    """The code an exercise's checks can run, cell by cell: what both source checks judge.
 
     ``cells`` are the student's cells that ran before the test cell, in notebook order (id ->
     source); ``graded`` the functions the test cell calls.  The code reached is the top-level
@@ -132,11 +140,35 @@ def reached_names(cells: Mapping[str, str], graded: Iterable[str], whole: Iterab
         if index not in reached:
             reached.add(index)
             todo += [i for name in top[index][1].reads for i in binders.get(name, ())]
-    nodes: dict[str, list[ast.AST]] = {}
+    statements: dict[str, list[_Statement]] = {}
     for index in sorted(reached):
         cell, statement = top[index]
-        nodes.setdefault(cell, []).extend(statement.nodes)
-    return {cell: _names_in(nodes[cell], own) for cell in cells if cell in nodes}
+        statements.setdefault(cell, []).append(statement)
+    unread = frozenset(cell for cell, source in cells.items() if not _parses(source))
+    return Reach({cell: tuple(statements[cell]) for cell in cells if cell in statements},
+                 {cell: cells[cell] for cell in unread})
+
+
+@dataclass(frozen=True)
+class Reach:
+    """What :func:`reach` found: the statements reached, by cell, and the cells whose reach
+    cannot be read (they do not parse as Python: IPython runs them)."""
+
+    statements: Mapping[str, tuple[_Statement, ...]]
+    unread: Mapping[str, str]  # cell -> its whole source
+
+    def names(self, own: frozenset[str] = frozenset()) -> dict[str, dict[str, int]]:
+        """Cell -> the names the reached code uses -> a line (as :func:`used_names`)."""
+        return {cell: _names_in([node for s in statements for node in s.nodes], own)
+                for cell, statements in self.statements.items()}
+
+    def code(self) -> dict[str, str]:
+        """Cell -> the source of its reached statements, in order (what :func:`copied_from_kit`
+        compares): a paste beside the graded function, never called by it, is not there.  A
+        cell that does not parse is given whole, as a paste in it cannot be told apart."""
+        code = {cell: "\n".join(s.text for s in statements)
+                for cell, statements in self.statements.items()}
+        return {**code, **self.unread}
 
 
 @dataclass(frozen=True)
@@ -147,6 +179,7 @@ class _Statement:
     bound: frozenset[str]  # the global names it binds
     reads: frozenset[str]  # the names it reads that can be globals
     nodes: tuple[ast.AST, ...]  # all of it, walked
+    text: str  # its source, decorators included
 
 
 @class_cache(maxsize=256)
@@ -157,8 +190,35 @@ def _statements(source: str) -> tuple[_Statement, ...]:
         body = syntax_tree(source).body
     except SyntaxError:
         return ()  # read by IPython: what it names is refused at run time
+    # the lines as the parser counts them (str.splitlines also splits at a form feed or a
+    # U+2028 inside a string, and every statement after it would be read off by a line)
+    lines = io.StringIO(source, newline="").readlines()
     return tuple(_Statement(isinstance(s, _DEFINITIONS), frozenset(_bound(s)),
-                            frozenset(_global_reads(s)), tuple(ast.walk(s))) for s in body)
+                            frozenset(_global_reads(s)), tuple(ast.walk(s)), _text(lines, s))
+                 for s in body)
+
+
+def _parses(source: str) -> bool:
+    """Whether a cell is Python the reach can read (else IPython's: a magic, a ``?``)."""
+    try:
+        syntax_tree(source)
+    except SyntaxError:
+        return False
+    return True
+
+
+def _text(lines: Sequence[str], statement: ast.stmt) -> str:
+    """A top-level statement's source: from its first decorator's line (a decorator starts its
+    line), else its own column, to where it ends."""
+    decorators = getattr(statement, "decorator_list", [])
+    first, column = (decorators[0].lineno, 0) if decorators else \
+        (statement.lineno, statement.col_offset)
+    last, end = statement.end_lineno or statement.lineno, statement.end_col_offset
+    piece = list(lines[first - 1:last])
+    if end is not None:
+        piece[-1] = piece[-1].encode()[:end].decode(errors="ignore")
+    piece[0] = piece[0].encode()[column:].decode(errors="ignore")
+    return "".join(piece)
 
 
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
