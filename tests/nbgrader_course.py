@@ -56,6 +56,14 @@ def nbgrader_environment() -> dict[str, str]:
     return env
 
 
+#: A notebook's kernel is killed once its cells ran, not asked to shut down: nbgrader has every
+#: output and score by then, and the polite shutdown (nbclient's default) only costs the kernel's
+#: exit and nbgrader's wait for it.  Measured on 3 students x 8 notebooks, 24 kernels
+#: (2026-12-07, machine shared, load ~6): cgroup CPU 12.99, 11.94 -> 11.12, 11.19 s, wall
+#: 40.3, 31.2 -> 25.6, 22.6 s.
+KERNEL_ENDS_AT_ONCE = ["--ExecutePreprocessor.shutdown_kernel=immediate"]
+
+
 def run(command: list[str], cwd: Path) -> str:
     """Run an nbgrader command the way a course does (failing with its log when it fails);
     return what it printed."""
@@ -67,7 +75,8 @@ def run(command: list[str], cwd: Path) -> str:
     # kernel and from this one by nbgrader.
     with tempfile.TemporaryDirectory(prefix="nbk-") as sockets:
         transport = ["--KernelManager.transport=ipc", f"--KernelManager.ip={sockets}/kernel"]
-        done = subprocess.run([sys.executable, "-m", "nbgrader", *command, *transport],
+        done = subprocess.run([sys.executable, "-m", "nbgrader", *command, *transport,
+                               *KERNEL_ENDS_AT_ONCE],
                               cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
     if done.returncode:  # its log from the first traceback or error (the cause) on
         start = min((i for i in (done.stderr.find("Traceback"), done.stderr.find("ERROR"))
