@@ -57,10 +57,12 @@ def nbgrader_environment() -> dict[str, str]:
 
 
 #: A notebook's kernel is killed once its cells ran, not asked to shut down: nbgrader has every
-#: output and score by then, and the polite shutdown (nbclient's default) only costs the kernel's
-#: exit and nbgrader's wait for it.  Measured on 3 students x 8 notebooks, 24 kernels
-#: (2026-12-07, machine shared, load ~6): cgroup CPU 12.99, 11.94 -> 11.12, 11.19 s, wall
-#: 40.3, 31.2 -> 25.6, 22.6 s.
+#: output and score by then.  Asked (nbclient's default), the suite's headless kernel
+#: (``TEST_JUPYTER_PATH``) sometimes does not exit by itself (1-3 in 10 here, in its
+#: ``atexit._run_exitfuncs()``; the installed kernel 0 in 10), and jupyter_client waits half its
+#: ``shutdown_wait_time``, 2.5 s, before it terminates it.  Measured on 3 students x 8
+#: notebooks, 24 kernels (2026-12-07, shared machine): wall 40.3, 31.2, 46.9, 34.2 -> 25.6, 22.6,
+#: 22.4, 22.2 s; cgroup CPU 13.0, 11.9, 11.8, 11.7 -> 11.1, 11.2, 11.8, 12.5 s.
 KERNEL_ENDS_AT_ONCE = ["--ExecutePreprocessor.shutdown_kernel=immediate"]
 
 
