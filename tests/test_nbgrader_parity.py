@@ -18,11 +18,11 @@ back) and ``deleted`` (right answers, one test cell deleted: nbgrader adds it ba
 ``add_missing_cells``, which is why a course must set it, shown by tests/test_nbgrader_stock.py
 with a stock configuration; ``kit grade`` always runs the source's test cells).
 
-Every notebook is graded (about two minutes on two cores, most of it nbgrader starting a kernel
-per student and notebook; nbgrader grades half the class in a copy of the course folder at the
-same time, so that its kernels use both cores).  ``partial`` has answers right on some checks of
-each exercise in ``01-orders``; in the other notebooks its first answer cell is right and the
-others wrong.
+Every notebook is graded (about 30 s on two cores, a minute beside the rest of the suite, most
+of it nbgrader starting a kernel per student and notebook; nbgrader grades half the class in a
+copy of the course folder at the same time, so that its kernels use both cores).  ``partial``
+has answers right on some checks of each exercise in ``01-orders``; in the other notebooks its
+first answer cell is right and the others wrong.
 """
 
 from __future__ import annotations
