@@ -224,6 +224,10 @@ TWO_IN_ONE = ("import kit\n\n\ndef f(size):\n    order = size\n    return order\
      "f", {"get_order"}),
     ({"a": "from kit import get_order as order_of\n\ndef f(size):\n    return order_of(size)\n"},
      "f", {"get_order"}),
+    # a name assigned only in a function nested in f is that function's: f's read is global
+    ({"a": "def f(size):\n    def inner():\n        helper = 1\n    return helper(size)\n",
+      "added-1": "import kit\n\ndef helper(size):\n    return kit.pages_for(size)\n"},
+     "f", {"pages_for"}),
     ({"a": "from kit import get_order\nf = get_order\n"}, "f", {"get_order"}),
     # the exercise's own cell runs under its refusals: its top-level code counts in full;
     # an import nothing reached reads is no use
@@ -236,7 +240,7 @@ TWO_IN_ONE = ("import kit\n\n\ndef f(size):\n    order = size\n    return order\
 ])
 def test_the_names_checked_are_those_the_graded_function_reaches(
         cells: dict[str, str], graded: str, reached: set[str]) -> None:
-    used = delegation.reached_names(cells, {graded}, ["a"], frozenset({"f", "g", "helper"}))
+    used = delegation.reach(cells, {graded}, ["a"]).names(frozenset({"f", "g", "helper"}))
     found = {name for names in used.values() for name in names}
     assert found & {"get_order", "pages_for"} == reached, used
 
@@ -249,6 +253,10 @@ def test_the_code_compared_with_the_kit_is_what_the_graded_function_reaches() ->
                                       FORBID) is None
     helped = {"a": honest.replace("return size", "return order_of(size)"), "added-1": pasted}
     code = delegation.reach(helped, {"f"}, ["a"]).code()
+    assert delegation.copied_from_kit(code.values(), FORBID) == "get_order"
+    hidden = {"a": "def f(size):\n    def inner():\n        order_of = 1\n"
+                   "    return order_of(size)\n", "added-1": pasted}
+    code = delegation.reach(hidden, {"f"}, ["a"]).code()
     assert delegation.copied_from_kit(code.values(), FORBID) == "get_order"
     # a cell IPython must read is compared whole; a statement's text is its own, decorators in
     magic = {"a": f"%time x = 1\n{honest}\n{pasted}"}

@@ -5,14 +5,14 @@ layers refuse delegation to it:
 
 * **at run time, by code identity** (the sandboxed worker's guard): every request refuses a
   call into the code of the names its test cell's ``forbid=`` lists;
-* **in the answer's source** (:func:`reached_names`): an answer whose graded function names
+* **in the answer's source** (:func:`reach`): an answer whose graded function names
   a forbidden function, itself or through the student's helpers and globals it reads, is told
   so with its line, before it runs; another exercise's answer typed into the same cell is
   not judged here.  A function of the student's own that merely shares the name
   (``def pages_for``) is not;
 * **by similarity** (:func:`copied_from_kit`): an answer that pastes the kit's own source of a
   forbidden function, renamed or not, is reported as delegation, when the graded function
-  reaches the paste (the same code :func:`reached_names` reads; a paste beside it in the same
+  reaches the paste (the same code :func:`reach` reads; a paste beside it in the same
   cell is the exercise's it answers, not this one's).  Only kit functions of some
   length are compared, and only long runs of their tokens count, so a short honest answer
   (``return (size + 4095) // 4096``) can never match.
@@ -32,6 +32,7 @@ import ast
 import builtins
 import io
 import keyword
+import symtable
 import sys
 import tokenize
 from collections.abc import Iterable, Mapping, Sequence
@@ -106,13 +107,6 @@ def _names_in(nodes: Sequence[ast.AST], own: frozenset[str]) -> dict[str, int]:
     return found
 
 
-def reached_names(cells: Mapping[str, str], graded: Iterable[str], whole: Iterable[str],
-                  own: frozenset[str] = frozenset()) -> dict[str, dict[str, int]]:
-    """Cell -> what the code an exercise's checks can run uses -> a line (as :func:`used_names`;
-    the code is :func:`reach`'s)."""
-    return reach(cells, graded, whole).names(own)
-
-
 def reach(cells: Mapping[str, str], graded: Iterable[str], whole: Iterable[str]) -> Reach:
     """The code an exercise's checks can run, cell by cell: what both source checks judge.
 
@@ -173,7 +167,7 @@ class Reach:
 
 @dataclass(frozen=True)
 class _Statement:
-    """A top-level statement of a cell, as :func:`reached_names` follows it."""
+    """A top-level statement of a cell, as :func:`reach` follows it."""
 
     definition: bool  # a def or class: reached only through its name
     bound: frozenset[str]  # the global names it binds
@@ -193,9 +187,10 @@ def _statements(source: str) -> tuple[_Statement, ...]:
     # the lines as the parser counts them (str.splitlines also splits at a form feed or a
     # U+2028 inside a string, and every statement after it would be read off by a line)
     lines = io.StringIO(source, newline="").readlines()
+    texts = [_text(lines, s) for s in body]
     return tuple(_Statement(isinstance(s, _DEFINITIONS), frozenset(_bound(s)),
-                            frozenset(_global_reads(s)), tuple(ast.walk(s)), _text(lines, s))
-                 for s in body)
+                            frozenset(_global_reads(s, text)), tuple(ast.walk(s)), text)
+                 for s, text in zip(body, texts, strict=True))
 
 
 def _parses(source: str) -> bool:
@@ -244,19 +239,26 @@ def _bound(statement: ast.stmt) -> set[str]:
     return names
 
 
-def _global_reads(statement: ast.stmt) -> set[str]:
-    """The names a top-level statement reads that can be globals: in a definition, not its
-    parameters nor the names its body assigns (unless declared ``global``)."""
-    nodes = list(ast.walk(statement))
-    reads = {node.id for node in nodes
-             if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Store)}
-    if not isinstance(statement, _DEFINITIONS):
-        return reads
-    local = {node.arg for node in nodes if isinstance(node, ast.arg)}
-    local |= {node.id for node in nodes
-              if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)}
-    declared = {name for node in nodes if isinstance(node, ast.Global) for name in node.names}
-    return reads - (local - declared)
+def _global_reads(statement: ast.stmt, text: str) -> set[str]:
+    """The names a top-level statement reads that resolve to globals, in its own code and in
+    every scope nested in it, as Python scopes them (:mod:`symtable`): a function's parameters
+    and the names it assigns are its own, but a name assigned only in a function nested in it
+    is not, so ``def inner(): helper = 1`` beside ``return helper(size)`` cannot hide the
+    global ``helper`` from the reach.  Where the text cannot be read alone (a top-level
+    ``await``), every name it reads."""
+    try:
+        top = symtable.symtable(text, "<cell>", "exec")
+    except SyntaxError:
+        return {node.id for node in ast.walk(statement)
+                if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Store)}
+    reads: set[str] = set()
+    tables = [top]
+    while tables:
+        table = tables.pop()
+        tables += table.get_children()
+        reads.update(symbol.get_name() for symbol in table.get_symbols()
+                     if symbol.is_referenced() and (table is top or symbol.is_global()))
+    return reads
 
 
 def base_name(name: str) -> str:
