@@ -34,10 +34,9 @@ TOTALS = {
     # the delegated exercise scores 0, the rest in full
     "delegate-harness": 14, "delegate-closure": 14, "delegate-exec-compile": 14,
     "delegate-stash": 12, "delegate-reexec-source": 14, "delegate-reload": 14,
-    # the paste of kit's get_order costs exercise 1 only: exercise 2's functions never reach
-    # it (since 2026-12-07; it cost exercise 2 too when whole cells were compared); the
+    # the paste of kit's get_order also costs exercise 2, whose forbid= lists get_order; the
     # stash of kit.pages_for in the get_order cell costs exercise 1, whose forbid= lists it
-    "delegate-scratch-zone": 7, "delegate-paste": 14, "delegate-child-process": 14,
+    "delegate-scratch-zone": 7, "delegate-paste": 12, "delegate-child-process": 14,
     # a hostile reply costs its own exercise; an unreadable notebook only itself
     "stall-colliding-set": 14, "stall-huge-errors": 14, "stall-forged-status": 14,
     "stall-deep-notebook": 10, "stall-many-cells": 10,
