@@ -305,13 +305,13 @@ def renamed_kit_source(function: Any, renames: dict[str, str]) -> str:
     return source
 
 
-def test_a_paste_in_a_shared_cell_costs_only_the_exercises_that_reach_it(
+def test_a_paste_costs_every_exercise_whose_refusals_name_it_however_it_is_reached(
         tmp_path: Path) -> None:
-    """A student who typed all of 01-orders into the first answer cell, my_pages_for and
-    my_page_align pasted from the kit (renamed): the pages exercise, whose functions are the
-    paste, is delegation; get_order and fits_one_block, written honestly beside it and never
-    calling it, keep their points.  A paste the graded function reaches through a helper of
-    the same cell is still delegation."""
+    """A student who typed all of 01-orders into the first answer cell, with the kit's
+    pages_for and page_align pasted (renamed): the paste is compared wherever it sits, as the
+    source cannot tell every way a graded function reaches it (``globals()[...]`` here, which
+    no reading follows) and no run-time guard knows pasted code; so it costs the pages
+    exercise it answers and the get_order exercise whose refusals name it too."""
     import kit
 
     build = build_module()
@@ -321,21 +321,17 @@ def test_a_paste_in_a_shared_cell_costs_only_the_exercises_that_reach_it(
         renamed_kit_source(kit.pages_for, {"def pages_for": "def my_pages_for"}),
         renamed_kit_source(kit.page_align, {"def page_align": "def my_page_align"})))
     order_of = renamed_kit_source(kit.get_order, {"def get_order": "def order_of"})
-    leaning = ("def my_get_order(size, page_size=4096):\n"
-               "    return order_of(size, page_size)\n")
+    hidden = ("def my_get_order(size, page_size=4096):\n"
+              "    return globals()['order' + '_of'](size, page_size)\n")
     rows = graded_in_one_cell(tmp_path, build, {
         name: imports + "\n\n".join((get_order, pasted_pages, build.FITS))
         for name, get_order in (("pasted-pages", build.GET_ORDER),
-                                ("pasted-helper", order_of + "\n\n" + leaning))})
-    for student in ("pasted-pages", "pasted-helper"):
-        pages = rows[student, "orders-pages-tests"]
-        assert (pages.status, pages.points) == ("delegated", 0), pages
-        assert "your answer copies the kit's own" in pages.reason, pages.reason
-        fits = rows[student, "orders-fits-tests"]
-        assert (fits.status, fits.points) == ("passed", 2), fits
-    honest = rows["pasted-pages", "orders-get-order-tests"]
-    assert (honest.status, honest.points) == ("passed", 3), honest
-    helped = rows["pasted-helper", "orders-get-order-tests"]
-    assert (helped.status, helped.points) == ("delegated", 0), helped
-    assert helped.reason == ("write get_order yourself: your answer copies the kit's own "
-                             "get_order"), helped.reason
+                                ("pasted-hidden", order_of + "\n\n" + hidden))})
+    for student in ("pasted-pages", "pasted-hidden"):
+        for exercise in ("orders-pages-tests", "orders-get-order-tests"):
+            row = rows[student, exercise]
+            assert (row.status, row.points) == ("delegated", 0), row
+            assert "your answer copies the kit's own" in row.reason, row.reason
+    hidden_row = rows["pasted-hidden", "orders-get-order-tests"]
+    assert hidden_row.reason == ("write get_order yourself: your answer copies the kit's own "
+                                 "get_order"), hidden_row.reason

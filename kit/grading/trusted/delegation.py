@@ -5,15 +5,16 @@ layers refuse delegation to it:
 
 * **at run time, by code identity** (the sandboxed worker's guard): every request refuses a
   call into the code of the names its test cell's ``forbid=`` lists;
-* **in the answer's source** (:func:`reach`): an answer whose graded function names
+* **in the answer's source** (:func:`reached_names`): an answer whose graded function names
   a forbidden function, itself or through the student's helpers and globals it reads, is told
   so with its line, before it runs; another exercise's answer typed into the same cell is
   not judged here.  A function of the student's own that merely shares the name
   (``def pages_for``) is not;
 * **by similarity** (:func:`copied_from_kit`): an answer that pastes the kit's own source of a
-  forbidden function, renamed or not, is reported as delegation, when the graded function
-  reaches the paste (the same code :func:`reach` reads; a paste beside it in the same
-  cell is the exercise's it answers, not this one's).  Only kit functions of some
+  forbidden function, renamed or not, is reported as delegation, wherever it is in the
+  student's cells: a paste can be reached in ways no reading of the source follows
+  (``globals()[...]``, a table a function fills), and no run-time guard knows pasted code,
+  so a student who pastes loses every exercise whose refusals name it.  Only kit functions of some
   length are compared, and only long runs of their tokens count, so a short honest answer
   (``return (size + 4095) // 4096``) can never match.
 
@@ -107,8 +108,9 @@ def _names_in(nodes: Sequence[ast.AST], own: frozenset[str]) -> dict[str, int]:
     return found
 
 
-def reach(cells: Mapping[str, str], graded: Iterable[str], whole: Iterable[str]) -> Reach:
-    """The code an exercise's checks can run, cell by cell: what both source checks judge.
+def reached_names(cells: Mapping[str, str], graded: Iterable[str], whole: Iterable[str],
+                  own: frozenset[str] = frozenset()) -> dict[str, dict[str, int]]:
+    """Cell -> what the code an exercise's checks can run uses -> a line (as :func:`used_names`).
 
     ``cells`` are the student's cells that ran before the test cell, in notebook order (id ->
     source); ``graded`` the functions the test cell calls.  The code reached is the top-level
@@ -116,7 +118,9 @@ def reach(cells: Mapping[str, str], graded: Iterable[str], whole: Iterable[str])
     the student's, a table, an import), and so on; and every top-level statement but a
     definition of the ``whole`` cells (the exercise's own answer cells, which run under its
     refusals).  A function defined beside the graded one, in the same cell, and never called
-    by it is not reached: another exercise's answer typed into this cell is judged there.
+    by it is not reached: another exercise's answer typed into this cell is judged there.  A
+    name reached in ways this reading cannot follow (``globals()[...]``) is still refused at
+    run time, by code identity.
     """
     top = [(cell, statement) for cell, source in cells.items()
            for statement in _statements(source)]
@@ -134,46 +138,21 @@ def reach(cells: Mapping[str, str], graded: Iterable[str], whole: Iterable[str])
         if index not in reached:
             reached.add(index)
             todo += [i for name in top[index][1].reads for i in binders.get(name, ())]
-    statements: dict[str, list[_Statement]] = {}
+    nodes: dict[str, list[ast.AST]] = {}
     for index in sorted(reached):
         cell, statement = top[index]
-        statements.setdefault(cell, []).append(statement)
-    unread = frozenset(cell for cell, source in cells.items() if not _parses(source))
-    return Reach({cell: tuple(statements[cell]) for cell in cells if cell in statements},
-                 {cell: cells[cell] for cell in unread})
-
-
-@dataclass(frozen=True)
-class Reach:
-    """What :func:`reach` found: the statements reached, by cell, and the cells whose reach
-    cannot be read (they do not parse as Python: IPython runs them)."""
-
-    statements: Mapping[str, tuple[_Statement, ...]]
-    unread: Mapping[str, str]  # cell -> its whole source
-
-    def names(self, own: frozenset[str] = frozenset()) -> dict[str, dict[str, int]]:
-        """Cell -> the names the reached code uses -> a line (as :func:`used_names`)."""
-        return {cell: _names_in([node for s in statements for node in s.nodes], own)
-                for cell, statements in self.statements.items()}
-
-    def code(self) -> dict[str, str]:
-        """Cell -> the source of its reached statements, in order (what :func:`copied_from_kit`
-        compares): a paste beside the graded function, never called by it, is not there.  A
-        cell that does not parse is given whole, as a paste in it cannot be told apart."""
-        code = {cell: "\n".join(s.text for s in statements)
-                for cell, statements in self.statements.items()}
-        return {**code, **self.unread}
+        nodes.setdefault(cell, []).extend(statement.nodes)
+    return {cell: _names_in(nodes[cell], own) for cell in cells if cell in nodes}
 
 
 @dataclass(frozen=True)
 class _Statement:
-    """A top-level statement of a cell, as :func:`reach` follows it."""
+    """A top-level statement of a cell, as :func:`reached_names` follows it."""
 
     definition: bool  # a def or class: reached only through its name
     bound: frozenset[str]  # the global names it binds
     reads: frozenset[str]  # the names it reads that can be globals
     nodes: tuple[ast.AST, ...]  # all of it, walked
-    text: str  # its source, decorators included
 
 
 @class_cache(maxsize=256)
@@ -184,36 +163,8 @@ def _statements(source: str) -> tuple[_Statement, ...]:
         body = syntax_tree(source).body
     except SyntaxError:
         return ()  # read by IPython: what it names is refused at run time
-    # the lines as the parser counts them (str.splitlines also splits at a form feed or a
-    # U+2028 inside a string, and every statement after it would be read off by a line)
-    lines = io.StringIO(source, newline="").readlines()
-    texts = [_text(lines, s) for s in body]
     return tuple(_Statement(isinstance(s, _DEFINITIONS), frozenset(_bound(s)),
-                            frozenset(_global_reads(s, text)), tuple(ast.walk(s)), text)
-                 for s, text in zip(body, texts, strict=True))
-
-
-def _parses(source: str) -> bool:
-    """Whether a cell is Python the reach can read (else IPython's: a magic, a ``?``)."""
-    try:
-        syntax_tree(source)
-    except SyntaxError:
-        return False
-    return True
-
-
-def _text(lines: Sequence[str], statement: ast.stmt) -> str:
-    """A top-level statement's source: from its first decorator's line (a decorator starts its
-    line), else its own column, to where it ends."""
-    decorators = getattr(statement, "decorator_list", [])
-    first, column = (decorators[0].lineno, 0) if decorators else \
-        (statement.lineno, statement.col_offset)
-    last, end = statement.end_lineno or statement.lineno, statement.end_col_offset
-    piece = list(lines[first - 1:last])
-    if end is not None:
-        piece[-1] = piece[-1].encode()[:end].decode(errors="ignore")
-    piece[0] = piece[0].encode()[column:].decode(errors="ignore")
-    return "".join(piece)
+                            frozenset(_global_reads(s)), tuple(ast.walk(s))) for s in body)
 
 
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
@@ -239,7 +190,7 @@ def _bound(statement: ast.stmt) -> set[str]:
     return names
 
 
-def _global_reads(statement: ast.stmt, text: str) -> set[str]:
+def _global_reads(statement: ast.stmt) -> set[str]:
     """The names a top-level statement reads that resolve to globals, in its own code and in
     every scope nested in it, as Python scopes them (:mod:`symtable`): a function's parameters
     and the names it assigns are its own, but a name assigned only in a function nested in it
@@ -247,7 +198,7 @@ def _global_reads(statement: ast.stmt, text: str) -> set[str]:
     global ``helper`` from the reach.  Where the text cannot be read alone (a top-level
     ``await``), every name it reads."""
     try:
-        top = symtable.symtable(text, "<cell>", "exec")
+        top = symtable.symtable(ast.unparse(statement), "<cell>", "exec")
     except SyntaxError:
         return {node.id for node in ast.walk(statement)
                 if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Store)}

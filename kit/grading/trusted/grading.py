@@ -653,34 +653,35 @@ class NotebookGrader:
                          for name in defined_names(s.source))
 
     def _delegation(self, exercise: Exercise, test: Step) -> str:
-        """Why the answers delegate, read from the source the exercise's checks can run: the
-        kit named, or its code copied."""
-        reach = self._reach(exercise, test)
-        for gid, used in reach.names(self._own_names).items():
+        """Why the answers delegate, read from their source: the kit named in the code the
+        exercise's checks can run, or its code copied anywhere in the student's cells."""
+        for gid, used in self._reached(exercise, test).items():
             hits = sorted(set(used) & checks.spellings(exercise.forbid))
             if hits:
                 where = f"answer cell {gid}" if gid in self.owner else f"a cell you added ({gid})"
                 return f"{checks.delegation_message(hits)} ({where}, line {used[hits[0]]})"
         # Its own cells may copy nothing its requests refuse; another cell (a helper kept
-        # there) nothing its own forbid= names.
-        code = reach.code()
-        mine = [text for gid, text in code.items() if gid in exercise.answers]
-        others = [text for gid, text in code.items() if gid not in exercise.answers]
+        # there) nothing its own forbid= names.  Whole cells: a paste can be reached in ways
+        # no reading of the source follows, and no run-time guard knows pasted code.
+        mine = [s.source for s in self.rebuilt.steps if s.grade_id in exercise.answers]
+        others = [s.source for s in self.rebuilt.steps
+                  if s.kind in ("answer", "added") and s.grade_id not in exercise.answers]
         copied = delegation.copied_from_kit(mine, self.guarded[exercise.grade_id]) or \
             delegation.copied_from_kit(others, exercise.forbid)
         if copied:
             return f"write {copied} yourself: your answer copies the kit's own {copied}"
         return ""
 
-    def _reach(self, exercise: Exercise, test: Step) -> delegation.Reach:
-        """The code the exercise's checks can run (the functions its test cell calls and what
-        they reach, and its own answer cells' top-level code), cell by cell: not all of a cell
-        that also holds another exercise's answer."""
+    def _reached(self, exercise: Exercise, test: Step) -> dict[str, dict[str, int]]:
+        """Cell -> the names used by the code the exercise's checks can run (the functions its
+        test cell calls and what they reach, and its own answer cells' top-level code): not
+        all of a cell that also holds another exercise's answer, whose kit calls may be
+        allowed there.  A kit function reached otherwise is still refused at run time."""
         at = next(i for i, step in enumerate(self.rebuilt.steps) if step is test)
         cells = {s.grade_id: s.source for s in self.rebuilt.steps[:at]
                  if s.kind in ("answer", "added")}
         graded = called_functions(test.source, tuple(self.source.functions[self.name]))
-        return delegation.reach(cells, graded, exercise.answers)
+        return delegation.reached_names(cells, graded, exercise.answers, self._own_names)
 
     def _seeder(self, exercise: Exercise) -> Callable[[int], int]:
         return lambda base: self.cases.seed(self.student, self.name, exercise.grade_id, base)
