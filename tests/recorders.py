@@ -1,6 +1,7 @@
 """A real recording run in a child process and stopped from outside, as a user stops one:
 Ctrl-C at a terminal (SIGINT), ``kill`` (SIGTERM) or SIGKILL.  Shared by the tests of
-``record_trace`` (test_tracefs) and of ``kit trace record`` (test_trace_cli).
+``record_trace`` (test_tracefs) and of ``kit trace record`` (test_trace_cli); ``at_a_terminal``
+also by the Ctrl-C test of ``kit grade`` (test_grade_reports).
 
 - The child gets SIGINT as a terminal's foreground process has it, whatever the test process
   has: a process a shell starts in the background without job control (``cmd &`` in a script)

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from recorders import at_a_terminal
 
 from kit.cli import main
 
@@ -163,8 +164,10 @@ def test_ctrl_c_ends_the_run_in_one_line_keeping_what_was_graded(tmp_path: Path)
         shutil.copytree(SUBMISSIONS / fixture, klass / name)
     out = tmp_path / "out"
     kit = Path(sys.executable).parent / "kit"
-    run = subprocess.Popen([str(kit), "grade", str(klass), "--out", str(out), *ARGS,
-                            "--jobs", "1"],
+    # as at a terminal: a suite started in the background has SIGINT ignored, and so would
+    # the grader it starts (a run so saw the Ctrl-C ignored and both students graded)
+    run = subprocess.Popen(at_a_terminal([str(kit), "grade", str(klass), "--out", str(out),
+                                          *ARGS, "--jobs", "1"]),
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert run.stderr is not None
     said = []
